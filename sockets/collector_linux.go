@@ -1,0 +1,258 @@
+package sockets
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"time"
+)
+
+// Method selects how a LinuxCollector enumerates sockets.
+type Method int
+
+// Enumeration methods.
+const (
+	// Auto uses netlink sock_diag and falls back to /proc/net per table
+	// when the kernel does not offer it (e.g. no udp_diag module).
+	Auto Method = iota
+	// Netlink uses only netlink sock_diag.
+	Netlink
+	// ProcFS parses /proc/net/{tcp,tcp6,udp,udp6} only.
+	ProcFS
+)
+
+// LinuxCollector enumerates sockets with netlink sock_diag (or /proc/net)
+// and finds their owners with one walk of /proc/*/fd.
+type LinuxCollector struct {
+	procRoot string
+	method   Method
+	procs    *processCache
+}
+
+// NewCollector returns the collector for this operating system.
+func NewCollector() Collector { return NewLinuxCollector("/proc", Auto) }
+
+// NewLinuxCollector returns a collector reading procRoot (normally "/proc")
+// and enumerating sockets by method.
+func NewLinuxCollector(procRoot string, method Method) *LinuxCollector {
+	return &LinuxCollector{procRoot: procRoot, method: method, procs: newProcessCache(procRoot)}
+}
+
+// table is one kernel socket table.
+type table struct {
+	proto    Proto
+	family   uint8
+	protocol uint8
+	procFile string
+}
+
+var tables = [...]table{
+	{TCP, afInet, ipprotoTCP, "tcp"},
+	{TCP, afInet6, ipprotoTCP, "tcp6"},
+	{UDP, afInet, ipprotoUDP, "udp"},
+	{UDP, afInet6, ipprotoUDP, "udp6"},
+}
+
+func (t table) wanted(q Query) bool {
+	if (t.proto == TCP && !q.wantsTCP()) || (t.proto == UDP && !q.wantsUDP()) {
+		return false
+	}
+	return (t.family == afInet && q.wants4()) || (t.family == afInet6 && q.wants6())
+}
+
+// stateMask is the sock_diag bit set of the states a query wants.
+func (t table) stateMask(q Query) uint32 {
+	if !q.ListeningOnly {
+		return ^uint32(0)
+	}
+	if t.proto == UDP {
+		return 1 << Close
+	}
+	return 1 << Listen
+}
+
+// Collect takes a snapshot of the sockets that q asks for.
+func (c *LinuxCollector) Collect(q Query) (*Snapshot, error) {
+	snap := &Snapshot{Time: time.Now(), Complete: true}
+	socks, err := c.enumerate(q, snap)
+	if err != nil {
+		return nil, err
+	}
+	snap.Sockets = socks
+	if err := c.attribute(snap); err != nil {
+		return nil, err
+	}
+	return snap, nil
+}
+
+// enumerate lists the sockets of every wanted table.
+func (c *LinuxCollector) enumerate(q Query, snap *Snapshot) ([]Socket, error) {
+	var nl *netlinkDumper
+	if c.method != ProcFS {
+		d, err := newNetlinkDumper()
+		if err != nil && c.method == Netlink {
+			return nil, err
+		}
+		if err != nil {
+			snap.Warnings = append(snap.Warnings, fmt.Sprintf("netlink unavailable, reading /proc/net: %v", err))
+		} else {
+			nl = d
+			defer nl.close()
+		}
+	}
+	var socks []Socket
+	malformed := map[string]int{}
+	usedProc, usedNetlink := false, false
+	for _, t := range tables {
+		if !t.wanted(q) {
+			continue
+		}
+		if nl != nil {
+			var bad int
+			var err error
+			before := len(socks)
+			socks, bad, err = nl.dump(t.family, t.protocol, t.proto, t.stateMask(q), socks)
+			malformed["netlink "+t.procFile] += bad
+			if err == nil {
+				usedNetlink = true
+				continue
+			}
+			if c.method == Netlink {
+				return nil, fmt.Errorf("%s: %w", t.procFile, err)
+			}
+			socks = socks[:before]
+			snap.Warnings = append(snap.Warnings, fmt.Sprintf("%s: netlink failed (%v), read /proc/net/%s instead", t.procFile, err, t.procFile))
+		}
+		var bad int
+		var err error
+		socks, bad, err = c.readProcNet(t, q, socks)
+		if err != nil {
+			return nil, err
+		}
+		usedProc = true
+		malformed["/proc/net/"+t.procFile] += bad
+	}
+	for src, n := range malformed {
+		if n > 0 {
+			snap.Warnings = append(snap.Warnings, fmt.Sprintf("skipped %d malformed entries in %s", n, src))
+		}
+	}
+	switch {
+	case usedNetlink && usedProc:
+		snap.Source = "netlink+procfs"
+	case usedProc:
+		snap.Source = "procfs"
+	default:
+		snap.Source = "netlink"
+	}
+	return socks, nil
+}
+
+func (c *LinuxCollector) readProcNet(t table, q Query, socks []Socket) ([]Socket, int, error) {
+	path := c.procRoot + "/net/" + t.procFile
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return socks, 0, nil // IPv6 disabled, or the protocol compiled out
+	}
+	if err != nil {
+		return socks, 0, fmt.Errorf("open socket table: %w", err)
+	}
+	defer f.Close()
+	before := len(socks)
+	socks, bad, err := parseProcNet(f, t.proto, t.family == afInet6, socks)
+	if err != nil {
+		return socks, bad, fmt.Errorf("%s: %w", path, err)
+	}
+	if mask := t.stateMask(q); mask != ^uint32(0) {
+		socks = slices.DeleteFunc(socks[before:], func(s Socket) bool { return mask&(1<<s.State) == 0 })
+		socks = socks[:before+len(socks)]
+	}
+	return socks, bad, nil
+}
+
+// attribute finds the processes holding each socket with one walk of
+// /proc/*/fd, then reads each distinct owner's details once.
+func (c *LinuxCollector) attribute(snap *Snapshot) error {
+	socks := snap.Sockets
+	want := make(map[uint64]int32, len(socks))
+	for i := range socks {
+		if socks[i].Inode != 0 {
+			want[socks[i].Inode] = int32(i)
+		}
+	}
+	walk, err := walkOwners(c.procRoot, want)
+	if err != nil {
+		return fmt.Errorf("find socket owners: %w", err)
+	}
+
+	// Most sockets have one owner: they share that owner's one-element
+	// slice. Sockets held by several processes get their own slice.
+	single := make(map[int]*Process)
+	alone := make(map[int][]*Process)
+	vanished := walk.vanished
+	owners := func(pid int32) (*Process, bool) {
+		if p, ok := single[int(pid)]; ok {
+			return p, p != nil
+		}
+		p, err := c.procs.lookup(int(pid))
+		if err != nil {
+			vanished++
+			p = nil
+		}
+		single[int(pid)] = p
+		return p, p != nil
+	}
+	for _, h := range walk.hits {
+		p, ok := owners(h.pid)
+		if !ok {
+			continue
+		}
+		s := &socks[h.socket]
+		switch {
+		case len(s.Processes) == 0:
+			if alone[p.PID] == nil {
+				alone[p.PID] = []*Process{p}
+			}
+			s.Processes = alone[p.PID]
+		case slices.Contains(s.Processes, p):
+		default:
+			list := append(slices.Clone(s.Processes), p)
+			slices.SortFunc(list, func(a, b *Process) int { return a.PID - b.PID })
+			s.Processes = list
+		}
+	}
+	live := make(map[int]*Process, len(single))
+	for pid, p := range single {
+		if p != nil {
+			live[pid] = p
+		}
+	}
+	c.procs.prune(live)
+
+	if len(walk.unreadable) > 0 {
+		snap.Complete = false
+		slices.Sort(walk.unreadable)
+		snap.Warnings = append(snap.Warnings, fmt.Sprintf("could not read the open files of %d processes (%s); their sockets show no owner",
+			len(walk.unreadable), pidList(walk.unreadable, 5)))
+	}
+	if vanished > 0 {
+		snap.Warnings = append(snap.Warnings, fmt.Sprintf("%d processes exited while being read", vanished))
+	}
+	return nil
+}
+
+// pidList renders up to limit PIDs as "pid 1, 2, 3 and 4 more".
+func pidList(pids []int, limit int) string {
+	s := "pid"
+	for i, p := range pids {
+		if i == limit {
+			return fmt.Sprintf("%s and %d more", s, len(pids)-limit)
+		}
+		if i > 0 {
+			s += ","
+		}
+		s += fmt.Sprintf(" %d", p)
+	}
+	return s
+}

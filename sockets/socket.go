@@ -1,0 +1,175 @@
+// Package sockets collects the TCP and UDP sockets of this machine and the
+// processes that hold them. It knows nothing of policy or presentation: it
+// answers "what is open, and who holds it", fast and completely.
+package sockets
+
+import (
+	"fmt"
+	"net/netip"
+	"time"
+)
+
+// Proto is a transport protocol.
+type Proto uint8
+
+// The protocols portwarden collects.
+const (
+	TCP Proto = iota + 1
+	UDP
+)
+
+// String returns "tcp" or "udp".
+func (p Proto) String() string {
+	switch p {
+	case TCP:
+		return "tcp"
+	case UDP:
+		return "udp"
+	}
+	return fmt.Sprintf("proto(%d)", uint8(p))
+}
+
+// State is a socket state, numbered as the Linux kernel numbers TCP states
+// (include/net/tcp_states.h). UDP sockets reuse Established (connected) and
+// Close (unconnected).
+type State uint8
+
+// Socket states.
+const (
+	StateUnknown State = iota
+	Established
+	SynSent
+	SynRecv
+	FinWait1
+	FinWait2
+	TimeWait
+	Close
+	CloseWait
+	LastAck
+	Listen
+	Closing
+	NewSynRecv
+)
+
+var stateNames = [...]string{
+	StateUnknown: "UNKNOWN",
+	Established:  "ESTABLISHED",
+	SynSent:      "SYN_SENT",
+	SynRecv:      "SYN_RECV",
+	FinWait1:     "FIN_WAIT1",
+	FinWait2:     "FIN_WAIT2",
+	TimeWait:     "TIME_WAIT",
+	Close:        "CLOSE",
+	CloseWait:    "CLOSE_WAIT",
+	LastAck:      "LAST_ACK",
+	Listen:       "LISTEN",
+	Closing:      "CLOSING",
+	NewSynRecv:   "NEW_SYN_RECV",
+}
+
+// String returns the kernel's name of the state, spelled out (ESTABLISHED).
+func (s State) String() string {
+	if int(s) < len(stateNames) {
+		return stateNames[s]
+	}
+	return fmt.Sprintf("STATE(%d)", uint8(s))
+}
+
+// stateByName maps kernel state names back to states.
+func stateByName(name string) State {
+	for i, n := range stateNames {
+		if n == name {
+			return State(i)
+		}
+	}
+	return StateUnknown
+}
+
+// Socket is one TCP or UDP socket.
+type Socket struct {
+	Proto  Proto
+	Local  netip.AddrPort
+	Remote netip.AddrPort
+	State  State
+	UID    uint32 // owner of the socket as the kernel records it
+	Inode  uint64 // 0 for sockets no file refers to (TIME_WAIT, backlog)
+	// Processes hold the socket; several for a socket inherited or passed
+	// between processes (a pre-forked server). Empty when no process holds
+	// it, or when the owner could not be read (see Snapshot.Complete).
+	// The slice and the processes are shared: treat them as read-only.
+	Processes []*Process
+}
+
+// IPVersion returns 4 or 6, the family of the socket (an IPv6 socket with an
+// IPv4-mapped address is still 6).
+func (s *Socket) IPVersion() int {
+	if s.Local.Addr().Is4() {
+		return 4
+	}
+	return 6
+}
+
+// StateName is the state as admins read it: the kernel's name, except
+// "UNCONN" for an unconnected UDP socket, as ss prints it.
+func (s *Socket) StateName() string {
+	if s.Proto == UDP && s.State == Close {
+		return "UNCONN"
+	}
+	return s.State.String()
+}
+
+// Listening reports whether the socket waits for peers: a TCP listener or an
+// unconnected UDP socket.
+func (s *Socket) Listening() bool {
+	return s.State == Listen || (s.Proto == UDP && s.State == Close)
+}
+
+// ID returns the socket's stable identity across snapshots.
+func (s *Socket) ID() ID {
+	return ID{Proto: s.Proto, Local: s.Local, Remote: s.Remote, Inode: s.Inode}
+}
+
+// ID identifies a socket across snapshots: the same protocol, endpoints and
+// inode are the same socket. It is comparable and usable as a map key.
+type ID struct {
+	Proto  Proto
+	Local  netip.AddrPort
+	Remote netip.AddrPort
+	Inode  uint64
+}
+
+// String renders the ID as "tcp 127.0.0.1:22 0.0.0.0:0 #1234".
+func (id ID) String() string {
+	return fmt.Sprintf("%s %s %s #%d", id.Proto, id.Local, id.Remote, id.Inode)
+}
+
+// Process is a process that holds at least one socket.
+type Process struct {
+	PID     int
+	PPID    int
+	Name    string   // the kernel's short name (comm), at most 15 bytes
+	Exe     string   // path of the executable; "" when unreadable
+	Cmdline []string // argv; nil when unreadable or a kernel thread
+	UID     uint32   // effective user ID
+	User    string   // user name, or the UID in decimal when unknown
+	// StartTicks is the start time in clock ticks since boot, as in
+	// /proc/PID/stat. With PID it identifies a process: a recycled PID
+	// gets a new start time.
+	StartTicks uint64
+	Start      time.Time
+}
+
+// Snapshot is every socket seen in one collection.
+type Snapshot struct {
+	Time    time.Time
+	Sockets []Socket
+	// Complete reports whether the file descriptors of every process could
+	// be read. When false, a socket without processes may have an owner
+	// that this user cannot see (run as root to see all).
+	Complete bool
+	// Source names how sockets were enumerated: "netlink" or "procfs".
+	Source string
+	// Warnings say what was skipped: vanished processes, unreadable fd
+	// directories, malformed lines. Collection goes on past all of them.
+	Warnings []string
+}
