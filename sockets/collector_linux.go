@@ -165,8 +165,8 @@ func (c *LinuxCollector) readProcNet(t table, q Query, socks []Socket) ([]Socket
 		return socks, bad, fmt.Errorf("%s: %w", path, err)
 	}
 	if mask := t.stateMask(q); mask != ^uint32(0) {
-		socks = slices.DeleteFunc(socks[before:], func(s Socket) bool { return mask&(1<<s.State) == 0 })
-		socks = socks[:before+len(socks)]
+		kept := slices.DeleteFunc(socks[before:], func(s Socket) bool { return mask&(1<<s.State) == 0 })
+		socks = socks[:before+len(kept)]
 	}
 	return socks, bad, nil
 }
