@@ -158,7 +158,7 @@ func TestCollectQueryFilters(t *testing.T) {
 	for _, m := range methods {
 		t.Run(m.name, func(t *testing.T) {
 			cases := []struct {
-				q                          sockets.Query
+				q                         sockets.Query
 				ln4, ln6, clientEnd, udp6 bool
 			}{
 				{sockets.Query{ListeningOnly: true}, true, true, false, true},
