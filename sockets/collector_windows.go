@@ -90,3 +90,13 @@ func addrPort(a *netstat.SockAddr, v6 bool) netip.AddrPort {
 	}
 	return netip.AddrPortFrom(addr, a.Port)
 }
+
+// stateByName maps kernel state names back to states.
+func stateByName(name string) State {
+	for i, n := range stateNames {
+		if n == name {
+			return State(i)
+		}
+	}
+	return StateUnknown
+}

@@ -75,16 +75,6 @@ func (s State) String() string {
 	return fmt.Sprintf("STATE(%d)", uint8(s))
 }
 
-// stateByName maps kernel state names back to states.
-func stateByName(name string) State {
-	for i, n := range stateNames {
-		if n == name {
-			return State(i)
-		}
-	}
-	return StateUnknown
-}
-
 // Socket is one TCP or UDP socket.
 type Socket struct {
 	Proto  Proto

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# test.sh — the whole test suite, as CI runs it. Run as root on Debian:
+# installs what the tests need (idempotently), then checks formatting,
+# vet, staticcheck, the Windows and arm64 builds, the release config, the
+# tests (real sockets, processes and daemons), and each fuzz target for a
+# bounded time. FUZZTIME (default 15s) sets that bound.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+step() { printf '\n== %s\n' "$*"; }
+
+# Debian packages the tests use, by the command that proves each is there.
+declare -A need=(
+	[ss]=iproute2 [ip]=iproute2 [setpriv]=util-linux
+	[python3]=python3
+)
+missing=()
+for c in "${!need[@]}"; do command -v "$c" >/dev/null || missing+=("${need[$c]}"); done
+python3 -c 'import yaml' 2>/dev/null || missing+=(python3-yaml)
+if ((${#missing[@]})); then
+	step "installing ${missing[*]}"
+	((EUID == 0)) || { echo "test.sh: run as root to install ${missing[*]}" >&2; exit 1; }
+	# Keep package scripts from starting daemons: the tests start their own.
+	printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
+	trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+	apt_get() { DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 -qq "$@"; }
+	apt_get update || { sleep 5; apt_get update; }
+	apt_get install -y --no-install-recommends $(printf '%s\n' "${missing[@]}" | sort -u) ||
+		{ sleep 5; apt_get install -y --no-install-recommends $(printf '%s\n' "${missing[@]}" | sort -u); }
+fi
+
+export PATH="$(go env GOPATH)/bin:$PATH"
+if ! command -v staticcheck >/dev/null; then
+	step "installing staticcheck"
+	go install honnef.co/go/tools/cmd/staticcheck@v0.8.2
+fi
+
+step "gofmt"
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+[[ -z $unformatted ]] || { echo "not gofmt'ed: $unformatted" >&2; exit 1; }
+step "go vet"
+go vet ./...
+step "staticcheck"
+staticcheck ./...
+step "cross builds (windows/amd64, linux/arm64)"
+GOOS=windows GOARCH=amd64 go build ./...
+GOOS=linux GOARCH=arm64 go build ./...
+step ".goreleaser.yaml"
+python3 - <<'PY'
+import yaml
+cfg = yaml.safe_load(open(".goreleaser.yaml"))
+assert cfg["version"] == 2, "goreleaser schema version must be 2"
+targets = {(g, a) for b in cfg["builds"] for g in b["goos"] for a in b["goarch"]
+           if {"goos": g, "goarch": a} not in b.get("ignore", [])}
+assert targets == {("linux", "amd64"), ("linux", "arm64"), ("windows", "amd64")}, targets
+assert cfg["checksum"]["name_template"], "checksums"
+print("ok: builds", sorted(targets))
+PY
+
+step "go test"
+go test -count=1 -timeout 20m ./...
+
+step "fuzz (${FUZZTIME:-15s} per target)"
+for pkg in $(go list ./...); do
+	dir=$(go list -f '{{.Dir}}' "$pkg")
+	for target in $(grep -ho '^func Fuzz[A-Za-z0-9_]*' "$dir"/*_test.go 2>/dev/null | cut -d' ' -f2); do
+		go test -run '^$' -fuzz "^${target}\$" -fuzztime "${FUZZTIME:-15s}" "$pkg"
+	done
+done

@@ -1,0 +1,105 @@
+package report
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/portwarden/portwarden/sockets"
+)
+
+// fixedSnapshot is a hand-made snapshot: report tests exercise formatting,
+// not collection (the collector has its own tests on real sockets).
+func fixedSnapshot() *sockets.Snapshot {
+	evil := &sockets.Process{PID: 666, Name: "x\x1b[2Jy\"\\", Exe: "/tmp/\x07bell", User: "mallory"}
+	web := &sockets.Process{PID: 80, Name: "nginx", Exe: "/usr/sbin/nginx", User: "root"}
+	worker := &sockets.Process{PID: 81, Name: "nginx", Exe: "/usr/sbin/nginx", User: "www-data"}
+	ap := netip.MustParseAddrPort
+	return &sockets.Snapshot{
+		Time:     time.Date(2026, 11, 22, 4, 0, 0, 0, time.UTC),
+		Complete: false,
+		Source:   "netlink",
+		Warnings: []string{"could not read pid 1"},
+		Sockets: []sockets.Socket{
+			{Proto: sockets.UDP, Local: ap("127.0.0.1:53"), Remote: ap("0.0.0.0:0"), State: sockets.Close, Inode: 3},
+			{Proto: sockets.TCP, Local: ap("[::1]:8080"), Remote: ap("[::]:0"), State: sockets.Listen, Inode: 2, Processes: []*sockets.Process{evil}},
+			{Proto: sockets.TCP, Local: ap("0.0.0.0:80"), Remote: ap("0.0.0.0:0"), State: sockets.Listen, Inode: 1, Processes: []*sockets.Process{web, worker}},
+			{Proto: sockets.TCP, Local: ap("127.0.0.1:40000"), Remote: ap("127.0.0.1:80"), State: sockets.TimeWait},
+		},
+	}
+}
+
+func TestWriteJSONEscapesHostileText(t *testing.T) {
+	snap := fixedSnapshot()
+	Sort(snap.Sockets)
+	var buf bytes.Buffer
+	if err := WriteJSON(&buf, "host\x00name", snap); err != nil {
+		t.Fatal(err)
+	}
+	if bytes.ContainsAny(buf.Bytes(), "\x1b\x07\x00") {
+		t.Fatalf("raw control characters in JSON: %q", buf.String())
+	}
+	var got struct {
+		Host     string `json:"host"`
+		Complete bool   `json:"complete"`
+		Sockets  []struct {
+			Proto     string `json:"proto"`
+			State     string `json:"state"`
+			LocalIP   string `json:"local_ip"`
+			LocalPort int    `json:"local_port"`
+			Processes []struct {
+				PID  int    `json:"pid"`
+				Name string `json:"name"`
+				Exe  string `json:"exe"`
+			} `json:"processes"`
+		} `json:"sockets"`
+	}
+	if err := json.Unmarshal(buf.Bytes(), &got); err != nil {
+		t.Fatalf("invalid JSON: %v\n%s", err, buf.String())
+	}
+	if got.Host != "host\x00name" || got.Complete || len(got.Sockets) != 4 {
+		t.Fatalf("header wrong: %+v", got)
+	}
+	order := []string{"0.0.0.0:80", "127.0.0.1:40000", "::1:8080", "127.0.0.1:53"}
+	for i, s := range got.Sockets {
+		if key := s.LocalIP + ":" + itoa(s.LocalPort); key != order[i] {
+			t.Errorf("socket %d is %s, want %s (tcp before udp, v4 before v6, by address)", i, key, order[i])
+		}
+	}
+	if p := got.Sockets[2].Processes; len(p) != 1 || p[0].Name != "x\x1b[2Jy\"\\" || p[0].Exe != "/tmp/\abell" {
+		t.Errorf("hostile name did not round-trip: %+v", p)
+	}
+	if got.Sockets[3].State != "UNCONN" || got.Sockets[1].State != "TIME_WAIT" {
+		t.Errorf("states: %s %s", got.Sockets[3].State, got.Sockets[1].State)
+	}
+}
+
+func itoa(i int) string {
+	b, _ := json.Marshal(i)
+	return string(b)
+}
+
+func TestWriteTable(t *testing.T) {
+	snap := fixedSnapshot()
+	Sort(snap.Sockets)
+	var buf bytes.Buffer
+	if err := WriteTable(&buf, snap); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	if strings.ContainsAny(out, "\x1b\x07") {
+		t.Fatalf("control characters reached the table: %q", out)
+	}
+	want := `PROTO  STATE      LOCAL            REMOTE        USER           PID    PROCESS
+tcp    LISTEN     0.0.0.0:80       *:*           root,www-data  80,81  nginx
+tcp    TIME_WAIT  127.0.0.1:40000  127.0.0.1:80  -              -      -
+tcp6   LISTEN     [::1]:8080       *:*           mallory        666    x\x1b[2Jy"\
+udp    UNCONN     127.0.0.1:53     *:*           ?              ?      ?
+`
+	if out != want {
+		t.Errorf("table:\n%s\nwant:\n%s", out, want)
+	}
+}
