@@ -2,10 +2,13 @@ package sockets_test
 
 import (
 	"context"
+	"errors"
 	"net"
 	"net/netip"
 	"os"
+	"runtime"
 	"slices"
+	"syscall"
 	"testing"
 
 	"github.com/portwarden/portwarden/sockets"
@@ -299,4 +302,73 @@ func TestDiff(t *testing.T) {
 	if same := sockets.Diff(after, after); len(same.Appeared)+len(same.Vanished) != 0 {
 		t.Errorf("a snapshot differs from itself: %+v", same)
 	}
+}
+
+// inNewNetns runs fn on an OS thread moved into a fresh network namespace,
+// where binding wildcard addresses is safe. The thread is never unlocked,
+// so it ends with fn and the namespace goes with it.
+func inNewNetns(t *testing.T, fn func()) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root for a network namespace")
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		runtime.LockOSThread()
+		if err := syscall.Unshare(syscall.CLONE_NEWNET); err != nil {
+			t.Errorf("unshare network namespace: %v", err)
+			return
+		}
+		fn()
+	}()
+	<-done
+}
+
+func listenV6(only int) (net.Listener, error) {
+	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
+		var serr error
+		err := c.Control(func(fd uintptr) {
+			serr = syscall.SetsockoptInt(int(fd), syscall.IPPROTO_IPV6, syscall.IPV6_V6ONLY, only)
+		})
+		return errors.Join(err, serr)
+	}}
+	return lc.Listen(context.Background(), "tcp6", "[::]:0")
+}
+
+// TestV6Only checks that netlink tells a v6-only [::] listener from a
+// dual-stack one, which accepts IPv4 too. (The kernel makes every socket
+// bound to a specific IPv6 address v6-only, so only [::] differs.)
+func TestV6Only(t *testing.T) {
+	inNewNetns(t, func() {
+		only, err := listenV6(1)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer only.Close()
+		dual, err := listenV6(0)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer dual.Close()
+		snap, err := sockets.NewLinuxCollector("/proc", sockets.Netlink).Collect(sockets.Query{ListeningOnly: true})
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		a := lookup(snap, sockets.TCP, addrPort(only.Addr()), netip.AddrPort{})
+		b := lookup(snap, sockets.TCP, addrPort(dual.Addr()), netip.AddrPort{})
+		if a == nil || b == nil {
+			t.Errorf("listeners missing from the namespace's snapshot (%d sockets)", len(snap.Sockets))
+			return
+		}
+		if !a.V6Only || b.V6Only {
+			t.Errorf("V6Only: v6-only listener %v, dual-stack listener %v; want true, false", a.V6Only, b.V6Only)
+		}
+		if len(a.Processes) != 1 || a.Processes[0].PID != os.Getpid() {
+			t.Errorf("owner of a listener in a namespace: %v", pids(a))
+		}
+	})
 }

@@ -24,6 +24,7 @@ const (
 	ipprotoTCP      = 6
 	ipprotoUDP      = 17
 	nlmsgAlignBytes = 4
+	inetDiagV6Only  = 11 // INET_DIAG_SKV6ONLY attribute
 )
 
 var errDumpDone = errors.New("dump done")
@@ -109,5 +110,27 @@ func parseInetDiagMsg(b []byte, proto Proto) (Socket, bool) {
 		State:  State(state),
 		UID:    binary.NativeEndian.Uint32(b[64:]),
 		Inode:  uint64(binary.NativeEndian.Uint32(b[68:])),
+		V6Only: family == afInet6 && v6OnlyAttr(b[inetDiagMsgLen:]),
 	}, true
+}
+
+// v6OnlyAttr reads the INET_DIAG_SKV6ONLY attribute that follows an IPv6
+// socket's inet_diag_msg (struct rtattr: length u16, type u16, payload).
+func v6OnlyAttr(attrs []byte) bool {
+	for len(attrs) >= 4 {
+		n := int(binary.NativeEndian.Uint16(attrs[0:]))
+		typ := binary.NativeEndian.Uint16(attrs[2:])
+		if n < 4 || n > len(attrs) {
+			return false
+		}
+		if typ == inetDiagV6Only && n >= 5 {
+			return attrs[4] != 0
+		}
+		aligned := (n + nlmsgAlignBytes - 1) &^ (nlmsgAlignBytes - 1)
+		if aligned >= len(attrs) {
+			return false
+		}
+		attrs = attrs[aligned:]
+	}
+	return false
 }

@@ -68,6 +68,7 @@ func (c *processCache) lookup(pid int) (*Process, error) {
 		p.UID = fileOwner(st)
 	}
 	p.User = c.userName(p.UID)
+	p.Cgroup = readCgroup(dir + "/cgroup")
 	c.byPID[pid] = p
 	return p, nil
 }
@@ -131,6 +132,29 @@ func readCmdline(path string) []string {
 		args[i] = string(p)
 	}
 	return args
+}
+
+// readCgroup returns the path of the unified hierarchy ("0::/path"), or of
+// systemd's named hierarchy on a v1 host.
+func readCgroup(path string) string {
+	b, err := readLimited(path, 16<<10)
+	if err != nil {
+		return ""
+	}
+	var named string
+	for line := range bytes.Lines(b) {
+		line = bytes.TrimSpace(line)
+		if rest, ok := bytes.CutPrefix(line, []byte("0::")); ok && !bytes.Equal(rest, []byte("/")) {
+			return string(rest)
+		}
+		if _, rest, ok := bytes.Cut(line, []byte(":name=systemd:")); ok {
+			named = string(rest)
+		}
+	}
+	if named == "" {
+		return "/"
+	}
+	return named
 }
 
 func readEffectiveUID(path string) (uint32, error) {

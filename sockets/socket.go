@@ -83,6 +83,10 @@ type Socket struct {
 	State  State
 	UID    uint32 // owner of the socket as the kernel records it
 	Inode  uint64 // 0 for sockets no file refers to (TIME_WAIT, backlog)
+	// V6Only is set for an IPv6 socket that refuses IPv4 (IPV6_V6ONLY).
+	// An IPv6 listener on [::] without it accepts IPv4 as well. Known
+	// from netlink only; /proc/net does not tell, and reads as false.
+	V6Only bool
 	// Processes hold the socket; several for a socket inherited or passed
 	// between processes (a pre-forked server). Empty when no process holds
 	// it, or when the owner could not be read (see Snapshot.Complete).
@@ -147,6 +151,9 @@ type Process struct {
 	// gets a new start time.
 	StartTicks uint64
 	Start      time.Time
+	// Cgroup is the process's control group path ("/system.slice/ssh.service"),
+	// from the unified hierarchy or systemd's named one; "" when unknown.
+	Cgroup string
 }
 
 // Snapshot is every socket seen in one collection.
