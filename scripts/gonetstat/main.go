@@ -1,3 +1,5 @@
+//go:build linux || windows
+
 // Command gonetstat lists TCP and UDP sockets with their processes using
 // github.com/cakturk/go-netstat, one line per socket. It is the peer that
 // scripts/bench-snapshot.sh measures portwarden's own collector against.
