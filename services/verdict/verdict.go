@@ -1,0 +1,199 @@
+// Package verdict judges each socket: who can reach a listener, what kind
+// of peer a connection has and which way it goes, whether the baseline
+// expects it, and how risky it is — as plain data with the reasons spelled
+// out, for the dashboard and for scripts alike.
+package verdict
+
+import (
+	"net/netip"
+	"strconv"
+
+	"github.com/portwarden/portwarden/services/baseline"
+	"github.com/portwarden/portwarden/services/catalog"
+	"github.com/portwarden/portwarden/sockets"
+)
+
+// Direction says which side opened a connection.
+type Direction string
+
+// Directions.
+const (
+	DirectionNone     Direction = ""
+	DirectionInbound  Direction = "inbound"  // a peer connected to one of our listeners
+	DirectionOutbound Direction = "outbound" // we connected out
+)
+
+// Verdict is the judgement of one socket.
+type Verdict struct {
+	Service   string         // service name of the port that matters, or ""
+	Known     *catalog.Entry // what the catalog knows of that port, or nil
+	Exposure  Exposure       // listeners only
+	Interface string         // with ExposureInterface: the interface's name, when known
+	Peer      Peer           // connections only
+	Direction Direction      // connections only
+	Expected  bool           // covered by the baseline (listeners and inbound), or outbound
+	Baseline  *baseline.Entry
+	Risk      catalog.Risk
+	// Unexpected marks a listener the baseline does not cover.
+	Unexpected bool
+	// External marks a connection with an external peer.
+	External bool
+	// Reasons say, in short phrases, what deserves attention.
+	Reasons []string
+}
+
+// Assessor computes verdicts. Baseline may be empty; Interfaces may be nil.
+type Assessor struct {
+	Catalog    *catalog.Catalog
+	Baseline   *baseline.Baseline
+	Interfaces Interfaces
+}
+
+// listenKey finds the listeners of a protocol and port.
+type listenKey struct {
+	proto sockets.Proto
+	port  uint16
+}
+
+// Assess returns one verdict per socket of snap, in the same order.
+func (a *Assessor) Assess(snap *sockets.Snapshot) []Verdict {
+	socks := snap.Sockets
+	listeners := make(map[listenKey][]int32)
+	for i := range socks {
+		if socks[i].Listening() {
+			k := listenKey{socks[i].Proto, socks[i].Local.Port()}
+			listeners[k] = append(listeners[k], int32(i))
+		}
+	}
+	out := make([]Verdict, len(socks))
+	for i := range socks {
+		s := &socks[i]
+		if s.Listening() {
+			a.listener(s, &out[i])
+		} else {
+			a.connection(s, socks, listeners, &out[i])
+		}
+	}
+	return out
+}
+
+func (a *Assessor) listener(s *sockets.Socket, v *Verdict) {
+	port := s.Local.Port()
+	v.Known = a.Catalog.Lookup(s.Proto, port)
+	v.Service = a.Catalog.ServiceName(s.Proto, port)
+	v.Exposure = ClassifyExposure(s.Local.Addr())
+	if v.Exposure == ExposureInterface {
+		v.Interface = a.Interfaces[s.Local.Addr().WithZone("").Unmap()]
+	}
+	if a.Baseline != nil {
+		v.Baseline = a.Baseline.Match(s)
+	}
+	v.Expected = v.Baseline != nil
+	if v.Known != nil {
+		v.Risk = v.Known.Risk
+	}
+	switch v.Exposure {
+	case ExposureLoopback:
+		v.Risk = min(v.Risk, catalog.Low) // reachable from this host only
+	case ExposureAll:
+		if v.Risk >= catalog.Low {
+			v.Risk = v.Risk.Raise()
+		}
+	}
+	if v.Expected {
+		return
+	}
+	v.Unexpected = true
+	v.Reasons = append(v.Reasons, "not in baseline")
+	if v.Exposure == ExposureAll {
+		v.Reasons = append(v.Reasons, name(v.Service, port)+" listening on "+allInterfaces(s))
+	}
+	if v.Known != nil && v.Known.Risk >= catalog.High {
+		v.Reasons = append(v.Reasons, v.Known.Risk.String()+"-risk service: "+v.Known.Name)
+	}
+}
+
+func (a *Assessor) connection(s *sockets.Socket, socks []sockets.Socket, listeners map[listenKey][]int32, v *Verdict) {
+	var internal []netip.Prefix
+	if a.Baseline != nil {
+		internal = a.Baseline.Internal
+	}
+	v.Peer = ClassifyPeer(s.Remote.Addr(), internal)
+	if v.Peer == PeerNone {
+		v.Expected = true
+		return
+	}
+	port := s.Remote.Port()
+	if l := accepting(s, socks, listeners[listenKey{s.Proto, s.Local.Port()}]); l != nil {
+		v.Direction = DirectionInbound
+		port = s.Local.Port()
+		if a.Baseline != nil {
+			v.Baseline = a.Baseline.Match(l)
+		}
+		v.Expected = v.Baseline != nil
+	} else {
+		v.Direction = DirectionOutbound
+		v.Expected = true // the baseline documents listeners, not where we connect to
+	}
+	v.Known = a.Catalog.Lookup(s.Proto, port)
+	v.Service = a.Catalog.ServiceName(s.Proto, port)
+	if v.Known != nil {
+		v.Risk = v.Known.Risk
+	}
+	if v.Peer != PeerExternal {
+		if v.Peer == PeerLoopback {
+			v.Risk = min(v.Risk, catalog.Low)
+		}
+		return
+	}
+	v.External = true
+	if v.Risk >= catalog.Low {
+		v.Risk = v.Risk.Raise()
+	}
+	if v.Direction == DirectionInbound {
+		v.Reasons = append(v.Reasons, "inbound from external "+s.Remote.Addr().Unmap().String()+" to "+name(v.Service, port))
+	} else {
+		v.Reasons = append(v.Reasons, "outbound to external "+s.Remote.Addr().Unmap().String()+" on "+name(v.Service, port))
+	}
+	if v.Known != nil && v.Known.Risk >= catalog.High {
+		v.Reasons = append(v.Reasons, v.Known.Risk.String()+"-risk service: "+v.Known.Name)
+	}
+}
+
+// accepting returns the listener that accepted connection s, or nil when
+// s was opened from this side.
+func accepting(s *sockets.Socket, socks []sockets.Socket, candidates []int32) *sockets.Socket {
+	local := s.Local.Addr().WithZone("")
+	for _, i := range candidates {
+		l := &socks[i]
+		la := l.Local.Addr().WithZone("")
+		switch {
+		case la.Unmap() == local.Unmap():
+			return l
+		case la.IsUnspecified() && la.Is4() && local.Is4():
+			return l
+		case la.IsUnspecified() && la.Is6() && (!local.Is4In6() || !l.V6Only) && !local.Is4():
+			return l
+		}
+	}
+	return nil
+}
+
+func name(service string, port uint16) string {
+	if service != "" {
+		return service
+	}
+	return "port " + strconv.Itoa(int(port))
+}
+
+// allInterfaces describes what a wildcard bind reaches.
+func allInterfaces(s *sockets.Socket) string {
+	a := s.Local.Addr().Unmap()
+	switch {
+	case a.Is4():
+		return "all IPv4 interfaces (0.0.0.0)"
+	case s.V6Only:
+		return "all IPv6 interfaces ([::], IPv6 only)"
+	}
+	return "all interfaces ([::], IPv4 and IPv6)"
+}

@@ -1,0 +1,241 @@
+package verdict
+
+import (
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/portwarden/portwarden/services/baseline"
+	"github.com/portwarden/portwarden/services/catalog"
+	"github.com/portwarden/portwarden/sockets"
+	"github.com/portwarden/portwarden/sockets/sockettest"
+)
+
+func TestMain(m *testing.M) {
+	sockettest.RunIfChild()
+	os.Exit(m.Run())
+}
+
+func TestClassifyPeer(t *testing.T) {
+	internal := []netip.Prefix{netip.MustParsePrefix("203.0.113.0/25"), netip.MustParsePrefix("2001:db8:aa::/48")}
+	tests := []struct {
+		addr string
+		want Peer
+	}{
+		{"127.0.0.1", PeerLoopback}, {"127.8.9.10", PeerLoopback}, {"::1", PeerLoopback},
+		{"::ffff:127.0.0.1", PeerLoopback},
+		{"169.254.10.1", PeerLinkLocal}, {"fe80::1", PeerLinkLocal}, {"fe80::1%eth0", PeerLinkLocal},
+		{"10.1.2.3", PeerPrivate}, {"172.16.0.1", PeerPrivate}, {"172.31.255.255", PeerPrivate},
+		{"192.168.1.1", PeerPrivate}, {"fd12:3456::1", PeerPrivate}, {"::ffff:192.168.1.1", PeerPrivate},
+		{"172.32.0.1", PeerExternal}, {"100.64.0.1", PeerCGNAT}, {"100.127.255.254", PeerCGNAT}, {"100.128.0.1", PeerExternal},
+		{"203.0.113.5", PeerInternal}, {"::ffff:203.0.113.5", PeerInternal}, {"203.0.113.200", PeerExternal},
+		{"2001:db8:aa::1", PeerInternal}, {"2001:db8:bb::1", PeerExternal},
+		{"198.51.100.7", PeerExternal}, {"8.8.8.8", PeerExternal}, {"2606:4700::1111", PeerExternal},
+		{"0.0.0.0", PeerNone}, {"::", PeerNone},
+	}
+	for _, tt := range tests {
+		if got := ClassifyPeer(netip.MustParseAddr(tt.addr), internal); got != tt.want {
+			t.Errorf("ClassifyPeer(%s) = %q, want %q", tt.addr, got, tt.want)
+		}
+	}
+	if got := ClassifyPeer(netip.Addr{}, nil); got != PeerNone {
+		t.Errorf("zero address: %q", got)
+	}
+}
+
+func TestClassifyExposure(t *testing.T) {
+	tests := []struct {
+		addr string
+		want Exposure
+	}{
+		{"0.0.0.0", ExposureAll}, {"::", ExposureAll}, {"::ffff:0.0.0.0", ExposureAll},
+		{"127.0.0.1", ExposureLoopback}, {"127.0.0.53", ExposureLoopback}, {"::1", ExposureLoopback},
+		{"::ffff:127.0.0.1", ExposureLoopback},
+		{"192.0.2.10", ExposureInterface}, {"fe80::1%eth0", ExposureInterface}, {"10.0.0.5", ExposureInterface},
+	}
+	for _, tt := range tests {
+		if got := ClassifyExposure(netip.MustParseAddr(tt.addr)); got != tt.want {
+			t.Errorf("ClassifyExposure(%s) = %q, want %q", tt.addr, got, tt.want)
+		}
+	}
+}
+
+// fixed builds a snapshot of hand-made sockets to check the rules in
+// isolation; the live tests below check them on real sockets.
+func TestAssessRules(t *testing.T) {
+	ap := netip.MustParseAddrPort
+	telnetd := &sockets.Process{PID: 10, Name: "inetd"}
+	sshd := &sockets.Process{PID: 11, Name: "sshd"}
+	snap := &sockets.Snapshot{Sockets: []sockets.Socket{
+		{Proto: sockets.TCP, Local: ap("0.0.0.0:23"), Remote: ap("0.0.0.0:0"), State: sockets.Listen, Processes: []*sockets.Process{telnetd}},
+		{Proto: sockets.TCP, Local: ap("[::]:22"), Remote: ap("[::]:0"), State: sockets.Listen, Processes: []*sockets.Process{sshd}},
+		{Proto: sockets.TCP, Local: ap("127.0.0.1:6379"), Remote: ap("0.0.0.0:0"), State: sockets.Listen},
+		{Proto: sockets.TCP, Local: ap("[::ffff:192.0.2.5]:22"), Remote: ap("[::ffff:198.51.100.7]:50000"), State: sockets.Established, Processes: []*sockets.Process{sshd}},
+		{Proto: sockets.TCP, Local: ap("192.0.2.5:41000"), Remote: ap("198.51.100.9:6667"), State: sockets.Established},
+		{Proto: sockets.TCP, Local: ap("192.0.2.5:41001"), Remote: ap("10.0.0.9:443"), State: sockets.Established},
+		{Proto: sockets.UDP, Local: ap("192.0.2.5:123"), Remote: ap("0.0.0.0:0"), State: sockets.Close},
+	}}
+	base := &baseline.Baseline{Entries: []baseline.Entry{{Proto: "tcp", Port: 22, Process: "sshd", Reason: "admin", Owner: "ops"}}}
+	a := &Assessor{Catalog: catalog.Embedded(), Baseline: base, Interfaces: Interfaces{netip.MustParseAddr("192.0.2.5"): "eth0"}}
+	v := a.Assess(snap)
+
+	telnet := v[0]
+	if !telnet.Unexpected || telnet.Exposure != ExposureAll || telnet.Risk != catalog.Critical || telnet.Service != "telnet" ||
+		!slices.Contains(telnet.Reasons, "telnet listening on all IPv4 interfaces (0.0.0.0)") || !slices.Contains(telnet.Reasons, "not in baseline") {
+		t.Errorf("telnet on 0.0.0.0: %+v", telnet)
+	}
+	if ssh := v[1]; ssh.Unexpected || !ssh.Expected || ssh.Baseline == nil || ssh.Exposure != ExposureAll || ssh.Risk != catalog.Medium || len(ssh.Reasons) != 0 {
+		t.Errorf("baselined sshd on [::]: %+v", ssh)
+	}
+	if redis := v[2]; redis.Exposure != ExposureLoopback || redis.Risk != catalog.Low || !redis.Unexpected {
+		t.Errorf("redis on loopback: %+v", redis)
+	}
+	in := v[3]
+	if in.Direction != DirectionInbound || in.Peer != PeerExternal || !in.External || !in.Expected || in.Service != "ssh" ||
+		!slices.Contains(in.Reasons, "inbound from external 198.51.100.7 to ssh") {
+		t.Errorf("external SSH client on a dual-stack listener: %+v", in)
+	}
+	irc := v[4]
+	if irc.Direction != DirectionOutbound || !irc.External || irc.Risk != catalog.Critical || irc.Service != "ircu" {
+		t.Errorf("outbound IRC to an external host: %+v", irc)
+	}
+	if lan := v[5]; lan.External || lan.Peer != PeerPrivate || lan.Direction != DirectionOutbound || len(lan.Reasons) != 0 {
+		t.Errorf("outbound to a private address: %+v", lan)
+	}
+	if ntp := v[6]; ntp.Exposure != ExposureInterface || ntp.Interface != "eth0" || ntp.Service != "ntp" {
+		t.Errorf("udp on one interface: %+v", ntp)
+	}
+}
+
+// TestAssessLive judges real sockets: loopback listeners and connections,
+// and a peer in a network namespace with documentation addresses that
+// connects in to a real listener and accepts a connection out.
+func TestAssessLive(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root for a network namespace")
+	}
+	peer, err := sockettest.NewExternalPeer(netip.MustParsePrefix("198.51.100.0/24"), netip.MustParsePrefix("2001:db8:100::/64"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := peer.Close(); err != nil {
+			t.Error(err)
+		}
+	}()
+
+	// Inbound: listeners on the host's veth addresses, dialled from inside.
+	in4 := mustListen(t, "tcp4", netip.AddrPortFrom(peer.Host4, 0).String())
+	in6 := mustListen(t, "tcp6", netip.AddrPortFrom(peer.Host6, 0).String())
+	var inbound []net.Conn
+	for _, ln := range []net.Listener{in4, in6} {
+		err := peer.Do(func() error {
+			c, err := net.Dial("tcp", ln.Addr().String())
+			inbound = append(inbound, c)
+			return err
+		})
+		if err != nil {
+			t.Fatalf("dial in from the namespace: %v", err)
+		}
+		defer inbound[len(inbound)-1].Close()
+	}
+	// Outbound: a listener inside the namespace, dialled from the host.
+	var far net.Listener
+	if err := peer.Do(func() (err error) {
+		far, err = net.Listen("tcp4", netip.AddrPortFrom(peer.Peer4, 0).String())
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer far.Close()
+	out, err := net.Dial("tcp4", far.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	// Loopback: a listener and a client, neither external.
+	lo := mustListen(t, "tcp4", "127.0.0.1:0")
+	loc, err := net.Dial("tcp4", lo.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer loc.Close()
+
+	path := filepath.Join(t.TempDir(), "baseline.toml")
+	if err := baseline.Add(path, baseline.Entry{Proto: "tcp", Port: port(in4.Addr()), Bind: peer.Host4.String(), Reason: "test service", Owner: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	base, err := baseline.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ifs, err := LocalInterfaces()
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap, err := sockets.NewCollector().Collect(sockets.Query{TCP: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	verdicts := (&Assessor{Catalog: catalog.Embedded(), Baseline: base, Interfaces: ifs}).Assess(snap)
+	find := func(local, remote net.Addr) Verdict {
+		t.Helper()
+		for i, s := range snap.Sockets {
+			if s.Local == addrPort(local) && (remote == nil || s.Remote == addrPort(remote)) {
+				return verdicts[i]
+			}
+		}
+		t.Fatalf("socket %v → %v not in the snapshot", local, remote)
+		return Verdict{}
+	}
+
+	if v := find(in4.Addr(), nil); v.Exposure != ExposureInterface || !strings.HasPrefix(v.Interface, "pwh") || !v.Expected || v.Unexpected {
+		t.Errorf("baselined listener on the veth address: %+v", v)
+	}
+	if v := find(in6.Addr(), nil); v.Exposure != ExposureInterface || !v.Unexpected || !slices.Contains(v.Reasons, "not in baseline") {
+		t.Errorf("unbaselined v6 listener on the veth address: %+v", v)
+	}
+	for i, c := range inbound {
+		v := find(c.RemoteAddr(), c.LocalAddr())
+		if v.Direction != DirectionInbound || v.Peer != PeerExternal || !v.External || v.Expected != (i == 0) {
+			t.Errorf("inbound connection %d from %v: %+v", i, c.LocalAddr(), v)
+		}
+	}
+	if v := find(out.LocalAddr(), out.RemoteAddr()); v.Direction != DirectionOutbound || v.Peer != PeerExternal || !v.External ||
+		!strings.HasPrefix(v.Reasons[0], "outbound to external "+peer.Peer4.String()) {
+		t.Errorf("outbound connection to %v: %+v", out.RemoteAddr(), v)
+	}
+	if v := find(lo.Addr(), nil); v.Exposure != ExposureLoopback || v.Risk > catalog.Low {
+		t.Errorf("loopback listener: %+v", v)
+	}
+	if v := find(loc.LocalAddr(), loc.RemoteAddr()); v.Peer != PeerLoopback || v.Direction != DirectionOutbound || v.External {
+		t.Errorf("loopback client: %+v", v)
+	}
+	if v := find(loc.RemoteAddr(), loc.LocalAddr()); v.Peer != PeerLoopback || v.Direction != DirectionInbound {
+		t.Errorf("loopback server end: %+v", v)
+	}
+
+	// Declaring the namespace's network internal turns external into internal.
+	base.Internal = []netip.Prefix{netip.PrefixFrom(peer.Peer4, 24).Masked()}
+	verdicts = (&Assessor{Catalog: catalog.Embedded(), Baseline: base, Interfaces: ifs}).Assess(snap)
+	if v := find(out.LocalAddr(), out.RemoteAddr()); v.Peer != PeerInternal || v.External {
+		t.Errorf("outbound to a declared internal network: %+v", v)
+	}
+}
+
+func mustListen(t *testing.T, network, addr string) net.Listener {
+	t.Helper()
+	ln, err := net.Listen(network, addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	return ln
+}
+
+func addrPort(a net.Addr) netip.AddrPort { return a.(*net.TCPAddr).AddrPort() }
+func port(a net.Addr) uint16             { return addrPort(a).Port() }

@@ -1,0 +1,118 @@
+//go:build linux
+
+package sockettest
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// ExternalPeer is a network namespace joined to this one by a veth pair,
+// with documentation addresses on both ends and no default route: sockets
+// made inside it look like an external host to this one, and no traffic
+// can leave the machine.
+type ExternalPeer struct {
+	Name                 string     // namespace name
+	Host4, Peer4         netip.Addr // host end (.1) and namespace end (.7)
+	Host6, Peer6         netip.Addr
+	hostLink, peerLink   string
+	created, linkCreated bool
+}
+
+// NewExternalPeer makes a namespace with the peer end of a veth pair. net4
+// and net6 must be documentation prefixes (198.51.100.0/24, 203.0.113.0/24,
+// 2001:db8::/32 subnets) not used by another test running at the same time.
+func NewExternalPeer(net4, net6 netip.Prefix) (*ExternalPeer, error) {
+	if !net4.Addr().Is4() || !net6.Addr().Is6() {
+		return nil, errors.New("sockettest: want an IPv4 and an IPv6 prefix")
+	}
+	// Unique per process and per prefix, and short: link names stop at 15 bytes.
+	id := fmt.Sprintf("%d-%x", os.Getpid()%100000, net4.Addr().As4()[2])
+	p := &ExternalPeer{
+		Name:     "pw-ext-" + id,
+		hostLink: "pwh" + id,
+		peerLink: "pwp" + id,
+		Host4:    nth(net4.Masked().Addr(), 1), Peer4: nth(net4.Masked().Addr(), 7),
+		Host6: nth(net6.Masked().Addr(), 1), Peer6: nth(net6.Masked().Addr(), 7),
+	}
+	if len(p.hostLink) > 15 {
+		return nil, fmt.Errorf("sockettest: link name %q too long", p.hostLink)
+	}
+	steps := [][]string{
+		{"netns", "add", p.Name},
+		{"link", "add", p.hostLink, "type", "veth", "peer", "name", p.peerLink, "netns", p.Name},
+		{"addr", "add", fmt.Sprintf("%s/%d", p.Host4, net4.Bits()), "dev", p.hostLink},
+		{"addr", "add", fmt.Sprintf("%s/%d", p.Host6, net6.Bits()), "dev", p.hostLink, "nodad"},
+		{"link", "set", p.hostLink, "up"},
+		{"-n", p.Name, "addr", "add", fmt.Sprintf("%s/%d", p.Peer4, net4.Bits()), "dev", p.peerLink},
+		{"-n", p.Name, "addr", "add", fmt.Sprintf("%s/%d", p.Peer6, net6.Bits()), "dev", p.peerLink, "nodad"},
+		{"-n", p.Name, "link", "set", p.peerLink, "up"},
+		{"-n", p.Name, "link", "set", "lo", "up"},
+	}
+	for i, args := range steps {
+		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+			p.Close()
+			return nil, fmt.Errorf("sockettest: ip %s: %v: %s", strings.Join(args, " "), err, out)
+		}
+		p.created = true
+		p.linkCreated = i >= 1
+	}
+	return p, nil
+}
+
+func nth(base netip.Addr, n int) netip.Addr {
+	b := base.AsSlice()
+	b[len(b)-1] += byte(n)
+	a, _ := netip.AddrFromSlice(b)
+	return a
+}
+
+// Do runs fn on an OS thread moved into the namespace: sockets fn creates
+// belong to the namespace (and to this process). The thread is discarded
+// afterwards.
+func (p *ExternalPeer) Do(fn func() error) error {
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread dies in the namespace
+		f, err := os.Open("/var/run/netns/" + p.Name)
+		if err != nil {
+			errc <- err
+			return
+		}
+		defer f.Close()
+		if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNET); err != nil {
+			errc <- fmt.Errorf("enter namespace %s: %w", p.Name, err)
+			return
+		}
+		errc <- fn()
+	}()
+	return <-errc
+}
+
+// Command returns a command that runs inside the namespace.
+func (p *ExternalPeer) Command(name string, args ...string) *exec.Cmd {
+	return exec.Command("ip", append([]string{"netns", "exec", p.Name, name}, args...)...)
+}
+
+// Close removes the veth pair and the namespace.
+func (p *ExternalPeer) Close() error {
+	var errs []error
+	if p.linkCreated {
+		if out, err := exec.Command("ip", "link", "del", p.hostLink).CombinedOutput(); err != nil {
+			errs = append(errs, fmt.Errorf("ip link del %s: %v: %s", p.hostLink, err, out))
+		}
+	}
+	if p.created {
+		if out, err := exec.Command("ip", "netns", "del", p.Name).CombinedOutput(); err != nil {
+			errs = append(errs, fmt.Errorf("ip netns del %s: %v: %s", p.Name, err, out))
+		}
+	}
+	return errors.Join(errs...)
+}
