@@ -4,12 +4,16 @@ import (
 	"bytes"
 	"encoding/json"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/portwarden/portwarden/sockets/sockettest"
 )
 
 // snapshotJSON mirrors the documented `portwarden snapshot --json` schema.
@@ -191,4 +195,179 @@ func buildBinary(t *testing.T) string {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	return bin
+}
+
+// nsFixture is a network namespace holding a telnet listener on 0.0.0.0:23
+// (wildcard binds are safe there), an SSH-alt listener on the namespace's
+// documentation address, and a connection to it from the host side, which
+// the namespace sees as an inbound connection from an external peer.
+type nsFixture struct {
+	peer *sockettest.ExternalPeer
+	bin  string
+}
+
+func newNSFixture(t *testing.T) *nsFixture {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root for a network namespace")
+	}
+	peer, err := sockettest.NewExternalPeer(netip.MustParsePrefix("203.0.113.0/24"), netip.MustParsePrefix("2001:db8:113::/64"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := peer.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	var telnet, sshAlt net.Listener
+	err = peer.Do(func() (err error) {
+		if telnet, err = net.Listen("tcp4", "0.0.0.0:23"); err != nil {
+			return err
+		}
+		sshAlt, err = net.Listen("tcp4", netip.AddrPortFrom(peer.Peer4, 2222).String())
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { telnet.Close(); sshAlt.Close() })
+	return &nsFixture{peer: peer, bin: buildBinary(t)}
+}
+
+// connectFromOutside opens a connection from the host to the namespace's
+// SSH-alt listener: seen from inside, an external peer.
+func (f *nsFixture) connectFromOutside(t *testing.T) {
+	t.Helper()
+	c, err := net.Dial("tcp4", netip.AddrPortFrom(f.peer.Peer4, 2222).String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+}
+
+// run runs the real binary inside the namespace.
+func (f *nsFixture) run(t *testing.T, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	cmd := f.peer.Command(f.bin, args...)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	code = 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("run %v: %v", args, err)
+	}
+	return out.String(), errOut.String(), code
+}
+
+func TestCheckExitCodes(t *testing.T) {
+	f := newNSFixture(t)
+	dir := t.TempDir()
+	base := filepath.Join(dir, "baseline.toml")
+
+	// No baseline: every listener is unexpected, telnet loudly so.
+	out, errOut, code := f.run(t, "check", "--baseline", base)
+	if code != 1 || !strings.Contains(out, "telnet listening on all IPv4 interfaces (0.0.0.0)") ||
+		!strings.Contains(out, "critical-risk service: telnet") || !strings.Contains(errOut, "baseline init") {
+		t.Errorf("no baseline: exit %d\n%s%s", code, out, errOut)
+	}
+
+	// Baseline both listeners: all clear.
+	for _, args := range [][]string{
+		{"baseline", "add", "--reason", "legacy device access", "--owner", "ops", "--baseline", base, "tcp/23"},
+		{"baseline", "add", "--baseline", base, "--reason", "admin ssh", "2222"},
+	} {
+		if out, errOut, code := f.run(t, args...); code != 0 {
+			t.Fatalf("%v: exit %d %s%s", args, code, out, errOut)
+		}
+	}
+	if out, errOut, code := f.run(t, "check", "--baseline", base); code != 0 || !strings.HasPrefix(out, "ok: 2 listeners") {
+		t.Errorf("baselined: exit %d\n%s%s", code, out, errOut)
+	}
+
+	// An external peer connects in: a risky external connection fails check
+	// even with every listener expected; JSON and metrics say the same.
+	f.connectFromOutside(t)
+	prom := filepath.Join(dir, "textfile", "portwarden.prom")
+	os.MkdirAll(filepath.Dir(prom), 0o755)
+	out, errOut, code = f.run(t, "check", "--json", "--prometheus", prom, "--baseline", base)
+	if code != 1 {
+		t.Errorf("external peer: exit %d, want 1\n%s%s", code, out, errOut)
+	}
+	var res struct {
+		OK            bool `json:"ok"`
+		Unexpected    []json.RawMessage
+		RiskyExternal []struct {
+			RemoteIP  string   `json:"remote_ip"`
+			Peer      string   `json:"peer"`
+			Direction string   `json:"direction"`
+			Reasons   []string `json:"reasons"`
+		} `json:"risky_external"`
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("check --json: %v\n%s", err, out)
+	}
+	if res.OK || len(res.Unexpected) != 0 || len(res.RiskyExternal) != 1 ||
+		res.RiskyExternal[0].RemoteIP != f.peer.Host4.String() || res.RiskyExternal[0].Peer != "external" || res.RiskyExternal[0].Direction != "inbound" {
+		t.Errorf("check --json: %+v", res)
+	}
+	metrics, err := os.ReadFile(prom)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`portwarden_listeners{proto="tcp"} 2`, `portwarden_external_connections{direction="inbound"} 1`,
+		"portwarden_risky_external_connections 1", "portwarden_check_ok 0", `portwarden_unexpected_listeners{risk="critical"} 0`} {
+		if !strings.Contains(string(metrics), want+"\n") {
+			t.Errorf("metrics lack %q:\n%s", want, metrics)
+		}
+	}
+
+	// A corrupt baseline is an error (2), named by line, and left as it is.
+	corrupt := []byte("[[listener]]\nproto = \"tcp\"\nport = twenty-three\n")
+	os.WriteFile(base, corrupt, 0o644)
+	_, errOut, code = f.run(t, "check", "--baseline", base)
+	if code != 2 || !strings.Contains(errOut, "baseline.toml:3:") {
+		t.Errorf("corrupt baseline: exit %d, stderr %q", code, errOut)
+	}
+	if _, errOut, code := f.run(t, "baseline", "add", "--reason", "x", "--baseline", base, "tcp/80"); code != 1 || !strings.Contains(errOut, "not changed") {
+		t.Errorf("baseline add on a corrupt file: exit %d %s", code, errOut)
+	}
+	if got, _ := os.ReadFile(base); !bytes.Equal(got, corrupt) {
+		t.Errorf("corrupt baseline was rewritten:\n%s", got)
+	}
+}
+
+func TestBaselineInitRemoveAndReport(t *testing.T) {
+	f := newNSFixture(t)
+	base := filepath.Join(t.TempDir(), "b.toml")
+	out, errOut, code := f.run(t, "baseline", "init", "--owner", "auditor", "--baseline", base)
+	if code != 0 || !strings.Contains(out, "recorded 2 listeners") {
+		t.Fatalf("init: exit %d %s%s", code, out, errOut)
+	}
+	if _, errOut, code := f.run(t, "baseline", "init", "--baseline", base); code != 1 || !strings.Contains(errOut, "exists") {
+		t.Errorf("second init: exit %d %s", code, errOut)
+	}
+	if out, _, code := f.run(t, "check", "--baseline", base); code != 0 {
+		t.Errorf("check after init: exit %d\n%s", code, out)
+	}
+	out, _, code = f.run(t, "report", "--baseline", base)
+	today := time.Now().Format("2006-01-02")
+	if code != 0 || !strings.Contains(out, "| 23 | tcp | 0.0.0.0 | telnet | ") ||
+		!strings.Contains(out, "| present at init | auditor | "+today+" | critical |") {
+		t.Errorf("report: exit %d\n%s", code, out)
+	}
+	if out, errOut, code := f.run(t, "baseline", "remove", "--baseline", base, "tcp/23"); code != 0 || !strings.Contains(out, "removed 1") {
+		t.Errorf("remove: exit %d %s%s", code, out, errOut)
+	}
+	if _, _, code := f.run(t, "baseline", "remove", "--baseline", base, "tcp/23"); code != 1 {
+		t.Errorf("removing twice: exit %d, want 1", code)
+	}
+	if out, _, code := f.run(t, "check", "--baseline", base); code != 1 || !strings.Contains(out, "tcp 0.0.0.0:23 telnet") {
+		t.Errorf("check after removing telnet: exit %d\n%s", code, out)
+	}
+	if _, errOut, code := f.run(t, "baseline", "add", "--baseline", base, "tcp/8080"); code != 2 || !strings.Contains(errOut, "--reason") {
+		t.Errorf("add without a reason: exit %d %s", code, errOut)
+	}
 }

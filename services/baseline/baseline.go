@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+	"github.com/portwarden/portwarden/services/atomicfile"
 	"github.com/portwarden/portwarden/sockets"
 )
 
@@ -241,7 +242,7 @@ func update(path string, edit func(text string, b *Baseline) (string, error)) er
 	if _, err := parse(path, text); err != nil {
 		return fmt.Errorf("baseline update would not parse, not written: %w", err)
 	}
-	return writeAtomic(path, []byte(text))
+	return atomicfile.Write(path, []byte(text))
 }
 
 const header = `# portwarden baseline: the listeners expected on this host, and why.

@@ -96,9 +96,7 @@ func (a *Assessor) listener(s *sockets.Socket, v *Verdict) {
 	case ExposureLoopback:
 		v.Risk = min(v.Risk, catalog.Low) // reachable from this host only
 	case ExposureAll:
-		if v.Risk >= catalog.Low {
-			v.Risk = v.Risk.Raise()
-		}
+		v.Risk = max(v.Risk.Raise(), catalog.Low) // anyone who can route here reaches it
 	}
 	if v.Expected {
 		return

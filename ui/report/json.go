@@ -7,18 +7,22 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/portwarden/portwarden/services/verdict"
 	"github.com/portwarden/portwarden/sockets"
 )
 
-// WriteJSON writes the snapshot as one JSON object:
+// WriteJSON writes the snapshot and its verdicts (one per socket, in the
+// same order) as one JSON object:
 //
 //	{"time": RFC 3339, "host": ..., "complete": bool, "source": ...,
 //	 "warnings": [...], "sockets": [{"proto", "ip_version", "state",
 //	 "local_ip", "local_port", "remote_ip", "remote_port", "uid", "inode",
-//	 "processes": [{"pid", "ppid", "name", "exe", "user", "uid"}]}]}
+//	 "processes": [{"pid", "ppid", "name", "exe", "user", "uid"}],
+//	 "service", "exposure", "peer", "direction", "expected", "risk",
+//	 "reasons": [...]}]}
 //
 // It streams socket by socket, so memory stays flat at 100k sockets.
-func WriteJSON(w io.Writer, host string, snap *sockets.Snapshot) error {
+func WriteJSON(w io.Writer, host string, snap *sockets.Snapshot, verdicts []verdict.Verdict) error {
 	bw := bufio.NewWriterSize(w, 64<<10)
 	b := make([]byte, 0, 1024)
 	b = append(b, `{"time":`...)
@@ -42,7 +46,7 @@ func WriteJSON(w io.Writer, host string, snap *sockets.Snapshot) error {
 			b = append(b, ',')
 		}
 		b = append(b, '\n')
-		b = appendSocket(b, &snap.Sockets[i])
+		b = appendSocket(b, &snap.Sockets[i], &verdicts[i])
 		if len(b) > 32<<10 {
 			if _, err := bw.Write(b); err != nil {
 				return err
@@ -57,7 +61,7 @@ func WriteJSON(w io.Writer, host string, snap *sockets.Snapshot) error {
 	return bw.Flush()
 }
 
-func appendSocket(b []byte, s *sockets.Socket) []byte {
+func appendSocket(b []byte, s *sockets.Socket, v *verdict.Verdict) []byte {
 	b = append(b, `{"proto":"`...)
 	b = append(b, s.Proto.String()...)
 	b = append(b, `","ip_version":`...)
@@ -95,7 +99,34 @@ func appendSocket(b []byte, s *sockets.Socket) []byte {
 		b = strconv.AppendUint(b, uint64(p.UID), 10)
 		b = append(b, '}')
 	}
+	b = append(b, `],"service":`...)
+	b = appendString(b, v.Service)
+	b = append(b, `,"exposure":`...)
+	b = appendOptional(b, string(v.Exposure))
+	b = append(b, `,"peer":`...)
+	b = appendOptional(b, string(v.Peer))
+	b = append(b, `,"direction":`...)
+	b = appendOptional(b, string(v.Direction))
+	b = append(b, `,"expected":`...)
+	b = strconv.AppendBool(b, v.Expected)
+	b = append(b, `,"risk":"`...)
+	b = append(b, v.Risk.String()...)
+	b = append(b, `","reasons":[`...)
+	for i, r := range v.Reasons {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendString(b, r)
+	}
 	return append(b, "]}"...)
+}
+
+// appendOptional appends s as a string, or null when it is empty.
+func appendOptional(b []byte, s string) []byte {
+	if s == "" {
+		return append(b, "null"...)
+	}
+	return appendString(b, s)
 }
 
 // appendString appends s as a JSON string: quotes, backslashes and control

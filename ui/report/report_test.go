@@ -3,11 +3,16 @@ package report
 import (
 	"bytes"
 	"encoding/json"
+	"flag"
 	"net/netip"
-	"strings"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/portwarden/portwarden/services/baseline"
+	"github.com/portwarden/portwarden/services/catalog"
+	"github.com/portwarden/portwarden/services/verdict"
 	"github.com/portwarden/portwarden/sockets"
 )
 
@@ -36,7 +41,7 @@ func TestWriteJSONEscapesHostileText(t *testing.T) {
 	snap := fixedSnapshot()
 	Sort(snap.Sockets)
 	var buf bytes.Buffer
-	if err := WriteJSON(&buf, "host\x00name", snap); err != nil {
+	if err := WriteJSON(&buf, "host\x00name", snap, assess(snap)); err != nil {
 		t.Fatal(err)
 	}
 	if bytes.ContainsAny(buf.Bytes(), "\x1b\x07\x00") {
@@ -77,29 +82,64 @@ func TestWriteJSONEscapesHostileText(t *testing.T) {
 	}
 }
 
+func assess(snap *sockets.Snapshot) []verdict.Verdict {
+	return (&verdict.Assessor{Catalog: catalog.Embedded(), Baseline: &baseline.Baseline{}}).Assess(snap)
+}
+
 func itoa(i int) string {
 	b, _ := json.Marshal(i)
 	return string(b)
 }
 
-func TestWriteTable(t *testing.T) {
+var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
+
+// golden compares got with testdata/NAME, or rewrites it with -update.
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.MkdirAll("testdata", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs from the golden file (go test -update rewrites it):\ngot:\n%s\nwant:\n%s", name, got, want)
+	}
+	if bytes.ContainsAny(got, "\x1b\x07") {
+		t.Errorf("%s: control characters reached the output", name)
+	}
+}
+
+func TestGoldenOutputs(t *testing.T) {
 	snap := fixedSnapshot()
 	Sort(snap.Sockets)
-	var buf bytes.Buffer
-	if err := WriteTable(&buf, snap); err != nil {
+	verdicts := assess(snap)
+	var table, check, md bytes.Buffer
+	if err := WriteTable(&table, snap, verdicts); err != nil {
 		t.Fatal(err)
 	}
-	out := buf.String()
-	if strings.ContainsAny(out, "\x1b\x07") {
-		t.Fatalf("control characters reached the table: %q", out)
+	golden(t, "table.txt", table.Bytes())
+	if err := WriteCheck(&check, snap, verdicts); err != nil {
+		t.Fatal(err)
 	}
-	want := `PROTO  STATE      LOCAL            REMOTE        USER           PID    PROCESS
-tcp    LISTEN     0.0.0.0:80       *:*           root,www-data  80,81  nginx
-tcp    TIME_WAIT  127.0.0.1:40000  127.0.0.1:80  -              -      -
-tcp6   LISTEN     [::1]:8080       *:*           mallory        666    x\x1b[2Jy"\
-udp    UNCONN     127.0.0.1:53     *:*           ?              ?      ?
-`
-	if out != want {
-		t.Errorf("table:\n%s\nwant:\n%s", out, want)
+	golden(t, "check.txt", check.Bytes())
+	golden(t, "metrics.prom", Prometheus(snap, verdicts))
+	base := &baseline.Baseline{Path: "/etc/portwarden/baseline.toml", Exists: true, Entries: []baseline.Entry{
+		{Proto: "tcp", Port: 80, Reason: "public | web", Owner: "web team", Added: time.Date(2026, 1, 2, 0, 0, 0, 0, time.UTC)},
+		{Proto: "tcp", Port: 22, Reason: "ssh", Owner: "ops", Added: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)},
+	}}
+	verdicts = (&verdict.Assessor{Catalog: catalog.Embedded(), Baseline: base}).Assess(snap)
+	unit := func(p *sockets.Process) string { return p.Name + ".service" }
+	if err := WriteMarkdown(&md, Audit{Host: "web1", Snapshot: snap, Verdicts: verdicts, Baseline: base, Unit: unit}); err != nil {
+		t.Fatal(err)
 	}
+	golden(t, "report.md", md.Bytes())
 }

@@ -6,22 +6,23 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/portwarden/portwarden/services/verdict"
 	"github.com/portwarden/portwarden/sockets"
 	"github.com/portwarden/portwarden/ui/safetext"
 )
 
 // tableHeader names the columns of WriteTable.
-var tableHeader = []string{"PROTO", "STATE", "LOCAL", "REMOTE", "USER", "PID", "PROCESS"}
+var tableHeader = []string{"PROTO", "STATE", "LOCAL", "REMOTE", "USER", "PID", "PROCESS", "SERVICE", "VERDICT"}
 
-// WriteTable writes the sockets as an aligned table like `ss -tulpn`.
-// Owners show as "-" when no process holds the socket and "?" when the
-// owner could not be read (snapshot incomplete). Text from processes is
-// made visible, never interpreted.
-func WriteTable(w io.Writer, snap *sockets.Snapshot) error {
+// WriteTable writes the sockets and their verdicts as an aligned table
+// like `ss -tulpn`. Owners show as "-" when no process holds the socket and
+// "?" when the owner could not be read (snapshot incomplete). Text from
+// processes is made visible, never interpreted.
+func WriteTable(w io.Writer, snap *sockets.Snapshot, verdicts []verdict.Verdict) error {
 	rows := make([][]string, 0, len(snap.Sockets)+1)
 	rows = append(rows, tableHeader)
 	for i := range snap.Sockets {
-		rows = append(rows, tableRow(&snap.Sockets[i], snap.Complete))
+		rows = append(rows, append(tableRow(&snap.Sockets[i], snap.Complete), orDash(verdicts[i].Service), Label(&verdicts[i])))
 	}
 	widths := make([]int, len(tableHeader))
 	for _, r := range rows {
@@ -74,4 +75,25 @@ func appendUnique(list []string, s string) []string {
 		}
 	}
 	return append(list, s)
+}
+
+// Label sums a verdict up in a few words that need no colour to read:
+// "UNEXPECTED critical", "EXTERNAL medium", "expected", or "-".
+func Label(v *verdict.Verdict) string {
+	switch {
+	case v.Unexpected:
+		return "UNEXPECTED " + v.Risk.String()
+	case v.External:
+		return "EXTERNAL " + v.Risk.String()
+	case v.Baseline != nil:
+		return "expected"
+	}
+	return "-"
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }

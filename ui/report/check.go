@@ -1,0 +1,155 @@
+package report
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/portwarden/portwarden/services/catalog"
+	"github.com/portwarden/portwarden/services/verdict"
+	"github.com/portwarden/portwarden/sockets"
+	"github.com/portwarden/portwarden/ui/safetext"
+)
+
+// WriteCheck writes what makes `portwarden check` fail, one socket a line
+// with its reasons, or a one-line all-clear.
+func WriteCheck(w io.Writer, snap *sockets.Snapshot, verdicts []verdict.Verdict) error {
+	bw := bufio.NewWriter(w)
+	sum := verdict.Summarize(snap, verdicts)
+	if sum.OK() {
+		fmt.Fprintf(bw, "ok: %d listeners, all expected; no risky external connections\n", sum.Listeners[sockets.TCP]+sum.Listeners[sockets.UDP])
+		return bw.Flush()
+	}
+	section := func(title string, n int, pick func(v *verdict.Verdict) bool) {
+		if n == 0 {
+			return
+		}
+		fmt.Fprintf(bw, "%s (%d):\n", title, n)
+		for i := range verdicts {
+			if v := &verdicts[i]; pick(v) {
+				fmt.Fprintf(bw, "  %s — %s: %s\n", describe(&snap.Sockets[i], v), v.Risk, strings.Join(v.Reasons, "; "))
+			}
+		}
+	}
+	section("unexpected listeners", sum.Unexpected, func(v *verdict.Verdict) bool { return v.Unexpected })
+	section("risky external connections", sum.RiskyExternal, func(v *verdict.Verdict) bool {
+		return v.External && v.Risk >= verdict.RiskyExternal
+	})
+	return bw.Flush()
+}
+
+// describe renders a socket as "tcp 0.0.0.0:23 telnet (inetd pid 812)".
+func describe(s *sockets.Socket, v *verdict.Verdict) string {
+	var b strings.Builder
+	b.WriteString(s.Proto.String())
+	b.WriteByte(' ')
+	b.WriteString(s.Local.String())
+	if !s.Listening() {
+		arrow := " → "
+		if v.Direction == verdict.DirectionInbound {
+			arrow = " ← "
+		}
+		b.WriteString(arrow + s.Remote.String())
+	}
+	if v.Service != "" {
+		b.WriteString(" " + v.Service)
+	}
+	b.WriteString(" (" + owners(s) + ")")
+	return b.String()
+}
+
+func owners(s *sockets.Socket) string {
+	if len(s.Processes) == 0 {
+		return "owner unknown"
+	}
+	var parts []string
+	for _, p := range s.Processes {
+		parts = append(parts, safetext.Visible(p.Name)+" pid "+strconv.Itoa(p.PID))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// WriteCheckJSON writes the check's result for machines:
+//
+//	{"time", "host", "ok", "complete", "listeners", "unexpected": [socket...],
+//	 "risky_external": [socket...]}
+//
+// with sockets in the snapshot --json form.
+func WriteCheckJSON(w io.Writer, host string, snap *sockets.Snapshot, verdicts []verdict.Verdict) error {
+	sum := verdict.Summarize(snap, verdicts)
+	b := []byte(`{"time":`)
+	b = appendString(b, snap.Time.Format(time.RFC3339))
+	b = append(b, `,"host":`...)
+	b = appendString(b, host)
+	b = append(b, `,"ok":`...)
+	b = strconv.AppendBool(b, sum.OK())
+	b = append(b, `,"complete":`...)
+	b = strconv.AppendBool(b, snap.Complete)
+	b = append(b, `,"listeners":`...)
+	b = strconv.AppendInt(b, int64(sum.Listeners[sockets.TCP]+sum.Listeners[sockets.UDP]), 10)
+	list := func(name string, pick func(v *verdict.Verdict) bool) {
+		b = append(b, `,"`+name+`":[`...)
+		first := true
+		for i := range verdicts {
+			if pick(&verdicts[i]) {
+				if !first {
+					b = append(b, ',')
+				}
+				first = false
+				b = appendSocket(b, &snap.Sockets[i], &verdicts[i])
+			}
+		}
+		b = append(b, ']')
+	}
+	list("unexpected", func(v *verdict.Verdict) bool { return v.Unexpected })
+	list("risky_external", func(v *verdict.Verdict) bool { return v.External && v.Risk >= verdict.RiskyExternal })
+	b = append(b, "}\n"...)
+	_, err := w.Write(b)
+	return err
+}
+
+// Prometheus renders node_exporter textfile-collector metrics.
+func Prometheus(snap *sockets.Snapshot, verdicts []verdict.Verdict) []byte {
+	sum := verdict.Summarize(snap, verdicts)
+	var b strings.Builder
+	metric := func(name, help string) {
+		fmt.Fprintf(&b, "# HELP %s %s\n# TYPE %s gauge\n", name, help, name)
+	}
+	metric("portwarden_listeners", "Listening sockets (TCP listeners, unconnected UDP) by protocol.")
+	for _, p := range []sockets.Proto{sockets.TCP, sockets.UDP} {
+		fmt.Fprintf(&b, "portwarden_listeners{proto=%q} %d\n", p, sum.Listeners[p])
+	}
+	metric("portwarden_unexpected_listeners", "Listeners not covered by the baseline, by risk.")
+	for r, n := range sum.UnexpectedBy {
+		fmt.Fprintf(&b, "portwarden_unexpected_listeners{risk=%q} %d\n", riskName(r), n)
+	}
+	metric("portwarden_external_connections", "Connections with an external peer, by direction.")
+	for _, d := range []verdict.Direction{verdict.DirectionInbound, verdict.DirectionOutbound} {
+		fmt.Fprintf(&b, "portwarden_external_connections{direction=%q} %d\n", d, sum.External[d])
+	}
+	metric("portwarden_risky_external_connections", "External connections at medium risk or above.")
+	fmt.Fprintf(&b, "portwarden_risky_external_connections %d\n", sum.RiskyExternal)
+	metric("portwarden_sockets", "Sockets by risk.")
+	for r, n := range sum.SocketsBy {
+		fmt.Fprintf(&b, "portwarden_sockets{risk=%q} %d\n", riskName(r), n)
+	}
+	metric("portwarden_check_ok", "1 when every listener is expected and no risky external connection exists.")
+	fmt.Fprintf(&b, "portwarden_check_ok %d\n", boolInt(sum.OK()))
+	metric("portwarden_snapshot_complete", "1 when every socket's owner could be read.")
+	fmt.Fprintf(&b, "portwarden_snapshot_complete %d\n", boolInt(snap.Complete))
+	metric("portwarden_last_check_timestamp_seconds", "When the check ran, in Unix seconds.")
+	fmt.Fprintf(&b, "portwarden_last_check_timestamp_seconds %d\n", snap.Time.Unix())
+	return []byte(b.String())
+}
+
+func riskName(r int) string { return catalog.Risk(r).String() }
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
