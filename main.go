@@ -1,7 +1,7 @@
 // Command portwarden shows every listening port and live connection with
 // the process that owns it, and says which ones should not be there.
 //
-//	portwarden                        the sockets with their verdicts
+//	portwarden                        the live dashboard
 //	portwarden snapshot [--json]      the same, once, for scripts
 //	portwarden check                  exit 1 when something is unexpected
 //	portwarden report                 a Markdown record of the open ports
@@ -19,12 +19,16 @@ import (
 	"strings"
 	"time"
 
+	tea "charm.land/bubbletea/v2"
+	"golang.org/x/term"
+
 	"github.com/portwarden/portwarden/services/atomicfile"
 	"github.com/portwarden/portwarden/services/baseline"
 	"github.com/portwarden/portwarden/services/catalog"
 	"github.com/portwarden/portwarden/services/origin"
 	"github.com/portwarden/portwarden/services/verdict"
 	"github.com/portwarden/portwarden/sockets"
+	"github.com/portwarden/portwarden/ui"
 	"github.com/portwarden/portwarden/ui/report"
 )
 
@@ -38,7 +42,7 @@ const (
 const usage = `portwarden: see every listening port and connection, who owns it, and whether it should be there.
 
 Usage:
-  portwarden                  the sockets with their verdicts (the dashboard comes in a later release)
+  portwarden [--interval 2s]  the live dashboard (a table when stdout is not a terminal or TERM=dumb)
   portwarden snapshot [--json] [--listening] [--tcp] [--udp] [-4] [-6]
   portwarden check [--json] [--prometheus FILE]
                               exit 0 when all is expected, 1 when not (listed), 2 on error
@@ -56,8 +60,8 @@ func main() {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		return cmdSnapshot(nil, stdout, stderr)
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") && args[0] != "-h" && args[0] != "--help" {
+		return cmdDashboard(args, stdout, stderr)
 	}
 	switch args[0] {
 	case "snapshot":
@@ -376,3 +380,73 @@ func currentUser() string {
 	}
 	return strconv.Itoa(os.Getuid())
 }
+
+func cmdDashboard(args []string, stdout, stderr io.Writer) int {
+	fs, path := newFlags("", "[--interval DURATION] [--baseline PATH]", stderr)
+	interval := fs.Duration("interval", 2*time.Second, "time between refreshes")
+	if _, code, ok := parse(fs, args, 0); !ok {
+		return code
+	}
+	if *interval < 100*time.Millisecond {
+		fmt.Fprintln(stderr, "portwarden: --interval must be at least 100ms")
+		return exitUsage
+	}
+	out, isFile := stdout.(*os.File)
+	if !isFile || !term.IsTerminal(int(out.Fd())) || os.Getenv("TERM") == "dumb" {
+		return cmdSnapshot([]string{"--baseline", *path}, stdout, stderr)
+	}
+	cat, err := catalog.Load("/etc/services", "/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		fmt.Fprintf(stderr, "portwarden: %v\n", err)
+		return exitFail
+	}
+	host, _ := os.Hostname()
+	b := &dashboardBackend{collector: sockets.NewCollector(), catalog: cat, baselinePath: *path}
+	cfg := ui.Config{
+		Host:     host,
+		Root:     os.Geteuid() == 0,
+		Interval: *interval,
+		Color:    os.Getenv("NO_COLOR") == "",
+	}
+	if _, err := tea.NewProgram(ui.New(cfg, b), tea.WithOutput(out)).Run(); err != nil {
+		fmt.Fprintf(stderr, "portwarden: %v\n", err)
+		return exitFail
+	}
+	return exitOK
+}
+
+// dashboardBackend serves the dashboard: it collects, judges, and says how
+// processes were started. The dashboard calls it only from tea.Cmds.
+type dashboardBackend struct {
+	collector    sockets.Collector
+	catalog      *catalog.Catalog
+	baselinePath string
+	base         *baseline.Baseline // the last baseline that loaded
+}
+
+func (b *dashboardBackend) Inspect() (ui.Frame, error) {
+	// Re-read the baseline every refresh: another portwarden, or the admin's
+	// editor, may have changed it. A broken file keeps the last good one.
+	var warning string
+	if base, err := baseline.Load(b.baselinePath); err == nil {
+		b.base = base
+	} else {
+		warning = err.Error()
+		if b.base == nil {
+			b.base = &baseline.Baseline{Path: b.baselinePath}
+		}
+	}
+	snap, err := b.collector.Collect(sockets.Query{})
+	if err != nil {
+		return ui.Frame{}, err
+	}
+	ifs, _ := verdict.LocalInterfaces()
+	a := verdict.Assessor{Catalog: b.catalog, Baseline: b.base, Interfaces: ifs}
+	return ui.Frame{Snapshot: snap, Verdicts: a.Assess(snap), Warning: warning}, nil
+}
+
+func (b *dashboardBackend) Origin(p *sockets.Process) origin.Info {
+	return origin.Describe("/proc", p.PID, p.PPID, p.Cgroup)
+}
+
+func (b *dashboardBackend) ExplainPort(port uint16) string { return b.catalog.ExplainClass(port) }

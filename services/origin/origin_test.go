@@ -1,6 +1,9 @@
 package origin
 
-import "testing"
+import (
+	"os"
+	"testing"
+)
 
 func TestUnit(t *testing.T) {
 	tests := map[string]string{
@@ -16,5 +19,22 @@ func TestUnit(t *testing.T) {
 		if got := Unit(cg); got != want {
 			t.Errorf("Unit(%q) = %q, want %q", cg, got, want)
 		}
+	}
+}
+
+func TestDescribeRealChain(t *testing.T) {
+	// This test process's chain ends at PID 1 and starts at our parent.
+	info := Describe("/proc", os.Getpid(), os.Getppid(), "")
+	if len(info.Parents) == 0 || info.Parents[0].PID != os.Getppid() {
+		t.Fatalf("chain %+v does not start at our parent %d", info.Parents, os.Getppid())
+	}
+	if last := info.Parents[len(info.Parents)-1]; last.PID != 1 {
+		t.Errorf("chain ends at %+v, want PID 1", last)
+	}
+	if info.Inetd != "" {
+		t.Errorf("go test is not an inetd service: %q", info.Inetd)
+	}
+	if gone := Describe("/proc", 1<<30, 1<<30-1, ""); len(gone.Parents) != 0 {
+		t.Errorf("vanished parent gave a chain: %+v", gone)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/portwarden/portwarden/services/catalog"
 	"github.com/portwarden/portwarden/services/verdict"
 	"github.com/portwarden/portwarden/sockets"
 	"github.com/portwarden/portwarden/ui/safetext"
@@ -78,13 +79,18 @@ func appendUnique(list []string, s string) []string {
 }
 
 // Label sums a verdict up in a few words that need no colour to read:
-// "UNEXPECTED critical", "EXTERNAL medium", "expected", or "-".
+// "UNEXPECTED critical", "EXTERNAL", "expected", or "-". The risk is named
+// when there is one.
 func Label(v *verdict.Verdict) string {
+	risk := ""
+	if v.Risk > catalog.None {
+		risk = " " + v.Risk.String()
+	}
 	switch {
 	case v.Unexpected:
-		return "UNEXPECTED " + v.Risk.String()
+		return "UNEXPECTED" + risk
 	case v.External:
-		return "EXTERNAL " + v.Risk.String()
+		return "EXTERNAL" + risk
 	case v.Baseline != nil:
 		return "expected"
 	}

@@ -1,0 +1,237 @@
+package ui
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/portwarden/portwarden/services/verdict"
+	"github.com/portwarden/portwarden/sockets"
+	"github.com/portwarden/portwarden/ui/safetext"
+)
+
+// labelWidth is the width of the detail pane's labels.
+const labelWidth = 12
+
+// detailLines returns the detail pane, scrolled, exactly detailHeight
+// lines tall.
+func (m Model) detailLines() []string {
+	h := m.detailHeight()
+	all := m.detailText()
+	rest := all[max(0, min(m.detailScroll, len(all)-h)):]
+	lines := make([]string, h)
+	for i := range lines {
+		if i < len(rest) {
+			lines[i] = fit(rest[i], m.width)
+		}
+	}
+	if len(rest) > h {
+		lines[h-1] = fit(m.styles.Muted.Render(fmt.Sprintf("… %d more lines (ctrl+d scrolls)", len(rest)-h+1)), m.width)
+	}
+	return lines
+}
+
+// detailText explains the selected row.
+func (m Model) detailText() []string {
+	if !m.loaded {
+		return nil
+	}
+	d := &detailWriter{width: m.width, st: m.styles}
+	r := m.table().selected()
+	switch {
+	case r == nil:
+		d.plain("Nothing selected.")
+	case r.status == statusGone:
+		d.plain("This row vanished at the last refresh: the socket or process no longer exists.")
+	case m.view == viewProcesses:
+		if p := m.selectedProcess(); p != nil {
+			m.describeProcess(d, p, nil)
+		}
+	default:
+		s, v := m.selectedSocket()
+		if s != nil {
+			m.describeSocket(d, s, v)
+		}
+	}
+	return d.lines
+}
+
+func (m Model) describeSocket(d *detailWriter, s *sockets.Socket, v *verdict.Verdict) {
+	title := s.Proto.String() + " " + s.Local.String()
+	if !s.Listening() {
+		title += " ↔ " + s.Remote.String()
+	}
+	if v.Service != "" {
+		title += " · " + v.Service
+	}
+	words, _, _ := verdictWords(v)
+	d.title(title + " · " + words + " · risk " + v.Risk.String())
+	if k := v.Known; k != nil {
+		d.field("What", k.What)
+		d.field("Why", k.Why)
+		d.field("Usually", k.StartedBy)
+	} else if v.Service != "" {
+		d.field("What", "Registered as "+v.Service+" in /etc/services; portwarden has no notes on it.")
+	} else {
+		d.field("What", "An unregistered port: nothing in the catalog says what usually listens here. The process below tells.")
+	}
+	if s.Listening() {
+		d.field("Bind", verdict.ExplainExposure(s, v))
+	} else {
+		d.field("Peer", verdict.ExplainPeer(v))
+		switch v.Direction {
+		case verdict.DirectionInbound:
+			d.field("Direction", "Inbound: the peer connected to one of this host's listening ports.")
+		case verdict.DirectionOutbound:
+			d.field("Direction", "Outbound: a process on this host connected out to the peer.")
+		}
+	}
+	port := s.Local.Port()
+	if class := m.portClasses[port]; class != "" && v.Direction != verdict.DirectionOutbound {
+		d.field("Port", strconv.Itoa(int(port))+" is "+class+".")
+	}
+	if len(v.Reasons) > 0 {
+		d.field("Verdict", strings.Join(v.Reasons, "; "))
+	}
+	switch {
+	case v.Baseline != nil:
+		e := v.Baseline
+		d.field("Baseline", fmt.Sprintf("expected: %q, owner %s, added %s (entry %s)", e.Reason, e.Owner, e.Added.Format("2006-01-02"), e.Key()))
+	case s.Listening():
+		d.field("Baseline", fmt.Sprintf("not covered. If it belongs here, document it: portwarden baseline add --reason \"…\" %s/%d", s.Proto, port))
+	}
+	if k := v.Known; k != nil {
+		d.field("Source", k.Source)
+	}
+	switch len(s.Processes) {
+	case 0:
+		if s.Inode == 0 {
+			d.field("Process", "none: no file refers to this socket (TIME_WAIT, or a connection not yet accepted).")
+		} else if !m.frame.Snapshot.Complete {
+			d.field("Process", "unknown: its owner's open files could not be read. Run portwarden as root to see it.")
+		} else {
+			d.field("Process", "none: a kernel socket (NFS, VXLAN, WireGuard…) with no process behind it.")
+		}
+	default:
+		for _, p := range s.Processes {
+			m.describeProcess(d, p, s)
+		}
+	}
+}
+
+// describeProcess explains who owns a socket and how it was started, and
+// lists its other sockets (all of them when self is nil).
+func (m Model) describeProcess(d *detailWriter, p *sockets.Process, self *sockets.Socket) {
+	d.title(fmt.Sprintf("Process %s (pid %d) · user %s", safetext.Visible(p.Name), p.PID, safetext.Visible(p.User)))
+	d.field("Exe", orUnknown(p.Exe))
+	d.field("Command", orUnknown(strings.Join(p.Cmdline, " ")))
+	if !p.Start.IsZero() {
+		d.field("Started", p.Start.Format("2006-01-02 15:04:05")+" ("+ago(m.cfg.Now().Sub(p.Start))+" ago)")
+	}
+	if info, ok := m.origins[procKey{p.PID, p.StartTicks}]; ok {
+		var chain []string
+		for _, a := range info.Parents {
+			chain = append(chain, fmt.Sprintf("%s (%d)", a.Name, a.PID))
+		}
+		if len(chain) > 0 {
+			d.field("Parents", strings.Join(chain, " ← "))
+		}
+		switch {
+		case info.Unit != "":
+			d.field("Started by", "systemd unit "+info.Unit)
+		case info.Inetd != "":
+			d.field("Started by", "the super-server "+info.Inetd+", which starts it for each connection")
+		default:
+			d.field("Started by", "not a systemd unit or inetd service as far as portwarden can tell; see the parents")
+		}
+	} else {
+		d.field("Parents", "…")
+	}
+	var others []string
+	total := 0
+	for i := range m.frame.Snapshot.Sockets {
+		s := &m.frame.Snapshot.Sockets[i]
+		if s == self || !holds(s, p) {
+			continue
+		}
+		total++
+		if len(others) < 8 {
+			others = append(others, s.Proto.String()+" "+s.Local.String()+" "+s.StateName())
+		}
+	}
+	if total > len(others) {
+		others = append(others, fmt.Sprintf("and %d more", total-len(others)))
+	}
+	label := "Other socks"
+	if self == nil {
+		label = "Sockets"
+	}
+	if len(others) == 0 {
+		others = []string{"none"}
+	}
+	d.field(label, strings.Join(others, " · "))
+}
+
+func holds(s *sockets.Socket, p *sockets.Process) bool {
+	for _, q := range s.Processes {
+		if q == p {
+			return true
+		}
+	}
+	return false
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "unknown (not readable without root, or a kernel thread)"
+	}
+	return s
+}
+
+func ago(d time.Duration) string {
+	switch {
+	case d < time.Minute:
+		return strconv.Itoa(int(d.Seconds())) + "s"
+	case d < time.Hour:
+		return strconv.Itoa(int(d.Minutes())) + "m"
+	case d < 48*time.Hour:
+		return strconv.Itoa(int(d.Hours())) + "h"
+	}
+	return strconv.Itoa(int(d.Hours()/24)) + "d"
+}
+
+// detailWriter lays out titled sections of label: value lines, wrapped.
+type detailWriter struct {
+	width int
+	st    Styles
+	lines []string
+}
+
+func (d *detailWriter) title(s string) {
+	if len(d.lines) > 0 {
+		d.lines = append(d.lines, "")
+	}
+	d.lines = append(d.lines, d.st.DetailTitle.Render(safetext.Visible(s)))
+}
+
+func (d *detailWriter) plain(s string) {
+	d.lines = append(d.lines, strings.Split(ansi.Wordwrap(s, max(10, d.width-1), ""), "\n")...)
+}
+
+// field writes "Label       value", the value wrapped under itself.
+func (d *detailWriter) field(label, value string) {
+	value = safetext.Visible(value)
+	w := max(10, d.width-labelWidth-3)
+	wrapped := strings.Split(ansi.Wrap(value, w, ""), "\n")
+	pad := strings.Repeat(" ", labelWidth+2)
+	for i, l := range wrapped {
+		if i == 0 {
+			d.lines = append(d.lines, "  "+d.st.DetailLabel.Render(fmt.Sprintf("%-*s", labelWidth, label))+l)
+		} else {
+			d.lines = append(d.lines, pad+l)
+		}
+	}
+}

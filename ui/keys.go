@@ -1,0 +1,67 @@
+package ui
+
+import "charm.land/bubbles/v2/key"
+
+// keyMap is every binding of the dashboard. It drives the footer (short
+// help) and the help screen (full help), so the two never disagree.
+type keyMap struct {
+	Up, Down, PageUp, PageDown, Top, Bottom key.Binding
+	NextView, PrevView, View1, View2, View3 key.Binding
+	View4                                   key.Binding
+	Detail, DetailUp, DetailDown            key.Binding
+	Filter, ClearFilter, AcceptFilter       key.Binding
+	Sort, Reverse                           key.Binding
+	Pause, Refresh, Help, Quit              key.Binding
+}
+
+func newKeyMap() keyMap {
+	return keyMap{
+		Up:           key.NewBinding(key.WithKeys("up", "k"), key.WithHelp("↑/k", "up")),
+		Down:         key.NewBinding(key.WithKeys("down", "j"), key.WithHelp("↓/j", "down")),
+		PageUp:       key.NewBinding(key.WithKeys("pgup", "b"), key.WithHelp("pgup", "page up")),
+		PageDown:     key.NewBinding(key.WithKeys("pgdown", "f", "space"), key.WithHelp("pgdn", "page down")),
+		Top:          key.NewBinding(key.WithKeys("g", "home"), key.WithHelp("g", "top")),
+		Bottom:       key.NewBinding(key.WithKeys("G", "end"), key.WithHelp("G", "bottom")),
+		NextView:     key.NewBinding(key.WithKeys("tab"), key.WithHelp("tab", "next view")),
+		PrevView:     key.NewBinding(key.WithKeys("shift+tab"), key.WithHelp("shift+tab", "previous view")),
+		View1:        key.NewBinding(key.WithKeys("1"), key.WithHelp("1", "listeners")),
+		View2:        key.NewBinding(key.WithKeys("2"), key.WithHelp("2", "connections")),
+		View3:        key.NewBinding(key.WithKeys("3"), key.WithHelp("3", "all sockets")),
+		View4:        key.NewBinding(key.WithKeys("4"), key.WithHelp("4", "by process")),
+		Detail:       key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "details")),
+		DetailUp:     key.NewBinding(key.WithKeys("ctrl+u"), key.WithHelp("ctrl+u", "scroll details up")),
+		DetailDown:   key.NewBinding(key.WithKeys("ctrl+d"), key.WithHelp("ctrl+d", "scroll details down")),
+		Filter:       key.NewBinding(key.WithKeys("/"), key.WithHelp("/", "filter")),
+		ClearFilter:  key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "clear filter")),
+		AcceptFilter: key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "keep filter")),
+		Sort:         key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "sort by next column")),
+		Reverse:      key.NewBinding(key.WithKeys("S"), key.WithHelp("S", "reverse sort")),
+		Pause:        key.NewBinding(key.WithKeys("p"), key.WithHelp("p", "pause")),
+		Refresh:      key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "refresh now")),
+		Help:         key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "help")),
+		Quit:         key.NewBinding(key.WithKeys("q", "ctrl+c"), key.WithHelp("q", "quit")),
+	}
+}
+
+// ShortHelp is the footer: the keys a newcomer needs first.
+func (k keyMap) ShortHelp() []key.Binding {
+	return []key.Binding{k.Up, k.Down, k.NextView, k.Detail, k.Filter, k.Pause, k.Help, k.Quit}
+}
+
+// FullHelp is the help screen, in columns.
+func (k keyMap) FullHelp() [][]key.Binding {
+	return [][]key.Binding{
+		{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom},
+		{k.NextView, k.PrevView, k.View1, k.View2, k.View3, k.View4},
+		{k.Detail, k.DetailUp, k.DetailDown, k.Filter, k.ClearFilter, k.Sort, k.Reverse},
+		{k.Pause, k.Refresh, k.Help, k.Quit},
+	}
+}
+
+// filterKeys is the footer while typing a filter.
+type filterKeys struct{ keyMap }
+
+func (k filterKeys) ShortHelp() []key.Binding { return []key.Binding{k.AcceptFilter, k.ClearFilter} }
+func (k filterKeys) FullHelp() [][]key.Binding {
+	return [][]key.Binding{{k.AcceptFilter, k.ClearFilter}}
+}

@@ -1,0 +1,321 @@
+package ui
+
+import (
+	"time"
+
+	"charm.land/bubbles/v2/help"
+	"charm.land/bubbles/v2/textinput"
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/portwarden/portwarden/services/origin"
+	"github.com/portwarden/portwarden/services/verdict"
+	"github.com/portwarden/portwarden/sockets"
+)
+
+// mode routes keys: the root decides who gets them.
+type mode int
+
+const (
+	modeNormal mode = iota
+	modeFilter
+	modeHelp
+)
+
+// Model is the dashboard's root model. It composes the views' tables, the
+// filter input, the detail pane and the help, and dispatches messages.
+type Model struct {
+	cfg     Config
+	backend Backend
+	keys    keyMap
+	styles  Styles
+	help    help.Model
+	filter  textinput.Model
+
+	mode   mode
+	view   viewKind
+	tables [viewCount]*table
+	seen   [viewCount]int64 // the frame each table last showed
+
+	frame    Frame
+	frameSeq int64
+	summary  verdict.Summary
+	loaded   bool
+	paused   bool
+	inflight bool
+
+	detailOpen   bool
+	detailScroll int
+	origins      map[procKey]origin.Info // how each process was started
+	portClasses  map[uint16]string       // what each port number's range means
+
+	status    string
+	statusErr bool
+
+	width, height int
+}
+
+// procKey identifies a process across PID reuse.
+type procKey struct {
+	pid   int
+	start uint64
+}
+
+// Messages.
+type (
+	frameMsg struct {
+		frame Frame
+		err   error
+	}
+	tickMsg   struct{}
+	detailMsg struct {
+		proc      procKey
+		origin    *origin.Info
+		port      uint16
+		portClass string
+	}
+)
+
+// New returns the dashboard.
+func New(cfg Config, backend Backend) Model {
+	if cfg.Interval <= 0 {
+		cfg.Interval = 2 * time.Second
+	}
+	if cfg.GoneAfter <= 0 {
+		cfg.GoneAfter = 3 * cfg.Interval
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	styles := NewStyles(cfg.Color)
+	in := textinput.New()
+	in.Prompt = "/"
+	in.Placeholder = "process, port, address, service, user"
+	m := Model{
+		cfg:     cfg,
+		backend: backend,
+		keys:    newKeyMap(),
+		styles:  styles,
+		help:    help.New(),
+		filter:  in,
+		origins:     map[procKey]origin.Info{},
+		portClasses: map[uint16]string{},
+	}
+	for v := range viewCount {
+		m.tables[v] = newTable(v.columns(), defaultSort(v))
+	}
+	return m
+}
+
+func defaultSort(v viewKind) int {
+	if v == viewProcesses {
+		return 1 // PID
+	}
+	return 2 // LOCAL
+}
+
+// Init starts the first collection.
+func (m Model) Init() tea.Cmd { return m.collect() }
+
+// collect asks the backend for a frame. It closes over the backend only.
+func (m *Model) collect() tea.Cmd {
+	m.inflight = true
+	b := m.backend
+	return func() tea.Msg {
+		f, err := b.Inspect()
+		return frameMsg{frame: f, err: err}
+	}
+}
+
+// tick schedules the next collection one interval after a frame arrived,
+// so a slow collection never piles up.
+func (m *Model) tick() tea.Cmd {
+	return tea.Tick(m.cfg.Interval, func(time.Time) tea.Msg { return tickMsg{} })
+}
+
+// Update dispatches a message to the part of the model it concerns.
+func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	switch msg := msg.(type) {
+	case tea.WindowSizeMsg:
+		m.setSize(msg.Width, msg.Height)
+		return m, nil
+	case frameMsg:
+		return m.onFrame(msg)
+	case tickMsg:
+		if m.paused || m.inflight {
+			return m, nil
+		}
+		return m, m.collect()
+	case detailMsg:
+		if msg.origin != nil {
+			m.origins[msg.proc] = *msg.origin
+		}
+		if msg.port != 0 {
+			m.portClasses[msg.port] = msg.portClass
+		}
+		return m, nil
+	case tea.KeyPressMsg:
+		switch m.mode {
+		case modeHelp:
+			m.mode = modeNormal
+			return m, nil
+		case modeFilter:
+			return m.onFilterKey(msg)
+		}
+		return m.onKey(msg)
+	case tea.MouseWheelMsg:
+		switch msg.Mouse().Button {
+		case tea.MouseWheelUp:
+			m.table().move(-3)
+		case tea.MouseWheelDown:
+			m.table().move(3)
+		}
+		return m, m.fetchDetail()
+	}
+	if m.mode == modeFilter {
+		var cmd tea.Cmd
+		m.filter, cmd = m.filter.Update(msg)
+		return m, cmd
+	}
+	return m, nil
+}
+
+func (m *Model) table() *table { return m.tables[m.view] }
+
+// onFrame applies a new frame, or shows why there is none.
+func (m Model) onFrame(msg frameMsg) (tea.Model, tea.Cmd) {
+	m.inflight = false
+	if msg.err != nil {
+		m.status, m.statusErr = "refresh failed: "+msg.err.Error(), true
+		return m, m.tick()
+	}
+	if m.statusErr {
+		m.status, m.statusErr = "", false
+	}
+	m.frame = msg.frame
+	m.frameSeq++
+	m.loaded = true
+	m.summary = verdict.Summarize(m.frame.Snapshot, m.frame.Verdicts)
+	m.showFrame()
+	return m, tea.Batch(m.tick(), m.fetchDetail())
+}
+
+// showFrame brings the current view's table up to the current frame.
+// A table that missed frames (another view was showing) is rebuilt without
+// new/gone marks.
+func (m *Model) showFrame() {
+	if !m.loaded {
+		return
+	}
+	t := m.table()
+	first := m.seen[m.view] == 0 || m.seen[m.view] != m.frameSeq-1
+	m.seen[m.view] = m.frameSeq
+	now := m.cfg.Now()
+	expired := func(since int64) bool { return now.Sub(time.Unix(0, since)) >= m.cfg.GoneAfter }
+	t.replace(m.buildRows(t), first, now.UnixNano(), expired)
+}
+
+// buildRows makes the current view's rows, reusing the table's row objects
+// for sockets whose row would not change.
+func (m *Model) buildRows(t *table) []*row {
+	if m.view == viewProcesses {
+		return processRows(m.frame)
+	}
+	snap := m.frame.Snapshot
+	rows := make([]*row, 0, len(snap.Sockets))
+	for i := range snap.Sockets {
+		s := &snap.Sockets[i]
+		if !m.view.includes(s) {
+			continue
+		}
+		v := &m.frame.Verdicts[i]
+		r := t.index[rowKey{id: s.ID()}]
+		if r == nil || r.cheap != signature(s, v, snap.Complete) {
+			r = socketRow(s, v, snap.Complete)
+		}
+		r.sock = i
+		rows = append(rows, r)
+	}
+	return rows
+}
+
+func (m *Model) setSize(w, h int) {
+	m.width, m.height = w, h
+	m.help.SetWidth(w)
+	m.filter.SetWidth(max(10, w-4))
+	for _, t := range m.tables {
+		t.setSize(w, m.tableHeight())
+	}
+}
+
+// selectedSocket returns the socket under the cursor and its verdict, or
+// nil when the cursor is on a gone row or a process.
+func (m *Model) selectedSocket() (*sockets.Socket, *verdict.Verdict) {
+	r := m.table().selected()
+	if r == nil || m.view == viewProcesses || r.sock < 0 || r.sock >= len(m.frame.Snapshot.Sockets) {
+		return nil, nil
+	}
+	return &m.frame.Snapshot.Sockets[r.sock], &m.frame.Verdicts[r.sock]
+}
+
+// selectedProcess returns the process under the cursor: the process row's,
+// or the first owner of the selected socket.
+func (m *Model) selectedProcess() *sockets.Process {
+	if m.view == viewProcesses {
+		r := m.table().selected()
+		if r == nil {
+			return nil
+		}
+		for i := range m.frame.Snapshot.Sockets {
+			for _, p := range m.frame.Snapshot.Sockets[i].Processes {
+				if p.PID == r.key.pid && p.StartTicks == r.key.start {
+					return p
+				}
+			}
+		}
+		return nil
+	}
+	if s, _ := m.selectedSocket(); s != nil && len(s.Processes) > 0 {
+		return s.Processes[0]
+	}
+	return nil
+}
+
+// fetchDetail asks the backend about the selected row's process and port
+// when the detail pane is open and does not know them yet.
+func (m *Model) fetchDetail() tea.Cmd {
+	if !m.detailOpen {
+		return nil
+	}
+	p := m.selectedProcess()
+	var port uint16
+	if s, _ := m.selectedSocket(); s != nil {
+		port = s.Local.Port()
+	}
+	if p == nil && port == 0 {
+		return nil
+	}
+	var msg detailMsg
+	var proc sockets.Process
+	if p != nil {
+		if _, ok := m.origins[procKey{p.PID, p.StartTicks}]; !ok {
+			proc, msg.proc = *p, procKey{p.PID, p.StartTicks}
+		}
+	}
+	if _, ok := m.portClasses[port]; !ok {
+		msg.port = port
+	}
+	if proc.PID == 0 && msg.port == 0 {
+		return nil
+	}
+	b := m.backend
+	return func() tea.Msg {
+		if proc.PID != 0 {
+			info := b.Origin(&proc)
+			msg.origin = &info
+		}
+		if msg.port != 0 {
+			msg.portClass = b.ExplainPort(msg.port)
+		}
+		return msg
+	}
+}

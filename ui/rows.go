@@ -1,0 +1,326 @@
+package ui
+
+import (
+	"cmp"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/portwarden/portwarden/services/catalog"
+	"github.com/portwarden/portwarden/services/verdict"
+	"github.com/portwarden/portwarden/sockets"
+	"github.com/portwarden/portwarden/ui/report"
+	"github.com/portwarden/portwarden/ui/safetext"
+)
+
+// viewKind is one of the dashboard's views.
+type viewKind int
+
+const (
+	viewListeners viewKind = iota
+	viewConnections
+	viewAll
+	viewProcesses
+	viewCount
+)
+
+var viewNames = [viewCount]string{"Listeners", "Connections", "All", "By process"}
+
+// includes reports whether a socket belongs in a socket view.
+func (v viewKind) includes(s *sockets.Socket) bool {
+	switch v {
+	case viewListeners:
+		return s.Listening()
+	case viewConnections:
+		return !s.Listening()
+	}
+	return true
+}
+
+// rowKey identifies a row across refreshes: a socket, or a process.
+type rowKey struct {
+	id    sockets.ID
+	pid   int
+	start uint64
+}
+
+// rowStatus marks what happened to a row at the last refresh.
+type rowStatus uint8
+
+const (
+	statusSteady rowStatus = iota
+	statusNew              // appeared at the last refresh
+	statusGone             // vanished; kept on screen for a while
+)
+
+// tone is how a row is highlighted; each has a word in the row as well.
+type tone uint8
+
+const (
+	tonePlain tone = iota
+	toneExpected
+	toneRisky
+	toneExternal
+	toneUnexpected
+)
+
+// row is one line of the table: its cells are computed once per change,
+// already made safe, so drawing a frame only pads and truncates.
+type row struct {
+	key       rowKey
+	cells     []string
+	search    string // lower-case text the filter matches against
+	tone      tone
+	status    rowStatus
+	goneSince int64 // unix nanoseconds when it vanished
+	sortKeys  sortKeys
+	// sig changes when anything shown changes; unchanged rows are reused.
+	// Socket rows use cheap instead, which costs no allocation to compute.
+	sig   string
+	cheap socketSig
+	sock  int // index of the socket in the current frame; -1 when gone
+}
+
+// socketSig is everything that can change in a socket's row while its ID
+// stays the same. Process pointers are stable while the process is.
+type socketSig struct {
+	state    sockets.State
+	first    *sockets.Process
+	n        int
+	tone     tone
+	severity int
+	complete bool
+}
+
+func signature(s *sockets.Socket, v *verdict.Verdict, complete bool) socketSig {
+	sig := socketSig{state: s.State, n: len(s.Processes), complete: complete}
+	if sig.n > 0 {
+		sig.first = s.Processes[0]
+	}
+	sig.tone, sig.severity = verdictTone(v)
+	return sig
+}
+
+// sortKeys are what the columns sort by.
+type sortKeys struct {
+	proto    sockets.Proto
+	local    netip.AddrPort
+	remote   netip.AddrPort
+	state    string
+	pid      int
+	process  string
+	user     string
+	service  string
+	severity int
+	count    int
+}
+
+// column describes one column of a view.
+type column struct {
+	title    string
+	min      int // narrowest useful width
+	ideal    int // width it grows to when there is room
+	priority int // columns with the lowest priority go first when narrow
+	compare  func(a, b *sortKeys) int
+}
+
+func byLocal(a, b *sortKeys) int {
+	return cmp.Or(cmp.Compare(a.local.Port(), b.local.Port()), cmp.Compare(a.proto, b.proto), a.local.Addr().Compare(b.local.Addr()), compareRemote(a, b))
+}
+func compareRemote(a, b *sortKeys) int {
+	return cmp.Or(a.remote.Addr().Compare(b.remote.Addr()), cmp.Compare(a.remote.Port(), b.remote.Port()))
+}
+func byRemote(a, b *sortKeys) int { return cmp.Or(compareRemote(a, b), byLocal(a, b)) }
+func byProto(a, b *sortKeys) int  { return cmp.Or(cmp.Compare(a.proto, b.proto), byLocal(a, b)) }
+func byState(a, b *sortKeys) int  { return cmp.Or(strings.Compare(a.state, b.state), byLocal(a, b)) }
+func byPID(a, b *sortKeys) int    { return cmp.Or(cmp.Compare(a.pid, b.pid), byLocal(a, b)) }
+func byProcess(a, b *sortKeys) int {
+	return cmp.Or(strings.Compare(a.process, b.process), cmp.Compare(a.pid, b.pid), byLocal(a, b))
+}
+func byUser(a, b *sortKeys) int { return cmp.Or(strings.Compare(a.user, b.user), byLocal(a, b)) }
+func byService(a, b *sortKeys) int {
+	return cmp.Or(strings.Compare(a.service, b.service), byLocal(a, b))
+}
+func bySeverity(a, b *sortKeys) int { return cmp.Or(cmp.Compare(b.severity, a.severity), byLocal(a, b)) }
+func byCount(a, b *sortKeys) int    { return cmp.Or(cmp.Compare(b.count, a.count), byPID(a, b)) }
+
+// socketColumns are the columns of the socket views; the status mark comes
+// first. Listeners have no peer and few states, so there REMOTE and STATE
+// stay narrow and give their room to what matters.
+func socketColumns(v viewKind) []column {
+	remote, state := column{"REMOTE", 15, 22, 92, byRemote}, column{"STATE", 6, 11, 75, byState}
+	if v == viewListeners {
+		remote = column{"REMOTE", 6, 6, 20, byRemote}
+		state.ideal, state.priority = 6, 40
+	}
+	return []column{
+		{"", 1, 1, 100, nil},
+		{"PROTO", 5, 5, 60, byProto},
+		{"LOCAL", 15, 22, 95, byLocal},
+		remote,
+		state,
+		{"PID", 5, 7, 80, byPID},
+		{"PROCESS", 7, 14, 85, byProcess},
+		{"USER", 5, 10, 30, byUser},
+		{"SERVICE", 7, 12, 70, byService},
+		{"VERDICT", 10, 17, 96, bySeverity},
+	}
+}
+
+var processColumns = []column{
+	{"", 1, 1, 100, nil},
+	{"PID", 5, 7, 95, byPID},
+	{"PROCESS", 7, 16, 90, byProcess},
+	{"USER", 5, 10, 60, byUser},
+	{"SOCKETS", 7, 8, 50, byCount},
+	{"LISTENING ON", 12, 40, 80, byLocal},
+	{"VERDICT", 10, 19, 85, bySeverity},
+}
+
+func (v viewKind) columns() []column {
+	if v == viewProcesses {
+		return processColumns
+	}
+	return socketColumns(v)
+}
+
+// verdictTone ranks a verdict: its highlight and a severity to sort by.
+func verdictTone(v *verdict.Verdict) (tone, int) {
+	switch {
+	case v.Unexpected:
+		return toneUnexpected, 40 + int(v.Risk)
+	case v.External:
+		return toneExternal, 30 + int(v.Risk)
+	case v.Risk >= catalog.High:
+		return toneRisky, 20 + int(v.Risk)
+	case v.Baseline != nil:
+		return toneExpected, 0
+	}
+	return tonePlain, int(v.Risk)
+}
+
+// verdictWords sums a verdict up; the words carry the meaning the colours
+// repeat.
+func verdictWords(v *verdict.Verdict) (string, tone, int) {
+	t, severity := verdictTone(v)
+	switch t {
+	case toneRisky:
+		return "risky " + v.Risk.String(), t, severity
+	case toneExpected:
+		return "expected", t, severity
+	}
+	return report.Label(v), t, severity
+}
+
+// socketRow builds the row of one socket.
+func socketRow(s *sockets.Socket, v *verdict.Verdict, complete bool) *row {
+	pids, names, users := owners(s, complete)
+	local := s.Local.String()
+	if v.Exposure == verdict.ExposureAll {
+		local += " *" // every interface: a mark besides the colour
+	}
+	remote := s.Remote.String()
+	if s.Listening() {
+		remote = "*:*"
+	}
+	proto := s.Proto.String()
+	if s.IPVersion() == 6 {
+		proto += "6"
+	}
+	words, t, severity := verdictWords(v)
+	service := v.Service
+	if service == "" {
+		service = "-"
+	}
+	r := &row{
+		key:   rowKey{id: s.ID()},
+		cells: []string{"", proto, local, remote, s.StateName(), pids, names, users, service, words},
+		tone:  t,
+		sortKeys: sortKeys{proto: s.Proto, local: s.Local, remote: s.Remote, state: s.StateName(),
+			process: names, user: users, service: service, severity: severity},
+	}
+	if len(s.Processes) > 0 {
+		r.sortKeys.pid = s.Processes[0].PID
+	}
+	r.cheap = signature(s, v, complete)
+	r.search = strings.ToLower(strings.Join(r.cells[1:], " "))
+	return r
+}
+
+// owners renders a socket's PIDs, process names and users.
+func owners(s *sockets.Socket, complete bool) (pids, names, users string) {
+	if len(s.Processes) == 0 {
+		if !complete && s.Inode != 0 {
+			return "?", "?", "?"
+		}
+		return "-", "-", "-"
+	}
+	var p, n, u []string
+	for _, proc := range s.Processes {
+		p = append(p, strconv.Itoa(proc.PID))
+		if name := safetext.Visible(proc.Name); !slices.Contains(n, name) {
+			n = append(n, name)
+		}
+		if user := safetext.Visible(proc.User); !slices.Contains(u, user) {
+			u = append(u, user)
+		}
+	}
+	return strings.Join(p, ","), strings.Join(n, ","), strings.Join(u, ",")
+}
+
+// processRows folds a frame's sockets into one row per process.
+func processRows(f Frame) []*row {
+	type agg struct {
+		p         *sockets.Process
+		sockets   int
+		listening []string
+		worst     *verdict.Verdict
+		severity  int
+		lowest    netip.AddrPort
+	}
+	byPID := map[int]*agg{}
+	var order []int
+	for i := range f.Snapshot.Sockets {
+		s, v := &f.Snapshot.Sockets[i], &f.Verdicts[i]
+		for _, p := range s.Processes {
+			a := byPID[p.PID]
+			if a == nil {
+				a = &agg{p: p, severity: -1}
+				byPID[p.PID] = a
+				order = append(order, p.PID)
+			}
+			a.sockets++
+			if s.Listening() {
+				a.listening = append(a.listening, s.Proto.String()+"/"+strconv.Itoa(int(s.Local.Port())))
+				if !a.lowest.IsValid() || s.Local.Port() < a.lowest.Port() {
+					a.lowest = s.Local
+				}
+			}
+			if _, _, sev := verdictWords(v); sev > a.severity {
+				a.severity, a.worst = sev, v
+			}
+		}
+	}
+	rows := make([]*row, 0, len(order))
+	for _, pid := range order {
+		a := byPID[pid]
+		slices.Sort(a.listening)
+		listening := strings.Join(slices.Compact(a.listening), " ")
+		if listening == "" {
+			listening = "-"
+		}
+		words, t, _ := verdictWords(a.worst)
+		name, user := safetext.Visible(a.p.Name), safetext.Visible(a.p.User)
+		r := &row{
+			key:      rowKey{pid: pid, start: a.p.StartTicks},
+			cells:    []string{"", strconv.Itoa(pid), name, user, strconv.Itoa(a.sockets), listening, words},
+			tone:     t,
+			sortKeys: sortKeys{pid: pid, process: name, user: user, count: a.sockets, severity: a.severity, local: a.lowest},
+		}
+		r.sig = strings.Join(r.cells, "\x00")
+		r.search = strings.ToLower(strings.Join(r.cells[1:], " ") + " " + safetext.Visible(strings.Join(a.p.Cmdline, " ")))
+		rows = append(rows, r)
+	}
+	return rows
+}

@@ -1,0 +1,285 @@
+package ui
+
+import (
+	"slices"
+	"strings"
+
+	"github.com/charmbracelet/x/ansi"
+)
+
+// table is a virtualized table of rows keyed by identity. It keeps the
+// cursor on the same row across refreshes and the order stable: existing
+// rows stay where they are and new ones are inserted where the sort puts
+// them, so a refresh redraws only what changed. Only visible rows are
+// drawn, so 50k rows cost what 40 do.
+type table struct {
+	columns []column
+	sortCol int
+	reverse bool
+
+	rows    []*row          // every row, in display order
+	index   map[rowKey]*row // rows by key, for reuse across refreshes
+	visible []*row        // rows passing the filter, in order
+	terms   []string      // filter words, lower case
+
+	cursorKey rowKey
+	cursor    int // index into visible
+	offset    int // first visible row on screen
+
+	width, height int // height counts data rows, not the title line
+	widths        []int
+}
+
+func newTable(cols []column, sortCol int) *table {
+	return &table{columns: cols, sortCol: sortCol, index: map[rowKey]*row{}}
+}
+
+func (t *table) compare(a, b *row) int {
+	c := t.columns[t.sortCol].compare(&a.sortKeys, &b.sortKeys)
+	if t.reverse {
+		return -c
+	}
+	return c
+}
+
+// replace swaps in a fresh set of rows: rows with a known key keep their
+// place (and their object, when nothing shown changed), new ones are
+// inserted in sort order and marked new unless first, and vanished ones
+// are kept, marked gone, until expired says so.
+func (t *table) replace(fresh []*row, first bool, now int64, expired func(goneSince int64) bool) {
+	seen := make(map[rowKey]*row, len(fresh))
+	for _, r := range fresh {
+		seen[r.key] = r
+	}
+	kept := t.rows[:0]
+	for _, old := range t.rows {
+		r, ok := seen[old.key]
+		switch {
+		case ok:
+			if r == old || (r.sig != "" && r.sig == old.sig) {
+				r = old // nothing shown changed: keep the object
+			}
+			r.status = statusSteady // it was here last time too
+			kept = append(kept, r)
+			delete(seen, old.key)
+			t.index[r.key] = r
+		case old.status == statusGone && expired(old.goneSince):
+			delete(t.index, old.key)
+		default:
+			if old.status != statusGone {
+				old.status, old.goneSince, old.sock = statusGone, now, -1
+			}
+			kept = append(kept, old)
+		}
+	}
+	t.rows = kept
+	var added []*row
+	for _, r := range fresh {
+		if _, isNew := seen[r.key]; isNew {
+			if !first {
+				r.status = statusNew
+			}
+			added = append(added, r)
+			t.index[r.key] = r
+		}
+	}
+	if first {
+		t.rows = append(t.rows, added...)
+		t.sort()
+		return
+	}
+	slices.SortFunc(added, t.compare)
+	for _, r := range added {
+		i, _ := slices.BinarySearchFunc(t.rows, r, t.compare)
+		t.rows = slices.Insert(t.rows, i, r)
+	}
+	t.refilter()
+}
+
+// sort orders every row by the current sort column: on the first frame and
+// when the admin asks, never on a plain refresh.
+func (t *table) sort() {
+	slices.SortStableFunc(t.rows, t.compare)
+	t.refilter()
+}
+
+// setSort sorts by another column, or reverses.
+func (t *table) setSort(col int, reverse bool) {
+	t.sortCol, t.reverse = col, reverse
+	t.sort()
+}
+
+// nextSortColumn returns the next sortable column after the current one.
+func (t *table) nextSortColumn() int {
+	for i := 1; i <= len(t.columns); i++ {
+		c := (t.sortCol + i) % len(t.columns)
+		if t.columns[c].compare != nil {
+			return c
+		}
+	}
+	return t.sortCol
+}
+
+// filterTerms splits a filter into the lower-case words a row must hold.
+func filterTerms(query string) []string { return strings.Fields(strings.ToLower(query)) }
+
+func (t *table) refilter() {
+	t.visible = t.visible[:0]
+	for _, r := range t.rows {
+		if t.matches(r) {
+			t.visible = append(t.visible, r)
+		}
+	}
+	t.follow()
+}
+
+func (t *table) matches(r *row) bool {
+	for _, term := range t.terms {
+		if !strings.Contains(r.search, term) {
+			return false
+		}
+	}
+	return true
+}
+
+// follow puts the cursor back on its row after the rows changed, or, if
+// that row is gone, at the same position.
+func (t *table) follow() {
+	for i, r := range t.visible {
+		if r.key == t.cursorKey {
+			t.cursor = i
+			t.scroll()
+			return
+		}
+	}
+	t.moveTo(t.cursor)
+}
+
+// moveTo puts the cursor on visible row i, clamped.
+func (t *table) moveTo(i int) {
+	t.cursor = max(0, min(i, len(t.visible)-1))
+	if len(t.visible) > 0 {
+		t.cursorKey = t.visible[t.cursor].key
+	}
+	t.scroll()
+}
+
+func (t *table) move(delta int) { t.moveTo(t.cursor + delta) }
+
+// scroll keeps the cursor on screen.
+func (t *table) scroll() {
+	h := max(1, t.height)
+	if t.cursor < t.offset {
+		t.offset = t.cursor
+	}
+	if t.cursor >= t.offset+h {
+		t.offset = t.cursor - h + 1
+	}
+	t.offset = max(0, min(t.offset, len(t.visible)-h))
+}
+
+// selected returns the row under the cursor, or nil.
+func (t *table) selected() *row {
+	if t.cursor < len(t.visible) && len(t.visible) > 0 {
+		return t.visible[t.cursor]
+	}
+	return nil
+}
+
+// setSize lays the columns out for a width: columns drop, lowest priority
+// first, until the narrowest widths fit; the room left grows them towards
+// their ideal widths, highest priority first. Widths depend on the
+// terminal, never on the data, so a refresh never shifts the layout.
+func (t *table) setSize(width, height int) {
+	t.width, t.height = width, max(1, height)
+	shown := make([]bool, len(t.columns))
+	for i := range shown {
+		shown[i] = true
+	}
+	need := func() int {
+		n := 0
+		for i, c := range t.columns {
+			if shown[i] {
+				n += c.min + 1
+			}
+		}
+		return n - 1
+	}
+	byPriority := make([]int, len(t.columns))
+	for i := range byPriority {
+		byPriority[i] = i
+	}
+	slices.SortStableFunc(byPriority, func(a, b int) int { return t.columns[a].priority - t.columns[b].priority })
+	for _, i := range byPriority {
+		if need() <= width {
+			break
+		}
+		shown[i] = false
+	}
+	t.widths = make([]int, len(t.columns))
+	room := width - need()
+	for i, c := range t.columns {
+		if shown[i] {
+			t.widths[i] = c.min
+		}
+	}
+	for j := len(byPriority) - 1; j >= 0 && room > 0; j-- {
+		i := byPriority[j]
+		if !shown[i] {
+			continue
+		}
+		grow := min(room, t.columns[i].ideal-t.widths[i])
+		t.widths[i] += grow
+		room -= grow
+	}
+	// Whatever is left goes to the last shown column, so rows fill the line.
+	for i := len(t.columns) - 1; i >= 0 && room > 0; i-- {
+		if shown[i] {
+			t.widths[i] += room
+			break
+		}
+	}
+	t.scroll()
+}
+
+// line renders cells into the column widths: truncated with an ellipsis,
+// never wrapped.
+func (t *table) line(cells []string) string {
+	var b strings.Builder
+	b.Grow(t.width)
+	first := true
+	for i, w := range t.widths {
+		if w == 0 {
+			continue
+		}
+		if !first {
+			b.WriteByte(' ')
+		}
+		first = false
+		cell := cells[i]
+		if ansi.StringWidth(cell) > w {
+			cell = ansi.Truncate(cell, w, "…")
+		}
+		b.WriteString(cell)
+		if pad := w - ansi.StringWidth(cell); pad > 0 {
+			b.WriteString(strings.Repeat(" ", pad))
+		}
+	}
+	return b.String()
+}
+
+// titleCells returns the column titles, with the sort column marked.
+func (t *table) titleCells() []string {
+	cells := make([]string, len(t.columns))
+	for i, c := range t.columns {
+		cells[i] = c.title
+		if i == t.sortCol {
+			if t.reverse {
+				cells[i] += "↓"
+			} else {
+				cells[i] += "↑"
+			}
+		}
+	}
+	return cells
+}

@@ -1,0 +1,254 @@
+package ui
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/portwarden/portwarden/sockets"
+)
+
+// The smallest terminal the dashboard draws in.
+const minWidth, minHeight = 40, 8
+
+// Fixed lines around the table: header, tabs, column titles, and the
+// footer's status and help lines.
+const chromeLines = 5
+
+// View draws the dashboard.
+func (m Model) View() tea.View {
+	v := tea.NewView(m.render())
+	v.AltScreen = true
+	v.WindowTitle = "portwarden · " + m.cfg.Host
+	return v
+}
+
+func (m Model) render() string {
+	if m.width == 0 || m.height == 0 {
+		return ""
+	}
+	if m.width < minWidth || m.height < minHeight {
+		return fit(fmt.Sprintf("terminal too small (%d×%d): portwarden needs %d×%d", m.width, m.height, minWidth, minHeight), m.width)
+	}
+	if m.mode == modeHelp {
+		return m.helpScreen()
+	}
+	lines := make([]string, 0, m.height)
+	lines = append(lines, m.header(), m.tabs())
+	lines = append(lines, m.tableLines()...)
+	if m.detailOpen {
+		lines = append(lines, m.styles.Border.Render(strings.Repeat("─", m.width)))
+		lines = append(lines, m.detailLines()...)
+	}
+	lines = append(lines, m.statusLine(), m.footerHelp())
+	return strings.Join(lines, "\n")
+}
+
+// tableHeight is the number of data rows the table gets.
+func (m *Model) tableHeight() int {
+	h := m.height - chromeLines
+	if m.detailOpen {
+		h -= 1 + m.detailHeight()
+	}
+	return max(1, h)
+}
+
+// detailHeight is the detail pane's height: half the body, and nearly all
+// of it on a short terminal.
+func (m *Model) detailHeight() int {
+	body := m.height - chromeLines - 1
+	if body < 14 {
+		return max(1, body-3)
+	}
+	return body / 2
+}
+
+func (m Model) header() string {
+	st := m.styles
+	who := "root"
+	if !m.cfg.Root {
+		who = "not root"
+	}
+	context := []string{st.Title.Render("portwarden"), m.cfg.Host, who, "every " + m.cfg.Interval.String()}
+	var counts []string
+	if m.loaded {
+		listening := m.summary.Listeners[sockets.TCP] + m.summary.Listeners[sockets.UDP]
+		ext := 0
+		for _, n := range m.summary.External {
+			ext += n
+		}
+		counts = append(counts, strconv.Itoa(listening)+" listening")
+		un := strconv.Itoa(m.summary.Unexpected) + " unexpected"
+		if m.summary.Unexpected > 0 {
+			un = st.Unexpected.Render(un)
+		}
+		ex := strconv.Itoa(ext) + " external"
+		if ext > 0 {
+			ex = st.External.Render(ex)
+		}
+		counts = append(counts, un, ex)
+	} else {
+		counts = append(counts, "collecting…")
+	}
+	paused := ""
+	if m.paused {
+		paused = "  " + st.Paused.Render(" PAUSED ")
+	}
+	// On a narrow terminal the counts matter more than the context.
+	for n := len(context); n >= 1; n-- {
+		line := strings.Join(append(context[:n:n], counts...), " · ") + paused
+		if ansi.StringWidth(line) <= m.width || n == 1 {
+			return fit(line, m.width)
+		}
+	}
+	return ""
+}
+
+func (m Model) tabs() string {
+	var parts []string
+	for v := range viewCount {
+		label := strconv.Itoa(int(v)+1) + " " + viewNames[v]
+		if v == m.view {
+			parts = append(parts, m.styles.ActiveTab.Render("["+label+"]"))
+		} else {
+			parts = append(parts, m.styles.Tab.Render(" "+label+" "))
+		}
+	}
+	return fit(strings.Join(parts, " "), m.width)
+}
+
+func (m Model) tableLines() []string {
+	t := m.table()
+	st := m.styles
+	lines := make([]string, 0, t.height+1)
+	lines = append(lines, st.ColumnTitle.Render(t.line(t.titleCells())))
+	end := min(len(t.visible), t.offset+t.height)
+	cells := make([]string, len(t.columns))
+	for i := t.offset; i < end; i++ {
+		r := t.visible[i]
+		copy(cells, r.cells)
+		cells[0] = statusMark(r.status)
+		text := t.line(cells)
+		style := m.rowStyle(r)
+		if i == t.cursor {
+			style = style.Reverse(true)
+		}
+		lines = append(lines, style.Render(text))
+	}
+	for len(lines) < t.height+1 {
+		if len(lines) == 1 && len(t.visible) == 0 {
+			lines = append(lines, st.Muted.Render(fit(m.emptyMessage(), m.width)))
+			continue
+		}
+		lines = append(lines, "")
+	}
+	return lines
+}
+
+func statusMark(s rowStatus) string {
+	switch s {
+	case statusNew:
+		return "+"
+	case statusGone:
+		return "-"
+	}
+	return " "
+}
+
+func (m Model) rowStyle(r *row) lipgloss.Style {
+	st := m.styles
+	switch r.status {
+	case statusGone:
+		return st.Gone
+	case statusNew:
+		return st.New
+	}
+	switch r.tone {
+	case toneUnexpected:
+		return st.Unexpected
+	case toneExternal:
+		return st.External
+	case toneRisky:
+		return st.Risky
+	case toneExpected:
+		return st.Expected
+	}
+	return lipgloss.NewStyle()
+}
+
+func (m Model) emptyMessage() string {
+	switch {
+	case !m.loaded:
+		return "collecting sockets…"
+	case len(m.table().terms) > 0:
+		return "no rows match the filter (esc clears it)"
+	}
+	return "nothing here"
+}
+
+// statusLine shows, by priority: the filter being typed, an error or
+// message, the filter in force, a hint about missing owners, the row count.
+func (m Model) statusLine() string {
+	st := m.styles
+	t := m.table()
+	count := fmt.Sprintf("%d of %d rows", len(t.visible), len(t.rows))
+	switch {
+	case m.mode == modeFilter:
+		return fit(m.filter.View(), m.width)
+	case m.status != "" && m.statusErr:
+		return fit(st.Error.Render(m.status), m.width)
+	case m.status != "":
+		return fit(st.Status.Render(m.status), m.width)
+	case m.loaded && m.frame.Warning != "":
+		return fit(st.Error.Render(m.frame.Warning), m.width)
+	case m.filter.Value() != "":
+		return fit("filter: "+m.filter.Value()+" · "+count+" · esc clears", m.width)
+	case m.loaded && !m.frame.Snapshot.Complete && !m.cfg.Root:
+		return fit(st.Hint.Render("not root: owners of other users' sockets show as ? — run with sudo to see them")+" · "+count, m.width)
+	case m.loaded && !m.frame.Snapshot.Complete:
+		return fit(st.Hint.Render("some owners unreadable: "+strings.Join(m.frame.Snapshot.Warnings, "; "))+" · "+count, m.width)
+	}
+	return fit(st.Muted.Render(count), m.width)
+}
+
+func (m Model) footerHelp() string {
+	if m.mode == modeFilter {
+		return fit(m.help.View(filterKeys{m.keys}), m.width)
+	}
+	return fit(m.help.View(m.keys), m.width)
+}
+
+func (m Model) helpScreen() string {
+	st := m.styles
+	lines := []string{st.Title.Render("portwarden — keys"), ""}
+	lines = append(lines, strings.Split(m.help.FullHelpView(m.keys.FullHelp()), "\n")...)
+	lines = append(lines, "",
+		st.DetailLabel.Render("Reading the table"),
+		"  "+st.Unexpected.Render("UNEXPECTED")+"  a listener the baseline does not cover, with its risk",
+		"  "+st.External.Render("EXTERNAL")+"    a connection with a public peer address",
+		"  "+st.Risky.Render("risky")+"       a high-risk service, even if expected",
+		"  "+st.Expected.Render("expected")+"    covered by the baseline (dimmed)",
+		"  *           after an address: bound to every interface (0.0.0.0 or [::])",
+		"  + / -       in the first column: appeared / vanished at the last refresh",
+		"  ?           owner unknown: run as root to see it",
+		"", st.Muted.Render("press any key to go back"))
+	for i := range lines {
+		lines[i] = fit(lines[i], m.width)
+	}
+	if len(lines) > m.height {
+		lines = lines[:m.height]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// fit cuts a line to the terminal width, never wrapping it.
+func fit(s string, width int) string {
+	if ansi.StringWidth(s) <= width {
+		return s
+	}
+	return ansi.Truncate(s, width, "…")
+}
