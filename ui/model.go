@@ -91,12 +91,12 @@ func New(cfg Config, backend Backend) Model {
 	in.Prompt = "/"
 	in.Placeholder = "process, port, address, service, user"
 	m := Model{
-		cfg:     cfg,
-		backend: backend,
-		keys:    newKeyMap(),
-		styles:  styles,
-		help:    help.New(),
-		filter:  in,
+		cfg:         cfg,
+		backend:     backend,
+		keys:        newKeyMap(),
+		styles:      styles,
+		help:        help.New(),
+		filter:      in,
 		origins:     map[procKey]origin.Info{},
 		portClasses: map[uint16]string{},
 	}

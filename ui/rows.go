@@ -142,8 +142,10 @@ func byUser(a, b *sortKeys) int { return cmp.Or(strings.Compare(a.user, b.user),
 func byService(a, b *sortKeys) int {
 	return cmp.Or(strings.Compare(a.service, b.service), byLocal(a, b))
 }
-func bySeverity(a, b *sortKeys) int { return cmp.Or(cmp.Compare(b.severity, a.severity), byLocal(a, b)) }
-func byCount(a, b *sortKeys) int    { return cmp.Or(cmp.Compare(b.count, a.count), byPID(a, b)) }
+func bySeverity(a, b *sortKeys) int {
+	return cmp.Or(cmp.Compare(b.severity, a.severity), byLocal(a, b))
+}
+func byCount(a, b *sortKeys) int { return cmp.Or(cmp.Compare(b.count, a.count), byPID(a, b)) }
 
 // socketColumns are the columns of the socket views; the status mark comes
 // first. Listeners have no peer and few states, so there REMOTE and STATE

@@ -19,8 +19,8 @@ type table struct {
 
 	rows    []*row          // every row, in display order
 	index   map[rowKey]*row // rows by key, for reuse across refreshes
-	visible []*row        // rows passing the filter, in order
-	terms   []string      // filter words, lower case
+	visible []*row          // rows passing the filter, in order
+	terms   []string        // filter words, lower case
 
 	cursorKey rowKey
 	cursor    int // index into visible
