@@ -10,6 +10,7 @@ import (
 
 	"github.com/portwarden/portwarden/services/verdict"
 	"github.com/portwarden/portwarden/sockets"
+	"github.com/portwarden/portwarden/ui/report"
 	"github.com/portwarden/portwarden/ui/safetext"
 )
 
@@ -67,8 +68,7 @@ func (m Model) describeSocket(d *detailWriter, s *sockets.Socket, v *verdict.Ver
 	if v.Service != "" {
 		title += " · " + v.Service
 	}
-	words, _, _ := verdictWords(v)
-	d.title(title + " · " + words + " · risk " + v.Risk.String())
+	d.title(title + " · " + report.Label(v) + " · risk " + v.Risk.String())
 	if k := v.Known; k != nil {
 		d.field("What", k.What)
 		d.field("Why", k.Why)

@@ -48,13 +48,12 @@ func (k keyMap) ShortHelp() []key.Binding {
 	return []key.Binding{k.Up, k.Down, k.NextView, k.Detail, k.Filter, k.Pause, k.Help, k.Quit}
 }
 
-// FullHelp is the help screen, in columns.
+// FullHelp is the help screen, in three columns so it fits 80 columns.
 func (k keyMap) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
-		{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom},
-		{k.NextView, k.PrevView, k.View1, k.View2, k.View3, k.View4},
+		{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom, k.Help, k.Quit},
+		{k.NextView, k.PrevView, k.View1, k.View2, k.View3, k.View4, k.Pause, k.Refresh},
 		{k.Detail, k.DetailUp, k.DetailDown, k.Filter, k.ClearFilter, k.Sort, k.Reverse},
-		{k.Pause, k.Refresh, k.Help, k.Quit},
 	}
 }
 

@@ -90,12 +90,18 @@ func New(cfg Config, backend Backend) Model {
 	in := textinput.New()
 	in.Prompt = "/"
 	in.Placeholder = "process, port, address, service, user"
+	inStyles := in.Styles()
+	inStyles.Focused.Placeholder = styles.Muted
+	inStyles.Blurred.Placeholder = styles.Muted
+	in.SetStyles(inStyles)
+	h := help.New()
+	h.Styles = styles.Help
 	m := Model{
 		cfg:         cfg,
 		backend:     backend,
 		keys:        newKeyMap(),
 		styles:      styles,
-		help:        help.New(),
+		help:        h,
 		filter:      in,
 		origins:     map[procKey]origin.Info{},
 		portClasses: map[uint16]string{},

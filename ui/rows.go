@@ -10,7 +10,6 @@ import (
 	"github.com/portwarden/portwarden/services/catalog"
 	"github.com/portwarden/portwarden/services/verdict"
 	"github.com/portwarden/portwarden/sockets"
-	"github.com/portwarden/portwarden/ui/report"
 	"github.com/portwarden/portwarden/ui/safetext"
 )
 
@@ -166,7 +165,7 @@ func socketColumns(v viewKind) []column {
 		{"PROCESS", 7, 14, 85, byProcess},
 		{"USER", 5, 10, 30, byUser},
 		{"SERVICE", 7, 12, 70, byService},
-		{"VERDICT", 10, 17, 96, bySeverity},
+		{"VERDICT", 15, 17, 96, bySeverity},
 	}
 }
 
@@ -202,27 +201,44 @@ func verdictTone(v *verdict.Verdict) (tone, int) {
 	return tonePlain, int(v.Risk)
 }
 
+// shortRisk names risk levels in the table, where width is scarce; the
+// detail pane and the help spell them out.
+var shortRisk = [...]string{"", " low", " med", " high", " crit"}
+
 // verdictWords sums a verdict up; the words carry the meaning the colours
 // repeat.
 func verdictWords(v *verdict.Verdict) (string, tone, int) {
 	t, severity := verdictTone(v)
+	risk := shortRisk[min(int(v.Risk), len(shortRisk)-1)]
 	switch t {
+	case toneUnexpected:
+		return "UNEXPECTED" + risk, t, severity
+	case toneExternal:
+		return "EXTERNAL" + risk, t, severity
 	case toneRisky:
-		return "risky " + v.Risk.String(), t, severity
+		return "risky" + risk, t, severity
 	case toneExpected:
 		return "expected", t, severity
 	}
-	return report.Label(v), t, severity
+	return "-", t, severity
+}
+
+// addrString shows an IPv4-mapped IPv6 address as the IPv4 address it is.
+func addrString(a netip.AddrPort) string {
+	if a.Addr().Is4In6() {
+		return netip.AddrPortFrom(a.Addr().Unmap(), a.Port()).String()
+	}
+	return a.String()
 }
 
 // socketRow builds the row of one socket.
 func socketRow(s *sockets.Socket, v *verdict.Verdict, complete bool) *row {
 	pids, names, users := owners(s, complete)
-	local := s.Local.String()
+	local := addrString(s.Local)
 	if v.Exposure == verdict.ExposureAll {
 		local += " *" // every interface: a mark besides the colour
 	}
-	remote := s.Remote.String()
+	remote := addrString(s.Remote)
 	if s.Listening() {
 		remote = "*:*"
 	}

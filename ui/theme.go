@@ -3,6 +3,7 @@ package ui
 import (
 	"image/color"
 
+	"charm.land/bubbles/v2/help"
 	"charm.land/lipgloss/v2"
 )
 
@@ -17,6 +18,7 @@ type Styles struct {
 	DetailTitle, DetailLabel, Muted     lipgloss.Style
 	Status, Error, Paused               lipgloss.Style
 	Border                              lipgloss.Style
+	Help                                help.Styles
 }
 
 // NewStyles builds the theme. With color false (NO_COLOR, TERM=dumb) it
@@ -35,7 +37,7 @@ func NewStyles(useColor bool) Styles {
 		Header:      s(),
 		Hint:        s().Foreground(orange),
 		Tab:         s().Foreground(gray),
-		ActiveTab:   s().Bold(true).Underline(true),
+		ActiveTab:   s().Bold(true), // with brackets; underline costs bytes per cell
 		ColumnTitle: s().Bold(true),
 		Cursor:      s().Reverse(true),
 		Unexpected:  s().Bold(true).Foreground(red),
@@ -51,5 +53,14 @@ func NewStyles(useColor bool) Styles {
 		Error:       s().Bold(true).Foreground(red),
 		Paused:      s().Bold(true).Reverse(true),
 		Border:      s().Foreground(gray),
+		Help: help.Styles{
+			ShortKey:       s().Bold(true),
+			ShortDesc:      s().Foreground(gray),
+			ShortSeparator: s().Foreground(gray),
+			Ellipsis:       s().Foreground(gray),
+			FullKey:        s().Bold(true),
+			FullDesc:       s().Foreground(gray),
+			FullSeparator:  s().Foreground(gray),
+		},
 	}
 }

@@ -7,6 +7,16 @@ import (
 
 // onKey handles a key in normal mode.
 func (m Model) onKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
+	was := m.table().cursorKey
+	next, cmd := m.handleKey(msg)
+	if nm, ok := next.(Model); ok && nm.table().cursorKey != was {
+		nm.detailScroll = 0 // a new row's details start at the top
+		next = nm
+	}
+	return next, cmd
+}
+
+func (m Model) handleKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	t := m.table()
 	k := m.keys
 	switch {

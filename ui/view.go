@@ -228,7 +228,7 @@ func (m Model) helpScreen() string {
 	lines = append(lines, strings.Split(m.help.FullHelpView(m.keys.FullHelp()), "\n")...)
 	lines = append(lines, "",
 		st.DetailLabel.Render("Reading the table"),
-		"  "+st.Unexpected.Render("UNEXPECTED")+"  a listener the baseline does not cover, with its risk",
+		"  "+st.Unexpected.Render("UNEXPECTED")+"  a listener not in the baseline, and its risk: low, med, high, crit",
 		"  "+st.External.Render("EXTERNAL")+"    a connection with a public peer address",
 		"  "+st.Risky.Render("risky")+"       a high-risk service, even if expected",
 		"  "+st.Expected.Render("expected")+"    covered by the baseline (dimmed)",

@@ -1,0 +1,175 @@
+package ui
+
+import (
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/portwarden/portwarden/services/baseline"
+	"github.com/portwarden/portwarden/services/catalog"
+	"github.com/portwarden/portwarden/services/origin"
+	"github.com/portwarden/portwarden/services/verdict"
+	"github.com/portwarden/portwarden/sockets"
+)
+
+// testNow is the fixed clock of the model tests and golden views.
+var testNow = time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+
+// fixedBackend is a fake Backend serving hand-made snapshots: golden views
+// need the same rows every run. The dashboard's live path is tested on the
+// real binary in tmux (e2e_test.go).
+type fixedBackend struct {
+	frames []Frame
+	next   int
+}
+
+func (b *fixedBackend) Inspect() (Frame, error) {
+	f := b.frames[min(b.next, len(b.frames)-1)]
+	b.next++
+	return f, nil
+}
+
+func (b *fixedBackend) Origin(p *sockets.Process) origin.Info {
+	return origin.Info{Parents: []origin.Ancestor{{PID: 1, Name: "init"}}, Unit: p.Name + ".service"}
+}
+
+func (b *fixedBackend) ExplainPort(port uint16) string { return catalog.Embedded().ExplainClass(port) }
+
+// Processes of the fixture, shared between frames as the collector's cache
+// shares them.
+var (
+	pInetd = &sockets.Process{PID: 640, PPID: 1, Name: "inetd", Exe: "/usr/sbin/inetd", Cmdline: []string{"/usr/sbin/inetd", "-i"},
+		User: "root", StartTicks: 100, Start: testNow.Add(-3 * time.Hour)}
+	pSSHD  = &sockets.Process{PID: 812, PPID: 1, Name: "sshd", Exe: "/usr/sbin/sshd", Cmdline: []string{"sshd: /usr/sbin/sshd -D"}, User: "root", StartTicks: 200, Start: testNow.Add(-48 * time.Hour)}
+	pRedis = &sockets.Process{PID: 901, PPID: 1, Name: "redis-server", Exe: "/usr/bin/redis-server", Cmdline: []string{"/usr/bin/redis-server 127.0.0.1:6379"}, User: "redis", StartTicks: 300, Start: testNow.Add(-5 * time.Minute)}
+	pEvil  = &sockets.Process{PID: 6666, PPID: 1, Name: "x\x1b[2Jevil", Exe: "/tmp/.x", Cmdline: []string{"/tmp/.x", "\x1b]0;pwned\x07"}, User: "nobody", StartTicks: 400, Start: testNow.Add(-time.Minute)}
+	pCurl  = &sockets.Process{PID: 1500, PPID: 1400, Name: "curl", Exe: "/usr/bin/curl", User: "alice", StartTicks: 500, Start: testNow.Add(-2 * time.Second)}
+)
+
+func sock(proto sockets.Proto, state sockets.State, local, remote string, inode uint64, procs ...*sockets.Process) sockets.Socket {
+	return sockets.Socket{Proto: proto, State: state, Local: netip.MustParseAddrPort(local), Remote: netip.MustParseAddrPort(remote), Inode: inode, Processes: procs}
+}
+
+// fixtureSockets is a small machine: telnet on every interface, SSH
+// expected on [::] with an external client, redis on loopback, a process
+// with a hostile name, an outbound HTTPS connection, and a TIME_WAIT.
+func fixtureSockets() []sockets.Socket {
+	return []sockets.Socket{
+		sock(sockets.TCP, sockets.Listen, "0.0.0.0:23", "0.0.0.0:0", 10, pInetd),
+		sock(sockets.TCP, sockets.Listen, "[::]:22", "[::]:0", 11, pSSHD),
+		sock(sockets.TCP, sockets.Listen, "127.0.0.1:6379", "0.0.0.0:0", 12, pRedis),
+		sock(sockets.UDP, sockets.Close, "0.0.0.0:31337", "0.0.0.0:0", 13, pEvil),
+		sock(sockets.TCP, sockets.Established, "[::ffff:192.0.2.5]:22", "[::ffff:198.51.100.7]:50022", 14, pSSHD),
+		sock(sockets.TCP, sockets.Established, "192.0.2.5:41000", "203.0.113.9:443", 15, pCurl),
+		sock(sockets.TCP, sockets.Established, "127.0.0.1:40000", "127.0.0.1:6379", 16, pCurl),
+		sock(sockets.TCP, sockets.Established, "127.0.0.1:6379", "127.0.0.1:40000", 17, pRedis),
+		sock(sockets.TCP, sockets.TimeWait, "192.0.2.5:40999", "203.0.113.9:443", 0),
+	}
+}
+
+func frameOf(socks []sockets.Socket) Frame {
+	snap := &sockets.Snapshot{Time: testNow, Sockets: socks, Complete: true, Source: "netlink"}
+	base := &baseline.Baseline{Exists: true, Entries: []baseline.Entry{
+		{Proto: "tcp", Port: 22, Process: "sshd", Reason: "admin SSH", Owner: "ops", Added: time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC)},
+	}}
+	a := verdict.Assessor{Catalog: catalog.Embedded(), Baseline: base, Interfaces: verdict.Interfaces{netip.MustParseAddr("192.0.2.5"): "eth0"}}
+	return Frame{Snapshot: snap, Verdicts: a.Assess(snap)}
+}
+
+// newTestModel returns a model sized w×h that has received frames[0].
+func newTestModel(t *testing.T, w, h int, frames ...Frame) (Model, *fixedBackend) {
+	t.Helper()
+	b := &fixedBackend{frames: frames}
+	m := New(Config{Host: "web1", Root: true, Color: true, Interval: 2 * time.Second, Now: func() time.Time { return testNow }}, b)
+	m = update(t, m, tea.WindowSizeMsg{Width: w, Height: h})
+	m = run(t, m, m.Init())
+	return m, b
+}
+
+// update sends one message and runs nothing.
+func update(t *testing.T, m Model, msg tea.Msg) Model {
+	t.Helper()
+	next, _ := m.Update(msg)
+	return next.(Model)
+}
+
+// run executes a command and feeds its message back, as the program
+// would. Commands that wait (ticks, the filter cursor's blink) are not
+// followed: the fixture's own commands answer at once.
+func run(t *testing.T, m Model, cmd tea.Cmd) Model {
+	t.Helper()
+	msg := prompt(cmd)
+	switch msg := msg.(type) {
+	case tea.BatchMsg:
+		for _, c := range msg {
+			if inner := prompt(c); inner != nil {
+				if _, isTick := inner.(tickMsg); !isTick {
+					m = update(t, m, inner)
+				}
+			}
+		}
+		return m
+	case tickMsg, nil:
+		return m
+	}
+	next, _ := m.Update(msg)
+	return next.(Model)
+}
+
+// prompt runs cmd and returns its message if it answers within 100ms.
+func prompt(cmd tea.Cmd) tea.Msg {
+	if cmd == nil {
+		return nil
+	}
+	done := make(chan tea.Msg, 1)
+	go func() { done <- cmd() }()
+	select {
+	case msg := <-done:
+		return msg
+	case <-time.After(100 * time.Millisecond):
+		return nil
+	}
+}
+
+// press sends a key the way the terminal reports it, and runs what it
+// asks for (a detail lookup, a refresh).
+func press(t *testing.T, m Model, keys ...string) Model {
+	t.Helper()
+	for _, k := range keys {
+		next, cmd := m.Update(keyMsg(k))
+		m = run(t, next.(Model), cmd)
+	}
+	return m
+}
+
+func keyMsg(k string) tea.KeyPressMsg {
+	special := map[string]rune{"enter": tea.KeyEnter, "esc": tea.KeyEscape, "tab": tea.KeyTab, "down": tea.KeyDown,
+		"up": tea.KeyUp, "pgdown": tea.KeyPgDown, "pgup": tea.KeyPgUp, "backspace": tea.KeyBackspace}
+	if code, ok := special[k]; ok {
+		return tea.KeyPressMsg{Code: code}
+	}
+	if rest, ok := strings.CutPrefix(k, "ctrl+"); ok {
+		return tea.KeyPressMsg{Code: []rune(rest)[0], Mod: tea.ModCtrl}
+	}
+	if k == "space" {
+		return tea.KeyPressMsg{Code: ' ', Text: " "}
+	}
+	return tea.KeyPressMsg{Code: []rune(k)[0], Text: k}
+}
+
+// screen renders the model as plain text.
+func screen(m Model) string { return ansi.Strip(m.View().Content) }
+
+// rowsOf returns the table's visible row texts, plain.
+func rowsOf(m Model) []string {
+	lines := strings.Split(screen(m), "\n")
+	t := m.table()
+	end := min(len(lines), 3+min(len(t.visible), t.height))
+	return lines[3:end]
+}
+
+func tea_WindowSize(w, h int) tea.WindowSizeMsg { return tea.WindowSizeMsg{Width: w, Height: h} }
