@@ -34,7 +34,8 @@ func NewExternalPeer(net4, net6 netip.Prefix) (*ExternalPeer, error) {
 		return nil, errors.New("sockettest: want an IPv4 and an IPv6 prefix")
 	}
 	// Unique per process and per prefix, and short: link names stop at 15 bytes.
-	id := fmt.Sprintf("%d-%x", os.Getpid()%100000, net4.Addr().As4()[2])
+	a := net4.Masked().Addr().As4()
+	id := fmt.Sprintf("%d-%x%x", os.Getpid()%100000, a[2], a[3])
 	p := &ExternalPeer{
 		Name:     "pw-ext-" + id,
 		hostLink: "pwh" + id,

@@ -1,0 +1,170 @@
+package ui_test
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/portwarden/portwarden/sockets/sockettest"
+)
+
+// tmuxSession drives the real binary in a tmux server of its own.
+type tmuxSession struct {
+	t      *testing.T
+	socket string
+	name   string
+}
+
+func (s *tmuxSession) tmux(args ...string) (string, error) {
+	out, err := exec.Command("tmux", append([]string{"-L", s.socket}, args...)...).CombinedOutput()
+	return string(out), err
+}
+
+func (s *tmuxSession) send(keys ...string) {
+	s.t.Helper()
+	if out, err := s.tmux(append([]string{"send-keys", "-t", s.name}, keys...)...); err != nil {
+		s.t.Fatalf("send-keys %v: %v %s", keys, err, out)
+	}
+}
+
+func (s *tmuxSession) capture() string {
+	out, _ := s.tmux("capture-pane", "-p", "-t", s.name)
+	return out
+}
+
+// waitFor polls the screen until ok says so, or fails after a deadline.
+func (s *tmuxSession) waitFor(what string, ok func(screen string) bool) string {
+	s.t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		screen := s.capture()
+		if ok(screen) {
+			return screen
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("timed out waiting for %s; screen:\n%s", what, screen)
+		}
+		time.Sleep(50 * time.Millisecond) // polling the screen, with a deadline above
+	}
+}
+
+func contains(words ...string) func(string) bool {
+	return func(screen string) bool {
+		for _, w := range words {
+			if !strings.Contains(screen, w) {
+				return false
+			}
+		}
+		return true
+	}
+}
+
+func TestDashboardInTmux(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root for a network namespace")
+	}
+	if _, err := exec.LookPath("tmux"); err != nil {
+		t.Fatal("tmux is required (scripts/test.sh installs it)")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "portwarden")
+	if out, err := exec.Command("go", "build", "-o", bin, "github.com/portwarden/portwarden").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	peer, err := sockettest.NewExternalPeer(netip.MustParsePrefix("198.51.100.128/25"), netip.MustParsePrefix("2001:db8:101::/64"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := peer.Close(); err != nil {
+			t.Error(err)
+		}
+	}()
+
+	// Inside the namespace: telnet on every interface (safe there), a
+	// loopback-only listener, and a listener the host connects to, which
+	// from inside is an inbound connection from an external address.
+	var listeners []net.Listener
+	err = peer.Do(func() error {
+		for _, addr := range []string{"0.0.0.0:23", "127.0.0.1:6379", netip.AddrPortFrom(peer.Peer4, 2222).String()} {
+			ln, err := net.Listen("tcp4", addr)
+			if err != nil {
+				return err
+			}
+			listeners = append(listeners, ln)
+		}
+		return nil
+	})
+	defer func() {
+		for _, ln := range listeners {
+			ln.Close()
+		}
+	}()
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := net.Dial("tcp4", listeners[2].Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+
+	s := &tmuxSession{t: t, socket: fmt.Sprintf("pwtest-%d", os.Getpid()), name: "dash"}
+	defer s.tmux("kill-server")
+	base := filepath.Join(dir, "baseline.toml")
+	if out, err := s.tmux("new-session", "-d", "-s", s.name, "-x", "120", "-y", "40",
+		"ip", "netns", "exec", peer.Name, bin, "--interval", "300ms", "--baseline", base); err != nil {
+		t.Fatalf("tmux: %v %s", err, out)
+	}
+
+	screen := s.waitFor("the listeners", contains("0.0.0.0:23 *", "telnet", "UNEXPECTED crit", "127.0.0.1:6379", "3 listening", "1 external"))
+	if !strings.Contains(screen, "[1 Listeners]") {
+		t.Errorf("listeners view is not the default:\n%s", screen)
+	}
+
+	s.send("2")
+	s.waitFor("the external connection", contains("[2 Connections]", peer.Host4.String(), "EXTERNAL"))
+
+	s.send("1", "/", "t", "e", "l", "n", "e", "t", "Enter")
+	screen = s.waitFor("the filter", contains("filter: telnet", "1 of 3 rows"))
+	if n := strings.Count(screen, "LISTEN"); n != 1 {
+		t.Errorf("filter left %d listener rows:\n%s", n, screen)
+	}
+
+	s.send("Enter")
+	s.waitFor("the detail pane", contains("Telnet remote login", "Bound to 0.0.0.0", "not in baseline", fmt.Sprintf("(pid %d)", os.Getpid())))
+
+	s.send("Escape", "Enter")
+	if _, err := s.tmux("resize-window", "-t", s.name, "-x", "60", "-y", "15"); err != nil {
+		t.Fatal(err)
+	}
+	screen = s.waitFor("the 60x15 layout", func(screen string) bool {
+		lines := strings.Split(strings.TrimRight(screen, "\n"), "\n")
+		return len(lines) == 15 && strings.Contains(screen, "3 listening") && strings.Contains(screen, "telnet")
+	})
+	for _, l := range strings.Split(screen, "\n") {
+		if w := len([]rune(l)); w > 60 {
+			t.Errorf("line of %d columns at 60 wide: %q", w, l)
+		}
+	}
+	s.tmux("resize-window", "-t", s.name, "-x", "120", "-y", "40")
+	s.waitFor("the 120x40 layout again", contains("0.0.0.0:23 *", "UNEXPECTED crit", "[1 Listeners]"))
+
+	s.send("q")
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, err := s.tmux("has-session", "-t", s.name); err != nil {
+			break // the dashboard quit and its session closed
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("q did not quit:\n%s", s.capture())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
