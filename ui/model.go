@@ -217,14 +217,20 @@ func (m *Model) showFrame() {
 	m.seen[m.view] = m.frameSeq
 	now := m.cfg.Now()
 	expired := func(since int64) bool { return now.Sub(time.Unix(0, since)) >= m.cfg.GoneAfter }
-	t.replace(m.buildRows(t), first, now.UnixNano(), expired)
+	t.replace(m.buildRows(t), m.frameSeq, first, now.UnixNano(), expired)
 }
 
-// buildRows makes the current view's rows, reusing the table's row objects
-// for sockets whose row would not change.
+// buildRows offers the current view's rows to its table for this frame;
+// sockets whose row would not change keep their row object, without
+// building a string.
 func (m *Model) buildRows(t *table) []*row {
+	gen := m.frameSeq
 	if m.view == viewProcesses {
-		return processRows(m.frame)
+		rows := processRows(m.frame)
+		for i, r := range rows {
+			rows[i] = t.offer(gen, t.index[r.key], r)
+		}
+		return rows
 	}
 	snap := m.frame.Snapshot
 	rows := make([]*row, 0, len(snap.Sockets))
@@ -234,10 +240,12 @@ func (m *Model) buildRows(t *table) []*row {
 			continue
 		}
 		v := &m.frame.Verdicts[i]
-		r := t.index[rowKey{id: s.ID()}]
-		if r == nil || r.cheap != signature(s, v, snap.Complete) {
+		prev := t.index[rowKey{id: s.ID()}]
+		var r *row
+		if prev == nil || prev.cheap != signature(s, v, snap.Complete) {
 			r = socketRow(s, v, snap.Complete)
 		}
+		r = t.offer(gen, prev, r)
 		r.sock = i
 		rows = append(rows, r)
 	}

@@ -278,3 +278,21 @@ func TestHelpScreen(t *testing.T) {
 		t.Error("any key should leave help")
 	}
 }
+
+func TestReturningToAViewShowsNoStaleRows(t *testing.T) {
+	socks := fixtureSockets()
+	m, b := newTestModel(t, 120, 40, frameOf(socks))
+	m = press(t, m, "2") // connections; listeners stop following frames
+	next := slices.DeleteFunc(slices.Clone(socks), func(s sockets.Socket) bool { return s.Local.Port() == 23 })
+	b.frames = append(b.frames, frameOf(next))
+	m = press(t, m, "r", "1")
+	rows := rowsOf(m)
+	if len(rows) != 3 || strings.Contains(strings.Join(rows, "\n"), ":23 ") {
+		t.Errorf("listeners after missing a frame:\n%s", strings.Join(rows, "\n"))
+	}
+	for _, r := range rows {
+		if strings.HasPrefix(r, "-") || strings.HasPrefix(r, "+") {
+			t.Errorf("stale mark on %q", r)
+		}
+	}
+}

@@ -79,6 +79,11 @@ type row struct {
 	sig   string
 	cheap socketSig
 	sock  int // index of the socket in the current frame; -1 when gone
+
+	// Bookkeeping of table.replace: the frame that offered the row, the
+	// frame that placed it, and the row replacing it when it changed.
+	gen, placed int64
+	successor   *row
 }
 
 // socketSig is everything that can change in a socket's row while its ID

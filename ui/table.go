@@ -42,29 +42,45 @@ func (t *table) compare(a, b *row) int {
 	return c
 }
 
-// replace swaps in a fresh set of rows: rows with a known key keep their
-// place (and their object, when nothing shown changed), new ones are
-// inserted in sort order and marked new unless first, and vanished ones
-// are kept, marked gone, until expired says so.
-func (t *table) replace(fresh []*row, first bool, now int64, expired func(goneSince int64) bool) {
-	seen := make(map[rowKey]*row, len(fresh))
-	for _, r := range fresh {
-		seen[r.key] = r
+// offer hands the table the row for key in the frame being built (gen):
+// prev is the row it had, if any, and r what the frame would show. When r
+// is nil or shows the same as prev, prev is kept; otherwise r replaces it
+// in place at the next replace. It returns the row that will be shown.
+func (t *table) offer(gen int64, prev, r *row) *row {
+	if prev != nil && (r == nil || (r.sig != "" && r.sig == prev.sig)) {
+		prev.gen = gen
+		return prev
 	}
+	r.gen = gen
+	if prev != nil {
+		prev.successor = r
+	}
+	t.index[r.key] = r
+	return r
+}
+
+// replace shows the rows offered for frame gen: rows that stay keep their
+// place (replaced in place when they changed), new ones are inserted where
+// the sort puts them and marked new unless first, and vanished ones are
+// kept, marked gone, until expired says so. A steady refresh costs no map
+// operation here: the marks do the bookkeeping.
+func (t *table) replace(fresh []*row, gen int64, first bool, now int64, expired func(goneSince int64) bool) {
 	kept := t.rows[:0]
 	for _, old := range t.rows {
-		r, ok := seen[old.key]
+		r := old
+		if s := old.successor; s != nil && s.gen == gen {
+			r = s
+		}
+		old.successor = nil
 		switch {
-		case ok:
-			if r == old || (r.sig != "" && r.sig == old.sig) {
-				r = old // nothing shown changed: keep the object
-			}
-			r.status = statusSteady // it was here last time too
+		case r.gen == gen:
+			r.status, r.placed = statusSteady, gen
 			kept = append(kept, r)
-			delete(seen, old.key)
-			t.index[r.key] = r
-		case old.status == statusGone && expired(old.goneSince):
-			delete(t.index, old.key)
+		case first || (old.status == statusGone && expired(old.goneSince)):
+			// A table that missed frames has no idea when a row went.
+			if t.index[old.key] == old {
+				delete(t.index, old.key)
+			}
 		default:
 			if old.status != statusGone {
 				old.status, old.goneSince, old.sock = statusGone, now, -1
@@ -72,15 +88,17 @@ func (t *table) replace(fresh []*row, first bool, now int64, expired func(goneSi
 			kept = append(kept, old)
 		}
 	}
+	// Clear the tail the compaction left, so dropped rows can be collected.
+	clear(t.rows[len(kept):])
 	t.rows = kept
 	var added []*row
 	for _, r := range fresh {
-		if _, isNew := seen[r.key]; isNew {
+		if r.placed != gen {
+			r.placed = gen
 			if !first {
 				r.status = statusNew
 			}
 			added = append(added, r)
-			t.index[r.key] = r
 		}
 	}
 	if first {
