@@ -284,8 +284,8 @@ func TestReturningToAViewShowsNoStaleRows(t *testing.T) {
 	m, b := newTestModel(t, 120, 40, frameOf(socks))
 	m = press(t, m, "2") // connections; listeners stop following frames
 	next := slices.DeleteFunc(slices.Clone(socks), func(s sockets.Socket) bool { return s.Local.Port() == 23 })
-	b.frames = append(b.frames, frameOf(next))
-	m = press(t, m, "r", "1")
+	b.frames = append(b.frames, frameOf(next), frameOf(next))
+	m = press(t, m, "r", "r", "1") // listeners missed two frames
 	rows := rowsOf(m)
 	if len(rows) != 3 || strings.Contains(strings.Join(rows, "\n"), ":23 ") {
 		t.Errorf("listeners after missing a frame:\n%s", strings.Join(rows, "\n"))
