@@ -402,6 +402,15 @@ func cmdDashboard(args []string, stdout, stderr io.Writer) int {
 	}
 	host, _ := os.Hostname()
 	b := &dashboardBackend{collector: sockets.NewCollector(), catalog: cat, baselinePath: *path}
+	if trace := os.Getenv("PORTWARDEN_TRACE"); trace != "" {
+		f, err := os.OpenFile(trace, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+		if err != nil {
+			fmt.Fprintf(stderr, "portwarden: trace: %v\n", err)
+			return exitFail
+		}
+		defer f.Close()
+		b.trace = f
+	}
 	cfg := ui.Config{
 		Host:     host,
 		Root:     os.Geteuid() == 0,
@@ -422,6 +431,7 @@ type dashboardBackend struct {
 	catalog      *catalog.Catalog
 	baselinePath string
 	base         *baseline.Baseline // the last baseline that loaded
+	trace        io.Writer          // PORTWARDEN_TRACE: a line per refresh
 }
 
 func (b *dashboardBackend) Inspect() (ui.Frame, error) {
@@ -436,13 +446,20 @@ func (b *dashboardBackend) Inspect() (ui.Frame, error) {
 			b.base = &baseline.Baseline{Path: b.baselinePath}
 		}
 	}
+	start := time.Now()
 	snap, err := b.collector.Collect(sockets.Query{})
 	if err != nil {
 		return ui.Frame{}, err
 	}
+	collected := time.Now()
 	ifs, _ := verdict.LocalInterfaces()
 	a := verdict.Assessor{Catalog: b.catalog, Baseline: b.base, Interfaces: ifs}
-	return ui.Frame{Snapshot: snap, Verdicts: a.Assess(snap), Warning: warning}, nil
+	f := ui.Frame{Snapshot: snap, Verdicts: a.Assess(snap), Warning: warning}
+	if b.trace != nil {
+		fmt.Fprintf(b.trace, "%s sockets=%d collect_ms=%.1f assess_ms=%.1f\n", start.Format(time.RFC3339Nano),
+			len(snap.Sockets), collected.Sub(start).Seconds()*1000, time.Since(collected).Seconds()*1000)
+	}
+	return f, nil
 }
 
 func (b *dashboardBackend) Origin(p *sockets.Process) origin.Info {
