@@ -22,12 +22,30 @@ const (
 	ProcFS
 )
 
+// fullWalkEvery bounds how long a LinuxCollector trusts remembered owners.
+// Between full walks it reads only new processes' fds, which misses one
+// case: an existing process receiving or dropping a copy of an existing
+// socket (SCM_RIGHTS, close after fork). A full walk repairs that.
+const fullWalkEvery = 10 * time.Second
+
 // LinuxCollector enumerates sockets with netlink sock_diag (or /proc/net)
-// and finds their owners with one walk of /proc/*/fd.
+// and finds their owners with one walk of /proc/*/fd. Across collections it
+// remembers who holds which socket, so that when no socket is new it reads
+// only the fds of processes that are new, not of every process.
 type LinuxCollector struct {
 	procRoot string
 	method   Method
 	procs    *processCache
+	owners   *ownerMemory
+	lastSize int // sockets seen last time: sizes the next slice up front
+}
+
+// ownerMemory is what the last walks found.
+type ownerMemory struct {
+	byInode    map[uint64][]int32 // holders of each socket; empty when none was found
+	walked     map[int32]bool     // processes whose fds are known
+	unreadable []int              // processes whose fds could not be read
+	lastFull   time.Time
 }
 
 // NewCollector returns the collector for this operating system.
@@ -80,6 +98,7 @@ func (c *LinuxCollector) Collect(q Query) (*Snapshot, error) {
 		return nil, err
 	}
 	snap.Sockets = socks
+	c.lastSize = len(socks)
 	if err := c.attribute(snap); err != nil {
 		return nil, err
 	}
@@ -101,7 +120,7 @@ func (c *LinuxCollector) enumerate(q Query, snap *Snapshot) ([]Socket, error) {
 			defer nl.close()
 		}
 	}
-	var socks []Socket
+	socks := make([]Socket, 0, c.lastSize+c.lastSize/8+64)
 	malformed := map[string]int{}
 	usedProc, usedNetlink := false, false
 	for _, t := range tables {
@@ -175,17 +194,26 @@ func (c *LinuxCollector) readProcNet(t table, q Query, socks []Socket) ([]Socket
 // /proc/*/fd, then reads each distinct owner's details once.
 func (c *LinuxCollector) attribute(snap *Snapshot) error {
 	socks := snap.Sockets
-	want := make(map[uint64]int32, len(socks))
-	for i := range socks {
-		if socks[i].Inode != 0 {
-			want[socks[i].Inode] = int32(i)
-		}
-	}
-	walk, err := walkOwners(c.procRoot, want)
+	pids, err := listPIDs(c.procRoot)
 	if err != nil {
 		return fmt.Errorf("find socket owners: %w", err)
 	}
-
+	want := make(map[uint64]int32, len(socks))
+	known := c.owners != nil && time.Since(c.owners.lastFull) < fullWalkEvery
+	for i := range socks {
+		if ino := socks[i].Inode; ino != 0 {
+			want[ino] = int32(i)
+			if known {
+				_, known = c.owners.byInode[ino]
+			}
+		}
+	}
+	var walk walkResult
+	if known {
+		walk = c.walkNew(pids, socks, want)
+	} else {
+		walk = c.walkAll(pids, socks, want)
+	}
 	// Most sockets have one owner: they share that owner's one-element
 	// slice. Sockets held by several processes get their own slice.
 	single := make(map[int]*Process)
@@ -226,6 +254,8 @@ func (c *LinuxCollector) attribute(snap *Snapshot) error {
 	for pid, p := range single {
 		if p != nil {
 			live[pid] = p
+		} else {
+			delete(c.owners.walked, int32(pid)) // gone: forget what it held
 		}
 	}
 	c.procs.prune(live)
@@ -240,6 +270,68 @@ func (c *LinuxCollector) attribute(snap *Snapshot) error {
 		snap.Warnings = append(snap.Warnings, fmt.Sprintf("%d processes exited while being read", vanished))
 	}
 	return nil
+}
+
+// walkAll reads every process's fds and remembers the result.
+func (c *LinuxCollector) walkAll(pids []int32, socks []Socket, want map[uint64]int32) walkResult {
+	walk := walkOwners(c.procRoot, pids, want)
+	mem := &ownerMemory{
+		byInode:    make(map[uint64][]int32, len(want)),
+		walked:     make(map[int32]bool, len(pids)),
+		unreadable: walk.unreadable,
+		lastFull:   time.Now(),
+	}
+	for ino := range want {
+		mem.byInode[ino] = nil // known: holders, if any, are added below
+	}
+	for _, h := range walk.hits {
+		ino := socks[h.socket].Inode
+		mem.byInode[ino] = append(mem.byInode[ino], h.pid)
+	}
+	for _, pid := range pids {
+		mem.walked[pid] = true
+	}
+	c.owners = mem
+	return walk
+}
+
+// walkNew reads only the fds of processes not walked before; every socket
+// is already known, so the other holders come from memory.
+func (c *LinuxCollector) walkNew(pids []int32, socks []Socket, want map[uint64]int32) walkResult {
+	mem := c.owners
+	var fresh []int32
+	listed := make(map[int32]bool, len(pids))
+	for _, pid := range pids {
+		listed[pid] = true
+		if !mem.walked[pid] {
+			fresh = append(fresh, pid)
+		}
+	}
+	for pid := range mem.walked {
+		if !listed[pid] {
+			delete(mem.walked, pid)
+		}
+	}
+	walk := walkOwners(c.procRoot, fresh, want)
+	for _, h := range walk.hits {
+		ino := socks[h.socket].Inode
+		if !slices.Contains(mem.byInode[ino], h.pid) {
+			mem.byInode[ino] = append(mem.byInode[ino], h.pid)
+		}
+	}
+	for _, pid := range fresh {
+		mem.walked[pid] = true
+	}
+	mem.unreadable = append(mem.unreadable, walk.unreadable...)
+	all := walkResult{vanished: walk.vanished, unreadable: slices.Clone(mem.unreadable)}
+	for i := range socks {
+		for _, pid := range mem.byInode[socks[i].Inode] {
+			if mem.walked[pid] {
+				all.hits = append(all.hits, ownerHit{socket: int32(i), pid: pid})
+			}
+		}
+	}
+	return all
 }
 
 // pidList renders up to limit PIDs as "pid 1, 2, 3 and 4 more".

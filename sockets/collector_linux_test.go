@@ -372,3 +372,56 @@ func TestV6Only(t *testing.T) {
 		}
 	})
 }
+
+// TestRememberedOwners drives one collector through what its memory of
+// owners must get right between full walks: a new process inheriting an
+// existing socket, that process exiting, and a socket nobody saw before.
+func TestRememberedOwners(t *testing.T) {
+	c := sockets.NewLinuxCollector("/proc", sockets.Netlink)
+	q := sockets.Query{ListeningOnly: true, TCP: true}
+	ln := listen(t, "tcp4", "127.0.0.1:0")
+	owners := func() []int {
+		t.Helper()
+		s := lookup(collect2(t, c, q), sockets.TCP, addrPort(ln.Addr()), netip.AddrPort{})
+		if s == nil {
+			t.Fatal("listener missing")
+		}
+		return pids(s)
+	}
+	if got := owners(); !slices.Equal(got, []int{os.Getpid()}) {
+		t.Fatalf("first collection: %v", got)
+	}
+
+	f := socketFile(t, ln)
+	child, err := sockettest.Hold(f)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []int{os.Getpid(), child.PID}
+	slices.Sort(want)
+	if got := owners(); !slices.Equal(got, want) {
+		t.Errorf("a new process holding a known socket: owners %v, want %v", got, want)
+	}
+	if err := child.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := owners(); !slices.Equal(got, []int{os.Getpid()}) {
+		t.Errorf("after the holder exited: owners %v", got)
+	}
+
+	fresh := listen(t, "tcp6", "[::1]:0")
+	s := lookup(collect2(t, c, q), sockets.TCP, addrPort(fresh.Addr()), netip.AddrPort{})
+	if s == nil || !slices.Equal(pids(s), []int{os.Getpid()}) {
+		t.Errorf("a socket opened since the last walk: %+v", s)
+	}
+}
+
+func collect2(t *testing.T, c *sockets.LinuxCollector, q sockets.Query) *sockets.Snapshot {
+	t.Helper()
+	snap, err := c.Collect(q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return snap
+}

@@ -26,15 +26,14 @@ type walkResult struct {
 	vanished   int   // processes that exited during the walk
 }
 
-// walkOwners reads every process's fd directory once and reports, for each
-// fd that is a socket in want (inode → socket index), the holding PID. This
-// is the single pass that replaces a per-socket search: its cost is one
-// readlink per open fd on the machine, whatever the number of sockets.
-// The PIDs are split between a few workers, one per CPU.
-func walkOwners(procRoot string, want map[uint64]int32) (walkResult, error) {
-	pids, err := listPIDs(procRoot)
-	if err != nil {
-		return walkResult{}, err
+// walkOwners reads the fd directory of each of pids once and reports, for
+// each fd that is a socket in want (inode → socket index), the holding PID.
+// This is the single pass that replaces a per-socket search: its cost is
+// one readlink per open fd, whatever the number of sockets. The PIDs are
+// split between a few workers, one per CPU.
+func walkOwners(procRoot string, pids []int32, want map[uint64]int32) walkResult {
+	if len(pids) == 0 {
+		return walkResult{}
 	}
 	workers := min(runtime.GOMAXPROCS(0), 4, max(1, len(pids)/16))
 	results := make([]walkResult, workers)
@@ -57,7 +56,7 @@ func walkOwners(procRoot string, want map[uint64]int32) (walkResult, error) {
 		all.unreadable = append(all.unreadable, r.unreadable...)
 		all.vanished += r.vanished
 	}
-	return all, nil
+	return all
 }
 
 // listPIDs returns the numeric entries of procRoot.
