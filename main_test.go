@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net"
 	"net/netip"
 	"os"
@@ -369,5 +370,48 @@ func TestBaselineInitRemoveAndReport(t *testing.T) {
 	}
 	if _, errOut, code := f.run(t, "baseline", "add", "--baseline", base, "tcp/8080"); code != 2 || !strings.Contains(errOut, "--reason") {
 		t.Errorf("add without a reason: exit %d %s", code, errOut)
+	}
+}
+
+// TestDashboardWithoutTerminal: with stdout not a terminal, or TERM=dumb,
+// the dashboard prints the snapshot table and exits 0.
+func TestDashboardWithoutTerminal(t *testing.T) {
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	base := "--baseline=" + filepath.Join(t.TempDir(), "b.toml")
+	out, _, code := runCLI(t, base)
+	if code != 0 || !strings.HasPrefix(out, "PROTO") || !strings.Contains(out, ln.Addr().String()) {
+		t.Errorf("no terminal: exit %d\n%s", code, out)
+	}
+
+	if os.Geteuid() != 0 {
+		return
+	}
+	// A real terminal that says it is dumb: tmux gives the pty, and
+	// `exec cat` keeps the pane open to be read.
+	bin := buildBinary(t)
+	sock := fmt.Sprintf("pwdumb-%d", os.Getpid())
+	defer exec.Command("tmux", "-L", sock, "kill-server").Run()
+	cmd := exec.Command("tmux", "-L", sock, "new-session", "-d", "-s", "dumb", "-x", "160", "-y", "50",
+		"sh", "-c", `TERM=dumb "$0" "$1"; echo "exit $?"; exec cat`, bin, base)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("tmux: %v %s", err, out)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		screen, _ := exec.Command("tmux", "-L", sock, "capture-pane", "-p", "-t", "dumb").Output()
+		if strings.Contains(string(screen), "exit ") {
+			if !strings.HasPrefix(string(screen), "PROTO") || !strings.Contains(string(screen), "exit 0") {
+				t.Errorf("TERM=dumb on a terminal:\n%s", screen)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("TERM=dumb did not print and exit:\n%s", screen)
+		}
+		time.Sleep(50 * time.Millisecond) // polling the screen, with a deadline
 	}
 }
