@@ -1,0 +1,94 @@
+// Package audit records every action portwarden takes: who, when, what, on
+// which process, and how it went, as JSON lines in a file and in syslog.
+package audit
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"time"
+)
+
+// Record is one action.
+type Record struct {
+	Time   time.Time `json:"time"`
+	User   string    `json:"user"` // the admin (behind sudo when there is one)
+	UID    int       `json:"uid"`
+	Action string    `json:"action"` // kill, mark, unmark, disable
+	Target *Process  `json:"target,omitempty"`
+	Detail string    `json:"detail,omitempty"` // the signal, the baseline entry, the steps
+	Result string    `json:"result"`           // done, refused, failed
+	Error  string    `json:"error,omitempty"`
+}
+
+// Process identifies the process acted on.
+type Process struct {
+	PID        int    `json:"pid"`
+	StartTicks uint64 `json:"start_ticks"`
+	Name       string `json:"name"`
+	Exe        string `json:"exe"`
+	Unit       string `json:"unit,omitempty"`
+}
+
+// DefaultPath is /var/log/portwarden/audit.log for root, else
+// $XDG_STATE_HOME/portwarden/audit.log (~/.local/state by default).
+func DefaultPath() string {
+	if os.Geteuid() == 0 {
+		return "/var/log/portwarden/audit.log"
+	}
+	dir := os.Getenv("XDG_STATE_HOME")
+	if dir == "" {
+		home, _ := os.UserHomeDir()
+		dir = filepath.Join(home, ".local", "state")
+	}
+	return filepath.Join(dir, "portwarden", "audit.log")
+}
+
+// Admin names who acts: the user behind sudo, else the current user.
+func Admin() string {
+	if u := os.Getenv("SUDO_USER"); u != "" {
+		return u
+	}
+	if u, err := user.Current(); err == nil {
+		return u.Username
+	}
+	return strconv.Itoa(os.Getuid())
+}
+
+// Log appends records to a file (and to syslog, where there is one).
+type Log struct{ Path string }
+
+// Append writes r as one JSON line, in one write, and syncs it. The time
+// and user are filled in when empty.
+func (l Log) Append(r Record) error {
+	if r.Time.IsZero() {
+		r.Time = time.Now()
+	}
+	if r.User == "" {
+		r.User, r.UID = Admin(), os.Getuid()
+	}
+	line, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	line = append(line, '\n')
+	if err := os.MkdirAll(filepath.Dir(l.Path), 0o750); err != nil {
+		return fmt.Errorf("audit log: %w", err)
+	}
+	f, err := os.OpenFile(l.Path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
+	if err != nil {
+		return fmt.Errorf("audit log: %w", err)
+	}
+	defer f.Close()
+	if _, err := f.Write(line); err != nil {
+		return fmt.Errorf("audit log: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("audit log: %w", err)
+	}
+	toSyslog(string(line[:len(line)-1]))
+	return nil
+}
