@@ -17,12 +17,15 @@ import (
 	"os/user"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	tea "charm.land/bubbletea/v2"
 	"golang.org/x/term"
 
+	"github.com/portwarden/portwarden/services/action"
 	"github.com/portwarden/portwarden/services/atomicfile"
+	"github.com/portwarden/portwarden/services/audit"
 	"github.com/portwarden/portwarden/services/baseline"
 	"github.com/portwarden/portwarden/services/catalog"
 	"github.com/portwarden/portwarden/services/origin"
@@ -30,6 +33,7 @@ import (
 	"github.com/portwarden/portwarden/sockets"
 	"github.com/portwarden/portwarden/ui"
 	"github.com/portwarden/portwarden/ui/report"
+	"github.com/portwarden/portwarden/ui/safetext"
 )
 
 // Exit codes.
@@ -50,6 +54,8 @@ Usage:
   portwarden baseline init    record today's listeners as expected
   portwarden baseline add --reason TEXT [--owner WHO] [--bind ADDR] [--process NAME] [--exe PATH] [tcp|udp/]PORT
   portwarden baseline remove [--bind ADDR] [--process NAME] [--exe PATH] [tcp|udp/]PORT
+  portwarden kill [--signal TERM|KILL] [--yes] [--dry-run] [--force] [--all] TARGET
+                              TARGET: a PID, tcp/PORT, udp/PORT, :PORT or ADDR:PORT
 
 Every command takes --baseline PATH (default: ` + "%s" + `).
 Run as root to see the owners of every socket.
@@ -72,6 +78,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdReport(args[1:], stdout, stderr)
 	case "baseline":
 		return cmdBaseline(args[1:], stdout, stderr)
+	case "kill":
+		return cmdKill(args[1:], stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprintf(stdout, usage, baseline.DefaultPath())
 		return exitOK
@@ -467,3 +475,181 @@ func (b *dashboardBackend) Origin(p *sockets.Process) origin.Info {
 }
 
 func (b *dashboardBackend) ExplainPort(port uint16) string { return b.catalog.ExplainClass(port) }
+
+func cmdKill(args []string, stdout, stderr io.Writer) int {
+	fs, _ := newFlags("kill", "kill [--signal TERM|KILL] [--wait 5s] [--yes] [--dry-run] [--force] [--all] TARGET", stderr)
+	sigName := fs.String("signal", "TERM", "TERM (ask it to stop) or KILL (stop it at once)")
+	wait := fs.Duration("wait", 5*time.Second, "how long to wait for the process to end")
+	yes := fs.Bool("yes", false, "do not ask for confirmation")
+	dryRun := fs.Bool("dry-run", false, "show what would be done, do nothing")
+	force := fs.Bool("force", false, "also kill a process your own session depends on (its sshd); --yes is not enough")
+	all := fs.Bool("all", false, "kill every process the target matches")
+	readOnly := fs.Bool("read-only", false, "refuse every action")
+	auditPath := fs.String("audit-log", audit.DefaultPath(), "where actions are recorded")
+	pos, code, ok := parse(fs, args, 1)
+	if !ok {
+		return code
+	}
+	if len(pos) != 1 {
+		fs.Usage()
+		return exitUsage
+	}
+	var sig syscall.Signal
+	switch strings.TrimPrefix(strings.ToUpper(*sigName), "SIG") {
+	case "TERM", "15":
+		sig = syscall.SIGTERM
+	case "KILL", "9":
+		sig = syscall.SIGKILL
+	default:
+		fmt.Fprintf(stderr, "portwarden kill: --signal %q: want TERM or KILL\n", *sigName)
+		return exitUsage
+	}
+	fail := func(format string, a ...any) int {
+		fmt.Fprintf(stderr, "portwarden kill: "+format+"\n", a...)
+		return exitFail
+	}
+	if *readOnly {
+		return fail("refused: --read-only")
+	}
+	snap, err := sockets.NewCollector().Collect(sockets.Query{})
+	if err != nil {
+		return fail("%v", err)
+	}
+	targets, err := action.Resolve(snap, pos[0])
+	if pid, perr := strconv.Atoi(pos[0]); perr == nil && err != nil {
+		// A PID that holds no socket can still be named.
+		t, terr := action.TargetFromProc("/proc", pid)
+		if terr != nil {
+			return fail("pid %d: %v", pid, terr)
+		}
+		targets, err = []action.Target{t}, nil
+	}
+	if errors.Is(err, action.ErrAmbiguous) && !*all {
+		fmt.Fprintf(stderr, "portwarden kill: %s is held by %d processes; name one by PID, or use --all:\n", pos[0], len(targets))
+		for _, t := range targets {
+			fmt.Fprintf(stderr, "  %d  %s (parent %d): %s\n", t.PID, safetext.Visible(t.Name), t.PPID, safetext.Visible(strings.Join(t.Cmdline, " ")))
+		}
+		return exitFail
+	} else if err != nil && !errors.Is(err, action.ErrAmbiguous) {
+		return fail("%v", err)
+	}
+
+	log := audit.Log{Path: *auditPath}
+	session := action.CurrentSession("/proc")
+	record := func(t action.Target, result string, err error) {
+		r := audit.Record{Action: "kill", Target: auditProcess(t), Detail: "SIG" + strings.TrimPrefix(strings.ToUpper(*sigName), "SIG"), Result: result}
+		if err != nil {
+			r.Error = err.Error()
+		}
+		if aerr := log.Append(r); aerr != nil {
+			fmt.Fprintf(stderr, "portwarden kill: %v\n", aerr)
+		}
+	}
+	for _, t := range targets {
+		danger, err := session.Check("/proc", t, snap)
+		if err != nil {
+			if !*dryRun {
+				record(t, "refused", err)
+			}
+			return fail("%s: %v", t, err)
+		}
+		describeKill(stdout, t, sig, snap)
+		if danger != "" {
+			fmt.Fprintf(stdout, "\n  !!! %s\n\n", danger)
+			if !*force && !*dryRun {
+				record(t, "refused", errors.New("own session: --force not given"))
+				return fail("refused: this would cut your own session; if you mean it, add --force")
+			}
+		}
+	}
+	if *dryRun {
+		fmt.Fprintln(stdout, "dry run: nothing was sent")
+		return exitOK
+	}
+	if !*yes && !confirm(stdout, fmt.Sprintf("Send SIG%s to %d process(es)? [y/N] ", strings.TrimPrefix(strings.ToUpper(*sigName), "SIG"), len(targets))) {
+		return fail("not confirmed: nothing was sent (use --yes in scripts)")
+	}
+	code = exitOK
+	for _, t := range targets {
+		exit, err := action.Signal("/proc", t, sig)
+		if err != nil {
+			record(t, "failed", err)
+			fmt.Fprintf(stderr, "portwarden kill: %s: %v\n", t, err)
+			code = exitFail
+			continue
+		}
+		ended := exit.Wait(*wait)
+		exit.Close()
+		if ended {
+			record(t, "done", nil)
+			fmt.Fprintf(stdout, "%s has ended\n", t)
+			continue
+		}
+		record(t, "still running", nil)
+		fmt.Fprintf(stderr, "portwarden kill: %s is still running %s after SIG%s; to stop it at once: portwarden kill --signal KILL %d\n",
+			t, *wait, strings.TrimPrefix(strings.ToUpper(*sigName), "SIG"), t.PID)
+		code = exitFail
+	}
+	return code
+}
+
+// describeKill shows exactly what a kill will hit: the process, the
+// sockets it holds, who else shares them, and whether it will come back.
+func describeKill(w io.Writer, t action.Target, sig syscall.Signal, snap *sockets.Snapshot) {
+	name := "SIGTERM"
+	if sig == syscall.SIGKILL {
+		name = "SIGKILL"
+	}
+	fmt.Fprintf(w, "%s to %s\n", name, safetext.Visible(t.String()))
+	fmt.Fprintf(w, "  exe      %s\n  command  %s\n", safetext.Visible(t.Exe), safetext.Visible(strings.Join(t.Cmdline, " ")))
+	sharers := map[int]bool{}
+	for i := range snap.Sockets {
+		s := &snap.Sockets[i]
+		holds := false
+		for _, p := range s.Processes {
+			holds = holds || p.PID == t.PID
+		}
+		if !holds {
+			continue
+		}
+		fmt.Fprintf(w, "  holds    %s %s %s %s\n", s.Proto, s.Local, s.StateName(), remoteOf(s))
+		for _, p := range s.Processes {
+			if p.PID != t.PID {
+				sharers[p.PID] = true
+			}
+		}
+	}
+	if len(sharers) > 0 {
+		fmt.Fprintf(w, "  shared   %d other processes hold these sockets too and keep them open\n", len(sharers))
+	}
+	if note := action.ComesBack(origin.Describe("/proc", t.PID, t.PPID, t.Cgroup)); note != "" {
+		fmt.Fprintf(w, "  note     %s\n", note)
+	}
+}
+
+func remoteOf(s *sockets.Socket) string {
+	if s.Listening() {
+		return ""
+	}
+	return "↔ " + s.Remote.String()
+}
+
+// confirm asks a yes/no question on the terminal; anything but y is no,
+// and without a terminal the answer is no.
+func confirm(stdout io.Writer, question string) bool {
+	if !term.IsTerminal(int(os.Stdin.Fd())) {
+		return false
+	}
+	fmt.Fprint(stdout, question)
+	var answer string
+	fmt.Fscanln(os.Stdin, &answer)
+	return strings.EqualFold(strings.TrimSpace(answer), "y") || strings.EqualFold(strings.TrimSpace(answer), "yes")
+}
+
+func auditProcess(t action.Target) *audit.Process {
+	p := &audit.Process{PID: t.PID, StartTicks: t.StartTicks, Name: t.Name, Exe: t.Exe}
+	if origin.SystemdRunning() {
+		p.Unit = origin.Unit(t.Cgroup)
+	}
+	return p
+}

@@ -415,3 +415,151 @@ func TestDashboardWithoutTerminal(t *testing.T) {
 		time.Sleep(50 * time.Millisecond) // polling the screen, with a deadline
 	}
 }
+
+func TestMain(m *testing.M) {
+	sockettest.RunIfChild()
+	os.Exit(m.Run())
+}
+
+// holdListener starts holders (child processes) sharing one fresh loopback
+// listener; this test process keeps no copy.
+func holdListener(t *testing.T, n int) ([]*sockettest.Holder, string) {
+	t.Helper()
+	ln, err := net.ListenTCP("tcp4", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := ln.File()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hs []*sockettest.Holder
+	for range n {
+		h, err := sockettest.Hold(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { h.Close() })
+		hs = append(hs, h)
+	}
+	f.Close()
+	ln.Close()
+	return hs, ln.Addr().String()
+}
+
+// running reports whether pid is a live (not zombie) process.
+func running(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	s := string(b)
+	return !strings.HasPrefix(strings.TrimSpace(s[strings.LastIndexByte(s, ')')+1:]), "Z")
+}
+
+func runBin(t *testing.T, bin string, args ...string) (string, string, int) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return out.String(), errOut.String(), code
+}
+
+type auditLine struct {
+	Action string `json:"action"`
+	Result string `json:"result"`
+	Detail string `json:"detail"`
+	Target struct {
+		PID        int    `json:"pid"`
+		StartTicks uint64 `json:"start_ticks"`
+	} `json:"target"`
+}
+
+func readAudit(t *testing.T, path string) []auditLine {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if os.IsNotExist(err) {
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []auditLine
+	for l := range strings.Lines(string(b)) {
+		var a auditLine
+		if err := json.Unmarshal([]byte(l), &a); err != nil {
+			t.Fatalf("audit line %q: %v", l, err)
+		}
+		lines = append(lines, a)
+	}
+	return lines
+}
+
+func TestKillCommand(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("signals other processes' children as root")
+	}
+	bin := buildBinary(t)
+	log := filepath.Join(t.TempDir(), "audit.log")
+	hs, addr := holdListener(t, 1)
+	h := hs[0]
+
+	out, errOut, code := runBin(t, bin, "kill", "--dry-run", "--audit-log", log, "tcp/"+addr)
+	if code != 0 || !strings.Contains(out, "SIGTERM to ") || !strings.Contains(out, fmt.Sprintf("pid %d", h.PID)) ||
+		!strings.Contains(out, "holds    tcp "+addr+" LISTEN") || !strings.Contains(out, "dry run: nothing was sent") {
+		t.Errorf("dry run: exit %d\n%s%s", code, out, errOut)
+	}
+	if !running(h.PID) || len(readAudit(t, log)) != 0 {
+		t.Fatal("a dry run acted or was recorded")
+	}
+
+	if _, errOut, code := runBin(t, bin, "kill", "--audit-log", log, "tcp/"+addr); code != 1 || !strings.Contains(errOut, "--yes") || !running(h.PID) {
+		t.Errorf("without a terminal or --yes: exit %d %s", code, errOut)
+	}
+
+	out, errOut, code = runBin(t, bin, "kill", "--yes", "--audit-log", log, "tcp/"+addr)
+	if code != 0 || !strings.Contains(out, "has ended") {
+		t.Errorf("kill: exit %d\n%s%s", code, out, errOut)
+	}
+	if running(h.PID) {
+		t.Error("the holder still runs")
+	}
+	recs := readAudit(t, log)
+	if len(recs) != 1 || recs[0].Action != "kill" || recs[0].Result != "done" || recs[0].Detail != "SIGTERM" || recs[0].Target.PID != h.PID || recs[0].Target.StartTicks == 0 {
+		t.Errorf("audit after kill: %+v", recs)
+	}
+
+	// A listener shared by two processes: listed, then --all.
+	pair, shared := holdListener(t, 2)
+	_, errOut, code = runBin(t, bin, "kill", "--yes", "--audit-log", log, shared)
+	if code != 1 || !strings.Contains(errOut, "held by 2 processes") || !strings.Contains(errOut, strconv.Itoa(pair[0].PID)) ||
+		!strings.Contains(errOut, strconv.Itoa(pair[1].PID)) || !running(pair[0].PID) || !running(pair[1].PID) {
+		t.Errorf("ambiguous target: exit %d %s", code, errOut)
+	}
+	out, errOut, code = runBin(t, bin, "kill", "--yes", "--all", "--signal", "KILL", "--audit-log", log, shared)
+	if code != 0 || running(pair[0].PID) || running(pair[1].PID) {
+		t.Errorf("--all --signal KILL: exit %d\n%s%s", code, out, errOut)
+	}
+
+	_, errOut, code = runBin(t, bin, "kill", "--yes", "--audit-log", log, "1")
+	if code != 1 || !strings.Contains(errOut, "PID 1 is init") {
+		t.Errorf("PID 1: exit %d %s", code, errOut)
+	}
+	if recs := readAudit(t, log); recs[len(recs)-1].Result != "refused" {
+		t.Errorf("refusal not recorded: %+v", recs[len(recs)-1])
+	}
+	others, addr2 := holdListener(t, 1)
+	if _, errOut, code := runBin(t, bin, "kill", "--yes", "--read-only", addr2); code != 1 || !strings.Contains(errOut, "read-only") || !running(others[0].PID) {
+		t.Errorf("--read-only: exit %d %s", code, errOut)
+	}
+	if _, _, code := runBin(t, bin, "kill", "--signal", "HUP", addr2); code != 2 {
+		t.Errorf("bad signal: exit %d, want 2", code)
+	}
+}

@@ -69,7 +69,7 @@ func (s Session) Check(procRoot string, t Target, snap *sockets.Snapshot) (dange
 	case t.PID == 1:
 		return "", &Refusal{"PID 1 is init: killing it takes the whole system (or container) down. Refused."}
 	case t.PID == s.Self:
-		return "", &Refusal{"that is this portwarden. Refused."}
+		return "", &Refusal{"it is this portwarden. Refused."}
 	}
 	st, err := readStat(procRoot, t.PID)
 	if err != nil {
@@ -79,14 +79,14 @@ func (s Session) Check(procRoot string, t Target, snap *sockets.Snapshot) (dange
 		return "", ErrReused
 	}
 	if st.flags&pfKthread != 0 || st.ppid == 2 || t.PID == 2 {
-		return "", &Refusal{fmt.Sprintf("%s is a kernel thread: it cannot be killed, and is not what holds a socket. Refused.", t)}
+		return "", &Refusal{"it is a kernel thread: it cannot be killed, and is not what holds a socket. Refused."}
 	}
 	for i, a := range s.Ancestors {
 		if a.PID != t.PID {
 			continue
 		}
 		if shells[a.Name] && !hasShellBelow(s.Ancestors[:i]) {
-			return "", &Refusal{fmt.Sprintf("%s is the shell portwarden was started from. Refused.", t)}
+			return "", &Refusal{"it is the shell portwarden was started from. Refused."}
 		}
 		what := "a parent of this portwarden"
 		if a.Name == "sshd" || strings.HasPrefix(a.Name, "sshd") {
