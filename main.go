@@ -392,6 +392,9 @@ func currentUser() string {
 func cmdDashboard(args []string, stdout, stderr io.Writer) int {
 	fs, path := newFlags("", "[--interval DURATION] [--baseline PATH]", stderr)
 	interval := fs.Duration("interval", 2*time.Second, "time between refreshes")
+	readOnly := fs.Bool("read-only", false, "hide and refuse every action (mark, kill)")
+	auditPath := fs.String("audit-log", audit.DefaultPath(), "where actions are recorded")
+	killWait := fs.Duration("kill-wait", 5*time.Second, "how long a kill waits for the process to end")
 	if _, code, ok := parse(fs, args, 0); !ok {
 		return code
 	}
@@ -409,7 +412,8 @@ func cmdDashboard(args []string, stdout, stderr io.Writer) int {
 		return exitFail
 	}
 	host, _ := os.Hostname()
-	b := &dashboardBackend{collector: sockets.NewCollector(), catalog: cat, baselinePath: *path}
+	b := &dashboardBackend{collector: sockets.NewCollector(), catalog: cat, baselinePath: *path,
+		readOnly: *readOnly, audit: audit.Log{Path: *auditPath}, session: action.CurrentSession("/proc"), killWait: *killWait}
 	if trace := os.Getenv("PORTWARDEN_TRACE"); trace != "" {
 		f, err := os.OpenFile(trace, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
 		if err != nil {
@@ -424,6 +428,8 @@ func cmdDashboard(args []string, stdout, stderr io.Writer) int {
 		Root:     os.Geteuid() == 0,
 		Interval: *interval,
 		Color:    os.Getenv("NO_COLOR") == "",
+		ReadOnly: *readOnly,
+		Admin:    audit.Admin(),
 	}
 	if _, err := tea.NewProgram(ui.New(cfg, b), tea.WithOutput(out)).Run(); err != nil {
 		fmt.Fprintf(stderr, "portwarden: %v\n", err)
@@ -440,6 +446,12 @@ type dashboardBackend struct {
 	baselinePath string
 	base         *baseline.Baseline // the last baseline that loaded
 	trace        io.Writer          // PORTWARDEN_TRACE: a line per refresh
+	last         *sockets.Snapshot  // for the own-session check
+
+	readOnly bool
+	audit    audit.Log
+	session  action.Session
+	killWait time.Duration
 }
 
 func (b *dashboardBackend) Inspect() (ui.Frame, error) {
@@ -463,6 +475,7 @@ func (b *dashboardBackend) Inspect() (ui.Frame, error) {
 	ifs, _ := verdict.LocalInterfaces()
 	a := verdict.Assessor{Catalog: b.catalog, Baseline: b.base, Interfaces: ifs}
 	f := ui.Frame{Snapshot: snap, Verdicts: a.Assess(snap), Warning: warning}
+	b.last = snap
 	if b.trace != nil {
 		fmt.Fprintf(b.trace, "%s sockets=%d collect_ms=%.1f assess_ms=%.1f\n", start.Format(time.RFC3339Nano),
 			len(snap.Sockets), collected.Sub(start).Seconds()*1000, time.Since(collected).Seconds()*1000)
@@ -475,6 +488,74 @@ func (b *dashboardBackend) Origin(p *sockets.Process) origin.Info {
 }
 
 func (b *dashboardBackend) ExplainPort(port uint16) string { return b.catalog.ExplainClass(port) }
+
+var errReadOnly = errors.New("refused: portwarden runs with --read-only")
+
+func (b *dashboardBackend) Mark(e baseline.Entry) error {
+	if b.readOnly {
+		return errReadOnly
+	}
+	err := baseline.Add(b.baselinePath, e)
+	b.record(audit.Record{Action: "mark", Detail: fmt.Sprintf("%s: %q, owner %s", e.Key(), e.Reason, e.Owner)}, err)
+	return err
+}
+
+func (b *dashboardBackend) Unmark(e baseline.Entry) error {
+	if b.readOnly {
+		return errReadOnly
+	}
+	n, err := baseline.Remove(b.baselinePath, func(x baseline.Entry) bool { return x.Key() == e.Key() })
+	if err == nil && n == 0 {
+		err = fmt.Errorf("no entry %s in %s", e.Key(), b.baselinePath)
+	}
+	b.record(audit.Record{Action: "unmark", Detail: e.Key()}, err)
+	return err
+}
+
+func (b *dashboardBackend) PlanKill(t action.Target) (ui.KillPlan, error) {
+	if b.readOnly {
+		return ui.KillPlan{}, errReadOnly
+	}
+	danger, err := b.session.Check("/proc", t, b.last)
+	if err != nil {
+		b.record(audit.Record{Action: "kill", Target: auditProcess(t), Result: "refused"}, err)
+		return ui.KillPlan{}, err
+	}
+	return ui.KillPlan{Danger: danger, ComesBack: action.ComesBack(origin.Describe("/proc", t.PID, t.PPID, t.Cgroup))}, nil
+}
+
+func (b *dashboardBackend) Kill(t action.Target, sig syscall.Signal) (bool, error) {
+	if b.readOnly {
+		return false, errReadOnly
+	}
+	r := audit.Record{Action: "kill", Target: auditProcess(t), Detail: map[syscall.Signal]string{syscall.SIGTERM: "SIGTERM", syscall.SIGKILL: "SIGKILL"}[sig]}
+	exit, err := action.Signal("/proc", t, sig)
+	if err != nil {
+		b.record(r, err)
+		return false, err
+	}
+	defer exit.Close()
+	ended := exit.Wait(b.killWait)
+	if !ended {
+		r.Result = "still running"
+	}
+	b.record(r, nil)
+	return ended, nil
+}
+
+// record appends an action to the audit log: done, or failed with err.
+func (b *dashboardBackend) record(r audit.Record, err error) {
+	if r.Result == "" {
+		r.Result = "done"
+	}
+	if err != nil {
+		if r.Result == "done" {
+			r.Result = "failed"
+		}
+		r.Error = err.Error()
+	}
+	b.audit.Append(r) // the result shows on screen either way
+}
 
 func cmdKill(args []string, stdout, stderr io.Writer) int {
 	fs, _ := newFlags("kill", "kill [--signal TERM|KILL] [--wait 5s] [--yes] [--dry-run] [--force] [--all] TARGET", stderr)

@@ -5,8 +5,11 @@
 package ui
 
 import (
+	"syscall"
 	"time"
 
+	"github.com/portwarden/portwarden/services/action"
+	"github.com/portwarden/portwarden/services/baseline"
 	"github.com/portwarden/portwarden/services/origin"
 	"github.com/portwarden/portwarden/services/verdict"
 	"github.com/portwarden/portwarden/sockets"
@@ -29,6 +32,20 @@ type Backend interface {
 	Origin(p *sockets.Process) origin.Info
 	// ExplainPort says what a port number's range means.
 	ExplainPort(port uint16) string
+
+	// Mark adds a baseline entry; Unmark removes the entries with e's key.
+	Mark(e baseline.Entry) error
+	Unmark(e baseline.Entry) error
+	// PlanKill checks that t may be signalled and says what else to know.
+	PlanKill(t action.Target) (KillPlan, error)
+	// Kill signals t and waits for it to end; ended is false if it still runs.
+	Kill(t action.Target, sig syscall.Signal) (ended bool, err error)
+}
+
+// KillPlan is what the kill dialog shows besides the process itself.
+type KillPlan struct {
+	Danger    string // the admin's own session: needs the PID typed
+	ComesBack string // systemd or inetd will start it again
 }
 
 // Config is how the dashboard starts.
@@ -41,4 +58,8 @@ type Config struct {
 	GoneAfter time.Duration
 	// Now returns the time; tests pin it. Defaults to time.Now.
 	Now func() time.Time
+	// ReadOnly hides and refuses every action.
+	ReadOnly bool
+	// Admin is who marks a listener, prefilled in the form.
+	Admin string
 }

@@ -109,6 +109,27 @@ func TestDashboardInTmux(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A child process holds one more listener in the namespace: the one
+	// the test kills through the dialog.
+	var victimFile *os.File
+	if err := peer.Do(func() error {
+		ln, err := net.Listen("tcp4", "127.0.0.1:7777")
+		if err != nil {
+			return err
+		}
+		defer ln.Close()
+		victimFile, err = ln.(*net.TCPListener).File()
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	victim, err := sockettest.Hold(victimFile)
+	victimFile.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer victim.Close()
+
 	conn, err := net.Dial("tcp4", listeners[2].Addr().String())
 	if err != nil {
 		t.Fatal(err)
@@ -118,12 +139,13 @@ func TestDashboardInTmux(t *testing.T) {
 	s := &tmuxSession{t: t, socket: fmt.Sprintf("pwtest-%d", os.Getpid()), name: "dash"}
 	defer s.tmux("kill-server")
 	base := filepath.Join(dir, "baseline.toml")
+	auditLog := filepath.Join(dir, "audit.log")
 	if out, err := s.tmux("new-session", "-d", "-s", s.name, "-x", "120", "-y", "40",
-		"ip", "netns", "exec", peer.Name, bin, "--interval", "300ms", "--baseline", base); err != nil {
+		"ip", "netns", "exec", peer.Name, bin, "--interval", "300ms", "--baseline", base, "--audit-log", auditLog); err != nil {
 		t.Fatalf("tmux: %v %s", err, out)
 	}
 
-	screen := s.waitFor("the listeners", contains("0.0.0.0:23 *", "telnet", "UNEXPECTED crit", "127.0.0.1:6379", "3 listening", "1 external"))
+	screen := s.waitFor("the listeners", contains("0.0.0.0:23 *", "telnet", "UNEXPECTED crit", "127.0.0.1:6379", "4 listening", "1 external"))
 	if !strings.Contains(screen, "[1 Listeners]") {
 		t.Errorf("listeners view is not the default:\n%s", screen)
 	}
@@ -132,7 +154,7 @@ func TestDashboardInTmux(t *testing.T) {
 	s.waitFor("the external connection", contains("[2 Connections]", peer.Host4.String(), "EXTERNAL"))
 
 	s.send("1", "/", "t", "e", "l", "n", "e", "t", "Enter")
-	screen = s.waitFor("the filter", contains("filter: telnet", "1 of 3 rows"))
+	screen = s.waitFor("the filter", contains("filter: telnet", "1 of 4 rows"))
 	if n := strings.Count(screen, "LISTEN"); n != 1 {
 		t.Errorf("filter left %d listener rows:\n%s", n, screen)
 	}
@@ -140,13 +162,17 @@ func TestDashboardInTmux(t *testing.T) {
 	s.send("Enter")
 	s.waitFor("the detail pane", contains("Telnet remote login", "Bound to 0.0.0.0", "not in baseline", fmt.Sprintf("(pid %d)", os.Getpid())))
 
-	s.send("Escape", "Enter")
+	// Escape alone (followed at once by Enter it reads as alt+enter).
+	s.send("Escape")
+	s.waitFor("the filter to clear", func(screen string) bool { return !strings.Contains(screen, "filter: telnet") })
+	s.send("Enter")
 	if _, err := s.tmux("resize-window", "-t", s.name, "-x", "60", "-y", "15"); err != nil {
 		t.Fatal(err)
 	}
 	screen = s.waitFor("the 60x15 layout", func(screen string) bool {
 		lines := strings.Split(strings.TrimRight(screen, "\n"), "\n")
-		return len(lines) == 15 && strings.Contains(screen, "3 listening") && strings.Contains(screen, "telnet")
+		return len(lines) == 15 && strings.Contains(screen, "4 listening") && strings.Contains(screen, "telnet") &&
+			!strings.Contains(screen, "What")
 	})
 	for _, l := range strings.Split(screen, "\n") {
 		if w := len([]rune(l)); w > 60 {
@@ -156,8 +182,36 @@ func TestDashboardInTmux(t *testing.T) {
 	s.tmux("resize-window", "-t", s.name, "-x", "120", "-y", "40")
 	s.waitFor("the 120x40 layout again", contains("0.0.0.0:23 *", "UNEXPECTED crit", "[1 Listeners]"))
 
-	s.send("q")
+	// Mark telnet as expected through the form: the row says so at once.
+	s.send("m")
+	s.waitFor("the mark form", contains("Mark tcp/23 on 0.0.0.0", "reason:"))
+	s.send("legacy switch config", "Enter")
+	s.waitFor("the marked row", contains("marked tcp/23", "expected"))
+	if b, err := os.ReadFile(base); err != nil || !strings.Contains(string(b), `reason = "legacy switch config"`) {
+		t.Errorf("baseline after marking: %v\n%s", err, b)
+	}
+
+	// Kill the child holding 127.0.0.1:7777 through the dialog.
+	s.send("/", "7", "7", "7", "7", "Enter")
+	s.waitFor("the victim's row", contains("filter: 7777", "1 of 4 rows"))
+	s.send("k")
+	s.waitFor("the kill dialog", contains("Kill this process?", fmt.Sprintf("pid %d", victim.PID), "holds    tcp 127.0.0.1:7777 LISTEN"))
+	s.send("y")
+	s.waitFor("the kill's result", contains("has ended"))
 	deadline := time.Now().Add(10 * time.Second)
+	for running(victim.PID) {
+		if time.Now().After(deadline) {
+			t.Fatal("the victim still runs")
+		}
+		time.Sleep(50 * time.Millisecond) // polling /proc, with a deadline
+	}
+	if b, err := os.ReadFile(auditLog); err != nil || !strings.Contains(string(b), `"action":"kill"`) ||
+		!strings.Contains(string(b), fmt.Sprintf(`"pid":%d`, victim.PID)) || !strings.Contains(string(b), `"action":"mark"`) {
+		t.Errorf("audit log: %v\n%s", err, b)
+	}
+
+	s.send("q")
+	deadline = time.Now().Add(10 * time.Second)
 	for {
 		if _, err := s.tmux("has-session", "-t", s.name); err != nil {
 			break // the dashboard quit and its session closed
@@ -167,4 +221,13 @@ func TestDashboardInTmux(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+func running(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	st := string(b)
+	return !strings.HasPrefix(strings.TrimSpace(st[strings.LastIndexByte(st, ')')+1:]), "Z")
 }

@@ -3,12 +3,14 @@ package ui
 import (
 	"net/netip"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
 
+	"github.com/portwarden/portwarden/services/action"
 	"github.com/portwarden/portwarden/services/baseline"
 	"github.com/portwarden/portwarden/services/catalog"
 	"github.com/portwarden/portwarden/services/origin"
@@ -19,12 +21,36 @@ import (
 // testNow is the fixed clock of the model tests and golden views.
 var testNow = time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
 
-// fixedBackend is a fake Backend serving hand-made snapshots: golden views
-// need the same rows every run. The dashboard's live path is tested on the
-// real binary in tmux (e2e_test.go).
+// fixedBackend is a fake Backend serving fixed snapshots: golden views
+// need the same rows every run. Its actions are real: marks go to a real
+// baseline file and kills signal real processes through services/action.
+// The dashboard's live path is tested on the real binary in tmux.
 type fixedBackend struct {
-	frames []Frame
-	next   int
+	frames       []Frame
+	next         int
+	baselinePath string
+	session      action.Session
+}
+
+func (b *fixedBackend) Mark(e baseline.Entry) error { return baseline.Add(b.baselinePath, e) }
+
+func (b *fixedBackend) Unmark(e baseline.Entry) error {
+	_, err := baseline.Remove(b.baselinePath, func(x baseline.Entry) bool { return x.Key() == e.Key() })
+	return err
+}
+
+func (b *fixedBackend) PlanKill(t action.Target) (KillPlan, error) {
+	danger, err := b.session.Check("/proc", t, nil)
+	return KillPlan{Danger: danger}, err
+}
+
+func (b *fixedBackend) Kill(t action.Target, sig syscall.Signal) (bool, error) {
+	exit, err := action.Signal("/proc", t, sig)
+	if err != nil {
+		return false, err
+	}
+	defer exit.Close()
+	return exit.Wait(5 * time.Second), nil
 }
 
 func (b *fixedBackend) Inspect() (Frame, error) {
@@ -98,26 +124,37 @@ func update(t *testing.T, m Model, msg tea.Msg) Model {
 }
 
 // run executes a command and feeds its message back, as the program
-// would. Commands that wait (ticks, the filter cursor's blink) are not
-// followed: the fixture's own commands answer at once.
+// would, following the commands that returns (a refresh after an action)
+// a few hops deep. Commands that wait (ticks, the filter cursor's blink)
+// are not followed: the fixture's own commands answer at once.
 func run(t *testing.T, m Model, cmd tea.Cmd) Model {
 	t.Helper()
-	msg := prompt(cmd)
-	switch msg := msg.(type) {
-	case tea.BatchMsg:
-		for _, c := range msg {
-			if inner := prompt(c); inner != nil {
-				if _, isTick := inner.(tickMsg); !isTick {
-					m = update(t, m, inner)
-				}
-			}
-		}
-		return m
-	case tickMsg, nil:
+	return runDepth(t, m, cmd, 4)
+}
+
+func runDepth(t *testing.T, m Model, cmd tea.Cmd, depth int) Model {
+	if depth == 0 {
 		return m
 	}
-	next, _ := m.Update(msg)
-	return next.(Model)
+	var msgs []tea.Msg
+	switch msg := prompt(cmd).(type) {
+	case nil, tickMsg:
+		return m
+	case tea.BatchMsg:
+		for _, c := range msg {
+			msgs = append(msgs, prompt(c))
+		}
+	default:
+		msgs = append(msgs, msg)
+	}
+	for _, msg := range msgs {
+		if _, isTick := msg.(tickMsg); isTick || msg == nil {
+			continue
+		}
+		next, cmd := m.Update(msg)
+		m = runDepth(t, next.(Model), cmd, depth-1)
+	}
+	return m
 }
 
 // prompt runs cmd and returns its message if it answers within 100ms.

@@ -12,11 +12,13 @@ type keyMap struct {
 	Filter, ClearFilter, AcceptFilter       key.Binding
 	Sort, Reverse                           key.Binding
 	Pause, Refresh, Help, Quit              key.Binding
+	Mark, Unmark, Kill, KillNow             key.Binding
+	Yes, No                                 key.Binding
 }
 
 func newKeyMap() keyMap {
 	return keyMap{
-		Up:           key.NewBinding(key.WithKeys("up", "k"), key.WithHelp("↑/k", "up")),
+		Up:           key.NewBinding(key.WithKeys("up"), key.WithHelp("↑", "up")), // k kills; see readOnly
 		Down:         key.NewBinding(key.WithKeys("down", "j"), key.WithHelp("↓/j", "down")),
 		PageUp:       key.NewBinding(key.WithKeys("pgup", "b"), key.WithHelp("pgup", "page up")),
 		PageDown:     key.NewBinding(key.WithKeys("pgdown", "f", "space"), key.WithHelp("pgdn", "page down")),
@@ -40,12 +42,34 @@ func newKeyMap() keyMap {
 		Refresh:      key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "refresh now")),
 		Help:         key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "help")),
 		Quit:         key.NewBinding(key.WithKeys("q", "ctrl+c"), key.WithHelp("q", "quit")),
+		Mark:         key.NewBinding(key.WithKeys("m"), key.WithHelp("m", "mark expected")),
+		Unmark:       key.NewBinding(key.WithKeys("u"), key.WithHelp("u", "unmark")),
+		Kill:         key.NewBinding(key.WithKeys("k"), key.WithHelp("k", "kill (TERM)")),
+		KillNow:      key.NewBinding(key.WithKeys("K"), key.WithHelp("K", "kill (KILL)")),
+		Yes:          key.NewBinding(key.WithKeys("y"), key.WithHelp("y", "yes")),
+		No:           key.NewBinding(key.WithKeys("n", "esc"), key.WithHelp("n/esc", "no")),
 	}
 }
 
-// ShortHelp is the footer: the keys a newcomer needs first.
+// readOnly disables every action: they vanish from the footer and help,
+// and k, which kills otherwise, moves up as in vi.
+func (k *keyMap) readOnly() {
+	for _, b := range []*key.Binding{&k.Mark, &k.Unmark, &k.Kill, &k.KillNow} {
+		b.SetEnabled(false)
+	}
+	k.Up = key.NewBinding(key.WithKeys("up", "k"), key.WithHelp("↑/k", "up"))
+}
+
+// ShortHelp is the footer: the keys a newcomer needs first, with short
+// labels so that help and quit still fit in 80 columns.
 func (k keyMap) ShortHelp() []key.Binding {
-	return []key.Binding{k.Up, k.Down, k.NextView, k.Detail, k.Filter, k.Pause, k.Help, k.Quit}
+	short := func(b key.Binding, desc string) key.Binding {
+		b.SetHelp(b.Help().Key, desc)
+		return b
+	}
+	move := key.NewBinding(key.WithKeys("up", "down"), key.WithHelp("↑/↓", "move"))
+	return []key.Binding{move, short(k.NextView, "view"), short(k.Detail, "info"), k.Filter,
+		short(k.Mark, "mark"), short(k.Kill, "kill"), k.Help, k.Quit}
 }
 
 // FullHelp is the help screen, in three columns so it fits 80 columns.
@@ -53,9 +77,28 @@ func (k keyMap) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
 		{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom, k.Help, k.Quit},
 		{k.NextView, k.PrevView, k.View1, k.View2, k.View3, k.View4, k.Pause, k.Refresh},
-		{k.Detail, k.DetailUp, k.DetailDown, k.Filter, k.ClearFilter, k.Sort, k.Reverse},
+		{k.Detail, k.DetailUp, k.DetailDown, k.Filter, k.ClearFilter, k.Sort, k.Reverse,
+			k.Mark, k.Unmark, k.Kill, k.KillNow},
 	}
 }
+
+// dialogKeys is the footer while a dialog asks.
+type dialogKeys struct{ keyMap }
+
+func (k dialogKeys) ShortHelp() []key.Binding  { return []key.Binding{k.Yes, k.No} }
+func (k dialogKeys) FullHelp() [][]key.Binding { return [][]key.Binding{{k.Yes, k.No}} }
+
+// formKeys is the footer while the mark form is open.
+type formKeys struct{ keyMap }
+
+func (k formKeys) ShortHelp() []key.Binding {
+	return []key.Binding{
+		key.NewBinding(key.WithKeys("tab"), key.WithHelp("tab", "next field")),
+		key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "save")),
+		key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "cancel")),
+	}
+}
+func (k formKeys) FullHelp() [][]key.Binding { return [][]key.Binding{k.ShortHelp()} }
 
 // filterKeys is the footer while typing a filter.
 type filterKeys struct{ keyMap }

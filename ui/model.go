@@ -19,6 +19,8 @@ const (
 	modeNormal mode = iota
 	modeFilter
 	modeHelp
+	modeConfirm // a dialog asks yes or no
+	modeForm    // the mark form is open
 )
 
 // Model is the dashboard's root model. It composes the views' tables, the
@@ -50,6 +52,10 @@ type Model struct {
 
 	status    string
 	statusErr bool
+	statusAt  time.Time
+
+	dialog *dialog
+	form   *markForm
 
 	width, height int
 }
@@ -96,10 +102,14 @@ func New(cfg Config, backend Backend) Model {
 	in.SetStyles(inStyles)
 	h := help.New()
 	h.Styles = styles.Help
+	keys := newKeyMap()
+	if cfg.ReadOnly {
+		keys.readOnly()
+	}
 	m := Model{
 		cfg:         cfg,
 		backend:     backend,
-		keys:        newKeyMap(),
+		keys:        keys,
 		styles:      styles,
 		help:        h,
 		filter:      in,
@@ -138,8 +148,19 @@ func (m *Model) tick() tea.Cmd {
 	return tea.Tick(m.cfg.Interval, func(time.Time) tea.Msg { return tickMsg{} })
 }
 
-// Update dispatches a message to the part of the model it concerns.
+// Update dispatches a message to the part of the model it concerns, and
+// gives the table its new height when the lower pane opened or closed.
 func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	wasOpen := m.paneOpen()
+	next, cmd := m.dispatch(msg)
+	if nm, ok := next.(Model); ok && nm.paneOpen() != wasOpen {
+		nm.resizeTables()
+		next = nm
+	}
+	return next, cmd
+}
+
+func (m Model) dispatch(msg tea.Msg) (tea.Model, tea.Cmd) {
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
 		m.setSize(msg.Width, msg.Height)
@@ -151,6 +172,10 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			return m, nil
 		}
 		return m, m.collect()
+	case killPlanMsg:
+		return m.onKillPlan(msg)
+	case actionDoneMsg:
+		return m.onActionDone(msg)
 	case detailMsg:
 		if msg.origin != nil {
 			m.origins[msg.proc] = *msg.origin
@@ -166,6 +191,10 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			return m, nil
 		case modeFilter:
 			return m.onFilterKey(msg)
+		case modeConfirm:
+			return m.onDialogKey(msg)
+		case modeForm:
+			return m.onFormKey(msg)
 		}
 		return m.onKey(msg)
 	case tea.MouseWheelMsg:
@@ -191,11 +220,11 @@ func (m *Model) table() *table { return m.tables[m.view] }
 func (m Model) onFrame(msg frameMsg) (tea.Model, tea.Cmd) {
 	m.inflight = false
 	if msg.err != nil {
-		m.status, m.statusErr = "refresh failed: "+msg.err.Error(), true
+		m.status, m.statusErr, m.statusAt = "refresh failed: "+msg.err.Error(), true, time.Time{}
 		return m, m.tick()
 	}
-	if m.statusErr {
-		m.status, m.statusErr = "", false
+	if m.status != "" && m.cfg.Now().Sub(m.statusAt) > statusTTL {
+		m.status, m.statusErr = "", false // an old message or a cleared error
 	}
 	m.frame = msg.frame
 	m.frameSeq++

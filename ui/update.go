@@ -1,6 +1,8 @@
 package ui
 
 import (
+	"syscall"
+
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 )
@@ -52,7 +54,6 @@ func (m Model) handleKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	case key.Matches(msg, k.Detail):
 		m.detailOpen = !m.detailOpen
 		m.detailScroll = 0
-		m.resizeTables()
 	case key.Matches(msg, k.DetailDown):
 		m.detailScroll += max(1, m.detailHeight()/2)
 	case key.Matches(msg, k.DetailUp):
@@ -72,6 +73,14 @@ func (m Model) handleKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		if !m.paused && !m.inflight {
 			return m, m.collect()
 		}
+	case key.Matches(msg, k.Mark):
+		return m.startMark()
+	case key.Matches(msg, k.Unmark):
+		return m.startUnmark()
+	case key.Matches(msg, k.Kill):
+		return m.startKill(syscall.SIGTERM)
+	case key.Matches(msg, k.KillNow):
+		return m.startKill(syscall.SIGKILL)
 	case key.Matches(msg, k.Refresh):
 		if !m.inflight {
 			m.status, m.statusErr = "", false

@@ -40,9 +40,13 @@ func (m Model) render() string {
 	lines := make([]string, 0, m.height)
 	lines = append(lines, m.header(), m.tabs())
 	lines = append(lines, m.tableLines()...)
-	if m.detailOpen {
+	if m.paneOpen() {
 		lines = append(lines, m.styles.Border.Render(strings.Repeat("─", m.width)))
-		lines = append(lines, m.detailLines()...)
+		if m.dialog != nil || m.form != nil {
+			lines = append(lines, m.dialogLines(m.detailHeight())...)
+		} else {
+			lines = append(lines, m.detailLines()...)
+		}
 	}
 	lines = append(lines, m.statusLine(), m.footerHelp())
 	return strings.Join(lines, "\n")
@@ -51,11 +55,15 @@ func (m Model) render() string {
 // tableHeight is the number of data rows the table gets.
 func (m *Model) tableHeight() int {
 	h := m.height - chromeLines
-	if m.detailOpen {
+	if m.paneOpen() {
 		h -= 1 + m.detailHeight()
 	}
 	return max(1, h)
 }
+
+// paneOpen reports whether the lower pane shows: details, a dialog or the
+// mark form.
+func (m *Model) paneOpen() bool { return m.detailOpen || m.dialog != nil || m.form != nil }
 
 // detailHeight is the detail pane's height: half the body, and nearly all
 // of it on a short terminal.
@@ -216,8 +224,13 @@ func (m Model) statusLine() string {
 }
 
 func (m Model) footerHelp() string {
-	if m.mode == modeFilter {
+	switch m.mode {
+	case modeFilter:
 		return fit(m.help.View(filterKeys{m.keys}), m.width)
+	case modeConfirm:
+		return fit(m.help.View(dialogKeys{m.keys}), m.width)
+	case modeForm:
+		return fit(m.help.View(formKeys{m.keys}), m.width)
 	}
 	return fit(m.help.View(m.keys), m.width)
 }

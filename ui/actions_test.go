@@ -1,0 +1,167 @@
+package ui
+
+import (
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/portwarden/portwarden/services/action"
+	"github.com/portwarden/portwarden/services/baseline"
+	"github.com/portwarden/portwarden/services/origin"
+	"github.com/portwarden/portwarden/sockets"
+	"github.com/portwarden/portwarden/sockets/sockettest"
+)
+
+func TestMain(m *testing.M) {
+	sockettest.RunIfChild()
+	os.Exit(m.Run())
+}
+
+// liveHolder starts a real child process holding a loopback listener and
+// returns a model showing a real snapshot of it, filtered to that row.
+func liveHolder(t *testing.T, b *fixedBackend) (Model, *sockettest.Holder) {
+	t.Helper()
+	ln, err := net.ListenTCP("tcp4", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, _ := ln.File()
+	h, err := sockettest.Hold(f)
+	f.Close()
+	ln.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Close() })
+	snap, err := sockets.NewCollector().Collect(sockets.Query{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.frames = []Frame{frameOf(snap.Sockets)}
+	m := New(Config{Host: "live", Root: true, Color: true, Interval: time.Hour, Admin: "alice", Now: time.Now}, b)
+	m = update(t, m, tea_WindowSize(120, 40))
+	m = run(t, m, m.Init())
+	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	m = press(t, m, append(append([]string{"/"}, strings.Split(port, "")...), "enter")...)
+	if len(m.table().visible) != 1 {
+		t.Fatalf("filter to port %s: %d rows", port, len(m.table().visible))
+	}
+	return m, h
+}
+
+func running(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	s := string(b)
+	return strings.TrimSpace(s[strings.LastIndexByte(s, ')')+1:])[0] != 'Z'
+}
+
+func TestKillThroughTheDialog(t *testing.T) {
+	b := &fixedBackend{session: action.Session{Self: os.Getpid()}}
+	m, h := liveHolder(t, b)
+
+	m = press(t, m, "k")
+	s := screen(m)
+	for _, want := range []string{"Kill this process?", "SIGTERM", "pid " + strconv.Itoa(h.PID), "holds    tcp 127.0.0.1:", "y yes"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("kill dialog lacks %q:\n%s", want, s)
+		}
+	}
+	m = press(t, m, "enter") // anything but y is no
+	if !running(h.PID) || !strings.Contains(screen(m), "nothing was done") || m.mode != modeNormal {
+		t.Fatalf("the default answer killed, or said nothing:\n%s", screen(m))
+	}
+
+	m = press(t, m, "k", "y")
+	if running(h.PID) {
+		t.Error("confirmed kill left the process running")
+	}
+	if !strings.Contains(screen(m), "has ended") {
+		t.Errorf("result not shown:\n%s", screen(m))
+	}
+}
+
+func TestOwnSessionNeedsThePIDTyped(t *testing.T) {
+	b := &fixedBackend{}
+	m, h := liveHolder(t, b)
+	b.session = action.Session{Self: os.Getpid(), Ancestors: []origin.Ancestor{{PID: h.PID, Name: "sshd"}}}
+
+	m = press(t, m, "K")
+	if s := screen(m); !strings.Contains(s, "sshd serving your own SSH session") || !strings.Contains(s, "type the PID to confirm") {
+		t.Fatalf("danger dialog:\n%s", s)
+	}
+	m = press(t, m, "y", "enter") // y is not the PID
+	if !running(h.PID) || !strings.Contains(screen(m), "did not match") {
+		t.Fatalf("a wrong PID went through:\n%s", screen(m))
+	}
+	keys := append([]string{"K"}, strings.Split(strconv.Itoa(h.PID), "")...)
+	m = press(t, m, append(keys, "enter")...)
+	if running(h.PID) {
+		t.Errorf("typed PID, still running:\n%s", screen(m))
+	}
+}
+
+func TestMarkAndUnmark(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "baseline.toml")
+	b := &fixedBackend{baselinePath: path, session: action.Session{Self: os.Getpid()}}
+	m, _ := liveHolder(t, b)
+	m = press(t, m, "m")
+	if s := screen(m); !strings.Contains(s, "as expected") || !strings.Contains(s, "owner:  alice") {
+		t.Fatalf("mark form:\n%s", s)
+	}
+	m = press(t, m, "enter")
+	if !strings.Contains(screen(m), "a reason is required") {
+		t.Error("saved without a reason")
+	}
+	m = press(t, m, "l", "a", "b", "space", "t", "e", "s", "t", "enter")
+	base, err := baseline.Load(path)
+	if err != nil || len(base.Entries) != 1 {
+		t.Fatalf("baseline after mark: %+v %v", base, err)
+	}
+	e := base.Entries[0]
+	if e.Reason != "lab test" || e.Owner != "alice" || e.Proto != "tcp" || e.Bind != "127.0.0.1" || e.Added.IsZero() {
+		t.Errorf("entry %+v", e)
+	}
+	if !strings.Contains(screen(m), "marked tcp/") {
+		t.Errorf("no confirmation:\n%s", screen(m))
+	}
+
+	// With the mark in a frame, u removes it after a yes.
+	snap := *b.frames[0].Snapshot
+	a := frameOf(snap.Sockets)
+	for i := range a.Verdicts {
+		if e.Covers(&a.Snapshot.Sockets[i]) {
+			a.Verdicts[i].Baseline = &e
+		}
+	}
+	b.frames = append(b.frames, a)
+	m = press(t, m, "r", "u")
+	if !strings.Contains(screen(m), "Remove this listener from the baseline?") {
+		t.Fatalf("unmark dialog:\n%s", screen(m))
+	}
+	press(t, m, "y")
+	if base, _ := baseline.Load(path); len(base.Entries) != 0 {
+		t.Errorf("after unmark: %+v", base.Entries)
+	}
+}
+
+func TestReadOnlyHidesActions(t *testing.T) {
+	b := &fixedBackend{frames: []Frame{frameOf(fixtureSockets())}}
+	m := New(Config{Host: "ro", Root: true, ReadOnly: true, Now: func() time.Time { return testNow }}, b)
+	m = update(t, m, tea_WindowSize(120, 40))
+	m = run(t, m, m.Init())
+	m = press(t, m, "j", "k") // k moves up here
+	if m.table().cursor != 0 || m.dialog != nil {
+		t.Errorf("read-only k: cursor %d, dialog %v", m.table().cursor, m.dialog)
+	}
+	m = press(t, m, "m", "K")
+	if m.mode != modeNormal || strings.Contains(screen(m), "mark") || strings.Contains(screen(m), "kill") {
+		t.Errorf("read-only shows or opens actions:\n%s", screen(m))
+	}
+}
