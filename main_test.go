@@ -421,41 +421,20 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// holdListener starts holders (child processes) sharing one fresh loopback
-// listener; this test process keeps no copy.
+// holdListener starts n holders sharing a fresh loopback listener.
 func holdListener(t *testing.T, n int) ([]*sockettest.Holder, string) {
 	t.Helper()
-	ln, err := net.ListenTCP("tcp4", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	hs, addr, err := sockettest.HoldListener(n)
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, err := ln.File()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var hs []*sockettest.Holder
-	for range n {
-		h, err := sockettest.Hold(f)
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, h := range hs {
 		t.Cleanup(func() { h.Close() })
-		hs = append(hs, h)
 	}
-	f.Close()
-	ln.Close()
-	return hs, ln.Addr().String()
+	return hs, addr.String()
 }
 
-// running reports whether pid is a live (not zombie) process.
-func running(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	s := string(b)
-	return !strings.HasPrefix(strings.TrimSpace(s[strings.LastIndexByte(s, ')')+1:]), "Z")
-}
+var running = sockettest.Running
 
 func runBin(t *testing.T, bin string, args ...string) (string, string, int) {
 	t.Helper()

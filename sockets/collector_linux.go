@@ -169,8 +169,14 @@ func (c *LinuxCollector) enumerate(q Query, snap *Snapshot) ([]Socket, error) {
 }
 
 func (c *LinuxCollector) readProcNet(t table, q Query, socks []Socket) ([]Socket, int, error) {
-	path := c.procRoot + "/net/" + t.procFile
+	// thread-self/net is the calling thread's network namespace; /proc/net
+	// is the main thread's, which may differ in a process that switches.
+	path := c.procRoot + "/thread-self/net/" + t.procFile
 	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		path = c.procRoot + "/net/" + t.procFile // kernels before 3.17, fixtures
+		f, err = os.Open(path)
+	}
 	if errors.Is(err, os.ErrNotExist) {
 		return socks, 0, nil // IPv6 disabled, or the protocol compiled out
 	}

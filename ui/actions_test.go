@@ -1,7 +1,6 @@
 package ui
 
 import (
-	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -25,17 +24,11 @@ func TestMain(m *testing.M) {
 // returns a model showing a real snapshot of it, filtered to that row.
 func liveHolder(t *testing.T, b *fixedBackend) (Model, *sockettest.Holder) {
 	t.Helper()
-	ln, err := net.ListenTCP("tcp4", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	hs, addr, err := sockettest.HoldListener(1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, _ := ln.File()
-	h, err := sockettest.Hold(f)
-	f.Close()
-	ln.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
+	h := hs[0]
 	t.Cleanup(func() { h.Close() })
 	snap, err := sockets.NewCollector().Collect(sockets.Query{})
 	if err != nil {
@@ -45,7 +38,7 @@ func liveHolder(t *testing.T, b *fixedBackend) (Model, *sockettest.Holder) {
 	m := New(Config{Host: "live", Root: true, Color: true, Interval: time.Hour, Admin: "alice", Now: time.Now}, b)
 	m = update(t, m, tea_WindowSize(120, 40))
 	m = run(t, m, m.Init())
-	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	port := strconv.Itoa(int(addr.Port()))
 	m = press(t, m, append(append([]string{"/"}, strings.Split(port, "")...), "enter")...)
 	if len(m.table().visible) != 1 {
 		t.Fatalf("filter to port %s: %d rows", port, len(m.table().visible))
@@ -53,14 +46,7 @@ func liveHolder(t *testing.T, b *fixedBackend) (Model, *sockettest.Holder) {
 	return m, h
 }
 
-func running(pid int) bool {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return false
-	}
-	s := string(b)
-	return strings.TrimSpace(s[strings.LastIndexByte(s, ')')+1:])[0] != 'Z'
-}
+var running = sockettest.Running
 
 func TestKillThroughTheDialog(t *testing.T) {
 	b := &fixedBackend{session: action.Session{Self: os.Getpid()}}

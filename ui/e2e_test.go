@@ -199,7 +199,7 @@ func TestDashboardInTmux(t *testing.T) {
 	s.send("y")
 	s.waitFor("the kill's result", contains("has ended"))
 	deadline := time.Now().Add(10 * time.Second)
-	for running(victim.PID) {
+	for sockettest.Running(victim.PID) {
 		if time.Now().After(deadline) {
 			t.Fatal("the victim still runs")
 		}
@@ -221,13 +221,4 @@ func TestDashboardInTmux(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-}
-
-func running(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	st := string(b)
-	return !strings.HasPrefix(strings.TrimSpace(st[strings.LastIndexByte(st, ')')+1:]), "Z")
 }

@@ -23,26 +23,15 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// holder starts a child holding a fresh loopback listener and returns it
-// with the listener's address; this process keeps no copy.
+// holder starts a child holding a fresh loopback listener.
 func holder(t *testing.T) (*sockettest.Holder, netip.AddrPort) {
 	t.Helper()
-	ln, err := net.ListenTCP("tcp4", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	hs, addr, err := sockettest.HoldListener(1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, err := ln.File()
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := sockettest.Hold(f)
-	f.Close()
-	ln.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { h.Close() })
-	return h, ln.Addr().(*net.TCPAddr).AddrPort()
+	t.Cleanup(func() { hs[0].Close() })
+	return hs[0], addr
 }
 
 func snapshot(t *testing.T) *sockets.Snapshot {
@@ -63,10 +52,7 @@ func targetOf(t *testing.T, pid int) Target {
 	return tg
 }
 
-func alive(pid int) bool {
-	_, err := readStat("/proc", pid)
-	return err == nil
-}
+var alive = sockettest.Running
 
 func TestSignalEndsTheProcessSeen(t *testing.T) {
 	h, addr := holder(t)

@@ -7,9 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/netip"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -222,3 +224,44 @@ func Hold(files ...*os.File) (*Holder, error) {
 
 // Close ends the holder and waits for it.
 func (h *Holder) Close() error { return h.c.stop() }
+
+// HoldListener starts n holders sharing one fresh TCP listener on
+// 127.0.0.1, of which the calling process keeps no copy: the listener
+// lives exactly as long as the holders. Close each holder when done.
+func HoldListener(n int) ([]*Holder, netip.AddrPort, error) {
+	ln, err := net.ListenTCP("tcp4", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		return nil, netip.AddrPort{}, err
+	}
+	addr := ln.Addr().(*net.TCPAddr).AddrPort()
+	f, err := ln.File()
+	ln.Close()
+	if err != nil {
+		return nil, addr, err
+	}
+	defer f.Close()
+	var hs []*Holder
+	for range n {
+		h, err := Hold(f)
+		if err != nil {
+			for _, h := range hs {
+				h.Close()
+			}
+			return nil, addr, err
+		}
+		hs = append(hs, h)
+	}
+	return hs, addr, nil
+}
+
+// Running reports whether pid is a live process; a zombie (exited, not yet
+// reaped) is not.
+func Running(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	s := string(b)
+	rest := strings.TrimSpace(s[strings.LastIndexByte(s, ')')+1:])
+	return rest != "" && rest[0] != 'Z' && rest[0] != 'X'
+}
