@@ -12,7 +12,7 @@ step() { printf '\n== %s\n' "$*"; }
 # Debian packages the tests use, by the command that proves each is there.
 declare -A need=(
 	[ss]=iproute2 [ip]=iproute2 [setpriv]=util-linux
-	[python3]=python3 [tmux]=tmux
+	[python3]=python3 [tmux]=tmux [xinetd]=xinetd
 )
 missing=()
 for c in "${!need[@]}"; do command -v "$c" >/dev/null || missing+=("${need[$c]}"); done
