@@ -28,6 +28,7 @@ import (
 	"github.com/portwarden/portwarden/services/audit"
 	"github.com/portwarden/portwarden/services/baseline"
 	"github.com/portwarden/portwarden/services/catalog"
+	"github.com/portwarden/portwarden/services/disable"
 	"github.com/portwarden/portwarden/services/origin"
 	"github.com/portwarden/portwarden/services/verdict"
 	"github.com/portwarden/portwarden/sockets"
@@ -55,6 +56,7 @@ Usage:
   portwarden baseline add --reason TEXT [--owner WHO] [--bind ADDR] [--process NAME] [--exe PATH] [tcp|udp/]PORT
   portwarden baseline remove [--bind ADDR] [--process NAME] [--exe PATH] [tcp|udp/]PORT
   portwarden kill [--signal TERM|KILL] [--yes] [--dry-run] [--force] [--all] TARGET
+  portwarden disable [--yes] [--dry-run] [--all] TARGET
                               TARGET: a PID, tcp/PORT, udp/PORT, :PORT or ADDR:PORT
 
 Every command takes --baseline PATH (default: ` + "%s" + `).
@@ -80,6 +82,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdBaseline(args[1:], stdout, stderr)
 	case "kill":
 		return cmdKill(args[1:], stdout, stderr)
+	case "disable":
+		return cmdDisable(args[1:], stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprintf(stdout, usage, baseline.DefaultPath())
 		return exitOK
@@ -733,4 +737,109 @@ func auditProcess(t action.Target) *audit.Process {
 		p.Unit = origin.Unit(t.Cgroup)
 	}
 	return p
+}
+
+func cmdDisable(args []string, stdout, stderr io.Writer) int {
+	fs, _ := newFlags("disable", "disable [--yes] [--dry-run] [--all] TARGET", stderr)
+	yes := fs.Bool("yes", false, "do not ask for confirmation")
+	dryRun := fs.Bool("dry-run", false, "show the steps, change nothing")
+	all := fs.Bool("all", false, "disable every service the target matches")
+	mask := fs.Bool("mask", false, "mask a systemd unit instead of disabling it")
+	readOnly := fs.Bool("read-only", false, "refuse every action")
+	auditPath := fs.String("audit-log", audit.DefaultPath(), "where actions are recorded")
+	pos, code, ok := parse(fs, args, 1)
+	if !ok {
+		return code
+	}
+	if len(pos) != 1 {
+		fs.Usage()
+		return exitUsage
+	}
+	fail := func(format string, a ...any) int {
+		fmt.Fprintf(stderr, "portwarden disable: "+format+"\n", a...)
+		return exitFail
+	}
+	switch {
+	case *readOnly:
+		return fail("refused: --read-only")
+	case *mask:
+		return fail("--mask applies to systemd units, which portwarden cannot disable yet")
+	}
+	snap, err := sockets.NewCollector().Collect(sockets.Query{ListeningOnly: true})
+	if err != nil {
+		return fail("%v", err)
+	}
+	var socks []*sockets.Socket
+	if pid, perr := strconv.Atoi(pos[0]); perr == nil {
+		for i := range snap.Sockets {
+			for _, p := range snap.Sockets[i].Processes {
+				if p.PID == pid {
+					socks = append(socks, &snap.Sockets[i])
+				}
+			}
+		}
+		if len(socks) == 0 {
+			return fail("pid %d holds no listening socket", pid)
+		}
+	} else if socks, err = action.Listeners(snap, pos[0]); err != nil {
+		return fail("%v", err)
+	}
+
+	env := disable.Env{ProcRoot: "/proc", Services: "/etc/services"}
+	log := audit.Log{Path: *auditPath}
+	var plans []*disable.Plan
+	seen := map[string]bool{}
+	for _, s := range socks {
+		plan, err := disable.For(env, s)
+		if err != nil {
+			return fail("%s %s: %v", s.Proto, s.Local, err)
+		}
+		if key := plan.Manager + " " + plan.Service + " " + plan.Steps[0].Describe; !seen[key] {
+			seen[key] = true
+			plans = append(plans, plan)
+		}
+	}
+	if len(plans) > 1 && !*all {
+		fmt.Fprintf(stderr, "portwarden disable: %s is provided by %d services; name one, or use --all:\n", pos[0], len(plans))
+		for _, p := range plans {
+			fmt.Fprintf(stderr, "  %s service %s\n", p.Manager, p.Service)
+		}
+		return exitFail
+	}
+	for _, p := range plans {
+		fmt.Fprintf(stdout, "disable %s service %s:\n", p.Manager, safetext.Visible(p.Service))
+		for i, s := range p.Steps {
+			fmt.Fprintf(stdout, "  %d. %s\n", i+1, safetext.Visible(s.Describe))
+		}
+	}
+	if *dryRun {
+		fmt.Fprintln(stdout, "dry run: nothing was changed")
+		return exitOK
+	}
+	if !*yes && !confirm(stdout, "Make these changes? [y/N] ") {
+		return fail("not confirmed: nothing was changed (use --yes in scripts)")
+	}
+	code = exitOK
+	for _, p := range plans {
+		r := audit.Record{Action: "disable", Detail: p.Manager + " service " + p.Service + ": " + stepsText(p), Result: "done"}
+		if err := p.Run(); err != nil {
+			r.Result, r.Error = "failed", err.Error()
+			fmt.Fprintf(stderr, "portwarden disable: %v\n", err)
+			code = exitFail
+		} else {
+			fmt.Fprintf(stdout, "disabled %s service %s\n", p.Manager, p.Service)
+		}
+		if err := log.Append(r); err != nil {
+			fmt.Fprintf(stderr, "portwarden disable: %v\n", err)
+		}
+	}
+	return code
+}
+
+func stepsText(p *disable.Plan) string {
+	var parts []string
+	for _, s := range p.Steps {
+		parts = append(parts, s.Describe)
+	}
+	return strings.Join(parts, "; ")
 }

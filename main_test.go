@@ -542,3 +542,67 @@ func TestKillCommand(t *testing.T) {
 		t.Errorf("bad signal: exit %d, want 2", code)
 	}
 }
+
+// TestDisableCommand disables a real xinetd service from the command line.
+func TestDisableCommand(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("xinetd needs root")
+	}
+	bin := buildBinary(t)
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	x, err := sockettest.StartXinetd(t.TempDir(), port)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Stop()
+	target := fmt.Sprintf("tcp/127.0.0.1:%d", port)
+	listening := func() bool {
+		out, _, _ := runBin(t, bin, "snapshot", "--listening", "--tcp", "-4", "--baseline", filepath.Join(t.TempDir(), "b"))
+		return strings.Contains(out, fmt.Sprintf(" 127.0.0.1:%d ", port))
+	}
+	waitUntil(t, "xinetd listens", listening)
+
+	log := filepath.Join(t.TempDir(), "audit.log")
+	out, errOut, code := runBin(t, bin, "disable", "--dry-run", "--audit-log", log, target)
+	if code != 0 || !strings.Contains(out, "disable xinetd service echo:") || !strings.Contains(out, "1. set \"disable = yes\"") ||
+		!strings.Contains(out, "2. reload xinetd") || !strings.Contains(out, "dry run") {
+		t.Errorf("dry run: exit %d\n%s%s", code, out, errOut)
+	}
+	if b, _ := os.ReadFile(x.ServiceFile); string(b) != x.Service || len(readAudit(t, log)) != 0 {
+		t.Fatal("the dry run changed or recorded something")
+	}
+	out, errOut, code = runBin(t, bin, "disable", "--yes", "--audit-log", log, target)
+	if code != 0 || !strings.Contains(out, "disabled xinetd service echo") {
+		t.Fatalf("disable: exit %d\n%s%s", code, out, errOut)
+	}
+	waitUntil(t, "the port to go", func() bool { return !listening() })
+	if recs := readAudit(t, log); len(recs) != 1 || recs[0].Action != "disable" || recs[0].Result != "done" || !strings.Contains(recs[0].Detail, x.ServiceFile) {
+		t.Errorf("audit: %+v", recs)
+	}
+	if _, errOut, code := runBin(t, bin, "disable", "--yes", "--audit-log", log, target); code != 1 || !strings.Contains(errOut, "nothing listens") {
+		t.Errorf("disabling again: exit %d %s", code, errOut)
+	}
+	// Something portwarden cannot tell the starter of: it says what it knows.
+	hs, addr := holdListener(t, 1)
+	_, errOut, code = runBin(t, bin, "disable", "--yes", "--audit-log", log, "tcp/"+addr)
+	if code != 1 || !strings.Contains(errOut, "cannot tell what starts") || !strings.Contains(errOut, strconv.Itoa(hs[0].PID)) {
+		t.Errorf("unknown starter: exit %d %s", code, errOut)
+	}
+}
+
+// waitUntil polls cond until it holds, or fails after a deadline.
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(50 * time.Millisecond) // polling, with a deadline
+	}
+}

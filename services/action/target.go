@@ -58,39 +58,12 @@ func Resolve(snap *sockets.Snapshot, arg string) ([]Target, error) {
 		}
 		return nil, fmt.Errorf("pid %d holds no socket (or has exited)", pid)
 	}
-	proto, rest, hasProto := strings.Cut(arg, "/")
-	if !hasProto {
-		proto, rest = "", arg
-	} else if proto != "tcp" && proto != "udp" {
-		return nil, fmt.Errorf("%q: protocol must be tcp or udp", arg)
-	}
-	var addr netip.Addr
-	portStr := rest
-	if i := strings.LastIndexByte(rest, ':'); i >= 0 {
-		portStr = rest[i+1:]
-		if host := strings.Trim(rest[:i], "[]"); host != "" {
-			a, err := netip.ParseAddr(host)
-			if err != nil {
-				return nil, fmt.Errorf("%q: %q is not an IP address", arg, host)
-			}
-			addr = a
-		}
-	} else if !hasProto {
-		return nil, fmt.Errorf("%q: want a PID, PROTO/PORT, :PORT or ADDR:PORT", arg)
-	}
-	port, err := strconv.ParseUint(portStr, 10, 16)
-	if err != nil || port == 0 {
-		return nil, fmt.Errorf("%q: port must be 1-65535", arg)
+	socks, err := Listeners(snap, arg)
+	if err != nil {
+		return nil, err
 	}
 	var out []Target
-	matched := false
-	for i := range snap.Sockets {
-		s := &snap.Sockets[i]
-		if !s.Listening() || s.Local.Port() != uint16(port) || (proto != "" && s.Proto.String() != proto) ||
-			(addr.IsValid() && s.Local.Addr().WithZone("").Unmap() != addr.Unmap()) {
-			continue
-		}
-		matched = true
+	for _, s := range socks {
 		for _, p := range s.Processes {
 			if !slices.ContainsFunc(out, func(t Target) bool { return t.PID == p.PID }) {
 				out = append(out, TargetOf(p))
@@ -98,8 +71,6 @@ func Resolve(snap *sockets.Snapshot, arg string) ([]Target, error) {
 		}
 	}
 	switch {
-	case !matched:
-		return nil, fmt.Errorf("nothing listens on %s", arg)
 	case len(out) == 0:
 		return nil, fmt.Errorf("the owner of %s cannot be read: run portwarden as root", arg)
 	case len(out) > 1:
@@ -131,4 +102,46 @@ func TargetFromProc(procRoot string, pid int) (Target, error) {
 		}
 	}
 	return t, nil
+}
+
+// Listeners returns the listening sockets a port target names: "tcp/22",
+// "udp/53", ":22" (either protocol), "127.0.0.1:6379" or "tcp/[::1]:8080".
+// A bare number is a PID, not a port: it is an error here.
+func Listeners(snap *sockets.Snapshot, arg string) ([]*sockets.Socket, error) {
+	proto, rest, hasProto := strings.Cut(arg, "/")
+	if !hasProto {
+		proto, rest = "", arg
+	} else if proto != "tcp" && proto != "udp" {
+		return nil, fmt.Errorf("%q: protocol must be tcp or udp", arg)
+	}
+	var addr netip.Addr
+	portStr := rest
+	if i := strings.LastIndexByte(rest, ':'); i >= 0 {
+		portStr = rest[i+1:]
+		if host := strings.Trim(rest[:i], "[]"); host != "" {
+			a, err := netip.ParseAddr(host)
+			if err != nil {
+				return nil, fmt.Errorf("%q: %q is not an IP address", arg, host)
+			}
+			addr = a
+		}
+	} else if !hasProto {
+		return nil, fmt.Errorf("%q: want a PID, PROTO/PORT, :PORT or ADDR:PORT", arg)
+	}
+	port, err := strconv.ParseUint(portStr, 10, 16)
+	if err != nil || port == 0 {
+		return nil, fmt.Errorf("%q: port must be 1-65535", arg)
+	}
+	var out []*sockets.Socket
+	for i := range snap.Sockets {
+		s := &snap.Sockets[i]
+		if s.Listening() && s.Local.Port() == uint16(port) && (proto == "" || s.Proto.String() == proto) &&
+			(!addr.IsValid() || s.Local.Addr().WithZone("").Unmap() == addr.Unmap()) {
+			out = append(out, s)
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("nothing listens on %s", arg)
+	}
+	return out, nil
 }

@@ -2,7 +2,6 @@ package disable
 
 import (
 	"errors"
-	"fmt"
 	"net"
 	"net/netip"
 	"os"
@@ -64,42 +63,15 @@ func TestDisableRealXinetd(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("xinetd needs root")
 	}
-	bin, err := exec.LookPath("xinetd")
+	x, err := sockettest.StartXinetd(t.TempDir(), freePort(t))
 	if err != nil {
-		t.Fatal("xinetd is required (scripts/test.sh installs it)")
-	}
-	dir := t.TempDir()
-	port := freePort(t)
-	conf := filepath.Join(dir, "xinetd.conf")
-	svcFile := filepath.Join(dir, "xinetd.d", "pwecho")
-	os.Mkdir(filepath.Dir(svcFile), 0o755)
-	os.WriteFile(conf, []byte(fmt.Sprintf("defaults\n{\n\tlog_type = FILE %s/log\n}\nincludedir %s\n", dir, filepath.Dir(svcFile))), 0o644)
-	service := fmt.Sprintf(`# a test service
-service echo
-{
-	type        = INTERNAL UNLISTED
-	id          = echo-portwarden-test
-	socket_type = stream
-	protocol    = tcp
-	port        = %d
-	bind        = 127.0.0.1
-	wait        = no
-	user        = root
-	disable     = no
-}
-`, port)
-	os.WriteFile(svcFile, []byte(service), 0o644)
-
-	cmd := exec.Command(bin, "-dontfork", "-f", conf, "-pidfile", filepath.Join(dir, "pid"))
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer func() { cmd.Process.Kill(); cmd.Wait() }() // by its own handle, never by name
-
+	defer x.Stop()
+	port, svcFile, service := x.Port, x.ServiceFile, x.Service
 	s := listener(t, port, true)
-	if len(s.Processes) == 0 || s.Processes[0].PID != cmd.Process.Pid {
-		t.Fatalf("port %d is not held by our xinetd %d: %+v", port, cmd.Process.Pid, s.Processes)
+	if len(s.Processes) == 0 || s.Processes[0].PID != x.PID() {
+		t.Fatalf("port %d is not held by our xinetd %d: %+v", port, x.PID(), s.Processes)
 	}
 	plan, err := For(Env{ProcRoot: "/proc", Services: "/etc/services"}, s)
 	if err != nil {
@@ -127,7 +99,7 @@ service echo
 		t.Errorf("backup differs from the original")
 	}
 	listener(t, port, false)
-	if !sockettest.Running(cmd.Process.Pid) {
+	if !sockettest.Running(x.PID()) {
 		t.Error("xinetd was killed, not reloaded")
 	}
 	// A second plan finds nothing left to disable.
