@@ -547,6 +547,22 @@ func (b *dashboardBackend) Kill(t action.Target, sig syscall.Signal) (bool, erro
 	return ended, nil
 }
 
+func (b *dashboardBackend) PlanDisable(s sockets.Socket) (*disable.Plan, error) {
+	if b.readOnly {
+		return nil, errReadOnly
+	}
+	return disable.For(disable.Env{ProcRoot: "/proc", Services: "/etc/services"}, &s)
+}
+
+func (b *dashboardBackend) RunDisable(p *disable.Plan) error {
+	if b.readOnly {
+		return errReadOnly
+	}
+	err := p.Run()
+	b.record(audit.Record{Action: "disable", Detail: p.Manager + " service " + p.Service + ": " + stepsText(p)}, err)
+	return err
+}
+
 // record appends an action to the audit log: done, or failed with err.
 func (b *dashboardBackend) record(r audit.Record, err error) {
 	if r.Result == "" {

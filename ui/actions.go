@@ -13,6 +13,7 @@ import (
 
 	"github.com/portwarden/portwarden/services/action"
 	"github.com/portwarden/portwarden/services/baseline"
+	"github.com/portwarden/portwarden/services/disable"
 	"github.com/portwarden/portwarden/sockets"
 	"github.com/portwarden/portwarden/ui/safetext"
 )
@@ -42,6 +43,11 @@ type (
 		sig    syscall.Signal
 		plan   KillPlan
 		err    error
+	}
+	disablePlanMsg struct {
+		what string
+		plan *disable.Plan
+		err  error
 	}
 	actionDoneMsg struct {
 		text string
@@ -197,6 +203,48 @@ func (m Model) onKillPlan(msg killPlanMsg) (tea.Model, tea.Cmd) {
 	if d.typePID != "" {
 		return m, d.input.Focus()
 	}
+	return m, nil
+}
+
+// startDisable plans, in a command, how to disable the service behind the
+// selected socket; the dialog shows the exact steps.
+func (m Model) startDisable() (tea.Model, tea.Cmd) {
+	s, _ := m.selectedSocket()
+	if s == nil {
+		m.status, m.statusErr = "disable works on a socket: select its row", true
+		return m, nil
+	}
+	sock, b := *s, m.backend
+	what := s.Proto.String() + " " + s.Local.String()
+	return m, func() tea.Msg {
+		p, err := b.PlanDisable(sock)
+		return disablePlanMsg{what: what, plan: p, err: err}
+	}
+}
+
+func (m Model) onDisablePlan(msg disablePlanMsg) (tea.Model, tea.Cmd) {
+	if msg.err != nil {
+		m.status, m.statusErr, m.statusAt = "disable "+msg.what+": "+msg.err.Error(), true, m.cfg.Now()
+		return m, nil
+	}
+	p, b := msg.plan, m.backend
+	lines := []string{"service  " + p.Manager + " service " + safetext.Visible(p.Service), "steps"}
+	for i, s := range p.Steps {
+		lines = append(lines, fmt.Sprintf("  %d. %s", i+1, safetext.Visible(s.Describe)))
+	}
+	m.dialog = &dialog{
+		title: "Disable the service behind " + msg.what + "?",
+		lines: lines,
+		confirm: func() tea.Cmd {
+			return func() tea.Msg {
+				if err := b.RunDisable(p); err != nil {
+					return actionDoneMsg{err: fmt.Errorf("disable %s service %s: %w", p.Manager, p.Service, err)}
+				}
+				return actionDoneMsg{text: "disabled " + p.Manager + " service " + p.Service}
+			}
+		},
+	}
+	m.mode = modeConfirm
 	return m, nil
 }
 

@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -149,5 +150,75 @@ func TestReadOnlyHidesActions(t *testing.T) {
 	m = press(t, m, "m", "K")
 	if m.mode != modeNormal || strings.Contains(screen(m), "mark") || strings.Contains(screen(m), "kill") {
 		t.Errorf("read-only shows or opens actions:\n%s", screen(m))
+	}
+}
+
+func TestDisableThroughTheDialog(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("xinetd needs root")
+	}
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	x, err := sockettest.StartXinetd(t.TempDir(), port)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Stop()
+	listening := func() bool {
+		snap, err := sockets.NewCollector().Collect(sockets.Query{ListeningOnly: true, TCP: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range snap.Sockets {
+			if int(s.Local.Port()) == port {
+				return true
+			}
+		}
+		return false
+	}
+	waitFor(t, "xinetd to listen", listening)
+
+	b := &fixedBackend{session: action.Session{Self: os.Getpid()}}
+	snap, err := sockets.NewCollector().Collect(sockets.Query{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.frames = []Frame{frameOf(snap.Sockets)}
+	m := New(Config{Host: "live", Root: true, Color: true, Interval: time.Hour, Now: time.Now}, b)
+	m = update(t, m, tea_WindowSize(120, 40))
+	m = run(t, m, m.Init())
+	m = press(t, m, append(append([]string{"/"}, strings.Split(strconv.Itoa(port), "")...), "enter")...)
+
+	m = press(t, m, "d")
+	s := screen(m)
+	for _, want := range []string{"Disable the service behind tcp 127.0.0.1:" + strconv.Itoa(port), "xinetd service echo",
+		"1. set \"disable = yes\" in service echo of " + x.ServiceFile, "2. reload xinetd"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("disable dialog lacks %q:\n%s", want, s)
+		}
+	}
+	m = press(t, m, "n")
+	if b, _ := os.ReadFile(x.ServiceFile); string(b) != x.Service {
+		t.Fatal("answering no changed the service file")
+	}
+	m = press(t, m, "d", "y")
+	if !strings.Contains(screen(m), "disabled xinetd service echo") {
+		t.Errorf("result not shown:\n%s", screen(m))
+	}
+	waitFor(t, "the port to go", func() bool { return !listening() })
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(50 * time.Millisecond) // polling, with a deadline
 	}
 }

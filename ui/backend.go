@@ -10,6 +10,7 @@ import (
 
 	"github.com/portwarden/portwarden/services/action"
 	"github.com/portwarden/portwarden/services/baseline"
+	"github.com/portwarden/portwarden/services/disable"
 	"github.com/portwarden/portwarden/services/origin"
 	"github.com/portwarden/portwarden/services/verdict"
 	"github.com/portwarden/portwarden/sockets"
@@ -40,6 +41,10 @@ type Backend interface {
 	PlanKill(t action.Target) (KillPlan, error)
 	// Kill signals t and waits for it to end; ended is false if it still runs.
 	Kill(t action.Target, sig syscall.Signal) (ended bool, err error)
+	// PlanDisable says how to disable the service behind a socket;
+	// RunDisable makes exactly those changes.
+	PlanDisable(s sockets.Socket) (*disable.Plan, error)
+	RunDisable(p *disable.Plan) error
 }
 
 // KillPlan is what the kill dialog shows besides the process itself.

@@ -13,6 +13,7 @@ import (
 	"github.com/portwarden/portwarden/services/action"
 	"github.com/portwarden/portwarden/services/baseline"
 	"github.com/portwarden/portwarden/services/catalog"
+	"github.com/portwarden/portwarden/services/disable"
 	"github.com/portwarden/portwarden/services/origin"
 	"github.com/portwarden/portwarden/services/verdict"
 	"github.com/portwarden/portwarden/sockets"
@@ -43,6 +44,12 @@ func (b *fixedBackend) PlanKill(t action.Target) (KillPlan, error) {
 	danger, err := b.session.Check("/proc", t, nil)
 	return KillPlan{Danger: danger}, err
 }
+
+func (b *fixedBackend) PlanDisable(s sockets.Socket) (*disable.Plan, error) {
+	return disable.For(disable.Env{ProcRoot: "/proc", Services: "/etc/services"}, &s)
+}
+
+func (b *fixedBackend) RunDisable(p *disable.Plan) error { return p.Run() }
 
 func (b *fixedBackend) Kill(t action.Target, sig syscall.Signal) (bool, error) {
 	exit, err := action.Signal("/proc", t, sig)

@@ -12,7 +12,7 @@ type keyMap struct {
 	Filter, ClearFilter, AcceptFilter       key.Binding
 	Sort, Reverse                           key.Binding
 	Pause, Refresh, Help, Quit              key.Binding
-	Mark, Unmark, Kill, KillNow             key.Binding
+	Mark, Unmark, Kill, KillNow, Disable    key.Binding
 	Yes, No                                 key.Binding
 }
 
@@ -46,6 +46,7 @@ func newKeyMap() keyMap {
 		Unmark:       key.NewBinding(key.WithKeys("u"), key.WithHelp("u", "unmark")),
 		Kill:         key.NewBinding(key.WithKeys("k"), key.WithHelp("k", "kill (TERM)")),
 		KillNow:      key.NewBinding(key.WithKeys("K"), key.WithHelp("K", "kill (KILL)")),
+		Disable:      key.NewBinding(key.WithKeys("d"), key.WithHelp("d", "disable service")),
 		Yes:          key.NewBinding(key.WithKeys("y"), key.WithHelp("y", "yes")),
 		No:           key.NewBinding(key.WithKeys("n", "esc"), key.WithHelp("n/esc", "no")),
 	}
@@ -54,7 +55,7 @@ func newKeyMap() keyMap {
 // readOnly disables every action: they vanish from the footer and help,
 // and k, which kills otherwise, moves up as in vi.
 func (k *keyMap) readOnly() {
-	for _, b := range []*key.Binding{&k.Mark, &k.Unmark, &k.Kill, &k.KillNow} {
+	for _, b := range []*key.Binding{&k.Mark, &k.Unmark, &k.Kill, &k.KillNow, &k.Disable} {
 		b.SetEnabled(false)
 	}
 	k.Up = key.NewBinding(key.WithKeys("up", "k"), key.WithHelp("↑/k", "up"))
@@ -78,7 +79,7 @@ func (k keyMap) FullHelp() [][]key.Binding {
 		{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom, k.Help, k.Quit},
 		{k.NextView, k.PrevView, k.View1, k.View2, k.View3, k.View4, k.Pause, k.Refresh},
 		{k.Detail, k.DetailUp, k.DetailDown, k.Filter, k.ClearFilter, k.Sort, k.Reverse,
-			k.Mark, k.Unmark, k.Kill, k.KillNow},
+			k.Mark, k.Unmark, k.Kill, k.KillNow, k.Disable},
 	}
 }
 

@@ -174,6 +174,8 @@ func (m Model) dispatch(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, m.collect()
 	case killPlanMsg:
 		return m.onKillPlan(msg)
+	case disablePlanMsg:
+		return m.onDisablePlan(msg)
 	case actionDoneMsg:
 		return m.onActionDone(msg)
 	case detailMsg:

@@ -81,6 +81,8 @@ func (m Model) handleKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		return m.startKill(syscall.SIGTERM)
 	case key.Matches(msg, k.KillNow):
 		return m.startKill(syscall.SIGKILL)
+	case key.Matches(msg, k.Disable):
+		return m.startDisable()
 	case key.Matches(msg, k.Refresh):
 		if !m.inflight {
 			m.status, m.statusErr = "", false
