@@ -608,3 +608,44 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 		time.Sleep(50 * time.Millisecond) // polling, with a deadline
 	}
 }
+
+// TestKillGuardsOwnSSHSession logs in to a real sshd with a key and runs
+// portwarden inside the session: the sshd it came through is protected.
+func TestKillGuardsOwnSSHSession(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("sshd needs root")
+	}
+	bin := buildBinary(t)
+	sshd, err := sockettest.StartSSHD(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sshd.Stop()
+	ssh := func(command ...string) (string, string, int) {
+		args := sshd.SSH(false, command...)
+		return runBin(t, args[0], args[1:]...)
+	}
+	waitUntil(t, "an SSH login", func() bool { _, _, code := ssh("true"); return code == 0 })
+	target := fmt.Sprintf("tcp/127.0.0.1:%d", sshd.Port)
+	log := filepath.Join(t.TempDir(), "audit.log")
+
+	out, errOut, code := ssh(bin, "kill", "--yes", "--audit-log", log, target)
+	if code != 1 || !strings.Contains(out, "your own SSH session") || !strings.Contains(errOut, "--force") {
+		t.Errorf("kill of our own sshd from inside the session: exit %d\n%s%s", code, out, errOut)
+	}
+	if !running(sshd.PID()) {
+		t.Fatal("the session's sshd was killed")
+	}
+	if recs := readAudit(t, log); len(recs) != 1 || recs[0].Result != "refused" {
+		t.Errorf("audit: %+v", recs)
+	}
+	out, _, code = ssh(bin, "kill", "--dry-run", target)
+	if code != 0 || !strings.Contains(out, "!!! DANGER") {
+		t.Errorf("dry run inside the session: exit %d\n%s", code, out)
+	}
+	// Outside any SSH session the same sshd is an ordinary process.
+	out, _, code = runBin(t, bin, "kill", "--dry-run", target)
+	if code != 0 || strings.Contains(out, "DANGER") || !strings.Contains(out, fmt.Sprintf("pid %d", sshd.PID())) {
+		t.Errorf("dry run outside: exit %d\n%s", code, out)
+	}
+}

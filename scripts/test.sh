@@ -13,6 +13,7 @@ step() { printf '\n== %s\n' "$*"; }
 declare -A need=(
 	[ss]=iproute2 [ip]=iproute2 [setpriv]=util-linux
 	[python3]=python3 [tmux]=tmux [xinetd]=xinetd
+	[sshd]=openssh-server [ssh]=openssh-client [ssh-keygen]=openssh-client
 )
 missing=()
 for c in "${!need[@]}"; do command -v "$c" >/dev/null || missing+=("${need[$c]}"); done

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -218,6 +219,63 @@ func TestDashboardInTmux(t *testing.T) {
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("q did not quit:\n%s", s.capture())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestDashboardOverSSH runs the dashboard inside a real SSH session (a key
+// login to a real sshd, in tmux): killing the sshd that session came
+// through needs the PID typed, and a wrong PID does nothing.
+func TestDashboardOverSSH(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("sshd needs root")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "portwarden")
+	if out, err := exec.Command("go", "build", "-o", bin, "github.com/portwarden/portwarden").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	sshd, err := sockettest.StartSSHD(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sshd.Stop()
+	login := sshd.SSH(false, "true")
+	deadline := time.Now().Add(10 * time.Second)
+	for exec.Command(login[0], login[1:]...).Run() != nil {
+		if time.Now().After(deadline) {
+			t.Fatal("no SSH login within 10s")
+		}
+		time.Sleep(50 * time.Millisecond) // polling the daemon, with a deadline
+	}
+
+	s := &tmuxSession{t: t, socket: fmt.Sprintf("pwssh-%d", os.Getpid()), name: "ssh"}
+	defer s.tmux("kill-server")
+	args := append([]string{"new-session", "-d", "-s", s.name, "-x", "120", "-y", "40"},
+		sshd.SSH(true, bin, "--interval", "300ms", "--baseline", filepath.Join(dir, "b.toml"), "--audit-log", filepath.Join(dir, "audit.log"))...)
+	if out, err := s.tmux(args...); err != nil {
+		t.Fatalf("tmux: %v %s", err, out)
+	}
+	port := strconv.Itoa(sshd.Port)
+	s.waitFor("the dashboard", contains("portwarden", "listening"))
+	s.send(append(append([]string{"/"}, strings.Split(port, "")...), "Enter")...)
+	s.waitFor("the sshd row", contains("filter: "+port, "sshd"))
+	s.send("k")
+	s.waitFor("the danger dialog", contains("DANGER", "your own SSH session", "type the PID to confirm"))
+	s.send("1", "Enter")
+	s.waitFor("the refusal", contains("did not match", "nothing was done"))
+	if !sockettest.Running(sshd.PID()) {
+		t.Fatal("the session's sshd was killed")
+	}
+	s.send("q")
+	deadline = time.Now().Add(10 * time.Second)
+	for {
+		if _, err := s.tmux("has-session", "-t", s.name); err != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("q did not end the session:\n%s", s.capture())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
