@@ -500,8 +500,7 @@ func (b *dashboardBackend) Mark(e baseline.Entry) error {
 		return errReadOnly
 	}
 	err := baseline.Add(b.baselinePath, e)
-	b.record(audit.Record{Action: "mark", Detail: fmt.Sprintf("%s: %q, owner %s", e.Key(), e.Reason, e.Owner)}, err)
-	return err
+	return b.record(audit.Record{Action: "mark", Detail: fmt.Sprintf("%s: %q, owner %s", e.Key(), e.Reason, e.Owner)}, err)
 }
 
 func (b *dashboardBackend) Unmark(e baseline.Entry) error {
@@ -512,8 +511,7 @@ func (b *dashboardBackend) Unmark(e baseline.Entry) error {
 	if err == nil && n == 0 {
 		err = fmt.Errorf("no entry %s in %s", e.Key(), b.baselinePath)
 	}
-	b.record(audit.Record{Action: "unmark", Detail: e.Key()}, err)
-	return err
+	return b.record(audit.Record{Action: "unmark", Detail: e.Key()}, err)
 }
 
 func (b *dashboardBackend) PlanKill(t action.Target) (ui.KillPlan, error) {
@@ -522,8 +520,7 @@ func (b *dashboardBackend) PlanKill(t action.Target) (ui.KillPlan, error) {
 	}
 	danger, err := b.session.Check("/proc", t, b.last)
 	if err != nil {
-		b.record(audit.Record{Action: "kill", Target: auditProcess(t), Result: "refused"}, err)
-		return ui.KillPlan{}, err
+		return ui.KillPlan{}, b.record(audit.Record{Action: "kill", Target: auditProcess(t), Result: "refused"}, err)
 	}
 	return ui.KillPlan{Danger: danger, ComesBack: action.ComesBack(origin.Describe("/proc", t.PID, t.PPID, t.Cgroup))}, nil
 }
@@ -535,16 +532,14 @@ func (b *dashboardBackend) Kill(t action.Target, sig syscall.Signal) (bool, erro
 	r := audit.Record{Action: "kill", Target: auditProcess(t), Detail: map[syscall.Signal]string{syscall.SIGTERM: "SIGTERM", syscall.SIGKILL: "SIGKILL"}[sig]}
 	exit, err := action.Signal("/proc", t, sig)
 	if err != nil {
-		b.record(r, err)
-		return false, err
+		return false, b.record(r, err)
 	}
 	defer exit.Close()
 	ended := exit.Wait(b.killWait)
 	if !ended {
 		r.Result = "still running"
 	}
-	b.record(r, nil)
-	return ended, nil
+	return ended, b.record(r, nil)
 }
 
 func (b *dashboardBackend) PlanDisable(s sockets.Socket) (*disable.Plan, error) {
@@ -558,13 +553,13 @@ func (b *dashboardBackend) RunDisable(p *disable.Plan) error {
 	if b.readOnly {
 		return errReadOnly
 	}
-	err := p.Run()
-	b.record(audit.Record{Action: "disable", Detail: p.Manager + " service " + p.Service + ": " + stepsText(p)}, err)
-	return err
+	return b.record(audit.Record{Action: "disable", Detail: p.Manager + " service " + p.Service + ": " + stepsText(p)}, p.Run())
 }
 
-// record appends an action to the audit log: done, or failed with err.
-func (b *dashboardBackend) record(r audit.Record, err error) {
+// record appends an action to the audit log, done or failed with err, and
+// returns err joined with any failure to record it: an action that could
+// not be recorded is shown as such.
+func (b *dashboardBackend) record(r audit.Record, err error) error {
 	if r.Result == "" {
 		r.Result = "done"
 	}
@@ -574,19 +569,32 @@ func (b *dashboardBackend) record(r audit.Record, err error) {
 		}
 		r.Error = err.Error()
 	}
-	b.audit.Append(r) // the result shows on screen either way
+	return errors.Join(err, b.audit.Append(r))
+}
+
+// actionFlags are the flags every action command takes.
+type actionFlags struct {
+	yes, dryRun, all, readOnly *bool
+	auditPath                  *string
+}
+
+func newActionFlags(fs *flag.FlagSet, what string) actionFlags {
+	return actionFlags{
+		yes:       fs.Bool("yes", false, "do not ask for confirmation"),
+		dryRun:    fs.Bool("dry-run", false, "show what would be done, do nothing"),
+		all:       fs.Bool("all", false, "act on every "+what+" the target matches"),
+		readOnly:  fs.Bool("read-only", false, "refuse every action"),
+		auditPath: fs.String("audit-log", audit.DefaultPath(), "where actions are recorded"),
+	}
 }
 
 func cmdKill(args []string, stdout, stderr io.Writer) int {
 	fs, _ := newFlags("kill", "kill [--signal TERM|KILL] [--wait 5s] [--yes] [--dry-run] [--force] [--all] TARGET", stderr)
 	sigName := fs.String("signal", "TERM", "TERM (ask it to stop) or KILL (stop it at once)")
 	wait := fs.Duration("wait", 5*time.Second, "how long to wait for the process to end")
-	yes := fs.Bool("yes", false, "do not ask for confirmation")
-	dryRun := fs.Bool("dry-run", false, "show what would be done, do nothing")
 	force := fs.Bool("force", false, "also kill a process your own session depends on (its sshd); --yes is not enough")
-	all := fs.Bool("all", false, "kill every process the target matches")
-	readOnly := fs.Bool("read-only", false, "refuse every action")
-	auditPath := fs.String("audit-log", audit.DefaultPath(), "where actions are recorded")
+	af := newActionFlags(fs, "process")
+	yes, dryRun, all, readOnly, auditPath := af.yes, af.dryRun, af.all, af.readOnly, af.auditPath
 	pos, code, ok := parse(fs, args, 1)
 	if !ok {
 		return code
@@ -757,12 +765,9 @@ func auditProcess(t action.Target) *audit.Process {
 
 func cmdDisable(args []string, stdout, stderr io.Writer) int {
 	fs, _ := newFlags("disable", "disable [--yes] [--dry-run] [--all] TARGET", stderr)
-	yes := fs.Bool("yes", false, "do not ask for confirmation")
-	dryRun := fs.Bool("dry-run", false, "show the steps, change nothing")
-	all := fs.Bool("all", false, "disable every service the target matches")
 	mask := fs.Bool("mask", false, "mask a systemd unit instead of disabling it")
-	readOnly := fs.Bool("read-only", false, "refuse every action")
-	auditPath := fs.String("audit-log", audit.DefaultPath(), "where actions are recorded")
+	af := newActionFlags(fs, "service")
+	yes, dryRun, all, readOnly, auditPath := af.yes, af.dryRun, af.all, af.readOnly, af.auditPath
 	pos, code, ok := parse(fs, args, 1)
 	if !ok {
 		return code
