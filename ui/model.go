@@ -199,14 +199,6 @@ func (m Model) dispatch(msg tea.Msg) (tea.Model, tea.Cmd) {
 			return m.onFormKey(msg)
 		}
 		return m.onKey(msg)
-	case tea.MouseWheelMsg:
-		switch msg.Mouse().Button {
-		case tea.MouseWheelUp:
-			m.table().move(-3)
-		case tea.MouseWheelDown:
-			m.table().move(3)
-		}
-		return m, m.fetchDetail()
 	}
 	if m.mode == modeFilter {
 		var cmd tea.Cmd
