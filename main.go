@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/user"
 	"strconv"
 	"strings"
 	"syscall"
@@ -274,7 +273,7 @@ func cmdBaseline(args []string, stdout, stderr io.Writer) int {
 
 func baselineInit(args []string, stdout, stderr io.Writer) int {
 	fs, path := newFlags("baseline init", "baseline init [--owner WHO] [--baseline PATH]", stderr)
-	owner := fs.String("owner", currentUser(), "who vouches for these listeners")
+	owner := fs.String("owner", audit.Admin(), "who vouches for these listeners")
 	if _, code, ok := parse(fs, args, 0); !ok {
 		return code
 	}
@@ -322,7 +321,7 @@ func baselineEdit(verb string, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&e.Exe, "exe", "", "only this executable path")
 	if verb == "add" {
 		fs.StringVar(&e.Reason, "reason", "", "why this listener is expected (required)")
-		fs.StringVar(&e.Owner, "owner", currentUser(), "who is responsible for it")
+		fs.StringVar(&e.Owner, "owner", audit.Admin(), "who is responsible for it")
 	}
 	pos, code, ok := parse(fs, args, 1)
 	if !ok {
@@ -380,17 +379,6 @@ func parsePort(s string) (proto string, port uint16, err error) {
 		return "", 0, fmt.Errorf("%q: port must be 1-65535", s)
 	}
 	return proto, uint16(n), nil
-}
-
-// currentUser names the admin: the user behind sudo when there is one.
-func currentUser() string {
-	if u := os.Getenv("SUDO_USER"); u != "" {
-		return u
-	}
-	if u, err := user.Current(); err == nil {
-		return u.Username
-	}
-	return strconv.Itoa(os.Getuid())
 }
 
 func cmdDashboard(args []string, stdout, stderr io.Writer) int {

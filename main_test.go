@@ -551,17 +551,12 @@ func TestDisableCommand(t *testing.T) {
 		t.Skip("xinetd needs root")
 	}
 	bin := buildBinary(t)
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	x, err := sockettest.StartXinetd(t.TempDir(), port)
+	x, err := sockettest.StartXinetd(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer x.Stop()
+	port := x.Port
 	target := fmt.Sprintf("tcp/127.0.0.1:%d", port)
 	listening := func() bool {
 		out, _, _ := runBin(t, bin, "snapshot", "--listening", "--tcp", "-4", "--baseline", filepath.Join(t.TempDir(), "b"))
@@ -597,15 +592,11 @@ func TestDisableCommand(t *testing.T) {
 	}
 }
 
-// waitUntil polls cond until it holds, or fails after a deadline.
+// waitUntil fails the test unless cond holds within 10 s.
 func waitUntil(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(50 * time.Millisecond) // polling, with a deadline
+	if !sockettest.WaitFor(10*time.Second, cond) {
+		t.Fatalf("timed out waiting for %s", what)
 	}
 }
 

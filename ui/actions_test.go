@@ -1,7 +1,6 @@
 package ui
 
 import (
-	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -157,17 +156,12 @@ func TestDisableThroughTheDialog(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("xinetd needs root")
 	}
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	x, err := sockettest.StartXinetd(t.TempDir(), port)
+	x, err := sockettest.StartXinetd(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer x.Stop()
+	port := x.Port
 	listening := func() bool {
 		snap, err := sockets.NewCollector().Collect(sockets.Query{ListeningOnly: true, TCP: true})
 		if err != nil {
@@ -212,13 +206,10 @@ func TestDisableThroughTheDialog(t *testing.T) {
 	waitFor(t, "the port to go", func() bool { return !listening() })
 }
 
+// waitFor fails the test unless cond holds within 10 s.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(50 * time.Millisecond) // polling, with a deadline
+	if !sockettest.WaitFor(10*time.Second, cond) {
+		t.Fatalf("timed out waiting for %s", what)
 	}
 }

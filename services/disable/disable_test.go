@@ -2,7 +2,6 @@ package disable
 
 import (
 	"errors"
-	"net"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -19,16 +18,6 @@ import (
 func TestMain(m *testing.M) {
 	sockettest.RunIfChild()
 	os.Exit(m.Run())
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 // listener waits until something listens on 127.0.0.1:port (want true) or
@@ -63,7 +52,7 @@ func TestDisableRealXinetd(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("xinetd needs root")
 	}
-	x, err := sockettest.StartXinetd(t.TempDir(), freePort(t))
+	x, err := sockettest.StartXinetd(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,7 +5,6 @@ package sockettest
 import (
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -27,12 +26,11 @@ func StartSSHD(dir string) (*SSHD, error) {
 	if err != nil {
 		return nil, errors.New("sshd is required (scripts/test.sh installs openssh-server)")
 	}
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	port, err := freePort()
 	if err != nil {
 		return nil, err
 	}
-	s := &SSHD{Port: ln.Addr().(*net.TCPAddr).Port, dir: dir}
-	ln.Close()
+	s := &SSHD{Port: port, dir: dir}
 	if _, err := os.Stat("/run/sshd"); os.IsNotExist(err) {
 		if err := os.Mkdir("/run/sshd", 0o755); err != nil {
 			return nil, err

@@ -5,9 +5,11 @@ package sockettest
 import (
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"time"
 )
 
 // Xinetd is a real xinetd with a configuration of its own, serving its
@@ -20,11 +22,16 @@ type Xinetd struct {
 }
 
 // StartXinetd starts xinetd in the foreground with its configuration under
-// dir. It returns once xinetd runs; the caller waits for the port.
-func StartXinetd(dir string, port int) (*Xinetd, error) {
+// dir, on a free loopback port. It returns once xinetd runs; the caller
+// waits for the port.
+func StartXinetd(dir string) (*Xinetd, error) {
 	bin, err := exec.LookPath("xinetd")
 	if err != nil {
 		return nil, errors.New("xinetd is required (scripts/test.sh installs it)")
+	}
+	port, err := freePort()
+	if err != nil {
+		return nil, err
 	}
 	x := &Xinetd{Conf: filepath.Join(dir, "xinetd.conf"), ServiceFile: filepath.Join(dir, "xinetd.d", "pwecho"), Port: port}
 	if err := os.MkdirAll(filepath.Dir(x.ServiceFile), 0o755); err != nil {
@@ -58,6 +65,29 @@ service echo
 		return nil, err
 	}
 	return x, nil
+}
+
+// freePort returns a loopback TCP port nothing listens on now.
+func freePort() (int, error) {
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+// WaitFor polls cond until it holds or timeout passes, and reports whether
+// it held: tests wait on a condition with a deadline, never a sleep.
+func WaitFor(timeout time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(50 * time.Millisecond) // the polling interval, not a synchronisation
+	}
+	return true
 }
 
 // PID is the daemon's process ID.
