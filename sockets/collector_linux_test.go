@@ -38,11 +38,14 @@ func collect(t *testing.T, m sockets.Method, q sockets.Query) *sockets.Snapshot 
 	return snap
 }
 
-// lookup finds the socket with the given protocol and endpoints.
+// lookup finds the socket with the given protocol and endpoints. It skips
+// sockets without an inode: a TIME-WAIT left by an earlier connection
+// (another test's, on loopback's reused ports) can share the endpoints, and
+// is never one of the test's own.
 func lookup(snap *sockets.Snapshot, proto sockets.Proto, local, remote netip.AddrPort) *sockets.Socket {
 	for i := range snap.Sockets {
 		s := &snap.Sockets[i]
-		if s.Proto == proto && s.Local == local && (!remote.IsValid() || s.Remote == remote) {
+		if s.Proto == proto && s.Inode != 0 && s.Local == local && (!remote.IsValid() || s.Remote == remote) {
 			return s
 		}
 	}
