@@ -38,6 +38,10 @@ func RunIfChild() {
 			os.Exit(1)
 		}
 		os.Exit(0)
+	case "systemd-box":
+		err := runBoxInit() // returns only when it could not become systemd
+		fmt.Fprintln(os.Stderr, "sockettest systemd box:", err)
+		os.Exit(1)
 	case "holder":
 		// Hold the inherited files until the parent closes our stdin.
 		buf := make([]byte, 1)
