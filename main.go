@@ -534,14 +534,14 @@ func (b *dashboardBackend) PlanDisable(s sockets.Socket) (*disable.Plan, error) 
 	if b.readOnly {
 		return nil, errReadOnly
 	}
-	return disable.For(disable.Env{ProcRoot: "/proc", Services: "/etc/services"}, &s)
+	return disable.For(disable.Env{ProcRoot: "/proc", Services: "/etc/services"}, &s, disable.Disable)
 }
 
 func (b *dashboardBackend) RunDisable(p *disable.Plan) error {
 	if b.readOnly {
 		return errReadOnly
 	}
-	return b.record(audit.Record{Action: "disable", Detail: p.Manager + " service " + p.Service + ": " + stepsText(p)}, p.Run())
+	return b.record(disableRecord(p), p.Run())
 }
 
 // record appends an action to the audit log, done or failed with err, and
@@ -771,8 +771,10 @@ func cmdDisable(args []string, stdout, stderr io.Writer) int {
 	switch {
 	case *readOnly:
 		return fail("refused: --read-only")
-	case *mask:
-		return fail("--mask applies to systemd units, which portwarden cannot disable yet")
+	}
+	how := disable.Disable
+	if *mask {
+		how = disable.Mask
 	}
 	snap, err := sockets.NewCollector().Collect(sockets.Query{ListeningOnly: true})
 	if err != nil {
@@ -799,7 +801,7 @@ func cmdDisable(args []string, stdout, stderr io.Writer) int {
 	var plans []*disable.Plan
 	seen := map[string]bool{}
 	for _, s := range socks {
-		plan, err := disable.For(env, s)
+		plan, err := disable.For(env, s, how)
 		if err != nil {
 			return fail("%s %s: %v", s.Proto, s.Local, err)
 		}
@@ -830,7 +832,8 @@ func cmdDisable(args []string, stdout, stderr io.Writer) int {
 	}
 	code = exitOK
 	for _, p := range plans {
-		r := audit.Record{Action: "disable", Detail: p.Manager + " service " + p.Service + ": " + stepsText(p), Result: "done"}
+		r := disableRecord(p)
+		r.Result = "done"
 		if err := p.Run(); err != nil {
 			r.Result, r.Error = "failed", err.Error()
 			fmt.Fprintf(stderr, "portwarden disable: %v\n", err)
@@ -843,6 +846,12 @@ func cmdDisable(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	return code
+}
+
+// disableRecord is the audit record of a disable plan: the process that
+// held the socket, and every step.
+func disableRecord(p *disable.Plan) audit.Record {
+	return audit.Record{Action: "disable", Target: auditProcess(p.Holder), Detail: p.Manager + " " + p.Service + ": " + stepsText(p)}
 }
 
 func stepsText(p *disable.Plan) string {

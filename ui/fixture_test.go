@@ -46,7 +46,7 @@ func (b *fixedBackend) PlanKill(t action.Target) (KillPlan, error) {
 }
 
 func (b *fixedBackend) PlanDisable(s sockets.Socket) (*disable.Plan, error) {
-	return disable.For(disable.Env{ProcRoot: "/proc", Services: "/etc/services"}, &s)
+	return disable.For(disable.Env{ProcRoot: "/proc", Services: "/etc/services"}, &s, disable.Disable)
 }
 
 func (b *fixedBackend) RunDisable(p *disable.Plan) error { return p.Run() }

@@ -26,8 +26,9 @@ type Step struct {
 
 // Plan is how to disable the service behind a socket.
 type Plan struct {
-	Manager string // "xinetd", "inetd"
-	Service string // the service entry
+	Manager string        // "systemd", "xinetd", "inetd"
+	Service string        // the units or service entry
+	Holder  action.Target // the process that holds the socket, or its super-server
 	Steps   []Step
 }
 
@@ -52,7 +53,20 @@ type Env struct {
 	ProcRoot string // "/proc"
 	Services string // "/etc/services"
 	Now      func() time.Time
+
+	viaSystemctl bool // tests: use systemctl even where D-Bus answers
 }
+
+// How says what disabling means where the manager offers a choice.
+type How int
+
+const (
+	// Disable stops the service and keeps it from starting at boot.
+	Disable How = iota
+	// Mask also keeps anything from starting it, by hand or as a
+	// dependency (systemd only).
+	Mask
+)
 
 // stamp names a backup taken now.
 func (env Env) stamp() string {
@@ -64,7 +78,7 @@ func (env Env) stamp() string {
 }
 
 // For plans how to disable the service that provides socket s.
-func For(env Env, s *sockets.Socket) (*Plan, error) {
+func For(env Env, s *sockets.Socket, how How) (*Plan, error) {
 	if len(s.Processes) == 0 {
 		return nil, &Unsupported{"no process holds this socket (or its owner cannot be read: run as root), so nothing tells what starts it"}
 	}
@@ -79,15 +93,25 @@ func For(env Env, s *sockets.Socket) (*Plan, error) {
 		}
 		server = t
 	}
+	var plan *Plan
+	var err error
 	switch {
+	case info.Unit != "" && !isSuperServer(server.Name):
+		plan, err = planSystemd(env, s, how)
+	case how == Mask:
+		err = &Unsupported{fmt.Sprintf("masking is for systemd units; %s is not run by one (leave out --mask)", holder.Name)}
 	case server.Name == "xinetd":
-		return planXinetd(env, s, server)
+		plan, err = planXinetd(env, s, server)
 	case isSuperServer(server.Name):
-		return planInetd(env, s, server)
-	case info.Unit != "":
-		return nil, &Unsupported{fmt.Sprintf("%s is run by the systemd unit %s. portwarden cannot disable systemd units yet; to stop it and keep it from starting at boot: systemctl disable --now %s", holder.Name, info.Unit, info.Unit)}
+		plan, err = planInetd(env, s, server)
+	default:
+		err = &Unsupported{unknownStarter(holder, info)}
 	}
-	return nil, &Unsupported{unknownStarter(holder, info)}
+	if err != nil {
+		return nil, err
+	}
+	plan.Holder = server
+	return plan, nil
 }
 
 func isSuperServer(name string) bool {

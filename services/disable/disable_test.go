@@ -62,7 +62,7 @@ func TestDisableRealXinetd(t *testing.T) {
 	if len(s.Processes) == 0 || s.Processes[0].PID != x.PID() {
 		t.Fatalf("port %d is not held by our xinetd %d: %+v", port, x.PID(), s.Processes)
 	}
-	plan, err := For(Env{ProcRoot: "/proc", Services: "/etc/services"}, s)
+	plan, err := For(Env{ProcRoot: "/proc", Services: "/etc/services"}, s, Disable)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +92,7 @@ func TestDisableRealXinetd(t *testing.T) {
 		t.Error("xinetd was killed, not reloaded")
 	}
 	// A second plan finds nothing left to disable.
-	if _, err := For(Env{ProcRoot: "/proc", Services: "/etc/services"}, s); err == nil {
+	if _, err := For(Env{ProcRoot: "/proc", Services: "/etc/services"}, s, Disable); err == nil {
 		t.Error("planned to disable an already disabled service")
 	}
 }
@@ -149,7 +149,7 @@ func TestUnknownStarterSaysWhatItKnows(t *testing.T) {
 	}
 	defer h[0].Close()
 	s := listener(t, int(addr.Port()), true)
-	_, err = For(Env{ProcRoot: "/proc", Services: "/etc/services"}, s)
+	_, err = For(Env{ProcRoot: "/proc", Services: "/etc/services"}, s, Disable)
 	var u *Unsupported
 	if !errors.As(err, &u) || !strings.Contains(u.Reason, "cannot tell what starts") || !strings.Contains(u.Reason, "exe ") {
 		t.Errorf("unknown starter: %v", err)

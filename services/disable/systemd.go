@@ -1,0 +1,397 @@
+package disable
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path"
+	"slices"
+	"strings"
+	"time"
+
+	sdbus "github.com/coreos/go-systemd/v22/dbus"
+
+	"github.com/portwarden/portwarden/services/origin"
+	"github.com/portwarden/portwarden/sockets"
+)
+
+// systemdTimeout bounds one conversation with systemd, a stop job included.
+const systemdTimeout = 90 * time.Second
+
+// systemd is what disabling needs from the service manager. D-Bus and the
+// systemctl command both provide it.
+type systemd interface {
+	// Sockets lists the socket units systemd has loaded, with what they
+	// listen on.
+	Sockets(ctx context.Context) ([]socketUnit, error)
+	// TriggeredBy names the units (sockets, timers, paths) that start unit.
+	TriggeredBy(ctx context.Context, unit string) ([]string, error)
+	// FragmentPath is the file that defines unit.
+	FragmentPath(ctx context.Context, unit string) (string, error)
+	Stop(ctx context.Context, unit string) error
+	// Disable removes the units' boot-time links; Mask links them to
+	// /dev/null. Both make systemd reload its configuration.
+	Disable(ctx context.Context, units []string) error
+	Mask(ctx context.Context, units []string) error
+	Close()
+}
+
+// socketUnit is a .socket unit and what it listens on.
+type socketUnit struct {
+	Name   string
+	Listen []listenAddr
+}
+
+// listenAddr is one entry of a socket unit's Listen property:
+// ("Stream", "127.0.0.1:7"), ("Datagram", "[::]:53"), ("Stream", "/run/x.sock").
+type listenAddr struct{ Type, Address string }
+
+// matches reports whether the entry is the socket's local address.
+func (l listenAddr) matches(s *sockets.Socket) bool {
+	switch {
+	case l.Type == "Stream" && s.Proto == sockets.TCP, l.Type == "Datagram" && s.Proto == sockets.UDP:
+	default:
+		return false
+	}
+	ap, err := netip.ParseAddrPort(l.Address)
+	if err != nil {
+		return false // a file system socket, a netlink family, …
+	}
+	return ap.Port() == s.Local.Port() && ap.Addr().WithZone("").Unmap() == s.Local.Addr().WithZone("").Unmap()
+}
+
+// connectSystemd talks D-Bus when it can: systemd's private socket as root
+// (what systemctl itself uses), else the system bus. Without either it
+// falls back to the systemctl command.
+func connectSystemd(ctx context.Context, env Env) systemd {
+	if !env.viaSystemctl {
+		if os.Geteuid() == 0 {
+			if c, err := sdbus.NewSystemdConnectionContext(ctx); err == nil {
+				return dbusSystemd{c}
+			}
+		}
+		if c, err := sdbus.NewSystemConnectionContext(ctx); err == nil {
+			return dbusSystemd{c}
+		}
+	}
+	return systemctl{}
+}
+
+// planSystemd plans to stop and disable (or mask) the units that provide
+// s: the services holding it, the socket units that start them, and the
+// socket unit itself when systemd holds the listener.
+func planSystemd(env Env, s *sockets.Socket, how How) (*Plan, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), systemdTimeout)
+	defer cancel()
+	sd := connectSystemd(ctx, env)
+	defer sd.Close()
+
+	var sockUnits, services []string
+	for _, p := range s.Processes {
+		unit := origin.Unit(p.Cgroup)
+		switch {
+		case unit == "init.scope":
+			// systemd itself holds the listener: socket activation.
+			found, err := socketUnitsFor(ctx, sd, s)
+			if err != nil {
+				return nil, err
+			}
+			if len(found) == 0 {
+				return nil, fmt.Errorf("systemd itself holds %s/%s, but no socket unit lists that address", s.Proto, s.Local)
+			}
+			sockUnits = appendNew(sockUnits, found...)
+		case strings.Contains(p.Cgroup, "/user@"):
+			return nil, &Unsupported{fmt.Sprintf("%s (pid %d) is the user unit %s of a per-user systemd; as that user: systemctl --user disable --now %s",
+				p.Name, p.PID, orDash(unit), orDash(unit))}
+		case strings.HasSuffix(unit, ".scope"):
+			return nil, &Unsupported{fmt.Sprintf("%s (pid %d) was started by hand in %s (a login session or a transient scope), not by a service that starts at boot: kill it (k) instead",
+				p.Name, p.PID, unit)}
+		case strings.HasSuffix(unit, ".service"):
+			services = appendNew(services, unit)
+			triggers, err := sd.TriggeredBy(ctx, unit)
+			if err != nil {
+				return nil, err
+			}
+			for _, t := range triggers {
+				if strings.HasSuffix(t, ".socket") {
+					sockUnits = appendNew(sockUnits, t)
+				}
+			}
+		default:
+			return nil, &Unsupported{fmt.Sprintf("%s (pid %d) runs under systemd in %s, which is not a unit portwarden can disable", p.Name, p.PID, orDash(p.Cgroup))}
+		}
+	}
+	if len(sockUnits)+len(services) == 0 {
+		return nil, &Unsupported{"no process holds this socket (or its owner cannot be read: run as root), so nothing tells what starts it"}
+	}
+
+	// Sockets first: a stopped service whose socket still listens would be
+	// started again by the next connection.
+	stop := append(slices.Clone(sockUnits), services...)
+	// An instance a socket unit started (ssh@3-….service) goes with it.
+	var keep []string
+	for _, u := range services {
+		if !isInstance(u) || len(sockUnits) == 0 {
+			keep = append(keep, u)
+		}
+	}
+	files := append(slices.Clone(sockUnits), keep...)
+
+	if how == Mask {
+		// A mask is a link in /etc/systemd/system: it cannot replace a
+		// unit file the admin wrote there.
+		for _, u := range files {
+			frag, err := sd.FragmentPath(ctx, u)
+			if err != nil {
+				return nil, err
+			}
+			if path.Dir(frag) == "/etc/systemd/system" {
+				return nil, &Unsupported{fmt.Sprintf("%s is defined by %s itself, which a mask would have to replace: disable it instead (leave out --mask)", u, frag)}
+			}
+		}
+	}
+
+	p := &Plan{Manager: "systemd", Service: strings.Join(files, " ")}
+	for _, u := range stop {
+		p.Steps = append(p.Steps, Step{
+			Describe: "stop " + u + " (systemctl stop " + u + ")",
+			run:      withSystemd(env, func(ctx context.Context, sd systemd) error { return sd.Stop(ctx, u) }),
+		})
+	}
+	list, they, them := strings.Join(files, " "), "they do", "them"
+	if len(files) == 1 {
+		they, them = "it does", "it"
+	}
+	if how == Mask {
+		p.Steps = append(p.Steps, Step{
+			Describe: "mask " + list + " so nothing can start " + them + ", not even by hand (systemctl mask " + list + ")",
+			run:      withSystemd(env, func(ctx context.Context, sd systemd) error { return sd.Mask(ctx, files) }),
+		})
+	} else {
+		p.Steps = append(p.Steps, Step{
+			Describe: "disable " + list + " so " + they + " not start at boot (systemctl disable " + list + ")",
+			run:      withSystemd(env, func(ctx context.Context, sd systemd) error { return sd.Disable(ctx, files) }),
+		})
+	}
+	return p, nil
+}
+
+// withSystemd runs one step on a fresh connection: a plan may run long
+// after it was made (the dashboard waits for the admin).
+func withSystemd(env Env, fn func(context.Context, systemd) error) func() error {
+	return func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), systemdTimeout)
+		defer cancel()
+		sd := connectSystemd(ctx, env)
+		defer sd.Close()
+		return fn(ctx, sd)
+	}
+}
+
+// socketUnitsFor names the socket units listening on s's address.
+func socketUnitsFor(ctx context.Context, sd systemd, s *sockets.Socket) ([]string, error) {
+	units, err := sd.Sockets(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, u := range units {
+		if slices.ContainsFunc(u.Listen, func(l listenAddr) bool { return l.matches(s) }) {
+			names = append(names, u.Name)
+		}
+	}
+	return names, nil
+}
+
+// isInstance reports whether unit is an instance of a template
+// ("ssh@3-….service"), which has no install links of its own.
+func isInstance(unit string) bool {
+	at := strings.IndexByte(unit, '@')
+	return at >= 0 && at+1 < len(unit)-len(path.Ext(unit))
+}
+
+func appendNew(list []string, items ...string) []string {
+	for _, it := range items {
+		if !slices.Contains(list, it) {
+			list = append(list, it)
+		}
+	}
+	return list
+}
+
+// dbusSystemd talks to systemd over D-Bus.
+type dbusSystemd struct{ c *sdbus.Conn }
+
+func (d dbusSystemd) Close() { d.c.Close() }
+
+func (d dbusSystemd) Sockets(ctx context.Context) ([]socketUnit, error) {
+	list, err := d.c.ListUnitsByPatternsContext(ctx, nil, []string{"*.socket"})
+	if err != nil {
+		return nil, fmt.Errorf("list socket units: %w", err)
+	}
+	var units []socketUnit
+	for _, u := range list {
+		prop, err := d.c.GetUnitTypePropertyContext(ctx, u.Name, "Socket", "Listen")
+		if err != nil {
+			continue // unloaded meanwhile
+		}
+		entries, _ := prop.Value.Value().([][]any)
+		su := socketUnit{Name: u.Name}
+		for _, e := range entries {
+			if len(e) == 2 {
+				typ, _ := e[0].(string)
+				addr, _ := e[1].(string)
+				su.Listen = append(su.Listen, listenAddr{typ, addr})
+			}
+		}
+		units = append(units, su)
+	}
+	return units, nil
+}
+
+func (d dbusSystemd) TriggeredBy(ctx context.Context, unit string) ([]string, error) {
+	prop, err := d.c.GetUnitPropertyContext(ctx, unit, "TriggeredBy")
+	if err != nil {
+		return nil, fmt.Errorf("ask systemd what triggers %s: %w", unit, err)
+	}
+	names, _ := prop.Value.Value().([]string)
+	return names, nil
+}
+
+func (d dbusSystemd) FragmentPath(ctx context.Context, unit string) (string, error) {
+	prop, err := d.c.GetUnitPropertyContext(ctx, unit, "FragmentPath")
+	if err != nil {
+		return "", fmt.Errorf("ask systemd where %s is defined: %w", unit, err)
+	}
+	frag, _ := prop.Value.Value().(string)
+	return frag, nil
+}
+
+func (d dbusSystemd) Stop(ctx context.Context, unit string) error {
+	done := make(chan string, 1)
+	if _, err := d.c.StopUnitContext(ctx, unit, "replace", done); err != nil {
+		return fmt.Errorf("stop %s: %w", unit, err)
+	}
+	select {
+	case result := <-done:
+		if result != "done" {
+			return fmt.Errorf("stop %s: the job ended %q", unit, result)
+		}
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("stop %s: %w", unit, ctx.Err())
+	}
+}
+
+func (d dbusSystemd) Disable(ctx context.Context, units []string) error {
+	if _, err := d.c.DisableUnitFilesContext(ctx, units, false); err != nil {
+		return fmt.Errorf("disable %s: %w", strings.Join(units, " "), err)
+	}
+	return d.reload(ctx)
+}
+
+func (d dbusSystemd) Mask(ctx context.Context, units []string) error {
+	if _, err := d.c.MaskUnitFilesContext(ctx, units, false, true); err != nil {
+		return fmt.Errorf("mask %s: %w", strings.Join(units, " "), err)
+	}
+	return d.reload(ctx)
+}
+
+func (d dbusSystemd) reload(ctx context.Context) error {
+	if err := d.c.ReloadContext(ctx); err != nil {
+		return fmt.Errorf("reload systemd: %w", err)
+	}
+	return nil
+}
+
+// systemctl runs the systemctl command, with an argument vector and never
+// a shell, where no D-Bus connection is possible.
+type systemctl struct{}
+
+func (systemctl) Close() {}
+
+func (systemctl) run(ctx context.Context, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, "systemctl", args...)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("systemctl %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
+	}
+	return string(out), nil
+}
+
+func (s systemctl) Sockets(ctx context.Context) ([]socketUnit, error) {
+	out, err := s.run(ctx, "list-units", "--type=socket", "--all", "--plain", "--no-legend", "--no-pager")
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for line := range strings.Lines(out) {
+		if f := strings.Fields(line); len(f) > 0 && strings.HasSuffix(f[0], ".socket") {
+			names = append(names, f[0])
+		}
+	}
+	if len(names) == 0 {
+		return nil, nil
+	}
+	out, err = s.run(ctx, append([]string{"show", "--property=Id,Listen", "--"}, names...)...)
+	if err != nil {
+		return nil, err
+	}
+	return parseShowListen(out), nil
+}
+
+// parseShowListen reads `systemctl show --property=Id,Listen` output: one
+// block per unit, "Listen=127.0.0.1:7 (Stream)" once per address.
+func parseShowListen(out string) []socketUnit {
+	var units []socketUnit
+	for block := range strings.SplitSeq(out, "\n\n") {
+		var u socketUnit
+		for line := range strings.Lines(block) {
+			key, val, _ := strings.Cut(strings.TrimSpace(line), "=")
+			switch key {
+			case "Id":
+				u.Name = val
+			case "Listen":
+				if open := strings.LastIndex(val, " ("); open > 0 && strings.HasSuffix(val, ")") {
+					u.Listen = append(u.Listen, listenAddr{Type: val[open+2 : len(val)-1], Address: val[:open]})
+				}
+			}
+		}
+		if u.Name != "" {
+			units = append(units, u)
+		}
+	}
+	return units
+}
+
+func (s systemctl) TriggeredBy(ctx context.Context, unit string) ([]string, error) {
+	out, err := s.run(ctx, "show", "--property=TriggeredBy", "--value", "--", unit)
+	if err != nil {
+		return nil, err
+	}
+	return strings.Fields(out), nil
+}
+
+func (s systemctl) FragmentPath(ctx context.Context, unit string) (string, error) {
+	out, err := s.run(ctx, "show", "--property=FragmentPath", "--value", "--", unit)
+	return strings.TrimSpace(out), err
+}
+
+func (s systemctl) Stop(ctx context.Context, unit string) error {
+	_, err := s.run(ctx, "stop", "--", unit)
+	return err
+}
+
+func (s systemctl) Disable(ctx context.Context, units []string) error {
+	_, err := s.run(ctx, append([]string{"disable", "--"}, units...)...)
+	return err
+}
+
+func (s systemctl) Mask(ctx context.Context, units []string) error {
+	_, err := s.run(ctx, append([]string{"mask", "--"}, units...)...)
+	return err
+}
