@@ -44,6 +44,7 @@ type Model struct {
 	loaded   bool
 	paused   bool
 	inflight bool
+	ticking  bool // a tick is scheduled: one chain of refreshes, never two
 
 	detailOpen   bool
 	detailScroll int
@@ -143,8 +144,13 @@ func (m *Model) collect() tea.Cmd {
 }
 
 // tick schedules the next collection one interval after a frame arrived,
-// so a slow collection never piles up.
+// so a slow collection never piles up. A frame asked for out of turn (r,
+// an action's proof) finds a tick already scheduled and adds none.
 func (m *Model) tick() tea.Cmd {
+	if m.ticking {
+		return nil
+	}
+	m.ticking = true
 	return tea.Tick(m.cfg.Interval, func(time.Time) tea.Msg { return tickMsg{} })
 }
 
@@ -168,6 +174,7 @@ func (m Model) dispatch(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case frameMsg:
 		return m.onFrame(msg)
 	case tickMsg:
+		m.ticking = false
 		if m.paused || m.inflight {
 			return m, nil
 		}

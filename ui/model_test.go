@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	tea "charm.land/bubbletea/v2"
+
 	"github.com/portwarden/portwarden/sockets"
 )
 
@@ -294,5 +296,36 @@ func TestReturningToAViewShowsNoStaleRows(t *testing.T) {
 		if strings.HasPrefix(r, "-") || strings.HasPrefix(r, "+") {
 			t.Errorf("stale mark on %q", r)
 		}
+	}
+}
+
+// TestOneRefreshChain checks that frames asked for out of turn (r, the
+// proof after an action) do not start a second chain of ticks.
+func TestOneRefreshChain(t *testing.T) {
+	m, _ := newTestModel(t, 120, 40, frameOf(fixtureSockets()))
+	m.cfg.Interval = time.Millisecond
+	ticks := func(cmd tea.Cmd) int {
+		n := 0
+		msgs := []tea.Msg{prompt(cmd)}
+		if batch, ok := msgs[0].(tea.BatchMsg); ok {
+			msgs = msgs[:0]
+			for _, c := range batch {
+				msgs = append(msgs, prompt(c))
+			}
+		}
+		for _, msg := range msgs {
+			if _, ok := msg.(tickMsg); ok {
+				n++
+			}
+		}
+		return n
+	}
+	next, cmd := m.Update(frameMsg{frame: frameOf(fixtureSockets())})
+	if n := ticks(cmd); n != 0 {
+		t.Fatalf("a frame while a tick is scheduled added %d ticks", n)
+	}
+	next, _ = next.(Model).Update(tickMsg{})
+	if _, cmd = next.(Model).Update(frameMsg{frame: frameOf(fixtureSockets())}); ticks(cmd) != 1 {
+		t.Fatal("the frame a tick asked for schedules no next tick")
 	}
 }
