@@ -805,7 +805,7 @@ func cmdDisable(args []string, stdout, stderr io.Writer) int {
 		if err != nil {
 			return fail("%s %s: %v", s.Proto, s.Local, err)
 		}
-		if key := plan.Manager + " " + plan.Service + " " + plan.Steps[0].Describe; !seen[key] {
+		if key := plan.String() + " " + plan.Steps[0].Describe; !seen[key] {
 			seen[key] = true
 			plans = append(plans, plan)
 		}
@@ -813,12 +813,12 @@ func cmdDisable(args []string, stdout, stderr io.Writer) int {
 	if len(plans) > 1 && !*all {
 		fmt.Fprintf(stderr, "portwarden disable: %s is provided by %d services; name one, or use --all:\n", pos[0], len(plans))
 		for _, p := range plans {
-			fmt.Fprintf(stderr, "  %s service %s\n", p.Manager, p.Service)
+			fmt.Fprintf(stderr, "  %s\n", safetext.Visible(p.String()))
 		}
 		return exitFail
 	}
 	for _, p := range plans {
-		fmt.Fprintf(stdout, "disable %s service %s:\n", p.Manager, safetext.Visible(p.Service))
+		fmt.Fprintf(stdout, "disable %s:\n", safetext.Visible(p.String()))
 		for i, s := range p.Steps {
 			fmt.Fprintf(stdout, "  %d. %s\n", i+1, safetext.Visible(s.Describe))
 		}
@@ -839,7 +839,7 @@ func cmdDisable(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "portwarden disable: %v\n", err)
 			code = exitFail
 		} else {
-			fmt.Fprintf(stdout, "disabled %s service %s\n", p.Manager, p.Service)
+			fmt.Fprintf(stdout, "disabled %s\n", safetext.Visible(p.String()))
 		}
 		if err := log.Append(r); err != nil {
 			fmt.Fprintf(stderr, "portwarden disable: %v\n", err)
@@ -851,7 +851,7 @@ func cmdDisable(args []string, stdout, stderr io.Writer) int {
 // disableRecord is the audit record of a disable plan: the process that
 // held the socket, and every step.
 func disableRecord(p *disable.Plan) audit.Record {
-	return audit.Record{Action: "disable", Target: auditProcess(p.Holder), Detail: p.Manager + " " + p.Service + ": " + stepsText(p)}
+	return audit.Record{Action: "disable", Target: auditProcess(p.Holder), Detail: p.String() + ": " + stepsText(p)}
 }
 
 func stepsText(p *disable.Plan) string {

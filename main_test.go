@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -460,6 +461,8 @@ type auditLine struct {
 	Target struct {
 		PID        int    `json:"pid"`
 		StartTicks uint64 `json:"start_ticks"`
+		Exe        string `json:"exe"`
+		Unit       string `json:"unit"`
 	} `json:"target"`
 }
 
@@ -589,6 +592,94 @@ func TestDisableCommand(t *testing.T) {
 	_, errOut, code = runBin(t, bin, "disable", "--yes", "--audit-log", log, "tcp/"+addr)
 	if code != 1 || !strings.Contains(errOut, "cannot tell what starts") || !strings.Contains(errOut, strconv.Itoa(hs[0].PID)) {
 		t.Errorf("unknown starter: exit %d %s", code, errOut)
+	}
+}
+
+// TestDisableSystemdCommand disables Debian's own ssh units (the
+// openssh-server package's ssh.service and ssh.socket) in a real systemd
+// booted in namespaces of its own, with portwarden run inside that box.
+func TestDisableSystemdCommand(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("booting systemd needs root")
+	}
+	if _, err := os.Stat("/lib/systemd/system/ssh.socket"); err != nil {
+		t.Skip("openssh-server is not installed (scripts/test.sh installs it)")
+	}
+	bin := buildBinary(t)
+	box, err := sockettest.StartSystemd(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer box.Stop()
+	// Keep the units from pulling in sysinit.target (shared/TESTBEDS.md).
+	for _, unit := range []string{"ssh.service", "ssh.socket"} {
+		dropIn := filepath.Join(box.EtcUnits, unit+".d")
+		os.MkdirAll(dropIn, 0o755)
+		if err := os.WriteFile(filepath.Join(dropIn, "box.conf"), []byte("[Unit]\nDefaultDependencies=no\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, args := range [][]string{{"daemon-reload"}, {"enable", "--now", "ssh.service"}} {
+		if _, err := box.Systemctl(args...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	inBox := func(args ...string) (string, string, int) {
+		cmd := box.Command(bin, args...)
+		var out, errOut bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errOut
+		err := cmd.Run()
+		var exit *exec.ExitError
+		if err != nil && !errors.As(err, &exit) {
+			t.Fatal(err)
+		}
+		return out.String(), errOut.String(), cmd.ProcessState.ExitCode()
+	}
+	listening := func() bool {
+		out, _, _ := inBox("snapshot", "--listening", "--tcp", "--baseline", filepath.Join(t.TempDir(), "b"))
+		return strings.Contains(out, ":22 ")
+	}
+	waitUntil(t, "sshd to listen on port 22 in the box", listening)
+
+	log := filepath.Join(t.TempDir(), "audit.log")
+	out, errOut, code := inBox("disable", "--dry-run", "--audit-log", log, "tcp/22")
+	if code != 0 || !strings.Contains(out, "disable systemd unit ssh.service:") || !strings.Contains(out, "1. stop ssh.service") ||
+		!strings.Contains(out, "2. disable ssh.service") || !strings.Contains(out, "dry run") {
+		t.Fatalf("dry run: exit %d\n%s%s", code, out, errOut)
+	}
+	if state, _ := box.Systemctl("is-enabled", "ssh.service"); state != "enabled" || !listening() {
+		t.Fatalf("the dry run changed something: %s", state)
+	}
+	// sshd listens on 0.0.0.0:22 and [::]:22: one service, one plan.
+	out, errOut, code = inBox("disable", "--yes", "--audit-log", log, "tcp/22")
+	if code != 0 || !strings.Contains(out, "disabled systemd unit ssh.service") {
+		t.Fatalf("disable: exit %d\n%s%s", code, out, errOut)
+	}
+	waitUntil(t, "port 22 to go", func() bool { return !listening() })
+	if state, _ := box.Command("systemctl", "is-enabled", "ssh.service").Output(); strings.TrimSpace(string(state)) != "disabled" {
+		t.Errorf("systemctl is-enabled ssh.service = %q after disable", state)
+	}
+	recs := readAudit(t, log)
+	if len(recs) != 1 || recs[0].Action != "disable" || recs[0].Result != "done" || recs[0].Target.Exe != "/usr/sbin/sshd" ||
+		recs[0].Target.Unit != "ssh.service" || !strings.Contains(recs[0].Detail, "stop ssh.service") {
+		t.Errorf("audit: %+v", recs)
+	}
+
+	// Socket activation: systemd itself holds the listener for ssh.socket.
+	if _, err := box.Systemctl("start", "ssh.socket"); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "ssh.socket to listen", listening)
+	out, errOut, code = inBox("disable", "--mask", "--yes", "--audit-log", log, "tcp/22")
+	if code != 0 || !strings.Contains(out, "1. stop ssh.socket") || !strings.Contains(out, "2. mask ssh.socket") {
+		t.Fatalf("mask: exit %d\n%s%s", code, out, errOut)
+	}
+	waitUntil(t, "port 22 to go", func() bool { return !listening() })
+	if state, _ := box.Command("systemctl", "is-enabled", "ssh.socket").Output(); strings.TrimSpace(string(state)) != "masked" {
+		t.Errorf("systemctl is-enabled ssh.socket = %q after --mask", state)
+	}
+	if recs := readAudit(t, log); len(recs) != 2 || recs[1].Result != "done" || recs[1].Target.PID != 1 || !strings.Contains(recs[1].Detail, "mask ssh.socket") {
+		t.Errorf("audit: %+v", recs)
 	}
 }
 

@@ -45,9 +45,10 @@ type (
 		err    error
 	}
 	disablePlanMsg struct {
-		what string
-		plan *disable.Plan
-		err  error
+		what   string // "tcp 127.0.0.1:8080"
+		target string // the same as portwarden disable takes it
+		plan   *disable.Plan
+		err    error
 	}
 	actionDoneMsg struct {
 		text string
@@ -216,9 +217,10 @@ func (m Model) startDisable() (tea.Model, tea.Cmd) {
 	}
 	sock, b := *s, m.backend
 	what := s.Proto.String() + " " + s.Local.String()
+	target := s.Proto.String() + "/" + s.Local.String()
 	return m, func() tea.Msg {
 		p, err := b.PlanDisable(sock)
-		return disablePlanMsg{what: what, plan: p, err: err}
+		return disablePlanMsg{what: what, target: target, plan: p, err: err}
 	}
 }
 
@@ -228,9 +230,13 @@ func (m Model) onDisablePlan(msg disablePlanMsg) (tea.Model, tea.Cmd) {
 		return m, nil
 	}
 	p, b := msg.plan, m.backend
-	lines := []string{"service  " + p.Manager + " service " + safetext.Visible(p.Service), "steps"}
+	lines := []string{"service  " + safetext.Visible(p.String()), "steps"}
 	for i, s := range p.Steps {
 		lines = append(lines, fmt.Sprintf("  %d. %s", i+1, safetext.Visible(s.Describe)))
+	}
+	if p.Manager == "systemd" {
+		lines = append(lines, "", "To keep it from being started even by hand or by other units, mask it:",
+			"portwarden disable --mask "+msg.target)
 	}
 	m.dialog = &dialog{
 		title: "Disable the service behind " + msg.what + "?",
@@ -238,9 +244,9 @@ func (m Model) onDisablePlan(msg disablePlanMsg) (tea.Model, tea.Cmd) {
 		confirm: func() tea.Cmd {
 			return func() tea.Msg {
 				if err := b.RunDisable(p); err != nil {
-					return actionDoneMsg{err: fmt.Errorf("disable %s service %s: %w", p.Manager, p.Service, err)}
+					return actionDoneMsg{err: fmt.Errorf("disable %s: %w", safetext.Visible(p.String()), err)}
 				}
-				return actionDoneMsg{text: "disabled " + p.Manager + " service " + p.Service}
+				return actionDoneMsg{text: "disabled " + safetext.Visible(p.String())}
 			}
 		},
 	}

@@ -280,3 +280,69 @@ func TestDashboardOverSSH(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestDashboardDisablesSystemdUnit runs the dashboard inside a real
+// systemd booted in namespaces of its own, and disables a unit's listener
+// through the d dialog: the port goes, and systemd says the unit is
+// disabled.
+func TestDashboardDisablesSystemdUnit(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("booting systemd needs root")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "portwarden")
+	if out, err := exec.Command("go", "build", "-o", bin, "github.com/portwarden/portwarden").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	box, err := sockettest.StartSystemd(t.TempDir(), map[string]string{"pwtest-web.service": `[Unit]
+Description=portwarden test web server
+DefaultDependencies=no
+[Service]
+ExecStart=/usr/bin/python3 -m http.server --bind 127.0.0.1 8080
+Restart=always
+[Install]
+WantedBy=multi-user.target
+`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer box.Stop()
+	if _, err := box.Systemctl("enable", "--now", "pwtest-web.service"); err != nil {
+		t.Fatal(err)
+	}
+
+	s := &tmuxSession{t: t, socket: fmt.Sprintf("pwbox-%d", os.Getpid()), name: "box"}
+	defer s.tmux("kill-server")
+	auditLog := filepath.Join(dir, "audit.log")
+	dash := box.Command(bin, "--interval", "300ms", "--baseline", filepath.Join(dir, "b.toml"), "--audit-log", auditLog)
+	if out, err := s.tmux(append([]string{"new-session", "-d", "-s", s.name, "-x", "120", "-y", "40"}, dash.Args...)...); err != nil {
+		t.Fatalf("tmux: %v %s", err, out)
+	}
+	s.waitFor("the unit's listener", contains("127.0.0.1:8080", "python3"))
+	s.send("/", "8", "0", "8", "0", "Enter")
+	s.waitFor("the row alone", contains("filter: 8080", "1 of "))
+	s.send("d")
+	s.waitFor("the disable dialog", contains("Disable the service behind tcp 127.0.0.1:8080?", "systemd unit pwtest-web.service",
+		"1. stop pwtest-web.service", "2. disable pwtest-web.service", "portwarden disable --mask tcp/127.0.0.1:8080"))
+	s.send("y")
+	s.waitFor("the result", contains("disabled systemd unit pwtest-web.service"))
+	s.waitFor("the row marked gone", func(screen string) bool {
+		for l := range strings.Lines(screen) {
+			if strings.Contains(l, "127.0.0.1:8080") && strings.HasPrefix(strings.TrimSpace(l), "-") {
+				return true
+			}
+		}
+		return false
+	})
+	if state, _ := box.Command("systemctl", "is-enabled", "pwtest-web.service").Output(); strings.TrimSpace(string(state)) != "disabled" {
+		t.Errorf("systemctl is-enabled pwtest-web.service = %q", state)
+	}
+	if b, err := os.ReadFile(auditLog); err != nil || !strings.Contains(string(b), `"action":"disable"`) ||
+		!strings.Contains(string(b), `"unit":"pwtest-web.service"`) || !strings.Contains(string(b), `"result":"done"`) {
+		t.Errorf("audit log: %v\n%s", err, b)
+	}
+	s.send("q")
+	if !sockettest.WaitFor(10*time.Second, func() bool { _, err := s.tmux("has-session", "-t", s.name); return err != nil }) {
+		t.Fatalf("q did not quit:\n%s", s.capture())
+	}
+}

@@ -32,6 +32,19 @@ type Plan struct {
 	Steps   []Step
 }
 
+// String names what the plan disables: "xinetd service echo",
+// "systemd unit ssh.service", "systemd units a.socket a.service".
+func (p *Plan) String() string {
+	kind := "service"
+	if p.Manager == "systemd" {
+		kind = "unit"
+		if strings.Contains(p.Service, " ") {
+			kind = "units"
+		}
+	}
+	return p.Manager + " " + kind + " " + p.Service
+}
+
 // Run makes the plan's changes in order and stops at the first failure.
 func (p *Plan) Run() error {
 	for i, s := range p.Steps {
