@@ -11,12 +11,14 @@ step() { printf '\n== %s\n' "$*"; }
 
 # Debian packages the tests use, by the command that proves each is there.
 declare -A need=(
-	[ss]=iproute2 [ip]=iproute2 [setpriv]=util-linux
+	[ss]=iproute2 [ip]=iproute2 [setpriv]=util-linux [nsenter]=util-linux
+	[systemctl]=systemd [update-rc.d]=init-system-helpers
 	[python3]=python3 [tmux]=tmux [xinetd]=xinetd
 	[sshd]=openssh-server [ssh]=openssh-client [ssh-keygen]=openssh-client
 )
 missing=()
 for c in "${!need[@]}"; do command -v "$c" >/dev/null || missing+=("${need[$c]}"); done
+[[ -x /lib/systemd/systemd ]] || missing+=(systemd) # booted in a box by the disable tests
 python3 -c 'import yaml' 2>/dev/null || missing+=(python3-yaml)
 if ((${#missing[@]})); then
 	step "installing ${missing[*]}"

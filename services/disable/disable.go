@@ -65,6 +65,7 @@ func (u *Unsupported) Error() string { return u.Reason }
 type Env struct {
 	ProcRoot string // "/proc"
 	Services string // "/etc/services"
+	Root     string // where /etc/init.d and /run are read; "" is "/"
 	Now      func() time.Time
 
 	viaSystemctl bool // tests: use systemctl even where D-Bus answers
@@ -118,7 +119,10 @@ func For(env Env, s *sockets.Socket, how How) (*Plan, error) {
 	case isSuperServer(server.Name):
 		plan, err = planInetd(env, s, server)
 	default:
-		err = &Unsupported{unknownStarter(holder, info)}
+		plan, err = planInitScript(env, s)
+		if plan == nil && err == nil {
+			err = &Unsupported{unknownStarter(holder, info)}
+		}
 	}
 	if err != nil {
 		return nil, err
@@ -142,7 +146,7 @@ func unknownStarter(p *sockets.Process, info origin.Info) string {
 	for _, a := range info.Parents {
 		chain = append(chain, fmt.Sprintf("%s (%d)", a.Name, a.PID))
 	}
-	msg := fmt.Sprintf("portwarden cannot tell what starts %s (pid %d): not a systemd unit, not an inetd service. exe %s; parents %s",
+	msg := fmt.Sprintf("portwarden cannot tell what starts %s (pid %d): not a systemd unit, not an inetd service, no init script's pidfile holds its PID. exe %s; parents %s",
 		p.Name, p.PID, orDash(p.Exe), orDash(strings.Join(chain, " ← ")))
 	if pkg := owningPackage(p.Exe); pkg != "" {
 		msg += "; the exe belongs to the package " + pkg

@@ -24,6 +24,12 @@ func TestMain(m *testing.M) {
 // nothing does (want false), and returns the socket.
 func listener(t *testing.T, port int, want bool) *sockets.Socket {
 	t.Helper()
+	return listenerAt(t, "127.0.0.1", port, want)
+}
+
+// listenerAt is listener for any local address.
+func listenerAt(t *testing.T, addr string, port int, want bool) *sockets.Socket {
+	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		snap, err := sockets.NewCollector().Collect(sockets.Query{ListeningOnly: true, TCP: true})
@@ -32,7 +38,7 @@ func listener(t *testing.T, port int, want bool) *sockets.Socket {
 		}
 		var found *sockets.Socket
 		for i := range snap.Sockets {
-			if s := &snap.Sockets[i]; int(s.Local.Port()) == port && s.Local.Addr().String() == "127.0.0.1" {
+			if s := &snap.Sockets[i]; int(s.Local.Port()) == port && s.Local.Addr().String() == addr {
 				found = s
 			}
 		}
