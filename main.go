@@ -55,7 +55,7 @@ Usage:
   portwarden baseline add --reason TEXT [--owner WHO] [--bind ADDR] [--process NAME] [--exe PATH] [tcp|udp/]PORT
   portwarden baseline remove [--bind ADDR] [--process NAME] [--exe PATH] [tcp|udp/]PORT
   portwarden kill [--signal TERM|KILL] [--yes] [--dry-run] [--force] [--all] TARGET
-  portwarden disable [--yes] [--dry-run] [--all] TARGET
+  portwarden disable [--mask] [--yes] [--dry-run] [--all] TARGET
                               TARGET: a PID, tcp/PORT, udp/PORT, :PORT or ADDR:PORT
 
 Every command takes --baseline PATH (default: ` + "%s" + `).
@@ -752,7 +752,7 @@ func auditProcess(t action.Target) *audit.Process {
 }
 
 func cmdDisable(args []string, stdout, stderr io.Writer) int {
-	fs, _ := newFlags("disable", "disable [--yes] [--dry-run] [--all] TARGET", stderr)
+	fs, _ := newFlags("disable", "disable [--mask] [--yes] [--dry-run] [--all] TARGET", stderr)
 	mask := fs.Bool("mask", false, "mask a systemd unit instead of disabling it")
 	af := newActionFlags(fs, "service")
 	yes, dryRun, all, readOnly, auditPath := af.yes, af.dryRun, af.all, af.readOnly, af.auditPath
