@@ -13,13 +13,16 @@ step() { printf '\n== %s\n' "$*"; }
 declare -A need=(
 	[ss]=iproute2 [ip]=iproute2 [setpriv]=util-linux [nsenter]=util-linux
 	[systemctl]=systemd [update-rc.d]=init-system-helpers
-	[python3]=python3 [tmux]=tmux [xinetd]=xinetd
+	[tmux]=tmux [xinetd]=xinetd
 	[sshd]=openssh-server [ssh]=openssh-client [ssh-keygen]=openssh-client
 )
 missing=()
 for c in "${!need[@]}"; do command -v "$c" >/dev/null || missing+=("${need[$c]}"); done
 [[ -x /lib/systemd/systemd ]] || missing+=(systemd) # booted in a box by the disable tests
-python3 -c 'import yaml' 2>/dev/null || missing+=(python3-yaml)
+# Debian's own python3: the test units run /usr/bin/python3, and a python3
+# earlier on PATH (pyenv) would not see python3-yaml.
+[[ -x /usr/bin/python3 ]] || missing+=(python3)
+/usr/bin/python3 -c 'import yaml' 2>/dev/null || missing+=(python3-yaml)
 if ((${#missing[@]})); then
 	step "installing ${missing[*]}"
 	((EUID == 0)) || { echo "test.sh: run as root to install ${missing[*]}" >&2; exit 1; }
@@ -49,7 +52,7 @@ step "cross builds (windows/amd64, linux/arm64)"
 GOOS=windows GOARCH=amd64 go build ./...
 GOOS=linux GOARCH=arm64 go build ./...
 step ".goreleaser.yaml"
-python3 - <<'PY'
+/usr/bin/python3 - <<'PY'
 import yaml
 cfg = yaml.safe_load(open(".goreleaser.yaml"))
 assert cfg["version"] == 2, "goreleaser schema version must be 2"
