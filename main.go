@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -55,7 +56,7 @@ Usage:
   portwarden baseline add --reason TEXT [--owner WHO] [--bind ADDR] [--process NAME] [--exe PATH] [tcp|udp/]PORT
   portwarden baseline remove [--bind ADDR] [--process NAME] [--exe PATH] [tcp|udp/]PORT
   portwarden kill [--signal TERM|KILL] [--yes] [--dry-run] [--force] [--all] TARGET
-  portwarden disable [--mask] [--yes] [--dry-run] [--all] TARGET
+  portwarden disable [--mask] [--yes] [--dry-run] [--force] [--all] TARGET
                               TARGET: a PID, tcp/PORT, udp/PORT, :PORT or ADDR:PORT
 
 Every command takes --baseline PATH (default: ` + "%s" + `).
@@ -530,11 +531,15 @@ func (b *dashboardBackend) Kill(t action.Target, sig syscall.Signal) (bool, erro
 	return ended, b.record(r, nil)
 }
 
-func (b *dashboardBackend) PlanDisable(s sockets.Socket) (*disable.Plan, error) {
+func (b *dashboardBackend) PlanDisable(s sockets.Socket) (ui.DisablePlan, error) {
 	if b.readOnly {
-		return nil, errReadOnly
+		return ui.DisablePlan{}, errReadOnly
 	}
-	return disable.For(disable.Env{ProcRoot: "/proc", Services: "/etc/services"}, &s, disable.Disable)
+	p, err := disable.For(disable.Env{ProcRoot: "/proc", Services: "/etc/services"}, &s, disable.Disable)
+	if err != nil {
+		return ui.DisablePlan{}, err
+	}
+	return ui.DisablePlan{Plan: p, Danger: b.session.DisableDanger(&s)}, nil
 }
 
 func (b *dashboardBackend) RunDisable(p *disable.Plan) error {
@@ -752,8 +757,9 @@ func auditProcess(t action.Target) *audit.Process {
 }
 
 func cmdDisable(args []string, stdout, stderr io.Writer) int {
-	fs, _ := newFlags("disable", "disable [--mask] [--yes] [--dry-run] [--all] TARGET", stderr)
+	fs, _ := newFlags("disable", "disable [--mask] [--yes] [--dry-run] [--force] [--all] TARGET", stderr)
 	mask := fs.Bool("mask", false, "mask a systemd unit instead of disabling it")
+	force := fs.Bool("force", false, "also disable a service your own session depends on (its sshd); --yes is not enough")
 	af := newActionFlags(fs, "service")
 	yes, dryRun, all, readOnly, auditPath := af.yes, af.dryRun, af.all, af.readOnly, af.auditPath
 	pos, code, ok := parse(fs, args, 1)
@@ -768,8 +774,7 @@ func cmdDisable(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "portwarden disable: "+format+"\n", a...)
 		return exitFail
 	}
-	switch {
-	case *readOnly:
+	if *readOnly {
 		return fail("refused: --read-only")
 	}
 	how := disable.Disable
@@ -798,12 +803,17 @@ func cmdDisable(args []string, stdout, stderr io.Writer) int {
 
 	env := disable.Env{ProcRoot: "/proc", Services: "/etc/services"}
 	log := audit.Log{Path: *auditPath}
+	session := action.CurrentSession("/proc")
 	var plans []*disable.Plan
+	var dangers []string
 	seen := map[string]bool{}
 	for _, s := range socks {
 		plan, err := disable.For(env, s, how)
 		if err != nil {
 			return fail("%s %s: %v", s.Proto, s.Local, err)
+		}
+		if danger := session.DisableDanger(s); danger != "" && !slices.Contains(dangers, danger) {
+			dangers = append(dangers, danger)
 		}
 		if key := plan.String() + " " + plan.Steps[0].Describe; !seen[key] {
 			seen[key] = true
@@ -823,9 +833,22 @@ func cmdDisable(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stdout, "  %d. %s\n", i+1, safetext.Visible(s.Describe))
 		}
 	}
+	for _, d := range dangers {
+		fmt.Fprintf(stderr, "!!! %s\n", safetext.Visible(d))
+	}
 	if *dryRun {
 		fmt.Fprintln(stdout, "dry run: nothing was changed")
 		return exitOK
+	}
+	if len(dangers) > 0 && !*force {
+		for _, p := range plans {
+			r := disableRecord(p)
+			r.Result, r.Error = "refused", "own session: --force not given"
+			if err := log.Append(r); err != nil {
+				fmt.Fprintf(stderr, "portwarden disable: %v\n", err)
+			}
+		}
+		return fail("refused: this would cut your own session; if you mean it, add --force")
 	}
 	if !*yes && !confirm(stdout, "Make these changes? [y/N] ") {
 		return fail("not confirmed: nothing was changed (use --yes in scripts)")

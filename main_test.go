@@ -624,8 +624,10 @@ func TestDisableSystemdCommand(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	var sshEnv []string // the environment of an SSH session, when set
 	inBox := func(args ...string) (string, string, int) {
 		cmd := box.Command(bin, args...)
+		cmd.Env = append(os.Environ(), sshEnv...)
 		var out, errOut bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &errOut
 		err := cmd.Run()
@@ -650,6 +652,18 @@ func TestDisableSystemdCommand(t *testing.T) {
 	if state, _ := box.Systemctl("is-enabled", "ssh.service"); state != "enabled" || !listening() {
 		t.Fatalf("the dry run changed something: %s", state)
 	}
+	// An admin who came in over SSH on port 22 is about to lock
+	// themselves out: --yes is not enough.
+	sshEnv = []string{"SSH_CONNECTION=198.51.100.20 50022 127.0.0.1 22"}
+	out, errOut, code = inBox("disable", "--yes", "--audit-log", log, "tcp/22")
+	if code != 1 || !strings.Contains(errOut, "DANGER: this is the SSH listener (port 22)") || !strings.Contains(errOut, "add --force") {
+		t.Fatalf("disabling the session's own sshd with --yes: exit %d\n%s%s", code, out, errOut)
+	}
+	if recs := readAudit(t, log); len(recs) != 1 || recs[0].Result != "refused" {
+		t.Errorf("audit of the refusal: %+v", recs)
+	}
+	sshEnv = nil
+
 	// sshd listens on 0.0.0.0:22 and [::]:22: one service, one plan.
 	out, errOut, code = inBox("disable", "--yes", "--audit-log", log, "tcp/22")
 	if code != 0 || !strings.Contains(out, "disabled systemd unit ssh.service") {
@@ -660,8 +674,8 @@ func TestDisableSystemdCommand(t *testing.T) {
 		t.Errorf("systemctl is-enabled ssh.service = %q after disable", state)
 	}
 	recs := readAudit(t, log)
-	if len(recs) != 1 || recs[0].Action != "disable" || recs[0].Result != "done" || recs[0].Target.Exe != "/usr/sbin/sshd" ||
-		recs[0].Target.Unit != "ssh.service" || !strings.Contains(recs[0].Detail, "stop ssh.service") {
+	if len(recs) != 2 || recs[1].Action != "disable" || recs[1].Result != "done" || recs[1].Target.Exe != "/usr/sbin/sshd" ||
+		recs[1].Target.Unit != "ssh.service" || !strings.Contains(recs[1].Detail, "stop ssh.service") {
 		t.Errorf("audit: %+v", recs)
 	}
 
@@ -678,7 +692,7 @@ func TestDisableSystemdCommand(t *testing.T) {
 	if state, _ := box.Command("systemctl", "is-enabled", "ssh.socket").Output(); strings.TrimSpace(string(state)) != "masked" {
 		t.Errorf("systemctl is-enabled ssh.socket = %q after --mask", state)
 	}
-	if recs := readAudit(t, log); len(recs) != 2 || recs[1].Result != "done" || recs[1].Target.PID != 1 || !strings.Contains(recs[1].Detail, "mask ssh.socket") {
+	if recs := readAudit(t, log); len(recs) != 3 || recs[2].Result != "done" || recs[2].Target.PID != 1 || !strings.Contains(recs[2].Detail, "mask ssh.socket") {
 		t.Errorf("audit: %+v", recs)
 	}
 }

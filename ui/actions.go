@@ -13,7 +13,6 @@ import (
 
 	"github.com/portwarden/portwarden/services/action"
 	"github.com/portwarden/portwarden/services/baseline"
-	"github.com/portwarden/portwarden/services/disable"
 	"github.com/portwarden/portwarden/sockets"
 	"github.com/portwarden/portwarden/ui/safetext"
 )
@@ -47,7 +46,7 @@ type (
 	disablePlanMsg struct {
 		what   string // "tcp 127.0.0.1:8080"
 		target string // the same as portwarden disable takes it
-		plan   *disable.Plan
+		plan   DisablePlan
 		err    error
 	}
 	actionDoneMsg struct {
@@ -229,7 +228,7 @@ func (m Model) onDisablePlan(msg disablePlanMsg) (tea.Model, tea.Cmd) {
 		m.status, m.statusErr, m.statusAt = "disable "+msg.what+": "+msg.err.Error(), true, m.cfg.Now()
 		return m, nil
 	}
-	p, b := msg.plan, m.backend
+	p, b := msg.plan.Plan, m.backend
 	lines := []string{"service  " + safetext.Visible(p.String()), "steps"}
 	for i, s := range p.Steps {
 		lines = append(lines, fmt.Sprintf("  %d. %s", i+1, safetext.Visible(s.Describe)))
@@ -238,7 +237,7 @@ func (m Model) onDisablePlan(msg disablePlanMsg) (tea.Model, tea.Cmd) {
 		lines = append(lines, "", "To keep it from being started even by hand or by other units, mask it:",
 			"portwarden disable --mask "+msg.target)
 	}
-	m.dialog = &dialog{
+	d := &dialog{
 		title: "Disable the service behind " + msg.what + "?",
 		lines: lines,
 		confirm: func() tea.Cmd {
@@ -250,7 +249,15 @@ func (m Model) onDisablePlan(msg disablePlanMsg) (tea.Model, tea.Cmd) {
 			}
 		},
 	}
-	m.mode = modeConfirm
+	if msg.plan.Danger != "" {
+		d.lines = append(d.lines, "", "!!! "+msg.plan.Danger)
+		d.typePID = strconv.Itoa(p.Holder.PID)
+		d.input = newInput("type the PID "+d.typePID+" ("+safetext.Visible(p.Holder.Name)+") to confirm: ", "", m.width)
+	}
+	m.dialog, m.mode = d, modeConfirm
+	if d.typePID != "" {
+		return m, d.input.Focus()
+	}
 	return m, nil
 }
 

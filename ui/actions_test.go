@@ -1,6 +1,8 @@
 package ui
 
 import (
+	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -199,6 +201,20 @@ func TestDisableThroughTheDialog(t *testing.T) {
 	if b, _ := os.ReadFile(x.ServiceFile); string(b) != x.Service {
 		t.Fatal("answering no changed the service file")
 	}
+
+	// Were this the listener the admin's SSH session came in through, y
+	// is not enough: the PID must be typed.
+	b.session.SSHServer = netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(port))
+	m = press(t, m, "d")
+	if s := screen(m); !strings.Contains(s, "DANGER: this is the SSH listener") || !strings.Contains(s, fmt.Sprintf("type the PID %d (xinetd)", x.PID())) {
+		t.Fatalf("danger dialog:\n%s", s)
+	}
+	m = press(t, m, "y", "enter")
+	if b, _ := os.ReadFile(x.ServiceFile); string(b) != x.Service || !strings.Contains(screen(m), "did not match") {
+		t.Fatalf("y went through a dialog that needs the PID:\n%s", screen(m))
+	}
+	b.session.SSHServer = netip.AddrPort{}
+
 	m = press(t, m, "d", "y")
 	if !strings.Contains(screen(m), "disabled xinetd service echo") {
 		t.Errorf("result not shown:\n%s", screen(m))

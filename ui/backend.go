@@ -43,7 +43,7 @@ type Backend interface {
 	Kill(t action.Target, sig syscall.Signal) (ended bool, err error)
 	// PlanDisable says how to disable the service behind a socket;
 	// RunDisable makes exactly those changes.
-	PlanDisable(s sockets.Socket) (*disable.Plan, error)
+	PlanDisable(s sockets.Socket) (DisablePlan, error)
 	RunDisable(p *disable.Plan) error
 }
 
@@ -51,6 +51,13 @@ type Backend interface {
 type KillPlan struct {
 	Danger    string // the admin's own session: needs the PID typed
 	ComesBack string // systemd or inetd will start it again
+}
+
+// DisablePlan is how to disable the service behind a socket, and whether
+// that cuts the admin's own session.
+type DisablePlan struct {
+	*disable.Plan
+	Danger string // the admin's own session: needs the holder's PID typed
 }
 
 // Config is how the dashboard starts.

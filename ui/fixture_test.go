@@ -45,8 +45,12 @@ func (b *fixedBackend) PlanKill(t action.Target) (KillPlan, error) {
 	return KillPlan{Danger: danger}, err
 }
 
-func (b *fixedBackend) PlanDisable(s sockets.Socket) (*disable.Plan, error) {
-	return disable.For(disable.Env{ProcRoot: "/proc", Services: "/etc/services"}, &s, disable.Disable)
+func (b *fixedBackend) PlanDisable(s sockets.Socket) (DisablePlan, error) {
+	p, err := disable.For(disable.Env{ProcRoot: "/proc", Services: "/etc/services"}, &s, disable.Disable)
+	if err != nil {
+		return DisablePlan{}, err
+	}
+	return DisablePlan{Plan: p, Danger: b.session.DisableDanger(&s)}, nil
 }
 
 func (b *fixedBackend) RunDisable(p *disable.Plan) error { return p.Run() }

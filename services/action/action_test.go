@@ -209,3 +209,32 @@ func TestComesBack(t *testing.T) {
 		t.Errorf("plain process: %q", got)
 	}
 }
+
+func TestDisableDanger(t *testing.T) {
+	listener := func(addr string, pids ...int) *sockets.Socket {
+		s := &sockets.Socket{Proto: sockets.TCP, State: sockets.Listen, Local: netip.MustParseAddrPort(addr)}
+		for _, pid := range pids {
+			s.Processes = append(s.Processes, &sockets.Process{PID: pid, Name: "sshd"})
+		}
+		return s
+	}
+	overSSH := Session{Self: 10, Ancestors: []origin.Ancestor{{PID: 9, Name: "bash"}, {PID: 8, Name: "sshd"}},
+		SSHServer: netip.MustParseAddrPort("192.0.2.5:22")}
+	for _, c := range []struct {
+		what string
+		s    Session
+		sock *sockets.Socket
+		want string
+	}{
+		{"the session's listener on every address", overSSH, listener("0.0.0.0:22", 700), "SSH listener (port 22)"},
+		{"the session's listener on its address", overSSH, listener("192.0.2.5:22", 700), "SSH listener (port 22)"},
+		{"another address's listener", overSSH, listener("127.0.0.1:22", 700), ""},
+		{"another port", overSSH, listener("0.0.0.0:2222", 700), ""},
+		{"held by the sshd serving the session", overSSH, listener("127.0.0.1:2222", 8), "parent of this portwarden"},
+		{"not over SSH", Session{Self: 10}, listener("0.0.0.0:22", 700), ""},
+	} {
+		if got := c.s.DisableDanger(c.sock); (c.want == "") != (got == "") || !strings.Contains(got, c.want) {
+			t.Errorf("%s: %q, want %q", c.what, got, c.want)
+		}
+	}
+}

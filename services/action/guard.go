@@ -110,6 +110,26 @@ func (s Session) Check(procRoot string, t Target, snap *sockets.Snapshot) (dange
 	return "", nil
 }
 
+// DisableDanger says when disabling the service behind sock would cut the
+// admin's own session: a holder is an ancestor of this portwarden (the
+// sshd serving it), or sock is the SSH listener the session came in
+// through. Disabling such a service stops it and keeps it from coming
+// back at boot, so the warning is as loud as for a kill. "" otherwise.
+func (s Session) DisableDanger(sock *sockets.Socket) string {
+	for _, p := range sock.Processes {
+		for _, a := range s.Ancestors {
+			if a.PID == p.PID {
+				return fmt.Sprintf("DANGER: %s (pid %d) is a parent of this portwarden, part of your own session. Disabling its service stops it now and at every boot: you may lock yourself out of this machine.", p.Name, p.PID)
+			}
+		}
+	}
+	if s.SSHServer.Port() != 0 && sock.Proto == sockets.TCP && sock.Listening() && sock.Local.Port() == s.SSHServer.Port() &&
+		(!s.SSHServer.Addr().IsValid() || sock.Local.Addr().IsUnspecified() || sock.Local.Addr().Unmap() == s.SSHServer.Addr().Unmap()) {
+		return fmt.Sprintf("DANGER: this is the SSH listener (port %d) your own session came in through. Disabling its service stops new logins now and after every boot, including yours once this session ends: you may lock yourself out of this machine.", s.SSHServer.Port())
+	}
+	return ""
+}
+
 // hasShellBelow reports whether a shell stands between portwarden and an
 // ancestor: then that ancestor is not the shell it was started from.
 func hasShellBelow(nearer []origin.Ancestor) bool {
