@@ -55,6 +55,16 @@ func (s *tmuxSession) waitFor(what string, ok func(screen string) bool) string {
 	}
 }
 
+// quit presses q and waits for the dashboard to end, and its tmux
+// session with it.
+func (s *tmuxSession) quit() {
+	s.t.Helper()
+	s.send("q")
+	if !sockettest.WaitFor(10*time.Second, func() bool { _, err := s.tmux("has-session", "-t", s.name); return err != nil }) {
+		s.t.Fatalf("q did not quit:\n%s", s.capture())
+	}
+}
+
 func contains(words ...string) func(string) bool {
 	return func(screen string) bool {
 		for _, w := range words {
@@ -211,17 +221,7 @@ func TestDashboardInTmux(t *testing.T) {
 		t.Errorf("audit log: %v\n%s", err, b)
 	}
 
-	s.send("q")
-	deadline = time.Now().Add(10 * time.Second)
-	for {
-		if _, err := s.tmux("has-session", "-t", s.name); err != nil {
-			break // the dashboard quit and its session closed
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("q did not quit:\n%s", s.capture())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	s.quit()
 }
 
 // TestDashboardOverSSH runs the dashboard inside a real SSH session (a key
@@ -268,17 +268,7 @@ func TestDashboardOverSSH(t *testing.T) {
 	if !sockettest.Running(sshd.PID()) {
 		t.Fatal("the session's sshd was killed")
 	}
-	s.send("q")
-	deadline = time.Now().Add(10 * time.Second)
-	for {
-		if _, err := s.tmux("has-session", "-t", s.name); err != nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("q did not end the session:\n%s", s.capture())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	s.quit()
 }
 
 // TestDashboardDisablesSystemdUnit runs the dashboard inside a real
@@ -341,8 +331,5 @@ WantedBy=multi-user.target
 		!strings.Contains(string(b), `"unit":"pwtest-web.service"`) || !strings.Contains(string(b), `"result":"done"`) {
 		t.Errorf("audit log: %v\n%s", err, b)
 	}
-	s.send("q")
-	if !sockettest.WaitFor(10*time.Second, func() bool { _, err := s.tmux("has-session", "-t", s.name); return err != nil }) {
-		t.Fatalf("q did not quit:\n%s", s.capture())
-	}
+	s.quit()
 }
