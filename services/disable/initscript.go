@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/portwarden/portwarden/services/origin"
 	"github.com/portwarden/portwarden/sockets"
 )
 
@@ -27,16 +26,15 @@ var pidfileDirs = [...]string{"run", "var/run"}
 // by update-rc.d (Debian) or chkconfig (Red Hat). It returns nil, nil when
 // no pidfile ties the socket to a script.
 func planInitScript(env Env, s *sockets.Socket) (*Plan, error) {
+	// The holders and their parents (a master's pidfile covers its
+	// workers), never further up: a daemon started by hand in an SSH
+	// session has sshd, whose pidfile /etc/init.d/ssh names, among its
+	// ancestors.
 	pids := map[int]bool{}
 	for _, p := range s.Processes {
 		pids[p.PID] = true
 		if p.PPID > 1 {
 			pids[p.PPID] = true
-		}
-		for _, a := range origin.Describe(env.procRoot(), p.PID, p.PPID, "").Parents {
-			if a.PID > 1 {
-				pids[a.PID] = true
-			}
 		}
 	}
 	if openrcRunning(env) {
@@ -64,13 +62,6 @@ func (env Env) root(path string) string {
 		return "/" + path
 	}
 	return filepath.Join(env.Root, path)
-}
-
-func (env Env) procRoot() string {
-	if env.ProcRoot == "" {
-		return "/proc"
-	}
-	return env.ProcRoot
 }
 
 // findPidfile returns a pidfile under /run or /var/run holding one of pids.

@@ -4,10 +4,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/portwarden/portwarden/sockets/sockettest"
 )
 
 // inSysVEnv carries, to the test binary started in fresh namespaces, the
@@ -178,5 +181,36 @@ func TestScriptForPidfileExpandsVariables(t *testing.T) {
 	}
 	if s := scriptForPidfile(env, "/run/sshd.pid"); s != "" {
 		t.Errorf("script for a pidfile no script names: %q", s)
+	}
+}
+
+// TestPidfileOfAnAncestorIsNoEvidenceFakeLayout checks, on a made-up
+// /etc/init.d and /run around real processes, that a pidfile ties a
+// listener to a script only when it holds the holder's PID or its
+// parent's: a daemon started by hand in an SSH session must not be taken
+// for sshd's.
+func TestPidfileOfAnAncestorIsNoEvidenceFakeLayout(t *testing.T) {
+	h, addr, err := sockettest.HoldListener(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h[0].Close()
+	s := listener(t, int(addr.Port()), true)
+	root := t.TempDir()
+	os.MkdirAll(filepath.Join(root, "etc/init.d"), 0o755)
+	os.MkdirAll(filepath.Join(root, "run"), 0o755)
+	os.WriteFile(filepath.Join(root, "etc/init.d/master"), []byte("PIDFILE=/run/master.pid\n"), 0o755)
+	env := Env{ProcRoot: "/proc", Services: "/etc/services", Root: root}
+
+	// The pidfile holds the holder's grandparent (whatever started the test).
+	os.WriteFile(filepath.Join(root, "run/master.pid"), []byte(strconv.Itoa(os.Getppid())+"\n"), 0o644)
+	if plan, err := planInitScript(env, s); plan != nil || err != nil {
+		t.Fatalf("a grandparent's pidfile was taken as evidence: %v %v", plan, err)
+	}
+	// The pidfile holds the holder's parent (this test): a master and its worker.
+	os.WriteFile(filepath.Join(root, "run/master.pid"), []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644)
+	plan, err := planInitScript(env, s)
+	if err != nil || plan == nil || plan.String() != "sysv service master" {
+		t.Fatalf("the parent's pidfile: %v %v", plan, err)
 	}
 }

@@ -92,6 +92,9 @@ func planSystemd(env Env, s *sockets.Socket, how How) (*Plan, error) {
 	for _, p := range s.Processes {
 		unit := origin.Unit(p.Cgroup)
 		switch {
+		case strings.Contains(p.Cgroup, "/user@"):
+			return nil, &Unsupported{fmt.Sprintf("%s (pid %d) is the user unit %s of a per-user systemd; as that user: systemctl --user disable --now %s",
+				p.Name, p.PID, orDash(unit), orDash(unit))}
 		case unit == "init.scope":
 			// systemd itself holds the listener: socket activation.
 			found, err := socketUnitsFor(ctx, sd, s)
@@ -102,9 +105,6 @@ func planSystemd(env Env, s *sockets.Socket, how How) (*Plan, error) {
 				return nil, fmt.Errorf("systemd itself holds %s/%s, but no socket unit lists that address", s.Proto, s.Local)
 			}
 			sockUnits = appendNew(sockUnits, found...)
-		case strings.Contains(p.Cgroup, "/user@"):
-			return nil, &Unsupported{fmt.Sprintf("%s (pid %d) is the user unit %s of a per-user systemd; as that user: systemctl --user disable --now %s",
-				p.Name, p.PID, orDash(unit), orDash(unit))}
 		case strings.HasSuffix(unit, ".scope"):
 			return nil, &Unsupported{fmt.Sprintf("%s (pid %d) was started by hand in %s (a login session or a transient scope), not by a service that starts at boot: kill it (k) instead",
 				p.Name, p.PID, unit)}
@@ -123,10 +123,6 @@ func planSystemd(env Env, s *sockets.Socket, how How) (*Plan, error) {
 			return nil, &Unsupported{fmt.Sprintf("%s (pid %d) runs under systemd in %s, which is not a unit portwarden can disable", p.Name, p.PID, orDash(p.Cgroup))}
 		}
 	}
-	if len(sockUnits)+len(services) == 0 {
-		return nil, &Unsupported{"no process holds this socket (or its owner cannot be read: run as root), so nothing tells what starts it"}
-	}
-
 	// Sockets first: a stopped service whose socket still listens would be
 	// started again by the next connection.
 	stop := append(slices.Clone(sockUnits), services...)
