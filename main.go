@@ -832,6 +832,9 @@ func cmdDisable(args []string, stdout, stderr io.Writer) int {
 		for i, s := range p.Steps {
 			fmt.Fprintf(stdout, "  %d. %s\n", i+1, safetext.Visible(s.Describe))
 		}
+		if p.Note != "" {
+			fmt.Fprintf(stdout, "  note: %s\n", safetext.Visible(p.Note))
+		}
 	}
 	for _, d := range dangers {
 		fmt.Fprintf(stderr, "!!! %s\n", safetext.Visible(d))

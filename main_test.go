@@ -610,7 +610,11 @@ func TestDisableSystemdCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer box.Stop()
+	defer func() {
+		if err := box.Stop(); err != nil {
+			t.Error(err)
+		}
+	}()
 	// Keep the units from pulling in sysinit.target (shared/TESTBEDS.md).
 	for _, unit := range []string{"ssh.service", "ssh.socket"} {
 		dropIn := filepath.Join(box.EtcUnits, unit+".d")

@@ -233,6 +233,9 @@ func (m Model) onDisablePlan(msg disablePlanMsg) (tea.Model, tea.Cmd) {
 	for i, s := range p.Steps {
 		lines = append(lines, fmt.Sprintf("  %d. %s", i+1, safetext.Visible(s.Describe)))
 	}
+	if p.Note != "" {
+		lines = append(lines, "note     "+safetext.Visible(p.Note))
+	}
 	if p.Manager == "systemd" {
 		lines = append(lines, "", "To keep it from being started even by hand or by other units, mask it:",
 			"portwarden disable --mask "+msg.target)

@@ -296,7 +296,11 @@ WantedBy=multi-user.target
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer box.Stop()
+	defer func() {
+		if err := box.Stop(); err != nil {
+			t.Error(err)
+		}
+	}()
 	if _, err := box.Systemctl("enable", "--now", "pwtest-web.service"); err != nil {
 		t.Fatal(err)
 	}

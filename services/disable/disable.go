@@ -30,6 +30,7 @@ type Plan struct {
 	Service string        // the units or service entry
 	Holder  action.Target // the process that holds the socket, or its super-server
 	Steps   []Step
+	Note    string // what else the admin should know, "" when nothing
 }
 
 // String names what the plan disables: "xinetd service echo",

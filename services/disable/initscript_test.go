@@ -1,6 +1,7 @@
 package disable
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,11 +18,35 @@ import (
 // directory holding its private copies of /etc/rc?.d.
 const inSysVEnv = "PORTWARDEN_TEST_IN_SYSV_NAMESPACE"
 
-var rcLevels = []string{"0", "1", "2", "3", "4", "5", "6", "S"}
+// sysvPrivate are the host directories the SysV test works on private
+// copies of: update-rc.d edits the runlevel links and, where systemctl is
+// installed, the systemd links too (systemctl --root=/ disable NAME).
+var sysvPrivate = []string{
+	"/etc/rc0.d", "/etc/rc1.d", "/etc/rc2.d", "/etc/rc3.d", "/etc/rc4.d", "/etc/rc5.d", "/etc/rc6.d", "/etc/rcS.d",
+	"/etc/systemd/system", "/var/lib/systemd",
+}
+
+// privateName is the copy of a host directory under the test's directory.
+func privateName(dir, host string) string {
+	return filepath.Join(dir, strings.ReplaceAll(strings.Trim(host, "/"), "/", "-"))
+}
+
+// tree lists every path under dir with its symlink target, to tell
+// whether anything changed.
+func tree(dir string) string {
+	var b strings.Builder
+	filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		target, _ := os.Readlink(path)
+		fmt.Fprintf(&b, "%s -> %s\n", path, target)
+		return nil
+	})
+	return b.String()
+}
 
 // TestDisableSysVInitScript starts Debian's own /etc/init.d/ssh, which
 // starts a real sshd, in mount and network namespaces of its own, and
-// disables it with update-rc.d on private copies of /etc/rc?.d.
+// disables it with update-rc.d on private copies of /etc/rc?.d (and of the
+// systemd links update-rc.d also edits).
 func TestDisableSysVInitScript(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("namespaces need root")
@@ -32,14 +57,13 @@ func TestDisableSysVInitScript(t *testing.T) {
 		}
 	}
 	dir := t.TempDir()
-	before := map[string][]string{}
-	for _, l := range rcLevels {
-		host := "/etc/rc" + l + ".d"
-		before[host], _ = filepath.Glob(host + "/*")
-		if err := os.MkdirAll(filepath.Join(dir, "rc"+l+".d"), 0o755); err != nil {
+	before := map[string]string{}
+	for _, host := range sysvPrivate {
+		before[host] = tree(host)
+		if err := os.MkdirAll(privateName(dir, host), 0o755); err != nil {
 			t.Fatal(err)
 		}
-		if out, err := exec.Command("cp", "-a", "--", host+"/.", filepath.Join(dir, "rc"+l+".d")).CombinedOutput(); err != nil {
+		if out, err := exec.Command("cp", "-a", "--", host+"/.", privateName(dir, host)).CombinedOutput(); err != nil {
 			t.Fatalf("copy %s: %v %s", host, err, out)
 		}
 	}
@@ -55,9 +79,9 @@ func TestDisableSysVInitScript(t *testing.T) {
 		t.Fatalf("in the namespaces: %v\n%s", err, out)
 	}
 	t.Logf("in the namespaces:\n%s", out)
-	for host, links := range before {
-		if now, _ := filepath.Glob(host + "/*"); strings.Join(now, " ") != strings.Join(links, " ") {
-			t.Errorf("the host's %s changed: %v → %v", host, links, now)
+	for host, was := range before {
+		if now := tree(host); now != was {
+			t.Errorf("the host's %s changed:\n%s\nnow:\n%s", host, was, now)
 		}
 	}
 }
@@ -70,12 +94,12 @@ func TestInSysVNamespace(t *testing.T) {
 		t.Skip("runs only in the namespaces TestDisableSysVInitScript makes")
 	}
 	// A private /run (no /run/systemd/system: the scripts act themselves)
-	// and private runlevel links.
+	// and private links.
 	if err := unix.Mount("tmpfs", "/run", "tmpfs", 0, "mode=755"); err != nil {
 		t.Fatal(err)
 	}
-	for _, l := range rcLevels {
-		if err := unix.Mount(filepath.Join(dir, "rc"+l+".d"), "/etc/rc"+l+".d", "", unix.MS_BIND, ""); err != nil {
+	for _, host := range sysvPrivate {
+		if err := unix.Mount(privateName(dir, host), host, "", unix.MS_BIND, ""); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -110,7 +134,7 @@ func TestInSysVNamespace(t *testing.T) {
 		t.Fatal(err)
 	}
 	listenerAt(t, "0.0.0.0", 22, false)
-	for _, l := range []string{"2", "3", "4", "5"} {
+	for _, l := range []string{"2", "3", "4", "5"} { // Default-Start of /etc/init.d/ssh
 		start, _ := filepath.Glob("/etc/rc" + l + ".d/S*ssh")
 		kill, _ := filepath.Glob("/etc/rc" + l + ".d/K*ssh")
 		if len(start) != 0 || len(kill) != 1 {

@@ -135,21 +135,28 @@ func planSystemd(env Env, s *sockets.Socket, how How) (*Plan, error) {
 	}
 	files := append(slices.Clone(sockUnits), keep...)
 
-	if how == Mask {
-		// A mask is a link in /etc/systemd/system: it cannot replace a
-		// unit file the admin wrote there.
-		for _, u := range files {
-			frag, err := sd.FragmentPath(ctx, u)
-			if err != nil {
-				return nil, err
-			}
-			if path.Dir(frag) == "/etc/systemd/system" {
-				return nil, &Unsupported{fmt.Sprintf("%s is defined by %s itself, which a mask would have to replace: disable it instead (leave out --mask)", u, frag)}
-			}
+	// Where each unit is defined: a transient unit (systemd-run) has no
+	// file to disable and is gone at reboot; a mask is a link in
+	// /etc/systemd/system and cannot replace a unit file the admin wrote
+	// there.
+	var persistent, transient []string
+	for _, u := range files {
+		frag, err := sd.FragmentPath(ctx, u)
+		if err != nil {
+			return nil, err
 		}
+		switch {
+		case strings.HasPrefix(frag, "/run/systemd/transient/"):
+			transient = append(transient, u)
+			continue
+		case how == Mask && path.Dir(frag) == "/etc/systemd/system":
+			return nil, &Unsupported{fmt.Sprintf("%s is defined by %s itself, which a mask would have to replace: disable it instead (leave out --mask)", u, frag)}
+		}
+		persistent = append(persistent, u)
 	}
+	files = persistent
 
-	p := &Plan{Manager: "systemd", Service: strings.Join(files, " ")}
+	p := &Plan{Manager: "systemd", Service: strings.Join(append(slices.Clone(files), transient...), " ")}
 	for _, u := range stop {
 		p.Steps = append(p.Steps, Step{
 			Describe: "stop " + u + " (systemctl stop " + u + ")",
@@ -160,16 +167,19 @@ func planSystemd(env Env, s *sockets.Socket, how How) (*Plan, error) {
 	if len(files) == 1 {
 		they, them = "it does", "it"
 	}
-	if how == Mask {
+	if how == Mask && len(files) > 0 {
 		p.Steps = append(p.Steps, Step{
 			Describe: "mask " + list + " so nothing can start " + them + ", not even by hand (systemctl mask " + list + ")",
 			run:      withSystemd(env, func(ctx context.Context, sd systemd) error { return sd.Mask(ctx, files) }),
 		})
-	} else {
+	} else if len(files) > 0 {
 		p.Steps = append(p.Steps, Step{
 			Describe: "disable " + list + " so " + they + " not start at boot (systemctl disable " + list + ")",
 			run:      withSystemd(env, func(ctx context.Context, sd systemd) error { return sd.Disable(ctx, files) }),
 		})
+	}
+	if len(transient) > 0 {
+		p.Note = strings.Join(transient, " ") + " is transient (started with systemd-run, no unit file): stopping it is enough, it does not come back at boot"
 	}
 	return p, nil
 }

@@ -25,6 +25,7 @@ const (
 	echoPort    = 7    // pwtest-echo.socket, Accept=yes: systemd holds the listener
 	daytimePort = 13   // pwtest-daytime.socket, Accept=no: systemd and the service hold it
 	adminPort   = 8081 // pwtest-admin.service, written by the admin in /etc/systemd/system
+	runPort     = 8082 // pwtest-run.service, a transient unit from systemd-run
 )
 
 // boxUnits are real units, with DefaultDependencies=no so that booting
@@ -95,7 +96,11 @@ func TestDisableSystemdUnits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer box.Stop()
+	defer func() {
+		if err := box.Stop(); err != nil {
+			t.Error(err)
+		}
+	}()
 	admin := fmt.Sprintf("[Unit]\nDefaultDependencies=no\n[Service]\nExecStart=/usr/bin/python3 -m http.server --bind 127.0.0.1 %d\n", adminPort)
 	if err := os.WriteFile(filepath.Join(box.EtcUnits, "pwtest-admin.service"), []byte(admin), 0o644); err != nil {
 		t.Fatal(err)
@@ -204,6 +209,30 @@ func TestInSystemdBox(t *testing.T) {
 		listener(t, daytimePort, false)
 		isEnabled(t, "pwtest-daytime.socket", "masked")
 		isEnabled(t, "pwtest-daytime.service", "masked")
+	})
+
+	t.Run("transient unit: stopped, nothing to disable", func(t *testing.T) {
+		// The box keeps sysinit.target masked: booting it would empty the
+		// /tmp the box shares with the host. So a transient unit needs
+		// DefaultDependencies=no, and one without fails to start.
+		if state := systemctlOutput("sysinit.target", "is-enabled"); state != "masked" {
+			t.Fatalf("sysinit.target is %q in the box, not masked", state)
+		}
+		if out, err := exec.Command("systemd-run", "--unit=pwtest-defaults", "/bin/true").CombinedOutput(); err == nil {
+			t.Fatalf("a unit with default dependencies started in the box: %s", out)
+		}
+		out, err := exec.Command("systemd-run", "--unit=pwtest-run", "--property=DefaultDependencies=no",
+			"/usr/bin/python3", "-m", "http.server", "--bind", "127.0.0.1", fmt.Sprint(runPort)).CombinedOutput()
+		if err != nil {
+			t.Fatalf("systemd-run: %v %s", err, out)
+		}
+		s := listener(t, runPort, true)
+		plan := mustPlan(t, env, s, Disable, "pwtest-run.service")
+		if len(plan.Steps) != 1 || !strings.HasPrefix(plan.Steps[0].Describe, "stop pwtest-run.service") || !strings.Contains(plan.Note, "transient") {
+			t.Fatalf("plan for a transient unit: %d steps, note %q", len(plan.Steps), plan.Note)
+		}
+		run(t, plan)
+		listener(t, runPort, false)
 	})
 
 	t.Run("admin's own unit file cannot be masked", func(t *testing.T) {

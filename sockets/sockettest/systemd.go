@@ -26,6 +26,23 @@ const boxTarget = "portwarden-box.target"
 
 const boxDirEnv = "PORTWARDEN_SOCKETTEST_BOXDIR"
 
+// boxMasked are the units the box can never start: they act on what the
+// box shares with the host. sysinit.target's tmpfiles rules empty /tmp,
+// journald and utmp write to /var/log, modules-load and swap act on the
+// kernel. A unit with default dependencies requires sysinit.target and so
+// fails to start, loudly, instead of booting them.
+var boxMasked = [...]string{
+	"sysinit.target", "local-fs.target", "swap.target", "timers.target", "getty.target",
+	"systemd-tmpfiles-setup.service", "systemd-tmpfiles-setup-dev.service",
+	"systemd-tmpfiles-clean.service", "systemd-tmpfiles-clean.timer",
+	"systemd-journald.service", "systemd-journald.socket", "systemd-journald-dev-log.socket",
+	"systemd-journald-audit.socket", "systemd-journal-flush.service",
+	"systemd-update-utmp.service", "systemd-update-utmp-runlevel.service",
+	"systemd-modules-load.service", "systemd-sysctl.service", "systemd-binfmt.service",
+	"systemd-random-seed.service", "systemd-remount-fs.service", "kmod-static-nodes.service",
+	"systemd-machine-id-commit.service", "syslog.socket", "rsyslog.service",
+}
+
 // SystemdBox is a real systemd booted as PID 1 of fresh PID, mount,
 // network, UTS, IPC and cgroup namespaces, isolated from the host as
 // shared/TESTBEDS.md requires: a private /run, private copies of
@@ -132,9 +149,15 @@ func (b *SystemdBox) Systemctl(args ...string) (string, error) {
 	return strings.TrimSpace(string(out)), nil
 }
 
+// boxSentinel is a file in the box's directory (under the host's /tmp)
+// that the box must not remove.
+const boxSentinel = "sentinel"
+
 // Stop kills the box (its systemd and, with it, every process of its PID
-// namespace) by the recorded PID and removes its cgroup.
-func (b *SystemdBox) Stop() {
+// namespace) by the recorded PID and removes its cgroup. It reports an
+// error when the box touched what it shares with the host: the sentinel
+// it left in the host's /tmp is gone.
+func (b *SystemdBox) Stop() error {
 	if b.cmd != nil && b.cmd.Process != nil {
 		// cgroup.kill reaches every process of the box at once.
 		os.WriteFile(filepath.Join(b.cgroup, "cgroup.kill"), []byte("1"), 0)
@@ -142,6 +165,10 @@ func (b *SystemdBox) Stop() {
 		b.cmd.Wait()
 	}
 	b.removeCgroup()
+	if _, err := os.Stat(filepath.Join(b.dir, boxSentinel)); err != nil {
+		return fmt.Errorf("the box removed %s from the host's %s: did a unit pull in sysinit.target? %w", boxSentinel, b.dir, err)
+	}
+	return nil
 }
 
 // removeCgroup waits for the box's cgroup to empty, then removes it,
@@ -192,12 +219,25 @@ func (b *SystemdBox) prepare(units map[string]string) error {
 			return fmt.Errorf("copy %s: %v: %s", from, err, out)
 		}
 	}
+	for _, name := range boxMasked {
+		link := filepath.Join(b.EtcUnits, name)
+		if err := os.RemoveAll(link); err != nil {
+			return err
+		}
+		if err := os.Symlink("/dev/null", link); err != nil {
+			return err
+		}
+	}
 	all := map[string]string{boxTarget: "[Unit]\nDescription=portwarden test box\nDefaultDependencies=no\n"}
 	maps.Copy(all, units)
 	for name, text := range all {
 		if err := os.WriteFile(filepath.Join(b.Units, name), []byte(text), 0o644); err != nil {
 			return err
 		}
+	}
+	// The sentinel proves, at Stop, that the host's /tmp was left alone.
+	if err := os.WriteFile(filepath.Join(b.dir, boxSentinel), nil, 0o644); err != nil {
+		return err
 	}
 	return os.WriteFile(filepath.Join(b.dir, "console"), nil, 0o644)
 }
@@ -263,6 +303,7 @@ func runBoxInit() error {
 		{"proc", "/proc", "proc", unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC, ""},
 		{"tmpfs", "/run", "tmpfs", unix.MS_NOSUID | unix.MS_NODEV, "mode=755"},
 		{"tmpfs", "/var/lib/systemd", "tmpfs", unix.MS_NOSUID | unix.MS_NODEV, "mode=755"},
+		{"tmpfs", "/var/log/journal", "tmpfs", unix.MS_NOSUID | unix.MS_NODEV, "mode=755"},
 		{"sysfs", "/sys", "sysfs", unix.MS_RDONLY | unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC, ""},
 		{"cgroup2", "/sys/fs/cgroup", "cgroup2", unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC, ""},
 		{"/proc/sys", "/proc/sys", "", unix.MS_BIND, ""},
@@ -275,6 +316,9 @@ func runBoxInit() error {
 		}
 	}
 	for _, m := range mounts {
+		if _, err := os.Stat(m.target); errors.Is(err, os.ErrNotExist) && m.fstype == "tmpfs" {
+			continue // nothing of the host's there to hide
+		}
 		if err := unix.Mount(m.source, m.target, m.fstype, m.flags, m.data); err != nil {
 			return fmt.Errorf("mount %s on %s: %w", m.source, m.target, err)
 		}
