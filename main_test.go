@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -683,21 +684,34 @@ func TestDisableSystemdCommand(t *testing.T) {
 		t.Errorf("audit: %+v", recs)
 	}
 
-	// Socket activation: systemd itself holds the listener for ssh.socket.
-	if _, err := box.Systemctl("start", "ssh.socket"); err != nil {
+	// Socket activation: systemd itself holds the listener for ssh.socket,
+	// enabled for boot. Disable it; then start it by hand and mask it.
+	if _, err := box.Systemctl("enable", "--now", "ssh.socket"); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, "ssh.socket to listen", listening)
-	out, errOut, code = inBox("disable", "--mask", "--yes", "--audit-log", log, "tcp/22")
-	if code != 0 || !strings.Contains(out, "1. stop ssh.socket") || !strings.Contains(out, "2. mask ssh.socket") {
-		t.Fatalf("mask: exit %d\n%s%s", code, out, errOut)
-	}
-	waitUntil(t, "port 22 to go", func() bool { return !listening() })
-	if state, _ := box.Command("systemctl", "is-enabled", "ssh.socket").Output(); strings.TrimSpace(string(state)) != "masked" {
-		t.Errorf("systemctl is-enabled ssh.socket = %q after --mask", state)
-	}
-	if recs := readAudit(t, log); len(recs) != 3 || recs[2].Result != "done" || recs[2].Target.PID != 1 || !strings.Contains(recs[2].Detail, "mask ssh.socket") {
-		t.Errorf("audit: %+v", recs)
+	for i, c := range []struct{ flag, step, state string }{{"", "2. disable ssh.socket", "disabled"}, {"--mask", "2. mask ssh.socket", "masked"}} {
+		if i > 0 {
+			if _, err := box.Systemctl("start", "ssh.socket"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		waitUntil(t, "ssh.socket to listen", listening)
+		args := []string{"disable", "--yes", "--audit-log", log, "tcp/22"}
+		if c.flag != "" {
+			args = slices.Insert(args, 1, c.flag)
+		}
+		out, errOut, code = inBox(args...)
+		if code != 0 || !strings.Contains(out, "1. stop ssh.socket") || !strings.Contains(out, c.step) {
+			t.Fatalf("disable %s: exit %d\n%s%s", c.flag, code, out, errOut)
+		}
+		waitUntil(t, "port 22 to go", func() bool { return !listening() })
+		if state, _ := box.Command("systemctl", "is-enabled", "ssh.socket").Output(); strings.TrimSpace(string(state)) != c.state {
+			t.Errorf("systemctl is-enabled ssh.socket = %q after disable %s, want %s", state, c.flag, c.state)
+		}
+		recs := readAudit(t, log)
+		if last := recs[len(recs)-1]; len(recs) != 3+i || last.Result != "done" || last.Target.PID != 1 || !strings.Contains(last.Detail, strings.TrimPrefix(c.step, "2. ")) {
+			t.Errorf("audit after disable %s: %+v", c.flag, recs)
+		}
 	}
 }
 
