@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/portwarden/portwarden/services/action"
+	"github.com/portwarden/portwarden/services/origin"
 	"github.com/portwarden/portwarden/sockets"
 	"github.com/portwarden/portwarden/sockets/sockettest"
 )
@@ -166,6 +168,10 @@ func TestInSystemdBox(t *testing.T) {
 		if s.Processes[0].Name != "python3" {
 			t.Fatalf("held by %+v", s.Processes)
 		}
+		info := origin.Describe("/proc", s.Processes[0].PID, s.Processes[0].PPID, s.Processes[0].Cgroup)
+		if note := action.ComesBack(info); !strings.Contains(note, "Restart=always") {
+			t.Errorf("kill's note for a unit with Restart=always: %q", note)
+		}
 		plan := mustPlan(t, env, s, Disable, "pwtest-web.service")
 		run(t, plan)
 		listener(t, webPort, false) // Restart=always did not bring it back
@@ -200,6 +206,16 @@ func TestInSystemdBox(t *testing.T) {
 				slices.ContainsFunc(s.Processes, func(p *sockets.Process) bool { return p.Name == "python3" })
 		}) {
 			t.Fatalf("want systemd and the service holding the listener: %s", holders(s))
+		}
+		var service *sockets.Process
+		for _, p := range s.Processes {
+			if p.PID != 1 {
+				service = p
+			}
+		}
+		info := origin.Describe("/proc", service.PID, service.PPID, service.Cgroup)
+		if note := action.ComesBack(info); !strings.Contains(note, "started by pwtest-daytime.socket on the next connection") {
+			t.Errorf("kill's note for a socket-activated service: %q", note)
 		}
 		plan := mustPlan(t, env, s, Mask, "pwtest-daytime.socket pwtest-daytime.service")
 		if !strings.HasPrefix(plan.Steps[0].Describe, "stop pwtest-daytime.socket") {
