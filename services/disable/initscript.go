@@ -80,8 +80,13 @@ func findPidfile(env Env, pids map[int]bool) string {
 	return ""
 }
 
-// readPidfile returns the PID a pidfile holds, 0 when it holds none.
+// readPidfile returns the PID a pidfile holds, 0 when it holds none. Only
+// regular files are read: a FIFO named x.pid (in /run/user, say) would
+// block the open forever.
 func readPidfile(path string) int {
+	if fi, err := os.Lstat(path); err != nil || !fi.Mode().IsRegular() {
+		return 0
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return 0

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -191,6 +192,29 @@ func TestOpenRCDetectionFakeLayout(t *testing.T) {
 	if plan.String() != "openrc service nginx" || !strings.HasSuffix(plan.Steps[0].Describe, "(rc-service nginx stop)") ||
 		!strings.HasSuffix(plan.Steps[1].Describe, "(rc-update --all delete nginx)") {
 		t.Errorf("plan %s: %q / %q", plan, plan.Steps[0].Describe, plan.Steps[1].Describe)
+	}
+}
+
+func TestReadPidfileReadsOnlyRegularFiles(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "trap.pid")
+	if err := unix.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan int, 1)
+	go func() { done <- readPidfile(fifo) }()
+	select {
+	case pid := <-done:
+		if pid != 0 {
+			t.Errorf("a FIFO gave pid %d", pid)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("reading a FIFO named like a pidfile blocked")
+	}
+	good := filepath.Join(dir, "good.pid")
+	os.WriteFile(good, []byte(" 4242 \nrest\n"), 0o644)
+	if pid := readPidfile(good); pid != 4242 {
+		t.Errorf("pidfile: %d", pid)
 	}
 }
 
