@@ -140,10 +140,17 @@ func planSystemd(env Env, s *sockets.Socket, how How) (*Plan, error) {
 	// /etc/systemd/system and cannot replace a unit file the admin wrote
 	// there.
 	var persistent, transient []string
+	disableEnv := env
 	for _, u := range files {
 		frag, err := sd.FragmentPath(ctx, u)
 		if err != nil {
 			return nil, err
+		}
+		if strings.HasPrefix(frag, "/run/systemd/generator") && how == Disable {
+			// Generated (from an /etc/init.d script, by
+			// systemd-sysv-generator): only systemctl disables it,
+			// through systemd-sysv-install and update-rc.d.
+			disableEnv.viaSystemctl = true
 		}
 		switch {
 		case strings.HasPrefix(frag, "/run/systemd/transient/"):
@@ -175,7 +182,7 @@ func planSystemd(env Env, s *sockets.Socket, how How) (*Plan, error) {
 	} else if len(files) > 0 {
 		p.Steps = append(p.Steps, Step{
 			Describe: "disable " + list + " so " + they + " not start at boot (systemctl disable " + list + ")",
-			run:      withSystemd(env, func(ctx context.Context, sd systemd) error { return sd.Disable(ctx, files) }),
+			run:      withSystemd(disableEnv, func(ctx context.Context, sd systemd) error { return sd.Disable(ctx, files) }),
 		})
 	}
 	if len(transient) > 0 {

@@ -28,6 +28,7 @@ const (
 	daytimePort = 13   // pwtest-daytime.socket, Accept=no: systemd and the service hold it
 	adminPort   = 8081 // pwtest-admin.service, written by the admin in /etc/systemd/system
 	runPort     = 8082 // pwtest-run.service, a transient unit from systemd-run
+	legacyPort  = 8083 // pwtest-legacy, an /etc/init.d script systemd runs as a generated unit
 )
 
 // boxUnits are real units, with DefaultDependencies=no so that booting
@@ -107,8 +108,37 @@ func TestDisableSystemdUnits(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(box.EtcUnits, "pwtest-admin.service"), []byte(admin), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	legacy := fmt.Sprintf(`#!/bin/sh
+### BEGIN INIT INFO
+# Provides:          pwtest-legacy
+# Required-Start:
+# Required-Stop:
+# Default-Start:     2 3 4 5
+# Default-Stop:      0 1 6
+# Short-Description: portwarden test legacy daemon
+### END INIT INFO
+PIDFILE=/run/pwtest-legacy.pid
+case "$1" in
+start) start-stop-daemon --start --background --make-pidfile --pidfile $PIDFILE --exec /usr/bin/python3 -- -m http.server --bind 127.0.0.1 %d ;;
+stop) start-stop-daemon --stop --retry 5 --pidfile $PIDFILE --remove-pidfile ;;
+*) echo "Usage: $0 {start|stop}" >&2; exit 3 ;;
+esac
+`, legacyPort)
+	if err := os.WriteFile(filepath.Join(box.InitD, "pwtest-legacy"), []byte(legacy), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// Its generated unit must not pull in sysinit.target either.
+	os.MkdirAll(filepath.Join(box.EtcUnits, "pwtest-legacy.service.d"), 0o755)
+	if err := os.WriteFile(filepath.Join(box.EtcUnits, "pwtest-legacy.service.d", "box.conf"), []byte("[Unit]\nDefaultDependencies=no\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := box.Systemctl("daemon-reload"); err != nil {
 		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"enable", "pwtest-legacy.service"}, {"start", "pwtest-legacy.service"}} {
+		if _, err := box.Systemctl(args...); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if _, err := box.Systemctl("enable", "--now", "pwtest-web.service", "pwtest-echo.socket", "pwtest-daytime.socket"); err != nil {
 		t.Fatal(err)
@@ -249,6 +279,18 @@ func TestInSystemdBox(t *testing.T) {
 		}
 		run(t, plan)
 		listener(t, runPort, false)
+	})
+
+	t.Run("unit generated from an init script", func(t *testing.T) {
+		isEnabled(t, "pwtest-legacy.service", "enabled")
+		s := listener(t, legacyPort, true)
+		plan := mustPlan(t, env, s, Disable, "pwtest-legacy.service")
+		run(t, plan)
+		listener(t, legacyPort, false)
+		isEnabled(t, "pwtest-legacy.service", "disabled")
+		if start, _ := filepath.Glob("/etc/rc2.d/S*pwtest-legacy"); len(start) != 0 {
+			t.Errorf("start links left: %v", start)
+		}
 	})
 
 	t.Run("admin's own unit file cannot be masked", func(t *testing.T) {

@@ -46,17 +46,18 @@ var boxMasked = [...]string{
 // SystemdBox is a real systemd booted as PID 1 of fresh PID, mount,
 // network, UTS, IPC and cgroup namespaces, isolated from the host as
 // shared/TESTBEDS.md requires: a private /run, private copies of
-// /etc/systemd/system, /lib/systemd/system and /etc/rc?.d, its own cgroup
+// /etc/systemd/system, /lib/systemd/system, /etc/init.d and /etc/rc?.d, its own cgroup
 // under the test's own,
 // /sys and /proc/sys read-only, and /dev/console a file. Units it runs are
 // real; their sockets live in the box's own network namespace.
 type SystemdBox struct {
 	// Units is the host directory that is the box's /lib/systemd/system,
-	// where packages install units; EtcUnits is its /etc/systemd/system.
-	Units, EtcUnits string
-	dir             string
-	cgroup          string // the box's cgroup directory on the host
-	cmd             *exec.Cmd
+	// where packages install units; EtcUnits is its /etc/systemd/system;
+	// InitD its /etc/init.d.
+	Units, EtcUnits, InitD string
+	dir                    string
+	cgroup                 string // the box's cgroup directory on the host
+	cmd                    *exec.Cmd
 }
 
 // StartSystemd boots systemd in a box whose files live under dir, with the
@@ -70,7 +71,8 @@ func StartSystemd(dir string, units map[string]string) (*SystemdBox, error) {
 	if os.Geteuid() != 0 {
 		return nil, errors.New("booting systemd in namespaces needs root")
 	}
-	b := &SystemdBox{Units: filepath.Join(dir, "lib-systemd-system"), EtcUnits: filepath.Join(dir, "etc-systemd-system"), dir: dir}
+	b := &SystemdBox{Units: filepath.Join(dir, "lib-systemd-system"), EtcUnits: filepath.Join(dir, "etc-systemd-system"),
+		InitD: filepath.Join(dir, "etc-init.d"), dir: dir}
 	if err := b.prepare(units); err != nil {
 		return nil, err
 	}
@@ -196,6 +198,7 @@ func privateDirs() map[string]string {
 	dirs := map[string]string{
 		"/etc/systemd/system": "etc-systemd-system",
 		"/lib/systemd/system": "lib-systemd-system",
+		"/etc/init.d":         "etc-init.d",
 	}
 	for _, level := range "0123456S" {
 		rc := "/etc/rc" + string(level) + ".d"
