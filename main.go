@@ -482,6 +482,8 @@ func (b *dashboardBackend) Origin(p *sockets.Process) origin.Info {
 
 func (b *dashboardBackend) ExplainPort(port uint16) string { return b.catalog.ExplainClass(port) }
 
+func (b *dashboardBackend) SocketUnits(s sockets.Socket) []string { return disable.SocketUnits(&s) }
+
 var errReadOnly = errors.New("refused: portwarden runs with --read-only")
 
 func (b *dashboardBackend) Mark(e baseline.Entry) error {

@@ -33,6 +33,9 @@ type Backend interface {
 	Origin(p *sockets.Process) origin.Info
 	// ExplainPort says what a port number's range means.
 	ExplainPort(port uint16) string
+	// SocketUnits names the systemd socket units a listener held by
+	// systemd itself belongs to (socket activation).
+	SocketUnits(s sockets.Socket) []string
 
 	// Mark adds a baseline entry; Unmark removes the entries with e's key.
 	Mark(e baseline.Entry) error

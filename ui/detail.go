@@ -150,6 +150,14 @@ func (m Model) describeProcess(d *detailWriter, p *sockets.Process, self *socket
 	} else {
 		d.field("Parents", "…")
 	}
+	if self != nil && heldBySystemd(self) {
+		switch units, ok := m.socketUnits[self.ID()]; {
+		case !ok:
+			d.field("Socket unit", "…")
+		case len(units) > 0:
+			d.field("Socket unit", strings.Join(units, " ")+": systemd listens here itself and starts the service on the first connection (socket activation). To turn it off, stop and disable the socket unit (d).")
+		}
+	}
 	var others []string
 	total := 0
 	for i := range m.frame.Snapshot.Sockets {

@@ -76,6 +76,8 @@ func (b *fixedBackend) Origin(p *sockets.Process) origin.Info {
 
 func (b *fixedBackend) ExplainPort(port uint16) string { return catalog.Embedded().ExplainClass(port) }
 
+func (b *fixedBackend) SocketUnits(s sockets.Socket) []string { return []string{"fixture.socket"} }
+
 // Processes of the fixture, shared between frames as the collector's cache
 // shares them.
 var (

@@ -50,6 +50,7 @@ type Model struct {
 	detailScroll int
 	origins      map[procKey]origin.Info // how each process was started
 	portClasses  map[uint16]string       // what each port number's range means
+	socketUnits  map[sockets.ID][]string // the socket units systemd holds a listener for
 
 	status    string
 	statusErr bool
@@ -75,10 +76,12 @@ type (
 	}
 	tickMsg   struct{}
 	detailMsg struct {
-		proc      procKey
-		origin    *origin.Info
-		port      uint16
-		portClass string
+		proc        procKey
+		origin      *origin.Info
+		port        uint16
+		portClass   string
+		sock        sockets.ID
+		socketUnits []string // nil when sock was not asked about
 	}
 )
 
@@ -116,6 +119,7 @@ func New(cfg Config, backend Backend) Model {
 		filter:      in,
 		origins:     map[procKey]origin.Info{},
 		portClasses: map[uint16]string{},
+		socketUnits: map[sockets.ID][]string{},
 	}
 	for v := range viewCount {
 		m.tables[v] = newTable(v.columns(), defaultSort(v))
@@ -191,6 +195,9 @@ func (m Model) dispatch(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 		if msg.port != 0 {
 			m.portClasses[msg.port] = msg.portClass
+		}
+		if msg.socketUnits != nil {
+			m.socketUnits[msg.sock] = msg.socketUnits
 		}
 		return m, nil
 	case tea.KeyPressMsg:
@@ -331,8 +338,9 @@ func (m *Model) fetchDetail() tea.Cmd {
 		return nil
 	}
 	p := m.selectedProcess()
+	s, _ := m.selectedSocket()
 	var port uint16
-	if s, _ := m.selectedSocket(); s != nil {
+	if s != nil {
 		port = s.Local.Port()
 	}
 	if p == nil && port == 0 {
@@ -348,7 +356,14 @@ func (m *Model) fetchDetail() tea.Cmd {
 	if _, ok := m.portClasses[port]; !ok {
 		msg.port = port
 	}
-	if proc.PID == 0 && msg.port == 0 {
+	// A listener systemd itself holds is socket activation: ask which unit.
+	var sock sockets.Socket
+	if s != nil && s.Listening() && heldBySystemd(s) {
+		if _, ok := m.socketUnits[s.ID()]; !ok {
+			sock, msg.sock = *s, s.ID()
+		}
+	}
+	if proc.PID == 0 && msg.port == 0 && msg.sock == (sockets.ID{}) {
 		return nil
 	}
 	b := m.backend
@@ -360,6 +375,19 @@ func (m *Model) fetchDetail() tea.Cmd {
 		if msg.port != 0 {
 			msg.portClass = b.ExplainPort(msg.port)
 		}
+		if msg.sock != (sockets.ID{}) {
+			msg.socketUnits = append([]string{}, b.SocketUnits(sock)...)
+		}
 		return msg
 	}
+}
+
+// heldBySystemd reports whether systemd (PID 1 of its namespace) holds s.
+func heldBySystemd(s *sockets.Socket) bool {
+	for _, p := range s.Processes {
+		if p.PID == 1 && p.Name == "systemd" {
+			return true
+		}
+	}
+	return false
 }

@@ -329,3 +329,19 @@ func TestOneRefreshChain(t *testing.T) {
 		t.Fatal("the frame a tick asked for schedules no next tick")
 	}
 }
+
+// TestDetailNamesTheSocketUnit checks a listener systemd holds itself:
+// the detail asks which socket unit it is for and says what that means.
+func TestDetailNamesTheSocketUnit(t *testing.T) {
+	pSystemd := &sockets.Process{PID: 1, Name: "systemd", Exe: "/usr/lib/systemd/systemd", User: "root", StartTicks: 1}
+	socks := []sockets.Socket{sock(sockets.TCP, sockets.Listen, "[::]:22", "[::]:0", 20, pSystemd)}
+	m, _ := newTestModel(t, 120, 60, frameOf(socks))
+	m = press(t, m, "enter")
+	s := screen(m)
+	if !strings.Contains(s, "Socket unit") || !strings.Contains(s, "fixture.socket: systemd listens here itself") {
+		t.Errorf("detail of a socket-activated listener:\n%s", s)
+	}
+	if len(m.socketUnits) != 1 {
+		t.Errorf("socket units asked about: %v", m.socketUnits)
+	}
+}

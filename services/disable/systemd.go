@@ -203,6 +203,17 @@ func withSystemd(env Env, fn func(context.Context, systemd) error) func() error 
 	}
 }
 
+// SocketUnits names the socket units systemd holds s for (socket
+// activation), or nil when it holds none or cannot be asked.
+func SocketUnits(s *sockets.Socket) []string {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	sd := connectSystemd(ctx, Env{})
+	defer sd.Close()
+	units, _ := socketUnitsFor(ctx, sd, s)
+	return units
+}
+
 // socketUnitsFor names the socket units listening on s's address.
 func socketUnitsFor(ctx context.Context, sd systemd, s *sockets.Socket) ([]string, error) {
 	units, err := sd.Sockets(ctx)

@@ -221,6 +221,9 @@ func TestInSystemdBox(t *testing.T) {
 		}) {
 			t.Fatalf("the listener should be systemd's own: %s", holders(s))
 		}
+		if units := SocketUnits(s); fmt.Sprint(units) != "[pwtest-echo.socket]" {
+			t.Errorf("SocketUnits (the dashboard's detail) = %v", units)
+		}
 		plan := mustPlan(t, Env{ProcRoot: env.ProcRoot, Services: env.Services, viaSystemctl: true}, s, Disable, "pwtest-echo.socket")
 		run(t, plan)
 		listener(t, echoPort, false)
