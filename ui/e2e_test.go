@@ -55,6 +55,16 @@ func (s *tmuxSession) waitFor(what string, ok func(screen string) bool) string {
 	}
 }
 
+// buildPortwarden builds the real binary into dir.
+func buildPortwarden(t *testing.T, dir string) string {
+	t.Helper()
+	bin := filepath.Join(dir, "portwarden")
+	if out, err := exec.Command("go", "build", "-o", bin, "github.com/portwarden/portwarden").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	return bin
+}
+
 // quit presses q and waits for the dashboard to end, and its tmux
 // session with it.
 func (s *tmuxSession) quit() {
@@ -84,10 +94,7 @@ func TestDashboardInTmux(t *testing.T) {
 		t.Fatal("tmux is required (scripts/test.sh installs it)")
 	}
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "portwarden")
-	if out, err := exec.Command("go", "build", "-o", bin, "github.com/portwarden/portwarden").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := buildPortwarden(t, dir)
 	peer, err := sockettest.NewExternalPeer(netip.MustParsePrefix("198.51.100.128/25"), netip.MustParsePrefix("2001:db8:101::/64"))
 	if err != nil {
 		t.Fatal(err)
@@ -232,10 +239,7 @@ func TestDashboardOverSSH(t *testing.T) {
 		t.Skip("sshd needs root")
 	}
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "portwarden")
-	if out, err := exec.Command("go", "build", "-o", bin, "github.com/portwarden/portwarden").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := buildPortwarden(t, dir)
 	sshd, err := sockettest.StartSSHD(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -280,10 +284,7 @@ func TestDashboardDisablesSystemdUnit(t *testing.T) {
 		t.Skip("booting systemd needs root")
 	}
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "portwarden")
-	if out, err := exec.Command("go", "build", "-o", bin, "github.com/portwarden/portwarden").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := buildPortwarden(t, dir)
 	box, err := sockettest.StartSystemd(t.TempDir(), map[string]string{"pwtest-web.service": `[Unit]
 Description=portwarden test web server
 DefaultDependencies=no

@@ -37,7 +37,8 @@ func planInitScript(env Env, s *sockets.Socket) (*Plan, error) {
 			pids[p.PPID] = true
 		}
 	}
-	if openrcRunning(env) {
+	openrc := openrcRunning(env)
+	if openrc {
 		if name, pidfile := openrcService(env, pids); name != "" {
 			return planOpenRC(name, pidfile), nil
 		}
@@ -51,10 +52,10 @@ func planInitScript(env Env, s *sockets.Socket) (*Plan, error) {
 		return nil, nil
 	}
 	name := filepath.Base(script)
-	if openrcRunning(env) {
+	if openrc {
 		return planOpenRC(name, pidfile), nil
 	}
-	return planSysV(env, name, pidfile)
+	return planSysV(name, pidfile)
 }
 
 func (env Env) root(path string) string {
@@ -151,7 +152,7 @@ func readLimited(path string, limit int64) ([]byte, error) {
 
 // planSysV stops the service through its script and removes its start
 // links from the runlevels.
-func planSysV(env Env, name, pidfile string) (*Plan, error) {
+func planSysV(name, pidfile string) (*Plan, error) {
 	var disableArgs []string
 	switch {
 	case haveCommand("update-rc.d"):
