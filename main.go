@@ -33,8 +33,8 @@ import (
 	"github.com/portwarden/portwarden/services/verdict"
 	"github.com/portwarden/portwarden/sockets"
 	"github.com/portwarden/portwarden/ui"
-	"github.com/portwarden/portwarden/ui/report"
-	"github.com/portwarden/portwarden/ui/safetext"
+	"github.com/portwarden/portwarden/report"
+	"github.com/portwarden/portwarden/safetext"
 )
 
 // Exit codes.

@@ -14,7 +14,7 @@ import (
 	"github.com/portwarden/portwarden/services/action"
 	"github.com/portwarden/portwarden/services/baseline"
 	"github.com/portwarden/portwarden/sockets"
-	"github.com/portwarden/portwarden/ui/safetext"
+	"github.com/portwarden/portwarden/safetext"
 )
 
 // dialog asks a yes/no question about exactly what will be affected. The

@@ -10,8 +10,8 @@ import (
 
 	"github.com/portwarden/portwarden/services/verdict"
 	"github.com/portwarden/portwarden/sockets"
-	"github.com/portwarden/portwarden/ui/report"
-	"github.com/portwarden/portwarden/ui/safetext"
+	"github.com/portwarden/portwarden/report"
+	"github.com/portwarden/portwarden/safetext"
 )
 
 // labelWidth is the width of the detail pane's labels.

@@ -10,7 +10,7 @@ import (
 	"github.com/portwarden/portwarden/services/catalog"
 	"github.com/portwarden/portwarden/services/verdict"
 	"github.com/portwarden/portwarden/sockets"
-	"github.com/portwarden/portwarden/ui/safetext"
+	"github.com/portwarden/portwarden/safetext"
 )
 
 // viewKind is one of the dashboard's views.

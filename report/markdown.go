@@ -10,7 +10,7 @@ import (
 	"github.com/portwarden/portwarden/services/baseline"
 	"github.com/portwarden/portwarden/services/verdict"
 	"github.com/portwarden/portwarden/sockets"
-	"github.com/portwarden/portwarden/ui/safetext"
+	"github.com/portwarden/portwarden/safetext"
 )
 
 // Audit is what the Markdown report documents.

@@ -11,7 +11,7 @@ import (
 	"github.com/portwarden/portwarden/services/catalog"
 	"github.com/portwarden/portwarden/services/verdict"
 	"github.com/portwarden/portwarden/sockets"
-	"github.com/portwarden/portwarden/ui/safetext"
+	"github.com/portwarden/portwarden/safetext"
 )
 
 // WriteCheck writes what makes `portwarden check` fail, one socket a line

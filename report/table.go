@@ -9,7 +9,7 @@ import (
 	"github.com/portwarden/portwarden/services/catalog"
 	"github.com/portwarden/portwarden/services/verdict"
 	"github.com/portwarden/portwarden/sockets"
-	"github.com/portwarden/portwarden/ui/safetext"
+	"github.com/portwarden/portwarden/safetext"
 )
 
 // tableHeader names the columns of WriteTable.
