@@ -2,25 +2,27 @@ package report
 
 import (
 	"bufio"
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/portwarden/portwarden/safetext"
 	"github.com/portwarden/portwarden/services/catalog"
 	"github.com/portwarden/portwarden/services/verdict"
 	"github.com/portwarden/portwarden/sockets"
-	"github.com/portwarden/portwarden/safetext"
 )
 
 // WriteCheck writes what makes `portwarden check` fail, one socket a line
 // with its reasons, or a one-line all-clear.
-func WriteCheck(w io.Writer, snap *sockets.Snapshot, verdicts []verdict.Verdict) error {
+func WriteCheck(w io.Writer, judged []verdict.Judged) error {
 	bw := bufio.NewWriter(w)
-	sum := verdict.Summarize(snap, verdicts)
+	sum := verdict.Summarize(judged)
 	if sum.OK() {
-		fmt.Fprintf(bw, "ok: %d listeners, all expected; no risky external connections\n", sum.Listeners[sockets.TCP]+sum.Listeners[sockets.UDP])
+		fmt.Fprintf(bw, "ok: %d listeners, all expected; no risky external connections\n", sum.ListenerCount())
 		return bw.Flush()
 	}
 	section := func(title string, n int, pick func(v *verdict.Verdict) bool) {
@@ -28,18 +30,19 @@ func WriteCheck(w io.Writer, snap *sockets.Snapshot, verdicts []verdict.Verdict)
 			return
 		}
 		fmt.Fprintf(bw, "%s (%d):\n", title, n)
-		for i := range verdicts {
-			if v := &verdicts[i]; pick(v) {
-				fmt.Fprintf(bw, "  %s — %s: %s\n", describe(&snap.Sockets[i], v), v.Risk, strings.Join(v.Reasons, "; "))
+		for i := range judged {
+			if v := &judged[i].Verdict; pick(v) {
+				fmt.Fprintf(bw, "  %s — %s: %s\n", describe(judged[i].Socket, v), v.Risk, safetext.Visible(strings.Join(v.Reasons, "; ")))
 			}
 		}
 	}
-	section("unexpected listeners", sum.Unexpected, func(v *verdict.Verdict) bool { return v.Unexpected })
-	section("risky external connections", sum.RiskyExternal, func(v *verdict.Verdict) bool {
-		return v.External && v.Risk >= verdict.RiskyExternal
-	})
+	section("unexpected listeners", sum.Unexpected, isUnexpected)
+	section("risky external connections", sum.RiskyExternal, isRiskyExternal)
 	return bw.Flush()
 }
+
+func isUnexpected(v *verdict.Verdict) bool    { return v.Unexpected }
+func isRiskyExternal(v *verdict.Verdict) bool { return v.External && v.Risk >= verdict.RiskyExternal }
 
 // describe renders a socket as "tcp 0.0.0.0:23 telnet (inetd pid 812)".
 func describe(s *sockets.Socket, v *verdict.Verdict) string {
@@ -72,48 +75,42 @@ func owners(s *sockets.Socket) string {
 	return strings.Join(parts, ", ")
 }
 
-// WriteCheckJSON writes the check's result for machines:
-//
-//	{"time", "host", "ok", "complete", "listeners", "unexpected": [socket...],
-//	 "risky_external": [socket...]}
-//
-// with sockets in the snapshot --json form.
-func WriteCheckJSON(w io.Writer, host string, snap *sockets.Snapshot, verdicts []verdict.Verdict) error {
-	sum := verdict.Summarize(snap, verdicts)
-	b := []byte(`{"time":`)
-	b = appendString(b, snap.Time.Format(time.RFC3339))
-	b = append(b, `,"host":`...)
-	b = appendString(b, host)
-	b = append(b, `,"ok":`...)
-	b = strconv.AppendBool(b, sum.OK())
-	b = append(b, `,"complete":`...)
-	b = strconv.AppendBool(b, snap.Complete)
-	b = append(b, `,"listeners":`...)
-	b = strconv.AppendInt(b, int64(sum.Listeners[sockets.TCP]+sum.Listeners[sockets.UDP]), 10)
-	list := func(name string, pick func(v *verdict.Verdict) bool) {
-		b = append(b, `,"`+name+`":[`...)
-		first := true
-		for i := range verdicts {
-			if pick(&verdicts[i]) {
-				if !first {
-					b = append(b, ',')
-				}
-				first = false
-				b = appendSocket(b, &snap.Sockets[i], &verdicts[i])
-			}
+// Check is the document `portwarden check --json` prints.
+type Check struct {
+	Time          string   `json:"time"`
+	Host          string   `json:"host"`
+	OK            bool     `json:"ok"`
+	Complete      bool     `json:"complete"`
+	Listeners     int      `json:"listeners"`
+	Unexpected    []Socket `json:"unexpected"`
+	RiskyExternal []Socket `json:"risky_external"`
+}
+
+// WriteCheckJSON writes the check's result as one Check document.
+func WriteCheckJSON(w io.Writer, host string, snap *sockets.Snapshot, judged []verdict.Judged) error {
+	sum := verdict.Summarize(judged)
+	doc := Check{Time: snap.Time.Format(time.RFC3339), Host: host, OK: sum.OK(), Complete: snap.Complete,
+		Listeners: sum.ListenerCount(), Unexpected: []Socket{}, RiskyExternal: []Socket{}}
+	for i := range judged {
+		if v := &judged[i].Verdict; isUnexpected(v) {
+			doc.Unexpected = append(doc.Unexpected, SocketOf(&judged[i]))
+		} else if isRiskyExternal(v) {
+			doc.RiskyExternal = append(doc.RiskyExternal, SocketOf(&judged[i]))
 		}
-		b = append(b, ']')
 	}
-	list("unexpected", func(v *verdict.Verdict) bool { return v.Unexpected })
-	list("risky_external", func(v *verdict.Verdict) bool { return v.External && v.Risk >= verdict.RiskyExternal })
-	b = append(b, "}\n"...)
-	_, err := w.Write(b)
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(doc); err != nil {
+		return err
+	}
+	_, err := w.Write(escapeC1(buf.Bytes()))
 	return err
 }
 
 // Prometheus renders node_exporter textfile-collector metrics.
-func Prometheus(snap *sockets.Snapshot, verdicts []verdict.Verdict) []byte {
-	sum := verdict.Summarize(snap, verdicts)
+func Prometheus(snap *sockets.Snapshot, judged []verdict.Judged) []byte {
+	sum := verdict.Summarize(judged)
 	var b strings.Builder
 	metric := func(name, help string) {
 		fmt.Fprintf(&b, "# HELP %s %s\n# TYPE %s gauge\n", name, help, name)

@@ -2,172 +2,147 @@ package report
 
 import (
 	"bufio"
+	"bytes"
+	"encoding/json"
 	"io"
-	"strconv"
 	"time"
-	"unicode/utf8"
 
 	"github.com/portwarden/portwarden/services/verdict"
 	"github.com/portwarden/portwarden/sockets"
 )
 
-// WriteJSON writes the snapshot and its verdicts (one per socket, in the
-// same order) as one JSON object:
-//
-//	{"time": RFC 3339, "host": ..., "complete": bool, "source": ...,
-//	 "warnings": [...], "sockets": [{"proto", "ip_version", "state",
-//	 "local_ip", "local_port", "remote_ip", "remote_port", "uid", "inode",
-//	 "processes": [{"pid", "ppid", "name", "exe", "user", "uid"}],
-//	 "service", "exposure", "peer", "direction", "expected", "risk",
-//	 "reasons": [...]}]}
-//
-// It streams socket by socket, so memory stays flat at 100k sockets.
-func WriteJSON(w io.Writer, host string, snap *sockets.Snapshot, verdicts []verdict.Verdict) error {
+// Snapshot is the document `portwarden snapshot --json` prints. Fields are
+// added, never renamed.
+type Snapshot struct {
+	Time     string   `json:"time"` // RFC 3339
+	Host     string   `json:"host"`
+	Complete bool     `json:"complete"` // every owner could be read
+	Source   string   `json:"source"`   // "netlink" or "procfs"
+	Warnings []string `json:"warnings"`
+	Sockets  []Socket `json:"sockets"`
+}
+
+// Socket is one judged socket in JSON.
+type Socket struct {
+	Proto      string    `json:"proto"`
+	IPVersion  int       `json:"ip_version"`
+	State      string    `json:"state"`
+	LocalIP    string    `json:"local_ip"`
+	LocalPort  uint16    `json:"local_port"`
+	RemoteIP   string    `json:"remote_ip"`
+	RemotePort uint16    `json:"remote_port"`
+	UID        uint32    `json:"uid"`
+	Inode      uint64    `json:"inode"`
+	Processes  []Process `json:"processes"`
+	Service    string    `json:"service"`
+	Exposure   *string   `json:"exposure"`  // listeners only
+	Peer       *string   `json:"peer"`      // connections only
+	Direction  *string   `json:"direction"` // connections only
+	Expected   bool      `json:"expected"`
+	Risk       string    `json:"risk"`
+	Reasons    []string  `json:"reasons"`
+}
+
+// Process is a process holding a socket, in JSON.
+type Process struct {
+	PID  int    `json:"pid"`
+	PPID int    `json:"ppid"`
+	Name string `json:"name"`
+	Exe  string `json:"exe"`
+	User string `json:"user"`
+	UID  uint32 `json:"uid"`
+}
+
+// SocketOf returns the JSON form of a judged socket.
+func SocketOf(j *verdict.Judged) Socket {
+	s, v := j.Socket, &j.Verdict
+	out := Socket{
+		Proto: s.Proto.String(), IPVersion: s.IPVersion(), State: s.StateName(),
+		LocalIP: s.Local.Addr().String(), LocalPort: s.Local.Port(),
+		RemoteIP: s.Remote.Addr().String(), RemotePort: s.Remote.Port(),
+		UID: s.UID, Inode: s.Inode, Processes: make([]Process, len(s.Processes)),
+		Service: v.Service, Exposure: optional(string(v.Exposure)), Peer: optional(string(v.Peer)),
+		Direction: optional(string(v.Direction)), Expected: v.Expected, Risk: v.Risk.String(),
+		Reasons: v.Reasons,
+	}
+	for i, p := range s.Processes {
+		out.Processes[i] = Process{PID: p.PID, PPID: p.PPID, Name: p.Name, Exe: p.Exe, User: p.User, UID: p.UID}
+	}
+	if out.Reasons == nil {
+		out.Reasons = []string{}
+	}
+	return out
+}
+
+func optional(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+// WriteJSON writes the judged snapshot as one Snapshot document. It
+// streams socket by socket, so memory stays flat at 100k sockets.
+func WriteJSON(w io.Writer, host string, snap *sockets.Snapshot, judged []verdict.Judged) error {
+	doc := Snapshot{Time: snap.Time.Format(time.RFC3339), Host: host, Complete: snap.Complete, Source: snap.Source,
+		Warnings: snap.Warnings, Sockets: []Socket{}}
+	if doc.Warnings == nil {
+		doc.Warnings = []string{}
+	}
+	return streamJSON(w, doc, judged, func(*verdict.Judged) bool { return true })
+}
+
+// streamJSON writes doc, whose last field is an empty "sockets" list, with
+// the picked judged sockets streamed into that list one by one.
+func streamJSON(w io.Writer, doc any, judged []verdict.Judged, pick func(*verdict.Judged) bool) error {
 	bw := bufio.NewWriterSize(w, 64<<10)
-	b := make([]byte, 0, 1024)
-	b = append(b, `{"time":`...)
-	b = appendString(b, snap.Time.Format(time.RFC3339))
-	b = append(b, `,"host":`...)
-	b = appendString(b, host)
-	b = append(b, `,"complete":`...)
-	b = strconv.AppendBool(b, snap.Complete)
-	b = append(b, `,"source":`...)
-	b = appendString(b, snap.Source)
-	b = append(b, `,"warnings":[`...)
-	for i, warn := range snap.Warnings {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = appendString(b, warn)
-	}
-	b = append(b, `],"sockets":[`...)
-	for i := range snap.Sockets {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = append(b, '\n')
-		b = appendSocket(b, &snap.Sockets[i], &verdicts[i])
-		if len(b) > 32<<10 {
-			if _, err := bw.Write(b); err != nil {
-				return err
-			}
-			b = b[:0]
-		}
-	}
-	b = append(b, "]}\n"...)
-	if _, err := bw.Write(b); err != nil {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(doc); err != nil {
 		return err
 	}
+	head := bytes.TrimSuffix(buf.Bytes(), []byte("[]}\n"))
+	bw.Write(escapeC1(head))
+	bw.WriteByte('[')
+	n := 0
+	for i := range judged {
+		if !pick(&judged[i]) {
+			continue
+		}
+		if n++; n > 1 {
+			bw.WriteByte(',')
+		}
+		bw.WriteByte('\n')
+		buf.Reset()
+		if err := enc.Encode(SocketOf(&judged[i])); err != nil {
+			return err
+		}
+		if _, err := bw.Write(escapeC1(bytes.TrimSuffix(buf.Bytes(), []byte("\n")))); err != nil {
+			return err
+		}
+	}
+	bw.WriteString("]}\n")
 	return bw.Flush()
 }
 
-func appendSocket(b []byte, s *sockets.Socket, v *verdict.Verdict) []byte {
-	b = append(b, `{"proto":"`...)
-	b = append(b, s.Proto.String()...)
-	b = append(b, `","ip_version":`...)
-	b = strconv.AppendInt(b, int64(s.IPVersion()), 10)
-	b = append(b, `,"state":"`...)
-	b = append(b, s.StateName()...)
-	b = append(b, `","local_ip":"`...)
-	b = s.Local.Addr().AppendTo(b)
-	b = append(b, `","local_port":`...)
-	b = strconv.AppendUint(b, uint64(s.Local.Port()), 10)
-	b = append(b, `,"remote_ip":"`...)
-	b = s.Remote.Addr().AppendTo(b)
-	b = append(b, `","remote_port":`...)
-	b = strconv.AppendUint(b, uint64(s.Remote.Port()), 10)
-	b = append(b, `,"uid":`...)
-	b = strconv.AppendUint(b, uint64(s.UID), 10)
-	b = append(b, `,"inode":`...)
-	b = strconv.AppendUint(b, s.Inode, 10)
-	b = append(b, `,"processes":[`...)
-	for i, p := range s.Processes {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = append(b, `{"pid":`...)
-		b = strconv.AppendInt(b, int64(p.PID), 10)
-		b = append(b, `,"ppid":`...)
-		b = strconv.AppendInt(b, int64(p.PPID), 10)
-		b = append(b, `,"name":`...)
-		b = appendString(b, p.Name)
-		b = append(b, `,"exe":`...)
-		b = appendString(b, p.Exe)
-		b = append(b, `,"user":`...)
-		b = appendString(b, p.User)
-		b = append(b, `,"uid":`...)
-		b = strconv.AppendUint(b, uint64(p.UID), 10)
-		b = append(b, '}')
+// escapeC1 escapes the C1 control characters (U+0080–U+009F), which
+// encoding/json leaves raw, so that JSON printed on a terminal cannot steer
+// it. In JSON text they can only stand inside strings, where \u0080 is
+// their escape.
+func escapeC1(b []byte) []byte {
+	if bytes.IndexByte(b, 0xc2) < 0 {
+		return b
 	}
-	b = append(b, `],"service":`...)
-	b = appendString(b, v.Service)
-	b = append(b, `,"exposure":`...)
-	b = appendOptional(b, string(v.Exposure))
-	b = append(b, `,"peer":`...)
-	b = appendOptional(b, string(v.Peer))
-	b = append(b, `,"direction":`...)
-	b = appendOptional(b, string(v.Direction))
-	b = append(b, `,"expected":`...)
-	b = strconv.AppendBool(b, v.Expected)
-	b = append(b, `,"risk":"`...)
-	b = append(b, v.Risk.String()...)
-	b = append(b, `","reasons":[`...)
-	for i, r := range v.Reasons {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = appendString(b, r)
-	}
-	return append(b, "]}"...)
-}
-
-// appendOptional appends s as a string, or null when it is empty.
-func appendOptional(b []byte, s string) []byte {
-	if s == "" {
-		return append(b, "null"...)
-	}
-	return appendString(b, s)
-}
-
-// appendString appends s as a JSON string: quotes, backslashes and control
-// characters escaped, invalid UTF-8 replaced by U+FFFD, so hostile process
-// names cannot break the document or a terminal that shows it.
-func appendString(b []byte, s string) []byte {
 	const hex = "0123456789abcdef"
-	b = append(b, '"')
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
-			b = append(b, c)
+	out := make([]byte, 0, len(b)+16)
+	for i := 0; i < len(b); i++ {
+		if b[i] == 0xc2 && i+1 < len(b) && b[i+1] >= 0x80 && b[i+1] <= 0x9f {
+			out = append(out, '\\', 'u', '0', '0', hex[b[i+1]>>4], hex[b[i+1]&0xf])
 			i++
 			continue
 		}
-		if c < utf8.RuneSelf {
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, `\n`...)
-			case '\t':
-				b = append(b, `\t`...)
-			default:
-				b = append(b, `\u00`...)
-				b = append(b, hex[c>>4], hex[c&0xf])
-			}
-			i++
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == utf8.RuneError && size == 1:
-			b = append(b, `\ufffd`...)
-		case r == '\u2028' || r == '\u2029' || (r >= 0x80 && r < 0xa0):
-			b = append(b, `\u`...)
-			b = append(b, hex[r>>12&0xf], hex[r>>8&0xf], hex[r>>4&0xf], hex[r&0xf])
-		default:
-			b = append(b, s[i:i+size]...)
-		}
-		i += size
+		out = append(out, b[i])
 	}
-	return append(b, '"')
+	return out
 }

@@ -7,17 +7,17 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/portwarden/portwarden/safetext"
 	"github.com/portwarden/portwarden/services/baseline"
 	"github.com/portwarden/portwarden/services/verdict"
 	"github.com/portwarden/portwarden/sockets"
-	"github.com/portwarden/portwarden/safetext"
 )
 
 // Audit is what the Markdown report documents.
 type Audit struct {
 	Host     string
 	Snapshot *sockets.Snapshot
-	Verdicts []verdict.Verdict
+	Judged   []verdict.Judged
 	Baseline *baseline.Baseline
 	// Unit names the systemd unit of a process, or "".
 	Unit func(*sockets.Process) string
@@ -30,7 +30,7 @@ type Audit struct {
 func WriteMarkdown(w io.Writer, a Audit) error {
 	bw := bufio.NewWriter(w)
 	snap := a.Snapshot
-	sum := verdict.Summarize(snap, a.Verdicts)
+	sum := verdict.Summarize(a.Judged)
 	fmt.Fprintf(bw, "# Open ports on %s\n\n", cell(a.Host))
 	fmt.Fprintf(bw, "Generated %s by portwarden.", snap.Time.UTC().Format("2006-01-02 15:04 MST"))
 	if a.Baseline.Exists {
@@ -39,13 +39,13 @@ func WriteMarkdown(w io.Writer, a Audit) error {
 		fmt.Fprintf(bw, " No baseline at `%s`: every listener is undocumented.", a.Baseline.Path)
 	}
 	fmt.Fprintf(bw, "\n\n%d listeners, %d not in the baseline; %d external connections.\n",
-		sum.Listeners[sockets.TCP]+sum.Listeners[sockets.UDP], sum.Unexpected, sum.External[verdict.DirectionInbound]+sum.External[verdict.DirectionOutbound])
+		sum.ListenerCount(), sum.Unexpected, sum.External[verdict.DirectionInbound]+sum.External[verdict.DirectionOutbound])
 	if !snap.Complete {
 		fmt.Fprintf(bw, "\n> Some owners could not be read: %s\n", cell(strings.Join(snap.Warnings, "; ")))
 	}
 	fmt.Fprint(bw, "\n## Listeners\n\n| Port | Protocol | Bind | Service | Process | Unit | Reason | Owner | Added | Risk |\n|---|---|---|---|---|---|---|---|---|---|\n")
-	for i := range snap.Sockets {
-		s, v := &snap.Sockets[i], &a.Verdicts[i]
+	for i := range a.Judged {
+		s, v := a.Judged[i].Socket, &a.Judged[i].Verdict
 		if !s.Listening() {
 			continue
 		}

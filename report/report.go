@@ -1,19 +1,21 @@
-// Package report renders snapshots for scripts and for terminals without a
-// dashboard: an aligned table in the manner of `ss -tulpn`, and JSON.
+// Package report renders judged snapshots for scripts and for terminals
+// without a dashboard: an aligned table in the manner of `ss -tulpn`, JSON,
+// the check's verdict, Prometheus metrics and a Markdown record.
 package report
 
 import (
 	"cmp"
 	"slices"
 
-	"github.com/portwarden/portwarden/sockets"
+	"github.com/portwarden/portwarden/services/verdict"
 )
 
-// Sort orders sockets for display: by protocol, IP version, local address
-// and port, then remote address and port. Output is deterministic, so two
-// snapshots of the same box diff cleanly.
-func Sort(socks []sockets.Socket) {
-	slices.SortFunc(socks, func(a, b sockets.Socket) int {
+// Sort orders judged sockets for display: by protocol, IP version, local
+// address and port, then remote address and port. Output is deterministic,
+// so two snapshots of the same box diff cleanly.
+func Sort(judged []verdict.Judged) {
+	slices.SortFunc(judged, func(x, y verdict.Judged) int {
+		a, b := x.Socket, y.Socket
 		return cmp.Or(
 			cmp.Compare(a.Proto, b.Proto),
 			cmp.Compare(a.IPVersion(), b.IPVersion()),

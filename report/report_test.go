@@ -7,8 +7,11 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/charmbracelet/x/ansi"
 
 	"github.com/portwarden/portwarden/services/baseline"
 	"github.com/portwarden/portwarden/services/catalog"
@@ -39,9 +42,10 @@ func fixedSnapshot() *sockets.Snapshot {
 
 func TestWriteJSONEscapesHostileText(t *testing.T) {
 	snap := fixedSnapshot()
-	Sort(snap.Sockets)
+	judged := assess(snap)
+	Sort(judged)
 	var buf bytes.Buffer
-	if err := WriteJSON(&buf, "host\x00name", snap, assess(snap)); err != nil {
+	if err := WriteJSON(&buf, "host\x00name", snap, judged); err != nil {
 		t.Fatal(err)
 	}
 	if bytes.ContainsAny(buf.Bytes(), "\x1b\x07\x00") {
@@ -82,7 +86,7 @@ func TestWriteJSONEscapesHostileText(t *testing.T) {
 	}
 }
 
-func assess(snap *sockets.Snapshot) []verdict.Verdict {
+func assess(snap *sockets.Snapshot) []verdict.Judged {
 	return (&verdict.Assessor{Catalog: catalog.Embedded(), Baseline: &baseline.Baseline{}}).Assess(snap)
 }
 
@@ -120,26 +124,73 @@ func golden(t *testing.T, name string, got []byte) {
 
 func TestGoldenOutputs(t *testing.T) {
 	snap := fixedSnapshot()
-	Sort(snap.Sockets)
-	verdicts := assess(snap)
-	var table, check, md bytes.Buffer
-	if err := WriteTable(&table, snap, verdicts); err != nil {
+	judged := assess(snap)
+	Sort(judged)
+	var table, check, md, snapJSON, checkJSON bytes.Buffer
+	if err := WriteTable(&table, snap.Complete, judged); err != nil {
 		t.Fatal(err)
 	}
 	golden(t, "table.txt", table.Bytes())
-	if err := WriteCheck(&check, snap, verdicts); err != nil {
+	if err := WriteCheck(&check, judged); err != nil {
 		t.Fatal(err)
 	}
 	golden(t, "check.txt", check.Bytes())
-	golden(t, "metrics.prom", Prometheus(snap, verdicts))
+	golden(t, "metrics.prom", Prometheus(snap, judged))
+	if err := WriteJSON(&snapJSON, "web1", snap, judged); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "snapshot.json", snapJSON.Bytes())
+	if err := WriteCheckJSON(&checkJSON, "web1", snap, judged); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "check.json", checkJSON.Bytes())
 	base := &baseline.Baseline{Path: "/etc/portwarden/baseline.toml", Exists: true, Entries: []baseline.Entry{
 		{Proto: "tcp", Port: 80, Reason: "public | web", Owner: "web team", Added: time.Date(2026, 1, 2, 0, 0, 0, 0, time.UTC)},
 		{Proto: "tcp", Port: 22, Reason: "ssh", Owner: "ops", Added: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)},
 	}}
-	verdicts = (&verdict.Assessor{Catalog: catalog.Embedded(), Baseline: base}).Assess(snap)
+	judged = (&verdict.Assessor{Catalog: catalog.Embedded(), Baseline: base}).Assess(snap)
+	Sort(judged)
 	unit := func(p *sockets.Process) string { return p.Name + ".service" }
-	if err := WriteMarkdown(&md, Audit{Host: "web1", Snapshot: snap, Verdicts: verdicts, Baseline: base, Unit: unit}); err != nil {
+	if err := WriteMarkdown(&md, Audit{Host: "web1", Snapshot: snap, Judged: judged, Baseline: base, Unit: unit}); err != nil {
 		t.Fatal(err)
 	}
 	golden(t, "report.md", md.Bytes())
+}
+
+// TestSortKeepsVerdictsWithSockets sorts judged sockets and checks that
+// each verdict still describes its own socket.
+func TestSortKeepsVerdictsWithSockets(t *testing.T) {
+	judged := assess(fixedSnapshot())
+	Sort(judged)
+	for _, j := range judged {
+		if want := j.Socket.Listening(); (j.Verdict.Exposure != "") != want {
+			t.Errorf("%s %s carries a verdict for another socket: %+v", j.Socket.Proto, j.Socket.Local, j.Verdict)
+		}
+	}
+}
+
+// TestTableAlignsWideNames pads columns by display width, so a process
+// name in CJK characters (two cells each) keeps the next column aligned.
+func TestTableAlignsWideNames(t *testing.T) {
+	snap := fixedSnapshot()
+	snap.Sockets[0].Processes = []*sockets.Process{{PID: 7, Name: "名前サーバ", User: "root"}}
+	judged := assess(snap)
+	Sort(judged)
+	var buf bytes.Buffer
+	if err := WriteTable(&buf, true, judged); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	col := ansi.StringWidth(lines[0][:strings.Index(lines[0], "SERVICE")])
+	for _, l := range lines[1:] {
+		if !strings.Contains(l, "名前サーバ") {
+			continue
+		}
+		f := strings.Index(l, "domain")
+		if got := ansi.StringWidth(l[:f]); got != col {
+			t.Errorf("SERVICE starts at cell %d, header at %d:\n%s", got, col, buf.String())
+		}
+		return
+	}
+	t.Fatalf("wide name not in table:\n%s", buf.String())
 }

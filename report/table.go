@@ -6,29 +6,32 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/portwarden/portwarden/services/catalog"
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/portwarden/portwarden/safetext"
 	"github.com/portwarden/portwarden/services/verdict"
 	"github.com/portwarden/portwarden/sockets"
-	"github.com/portwarden/portwarden/safetext"
 )
 
 // tableHeader names the columns of WriteTable.
 var tableHeader = []string{"PROTO", "STATE", "LOCAL", "REMOTE", "USER", "PID", "PROCESS", "SERVICE", "VERDICT"}
 
-// WriteTable writes the sockets and their verdicts as an aligned table
-// like `ss -tulpn`. Owners show as "-" when no process holds the socket and
-// "?" when the owner could not be read (snapshot incomplete). Text from
-// processes is made visible, never interpreted.
-func WriteTable(w io.Writer, snap *sockets.Snapshot, verdicts []verdict.Verdict) error {
-	rows := make([][]string, 0, len(snap.Sockets)+1)
+// WriteTable writes the judged sockets as an aligned table like `ss
+// -tulpn`. Owners show as "-" when no process holds the socket and "?" when
+// the owner could not be read (complete is false). Text from processes is
+// made visible, never interpreted, and columns are padded by display
+// width, so wide characters in process names keep the columns aligned.
+func WriteTable(w io.Writer, complete bool, judged []verdict.Judged) error {
+	rows := make([][]string, 0, len(judged)+1)
 	rows = append(rows, tableHeader)
-	for i := range snap.Sockets {
-		rows = append(rows, append(tableRow(&snap.Sockets[i], snap.Complete), orDash(verdicts[i].Service), Label(&verdicts[i])))
+	for i := range judged {
+		v := &judged[i].Verdict
+		rows = append(rows, append(tableRow(judged[i].Socket, complete), orDash(v.Service), v.Label()))
 	}
 	widths := make([]int, len(tableHeader))
 	for _, r := range rows {
 		for i, cell := range r {
-			widths[i] = max(widths[i], len(cell))
+			widths[i] = max(widths[i], ansi.StringWidth(cell))
 		}
 	}
 	bw := bufio.NewWriterSize(w, 64<<10)
@@ -36,7 +39,7 @@ func WriteTable(w io.Writer, snap *sockets.Snapshot, verdicts []verdict.Verdict)
 		for i, cell := range r {
 			bw.WriteString(cell)
 			if i < len(r)-1 {
-				bw.WriteString(strings.Repeat(" ", widths[i]-len(cell)+2))
+				bw.WriteString(strings.Repeat(" ", widths[i]-ansi.StringWidth(cell)+2))
 			}
 		}
 		bw.WriteByte('\n')
@@ -76,25 +79,6 @@ func appendUnique(list []string, s string) []string {
 		}
 	}
 	return append(list, s)
-}
-
-// Label sums a verdict up in a few words that need no colour to read:
-// "UNEXPECTED critical", "EXTERNAL", "expected", or "-". The risk is named
-// when there is one.
-func Label(v *verdict.Verdict) string {
-	risk := ""
-	if v.Risk > catalog.None {
-		risk = " " + v.Risk.String()
-	}
-	switch {
-	case v.Unexpected:
-		return "UNEXPECTED" + risk
-	case v.External:
-		return "EXTERNAL" + risk
-	case v.Baseline != nil:
-		return "expected"
-	}
-	return "-"
 }
 
 func orDash(s string) string {

@@ -6,6 +6,7 @@ package sockets
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"time"
 )
 
@@ -169,4 +170,56 @@ type Snapshot struct {
 	// Warnings say what was skipped: vanished processes, unreadable fd
 	// directories, malformed lines. Collection goes on past all of them.
 	Warnings []string
+}
+
+// Holds reports whether process pid holds s.
+func (s *Socket) Holds(pid int) bool {
+	for _, p := range s.Processes {
+		if p.PID == pid {
+			return true
+		}
+	}
+	return false
+}
+
+// Holding is what one process holds in a snapshot: its sockets, and the
+// other processes that hold some of them too (and so keep them open when
+// it ends).
+type Holding struct {
+	Sockets []*Socket
+	Sharers []int // PIDs, ascending
+}
+
+// HeldBy returns the sockets process pid holds and who shares them.
+func (snap *Snapshot) HeldBy(pid int) Holding {
+	var h Holding
+	seen := map[int]bool{}
+	for i := range snap.Sockets {
+		s := &snap.Sockets[i]
+		if !s.Holds(pid) {
+			continue
+		}
+		h.Sockets = append(h.Sockets, s)
+		for _, p := range s.Processes {
+			if p.PID != pid && !seen[p.PID] {
+				seen[p.PID] = true
+				h.Sharers = append(h.Sharers, p.PID)
+			}
+		}
+	}
+	slices.Sort(h.Sharers)
+	return h
+}
+
+// Process returns the process with pid and start time in the snapshot, or
+// nil.
+func (snap *Snapshot) Process(pid int, startTicks uint64) *Process {
+	for i := range snap.Sockets {
+		for _, p := range snap.Sockets[i].Processes {
+			if p.PID == pid && p.StartTicks == startTicks {
+				return p
+			}
+		}
+	}
+	return nil
 }

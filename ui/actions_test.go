@@ -1,6 +1,8 @@
 package ui
 
 import (
+	"github.com/portwarden/portwarden/app"
+
 	"fmt"
 	"net/netip"
 	"os"
@@ -24,7 +26,7 @@ func TestMain(m *testing.M) {
 
 // liveHolder starts a real child process holding a loopback listener and
 // returns a model showing a real snapshot of it, filtered to that row.
-func liveHolder(t *testing.T, b *fixedBackend) (Model, *sockettest.Holder) {
+func liveHolder(t *testing.T, b *fixedBackend) (*Model, *sockettest.Holder) {
 	t.Helper()
 	hs, addr, err := sockettest.HoldListener(1)
 	if err != nil {
@@ -32,18 +34,20 @@ func liveHolder(t *testing.T, b *fixedBackend) (Model, *sockettest.Holder) {
 	}
 	h := hs[0]
 	t.Cleanup(func() { h.Close() })
+	b.dir = t.TempDir()
 	snap, err := sockets.NewCollector().Collect(sockets.Query{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	b.frames = []Frame{frameOf(snap.Sockets)}
+	b.frames = []*app.Inspection{frameOf(snap.Sockets)}
 	m := New(Config{Host: "live", Root: true, Color: true, Interval: time.Hour, Admin: "alice", Now: time.Now}, b)
 	m = update(t, m, tea_WindowSize(120, 40))
 	m = run(t, m, m.Init())
-	port := strconv.Itoa(int(addr.Port()))
-	m = press(t, m, append(append([]string{"/"}, strings.Split(port, "")...), "enter")...)
+	// The whole address, so no other listener's row can match by chance.
+	local := addr.String() + " "
+	m = press(t, m, append(append([]string{"/"}, strings.Split(local, "")...), "enter")...)
 	if len(m.table().visible) != 1 {
-		t.Fatalf("filter to port %s: %d rows", port, len(m.table().visible))
+		t.Fatalf("filter to %s: %d rows", local, len(m.table().visible))
 	}
 	return m, h
 }
@@ -62,7 +66,7 @@ func TestKillThroughTheDialog(t *testing.T) {
 		}
 	}
 	m = press(t, m, "enter") // anything but y is no
-	if !running(h.PID) || !strings.Contains(screen(m), "nothing was done") || m.mode != modeNormal {
+	if !running(h.PID) || !strings.Contains(screen(m), "nothing was done") || m.focused != nil {
 		t.Fatalf("the default answer killed, or said nothing:\n%s", screen(m))
 	}
 
@@ -123,9 +127,9 @@ func TestMarkAndUnmark(t *testing.T) {
 	// With the mark in a frame, u removes it after a yes.
 	snap := *b.frames[0].Snapshot
 	a := frameOf(snap.Sockets)
-	for i := range a.Verdicts {
-		if e.Covers(&a.Snapshot.Sockets[i]) {
-			a.Verdicts[i].Baseline = &e
+	for i := range a.Judged {
+		if e.Covers(a.Judged[i].Socket) {
+			a.Judged[i].Verdict.Baseline = &e
 		}
 	}
 	b.frames = append(b.frames, a)
@@ -140,16 +144,16 @@ func TestMarkAndUnmark(t *testing.T) {
 }
 
 func TestReadOnlyHidesActions(t *testing.T) {
-	b := &fixedBackend{frames: []Frame{frameOf(fixtureSockets())}}
+	b := &fixedBackend{frames: []*app.Inspection{frameOf(fixtureSockets())}}
 	m := New(Config{Host: "ro", Root: true, ReadOnly: true, Now: func() time.Time { return testNow }}, b)
 	m = update(t, m, tea_WindowSize(120, 40))
 	m = run(t, m, m.Init())
 	m = press(t, m, "j", "k") // k moves up here
-	if m.table().cursor != 0 || m.dialog != nil {
-		t.Errorf("read-only k: cursor %d, dialog %v", m.table().cursor, m.dialog)
+	if m.table().cursor != 0 || m.focused != nil {
+		t.Errorf("read-only k: cursor %d, dialog %v", m.table().cursor, m.focused)
 	}
 	m = press(t, m, "m", "K")
-	if m.mode != modeNormal || strings.Contains(screen(m), "mark") || strings.Contains(screen(m), "kill") {
+	if m.mode != modeNormal || m.focused != nil || strings.Contains(screen(m), "mark") || strings.Contains(screen(m), "kill") {
 		t.Errorf("read-only shows or opens actions:\n%s", screen(m))
 	}
 }
@@ -178,12 +182,12 @@ func TestDisableThroughTheDialog(t *testing.T) {
 	}
 	waitFor(t, "xinetd to listen", listening)
 
-	b := &fixedBackend{session: action.Session{Self: os.Getpid()}}
+	b := &fixedBackend{session: action.Session{Self: os.Getpid()}, dir: t.TempDir()}
 	snap, err := sockets.NewCollector().Collect(sockets.Query{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	b.frames = []Frame{frameOf(snap.Sockets)}
+	b.frames = []*app.Inspection{frameOf(snap.Sockets)}
 	m := New(Config{Host: "live", Root: true, Color: true, Interval: time.Hour, Now: time.Now}, b)
 	m = update(t, m, tea_WindowSize(120, 40))
 	m = run(t, m, m.Init())

@@ -1,66 +1,46 @@
 // Package ui is portwarden's live dashboard: a Bubble Tea program that
 // shows the sockets of the machine with their verdicts, refreshes on its
 // own, and explains each row. It does no I/O of its own: everything comes
-// from a Backend, called only inside tea.Cmds.
+// from a Backend (the application layer), called only inside tea.Cmds.
 package ui
 
 import (
 	"syscall"
 	"time"
 
+	"github.com/portwarden/portwarden/app"
 	"github.com/portwarden/portwarden/services/action"
 	"github.com/portwarden/portwarden/services/baseline"
 	"github.com/portwarden/portwarden/services/disable"
 	"github.com/portwarden/portwarden/services/origin"
-	"github.com/portwarden/portwarden/services/verdict"
 	"github.com/portwarden/portwarden/sockets"
 )
 
-// Frame is one snapshot with its verdicts, one per socket in order.
-type Frame struct {
-	Snapshot *sockets.Snapshot
-	Verdicts []verdict.Verdict
-	Warning  string // something the admin should know, e.g. a broken baseline
-}
-
-// Backend is what the dashboard asks of the rest of portwarden. Its methods
-// may block on I/O and are only ever called from tea.Cmds, one Inspect at a
-// time.
+// Backend is what the dashboard asks of the rest of portwarden; *app.App
+// is the real one. Its methods may block on I/O and are only ever called
+// from tea.Cmds, with values captured when the command was made.
 type Backend interface {
-	// Inspect collects and judges the sockets.
-	Inspect() (Frame, error)
+	// Inspect collects and judges every socket.
+	Inspect(q sockets.Query) (*app.Inspection, error)
 	// Origin tells how a process was started.
 	Origin(p *sockets.Process) origin.Info
 	// ExplainPort says what a port number's range means.
 	ExplainPort(port uint16) string
 	// SocketUnits names the systemd socket units a listener held by
 	// systemd itself belongs to (socket activation).
-	SocketUnits(s sockets.Socket) []string
+	SocketUnits(s *sockets.Socket) []string
 
-	// Mark adds a baseline entry; Unmark removes the entries with e's key.
-	Mark(e baseline.Entry) error
+	// Mark adds baseline entries; Unmark removes the entries with e's key.
+	Mark(entries ...baseline.Entry) error
 	Unmark(e baseline.Entry) error
-	// PlanKill checks that t may be signalled and says what else to know.
-	PlanKill(t action.Target) (KillPlan, error)
-	// Kill signals t and waits for it to end; ended is false if it still runs.
-	Kill(t action.Target, sig syscall.Signal) (ended bool, err error)
-	// PlanDisable says how to disable the service behind a socket;
-	// RunDisable makes exactly those changes.
-	PlanDisable(s sockets.Socket) (DisablePlan, error)
-	RunDisable(p *disable.Plan) error
-}
-
-// KillPlan is what the kill dialog shows besides the process itself.
-type KillPlan struct {
-	Danger    string // the admin's own session: needs the PID typed
-	ComesBack string // systemd or inetd will start it again
-}
-
-// DisablePlan is how to disable the service behind a socket, and whether
-// that cuts the admin's own session.
-type DisablePlan struct {
-	*disable.Plan
-	Danger string // the admin's own session: needs the holder's PID typed
+	// PlanKill checks, against the snapshot the admin saw, that t may be
+	// signalled and says what else to know; Kill carries the plan out.
+	PlanKill(snap *sockets.Snapshot, t action.Target, sig syscall.Signal) (*app.KillPlan, error)
+	Kill(p *app.KillPlan, forced bool) (ended bool, err error)
+	// PlanDisable says how to disable the services behind sockets;
+	// Disable makes exactly those changes.
+	PlanDisable(socks []*sockets.Socket, how disable.How) (*app.DisablePlan, error)
+	Disable(p *app.DisablePlan, forced bool) error
 }
 
 // Config is how the dashboard starts.

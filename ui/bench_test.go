@@ -1,6 +1,8 @@
 package ui
 
 import (
+	"github.com/portwarden/portwarden/app"
+
 	"net/netip"
 	"testing"
 	"time"
@@ -14,7 +16,7 @@ import (
 // connections (both ends) over procs processes. Collection is benchmarked
 // on live sockets in package sockets; here only the dashboard's work is
 // measured.
-func syntheticFrame(n, procs int) Frame {
+func syntheticFrame(n, procs int) *app.Inspection {
 	ps := make([]*sockets.Process, procs)
 	for i := range ps {
 		ps[i] = &sockets.Process{PID: 10000 + i, Name: "worker", User: "app", StartTicks: uint64(i + 1)}
@@ -33,11 +35,11 @@ func syntheticFrame(n, procs int) Frame {
 	return frameOf(socks)
 }
 
-func benchModel(b *testing.B, f Frame) Model {
-	m := New(Config{Host: "bench", Root: true, Color: true, Interval: 2 * time.Second, Now: time.Now}, &fixedBackend{frames: []Frame{f}})
+func benchModel(b *testing.B, f *app.Inspection) *Model {
+	m := New(Config{Host: "bench", Root: true, Color: true, Interval: 2 * time.Second, Now: time.Now}, &fixedBackend{frames: []*app.Inspection{f}})
 	next, _ := m.Update(tea.WindowSizeMsg{Width: 120, Height: 40})
-	next, _ = next.(Model).Update(frameMsg{frame: f})
-	return next.(Model)
+	next, _ = next.(*Model).Update(frameMsg{frame: f})
+	return next.(*Model)
 }
 
 // BenchmarkFilterKeystroke is one keystroke in the filter over 50k rows:
@@ -45,9 +47,9 @@ func benchModel(b *testing.B, f Frame) Model {
 func BenchmarkFilterKeystroke(b *testing.B) {
 	m := benchModel(b, syntheticFrame(25000, 200))
 	next, _ := m.Update(keyMsg("3")) // all sockets
-	next, _ = next.(Model).Update(keyMsg("/"))
-	next, _ = next.(Model).Update(keyMsg("1"))
-	m = next.(Model)
+	next, _ = next.(*Model).Update(keyMsg("/"))
+	next, _ = next.(*Model).Update(keyMsg("1"))
+	m = next.(*Model)
 	if n := len(m.table().rows); n < 50000 {
 		b.Fatalf("%d rows", n)
 	}
@@ -56,7 +58,7 @@ func BenchmarkFilterKeystroke(b *testing.B) {
 	i := 0
 	for b.Loop() {
 		next, _ := m.Update(keys[i%2])
-		m = next.(Model)
+		m = next.(*Model)
 		_ = m.View()
 		i++
 	}
@@ -68,11 +70,11 @@ func BenchmarkRefresh(b *testing.B) {
 	f := syntheticFrame(25000, 200)
 	m := benchModel(b, f)
 	next, _ := m.Update(keyMsg("3"))
-	m = next.(Model)
+	m = next.(*Model)
 	b.ReportAllocs()
 	for b.Loop() {
 		next, _ := m.Update(frameMsg{frame: f})
-		m = next.(Model)
+		m = next.(*Model)
 		_ = m.View()
 	}
 }

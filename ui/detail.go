@@ -8,10 +8,9 @@ import (
 
 	"github.com/charmbracelet/x/ansi"
 
+	"github.com/portwarden/portwarden/safetext"
 	"github.com/portwarden/portwarden/services/verdict"
 	"github.com/portwarden/portwarden/sockets"
-	"github.com/portwarden/portwarden/report"
-	"github.com/portwarden/portwarden/safetext"
 )
 
 // labelWidth is the width of the detail pane's labels.
@@ -19,7 +18,7 @@ const labelWidth = 12
 
 // detailLines returns the detail pane, scrolled, exactly detailHeight
 // lines tall.
-func (m Model) detailLines() []string {
+func (m *Model) detailLines() []string {
 	h := m.detailHeight()
 	all := m.detailText()
 	rest := all[max(0, min(m.detailScroll, len(all)-h)):]
@@ -36,7 +35,7 @@ func (m Model) detailLines() []string {
 }
 
 // detailText explains the selected row.
-func (m Model) detailText() []string {
+func (m *Model) detailText() []string {
 	if !m.loaded {
 		return nil
 	}
@@ -60,7 +59,7 @@ func (m Model) detailText() []string {
 	return d.lines
 }
 
-func (m Model) describeSocket(d *detailWriter, s *sockets.Socket, v *verdict.Verdict) {
+func (m *Model) describeSocket(d *detailWriter, s *sockets.Socket, v *verdict.Verdict) {
 	title := s.Proto.String() + " " + s.Local.String()
 	if !s.Listening() {
 		title += " ↔ " + s.Remote.String()
@@ -68,7 +67,7 @@ func (m Model) describeSocket(d *detailWriter, s *sockets.Socket, v *verdict.Ver
 	if v.Service != "" {
 		title += " · " + v.Service
 	}
-	d.title(title + " · " + report.Label(v) + " · risk " + v.Risk.String())
+	d.title(title + " · " + v.Label() + " · risk " + v.Risk.String())
 	if k := v.Known; k != nil {
 		d.field("What", k.What)
 		d.field("Why", k.Why)
@@ -124,7 +123,7 @@ func (m Model) describeSocket(d *detailWriter, s *sockets.Socket, v *verdict.Ver
 
 // describeProcess explains who owns a socket and how it was started, and
 // lists its other sockets (all of them when self is nil).
-func (m Model) describeProcess(d *detailWriter, p *sockets.Process, self *sockets.Socket) {
+func (m *Model) describeProcess(d *detailWriter, p *sockets.Process, self *sockets.Socket) {
 	d.title(fmt.Sprintf("Process %s (pid %d) · user %s", safetext.Visible(p.Name), p.PID, safetext.Visible(p.User)))
 	d.field("Exe", orUnknown(p.Exe))
 	d.field("Command", orUnknown(strings.Join(p.Cmdline, " ")))
@@ -160,9 +159,8 @@ func (m Model) describeProcess(d *detailWriter, p *sockets.Process, self *socket
 	}
 	var others []string
 	total := 0
-	for i := range m.frame.Snapshot.Sockets {
-		s := &m.frame.Snapshot.Sockets[i]
-		if s == self || !holds(s, p) {
+	for _, s := range m.frame.Snapshot.HeldBy(p.PID).Sockets {
+		if s == self {
 			continue
 		}
 		total++
@@ -181,15 +179,6 @@ func (m Model) describeProcess(d *detailWriter, p *sockets.Process, self *socket
 		others = []string{"none"}
 	}
 	d.field(label, strings.Join(others, " · "))
-}
-
-func holds(s *sockets.Socket, p *sockets.Process) bool {
-	for _, q := range s.Processes {
-		if q == p {
-			return true
-		}
-	}
-	return false
 }
 
 func orUnknown(s string) string {

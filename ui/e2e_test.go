@@ -180,10 +180,13 @@ func TestDashboardInTmux(t *testing.T) {
 	s.send("Enter")
 	s.waitFor("the detail pane", contains("Telnet remote login", "Bound to 0.0.0.0", "not in baseline", fmt.Sprintf("(pid %d)", os.Getpid())))
 
-	// Escape alone (followed at once by Enter it reads as alt+enter).
+	// esc closes what is open: the detail pane, then the filter.
+	s.send("Escape")
+	s.waitFor("the detail pane to close", func(screen string) bool {
+		return !strings.Contains(screen, "Telnet remote login") && strings.Contains(screen, "filter: telnet")
+	})
 	s.send("Escape")
 	s.waitFor("the filter to clear", func(screen string) bool { return !strings.Contains(screen, "filter: telnet") })
-	s.send("Enter")
 	if _, err := s.tmux("resize-window", "-t", s.name, "-x", "60", "-y", "15"); err != nil {
 		t.Fatal(err)
 	}

@@ -2,13 +2,17 @@ package ui
 
 import (
 	"net/netip"
+	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
+
+	"github.com/portwarden/portwarden/app"
 
 	"github.com/portwarden/portwarden/services/action"
 	"github.com/portwarden/portwarden/services/baseline"
@@ -22,49 +26,71 @@ import (
 // testNow is the fixed clock of the model tests and golden views.
 var testNow = time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
 
-// fixedBackend is a fake Backend serving fixed snapshots: golden views
-// need the same rows every run. Its actions are real: marks go to a real
-// baseline file and kills signal real processes through services/action.
+// fixedBackend serves fixed snapshots — golden views need the same rows
+// every run — and records every action asked of it. Its actions are real:
+// they go through a real app.App, so marks go to a real baseline file,
+// kills signal real processes and every action reaches a real audit log.
 // The dashboard's live path is tested on the real binary in tmux.
 type fixedBackend struct {
-	frames       []Frame
+	frames       []*app.Inspection
 	next         int
 	baselinePath string
 	session      action.Session
+	dir          string // where the audit log (and a default baseline) go
+
+	mu    sync.Mutex
+	calls []string // the actions asked for, in order
 }
 
-func (b *fixedBackend) Mark(e baseline.Entry) error { return baseline.Add(b.baselinePath, e) }
-
-func (b *fixedBackend) Unmark(e baseline.Entry) error {
-	_, err := baseline.Remove(b.baselinePath, func(x baseline.Entry) bool { return x.Key() == e.Key() })
-	return err
-}
-
-func (b *fixedBackend) PlanKill(t action.Target) (KillPlan, error) {
-	danger, err := b.session.Check("/proc", t, nil)
-	return KillPlan{Danger: danger}, err
-}
-
-func (b *fixedBackend) PlanDisable(s sockets.Socket) (DisablePlan, error) {
-	p, err := disable.For(disable.Env{ProcRoot: "/proc", Services: "/etc/services"}, &s, disable.Disable)
-	if err != nil {
-		return DisablePlan{}, err
+// app returns the real application layer, with the test's session.
+func (b *fixedBackend) app() *app.App {
+	if b.dir == "" {
+		panic("fixedBackend: set dir (t.TempDir()) before asking for an action")
 	}
-	return DisablePlan{Plan: p, Danger: b.session.DisableDanger(&s)}, nil
-}
-
-func (b *fixedBackend) RunDisable(p *disable.Plan) error { return p.Run() }
-
-func (b *fixedBackend) Kill(t action.Target, sig syscall.Signal) (bool, error) {
-	exit, err := action.Signal("/proc", t, sig)
-	if err != nil {
-		return false, err
+	path := b.baselinePath
+	if path == "" {
+		path = filepath.Join(b.dir, "baseline.toml")
 	}
-	defer exit.Close()
-	return exit.Wait(5 * time.Second), nil
+	session := b.session
+	a, err := app.New(app.Options{BaselinePath: path, AuditPath: filepath.Join(b.dir, "audit.log"), Session: &session})
+	if err != nil {
+		panic(err)
+	}
+	return a
 }
 
-func (b *fixedBackend) Inspect() (Frame, error) {
+func (b *fixedBackend) called(what string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.calls = append(b.calls, what)
+}
+
+func (b *fixedBackend) Mark(e ...baseline.Entry) error { b.called("mark"); return b.app().Mark(e...) }
+func (b *fixedBackend) Unmark(e baseline.Entry) error  { b.called("unmark"); return b.app().Unmark(e) }
+
+func (b *fixedBackend) PlanKill(snap *sockets.Snapshot, t action.Target, sig syscall.Signal) (*app.KillPlan, error) {
+	b.called("plan kill")
+	return b.app().PlanKill(snap, t, sig)
+}
+
+func (b *fixedBackend) Kill(p *app.KillPlan, forced bool) (bool, error) {
+	b.called("kill")
+	return b.app().Kill(p, forced)
+}
+
+func (b *fixedBackend) PlanDisable(socks []*sockets.Socket, how disable.How) (*app.DisablePlan, error) {
+	b.called("plan disable")
+	return b.app().PlanDisable(socks, how)
+}
+
+func (b *fixedBackend) Disable(p *app.DisablePlan, forced bool) error {
+	b.called("disable")
+	return b.app().Disable(p, forced)
+}
+
+func (b *fixedBackend) Inspect(sockets.Query) (*app.Inspection, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	f := b.frames[min(b.next, len(b.frames)-1)]
 	b.next++
 	return f, nil
@@ -76,7 +102,7 @@ func (b *fixedBackend) Origin(p *sockets.Process) origin.Info {
 
 func (b *fixedBackend) ExplainPort(port uint16) string { return catalog.Embedded().ExplainClass(port) }
 
-func (b *fixedBackend) SocketUnits(s sockets.Socket) []string { return []string{"fixture.socket"} }
+func (b *fixedBackend) SocketUnits(*sockets.Socket) []string { return []string{"fixture.socket"} }
 
 // Processes of the fixture, shared between frames as the collector's cache
 // shares them.
@@ -110,19 +136,19 @@ func fixtureSockets() []sockets.Socket {
 	}
 }
 
-func frameOf(socks []sockets.Socket) Frame {
+func frameOf(socks []sockets.Socket) *app.Inspection {
 	snap := &sockets.Snapshot{Time: testNow, Sockets: socks, Complete: true, Source: "netlink"}
 	base := &baseline.Baseline{Exists: true, Entries: []baseline.Entry{
 		{Proto: "tcp", Port: 22, Process: "sshd", Reason: "admin SSH", Owner: "ops", Added: time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC)},
 	}}
 	a := verdict.Assessor{Catalog: catalog.Embedded(), Baseline: base, Interfaces: verdict.Interfaces{netip.MustParseAddr("192.0.2.5"): "eth0"}}
-	return Frame{Snapshot: snap, Verdicts: a.Assess(snap)}
+	return &app.Inspection{Host: "web1", Snapshot: snap, Judged: a.Assess(snap), Baseline: base}
 }
 
 // newTestModel returns a model sized w×h that has received frames[0].
-func newTestModel(t *testing.T, w, h int, frames ...Frame) (Model, *fixedBackend) {
+func newTestModel(t *testing.T, w, h int, frames ...*app.Inspection) (*Model, *fixedBackend) {
 	t.Helper()
-	b := &fixedBackend{frames: frames}
+	b := &fixedBackend{frames: frames, dir: t.TempDir()}
 	m := New(Config{Host: "web1", Root: true, Color: true, Interval: 2 * time.Second, Now: func() time.Time { return testNow }}, b)
 	m = update(t, m, tea.WindowSizeMsg{Width: w, Height: h})
 	m = run(t, m, m.Init())
@@ -130,22 +156,22 @@ func newTestModel(t *testing.T, w, h int, frames ...Frame) (Model, *fixedBackend
 }
 
 // update sends one message and runs nothing.
-func update(t *testing.T, m Model, msg tea.Msg) Model {
+func update(t *testing.T, m *Model, msg tea.Msg) *Model {
 	t.Helper()
 	next, _ := m.Update(msg)
-	return next.(Model)
+	return next.(*Model)
 }
 
 // run executes a command and feeds its message back, as the program
 // would, following the commands that returns (a refresh after an action)
 // a few hops deep. Commands that wait (ticks, the filter cursor's blink)
 // are not followed: the fixture's own commands answer at once.
-func run(t *testing.T, m Model, cmd tea.Cmd) Model {
+func run(t *testing.T, m *Model, cmd tea.Cmd) *Model {
 	t.Helper()
 	return runDepth(t, m, cmd, 4)
 }
 
-func runDepth(t *testing.T, m Model, cmd tea.Cmd, depth int) Model {
+func runDepth(t *testing.T, m *Model, cmd tea.Cmd, depth int) *Model {
 	if depth == 0 {
 		return m
 	}
@@ -165,7 +191,7 @@ func runDepth(t *testing.T, m Model, cmd tea.Cmd, depth int) Model {
 			continue
 		}
 		next, cmd := m.Update(msg)
-		m = runDepth(t, next.(Model), cmd, depth-1)
+		m = runDepth(t, next.(*Model), cmd, depth-1)
 	}
 	return m
 }
@@ -187,11 +213,11 @@ func prompt(cmd tea.Cmd) tea.Msg {
 
 // press sends a key the way the terminal reports it, and runs what it
 // asks for (a detail lookup, a refresh).
-func press(t *testing.T, m Model, keys ...string) Model {
+func press(t *testing.T, m *Model, keys ...string) *Model {
 	t.Helper()
 	for _, k := range keys {
 		next, cmd := m.Update(keyMsg(k))
-		m = run(t, next.(Model), cmd)
+		m = run(t, next.(*Model), cmd)
 	}
 	return m
 }
@@ -212,10 +238,10 @@ func keyMsg(k string) tea.KeyPressMsg {
 }
 
 // screen renders the model as plain text.
-func screen(m Model) string { return ansi.Strip(m.View().Content) }
+func screen(m *Model) string { return ansi.Strip(m.View().Content) }
 
 // rowsOf returns the table's visible row texts, plain.
-func rowsOf(m Model) []string {
+func rowsOf(m *Model) []string {
 	lines := strings.Split(screen(m), "\n")
 	t := m.table()
 	end := min(len(lines), 3+min(len(t.visible), t.height))

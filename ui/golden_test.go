@@ -1,6 +1,8 @@
 package ui
 
 import (
+	"github.com/portwarden/portwarden/app"
+
 	"bytes"
 	"flag"
 	"fmt"
@@ -67,7 +69,7 @@ func TestNoColorUsesAttributesOnly(t *testing.T) {
 	if !colourSGR.MatchString(m.View().Content) {
 		t.Fatal("the colour theme emits no colour: the check below would prove nothing")
 	}
-	m = New(Config{Host: "web1", Root: true, Color: false, Now: func() time.Time { return testNow }}, &fixedBackend{frames: []Frame{frameOf(fixtureSockets())}})
+	m = New(Config{Host: "web1", Root: true, Color: false, Now: func() time.Time { return testNow }}, &fixedBackend{frames: []*app.Inspection{frameOf(fixtureSockets())}})
 	m = update(t, m, tea_WindowSize(120, 40))
 	m = run(t, m, m.Init())
 	m = press(t, m, "/")

@@ -9,11 +9,11 @@ type keyMap struct {
 	NextView, PrevView, View1, View2, View3 key.Binding
 	View4                                   key.Binding
 	Detail, DetailUp, DetailDown            key.Binding
-	Filter, ClearFilter, AcceptFilter       key.Binding
+	Filter, ClearFilter, AcceptFilter, Back key.Binding
+	CloseHelp                               key.Binding
 	Sort, Reverse                           key.Binding
 	Pause, Refresh, Help, Quit              key.Binding
 	Mark, Unmark, Kill, KillNow, Disable    key.Binding
-	Yes, No                                 key.Binding
 }
 
 func newKeyMap() keyMap {
@@ -35,6 +35,8 @@ func newKeyMap() keyMap {
 		DetailDown:   key.NewBinding(key.WithKeys("ctrl+d"), key.WithHelp("ctrl+d", "scroll details down")),
 		Filter:       key.NewBinding(key.WithKeys("/"), key.WithHelp("/", "filter")),
 		ClearFilter:  key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "clear filter")),
+		Back:         key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "close details / clear filter")),
+		CloseHelp:    key.NewBinding(key.WithKeys("?", "esc", "q"), key.WithHelp("?/esc/q", "close help")),
 		AcceptFilter: key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "keep filter")),
 		Sort:         key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "sort by next column")),
 		Reverse:      key.NewBinding(key.WithKeys("S"), key.WithHelp("S", "reverse sort")),
@@ -47,8 +49,6 @@ func newKeyMap() keyMap {
 		Kill:         key.NewBinding(key.WithKeys("k"), key.WithHelp("k", "kill (TERM)")),
 		KillNow:      key.NewBinding(key.WithKeys("K"), key.WithHelp("K", "kill (KILL)")),
 		Disable:      key.NewBinding(key.WithKeys("d"), key.WithHelp("d", "disable service")),
-		Yes:          key.NewBinding(key.WithKeys("y"), key.WithHelp("y", "yes")),
-		No:           key.NewBinding(key.WithKeys("n", "esc"), key.WithHelp("n/esc", "no")),
 	}
 }
 
@@ -78,28 +78,10 @@ func (k keyMap) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
 		{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom, k.Help, k.Quit},
 		{k.NextView, k.PrevView, k.View1, k.View2, k.View3, k.View4, k.Pause, k.Refresh},
-		{k.Detail, k.DetailUp, k.DetailDown, k.Filter, k.ClearFilter, k.Sort, k.Reverse,
+		{k.Detail, k.DetailUp, k.DetailDown, k.Filter, k.Back, k.Sort, k.Reverse,
 			k.Mark, k.Unmark, k.Kill, k.KillNow, k.Disable},
 	}
 }
-
-// dialogKeys is the footer while a dialog asks.
-type dialogKeys struct{ keyMap }
-
-func (k dialogKeys) ShortHelp() []key.Binding  { return []key.Binding{k.Yes, k.No} }
-func (k dialogKeys) FullHelp() [][]key.Binding { return [][]key.Binding{{k.Yes, k.No}} }
-
-// formKeys is the footer while the mark form is open.
-type formKeys struct{ keyMap }
-
-func (k formKeys) ShortHelp() []key.Binding {
-	return []key.Binding{
-		key.NewBinding(key.WithKeys("tab"), key.WithHelp("tab", "next field")),
-		key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "save")),
-		key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "cancel")),
-	}
-}
-func (k formKeys) FullHelp() [][]key.Binding { return [][]key.Binding{k.ShortHelp()} }
 
 // filterKeys is the footer while typing a filter.
 type filterKeys struct{ keyMap }

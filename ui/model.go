@@ -7,6 +7,7 @@ import (
 	"charm.land/bubbles/v2/textinput"
 	tea "charm.land/bubbletea/v2"
 
+	"github.com/portwarden/portwarden/app"
 	"github.com/portwarden/portwarden/services/origin"
 	"github.com/portwarden/portwarden/services/verdict"
 	"github.com/portwarden/portwarden/sockets"
@@ -19,12 +20,12 @@ const (
 	modeNormal mode = iota
 	modeFilter
 	modeHelp
-	modeConfirm // a dialog asks yes or no
-	modeForm    // the mark form is open
 )
 
 // Model is the dashboard's root model. It composes the views' tables, the
-// filter input, the detail pane and the help, and dispatches messages.
+// filter input, the detail pane, the help and the open dialog or form, and
+// dispatches messages. Its methods all take a pointer: Init, Update and
+// the commands they make see one model, never a copy.
 type Model struct {
 	cfg     Config
 	backend Backend
@@ -38,7 +39,7 @@ type Model struct {
 	tables [viewCount]*table
 	seen   [viewCount]int64 // the frame each table last showed
 
-	frame    Frame
+	frame    *app.Inspection
 	frameSeq int64
 	summary  verdict.Summary
 	loaded   bool
@@ -56,8 +57,8 @@ type Model struct {
 	statusErr bool
 	statusAt  time.Time
 
-	dialog *dialog
-	form   *markForm
+	// focused is the open dialog or mark form: it gets every message.
+	focused closer
 
 	width, height int
 }
@@ -71,7 +72,7 @@ type procKey struct {
 // Messages.
 type (
 	frameMsg struct {
-		frame Frame
+		frame *app.Inspection
 		err   error
 	}
 	tickMsg   struct{}
@@ -86,7 +87,7 @@ type (
 )
 
 // New returns the dashboard.
-func New(cfg Config, backend Backend) Model {
+func New(cfg Config, backend Backend) *Model {
 	if cfg.Interval <= 0 {
 		cfg.Interval = 2 * time.Second
 	}
@@ -110,7 +111,7 @@ func New(cfg Config, backend Backend) Model {
 	if cfg.ReadOnly {
 		keys.readOnly()
 	}
-	m := Model{
+	m := &Model{
 		cfg:         cfg,
 		backend:     backend,
 		keys:        keys,
@@ -134,15 +135,20 @@ func defaultSort(v viewKind) int {
 	return 2 // LOCAL
 }
 
-// Init starts the first collection.
-func (m Model) Init() tea.Cmd { return m.collect() }
+// Init starts the first collection, which counts as in flight like any.
+func (m *Model) Init() tea.Cmd { return m.collect() }
 
-// collect asks the backend for a frame. It closes over the backend only.
+// collect asks the backend for a frame, unless one is already on its way:
+// at most one collection is ever in flight. It closes over the backend
+// only.
 func (m *Model) collect() tea.Cmd {
+	if m.inflight {
+		return nil
+	}
 	m.inflight = true
 	b := m.backend
 	return func() tea.Msg {
-		f, err := b.Inspect()
+		f, err := b.Inspect(sockets.Query{})
 		return frameMsg{frame: f, err: err}
 	}
 }
@@ -160,29 +166,28 @@ func (m *Model) tick() tea.Cmd {
 
 // Update dispatches a message to the part of the model it concerns, and
 // gives the table its new height when the lower pane opened or closed.
-func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	wasOpen := m.paneOpen()
-	next, cmd := m.dispatch(msg)
-	if nm, ok := next.(Model); ok && nm.paneOpen() != wasOpen {
-		nm.resizeTables()
-		next = nm
+	cmd := m.dispatch(msg)
+	if m.paneOpen() != wasOpen {
+		m.resizeTables()
 	}
-	return next, cmd
+	return m, cmd
 }
 
-func (m Model) dispatch(msg tea.Msg) (tea.Model, tea.Cmd) {
+func (m *Model) dispatch(msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
 		m.setSize(msg.Width, msg.Height)
-		return m, nil
+		return nil
 	case frameMsg:
 		return m.onFrame(msg)
 	case tickMsg:
 		m.ticking = false
-		if m.paused || m.inflight {
-			return m, nil
+		if m.paused {
+			return nil
 		}
-		return m, m.collect()
+		return m.collect()
 	case killPlanMsg:
 		return m.onKillPlan(msg)
 	case disablePlanMsg:
@@ -190,46 +195,45 @@ func (m Model) dispatch(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case actionDoneMsg:
 		return m.onActionDone(msg)
 	case detailMsg:
-		if msg.origin != nil {
-			m.origins[msg.proc] = *msg.origin
-		}
-		if msg.port != 0 {
-			m.portClasses[msg.port] = msg.portClass
-		}
-		if msg.socketUnits != nil {
-			m.socketUnits[msg.sock] = msg.socketUnits
-		}
-		return m, nil
-	case tea.KeyPressMsg:
-		switch m.mode {
-		case modeHelp:
-			m.mode = modeNormal
-			return m, nil
-		case modeFilter:
-			return m.onFilterKey(msg)
-		case modeConfirm:
-			return m.onDialogKey(msg)
-		case modeForm:
-			return m.onFormKey(msg)
-		}
-		return m.onKey(msg)
+		m.onDetail(msg)
+		return nil
 	}
-	if m.mode == modeFilter {
-		var cmd tea.Cmd
-		m.filter, cmd = m.filter.Update(msg)
-		return m, cmd
+	// Everything else — keys, paste, cursor blink — goes to whoever has
+	// the focus: an open dialog or form, the help, the filter, the table.
+	switch {
+	case m.focused != nil:
+		return m.onFocused(msg)
+	case m.mode == modeHelp:
+		return m.onHelpMsg(msg)
+	case m.mode == modeFilter:
+		return m.onFilterMsg(msg)
 	}
-	return m, nil
+	if k, ok := msg.(tea.KeyPressMsg); ok {
+		return m.onKey(k)
+	}
+	return nil
+}
+
+func (m *Model) onDetail(msg detailMsg) {
+	if msg.origin != nil {
+		m.origins[msg.proc] = *msg.origin
+	}
+	if msg.port != 0 {
+		m.portClasses[msg.port] = msg.portClass
+	}
+	if msg.socketUnits != nil {
+		m.socketUnits[msg.sock] = msg.socketUnits
+	}
 }
 
 func (m *Model) table() *table { return m.tables[m.view] }
 
 // onFrame applies a new frame, or shows why there is none.
-func (m Model) onFrame(msg frameMsg) (tea.Model, tea.Cmd) {
+func (m *Model) onFrame(msg frameMsg) tea.Cmd {
 	m.inflight = false
 	if msg.err != nil {
 		m.status, m.statusErr, m.statusAt = "refresh failed: "+msg.err.Error(), true, time.Time{}
-		return m, m.tick()
+		return m.tick()
 	}
 	if m.status != "" && m.cfg.Now().Sub(m.statusAt) > statusTTL {
 		m.status, m.statusErr = "", false // an old message or a cleared error
@@ -237,9 +241,9 @@ func (m Model) onFrame(msg frameMsg) (tea.Model, tea.Cmd) {
 	m.frame = msg.frame
 	m.frameSeq++
 	m.loaded = true
-	m.summary = verdict.Summarize(m.frame.Snapshot, m.frame.Verdicts)
+	m.summary = verdict.Summarize(m.frame.Judged)
 	m.showFrame()
-	return m, tea.Batch(m.tick(), m.fetchDetail())
+	return tea.Batch(m.tick(), m.fetchDetail())
 }
 
 // showFrame brings the current view's table up to the current frame.
@@ -269,18 +273,18 @@ func (m *Model) buildRows(t *table) []*row {
 		}
 		return rows
 	}
-	snap := m.frame.Snapshot
-	rows := make([]*row, 0, len(snap.Sockets))
-	for i := range snap.Sockets {
-		s := &snap.Sockets[i]
+	judged, complete := m.frame.Judged, m.frame.Snapshot.Complete
+	rows := make([]*row, 0, len(judged))
+	for i := range judged {
+		s := judged[i].Socket
 		if !m.view.includes(s) {
 			continue
 		}
-		v := &m.frame.Verdicts[i]
+		v := &judged[i].Verdict
 		prev := t.index[rowKey{id: s.ID()}]
 		var r *row
-		if prev == nil || prev.cheap != signature(s, v, snap.Complete) {
-			r = socketRow(s, v, snap.Complete)
+		if prev == nil || prev.cheap != signature(s, v, complete) {
+			r = socketRow(s, v, complete)
 		}
 		r = t.offer(gen, prev, r)
 		r.sock = i
@@ -293,8 +297,9 @@ func (m *Model) setSize(w, h int) {
 	m.width, m.height = w, h
 	m.help.SetWidth(w)
 	m.filter.SetWidth(max(10, w-4))
-	for _, t := range m.tables {
-		t.setSize(w, m.tableHeight())
+	m.resizeTables()
+	if m.focused != nil {
+		m.focused.SetSize(w, m.detailHeight())
 	}
 }
 
@@ -302,10 +307,11 @@ func (m *Model) setSize(w, h int) {
 // nil when the cursor is on a gone row or a process.
 func (m *Model) selectedSocket() (*sockets.Socket, *verdict.Verdict) {
 	r := m.table().selected()
-	if r == nil || m.view == viewProcesses || r.sock < 0 || r.sock >= len(m.frame.Snapshot.Sockets) {
+	if r == nil || m.view == viewProcesses || r.sock < 0 || r.sock >= len(m.frame.Judged) {
 		return nil, nil
 	}
-	return &m.frame.Snapshot.Sockets[r.sock], &m.frame.Verdicts[r.sock]
+	j := &m.frame.Judged[r.sock]
+	return j.Socket, &j.Verdict
 }
 
 // selectedProcess returns the process under the cursor: the process row's,
@@ -313,17 +319,10 @@ func (m *Model) selectedSocket() (*sockets.Socket, *verdict.Verdict) {
 func (m *Model) selectedProcess() *sockets.Process {
 	if m.view == viewProcesses {
 		r := m.table().selected()
-		if r == nil {
+		if r == nil || m.frame == nil {
 			return nil
 		}
-		for i := range m.frame.Snapshot.Sockets {
-			for _, p := range m.frame.Snapshot.Sockets[i].Processes {
-				if p.PID == r.key.pid && p.StartTicks == r.key.start {
-					return p
-				}
-			}
-		}
-		return nil
+		return m.frame.Snapshot.Process(r.key.pid, r.key.start)
 	}
 	if s, _ := m.selectedSocket(); s != nil && len(s.Processes) > 0 {
 		return s.Processes[0]
@@ -357,10 +356,10 @@ func (m *Model) fetchDetail() tea.Cmd {
 		msg.port = port
 	}
 	// A listener systemd itself holds is socket activation: ask which unit.
-	var sock sockets.Socket
+	var sock *sockets.Socket
 	if s != nil && s.Listening() && heldBySystemd(s) {
 		if _, ok := m.socketUnits[s.ID()]; !ok {
-			sock, msg.sock = *s, s.ID()
+			sock, msg.sock = s, s.ID()
 		}
 	}
 	if proc.PID == 0 && msg.port == 0 && msg.sock == (sockets.ID{}) {

@@ -11,7 +11,7 @@ import (
 	"github.com/portwarden/portwarden/sockets"
 )
 
-func selectedLocal(m Model) string {
+func selectedLocal(m *Model) string {
 	s, _ := m.selectedSocket()
 	if s == nil {
 		return ""
@@ -324,8 +324,8 @@ func TestOneRefreshChain(t *testing.T) {
 	if n := ticks(cmd); n != 0 {
 		t.Fatalf("a frame while a tick is scheduled added %d ticks", n)
 	}
-	next, _ = next.(Model).Update(tickMsg{})
-	if _, cmd = next.(Model).Update(frameMsg{frame: frameOf(fixtureSockets())}); ticks(cmd) != 1 {
+	next, _ = next.(*Model).Update(tickMsg{})
+	if _, cmd = next.(*Model).Update(frameMsg{frame: frameOf(fixtureSockets())}); ticks(cmd) != 1 {
 		t.Fatal("the frame a tick asked for schedules no next tick")
 	}
 }

@@ -7,10 +7,10 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/portwarden/portwarden/services/catalog"
+	"github.com/portwarden/portwarden/app"
+	"github.com/portwarden/portwarden/safetext"
 	"github.com/portwarden/portwarden/services/verdict"
 	"github.com/portwarden/portwarden/sockets"
-	"github.com/portwarden/portwarden/safetext"
 )
 
 // viewKind is one of the dashboard's views.
@@ -53,24 +53,13 @@ const (
 	statusGone             // vanished; kept on screen for a while
 )
 
-// tone is how a row is highlighted; each has a word in the row as well.
-type tone uint8
-
-const (
-	tonePlain tone = iota
-	toneExpected
-	toneRisky
-	toneExternal
-	toneUnexpected
-)
-
 // row is one line of the table: its cells are computed once per change,
 // already made safe, so drawing a frame only pads and truncates.
 type row struct {
 	key       rowKey
 	cells     []string
-	search    string // lower-case text the filter matches against
-	tone      tone
+	search    string        // lower-case text the filter matches against
+	class     verdict.Class // how the row is highlighted; its word is in the row too
 	status    rowStatus
 	goneSince int64 // unix nanoseconds when it vanished
 	sortKeys  sortKeys
@@ -92,7 +81,6 @@ type socketSig struct {
 	state    sockets.State
 	first    *sockets.Process
 	n        int
-	tone     tone
 	severity int
 	complete bool
 }
@@ -102,7 +90,7 @@ func signature(s *sockets.Socket, v *verdict.Verdict, complete bool) socketSig {
 	if sig.n > 0 {
 		sig.first = s.Processes[0]
 	}
-	sig.tone, sig.severity = verdictTone(v)
+	sig.severity = v.Severity()
 	return sig
 }
 
@@ -191,43 +179,6 @@ func (v viewKind) columns() []column {
 	return socketColumns(v)
 }
 
-// verdictTone ranks a verdict: its highlight and a severity to sort by.
-func verdictTone(v *verdict.Verdict) (tone, int) {
-	switch {
-	case v.Unexpected:
-		return toneUnexpected, 40 + int(v.Risk)
-	case v.External:
-		return toneExternal, 30 + int(v.Risk)
-	case v.Risk >= catalog.High:
-		return toneRisky, 20 + int(v.Risk)
-	case v.Baseline != nil:
-		return toneExpected, 0
-	}
-	return tonePlain, int(v.Risk)
-}
-
-// shortRisk names risk levels in the table, where width is scarce; the
-// detail pane and the help spell them out.
-var shortRisk = [...]string{"", " low", " med", " high", " crit"}
-
-// verdictWords sums a verdict up; the words carry the meaning the colours
-// repeat.
-func verdictWords(v *verdict.Verdict) (string, tone, int) {
-	t, severity := verdictTone(v)
-	risk := shortRisk[min(int(v.Risk), len(shortRisk)-1)]
-	switch t {
-	case toneUnexpected:
-		return "UNEXPECTED" + risk, t, severity
-	case toneExternal:
-		return "EXTERNAL" + risk, t, severity
-	case toneRisky:
-		return "risky" + risk, t, severity
-	case toneExpected:
-		return "expected", t, severity
-	}
-	return "-", t, severity
-}
-
 // addrString shows an IPv4-mapped IPv6 address as the IPv4 address it is.
 func addrString(a netip.AddrPort) string {
 	if a.Addr().Is4In6() {
@@ -251,17 +202,16 @@ func socketRow(s *sockets.Socket, v *verdict.Verdict, complete bool) *row {
 	if s.IPVersion() == 6 {
 		proto += "6"
 	}
-	words, t, severity := verdictWords(v)
 	service := v.Service
 	if service == "" {
 		service = "-"
 	}
 	r := &row{
 		key:   rowKey{id: s.ID()},
-		cells: []string{"", proto, local, remote, s.StateName(), pids, names, users, service, words},
-		tone:  t,
+		cells: []string{"", proto, local, remote, s.StateName(), pids, names, users, service, v.ShortLabel()},
+		class: v.Class(),
 		sortKeys: sortKeys{proto: s.Proto, local: s.Local, remote: s.Remote, state: s.StateName(),
-			process: names, user: users, service: service, severity: severity},
+			process: names, user: users, service: service, severity: v.Severity()},
 	}
 	if len(s.Processes) > 0 {
 		r.sortKeys.pid = s.Processes[0].PID
@@ -293,7 +243,7 @@ func owners(s *sockets.Socket, complete bool) (pids, names, users string) {
 }
 
 // processRows folds a frame's sockets into one row per process.
-func processRows(f Frame) []*row {
+func processRows(f *app.Inspection) []*row {
 	type agg struct {
 		p         *sockets.Process
 		sockets   int
@@ -304,8 +254,8 @@ func processRows(f Frame) []*row {
 	}
 	byPID := map[int]*agg{}
 	var order []int
-	for i := range f.Snapshot.Sockets {
-		s, v := &f.Snapshot.Sockets[i], &f.Verdicts[i]
+	for i := range f.Judged {
+		s, v := f.Judged[i].Socket, &f.Judged[i].Verdict
 		for _, p := range s.Processes {
 			a := byPID[p.PID]
 			if a == nil {
@@ -320,7 +270,7 @@ func processRows(f Frame) []*row {
 					a.lowest = s.Local
 				}
 			}
-			if _, _, sev := verdictWords(v); sev > a.severity {
+			if sev := v.Severity(); sev > a.severity {
 				a.severity, a.worst = sev, v
 			}
 		}
@@ -333,12 +283,11 @@ func processRows(f Frame) []*row {
 		if listening == "" {
 			listening = "-"
 		}
-		words, t, _ := verdictWords(a.worst)
 		name, user := safetext.Visible(a.p.Name), safetext.Visible(a.p.User)
 		r := &row{
 			key:      rowKey{pid: pid, start: a.p.StartTicks},
-			cells:    []string{"", strconv.Itoa(pid), name, user, strconv.Itoa(a.sockets), listening, words},
-			tone:     t,
+			cells:    []string{"", strconv.Itoa(pid), name, user, strconv.Itoa(a.sockets), listening, a.worst.ShortLabel()},
+			class:    a.worst.Class(),
 			sortKeys: sortKeys{pid: pid, process: name, user: user, count: a.sockets, severity: a.severity, local: a.lowest},
 		}
 		r.sig = strings.Join(r.cells, "\x00")

@@ -8,25 +8,24 @@ import (
 )
 
 // onKey handles a key in normal mode.
-func (m Model) onKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
+func (m *Model) onKey(msg tea.KeyPressMsg) tea.Cmd {
 	was := m.table().cursorKey
-	next, cmd := m.handleKey(msg)
-	if nm, ok := next.(Model); ok && nm.table().cursorKey != was {
-		nm.detailScroll = 0 // a new row's details start at the top
-		next = nm
+	cmd := m.handleKey(msg)
+	if m.table().cursorKey != was {
+		m.detailScroll = 0 // a new row's details start at the top
 	}
-	return next, cmd
+	return cmd
 }
 
-func (m Model) handleKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
+func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 	t := m.table()
 	k := m.keys
 	switch {
 	case key.Matches(msg, k.Quit):
-		return m, tea.Quit
+		return tea.Quit
 	case key.Matches(msg, k.Help):
 		m.mode = modeHelp
-		return m, nil
+		return nil
 	case key.Matches(msg, k.Up):
 		t.move(-1)
 	case key.Matches(msg, k.Down):
@@ -60,8 +59,13 @@ func (m Model) handleKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		m.detailScroll = max(0, m.detailScroll-max(1, m.detailHeight()/2))
 	case key.Matches(msg, k.Filter):
 		m.mode = modeFilter
-		return m, m.filter.Focus()
-	case key.Matches(msg, k.ClearFilter):
+		return m.filter.Focus()
+	case key.Matches(msg, k.Back):
+		// esc closes what is open: the detail pane first, then the filter.
+		if m.detailOpen {
+			m.detailOpen = false
+			return nil
+		}
 		m.filter.SetValue("")
 		m.applyFilter()
 	case key.Matches(msg, k.Sort):
@@ -70,8 +74,8 @@ func (m Model) handleKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		t.setSort(t.sortCol, !t.reverse)
 	case key.Matches(msg, k.Pause):
 		m.paused = !m.paused
-		if !m.paused && !m.inflight {
-			return m, m.collect()
+		if !m.paused {
+			return m.collect()
 		}
 	case key.Matches(msg, k.Mark):
 		return m.startMark()
@@ -86,28 +90,44 @@ func (m Model) handleKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	case key.Matches(msg, k.Refresh):
 		if !m.inflight {
 			m.status, m.statusErr = "", false
-			return m, m.collect()
+			return m.collect()
 		}
 	default:
-		return m, nil
+		return nil
 	}
-	return m, m.fetchDetail()
+	return m.fetchDetail()
 }
 
-// onFilterKey handles a key while the filter is being typed: the table
-// narrows as the admin types.
-func (m Model) onFilterKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
-	switch {
-	case key.Matches(msg, m.keys.ClearFilter):
-		m.filter.SetValue("")
-		m.filter.Blur()
-		m.mode = modeNormal
-		m.applyFilter()
-		return m, m.fetchDetail()
-	case key.Matches(msg, m.keys.AcceptFilter):
-		m.filter.Blur()
-		m.mode = modeNormal
-		return m, m.fetchDetail()
+// onHelpMsg handles a message while help shows: ?, esc and q close it;
+// any other key closes it and then does what it does.
+func (m *Model) onHelpMsg(msg tea.Msg) tea.Cmd {
+	k, ok := msg.(tea.KeyPressMsg)
+	if !ok {
+		return nil
+	}
+	m.mode = modeNormal
+	if key.Matches(k, m.keys.CloseHelp) {
+		return nil
+	}
+	return m.onKey(k)
+}
+
+// onFilterMsg handles a message while the filter is being typed: the
+// table narrows as the admin types, and paste and blink reach the input.
+func (m *Model) onFilterMsg(msg tea.Msg) tea.Cmd {
+	if k, ok := msg.(tea.KeyPressMsg); ok {
+		switch {
+		case key.Matches(k, m.keys.ClearFilter):
+			m.filter.SetValue("")
+			m.filter.Blur()
+			m.mode = modeNormal
+			m.applyFilter()
+			return m.fetchDetail()
+		case key.Matches(k, m.keys.AcceptFilter):
+			m.filter.Blur()
+			m.mode = modeNormal
+			return m.fetchDetail()
+		}
 	}
 	var cmd tea.Cmd
 	before := m.filter.Value()
@@ -115,7 +135,7 @@ func (m Model) onFilterKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	if m.filter.Value() != before {
 		m.applyFilter()
 	}
-	return m, cmd
+	return cmd
 }
 
 // applyFilter narrows the tables to the filter text. Only the shown
@@ -141,5 +161,8 @@ func (m *Model) switchView(v viewKind) {
 func (m *Model) resizeTables() {
 	for _, t := range m.tables {
 		t.setSize(m.width, m.tableHeight())
+	}
+	if m.focused != nil {
+		m.focused.SetSize(m.width, m.detailHeight())
 	}
 }

@@ -9,7 +9,7 @@ import (
 	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
 
-	"github.com/portwarden/portwarden/sockets"
+	"github.com/portwarden/portwarden/services/verdict"
 )
 
 // The smallest terminal the dashboard draws in.
@@ -20,14 +20,14 @@ const minWidth, minHeight = 40, 8
 const chromeLines = 5
 
 // View draws the dashboard.
-func (m Model) View() tea.View {
+func (m *Model) View() tea.View {
 	v := tea.NewView(m.render())
 	v.AltScreen = true
 	v.WindowTitle = "portwarden · " + m.cfg.Host
 	return v
 }
 
-func (m Model) render() string {
+func (m *Model) render() string {
 	if m.width == 0 || m.height == 0 {
 		return ""
 	}
@@ -42,8 +42,8 @@ func (m Model) render() string {
 	lines = append(lines, m.tableLines()...)
 	if m.paneOpen() {
 		lines = append(lines, m.styles.Border.Render(strings.Repeat("─", m.width)))
-		if m.dialog != nil || m.form != nil {
-			lines = append(lines, m.dialogLines(m.detailHeight())...)
+		if m.focused != nil {
+			lines = append(lines, m.focused.View()...)
 		} else {
 			lines = append(lines, m.detailLines()...)
 		}
@@ -63,7 +63,7 @@ func (m *Model) tableHeight() int {
 
 // paneOpen reports whether the lower pane shows: details, a dialog or the
 // mark form.
-func (m *Model) paneOpen() bool { return m.detailOpen || m.dialog != nil || m.form != nil }
+func (m *Model) paneOpen() bool { return m.detailOpen || m.focused != nil }
 
 // detailHeight is the detail pane's height: half the body, and nearly all
 // of it on a short terminal.
@@ -75,7 +75,7 @@ func (m *Model) detailHeight() int {
 	return body / 2
 }
 
-func (m Model) header() string {
+func (m *Model) header() string {
 	st := m.styles
 	who := "root"
 	if !m.cfg.Root {
@@ -84,7 +84,7 @@ func (m Model) header() string {
 	context := []string{st.Title.Render("portwarden"), m.cfg.Host, who, "every " + m.cfg.Interval.String()}
 	var counts []string
 	if m.loaded {
-		listening := m.summary.Listeners[sockets.TCP] + m.summary.Listeners[sockets.UDP]
+		listening := m.summary.ListenerCount()
 		ext := 0
 		for _, n := range m.summary.External {
 			ext += n
@@ -116,7 +116,7 @@ func (m Model) header() string {
 	return ""
 }
 
-func (m Model) tabs() string {
+func (m *Model) tabs() string {
 	var parts []string
 	for v := range viewCount {
 		label := strconv.Itoa(int(v)+1) + " " + viewNames[v]
@@ -129,7 +129,7 @@ func (m Model) tabs() string {
 	return fit(strings.Join(parts, " "), m.width)
 }
 
-func (m Model) tableLines() []string {
+func (m *Model) tableLines() []string {
 	t := m.table()
 	st := m.styles
 	lines := make([]string, 0, t.height+1)
@@ -167,7 +167,7 @@ func statusMark(s rowStatus) string {
 	return " "
 }
 
-func (m Model) rowStyle(r *row) lipgloss.Style {
+func (m *Model) rowStyle(r *row) lipgloss.Style {
 	st := m.styles
 	switch r.status {
 	case statusGone:
@@ -175,20 +175,20 @@ func (m Model) rowStyle(r *row) lipgloss.Style {
 	case statusNew:
 		return st.New
 	}
-	switch r.tone {
-	case toneUnexpected:
+	switch r.class {
+	case verdict.ClassUnexpected:
 		return st.Unexpected
-	case toneExternal:
+	case verdict.ClassExternal:
 		return st.External
-	case toneRisky:
+	case verdict.ClassRisky:
 		return st.Risky
-	case toneExpected:
+	case verdict.ClassExpected:
 		return st.Expected
 	}
 	return lipgloss.NewStyle()
 }
 
-func (m Model) emptyMessage() string {
+func (m *Model) emptyMessage() string {
 	switch {
 	case !m.loaded:
 		return "collecting sockets…"
@@ -200,7 +200,7 @@ func (m Model) emptyMessage() string {
 
 // statusLine shows, by priority: the filter being typed, an error or
 // message, the filter in force, a hint about missing owners, the row count.
-func (m Model) statusLine() string {
+func (m *Model) statusLine() string {
 	st := m.styles
 	t := m.table()
 	count := fmt.Sprintf("%d of %d rows", len(t.visible), len(t.rows))
@@ -211,8 +211,8 @@ func (m Model) statusLine() string {
 		return fit(st.Error.Render(m.status), m.width)
 	case m.status != "":
 		return fit(st.Status.Render(m.status), m.width)
-	case m.loaded && m.frame.Warning != "":
-		return fit(st.Error.Render(m.frame.Warning), m.width)
+	case m.loaded && m.frame.BaselineErr != nil:
+		return fit(st.Error.Render(m.frame.BaselineErr.Error()), m.width)
 	case m.filter.Value() != "":
 		return fit("filter: "+m.filter.Value()+" · "+count+" · esc clears", m.width)
 	case m.loaded && !m.frame.Snapshot.Complete && !m.cfg.Root:
@@ -223,19 +223,17 @@ func (m Model) statusLine() string {
 	return fit(st.Muted.Render(count), m.width)
 }
 
-func (m Model) footerHelp() string {
-	switch m.mode {
-	case modeFilter:
+func (m *Model) footerHelp() string {
+	switch {
+	case m.focused != nil:
+		return fit(m.help.View(m.focused), m.width)
+	case m.mode == modeFilter:
 		return fit(m.help.View(filterKeys{m.keys}), m.width)
-	case modeConfirm:
-		return fit(m.help.View(dialogKeys{m.keys}), m.width)
-	case modeForm:
-		return fit(m.help.View(formKeys{m.keys}), m.width)
 	}
 	return fit(m.help.View(m.keys), m.width)
 }
 
-func (m Model) helpScreen() string {
+func (m *Model) helpScreen() string {
 	st := m.styles
 	lines := []string{st.Title.Render("portwarden — keys"), ""}
 	lines = append(lines, strings.Split(m.help.FullHelpView(m.keys.FullHelp()), "\n")...)
@@ -248,7 +246,7 @@ func (m Model) helpScreen() string {
 		"  *           after an address: bound to every interface (0.0.0.0 or [::])",
 		"  + / -       in the first column: appeared / vanished at the last refresh",
 		"  ?           owner unknown: run as root to see it",
-		"", st.Muted.Render("press any key to go back"))
+		"", st.Muted.Render("?, esc or q goes back; any other key goes back and does what it does"))
 	for i := range lines {
 		lines[i] = fit(lines[i], m.width)
 	}

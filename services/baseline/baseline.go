@@ -100,14 +100,16 @@ func parse(path, text string) (*Baseline, error) {
 		b.Internal = append(b.Internal, p.Masked())
 	}
 	for i, e := range f.Listeners {
-		if err := e.validate(); err != nil {
+		if err := e.Validate(); err != nil {
 			return nil, fmt.Errorf("%s: listener %d (%s/%d): %w", path, i+1, e.Proto, e.Port, err)
 		}
 	}
 	return b, nil
 }
 
-func (e *Entry) validate() error {
+// Validate reports what makes an entry unusable: a protocol other than tcp
+// or udp, no port, or a bind that is not an IP address.
+func (e *Entry) Validate() error {
 	if e.Proto != "tcp" && e.Proto != "udp" {
 		return fmt.Errorf("proto %q: want \"tcp\" or \"udp\"", e.Proto)
 	}
@@ -154,6 +156,17 @@ func (e *Entry) Covers(s *sockets.Socket) bool {
 	return false
 }
 
+// EntryFor returns the entry that documents listener s as it is now: its
+// protocol, port, bind address and first process name. Reason, owner and
+// date are the caller's to fill in.
+func EntryFor(s *sockets.Socket) Entry {
+	e := Entry{Proto: s.Proto.String(), Port: s.Local.Port(), Bind: s.Local.Addr().WithZone("").Unmap().String()}
+	if len(s.Processes) > 0 {
+		e.Process = s.Processes[0].Name
+	}
+	return e
+}
+
 // Key renders what the entry matches, as "tcp/22 on 0.0.0.0 by sshd".
 func (e *Entry) Key() string {
 	s := fmt.Sprintf("%s/%d", e.Proto, e.Port)
@@ -174,7 +187,7 @@ func (e *Entry) Key() string {
 // marks written meanwhile by another portwarden are kept.
 func Add(path string, entries ...Entry) error {
 	for i := range entries {
-		if err := entries[i].validate(); err != nil {
+		if err := entries[i].Validate(); err != nil {
 			return fmt.Errorf("baseline entry %s: %w", entries[i].Key(), err)
 		}
 	}

@@ -282,3 +282,14 @@ func parsePorts(r io.Reader) ([]*Entry, error) {
 	}
 	return entries, sc.Err()
 }
+
+var riskShort = [...]string{"", "low", "med", "high", "crit"}
+
+// Short names the level in at most four letters, for narrow tables; None
+// is "".
+func (r Risk) Short() string {
+	if int(r) < len(riskShort) {
+		return riskShort[r]
+	}
+	return r.String()
+}

@@ -27,12 +27,12 @@ type Summary struct {
 
 // Summarize counts listeners, unexpected listeners, external connections
 // and sockets by risk.
-func Summarize(snap *sockets.Snapshot, verdicts []Verdict) Summary {
+func Summarize(judged []Judged) Summary {
 	s := Summary{Listeners: map[sockets.Proto]int{}, External: map[Direction]int{}}
-	for i := range verdicts {
-		v := &verdicts[i]
-		if snap.Sockets[i].Listening() {
-			s.Listeners[snap.Sockets[i].Proto]++
+	for i := range judged {
+		v := &judged[i].Verdict
+		if sock := judged[i].Socket; sock.Listening() {
+			s.Listeners[sock.Proto]++
 		}
 		if v.Unexpected {
 			s.Unexpected++
@@ -48,6 +48,9 @@ func Summarize(snap *sockets.Snapshot, verdicts []Verdict) Summary {
 	}
 	return s
 }
+
+// ListenerCount is the number of TCP listeners and bound UDP sockets.
+func (s Summary) ListenerCount() int { return s.Listeners[sockets.TCP] + s.Listeners[sockets.UDP] }
 
 // OK reports whether `portwarden check` passes.
 func (s Summary) OK() bool { return s.Unexpected == 0 && s.RiskyExternal == 0 }

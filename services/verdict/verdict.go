@@ -55,8 +55,10 @@ type listenKey struct {
 	port  uint16
 }
 
-// Assess returns one verdict per socket of snap, in the same order.
-func (a *Assessor) Assess(snap *sockets.Snapshot) []Verdict {
+// Assess judges every socket of snap. Each Judged points into
+// snap.Sockets, which must not be reordered afterwards: sort the judged
+// sockets instead.
+func (a *Assessor) Assess(snap *sockets.Snapshot) []Judged {
 	socks := snap.Sockets
 	listeners := make(map[listenKey][]int32)
 	for i := range socks {
@@ -65,13 +67,14 @@ func (a *Assessor) Assess(snap *sockets.Snapshot) []Verdict {
 			listeners[k] = append(listeners[k], int32(i))
 		}
 	}
-	out := make([]Verdict, len(socks))
+	out := make([]Judged, len(socks))
 	for i := range socks {
 		s := &socks[i]
+		out[i].Socket = s
 		if s.Listening() {
-			a.listener(s, &out[i])
+			a.listener(s, &out[i].Verdict)
 		} else {
-			a.connection(s, socks, listeners, &out[i])
+			a.connection(s, socks, listeners, &out[i].Verdict)
 		}
 	}
 	return out

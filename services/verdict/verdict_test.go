@@ -81,7 +81,14 @@ func TestAssessRules(t *testing.T) {
 	}}
 	base := &baseline.Baseline{Entries: []baseline.Entry{{Proto: "tcp", Port: 22, Process: "sshd", Reason: "admin", Owner: "ops"}}}
 	a := &Assessor{Catalog: catalog.Embedded(), Baseline: base, Interfaces: Interfaces{netip.MustParseAddr("192.0.2.5"): "eth0"}}
-	v := a.Assess(snap)
+	judged := a.Assess(snap)
+	v := make([]Verdict, len(judged))
+	for i, j := range judged {
+		if j.Socket != &snap.Sockets[i] {
+			t.Fatalf("verdict %d is not carried with socket %d", i, i)
+		}
+		v[i] = j.Verdict
+	}
 
 	telnet := v[0]
 	if !telnet.Unexpected || telnet.Exposure != ExposureAll || telnet.Risk != catalog.Critical || telnet.Service != "telnet" ||
@@ -181,12 +188,12 @@ func TestAssessLive(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	verdicts := (&Assessor{Catalog: catalog.Embedded(), Baseline: base, Interfaces: ifs}).Assess(snap)
+	judged := (&Assessor{Catalog: catalog.Embedded(), Baseline: base, Interfaces: ifs}).Assess(snap)
 	find := func(local, remote net.Addr) Verdict {
 		t.Helper()
-		for i, s := range snap.Sockets {
-			if s.Local == addrPort(local) && (remote == nil || s.Remote == addrPort(remote)) {
-				return verdicts[i]
+		for _, j := range judged {
+			if s := j.Socket; s.Local == addrPort(local) && (remote == nil || s.Remote == addrPort(remote)) {
+				return j.Verdict
 			}
 		}
 		t.Fatalf("socket %v → %v not in the snapshot", local, remote)
@@ -221,7 +228,7 @@ func TestAssessLive(t *testing.T) {
 
 	// Declaring the namespace's network internal turns external into internal.
 	base.Internal = []netip.Prefix{netip.PrefixFrom(peer.Peer4, 24).Masked()}
-	verdicts = (&Assessor{Catalog: catalog.Embedded(), Baseline: base, Interfaces: ifs}).Assess(snap)
+	judged = (&Assessor{Catalog: catalog.Embedded(), Baseline: base, Interfaces: ifs}).Assess(snap)
 	if v := find(out.LocalAddr(), out.RemoteAddr()); v.Peer != PeerInternal || v.External {
 		t.Errorf("outbound to a declared internal network: %+v", v)
 	}
@@ -239,3 +246,33 @@ func mustListen(t *testing.T, network, addr string) net.Listener {
 
 func addrPort(a net.Addr) netip.AddrPort { return a.(*net.TCPAddr).AddrPort() }
 func port(a net.Addr) uint16             { return addrPort(a).Port() }
+
+// TestLabels checks the one vocabulary rows, detail, table and check use.
+func TestLabels(t *testing.T) {
+	tests := []struct {
+		v           Verdict
+		label, shrt string
+		class       Class
+	}{
+		{Verdict{Unexpected: true, Risk: catalog.Critical}, "UNEXPECTED critical", "UNEXPECTED crit", ClassUnexpected},
+		{Verdict{External: true, Risk: catalog.Medium}, "EXTERNAL medium", "EXTERNAL med", ClassExternal},
+		{Verdict{Baseline: &baseline.Entry{}, Risk: catalog.High}, "risky high", "risky high", ClassRisky},
+		{Verdict{Baseline: &baseline.Entry{}, Risk: catalog.Low}, "expected", "expected", ClassExpected},
+		{Verdict{Unexpected: true}, "UNEXPECTED", "UNEXPECTED", ClassUnexpected},
+		{Verdict{Risk: catalog.Low}, "-", "-", ClassPlain},
+	}
+	for _, tt := range tests {
+		if got := tt.v.Label(); got != tt.label {
+			t.Errorf("Label(%+v) = %q, want %q", tt.v, got, tt.label)
+		}
+		if got := tt.v.ShortLabel(); got != tt.shrt {
+			t.Errorf("ShortLabel(%+v) = %q, want %q", tt.v, got, tt.shrt)
+		}
+		if got := tt.v.Class(); got != tt.class {
+			t.Errorf("Class(%+v) = %v, want %v", tt.v, got, tt.class)
+		}
+	}
+	if (&Verdict{Unexpected: true, Risk: catalog.Low}).Severity() <= (&Verdict{External: true, Risk: catalog.Critical}).Severity() {
+		t.Error("an unexpected listener must sort above an external connection")
+	}
+}

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -47,7 +47,7 @@ type snapshotJSON struct {
 func runCLI(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
 	var out, errOut bytes.Buffer
-	code = run(args, &out, &errOut)
+	code = Run(args, &out, &errOut)
 	return out.String(), errOut.String(), code
 }
 
@@ -194,7 +194,7 @@ func buildBinary(t *testing.T) string {
 		t.Fatal(err)
 	}
 	bin := filepath.Join(dir, "portwarden")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+	if out, err := exec.Command("go", "build", "-o", bin, "..").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	return bin
@@ -205,8 +205,9 @@ func buildBinary(t *testing.T) string {
 // documentation address, and a connection to it from the host side, which
 // the namespace sees as an inbound connection from an external peer.
 type nsFixture struct {
-	peer *sockettest.ExternalPeer
-	bin  string
+	peer  *sockettest.ExternalPeer
+	bin   string
+	audit string // the audit log of every command run
 }
 
 func newNSFixture(t *testing.T) *nsFixture {
@@ -235,7 +236,7 @@ func newNSFixture(t *testing.T) *nsFixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { telnet.Close(); sshAlt.Close() })
-	return &nsFixture{peer: peer, bin: buildBinary(t)}
+	return &nsFixture{peer: peer, bin: buildBinary(t), audit: filepath.Join(t.TempDir(), "audit.log")}
 }
 
 // connectFromOutside opens a connection from the host to the namespace's
@@ -249,10 +250,11 @@ func (f *nsFixture) connectFromOutside(t *testing.T) {
 	t.Cleanup(func() { c.Close() })
 }
 
-// run runs the real binary inside the namespace.
+// run runs the real binary inside the namespace, recording actions in the
+// fixture's own audit log.
 func (f *nsFixture) run(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
-	cmd := f.peer.Command(f.bin, args...)
+	cmd := f.peer.Command(f.bin, append(args, "--audit-log", f.audit)...)
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	err := cmd.Run()

@@ -1,0 +1,156 @@
+// Package app is portwarden's application layer: the one place that
+// collects and judges sockets, plans and performs mark, unmark, kill and
+// disable, and writes each action's audit record. The command line and the
+// dashboard both call it.
+//
+// An App is safe for concurrent use. Collections are serialised: at most
+// one runs at a time, whoever asks. Actions are planned from the snapshot
+// the admin saw, which the caller passes in.
+package app
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/portwarden/portwarden/services/action"
+	"github.com/portwarden/portwarden/services/audit"
+	"github.com/portwarden/portwarden/services/baseline"
+	"github.com/portwarden/portwarden/services/catalog"
+	"github.com/portwarden/portwarden/services/disable"
+	"github.com/portwarden/portwarden/services/origin"
+	"github.com/portwarden/portwarden/services/verdict"
+	"github.com/portwarden/portwarden/sockets"
+)
+
+// The system files portwarden reads.
+const (
+	procRoot       = "/proc"
+	servicesFile   = "/etc/services"
+	localPortRange = "/proc/sys/net/ipv4/ip_local_port_range"
+)
+
+// Options configure an App. Zero values are the defaults.
+type Options struct {
+	BaselinePath string        // default baseline.DefaultPath()
+	AuditPath    string        // default audit.DefaultPath()
+	ReadOnly     bool          // refuse every action
+	KillWait     time.Duration // how long a kill waits for the process to end; default 5s
+	// Trace, when set, gets a line per collection with its timings.
+	Trace io.Writer
+	// Session is the admin's own session, which actions must not cut by
+	// accident; nil means this process's (action.CurrentSession).
+	Session *action.Session
+}
+
+// App collects, judges and acts. Make one with New.
+type App struct {
+	opts    Options
+	catalog *catalog.Catalog
+	session action.Session
+	log     audit.Log
+
+	mu        sync.Mutex // serialises collections; guards the fields below
+	collector sockets.Collector
+	lastBase  *baseline.Baseline // the last baseline that loaded
+}
+
+// ErrReadOnly refuses an action when portwarden runs read-only.
+var ErrReadOnly = errors.New("refused: portwarden runs with --read-only")
+
+// New returns an App. It reads the port catalog (with /etc/services) and
+// notes the admin's own session, which actions must not cut by accident.
+func New(opts Options) (*App, error) {
+	if opts.BaselinePath == "" {
+		opts.BaselinePath = baseline.DefaultPath()
+	}
+	if opts.AuditPath == "" {
+		opts.AuditPath = audit.DefaultPath()
+	}
+	if opts.KillWait <= 0 {
+		opts.KillWait = 5 * time.Second
+	}
+	cat, err := catalog.Load(servicesFile, localPortRange)
+	if err != nil {
+		return nil, err
+	}
+	a := &App{opts: opts, catalog: cat, log: audit.Log{Path: opts.AuditPath}, collector: sockets.NewCollector()}
+	if opts.Session != nil {
+		a.session = *opts.Session
+	} else {
+		a.session = action.CurrentSession(procRoot)
+	}
+	return a, nil
+}
+
+// BaselinePath is the baseline file the App reads and edits.
+func (a *App) BaselinePath() string { return a.opts.BaselinePath }
+
+// Inspection is one snapshot, judged.
+type Inspection struct {
+	Host     string
+	Snapshot *sockets.Snapshot
+	// Judged holds every socket of Snapshot with its verdict, in the
+	// snapshot's order; sort Judged, never Snapshot.Sockets.
+	Judged   []verdict.Judged
+	Baseline *baseline.Baseline // what the verdicts were judged against
+	// BaselineErr is why the baseline could not be read. The verdicts then
+	// use the last baseline that loaded, or none.
+	BaselineErr error
+}
+
+// Inspect collects the sockets q asks for and judges them against the
+// baseline, read afresh: another portwarden or the admin's editor may have
+// changed it. Collections never overlap.
+func (a *App) Inspect(q sockets.Query) (*Inspection, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	in := &Inspection{}
+	in.Host, _ = os.Hostname()
+	if base, err := baseline.Load(a.opts.BaselinePath); err == nil {
+		a.lastBase = base
+	} else {
+		in.BaselineErr = err
+		if a.lastBase == nil {
+			a.lastBase = &baseline.Baseline{Path: a.opts.BaselinePath}
+		}
+	}
+	in.Baseline = a.lastBase
+	start := time.Now()
+	snap, err := a.collector.Collect(q)
+	if err != nil {
+		return nil, fmt.Errorf("collect sockets: %w", err)
+	}
+	collected := time.Now()
+	ifs, _ := verdict.LocalInterfaces() // without names, interfaces show as addresses
+	in.Snapshot = snap
+	in.Judged = (&verdict.Assessor{Catalog: a.catalog, Baseline: in.Baseline, Interfaces: ifs}).Assess(snap)
+	if a.opts.Trace != nil {
+		fmt.Fprintf(a.opts.Trace, "%s sockets=%d collect_ms=%.1f assess_ms=%.1f\n", start.Format(time.RFC3339Nano),
+			len(snap.Sockets), collected.Sub(start).Seconds()*1000, time.Since(collected).Seconds()*1000)
+	}
+	return in, nil
+}
+
+// Origin tells how a process was started.
+func (a *App) Origin(p *sockets.Process) origin.Info {
+	return origin.Describe(procRoot, p.PID, p.PPID, p.Cgroup)
+}
+
+// ExplainPort says what a port number's range means.
+func (a *App) ExplainPort(port uint16) string { return a.catalog.ExplainClass(port) }
+
+// SocketUnits names the systemd socket units behind a listener systemd
+// holds itself (socket activation).
+func (a *App) SocketUnits(s *sockets.Socket) []string { return disable.SocketUnits(s) }
+
+// Unit names the systemd unit of a process, where systemd runs; else "".
+func Unit(p *sockets.Process) string {
+	if !origin.SystemdRunning() {
+		return ""
+	}
+	return origin.Unit(p.Cgroup)
+}

@@ -1,0 +1,125 @@
+// Package cli is portwarden's command line: one file per subcommand, each
+// flag defined once, so usage, --help, shell completion and man pages come
+// from the same definitions. Every command goes through the application
+// layer (package app), as the dashboard does.
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/portwarden/portwarden/app"
+	"github.com/portwarden/portwarden/services/audit"
+	"github.com/portwarden/portwarden/services/baseline"
+)
+
+// Exit codes, as README promises.
+const (
+	ExitOK    = 0
+	ExitFail  = 1 // something was found (check), refused, or failed
+	ExitUsage = 2 // bad usage, or an error that stopped the command
+)
+
+// exitError carries an exit code to Run. usage asks for the command's
+// usage to be printed after the message.
+type exitError struct {
+	code  int
+	err   error
+	usage bool
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+// fail ends a command with exit 1: refused, failed, or (check) found.
+func fail(format string, a ...any) error {
+	return &exitError{code: ExitFail, err: fmt.Errorf(format, a...)}
+}
+
+// broken ends a command with exit 2: an error that kept it from working.
+func broken(err error) error { return &exitError{code: ExitUsage, err: err} }
+
+// badUsage ends a command with exit 2 and its usage.
+func badUsage(format string, a ...any) error {
+	return &exitError{code: ExitUsage, err: fmt.Errorf(format, a...), usage: true}
+}
+
+// silent ends a command with a code, having said everything already.
+func silent(code int) error { return &exitError{code: code} }
+
+// globals are the flags every command takes.
+type globals struct {
+	baselinePath string
+	auditPath    string
+}
+
+// newApp opens the application layer with the global flags.
+func (g *globals) newApp(opts app.Options) (*app.App, error) {
+	opts.BaselinePath, opts.AuditPath = g.baselinePath, g.auditPath
+	return app.New(opts)
+}
+
+// Root returns the portwarden command with every subcommand.
+func Root(stdout, stderr io.Writer) *cobra.Command {
+	g := &globals{}
+	root := dashboardCommand(g)
+	root.PersistentFlags().StringVar(&g.baselinePath, "baseline", baseline.DefaultPath(), "the baseline file")
+	root.PersistentFlags().StringVar(&g.auditPath, "audit-log", audit.DefaultPath(), "where actions are recorded")
+	root.AddCommand(snapshotCommand(g), checkCommand(g), reportCommand(g), baselineCommand(g),
+		killCommand(g), disableCommand(g))
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.SilenceErrors, root.SilenceUsage = true, true
+	root.CompletionOptions.HiddenDefaultCmd = true
+	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
+		return &exitError{code: ExitUsage, err: err, usage: true}
+	})
+	return root
+}
+
+// Run runs portwarden with args (without the program name) and returns
+// its exit code.
+func Run(args []string, stdout, stderr io.Writer) int {
+	root := Root(stdout, stderr)
+	root.SetArgs(args)
+	cmd, err := root.ExecuteC()
+	if err == nil {
+		return ExitOK
+	}
+	var ee *exitError
+	if !errors.As(err, &ee) {
+		// cobra's own: an unknown command or a wrong number of arguments.
+		ee = &exitError{code: ExitUsage, err: err, usage: true}
+	}
+	if ee.err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", cmd.CommandPath(), ee.err)
+	}
+	if ee.usage {
+		fmt.Fprintln(stderr)
+		fmt.Fprint(stderr, cmd.UsageString())
+	}
+	return ee.code
+}
+
+// Main runs portwarden with the process's arguments and exits.
+func Main() { os.Exit(Run(os.Args[1:], os.Stdout, os.Stderr)) }
+
+// noArgs accepts no positional arguments.
+func noArgs(cmd *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return badUsage("unexpected argument %q", args[0])
+	}
+	return nil
+}
+
+// oneTarget accepts exactly one positional argument, the target.
+func oneTarget(cmd *cobra.Command, args []string) error {
+	if len(args) != 1 {
+		return badUsage("want one TARGET, got %d arguments", len(args))
+	}
+	return nil
+}
