@@ -13,27 +13,48 @@ step() { printf '\n== %s\n' "$*"; }
 declare -A need=(
 	[ss]=iproute2 [ip]=iproute2 [setpriv]=util-linux [nsenter]=util-linux
 	[systemctl]=systemd [update-rc.d]=init-system-helpers
-	[tmux]=tmux [xinetd]=xinetd
+	[tmux]=tmux
 	[sshd]=openssh-server [ssh]=openssh-client [ssh-keygen]=openssh-client
 )
 missing=()
 for c in "${!need[@]}"; do command -v "$c" >/dev/null || missing+=("${need[$c]}"); done
+# xinetd conflicts with an installed openbsd-inetd (removing it would break
+# what depends on it): then the tests use the binary from xinetd's .deb.
+xinetd_dir=/var/cache/portwarden-test/xinetd
+if ! command -v xinetd >/dev/null && [[ ! -x $xinetd_dir/usr/sbin/xinetd ]]; then
+	if dpkg-query -W -f='${Status}' openbsd-inetd 2>/dev/null | grep -q 'install ok installed'; then
+		unpack_xinetd=1
+	else
+		missing+=(xinetd)
+	fi
+fi
 [[ -x /lib/systemd/systemd ]] || missing+=(systemd) # booted in a box by the disable tests
 # Debian's own python3: the test units run /usr/bin/python3, and a python3
 # earlier on PATH (pyenv) would not see python3-yaml.
 [[ -x /usr/bin/python3 ]] || missing+=(python3)
 /usr/bin/python3 -c 'import yaml' 2>/dev/null || missing+=(python3-yaml)
+apt_get() { DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 -qq "$@"; }
 if ((${#missing[@]})); then
 	step "installing ${missing[*]}"
 	((EUID == 0)) || { echo "test.sh: run as root to install ${missing[*]}" >&2; exit 1; }
 	# Keep package scripts from starting daemons: the tests start their own.
-	printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
-	trap 'rm -f /usr/sbin/policy-rc.d' EXIT
-	apt_get() { DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 -qq "$@"; }
+	# An admin's own policy-rc.d is left alone; ours is removed after.
+	if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+		printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
+		trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+	fi
 	apt_get update || { sleep 5; apt_get update; }
 	apt_get install -y --no-install-recommends $(printf '%s\n' "${missing[@]}" | sort -u) ||
 		{ sleep 5; apt_get install -y --no-install-recommends $(printf '%s\n' "${missing[@]}" | sort -u); }
 fi
+if [[ -n ${unpack_xinetd:-} ]]; then
+	step "unpacking xinetd's binary (openbsd-inetd is installed)"
+	((${#missing[@]})) || apt_get update
+	tmp=$(mktemp -d)
+	(cd "$tmp" && apt-get download -qq xinetd) && mkdir -p "$xinetd_dir" && dpkg-deb -x "$tmp"/xinetd_*.deb "$xinetd_dir"
+	rm -rf "$tmp"
+fi
+[[ -x $xinetd_dir/usr/sbin/xinetd ]] && export PATH="$PATH:$xinetd_dir/usr/sbin"
 
 export PATH="$(go env GOPATH)/bin:$PATH"
 if ! command -v staticcheck >/dev/null; then
@@ -63,8 +84,8 @@ assert cfg["checksum"]["name_template"], "checksums"
 print("ok: builds", sorted(targets))
 PY
 
-step "go test"
-go test -count=1 -timeout 20m ./...
+step "go test -race"
+go test -race -count=1 -timeout 20m ./...
 
 step "fuzz (${FUZZTIME:-15s} per target)"
 for pkg in $(go list ./...); do
