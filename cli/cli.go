@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -79,6 +80,27 @@ func Root(stdout, stderr io.Writer) *cobra.Command {
 		return &exitError{code: ExitUsage, err: err, usage: true}
 	})
 	return root
+}
+
+// Synopsis returns one usage line per runnable command, in the order
+// --help lists them: the lines README's Usage section shows.
+func Synopsis() []string {
+	var lines []string
+	var walk func(*cobra.Command)
+	walk = func(c *cobra.Command) {
+		if c.Runnable() && !c.HasSubCommands() && !c.Hidden && c.Name() != "help" || c.Parent() == nil {
+			line := c.CommandPath()
+			if _, args, ok := strings.Cut(c.Use, " "); ok {
+				line += " " + args
+			}
+			lines = append(lines, line)
+		}
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(Root(io.Discard, io.Discard))
+	return lines
 }
 
 // Run runs portwarden with args (without the program name) and returns

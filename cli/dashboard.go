@@ -21,7 +21,7 @@ func dashboardCommand(g *globals) *cobra.Command {
 		readOnly           bool
 	)
 	cmd := &cobra.Command{
-		Use:   "portwarden",
+		Use:   "portwarden [--interval 2s] [--read-only] [--kill-wait 5s]",
 		Short: "See every listening port and connection, who owns it, and whether it should be there",
 		Long: `portwarden shows every TCP and UDP socket with the process that owns it and a
 verdict, and says which listeners are not in the admin's baseline. With no
