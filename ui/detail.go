@@ -16,24 +16,6 @@ import (
 // labelWidth is the width of the detail pane's labels.
 const labelWidth = 12
 
-// detailLines returns the detail pane, scrolled, exactly detailHeight
-// lines tall.
-func (m *Model) detailLines() []string {
-	h := m.detailHeight()
-	all := m.detailText()
-	rest := all[max(0, min(m.detailScroll, len(all)-h)):]
-	lines := make([]string, h)
-	for i := range lines {
-		if i < len(rest) {
-			lines[i] = fit(rest[i], m.width)
-		}
-	}
-	if len(rest) > h {
-		lines[h-1] = fit(m.styles.Muted.Render(fmt.Sprintf("… %d more lines (ctrl+d scrolls)", len(rest)-h+1)), m.width)
-	}
-	return lines
-}
-
 // detailText explains the selected row.
 func (m *Model) detailText() []string {
 	if !m.loaded {

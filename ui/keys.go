@@ -5,25 +5,20 @@ import "charm.land/bubbles/v2/key"
 // keyMap is every binding of the dashboard. It drives the footer (short
 // help) and the help screen (full help), so the two never disagree.
 type keyMap struct {
-	Up, Down, PageUp, PageDown, Top, Bottom key.Binding
+	Table                                   tableKeyMap
 	NextView, PrevView, View1, View2, View3 key.Binding
 	View4                                   key.Binding
-	Detail, DetailUp, DetailDown            key.Binding
+	Detail                                  key.Binding
+	DetailPane                              detailKeyMap
 	Filter, ClearFilter, AcceptFilter, Back key.Binding
 	CloseHelp                               key.Binding
-	Sort, Reverse                           key.Binding
 	Pause, Refresh, Help, Quit              key.Binding
 	Mark, Unmark, Kill, KillNow, Disable    key.Binding
 }
 
 func newKeyMap() keyMap {
 	return keyMap{
-		Up:           key.NewBinding(key.WithKeys("up"), key.WithHelp("↑", "up")), // k kills; see readOnly
-		Down:         key.NewBinding(key.WithKeys("down", "j"), key.WithHelp("↓/j", "down")),
-		PageUp:       key.NewBinding(key.WithKeys("pgup", "b"), key.WithHelp("pgup", "page up")),
-		PageDown:     key.NewBinding(key.WithKeys("pgdown", "f", "space"), key.WithHelp("pgdn", "page down")),
-		Top:          key.NewBinding(key.WithKeys("g", "home"), key.WithHelp("g", "top")),
-		Bottom:       key.NewBinding(key.WithKeys("G", "end"), key.WithHelp("G", "bottom")),
+		Table:        newTableKeyMap(),
 		NextView:     key.NewBinding(key.WithKeys("tab"), key.WithHelp("tab", "next view")),
 		PrevView:     key.NewBinding(key.WithKeys("shift+tab"), key.WithHelp("shift+tab", "previous view")),
 		View1:        key.NewBinding(key.WithKeys("1"), key.WithHelp("1", "listeners")),
@@ -31,15 +26,12 @@ func newKeyMap() keyMap {
 		View3:        key.NewBinding(key.WithKeys("3"), key.WithHelp("3", "all sockets")),
 		View4:        key.NewBinding(key.WithKeys("4"), key.WithHelp("4", "by process")),
 		Detail:       key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "details")),
-		DetailUp:     key.NewBinding(key.WithKeys("ctrl+u"), key.WithHelp("ctrl+u", "scroll details up")),
-		DetailDown:   key.NewBinding(key.WithKeys("ctrl+d"), key.WithHelp("ctrl+d", "scroll details down")),
+		DetailPane:   newDetailKeyMap(),
 		Filter:       key.NewBinding(key.WithKeys("/"), key.WithHelp("/", "filter")),
 		ClearFilter:  key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "clear filter")),
 		Back:         key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "close details / clear filter")),
 		CloseHelp:    key.NewBinding(key.WithKeys("?", "esc", "q"), key.WithHelp("?/esc/q", "close help")),
 		AcceptFilter: key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "keep filter")),
-		Sort:         key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "sort by next column")),
-		Reverse:      key.NewBinding(key.WithKeys("S"), key.WithHelp("S", "reverse sort")),
 		Pause:        key.NewBinding(key.WithKeys("p"), key.WithHelp("p", "pause")),
 		Refresh:      key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "refresh now")),
 		Help:         key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "help")),
@@ -58,7 +50,7 @@ func (k *keyMap) readOnly() {
 	for _, b := range []*key.Binding{&k.Mark, &k.Unmark, &k.Kill, &k.KillNow, &k.Disable} {
 		b.SetEnabled(false)
 	}
-	k.Up = key.NewBinding(key.WithKeys("up", "k"), key.WithHelp("↑/k", "up"))
+	k.Table.Up = key.NewBinding(key.WithKeys("up", "k"), key.WithHelp("↑/k", "up"))
 }
 
 // ShortHelp is the footer: the keys a newcomer needs first, with short
@@ -68,17 +60,16 @@ func (k keyMap) ShortHelp() []key.Binding {
 		b.SetHelp(b.Help().Key, desc)
 		return b
 	}
-	move := key.NewBinding(key.WithKeys("up", "down"), key.WithHelp("↑/↓", "move"))
-	return []key.Binding{move, short(k.NextView, "view"), short(k.Detail, "info"), k.Filter,
+	return []key.Binding{k.Table.ShortHelp()[0], short(k.NextView, "view"), short(k.Detail, "info"), k.Filter,
 		short(k.Mark, "mark"), short(k.Kill, "kill"), k.Help, k.Quit}
 }
 
 // FullHelp is the help screen, in three columns so it fits 80 columns.
 func (k keyMap) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
-		{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom, k.Help, k.Quit},
+		{k.Table.Up, k.Table.Down, k.Table.PageUp, k.Table.PageDown, k.Table.Top, k.Table.Bottom, k.Help, k.Quit},
 		{k.NextView, k.PrevView, k.View1, k.View2, k.View3, k.View4, k.Pause, k.Refresh},
-		{k.Detail, k.DetailUp, k.DetailDown, k.Filter, k.Back, k.Sort, k.Reverse,
+		{k.Detail, k.DetailPane.ScrollUp, k.DetailPane.ScrollDown, k.Filter, k.Back, k.Table.Sort, k.Table.Reverse,
 			k.Mark, k.Unmark, k.Kill, k.KillNow, k.Disable},
 	}
 }
@@ -89,4 +80,31 @@ type filterKeys struct{ keyMap }
 func (k filterKeys) ShortHelp() []key.Binding { return []key.Binding{k.AcceptFilter, k.ClearFilter} }
 func (k filterKeys) FullHelp() [][]key.Binding {
 	return [][]key.Binding{{k.AcceptFilter, k.ClearFilter}}
+}
+
+// tableKeyMap moves the cursor and sorts a table.
+type tableKeyMap struct {
+	Up, Down, PageUp, PageDown, Top, Bottom key.Binding
+	Sort, Reverse                           key.Binding
+}
+
+func newTableKeyMap() tableKeyMap {
+	return tableKeyMap{
+		Up:       key.NewBinding(key.WithKeys("up"), key.WithHelp("↑", "up")), // k kills; see readOnly
+		Down:     key.NewBinding(key.WithKeys("down", "j"), key.WithHelp("↓/j", "down")),
+		PageUp:   key.NewBinding(key.WithKeys("pgup", "b"), key.WithHelp("pgup", "page up")),
+		PageDown: key.NewBinding(key.WithKeys("pgdown", "f", "space"), key.WithHelp("pgdn", "page down")),
+		Top:      key.NewBinding(key.WithKeys("g", "home"), key.WithHelp("g", "top")),
+		Bottom:   key.NewBinding(key.WithKeys("G", "end"), key.WithHelp("G", "bottom")),
+		Sort:     key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "sort by next column")),
+		Reverse:  key.NewBinding(key.WithKeys("S"), key.WithHelp("S", "reverse sort")),
+	}
+}
+
+func (k tableKeyMap) ShortHelp() []key.Binding {
+	return []key.Binding{key.NewBinding(key.WithKeys("up", "down"), key.WithHelp("↑/↓", "move"))}
+}
+
+func (k tableKeyMap) FullHelp() [][]key.Binding {
+	return [][]key.Binding{{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom, k.Sort, k.Reverse}}
 }

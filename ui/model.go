@@ -47,11 +47,11 @@ type Model struct {
 	inflight bool
 	ticking  bool // a tick is scheduled: one chain of refreshes, never two
 
-	detailOpen   bool
-	detailScroll int
-	origins      map[procKey]origin.Info // how each process was started
-	portClasses  map[uint16]string       // what each port number's range means
-	socketUnits  map[sockets.ID][]string // the socket units systemd holds a listener for
+	detailOpen  bool
+	detail      *detailPane
+	origins     map[procKey]origin.Info // how each process was started
+	portClasses map[uint16]string       // what each port number's range means
+	socketUnits map[sockets.ID][]string // the socket units systemd holds a listener for
 
 	status    string
 	statusErr bool
@@ -122,8 +122,9 @@ func New(cfg Config, backend Backend) *Model {
 		portClasses: map[uint16]string{},
 		socketUnits: map[sockets.ID][]string{},
 	}
+	m.detail = newDetailPane(keys.DetailPane, styles)
 	for v := range viewCount {
-		m.tables[v] = newTable(v.columns(), defaultSort(v))
+		m.tables[v] = newTable(v.columns(), defaultSort(v), keys.Table, styles)
 	}
 	return m
 }
@@ -171,6 +172,9 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	cmd := m.dispatch(msg)
 	if m.paneOpen() != wasOpen {
 		m.resizeTables()
+	}
+	if m.detailOpen {
+		m.detail.SetContent(m.detailText())
 	}
 	return m, cmd
 }

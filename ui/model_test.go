@@ -197,7 +197,7 @@ func TestDetailExplainsAndFetchesOrigin(t *testing.T) {
 		t.Error("ctrl+u does not scroll back")
 	}
 	m = press(t, m, "ctrl+d", "up") // sshd, expected: its details start at the top
-	if m.detailScroll != 0 {
+	if m.detail.scroll != 0 {
 		t.Error("moving to another row keeps the old row's scroll")
 	}
 	if s := screen(m); !strings.Contains(s, `expected: "admin SSH", owner ops`) || !strings.Contains(s, "IPv6 and IPv4 alike") {

@@ -4,7 +4,12 @@ import (
 	"slices"
 	"strings"
 
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
+
+	"github.com/portwarden/portwarden/services/verdict"
 )
 
 // table is a virtualized table of rows keyed by identity. It keeps the
@@ -28,10 +33,103 @@ type table struct {
 
 	width, height int // height counts data rows, not the title line
 	widths        []int
+
+	keys   tableKeyMap
+	styles Styles
+	empty  string // said in place of rows when there are none
 }
 
-func newTable(cols []column, sortCol int) *table {
-	return &table{columns: cols, sortCol: sortCol, index: map[rowKey]*row{}}
+func newTable(cols []column, sortCol int, keys tableKeyMap, styles Styles) *table {
+	return &table{columns: cols, sortCol: sortCol, index: map[rowKey]*row{}, keys: keys, styles: styles}
+}
+
+// Update moves the cursor and sorts, for the keys of the table's keymap.
+func (t *table) Update(msg tea.Msg) tea.Cmd {
+	k, ok := msg.(tea.KeyPressMsg)
+	if !ok {
+		return nil
+	}
+	switch {
+	case key.Matches(k, t.keys.Up):
+		t.move(-1)
+	case key.Matches(k, t.keys.Down):
+		t.move(1)
+	case key.Matches(k, t.keys.PageUp):
+		t.move(-t.height)
+	case key.Matches(k, t.keys.PageDown):
+		t.move(t.height)
+	case key.Matches(k, t.keys.Top):
+		t.moveTo(0)
+	case key.Matches(k, t.keys.Bottom):
+		t.moveTo(len(t.visible) - 1)
+	case key.Matches(k, t.keys.Sort):
+		t.setSort(t.nextSortColumn(), false)
+	case key.Matches(k, t.keys.Reverse):
+		t.setSort(t.sortCol, !t.reverse)
+	}
+	return nil
+}
+
+func (t *table) ShortHelp() []key.Binding  { return t.keys.ShortHelp() }
+func (t *table) FullHelp() [][]key.Binding { return t.keys.FullHelp() }
+
+// View draws the column titles and the rows on screen: exactly height+1
+// lines.
+func (t *table) View() []string {
+	st := t.styles
+	lines := make([]string, 0, t.height+1)
+	lines = append(lines, st.ColumnTitle.Render(t.line(t.titleCells())))
+	end := min(len(t.visible), t.offset+t.height)
+	cells := make([]string, len(t.columns))
+	for i := t.offset; i < end; i++ {
+		r := t.visible[i]
+		copy(cells, r.cells)
+		cells[0] = statusMark(r.status)
+		style := t.rowStyle(r)
+		if i == t.cursor {
+			style = style.Reverse(true)
+		}
+		lines = append(lines, style.Render(t.line(cells)))
+	}
+	if len(t.visible) == 0 {
+		lines = append(lines, st.Muted.Render(fit(t.empty, t.width)))
+	}
+	for len(lines) < t.height+1 {
+		lines = append(lines, "")
+	}
+	return lines
+}
+
+func statusMark(s rowStatus) string {
+	switch s {
+	case statusNew:
+		return "+"
+	case statusGone:
+		return "-"
+	}
+	return " "
+}
+
+// rowStyle highlights a row by what happened to it, else by its verdict.
+func (t *table) rowStyle(r *row) lipgloss.Style {
+	st := t.styles
+	switch r.status {
+	case statusGone:
+		return st.Gone
+	case statusNew:
+		return st.New
+	}
+	switch r.class {
+	case verdict.ClassUnexpected:
+		return st.Unexpected
+	case verdict.ClassExternal:
+		return st.External
+	case verdict.ClassRisky:
+		return st.Risky
+	case verdict.ClassExpected:
+		return st.Expected
+	}
+	return lipgloss.NewStyle()
 }
 
 func (t *table) compare(a, b *row) int {
@@ -208,7 +306,7 @@ func (t *table) selected() *row {
 // first, until the narrowest widths fit; the room left grows them towards
 // their ideal widths, highest priority first. Widths depend on the
 // terminal, never on the data, so a refresh never shifts the layout.
-func (t *table) setSize(width, height int) {
+func (t *table) SetSize(width, height int) {
 	t.width, t.height = width, max(1, height)
 	shown := make([]bool, len(t.columns))
 	for i := range shown {

@@ -12,7 +12,7 @@ func (m *Model) onKey(msg tea.KeyPressMsg) tea.Cmd {
 	was := m.table().cursorKey
 	cmd := m.handleKey(msg)
 	if m.table().cursorKey != was {
-		m.detailScroll = 0 // a new row's details start at the top
+		m.detail.Top() // a new row's details start at the top
 	}
 	return cmd
 }
@@ -26,18 +26,6 @@ func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(msg, k.Help):
 		m.mode = modeHelp
 		return nil
-	case key.Matches(msg, k.Up):
-		t.move(-1)
-	case key.Matches(msg, k.Down):
-		t.move(1)
-	case key.Matches(msg, k.PageUp):
-		t.move(-t.height)
-	case key.Matches(msg, k.PageDown):
-		t.move(t.height)
-	case key.Matches(msg, k.Top):
-		t.moveTo(0)
-	case key.Matches(msg, k.Bottom):
-		t.moveTo(len(t.visible) - 1)
 	case key.Matches(msg, k.NextView):
 		m.switchView((m.view + 1) % viewCount)
 	case key.Matches(msg, k.PrevView):
@@ -52,11 +40,7 @@ func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 		m.switchView(viewProcesses)
 	case key.Matches(msg, k.Detail):
 		m.detailOpen = !m.detailOpen
-		m.detailScroll = 0
-	case key.Matches(msg, k.DetailDown):
-		m.detailScroll += max(1, m.detailHeight()/2)
-	case key.Matches(msg, k.DetailUp):
-		m.detailScroll = max(0, m.detailScroll-max(1, m.detailHeight()/2))
+		m.detail.Top()
 	case key.Matches(msg, k.Filter):
 		m.mode = modeFilter
 		return m.filter.Focus()
@@ -68,10 +52,6 @@ func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 		}
 		m.filter.SetValue("")
 		m.applyFilter()
-	case key.Matches(msg, k.Sort):
-		t.setSort(t.nextSortColumn(), false)
-	case key.Matches(msg, k.Reverse):
-		t.setSort(t.sortCol, !t.reverse)
 	case key.Matches(msg, k.Pause):
 		m.paused = !m.paused
 		if !m.paused {
@@ -93,7 +73,11 @@ func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 			return m.collect()
 		}
 	default:
-		return nil
+		// Moving and sorting are the table's keys, scrolling the pane's.
+		t.Update(msg)
+		if m.detailOpen {
+			m.detail.Update(msg)
+		}
 	}
 	return m.fetchDetail()
 }
@@ -154,14 +138,15 @@ func (m *Model) switchView(v viewKind) {
 		return
 	}
 	m.view = v
-	m.detailScroll = 0
+	m.detail.Top()
 	m.showFrame()
 }
 
 func (m *Model) resizeTables() {
 	for _, t := range m.tables {
-		t.setSize(m.width, m.tableHeight())
+		t.SetSize(m.width, m.tableHeight())
 	}
+	m.detail.SetSize(m.width, m.detailHeight())
 	if m.focused != nil {
 		m.focused.SetSize(m.width, m.detailHeight())
 	}

@@ -6,10 +6,7 @@ import (
 	"strings"
 
 	tea "charm.land/bubbletea/v2"
-	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
-
-	"github.com/portwarden/portwarden/services/verdict"
 )
 
 // The smallest terminal the dashboard draws in.
@@ -39,13 +36,15 @@ func (m *Model) render() string {
 	}
 	lines := make([]string, 0, m.height)
 	lines = append(lines, m.header(), m.tabs())
-	lines = append(lines, m.tableLines()...)
+	t := m.table()
+	t.empty = m.emptyMessage()
+	lines = append(lines, t.View()...)
 	if m.paneOpen() {
 		lines = append(lines, m.styles.Border.Render(strings.Repeat("─", m.width)))
 		if m.focused != nil {
 			lines = append(lines, m.focused.View()...)
 		} else {
-			lines = append(lines, m.detailLines()...)
+			lines = append(lines, m.detail.View()...)
 		}
 	}
 	lines = append(lines, m.statusLine(), m.footerHelp())
@@ -127,65 +126,6 @@ func (m *Model) tabs() string {
 		}
 	}
 	return fit(strings.Join(parts, " "), m.width)
-}
-
-func (m *Model) tableLines() []string {
-	t := m.table()
-	st := m.styles
-	lines := make([]string, 0, t.height+1)
-	lines = append(lines, st.ColumnTitle.Render(t.line(t.titleCells())))
-	end := min(len(t.visible), t.offset+t.height)
-	cells := make([]string, len(t.columns))
-	for i := t.offset; i < end; i++ {
-		r := t.visible[i]
-		copy(cells, r.cells)
-		cells[0] = statusMark(r.status)
-		text := t.line(cells)
-		style := m.rowStyle(r)
-		if i == t.cursor {
-			style = style.Reverse(true)
-		}
-		lines = append(lines, style.Render(text))
-	}
-	for len(lines) < t.height+1 {
-		if len(lines) == 1 && len(t.visible) == 0 {
-			lines = append(lines, st.Muted.Render(fit(m.emptyMessage(), m.width)))
-			continue
-		}
-		lines = append(lines, "")
-	}
-	return lines
-}
-
-func statusMark(s rowStatus) string {
-	switch s {
-	case statusNew:
-		return "+"
-	case statusGone:
-		return "-"
-	}
-	return " "
-}
-
-func (m *Model) rowStyle(r *row) lipgloss.Style {
-	st := m.styles
-	switch r.status {
-	case statusGone:
-		return st.Gone
-	case statusNew:
-		return st.New
-	}
-	switch r.class {
-	case verdict.ClassUnexpected:
-		return st.Unexpected
-	case verdict.ClassExternal:
-		return st.External
-	case verdict.ClassRisky:
-		return st.Risky
-	case verdict.ClassExpected:
-		return st.Expected
-	}
-	return lipgloss.NewStyle()
 }
 
 func (m *Model) emptyMessage() string {
