@@ -38,3 +38,24 @@ func TestDescribeRealChain(t *testing.T) {
 		t.Errorf("vanished parent gave a chain: %+v", gone)
 	}
 }
+
+// TestDescribeFixture reads a parent chain from the /proc tree captured
+// in sockets/testdata/proc: sshd's session process, its sshd, and init;
+// a hostile name with parentheses is read whole.
+func TestDescribeFixture(t *testing.T) {
+	const proc = "../../sockets/testdata/proc"
+	info := Describe(proc, 990, 812, "/system.slice/ssh.service")
+	if len(info.Parents) != 2 || info.Parents[0] != (Ancestor{PID: 812, Name: "sshd"}) || info.Parents[1] != (Ancestor{PID: 1, Name: "systemd"}) {
+		t.Errorf("parents of the session process: %+v", info.Parents)
+	}
+	if name, ppid, ok := readStat(proc, 4242); !ok || name != "evil) (x" || ppid != 1 {
+		t.Errorf("hostile stat: %q %d %v", name, ppid, ok)
+	}
+	if _, _, ok := readStat(proc, 555); ok {
+		t.Error("a malformed stat parsed")
+	}
+	// A chain that runs into a missing process ends there.
+	if info := Describe(proc, 7000, 31337, ""); len(info.Parents) != 0 {
+		t.Errorf("parents through a vanished process: %+v", info.Parents)
+	}
+}
