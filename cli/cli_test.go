@@ -215,7 +215,7 @@ func newNSFixture(t *testing.T) *nsFixture {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root for a network namespace")
 	}
-	peer, err := sockettest.NewExternalPeer(netip.MustParsePrefix("203.0.113.0/24"), netip.MustParsePrefix("2001:db8:113::/64"))
+	peer, err := sockettest.NewExternalPeer(netip.MustParsePrefix("198.51.100.64/26"), netip.MustParsePrefix("2001:db8:113::/64"))
 	if err != nil {
 		t.Fatal(err)
 	}

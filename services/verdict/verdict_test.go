@@ -125,7 +125,7 @@ func TestAssessLive(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root for a network namespace")
 	}
-	peer, err := sockettest.NewExternalPeer(netip.MustParsePrefix("198.51.100.0/25"), netip.MustParsePrefix("2001:db8:100::/64"))
+	peer, err := sockettest.NewExternalPeer(netip.MustParsePrefix("198.51.100.0/26"), netip.MustParsePrefix("2001:db8:100::/64"))
 	if err != nil {
 		t.Fatal(err)
 	}

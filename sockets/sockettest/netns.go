@@ -27,8 +27,10 @@ type ExternalPeer struct {
 }
 
 // NewExternalPeer makes a namespace with the peer end of a veth pair. net4
-// and net6 must be documentation prefixes (198.51.100.0/24, 203.0.113.0/24,
-// 2001:db8::/32 subnets) not used by another test running at the same time.
+// and net6 must be subnets of the documentation prefixes 198.51.100.0/24
+// and 2001:db8::/32 not used by another test running at the same time.
+// (203.0.113.0/24 and 192.0.2.0/24 are this machine's own networks: never
+// on a host-side link.)
 func NewExternalPeer(net4, net6 netip.Prefix) (*ExternalPeer, error) {
 	if !net4.Addr().Is4() || !net6.Addr().Is6() {
 		return nil, errors.New("sockettest: want an IPv4 and an IPv6 prefix")
