@@ -44,16 +44,9 @@ func baselineInitCommand(g *globals) *cobra.Command {
 			if _, err := os.Stat(g.baselinePath); err == nil {
 				return fail("%s exists; edit it, or use baseline add/remove", g.baselinePath)
 			}
-			a, err := g.newApp(app.Options{})
+			a, in, err := inspectJudged(cmd, g, sockets.Query{ListeningOnly: true})
 			if err != nil {
-				return broken(err)
-			}
-			in, err := inspect(cmd, a, sockets.Query{ListeningOnly: true})
-			if err != nil {
-				return broken(err)
-			}
-			if in.BaselineErr != nil {
-				return broken(in.BaselineErr)
+				return err
 			}
 			n, err := a.InitBaseline(in, owner)
 			if err != nil {

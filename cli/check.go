@@ -5,7 +5,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/portwarden/portwarden/app"
 	"github.com/portwarden/portwarden/report"
 	"github.com/portwarden/portwarden/services/atomicfile"
 	"github.com/portwarden/portwarden/services/verdict"
@@ -26,16 +25,9 @@ above; 1 when something is (listed with its reasons); 2 on an error, such as
 a baseline that cannot be read.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			a, err := g.newApp(app.Options{})
+			_, in, err := inspectJudged(cmd, g, sockets.Query{})
 			if err != nil {
-				return broken(err)
-			}
-			in, err := inspect(cmd, a, sockets.Query{})
-			if err != nil {
-				return broken(err)
-			}
-			if in.BaselineErr != nil {
-				return broken(in.BaselineErr)
+				return err
 			}
 			if prom != "" {
 				if err := atomicfile.Write(prom, report.Prometheus(in.Snapshot, in.Judged)); err != nil {

@@ -17,16 +17,9 @@ protocol, bind, service, process, systemd unit, the baseline's reason, owner
 and date, and risk; then the baseline entries that nothing listens on.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			a, err := g.newApp(app.Options{})
+			_, in, err := inspectJudged(cmd, g, sockets.Query{ListeningOnly: true})
 			if err != nil {
-				return broken(err)
-			}
-			in, err := inspect(cmd, a, sockets.Query{ListeningOnly: true})
-			if err != nil {
-				return broken(err)
-			}
-			if in.BaselineErr != nil {
-				return broken(in.BaselineErr)
+				return err
 			}
 			doc := report.Audit{Host: in.Host, Snapshot: in.Snapshot, Judged: in.Judged, Baseline: in.Baseline, Unit: app.Unit}
 			if err := report.WriteMarkdown(cmd.OutOrStdout(), doc); err != nil {

@@ -73,3 +73,21 @@ func inspect(cmd *cobra.Command, a *app.App, q sockets.Query) (*app.Inspection, 
 	}
 	return in, nil
 }
+
+// inspectJudged opens the app and inspects with a baseline that must be
+// readable: commands that judge against it (check, report, baseline init)
+// stop with exit 2 when it is not.
+func inspectJudged(cmd *cobra.Command, g *globals, q sockets.Query) (*app.App, *app.Inspection, error) {
+	a, err := g.newApp(app.Options{})
+	if err != nil {
+		return nil, nil, broken(err)
+	}
+	in, err := inspect(cmd, a, q)
+	if err != nil {
+		return nil, nil, broken(err)
+	}
+	if in.BaselineErr != nil {
+		return nil, nil, broken(in.BaselineErr)
+	}
+	return a, in, nil
+}

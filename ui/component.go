@@ -43,3 +43,20 @@ func fitLines(text []string, w, h int) []string {
 	}
 	return out
 }
+
+// closing is what a closer embeds: the outcome it closed with, kept once.
+type closing struct{ result *outcome }
+
+// close records how the component closed; the first outcome stands.
+func (c *closing) close(o outcome) {
+	if c.result == nil {
+		c.result = &o
+	}
+}
+
+func (c *closing) closed() (outcome, bool) {
+	if c.result == nil {
+		return outcome{}, false
+	}
+	return *c.result, true
+}

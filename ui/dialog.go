@@ -47,7 +47,7 @@ type dialog struct {
 	styles  Styles
 	width   int
 	height  int
-	result  *outcome
+	closing
 }
 
 // newDialog returns a dialog; typePID, when set, must be typed to confirm.
@@ -94,19 +94,6 @@ func (d *dialog) Update(msg tea.Msg) tea.Cmd {
 		d.close(outcome{status: "cancelled: nothing was done"})
 	}
 	return nil
-}
-
-func (d *dialog) close(o outcome) {
-	if d.result == nil {
-		d.result = &o
-	}
-}
-
-func (d *dialog) closed() (outcome, bool) {
-	if d.result == nil {
-		return outcome{}, false
-	}
-	return *d.result, true
 }
 
 func (d *dialog) View() []string {

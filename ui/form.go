@@ -39,7 +39,7 @@ type markForm struct {
 	styles Styles
 	width  int
 	height int
-	result *outcome
+	closing
 	// problem is what keeps the form from saving, shown until fixed.
 	problem string
 }
@@ -94,19 +94,6 @@ func (f *markForm) Update(msg tea.Msg) tea.Cmd {
 	var cmd tea.Cmd
 	f.inputs[f.focus], cmd = f.inputs[f.focus].Update(msg) // keys, paste and blink alike
 	return cmd
-}
-
-func (f *markForm) close(o outcome) {
-	if f.result == nil {
-		f.result = &o
-	}
-}
-
-func (f *markForm) closed() (outcome, bool) {
-	if f.result == nil {
-		return outcome{}, false
-	}
-	return *f.result, true
 }
 
 func (f *markForm) View() []string {
