@@ -150,8 +150,12 @@ func TestReadOnlyRefusesAndRecords(t *testing.T) {
 	if _, err := os.Stat(a.BaselinePath()); err == nil {
 		t.Error("read-only mark wrote the baseline")
 	}
-	if _, err := a.PlanKill(nil, action.Target{PID: os.Getpid()}, syscall.SIGTERM); !errors.Is(err, ErrReadOnly) {
-		t.Errorf("read-only kill plan: %v", err)
+	p := a.PlanKill(nil, action.Target{PID: os.Getpid()}, syscall.SIGTERM)
+	if !errors.Is(p.Refused, ErrReadOnly) {
+		t.Errorf("read-only kill plan: %v", p.Refused)
+	}
+	if _, err := a.Kill(p, true); !errors.Is(err, ErrReadOnly) {
+		t.Errorf("read-only kill: %v", err)
 	}
 	if _, err := a.PlanDisable(nil, 0); !errors.Is(err, ErrReadOnly) {
 		t.Errorf("read-only disable plan: %v", err)
@@ -179,16 +183,23 @@ func TestKillGuards(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	if _, err := a.PlanKill(in.Snapshot, action.Target{PID: 1, Name: "init"}, syscall.SIGTERM); err == nil {
-		t.Error("PID 1 may be killed")
+	init := a.PlanKill(in.Snapshot, action.Target{PID: 1, Name: "init"}, syscall.SIGTERM)
+	if init.Refused == nil {
+		t.Fatal("PID 1 may be killed")
+	}
+	if recs := readAudit(t, log); len(recs) != 0 {
+		t.Errorf("planning recorded: %+v", recs)
+	}
+	if _, err := a.Kill(init, true); err == nil || !errors.Is(err, init.Refused) {
+		t.Errorf("forced kill of PID 1: %v", err)
 	}
 	targets, err := a.KillTargets(in.Snapshot, "tcp/"+addr.String())
 	if err != nil || len(targets) != 1 || targets[0].PID != h.PID {
 		t.Fatalf("targets: %+v %v", targets, err)
 	}
-	p, err := a.PlanKill(in.Snapshot, targets[0], syscall.SIGTERM)
-	if err != nil || p.Danger == "" || len(p.Holding.Sockets) != 1 {
-		t.Fatalf("plan: %+v %v", p, err)
+	p := a.PlanKill(in.Snapshot, targets[0], syscall.SIGTERM)
+	if p.Refused != nil || p.Danger == "" || len(p.Holding.Sockets) != 1 {
+		t.Fatalf("plan: %+v", p)
 	}
 	if _, err := a.Kill(p, false); !IsOwnSession(err) || !sockettest.Running(h.PID) {
 		t.Fatalf("unforced kill of the session's process: %v", err)

@@ -3,6 +3,7 @@ package app
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"strconv"
 	"syscall"
 
@@ -20,6 +21,10 @@ type KillPlan struct {
 	// killed only when forced (the CLI's --force, the dashboard's typed PID).
 	Danger    string
 	ComesBack string // systemd or inetd would start it again
+	// Refused says why portwarden will not signal it at all (PID 1, a
+	// kernel thread, portwarden itself, read-only); Kill then records the
+	// refusal and returns it.
+	Refused error
 }
 
 // ErrOwnSession refuses an action that would cut the admin's own session
@@ -34,7 +39,9 @@ func (a *App) KillTargets(snap *sockets.Snapshot, arg string) ([]action.Target, 
 	targets, err := action.Resolve(snap, arg)
 	if pid, perr := strconv.Atoi(arg); perr == nil && err != nil {
 		t, terr := action.TargetFromProc(procRoot, pid)
-		if terr != nil {
+		if errors.Is(terr, fs.ErrNotExist) || errors.Is(terr, action.ErrGone) {
+			return nil, fmt.Errorf("pid %d: no such process", pid)
+		} else if terr != nil {
 			return nil, fmt.Errorf("pid %d: %w", pid, terr)
 		}
 		return []action.Target{t}, nil
@@ -42,23 +49,21 @@ func (a *App) KillTargets(snap *sockets.Snapshot, arg string) ([]action.Target, 
 	return targets, err
 }
 
-// PlanKill checks that t may be signalled — never PID 1, a kernel thread,
-// portwarden or its shell — and says what else to know. A refusal is
-// recorded.
-func (a *App) PlanKill(snap *sockets.Snapshot, t action.Target, sig syscall.Signal) (*KillPlan, error) {
-	if a.opts.ReadOnly {
-		return nil, a.recordKill(t, sig, ErrReadOnly)
-	}
-	danger, err := a.session.Check(procRoot, t, snap)
-	if err != nil {
-		return nil, a.recordKill(t, sig, err)
-	}
-	p := &KillPlan{Target: t, Signal: sig, Danger: danger,
+// PlanKill checks whether t may be signalled — never PID 1, a kernel
+// thread, portwarden or its shell — and says what it would hit and what
+// else to know. It records nothing: a dry run is no attempt.
+func (a *App) PlanKill(snap *sockets.Snapshot, t action.Target, sig syscall.Signal) *KillPlan {
+	p := &KillPlan{Target: t, Signal: sig,
 		ComesBack: action.ComesBack(a.Origin(&sockets.Process{PID: t.PID, PPID: t.PPID, Cgroup: t.Cgroup}))}
 	if snap != nil {
 		p.Holding = snap.HeldBy(t.PID)
 	}
-	return p, nil
+	if a.opts.ReadOnly {
+		p.Refused = ErrReadOnly
+		return p
+	}
+	p.Danger, p.Refused = a.session.Check(procRoot, t, snap)
+	return p
 }
 
 // Kill signals the planned process through its pidfd (a recycled PID is
@@ -66,10 +71,12 @@ func (a *App) PlanKill(snap *sockets.Snapshot, t action.Target, sig syscall.Sign
 // when it still runs after the wait. A plan with a danger is refused and
 // recorded unless forced.
 func (a *App) Kill(p *KillPlan, forced bool) (ended bool, err error) {
-	if a.opts.ReadOnly {
+	switch {
+	case a.opts.ReadOnly:
 		return false, a.recordKill(p.Target, p.Signal, ErrReadOnly)
-	}
-	if p.Danger != "" && !forced {
+	case p.Refused != nil:
+		return false, a.recordKill(p.Target, p.Signal, p.Refused)
+	case p.Danger != "" && !forced:
 		return false, a.recordKill(p.Target, p.Signal, ErrOwnSession)
 	}
 	exit, err := action.Signal(procRoot, p.Target, p.Signal)

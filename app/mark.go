@@ -21,6 +21,9 @@ func (a *App) Mark(entries ...baseline.Entry) error {
 	if !a.opts.ReadOnly {
 		err = baseline.Add(a.opts.BaselinePath, entries...)
 	}
+	if errors.Is(err, baseline.ErrPresent) {
+		return err // nothing happened: nothing to record
+	}
 	var errs []error
 	for _, e := range entries {
 		errs = append(errs, a.record(audit.Record{Action: "mark", Detail: fmt.Sprintf("%s: %q, owner %s", e.Key(), e.Reason, e.Owner)}, err))

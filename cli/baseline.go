@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -10,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/portwarden/portwarden/app"
+	"github.com/portwarden/portwarden/safetext"
 	"github.com/portwarden/portwarden/services/audit"
 	"github.com/portwarden/portwarden/services/baseline"
 	"github.com/portwarden/portwarden/sockets"
@@ -52,7 +54,7 @@ func baselineInitCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return fail("%v", err)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "recorded %d listeners in %s\n", n, g.baselinePath)
+			fmt.Fprintf(cmd.OutOrStdout(), "recorded %s in %s\n", safetext.Count(n, "listener", "listeners"), g.baselinePath)
 			return nil
 		},
 	}
@@ -99,7 +101,10 @@ func baselineAddCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return broken(err)
 			}
-			if err := a.Mark(e); err != nil {
+			if err := a.Mark(e); errors.Is(err, baseline.ErrPresent) {
+				fmt.Fprintf(cmd.OutOrStdout(), "%s is already in %s; nothing written\n", e.Key(), g.baselinePath)
+				return nil
+			} else if err != nil {
 				return fail("%v", err)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "added %s to %s\n", e.Key(), g.baselinePath)
@@ -133,7 +138,7 @@ func baselineRemoveCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return fail("%v", err)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "removed %s for %s from %s\n", plural(n, "entry", "entries"), e.Key(), g.baselinePath)
+			fmt.Fprintf(cmd.OutOrStdout(), "removed %s for %s from %s\n", safetext.Count(n, "entry", "entries"), e.Key(), g.baselinePath)
 			return nil
 		},
 	}
@@ -155,12 +160,4 @@ func parsePort(s string) (proto string, port uint16, err error) {
 		return "", 0, fmt.Errorf("%q: port must be 1-65535", s)
 	}
 	return proto, uint16(n), nil
-}
-
-// plural spells a count with its noun: "1 entry", "2 entries".
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return "1 " + one
-	}
-	return strconv.Itoa(n) + " " + many
 }

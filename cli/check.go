@@ -36,15 +36,19 @@ a baseline that cannot be read.`,
 			}
 			out := cmd.OutOrStdout()
 			if asJSON {
-				err = report.WriteCheckJSON(out, in.Host, in.Snapshot, in.Judged)
+				err = report.WriteCheckJSON(out, in.Host, in.Snapshot, in.Baseline, in.Judged)
 			} else {
 				err = report.WriteCheck(out, in.Judged)
 			}
 			if err != nil {
 				return broken(fmt.Errorf("write: %w", err))
 			}
-			if !in.Baseline.Exists && !asJSON {
-				fmt.Fprintf(cmd.ErrOrStderr(), "portwarden check: no baseline at %s: record today's listeners with `portwarden baseline init`\n", in.Baseline.Path)
+			if !in.Baseline.Exists {
+				init := "portwarden baseline init"
+				if cmd.Flags().Changed("baseline") {
+					init += " --baseline " + shellQuote(in.Baseline.Path)
+				}
+				fmt.Fprintf(cmd.ErrOrStderr(), "portwarden check: no baseline at %s: record today's listeners with `%s`\n", in.Baseline.Path, init)
 			}
 			if !verdict.Summarize(in.Judged).OK() {
 				return silent(ExitFail)

@@ -71,7 +71,14 @@ func Root(stdout, stderr io.Writer) *cobra.Command {
 	root.PersistentFlags().StringVar(&g.baselinePath, "baseline", baseline.DefaultPath(), "the baseline file")
 	root.PersistentFlags().StringVar(&g.auditPath, "audit-log", audit.DefaultPath(), "where actions are recorded")
 	root.AddCommand(snapshotCommand(g), checkCommand(g), reportCommand(g), baselineCommand(g),
-		killCommand(g), disableCommand(g))
+		killCommand(g), disableCommand(g), versionCommand())
+	root.Version = Version()
+	root.SetVersionTemplate("{{.Version}}\n")
+	// The Use lines already name their flags.
+	for cmds := []*cobra.Command{root}; len(cmds) > 0; cmds = cmds[1:] {
+		cmds[0].DisableFlagsInUseLine = true
+		cmds = append(cmds, cmds[0].Commands()...)
+	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SilenceErrors, root.SilenceUsage = true, true

@@ -7,6 +7,7 @@ import (
 
 	"github.com/portwarden/portwarden/app"
 	"github.com/portwarden/portwarden/safetext"
+	"github.com/portwarden/portwarden/services/action"
 	"github.com/portwarden/portwarden/services/disable"
 	"github.com/portwarden/portwarden/sockets"
 )
@@ -42,6 +43,9 @@ func runDisable(cmd *cobra.Command, g *globals, af actionFlags, how disable.How,
 	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
 	if af.readOnly {
 		return fail("refused: --read-only")
+	}
+	if err := action.CheckTarget(arg); err != nil {
+		return badUsage("%v", err)
 	}
 	a, err := g.newApp(app.Options{})
 	if err != nil {

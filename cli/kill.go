@@ -66,6 +66,9 @@ func runKill(cmd *cobra.Command, g *globals, af actionFlags, sig syscall.Signal,
 	if af.readOnly {
 		return fail("refused: --read-only")
 	}
+	if err := action.CheckTarget(arg); err != nil {
+		return badUsage("%v", err)
+	}
 	a, err := g.newApp(app.Options{KillWait: wait})
 	if err != nil {
 		return broken(err)
@@ -86,27 +89,34 @@ func runKill(cmd *cobra.Command, g *globals, af actionFlags, sig syscall.Signal,
 	}
 	var plans []*app.KillPlan
 	for _, t := range targets {
-		p, err := a.PlanKill(in.Snapshot, t, sig)
-		if err != nil {
-			return fail("%s: %v", t, err)
+		p := a.PlanKill(in.Snapshot, t, sig)
+		if p.Refused == nil {
+			describeKill(stdout, p)
 		}
-		describeKill(stdout, p)
 		if p.Danger != "" {
 			fmt.Fprintf(stdout, "\n  !!! %s\n\n", p.Danger)
 		}
 		plans = append(plans, p)
 	}
+	for _, p := range plans {
+		refused := p.Refused
+		if refused == nil && p.Danger != "" && !af.force {
+			refused = app.ErrOwnSession
+		}
+		switch {
+		case refused == nil:
+		case af.dryRun:
+			return fail("%s: dry run: a real run would refuse this: %v", safetext.Visible(p.Target.String()), refused)
+		default:
+			_, err := a.Kill(p, false) // refused, and recorded as such
+			return fail("%s: %v", safetext.Visible(p.Target.String()), err)
+		}
+	}
 	if af.dryRun {
 		fmt.Fprintln(stdout, "dry run: nothing was sent")
 		return nil
 	}
-	for _, p := range plans {
-		if p.Danger != "" && !af.force {
-			_, err := a.Kill(p, false) // refused, and recorded as such
-			return fail("%v", err)
-		}
-	}
-	question := fmt.Sprintf("Send %s to %s? [y/N] ", action.SignalName(sig), plural(len(plans), "process", "processes"))
+	question := fmt.Sprintf("Send %s to %s? [y/N] ", action.SignalName(sig), safetext.Count(len(plans), "process", "processes"))
 	if !af.yes && !confirm(stdout, question) {
 		return fail("not confirmed: nothing was sent (use --yes in scripts)")
 	}
@@ -145,7 +155,7 @@ func describeKill(w io.Writer, p *app.KillPlan) {
 		fmt.Fprintf(w, "  holds    %s %s %s %s\n", s.Proto, s.Local, s.StateName(), remote)
 	}
 	if n := len(p.Holding.Sharers); n > 0 {
-		fmt.Fprintf(w, "  shared   %s hold these sockets too and keep them open\n", plural(n, "other process", "other processes"))
+		fmt.Fprintf(w, "  shared   %s hold these sockets too and keep them open\n", safetext.Count(n, "other process", "other processes"))
 	}
 	if p.ComesBack != "" {
 		fmt.Fprintf(w, "  note     %s\n", p.ComesBack)

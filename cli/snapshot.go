@@ -8,6 +8,7 @@ import (
 
 	"github.com/portwarden/portwarden/app"
 	"github.com/portwarden/portwarden/report"
+	"github.com/portwarden/portwarden/safetext"
 	"github.com/portwarden/portwarden/sockets"
 )
 
@@ -47,6 +48,11 @@ func printSnapshot(cmd *cobra.Command, g *globals, q sockets.Query, asJSON bool)
 	}
 	if in.BaselineErr != nil {
 		fmt.Fprintf(cmd.ErrOrStderr(), "portwarden: %v; judging without a baseline\n", in.BaselineErr)
+	}
+	if !asJSON { // JSON carries its warnings itself
+		for _, w := range in.Snapshot.Warnings {
+			fmt.Fprintf(cmd.ErrOrStderr(), "portwarden: warning: %s\n", safetext.Visible(w))
+		}
 	}
 	out := cmd.OutOrStdout()
 	if asJSON {

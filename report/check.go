@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/portwarden/portwarden/safetext"
+	"github.com/portwarden/portwarden/services/baseline"
 	"github.com/portwarden/portwarden/services/catalog"
 	"github.com/portwarden/portwarden/services/verdict"
 	"github.com/portwarden/portwarden/sockets"
@@ -22,7 +23,7 @@ func WriteCheck(w io.Writer, judged []verdict.Judged) error {
 	bw := bufio.NewWriter(w)
 	sum := verdict.Summarize(judged)
 	if sum.OK() {
-		fmt.Fprintf(bw, "ok: %d listeners, all expected; no risky external connections\n", sum.ListenerCount())
+		fmt.Fprintf(bw, "ok: %s, all expected; no risky external connections\n", safetext.Count(sum.ListenerCount(), "listener", "listeners"))
 		return bw.Flush()
 	}
 	section := func(title string, n int, pick func(v *verdict.Verdict) bool) {
@@ -82,15 +83,24 @@ type Check struct {
 	OK            bool     `json:"ok"`
 	Complete      bool     `json:"complete"`
 	Listeners     int      `json:"listeners"`
+	Baseline      Baseline `json:"baseline"`
 	Unexpected    []Socket `json:"unexpected"`
 	RiskyExternal []Socket `json:"risky_external"`
 }
 
+// Baseline says which baseline a check judged against.
+type Baseline struct {
+	Path    string `json:"path"`
+	Exists  bool   `json:"exists"` // false: every listener is unexpected
+	Entries int    `json:"entries"`
+}
+
 // WriteCheckJSON writes the check's result as one Check document.
-func WriteCheckJSON(w io.Writer, host string, snap *sockets.Snapshot, judged []verdict.Judged) error {
+func WriteCheckJSON(w io.Writer, host string, snap *sockets.Snapshot, base *baseline.Baseline, judged []verdict.Judged) error {
 	sum := verdict.Summarize(judged)
 	doc := Check{Time: snap.Time.Format(time.RFC3339), Host: host, OK: sum.OK(), Complete: snap.Complete,
-		Listeners: sum.ListenerCount(), Unexpected: []Socket{}, RiskyExternal: []Socket{}}
+		Listeners: sum.ListenerCount(), Baseline: Baseline{Path: base.Path, Exists: base.Exists, Entries: len(base.Entries)},
+		Unexpected: []Socket{}, RiskyExternal: []Socket{}}
 	for i := range judged {
 		if v := &judged[i].Verdict; isUnexpected(v) {
 			doc.Unexpected = append(doc.Unexpected, SocketOf(&judged[i]))

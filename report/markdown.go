@@ -34,7 +34,7 @@ func WriteMarkdown(w io.Writer, a Audit) error {
 	fmt.Fprintf(bw, "# Open ports on %s\n\n", cell(a.Host))
 	fmt.Fprintf(bw, "Generated %s by portwarden.", snap.Time.UTC().Format("2006-01-02 15:04 MST"))
 	if a.Baseline.Exists {
-		fmt.Fprintf(bw, " Baseline: `%s` (%d entries).", a.Baseline.Path, len(a.Baseline.Entries))
+		fmt.Fprintf(bw, " Baseline: `%s` (%s).", a.Baseline.Path, safetext.Count(len(a.Baseline.Entries), "entry", "entries"))
 	} else {
 		fmt.Fprintf(bw, " No baseline at `%s`: every listener is undocumented.", a.Baseline.Path)
 	}

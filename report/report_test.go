@@ -140,7 +140,7 @@ func TestGoldenOutputs(t *testing.T) {
 		t.Fatal(err)
 	}
 	golden(t, "snapshot.json", snapJSON.Bytes())
-	if err := WriteCheckJSON(&checkJSON, "web1", snap, judged); err != nil {
+	if err := WriteCheckJSON(&checkJSON, "web1", snap, &baseline.Baseline{Path: "/etc/portwarden/baseline.toml"}, judged); err != nil {
 		t.Fatal(err)
 	}
 	golden(t, "check.json", checkJSON.Bytes())

@@ -6,6 +6,8 @@ import (
 	"os"
 	"slices"
 	"time"
+
+	"github.com/portwarden/portwarden/safetext"
 )
 
 // Method selects how a LinuxCollector enumerates sockets.
@@ -269,11 +271,11 @@ func (c *LinuxCollector) attribute(snap *Snapshot) error {
 	if len(walk.unreadable) > 0 {
 		snap.Complete = false
 		slices.Sort(walk.unreadable)
-		snap.Warnings = append(snap.Warnings, fmt.Sprintf("could not read the open files of %d processes (%s); their sockets show no owner",
-			len(walk.unreadable), pidList(walk.unreadable, 5)))
+		snap.Warnings = append(snap.Warnings, fmt.Sprintf("could not read the open files of %s (%s); their sockets show no owner",
+			safetext.Count(len(walk.unreadable), "process", "processes"), pidList(walk.unreadable, 5)))
 	}
 	if vanished > 0 {
-		snap.Warnings = append(snap.Warnings, fmt.Sprintf("%d processes exited while being read", vanished))
+		snap.Warnings = append(snap.Warnings, safetext.Count(vanished, "process", "processes")+" exited while being read")
 	}
 	return nil
 }

@@ -19,11 +19,7 @@ import (
 
 // Messages of the actions.
 type (
-	killPlanMsg struct {
-		plan *app.KillPlan
-		what string
-		err  error
-	}
+	killPlanMsg    struct{ plan *app.KillPlan }
 	disablePlanMsg struct {
 		what   string // "tcp 127.0.0.1:8080"
 		target string // the same as portwarden disable takes it
@@ -99,19 +95,19 @@ func (m *Model) startKill(sig syscall.Signal) tea.Cmd {
 		return nil
 	}
 	t, snap, b := action.TargetOf(p), m.frame.Snapshot, m.backend
-	return func() tea.Msg {
-		plan, err := b.PlanKill(snap, t, sig)
-		return killPlanMsg{plan: plan, what: t.String(), err: err}
-	}
+	return func() tea.Msg { return killPlanMsg{plan: b.PlanKill(snap, t, sig)} }
 }
 
 func (m *Model) onKillPlan(msg killPlanMsg) tea.Cmd {
-	if msg.err != nil {
-		m.setStatus("kill "+safetext.Visible(msg.what)+": "+msg.err.Error(), true)
-		return nil
-	}
 	p, b := msg.plan, m.backend
 	t := p.Target
+	if p.Refused != nil {
+		// Refused outright: no dialog; Kill records the refusal.
+		return func() tea.Msg {
+			_, err := b.Kill(p, false)
+			return actionDoneMsg{err: fmt.Errorf("kill %s: %w", safetext.Visible(t.String()), err)}
+		}
+	}
 	name := "SIGTERM (ask it to stop)"
 	if p.Signal == syscall.SIGKILL {
 		name = "SIGKILL (stop it at once, no clean-up)"

@@ -33,9 +33,10 @@ type Backend interface {
 	// Mark adds baseline entries; Unmark removes the entries with e's key.
 	Mark(entries ...baseline.Entry) error
 	Unmark(e baseline.Entry) error
-	// PlanKill checks, against the snapshot the admin saw, that t may be
-	// signalled and says what else to know; Kill carries the plan out.
-	PlanKill(snap *sockets.Snapshot, t action.Target, sig syscall.Signal) (*app.KillPlan, error)
+	// PlanKill checks, against the snapshot the admin saw, whether t may
+	// be signalled and says what else to know; Kill carries the plan out,
+	// or records its refusal.
+	PlanKill(snap *sockets.Snapshot, t action.Target, sig syscall.Signal) *app.KillPlan
 	Kill(p *app.KillPlan, forced bool) (ended bool, err error)
 	// PlanDisable says how to disable the services behind sockets;
 	// Disable makes exactly those changes.

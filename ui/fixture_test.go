@@ -68,7 +68,7 @@ func (b *fixedBackend) called(what string) {
 func (b *fixedBackend) Mark(e ...baseline.Entry) error { b.called("mark"); return b.app().Mark(e...) }
 func (b *fixedBackend) Unmark(e baseline.Entry) error  { b.called("unmark"); return b.app().Unmark(e) }
 
-func (b *fixedBackend) PlanKill(snap *sockets.Snapshot, t action.Target, sig syscall.Signal) (*app.KillPlan, error) {
+func (b *fixedBackend) PlanKill(snap *sockets.Snapshot, t action.Target, sig syscall.Signal) *app.KillPlan {
 	b.called("plan kill")
 	return b.app().PlanKill(snap, t, sig)
 }

@@ -104,38 +104,71 @@ func TargetFromProc(procRoot string, pid int) (Target, error) {
 	return t, nil
 }
 
-// Listeners returns the listening sockets a port target names: "tcp/22",
-// "udp/53", ":22" (either protocol), "127.0.0.1:6379" or "tcp/[::1]:8080".
-// A bare number is a PID, not a port: it is an error here.
-func Listeners(snap *sockets.Snapshot, arg string) ([]*sockets.Socket, error) {
+// portTarget is a parsed port target: a protocol ("" for either), an
+// address (invalid for any) and a port.
+type portTarget struct {
+	proto string
+	addr  netip.Addr
+	port  uint16
+}
+
+// CheckTarget reports whether arg is a target at all — a PID, tcp/PORT,
+// udp/PORT, :PORT or ADDR:PORT — before anything is looked up: a malformed
+// one is bad usage, not a target that was not found.
+func CheckTarget(arg string) error {
+	if pid, err := strconv.Atoi(arg); err == nil {
+		if pid <= 0 {
+			return fmt.Errorf("%q: a PID is a positive number", arg)
+		}
+		return nil
+	}
+	_, err := parsePortTarget(arg)
+	return err
+}
+
+func parsePortTarget(arg string) (portTarget, error) {
+	var t portTarget
 	proto, rest, hasProto := strings.Cut(arg, "/")
 	if !hasProto {
 		proto, rest = "", arg
 	} else if proto != "tcp" && proto != "udp" {
-		return nil, fmt.Errorf("%q: protocol must be tcp or udp", arg)
+		return t, fmt.Errorf("%q: protocol must be tcp or udp", arg)
 	}
-	var addr netip.Addr
+	t.proto = proto
 	portStr := rest
 	if i := strings.LastIndexByte(rest, ':'); i >= 0 {
 		portStr = rest[i+1:]
 		if host := strings.Trim(rest[:i], "[]"); host != "" {
 			a, err := netip.ParseAddr(host)
 			if err != nil {
-				return nil, fmt.Errorf("%q: %q is not an IP address", arg, host)
+				return t, fmt.Errorf("%q: %q is not an IP address", arg, host)
 			}
-			addr = a
+			t.addr = a
 		}
 	} else if !hasProto {
-		return nil, fmt.Errorf("%q: want a PID, PROTO/PORT, :PORT or ADDR:PORT", arg)
+		return t, fmt.Errorf("%q: want a PID, PROTO/PORT, :PORT or ADDR:PORT", arg)
 	}
 	port, err := strconv.ParseUint(portStr, 10, 16)
 	if err != nil || port == 0 {
-		return nil, fmt.Errorf("%q: port must be 1-65535", arg)
+		return t, fmt.Errorf("%q: port must be 1-65535", arg)
 	}
+	t.port = uint16(port)
+	return t, nil
+}
+
+// Listeners returns the listening sockets a port target names: "tcp/22",
+// "udp/53", ":22" (either protocol), "127.0.0.1:6379" or "tcp/[::1]:8080".
+// A bare number is a PID, not a port: it is an error here.
+func Listeners(snap *sockets.Snapshot, arg string) ([]*sockets.Socket, error) {
+	t, err := parsePortTarget(arg)
+	if err != nil {
+		return nil, err
+	}
+	proto, addr, port := t.proto, t.addr, t.port
 	var out []*sockets.Socket
 	for i := range snap.Sockets {
 		s := &snap.Sockets[i]
-		if s.Listening() && s.Local.Port() == uint16(port) && (proto == "" || s.Proto.String() == proto) &&
+		if s.Listening() && s.Local.Port() == port && (proto == "" || s.Proto.String() == proto) &&
 			(!addr.IsValid() || s.Local.Addr().WithZone("").Unmap() == addr.Unmap()) {
 			out = append(out, s)
 		}

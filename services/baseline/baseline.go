@@ -182,24 +182,43 @@ func (e *Entry) Key() string {
 	return s
 }
 
-// Add appends entry to the baseline at path, creating the file and its
-// directory if needed. It takes the lock and re-reads the file first, so
-// marks written meanwhile by another portwarden are kept.
+// ErrPresent is returned by Add when every entry is in the baseline
+// already (an entry with the same key): nothing was written.
+var ErrPresent = errors.New("already in the baseline; nothing written")
+
+// Add appends entries to the baseline at path, creating the file and its
+// directory if needed; entries already there (by key) are skipped. It takes
+// the lock and re-reads the file first, so marks written meanwhile by
+// another portwarden are kept.
 func Add(path string, entries ...Entry) error {
 	for i := range entries {
 		if err := entries[i].Validate(); err != nil {
 			return fmt.Errorf("baseline entry %s: %w", entries[i].Key(), err)
 		}
 	}
-	return update(path, func(text string, _ *Baseline) (string, error) {
+	return update(path, func(text string, b *Baseline) (string, error) {
+		have := map[string]bool{}
+		for _, e := range b.Entries {
+			have[e.Key()] = true
+		}
+		var blocks []string
+		for _, e := range entries {
+			if !have[e.Key()] {
+				have[e.Key()] = true
+				blocks = append(blocks, e.block())
+			}
+		}
+		if len(blocks) == 0 && len(entries) > 0 {
+			return "", ErrPresent
+		}
 		if text == "" {
 			text = header
 		}
 		if !strings.HasSuffix(text, "\n") {
 			text += "\n"
 		}
-		for _, e := range entries {
-			text += "\n" + e.block()
+		for _, blk := range blocks {
+			text += "\n" + blk
 		}
 		return text, nil
 	})

@@ -2,6 +2,7 @@ package baseline
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"net/netip"
 	"os"
@@ -216,5 +217,28 @@ func TestDefaultPath(t *testing.T) {
 	t.Setenv("XDG_CONFIG_HOME", "/tmp/xdg")
 	if got := DefaultPath(); got != "/tmp/xdg/portwarden/baseline.toml" {
 		t.Errorf("user's default %q", got)
+	}
+}
+
+// TestAddTwiceAndNoLitter: adding an entry already there writes nothing
+// and says so, and no lock file is left beside the baseline.
+func TestAddTwiceAndNoLitter(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "baseline.toml")
+	e := Entry{Proto: "tcp", Port: 8080, Bind: "127.0.0.1", Reason: "lab", Owner: "ops"}
+	if err := Add(path, e); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := os.ReadFile(path)
+	e.Reason = "said again"
+	if err := Add(path, e); !errors.Is(err, ErrPresent) {
+		t.Errorf("second add: %v, want ErrPresent", err)
+	}
+	if after, _ := os.ReadFile(path); string(after) != string(before) {
+		t.Errorf("the second add wrote:\n%s", after)
+	}
+	names, _ := filepath.Glob(filepath.Join(dir, "*"))
+	if len(names) != 1 {
+		t.Errorf("files beside the baseline: %v", names)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -14,12 +15,13 @@ import (
 // lockWait bounds how long a writer waits for another to finish.
 const lockWait = 10 * time.Second
 
-// lock takes an exclusive flock on path+".lock" (not on the file itself,
-// which rename replaces) and returns its release.
+// lock takes an exclusive flock on the directory that holds path — not on
+// the file itself, which rename replaces, and not on a lock file, which
+// would be left behind in /etc — and returns its release.
 func lock(path string) (func(), error) {
-	f, err := os.OpenFile(path+".lock", os.O_RDWR|os.O_CREATE, 0o644)
+	f, err := os.Open(filepath.Dir(path))
 	if err != nil {
-		return nil, fmt.Errorf("open baseline lock: %w", err)
+		return nil, fmt.Errorf("open baseline directory to lock it: %w", err)
 	}
 	deadline := time.Now().Add(lockWait)
 	for {
