@@ -7,38 +7,52 @@ import (
 
 	"github.com/portwarden/portwarden/report"
 	"github.com/portwarden/portwarden/services/atomicfile"
+	"github.com/portwarden/portwarden/services/catalog"
 	"github.com/portwarden/portwarden/services/verdict"
 	"github.com/portwarden/portwarden/sockets"
 )
 
 func checkCommand(g *globals) *cobra.Command {
 	var (
-		asJSON bool
-		prom   string
+		asJSON                 bool
+		prom                   string
+		failOn, failOnExternal string
 	)
 	cmd := &cobra.Command{
-		Use:   "check [--json] [--prometheus FILE]",
+		Use:   "check [--json] [--prometheus FILE] [--fail-on RISK] [--fail-on-external RISK]",
 		Short: "Exit 0 when all is expected, 1 when not (listed), 2 on error",
-		Long: `Judge every socket against the baseline, for cron and monitoring. Exit 0 when
-every listener is expected and no external connection is at medium risk or
-above; 1 when something is (listed with its reasons); 2 on an error, such as
-a baseline that cannot be read.`,
+		Long: `Judge every socket against the baseline, for cron and monitoring. It fails on
+an unexpected listener (at or above --fail-on), an inbound connection from an
+external address to an unexpected listener, and an outbound connection to an
+external address on a high-risk service (at or above --fail-on-external:
+cleartext remote shells, backdoor ports, IRC). An external client of a
+listener the baseline expects is the service doing its job: counted, not a
+failure. Exit 0 when nothing fails, 1 when something does (listed with its
+reasons), 2 on an error such as a baseline that cannot be read.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			policy := verdict.DefaultPolicy()
+			var err error
+			if policy.FailOn, err = catalog.ParseRisk(failOn); err != nil {
+				return badUsage("--fail-on: %v", err)
+			}
+			if policy.FailOnExternal, err = catalog.ParseRisk(failOnExternal); err != nil {
+				return badUsage("--fail-on-external: %v", err)
+			}
 			_, in, err := inspectJudged(cmd, g, sockets.Query{})
 			if err != nil {
 				return err
 			}
 			if prom != "" {
-				if err := atomicfile.Write(prom, report.Prometheus(in.Snapshot, in.Judged)); err != nil {
+				if err := atomicfile.Write(prom, report.Prometheus(in.Snapshot, in.Judged, policy)); err != nil {
 					return broken(err)
 				}
 			}
 			out := cmd.OutOrStdout()
 			if asJSON {
-				err = report.WriteCheckJSON(out, in.Host, in.Snapshot, in.Baseline, in.Judged)
+				err = report.WriteCheckJSON(out, in.Host, in.Snapshot, in.Baseline, in.Judged, policy)
 			} else {
-				err = report.WriteCheck(out, in.Judged)
+				err = report.WriteCheck(out, in.Judged, policy)
 			}
 			if err != nil {
 				return broken(fmt.Errorf("write: %w", err))
@@ -50,13 +64,16 @@ a baseline that cannot be read.`,
 				}
 				fmt.Fprintf(cmd.ErrOrStderr(), "portwarden check: no baseline at %s: record today's listeners with `%s`\n", in.Baseline.Path, init)
 			}
-			if !verdict.Summarize(in.Judged).OK() {
+			if !verdict.Summarize(in.Judged, policy).OK() {
 				return silent(ExitFail)
 			}
 			return nil
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
+	def := verdict.DefaultPolicy()
+	cmd.Flags().StringVar(&failOn, "fail-on", def.FailOn.String(), "least `RISK` of an unexpected listener that fails the check (none, low, medium, high, critical)")
+	cmd.Flags().StringVar(&failOnExternal, "fail-on-external", def.FailOnExternal.String(), "least `RISK` of the service an outbound external connection reaches that fails the check")
 	cmd.Flags().StringVar(&prom, "prometheus", "", "also write node_exporter textfile metrics to `FILE` (atomically)")
 	return cmd
 }

@@ -36,7 +36,7 @@ func TestREADMEUsageMatchesCommands(t *testing.T) {
 		cmds = append(cmds[1:], c.Commands()...)
 		for _, name := range flagNames(c) {
 			if !strings.Contains(readme, name) {
-				t.Errorf("%s --%s is not in README", c.CommandPath(), name)
+				t.Errorf("%s %s is not in README", c.CommandPath(), name)
 			}
 		}
 	}

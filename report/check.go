@@ -19,11 +19,16 @@ import (
 
 // WriteCheck writes what makes `portwarden check` fail, one socket a line
 // with its reasons, or a one-line all-clear.
-func WriteCheck(w io.Writer, judged []verdict.Judged) error {
+func WriteCheck(w io.Writer, judged []verdict.Judged, p verdict.Policy) error {
 	bw := bufio.NewWriter(w)
-	sum := verdict.Summarize(judged)
+	sum := verdict.Summarize(judged, p)
 	if sum.OK() {
-		fmt.Fprintf(bw, "ok: %s, all expected; no risky external connections\n", safetext.Count(sum.ListenerCount(), "listener", "listeners"))
+		listeners := safetext.Count(sum.ListenerCount(), "listener", "listeners")
+		if below := sum.Unexpected - sum.FailingListeners; below > 0 {
+			fmt.Fprintf(bw, "ok: %s, %d unexpected below %s risk (--fail-on); no unusual external connections\n", listeners, below, p.FailOn)
+		} else {
+			fmt.Fprintf(bw, "ok: %s, all expected; no unusual external connections\n", listeners)
+		}
 		return bw.Flush()
 	}
 	section := func(title string, n int, pick func(v *verdict.Verdict) bool) {
@@ -37,13 +42,10 @@ func WriteCheck(w io.Writer, judged []verdict.Judged) error {
 			}
 		}
 	}
-	section("unexpected listeners", sum.Unexpected, isUnexpected)
-	section("risky external connections", sum.RiskyExternal, isRiskyExternal)
+	section("unexpected listeners", sum.FailingListeners, p.FailsListener)
+	section("unusual external connections", sum.RiskyExternal, p.FailsExternal)
 	return bw.Flush()
 }
-
-func isUnexpected(v *verdict.Verdict) bool    { return v.Unexpected }
-func isRiskyExternal(v *verdict.Verdict) bool { return v.External && v.Risk >= verdict.RiskyExternal }
 
 // describe renders a socket as "tcp 0.0.0.0:23 telnet (inetd pid 812)".
 func describe(s *sockets.Socket, v *verdict.Verdict) string {
@@ -84,8 +86,15 @@ type Check struct {
 	Complete      bool     `json:"complete"`
 	Listeners     int      `json:"listeners"`
 	Baseline      Baseline `json:"baseline"`
+	Policy        Policy   `json:"policy"`
 	Unexpected    []Socket `json:"unexpected"`
 	RiskyExternal []Socket `json:"risky_external"`
+}
+
+// Policy is what made the check fail, in JSON.
+type Policy struct {
+	FailOn         string `json:"fail_on"`          // least risk of an unexpected listener that fails
+	FailOnExternal string `json:"fail_on_external"` // least risk of an outbound service that fails
 }
 
 // Baseline says which baseline a check judged against.
@@ -96,15 +105,16 @@ type Baseline struct {
 }
 
 // WriteCheckJSON writes the check's result as one Check document.
-func WriteCheckJSON(w io.Writer, host string, snap *sockets.Snapshot, base *baseline.Baseline, judged []verdict.Judged) error {
-	sum := verdict.Summarize(judged)
+func WriteCheckJSON(w io.Writer, host string, snap *sockets.Snapshot, base *baseline.Baseline, judged []verdict.Judged, p verdict.Policy) error {
+	sum := verdict.Summarize(judged, p)
 	doc := Check{Time: snap.Time.Format(time.RFC3339), Host: host, OK: sum.OK(), Complete: snap.Complete,
 		Listeners: sum.ListenerCount(), Baseline: Baseline{Path: base.Path, Exists: base.Exists, Entries: len(base.Entries)},
+		Policy:     Policy{FailOn: p.FailOn.String(), FailOnExternal: p.FailOnExternal.String()},
 		Unexpected: []Socket{}, RiskyExternal: []Socket{}}
 	for i := range judged {
-		if v := &judged[i].Verdict; isUnexpected(v) {
+		if v := &judged[i].Verdict; p.FailsListener(v) {
 			doc.Unexpected = append(doc.Unexpected, SocketOf(&judged[i]))
-		} else if isRiskyExternal(v) {
+		} else if p.FailsExternal(v) {
 			doc.RiskyExternal = append(doc.RiskyExternal, SocketOf(&judged[i]))
 		}
 	}
@@ -119,8 +129,8 @@ func WriteCheckJSON(w io.Writer, host string, snap *sockets.Snapshot, base *base
 }
 
 // Prometheus renders node_exporter textfile-collector metrics.
-func Prometheus(snap *sockets.Snapshot, judged []verdict.Judged) []byte {
-	sum := verdict.Summarize(judged)
+func Prometheus(snap *sockets.Snapshot, judged []verdict.Judged, p verdict.Policy) []byte {
+	sum := verdict.Summarize(judged, p)
 	var b strings.Builder
 	metric := func(name, help string) {
 		fmt.Fprintf(&b, "# HELP %s %s\n# TYPE %s gauge\n", name, help, name)
@@ -137,13 +147,13 @@ func Prometheus(snap *sockets.Snapshot, judged []verdict.Judged) []byte {
 	for _, d := range []verdict.Direction{verdict.DirectionInbound, verdict.DirectionOutbound} {
 		fmt.Fprintf(&b, "portwarden_external_connections{direction=%q} %d\n", d, sum.External[d])
 	}
-	metric("portwarden_risky_external_connections", "External connections at medium risk or above.")
+	metric("portwarden_risky_external_connections", "Unusual external connections, which fail the check: inbound to an unexpected listener, or outbound to a high-risk service.")
 	fmt.Fprintf(&b, "portwarden_risky_external_connections %d\n", sum.RiskyExternal)
 	metric("portwarden_sockets", "Sockets by risk.")
 	for r, n := range sum.SocketsBy {
 		fmt.Fprintf(&b, "portwarden_sockets{risk=%q} %d\n", riskName(r), n)
 	}
-	metric("portwarden_check_ok", "1 when every listener is expected and no risky external connection exists.")
+	metric("portwarden_check_ok", "1 when the check passes: no unexpected listener and no unusual external connection.")
 	fmt.Fprintf(&b, "portwarden_check_ok %d\n", boolInt(sum.OK()))
 	metric("portwarden_snapshot_complete", "1 when every socket's owner could be read.")
 	fmt.Fprintf(&b, "portwarden_snapshot_complete %d\n", boolInt(snap.Complete))

@@ -30,7 +30,7 @@ type Audit struct {
 func WriteMarkdown(w io.Writer, a Audit) error {
 	bw := bufio.NewWriter(w)
 	snap := a.Snapshot
-	sum := verdict.Summarize(a.Judged)
+	sum := verdict.Summarize(a.Judged, verdict.DefaultPolicy())
 	fmt.Fprintf(bw, "# Open ports on %s\n\n", cell(a.Host))
 	fmt.Fprintf(bw, "Generated %s by portwarden.", snap.Time.UTC().Format("2006-01-02 15:04 MST"))
 	if a.Baseline.Exists {

@@ -131,16 +131,16 @@ func TestGoldenOutputs(t *testing.T) {
 		t.Fatal(err)
 	}
 	golden(t, "table.txt", table.Bytes())
-	if err := WriteCheck(&check, judged); err != nil {
+	if err := WriteCheck(&check, judged, verdict.DefaultPolicy()); err != nil {
 		t.Fatal(err)
 	}
 	golden(t, "check.txt", check.Bytes())
-	golden(t, "metrics.prom", Prometheus(snap, judged))
+	golden(t, "metrics.prom", Prometheus(snap, judged, verdict.DefaultPolicy()))
 	if err := WriteJSON(&snapJSON, "web1", snap, judged); err != nil {
 		t.Fatal(err)
 	}
 	golden(t, "snapshot.json", snapJSON.Bytes())
-	if err := WriteCheckJSON(&checkJSON, "web1", snap, &baseline.Baseline{Path: "/etc/portwarden/baseline.toml"}, judged); err != nil {
+	if err := WriteCheckJSON(&checkJSON, "web1", snap, &baseline.Baseline{Path: "/etc/portwarden/baseline.toml"}, judged, verdict.DefaultPolicy()); err != nil {
 		t.Fatal(err)
 	}
 	golden(t, "check.json", checkJSON.Bytes())

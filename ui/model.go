@@ -245,7 +245,7 @@ func (m *Model) onFrame(msg frameMsg) tea.Cmd {
 	m.frame = msg.frame
 	m.frameSeq++
 	m.loaded = true
-	m.summary = verdict.Summarize(m.frame.Judged)
+	m.summary = verdict.Summarize(m.frame.Judged, verdict.DefaultPolicy())
 	m.showFrame()
 	return tea.Batch(m.tick(), m.fetchDetail())
 }

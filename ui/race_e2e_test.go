@@ -75,8 +75,16 @@ func TestDashboardUnderRaceDetector(t *testing.T) {
 		}
 	}
 	reports()
-	s.send("Escape")
-	s.send("Escape")
+	// Back to the table: esc closes whatever is open. Each esc waits for
+	// its effect, since an esc followed at once by a key reads as alt+key.
+	for range 4 {
+		if strings.Contains(s.capture(), "q quit") {
+			break
+		}
+		before := s.capture()
+		s.send("Escape")
+		sockettest.WaitFor(5*time.Second, func() bool { return s.capture() != before })
+	}
 	s.quit()
 	reports()
 	if b, err := os.ReadFile(exitFile); err != nil || strings.TrimSpace(string(b)) != "0" {

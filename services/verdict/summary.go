@@ -5,29 +5,59 @@ import (
 	"github.com/portwarden/portwarden/sockets"
 )
 
-// RiskyExternal is the least risk at which a connection with an external
-// peer fails `portwarden check`.
-const RiskyExternal = catalog.Medium
-
-// Fails reports whether the socket makes `portwarden check` fail: an
-// unexpected listener, or an external connection at RiskyExternal or above.
-func (v *Verdict) Fails() bool {
-	return v.Unexpected || (v.External && v.Risk >= RiskyExternal)
+// Policy says what makes `portwarden check` fail, as an admin means it:
+// a listener nobody documented, and an external connection only when it
+// is unusual. An inbound connection from outside to a listener the
+// baseline expects is the service doing its job: never a failure.
+type Policy struct {
+	// FailOn is the least risk at which an unexpected listener fails;
+	// None (the default) fails them all.
+	FailOn catalog.Risk
+	// FailOnExternal is the least risk of the service (as the catalog
+	// rates it, before the raise for an external peer) at which an
+	// outbound connection to an external address fails. High, the
+	// default, catches cleartext remote shells, backdoor ports and IRC,
+	// and lets a package download over HTTP pass. Inbound connections to
+	// an unexpected listener fail whatever their risk.
+	FailOnExternal catalog.Risk
 }
 
-// Summary counts a snapshot's verdicts.
+// DefaultPolicy fails every unexpected listener, inbound external
+// connections to them, and outbound external connections to high-risk
+// services.
+func DefaultPolicy() Policy { return Policy{FailOn: catalog.None, FailOnExternal: catalog.High} }
+
+// FailsListener reports whether an unexpected listener fails the check.
+func (p Policy) FailsListener(v *Verdict) bool { return v.Unexpected && v.Risk >= p.FailOn }
+
+// FailsExternal reports whether a connection with an external peer is
+// unusual enough to fail the check.
+func (p Policy) FailsExternal(v *Verdict) bool {
+	if !v.External {
+		return false
+	}
+	if v.Direction == DirectionInbound {
+		return !v.Expected // to a listener the baseline does not cover
+	}
+	return v.Known != nil && v.Known.Risk >= p.FailOnExternal
+}
+
+// Summary counts a snapshot's verdicts under a policy.
 type Summary struct {
-	Listeners     map[sockets.Proto]int
-	Unexpected    int
-	UnexpectedBy  [catalog.Critical + 1]int // unexpected listeners by risk
-	External      map[Direction]int         // external connections by direction
+	Listeners    map[sockets.Proto]int
+	Unexpected   int
+	UnexpectedBy [catalog.Critical + 1]int // unexpected listeners by risk
+	// FailingListeners are the unexpected listeners the policy fails.
+	FailingListeners int
+	External         map[Direction]int // external connections by direction
+	// RiskyExternal are the external connections the policy fails.
 	RiskyExternal int
 	SocketsBy     [catalog.Critical + 1]int // every socket by risk
 }
 
-// Summarize counts listeners, unexpected listeners, external connections
-// and sockets by risk.
-func Summarize(judged []Judged) Summary {
+// Summarize counts listeners, unexpected listeners, external connections,
+// what fails the policy, and sockets by risk.
+func Summarize(judged []Judged, p Policy) Summary {
 	s := Summary{Listeners: map[sockets.Proto]int{}, External: map[Direction]int{}}
 	for i := range judged {
 		v := &judged[i].Verdict
@@ -37,10 +67,13 @@ func Summarize(judged []Judged) Summary {
 		if v.Unexpected {
 			s.Unexpected++
 			s.UnexpectedBy[v.Risk]++
+			if p.FailsListener(v) {
+				s.FailingListeners++
+			}
 		}
 		if v.External {
 			s.External[v.Direction]++
-			if v.Risk >= RiskyExternal {
+			if p.FailsExternal(v) {
 				s.RiskyExternal++
 			}
 		}
@@ -53,4 +86,4 @@ func Summarize(judged []Judged) Summary {
 func (s Summary) ListenerCount() int { return s.Listeners[sockets.TCP] + s.Listeners[sockets.UDP] }
 
 // OK reports whether `portwarden check` passes.
-func (s Summary) OK() bool { return s.Unexpected == 0 && s.RiskyExternal == 0 }
+func (s Summary) OK() bool { return s.FailingListeners == 0 && s.RiskyExternal == 0 }

@@ -276,3 +276,48 @@ func TestLabels(t *testing.T) {
 		t.Error("an unexpected listener must sort above an external connection")
 	}
 }
+
+// TestPolicy checks what fails `portwarden check` on hand-made sockets: an
+// external client of an expected listener does not; one of an unexpected
+// listener does; outbound, only a high-risk service does.
+func TestPolicy(t *testing.T) {
+	ap := netip.MustParseAddrPort
+	sshd := &sockets.Process{PID: 11, Name: "sshd"}
+	conn := func(local, remote string) sockets.Socket {
+		return sockets.Socket{Proto: sockets.TCP, Local: ap(local), Remote: ap(remote), State: sockets.Established}
+	}
+	snap := &sockets.Snapshot{Sockets: []sockets.Socket{
+		{Proto: sockets.TCP, Local: ap("0.0.0.0:22"), Remote: ap("0.0.0.0:0"), State: sockets.Listen, Processes: []*sockets.Process{sshd}},
+		{Proto: sockets.TCP, Local: ap("0.0.0.0:8081"), Remote: ap("0.0.0.0:0"), State: sockets.Listen},
+		{Proto: sockets.TCP, Local: ap("127.0.0.1:9000"), Remote: ap("0.0.0.0:0"), State: sockets.Listen},
+		conn("192.0.2.5:22", "198.51.100.7:50000"),   // admin logged in from outside
+		conn("192.0.2.5:8081", "198.51.100.8:50001"), // a client of the unexpected listener
+		conn("192.0.2.5:41000", "198.51.100.9:80"),   // a package download
+		conn("192.0.2.5:41001", "198.51.100.9:22"),   // git over SSH
+		conn("192.0.2.5:41002", "198.51.100.9:6667"), // IRC
+		conn("192.0.2.5:41003", "198.51.100.9:6697"), // IRC over TLS
+		conn("192.0.2.5:41004", "198.51.100.9:23"),   // telnet out
+	}}
+	base := &baseline.Baseline{Entries: []baseline.Entry{{Proto: "tcp", Port: 22, Process: "sshd", Reason: "admin", Owner: "ops"}}}
+	judged := (&Assessor{Catalog: catalog.Embedded(), Baseline: base}).Assess(snap)
+	p := DefaultPolicy()
+	wantFails := []bool{false, true, true, false, true, false, false, true, true, true}
+	for i, want := range wantFails {
+		v := &judged[i].Verdict
+		if got := p.FailsListener(v) || p.FailsExternal(v); got != want {
+			t.Errorf("%s %s → %s: fails %v, want %v (%+v)", judged[i].Socket.Proto, judged[i].Socket.Local, judged[i].Socket.Remote, got, want, v)
+		}
+	}
+	sum := Summarize(judged, p)
+	if sum.OK() || sum.FailingListeners != 2 || sum.RiskyExternal != 4 || sum.External[DirectionInbound] != 2 || sum.External[DirectionOutbound] != 5 {
+		t.Errorf("summary: %+v", sum)
+	}
+	// Tuned: only unexpected listeners at medium or above; outbound only at critical.
+	p = Policy{FailOn: catalog.Medium, FailOnExternal: catalog.Critical}
+	if p.FailsListener(&judged[2].Verdict) || !p.FailsListener(&judged[1].Verdict) {
+		t.Errorf("--fail-on medium: loopback %+v, wildcard %+v", judged[2].Verdict, judged[1].Verdict)
+	}
+	if p.FailsExternal(&judged[7].Verdict) || !p.FailsExternal(&judged[9].Verdict) {
+		t.Error("--fail-on-external critical: IRC fails or telnet passes")
+	}
+}

@@ -5,23 +5,32 @@ package sockettest
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
 )
 
-// SSHD is a real OpenSSH server on 127.0.0.1:Port with keys and
-// configuration of its own, accepting one key for root, so tests can log in
-// and run portwarden inside a real SSH session.
+// SSHD is a real OpenSSH server on Addr:Port (127.0.0.1 unless started
+// elsewhere) with keys and configuration of its own, accepting one key for
+// root, so tests can log in and run portwarden inside a real SSH session.
 type SSHD struct {
+	Addr    netip.Addr
 	Port    int
 	dir     string
 	madeRun bool
 	cmd     *exec.Cmd
 }
 
-// StartSSHD starts sshd in the foreground with its files under dir.
+// StartSSHD starts sshd in the foreground with its files under dir,
+// listening on 127.0.0.1.
 func StartSSHD(dir string) (*SSHD, error) {
+	return StartSSHDAt(dir, netip.MustParseAddr("127.0.0.1"), "")
+}
+
+// StartSSHDAt starts sshd listening on addr inside the network namespace
+// netns ("" for this one), e.g. on an ExternalPeer's own address.
+func StartSSHDAt(dir string, addr netip.Addr, netns string) (*SSHD, error) {
 	bin, err := exec.LookPath("sshd")
 	if err != nil {
 		return nil, errors.New("sshd is required (scripts/test.sh installs openssh-server)")
@@ -30,7 +39,7 @@ func StartSSHD(dir string) (*SSHD, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &SSHD{Port: port, dir: dir}
+	s := &SSHD{Addr: addr, Port: port, dir: dir}
 	if _, err := os.Stat("/run/sshd"); os.IsNotExist(err) {
 		if err := os.Mkdir("/run/sshd", 0o755); err != nil {
 			return nil, err
@@ -51,7 +60,7 @@ func StartSSHD(dir string) (*SSHD, error) {
 		return nil, err
 	}
 	conf := fmt.Sprintf(`Port %d
-ListenAddress 127.0.0.1
+ListenAddress %s
 HostKey %s/host
 PidFile %s/sshd.pid
 AuthorizedKeysFile %s/authorized_keys
@@ -60,11 +69,16 @@ PasswordAuthentication no
 KbdInteractiveAuthentication no
 UsePAM no
 StrictModes no
-`, s.Port, dir, dir, dir)
+`, s.Port, addr, dir, dir, dir)
 	if err := os.WriteFile(filepath.Join(dir, "sshd_config"), []byte(conf), 0o600); err != nil {
 		return nil, err
 	}
-	s.cmd = exec.Command(bin, "-D", "-e", "-f", filepath.Join(dir, "sshd_config"))
+	args := []string{bin, "-D", "-e", "-f", filepath.Join(dir, "sshd_config")}
+	if netns != "" {
+		// ip netns exec replaces itself with sshd: the PID is sshd's.
+		args = append([]string{"ip", "netns", "exec", netns}, args...)
+	}
+	s.cmd = exec.Command(args[0], args[1:]...)
 	s.cmd.Stderr, err = os.Create(filepath.Join(dir, "sshd.log"))
 	if err != nil {
 		return nil, err
@@ -89,7 +103,7 @@ func (s *SSHD) SSH(tty bool, command ...string) []string {
 	} else {
 		args = append(args, "-T")
 	}
-	return append(append(args, "root@127.0.0.1", "--"), command...)
+	return append(append(args, "root@"+s.Addr.String(), "--"), command...)
 }
 
 // Stop ends the daemon (and with it, its sessions) by its own handle.
