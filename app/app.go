@@ -41,6 +41,9 @@ type Options struct {
 	KillWait     time.Duration // how long a kill waits for the process to end; default 5s
 	// Trace, when set, gets a line per collection with its timings.
 	Trace io.Writer
+	// NetNS picks the network namespaces every inspection reads (a
+	// query's own NetNS wins); the zero value reads them all.
+	NetNS sockets.NetNSFilter
 	// Session is the admin's own session, which actions must not cut by
 	// accident; nil means this process's (action.CurrentSession).
 	Session *action.Session
@@ -119,6 +122,9 @@ func (a *App) Inspect(q sockets.Query) (*Inspection, error) {
 		}
 	}
 	in.Baseline = a.lastBase
+	if q.NetNS == "" {
+		q.NetNS = a.opts.NetNS
+	}
 	start := time.Now()
 	snap, err := a.collector.Collect(q)
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/portwarden/portwarden/app"
 	"github.com/portwarden/portwarden/services/audit"
 	"github.com/portwarden/portwarden/services/baseline"
+	"github.com/portwarden/portwarden/sockets"
 )
 
 // Exit codes, as README promises.
@@ -56,11 +57,12 @@ func silent(code int) error { return &exitError{code: code} }
 type globals struct {
 	baselinePath string
 	auditPath    string
+	netns        string
 }
 
 // newApp opens the application layer with the global flags.
 func (g *globals) newApp(opts app.Options) (*app.App, error) {
-	opts.BaselinePath, opts.AuditPath = g.baselinePath, g.auditPath
+	opts.BaselinePath, opts.AuditPath, opts.NetNS = g.baselinePath, g.auditPath, sockets.NetNSFilter(g.netns)
 	return app.New(opts)
 }
 
@@ -70,6 +72,7 @@ func Root(stdout, stderr io.Writer) *cobra.Command {
 	root := dashboardCommand(g)
 	root.PersistentFlags().StringVar(&g.baselinePath, "baseline", baseline.DefaultPath(), "the baseline file")
 	root.PersistentFlags().StringVar(&g.auditPath, "audit-log", audit.DefaultPath(), "where actions are recorded")
+	root.PersistentFlags().StringVar(&g.netns, "netns", "all", "the network namespaces to read: all, host, self (portwarden's own), a name (ip netns, Docker) or an inode")
 	root.AddCommand(snapshotCommand(g), checkCommand(g), reportCommand(g), baselineCommand(g),
 		killCommand(g), disableCommand(g), versionCommand())
 	root.Version = Version()

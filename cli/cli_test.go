@@ -175,6 +175,9 @@ func TestUnprivilegedSnapshot(t *testing.T) {
 	if snap.Complete == nil || *snap.Complete {
 		t.Error("snapshot as nobody claims to be complete")
 	}
+	if !slices.ContainsFunc(snap.Warnings, func(w string) bool { return strings.Contains(w, "could not see the network namespace of") }) {
+		t.Errorf("nobody cannot see root's namespaces, and no warning says so: %q", snap.Warnings)
+	}
 	found := false
 	for _, s := range snap.Sockets {
 		if s.LocalPort == int(want.Port()) && s.LocalIP == want.Addr().String() {
@@ -260,11 +263,11 @@ func (f *nsFixture) connectFromOutside(t *testing.T) {
 	t.Cleanup(func() { c.Close() })
 }
 
-// run runs the real binary inside the namespace, recording actions in the
-// fixture's own audit log.
+// run runs the real binary inside the namespace, reading that namespace
+// only and recording actions in the fixture's own audit log.
 func (f *nsFixture) run(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
-	cmd := f.peer.Command(f.bin, append(args, "--audit-log", f.audit)...)
+	cmd := f.peer.Command(f.bin, append(args, "--audit-log", f.audit, "--netns", "self")...)
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	err := cmd.Run()
@@ -434,7 +437,7 @@ func TestDashboardWithoutTerminal(t *testing.T) {
 	cmd := exec.Command("tmux", "-L", sock, "new-session", "-d", "-s", "dumb", "-x", "160", "-y", "50",
 		// In an empty network namespace the table is short and the same every
 		// run, whatever else this machine holds.
-		"sh", "-c", `TERM=dumb unshare --net "$0" "$1"; echo "exit $?"; exec cat`, bin, base)
+		"sh", "-c", `TERM=dumb unshare --net "$0" "$1" --netns self; echo "exit $?"; exec cat`, bin, base)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("tmux: %v %s", err, out)
 	}

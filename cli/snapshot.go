@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"os"
 
@@ -44,7 +45,7 @@ func printSnapshot(cmd *cobra.Command, g *globals, q sockets.Query, asJSON bool)
 	}
 	in, err := inspect(cmd, a, q)
 	if err != nil {
-		return broken(err)
+		return err
 	}
 	if in.BaselineErr != nil {
 		fmt.Fprintf(cmd.ErrOrStderr(), "portwarden: %v; judging without a baseline\n", in.BaselineErr)
@@ -58,7 +59,7 @@ func printSnapshot(cmd *cobra.Command, g *globals, q sockets.Query, asJSON bool)
 	if asJSON {
 		err = report.WriteJSON(out, in.Host, in.Snapshot, in.Judged)
 	} else {
-		err = report.WriteTable(out, in.Snapshot.Complete, in.Judged)
+		err = report.WriteTable(out, in.Snapshot, in.Judged)
 	}
 	if err != nil {
 		return broken(fmt.Errorf("write: %w", err))
@@ -70,8 +71,10 @@ func printSnapshot(cmd *cobra.Command, g *globals, q sockets.Query, asJSON bool)
 // stderr when an ordinary user cannot see every owner.
 func inspect(cmd *cobra.Command, a *app.App, q sockets.Query) (*app.Inspection, error) {
 	in, err := a.Inspect(q)
-	if err != nil {
-		return nil, err
+	if errors.Is(err, sockets.ErrNoNamespace) {
+		return nil, badUsage("--netns: %v", err)
+	} else if err != nil {
+		return nil, broken(err)
 	}
 	report.Sort(in.Judged)
 	if !in.Snapshot.Complete && os.Geteuid() != 0 {
@@ -90,7 +93,7 @@ func inspectJudged(cmd *cobra.Command, g *globals, q sockets.Query) (*app.App, *
 	}
 	in, err := inspect(cmd, a, q)
 	if err != nil {
-		return nil, nil, broken(err)
+		return nil, nil, err
 	}
 	if in.BaselineErr != nil {
 		return nil, nil, broken(in.BaselineErr)

@@ -113,9 +113,9 @@ func WriteCheckJSON(w io.Writer, host string, snap *sockets.Snapshot, base *base
 		Unexpected: []Socket{}, RiskyExternal: []Socket{}}
 	for i := range judged {
 		if v := &judged[i].Verdict; p.FailsListener(v) {
-			doc.Unexpected = append(doc.Unexpected, SocketOf(&judged[i]))
+			doc.Unexpected = append(doc.Unexpected, SocketOf(&judged[i], snap.Namespace(judged[i].Socket.NetNS)))
 		} else if p.FailsExternal(v) {
-			doc.RiskyExternal = append(doc.RiskyExternal, SocketOf(&judged[i]))
+			doc.RiskyExternal = append(doc.RiskyExternal, SocketOf(&judged[i], snap.Namespace(judged[i].Socket.NetNS)))
 		}
 	}
 	var buf bytes.Buffer

@@ -19,7 +19,25 @@ type Snapshot struct {
 	Complete bool     `json:"complete"` // every owner could be read
 	Source   string   `json:"source"`   // "netlink" or "procfs"
 	Warnings []string `json:"warnings"`
-	Sockets  []Socket `json:"sockets"`
+	// Namespaces are the network namespaces read, the host's first.
+	Namespaces []Namespace `json:"namespaces"`
+	Sockets    []Socket    `json:"sockets"`
+}
+
+// Namespace is a network namespace in JSON.
+type Namespace struct {
+	Inode     uint64  `json:"inode"`
+	Name      *string `json:"name"` // ip netns or Docker's name; null when none
+	Host      bool    `json:"host"`
+	Processes int     `json:"processes"`
+	Entered   bool    `json:"entered"` // false: its sockets could not be read
+}
+
+// NetNS is where a socket lives, in JSON.
+type NetNS struct {
+	Inode uint64  `json:"inode"`
+	Name  *string `json:"name"`
+	Host  bool    `json:"host"`
 }
 
 // Socket is one judged socket in JSON.
@@ -41,6 +59,7 @@ type Socket struct {
 	Expected   bool      `json:"expected"`
 	Risk       string    `json:"risk"`
 	Reasons    []string  `json:"reasons"`
+	NetNS      *NetNS    `json:"netns"` // null where the system has no namespaces
 }
 
 // Process is a process holding a socket, in JSON.
@@ -53,8 +72,9 @@ type Process struct {
 	UID  uint32 `json:"uid"`
 }
 
-// SocketOf returns the JSON form of a judged socket.
-func SocketOf(j *verdict.Judged) Socket {
+// SocketOf returns the JSON form of a judged socket living in ns (nil
+// when unknown).
+func SocketOf(j *verdict.Judged, ns *sockets.Namespace) Socket {
 	s, v := j.Socket, &j.Verdict
 	out := Socket{
 		Proto: s.Proto.String(), IPVersion: s.IPVersion(), State: s.StateName(),
@@ -71,6 +91,9 @@ func SocketOf(j *verdict.Judged) Socket {
 	if out.Reasons == nil {
 		out.Reasons = []string{}
 	}
+	if ns != nil {
+		out.NetNS = &NetNS{Inode: ns.Inode, Name: optional(ns.Name), Host: ns.Host}
+	}
 	return out
 }
 
@@ -85,16 +108,19 @@ func optional(s string) *string {
 // streams socket by socket, so memory stays flat at 100k sockets.
 func WriteJSON(w io.Writer, host string, snap *sockets.Snapshot, judged []verdict.Judged) error {
 	doc := Snapshot{Time: snap.Time.Format(time.RFC3339), Host: host, Complete: snap.Complete, Source: snap.Source,
-		Warnings: snap.Warnings, Sockets: []Socket{}}
+		Warnings: snap.Warnings, Namespaces: []Namespace{}, Sockets: []Socket{}}
 	if doc.Warnings == nil {
 		doc.Warnings = []string{}
 	}
-	return streamJSON(w, doc, judged, func(*verdict.Judged) bool { return true })
+	for _, n := range snap.Namespaces {
+		doc.Namespaces = append(doc.Namespaces, Namespace{Inode: n.Inode, Name: optional(n.Name), Host: n.Host, Processes: n.Processes, Entered: n.Entered})
+	}
+	return streamJSON(w, snap, doc, judged, func(*verdict.Judged) bool { return true })
 }
 
 // streamJSON writes doc, whose last field is an empty "sockets" list, with
 // the picked judged sockets streamed into that list one by one.
-func streamJSON(w io.Writer, doc any, judged []verdict.Judged, pick func(*verdict.Judged) bool) error {
+func streamJSON(w io.Writer, snap *sockets.Snapshot, doc any, judged []verdict.Judged, pick func(*verdict.Judged) bool) error {
 	bw := bufio.NewWriterSize(w, 64<<10)
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
@@ -115,7 +141,7 @@ func streamJSON(w io.Writer, doc any, judged []verdict.Judged, pick func(*verdic
 		}
 		bw.WriteByte('\n')
 		buf.Reset()
-		if err := enc.Encode(SocketOf(&judged[i])); err != nil {
+		if err := enc.Encode(SocketOf(&judged[i], snap.Namespace(judged[i].Socket.NetNS))); err != nil {
 			return err
 		}
 		if _, err := bw.Write(escapeC1(bytes.TrimSuffix(buf.Bytes(), []byte("\n")))); err != nil {

@@ -31,11 +31,13 @@ func fixedSnapshot() *sockets.Snapshot {
 		Complete: false,
 		Source:   "netlink",
 		Warnings: []string{"could not read pid 1"},
+		Namespaces: []sockets.Namespace{{Inode: 4026531840, Host: true, Processes: 90, Entered: true},
+			{Inode: 4026532281, Name: "pwt", Processes: 1, Entered: true}},
 		Sockets: []sockets.Socket{
-			{Proto: sockets.UDP, Local: ap("127.0.0.1:53"), Remote: ap("0.0.0.0:0"), State: sockets.Close, Inode: 3},
-			{Proto: sockets.TCP, Local: ap("[::1]:8080"), Remote: ap("[::]:0"), State: sockets.Listen, Inode: 2, Processes: []*sockets.Process{evil}},
-			{Proto: sockets.TCP, Local: ap("0.0.0.0:80"), Remote: ap("0.0.0.0:0"), State: sockets.Listen, Inode: 1, Processes: []*sockets.Process{web, worker}},
-			{Proto: sockets.TCP, Local: ap("127.0.0.1:40000"), Remote: ap("127.0.0.1:80"), State: sockets.TimeWait},
+			{Proto: sockets.UDP, Local: ap("127.0.0.1:53"), Remote: ap("0.0.0.0:0"), State: sockets.Close, Inode: 3, NetNS: 4026531840},
+			{Proto: sockets.TCP, Local: ap("[::1]:8080"), Remote: ap("[::]:0"), State: sockets.Listen, Inode: 2, Processes: []*sockets.Process{evil}, NetNS: 4026532281},
+			{Proto: sockets.TCP, Local: ap("0.0.0.0:80"), Remote: ap("0.0.0.0:0"), State: sockets.Listen, Inode: 1, Processes: []*sockets.Process{web, worker}, NetNS: 4026531840},
+			{Proto: sockets.TCP, Local: ap("127.0.0.1:40000"), Remote: ap("127.0.0.1:80"), State: sockets.TimeWait, NetNS: 4026531840},
 		},
 	}
 }
@@ -127,7 +129,7 @@ func TestGoldenOutputs(t *testing.T) {
 	judged := assess(snap)
 	Sort(judged)
 	var table, check, md, snapJSON, checkJSON bytes.Buffer
-	if err := WriteTable(&table, snap.Complete, judged); err != nil {
+	if err := WriteTable(&table, snap, judged); err != nil {
 		t.Fatal(err)
 	}
 	golden(t, "table.txt", table.Bytes())
@@ -177,7 +179,7 @@ func TestTableAlignsWideNames(t *testing.T) {
 	judged := assess(snap)
 	Sort(judged)
 	var buf bytes.Buffer
-	if err := WriteTable(&buf, true, judged); err != nil {
+	if err := WriteTable(&buf, snap, judged); err != nil {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")

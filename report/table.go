@@ -14,19 +14,20 @@ import (
 )
 
 // tableHeader names the columns of WriteTable.
-var tableHeader = []string{"PROTO", "STATE", "LOCAL", "REMOTE", "USER", "PID", "PROCESS", "SERVICE", "VERDICT"}
+var tableHeader = []string{"PROTO", "STATE", "LOCAL", "REMOTE", "USER", "PID", "PROCESS", "WHERE", "SERVICE", "VERDICT"}
 
 // WriteTable writes the judged sockets as an aligned table like `ss
-// -tulpn`. Owners show as "-" when no process holds the socket and "?" when
+// -tulpn`, WHERE naming the network namespace each lives in. Owners show as "-" when no process holds the socket and "?" when
 // the owner could not be read (complete is false). Text from processes is
 // made visible, never interpreted, and columns are padded by display
 // width, so wide characters in process names keep the columns aligned.
-func WriteTable(w io.Writer, complete bool, judged []verdict.Judged) error {
+func WriteTable(w io.Writer, snap *sockets.Snapshot, judged []verdict.Judged) error {
 	rows := make([][]string, 0, len(judged)+1)
 	rows = append(rows, tableHeader)
 	for i := range judged {
-		v := &judged[i].Verdict
-		rows = append(rows, append(tableRow(judged[i].Socket, complete), orDash(v.Service), v.Label()))
+		s, v := judged[i].Socket, &judged[i].Verdict
+		where := orDash(snap.Namespace(s.NetNS).Label())
+		rows = append(rows, append(tableRow(s, snap.Complete), where, orDash(v.Service), v.Label()))
 	}
 	widths := make([]int, len(tableHeader))
 	for _, r := range rows {

@@ -6,6 +6,9 @@ type Query struct {
 	TCP, UDP      bool // protocols; neither set means both
 	IPv4, IPv6    bool // versions; neither set means both
 	ListeningOnly bool // TCP listeners and unconnected UDP sockets only
+	// NetNS picks the network namespaces to read; the zero value reads
+	// every one.
+	NetNS NetNSFilter
 }
 
 func (q Query) wantsTCP() bool { return q.TCP || !q.UDP }

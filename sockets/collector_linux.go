@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/portwarden/portwarden/safetext"
@@ -92,39 +93,124 @@ func (t table) stateMask(q Query) uint32 {
 	return 1 << Listen
 }
 
-// Collect takes a snapshot of the sockets that q asks for.
+// ErrNoNamespace is returned when a query's NetNS names no namespace.
+var ErrNoNamespace = errors.New("no such network namespace")
+
+// Collect takes a snapshot of the sockets that q asks for, in every
+// network namespace q picks.
 func (c *LinuxCollector) Collect(q Query) (*Snapshot, error) {
 	snap := &Snapshot{Time: time.Now(), Complete: true}
-	socks, err := c.enumerate(q, snap)
+	pids, err := listPIDs(c.procRoot)
+	if err != nil {
+		return nil, fmt.Errorf("list processes: %w", err)
+	}
+	socks, err := c.enumerate(q, snap, discoverNamespaces(c.procRoot, pids))
 	if err != nil {
 		return nil, err
 	}
 	snap.Sockets = socks
 	c.lastSize = len(socks)
-	if err := c.attribute(snap); err != nil {
-		return nil, err
-	}
+	c.attribute(snap, pids)
 	return snap, nil
 }
 
-// enumerate lists the sockets of every wanted table.
-func (c *LinuxCollector) enumerate(q Query, snap *Snapshot) ([]Socket, error) {
+// enumeration is what one collection's enumeration has seen so far.
+type enumeration struct {
+	malformed            map[string]int
+	usedProc, usedNetlnk bool
+}
+
+// enumerate lists the sockets of every wanted table in every picked
+// namespace. The namespace portwarden runs in must be readable; another
+// that cannot be entered becomes a warning, and the snapshot incomplete.
+func (c *LinuxCollector) enumerate(q Query, snap *Snapshot, d nsDiscovery) ([]Socket, error) {
+	socks := make([]Socket, 0, c.lastSize+c.lastSize/8+64)
+	e := &enumeration{malformed: map[string]int{}}
+	for _, t := range d.targets {
+		if !q.NetNS.matches(&t.Namespace, d.self) {
+			continue
+		}
+		before := len(socks)
+		var err error
+		socks, err = c.enumerateIn(q, snap, t, socks, e)
+		switch {
+		case err == nil:
+			t.Entered = true
+		case t.self:
+			return nil, err
+		default:
+			socks = socks[:before]
+			snap.Complete = false
+			snap.Warnings = append(snap.Warnings, fmt.Sprintf("could not read network namespace %s (%s): %v",
+				t.Label(), safetext.Count(t.Processes, "process", "processes"), err))
+		}
+		for i := before; i < len(socks); i++ {
+			socks[i].NetNS = t.Inode
+		}
+		snap.Namespaces = append(snap.Namespaces, t.Namespace)
+	}
+	if len(snap.Namespaces) == 0 {
+		return nil, fmt.Errorf("%w: %q", ErrNoNamespace, q.NetNS)
+	}
+	if d.unreadable > 0 {
+		snap.Complete = false
+		snap.Warnings = append(snap.Warnings, fmt.Sprintf("could not see the network namespace of %s; their namespaces' sockets may be missing",
+			safetext.Count(d.unreadable, "process", "processes")))
+	}
+	for src, n := range e.malformed {
+		if n > 0 {
+			snap.Warnings = append(snap.Warnings, fmt.Sprintf("skipped %d malformed entries in %s", n, src))
+		}
+	}
+	switch {
+	case e.usedNetlnk && e.usedProc:
+		snap.Source = "netlink+procfs"
+	case e.usedProc:
+		snap.Source = "procfs"
+	default:
+		snap.Source = "netlink"
+	}
+	return socks, nil
+}
+
+// enumerateIn lists the sockets of every wanted table in one namespace:
+// through a sock_diag socket made there, falling back per table to the
+// namespace's /proc/PID/net files.
+func (c *LinuxCollector) enumerateIn(q Query, snap *Snapshot, ns nsTarget, socks []Socket, e *enumeration) ([]Socket, error) {
+	where := ""
+	if !ns.self {
+		where = " in network namespace " + ns.Label()
+	}
+	procNet := c.procRoot + "/thread-self/net"
+	if !ns.self {
+		procNet = ""
+		if ns.pid > 0 {
+			procNet = c.procRoot + "/" + strconv.Itoa(ns.pid) + "/net"
+		}
+	}
 	var nl *netlinkDumper
 	if c.method != ProcFS {
-		d, err := newNetlinkDumper()
-		if err != nil && c.method == Netlink {
-			return nil, err
-		}
-		if err != nil {
-			snap.Warnings = append(snap.Warnings, fmt.Sprintf("netlink unavailable, reading /proc/net: %v", err))
+		var d *netlinkDumper
+		var err error
+		if ns.self {
+			d, err = newNetlinkDumper()
 		} else {
+			d, err = newNetlinkDumperIn(ns.path)
+		}
+		switch {
+		case err != nil && (c.method == Netlink || procNet == ""):
+			return socks, err
+		case err != nil:
+			snap.Warnings = append(snap.Warnings, fmt.Sprintf("netlink unavailable%s, reading %s: %v", where, procNet, err))
+		default:
 			nl = d
 			defer nl.close()
 		}
 	}
-	socks := make([]Socket, 0, c.lastSize+c.lastSize/8+64)
-	malformed := map[string]int{}
-	usedProc, usedNetlink := false, false
+	if nl == nil && procNet == "" {
+		return socks, errors.New("no process lives in it to read /proc/PID/net from")
+	}
+	malformed, usedProc, usedNetlink := e.malformed, false, false
 	for _, t := range tables {
 		if !t.wanted(q) {
 			continue
@@ -139,43 +225,33 @@ func (c *LinuxCollector) enumerate(q Query, snap *Snapshot) ([]Socket, error) {
 				usedNetlink = true
 				continue
 			}
-			if c.method == Netlink {
-				return nil, fmt.Errorf("%s: %w", t.procFile, err)
+			if c.method == Netlink || procNet == "" {
+				return socks, fmt.Errorf("%s%s: %w", t.procFile, where, err)
 			}
 			socks = socks[:before]
-			snap.Warnings = append(snap.Warnings, fmt.Sprintf("%s: netlink failed (%v), read /proc/net/%s instead", t.procFile, err, t.procFile))
+			snap.Warnings = append(snap.Warnings, fmt.Sprintf("%s%s: netlink failed (%v), read %s/%s instead", t.procFile, where, err, procNet, t.procFile))
 		}
 		var bad int
 		var err error
-		socks, bad, err = c.readProcNet(t, q, socks)
+		socks, bad, err = c.readProcNet(procNet, t, q, socks)
 		if err != nil {
-			return nil, err
+			return socks, err
 		}
 		usedProc = true
-		malformed["/proc/net/"+t.procFile] += bad
+		malformed[procNet+"/"+t.procFile] += bad
 	}
-	for src, n := range malformed {
-		if n > 0 {
-			snap.Warnings = append(snap.Warnings, fmt.Sprintf("skipped %d malformed entries in %s", n, src))
-		}
-	}
-	switch {
-	case usedNetlink && usedProc:
-		snap.Source = "netlink+procfs"
-	case usedProc:
-		snap.Source = "procfs"
-	default:
-		snap.Source = "netlink"
-	}
+	e.usedProc = e.usedProc || usedProc
+	e.usedNetlnk = e.usedNetlnk || usedNetlink
 	return socks, nil
 }
 
-func (c *LinuxCollector) readProcNet(t table, q Query, socks []Socket) ([]Socket, int, error) {
-	// thread-self/net is the calling thread's network namespace; /proc/net
-	// is the main thread's, which may differ in a process that switches.
-	path := c.procRoot + "/thread-self/net/" + t.procFile
+// readProcNet parses one table from dir, a namespace's /proc/PID/net (for
+// portwarden's own, /proc/thread-self/net: the calling thread's namespace,
+// where /proc/net is the main thread's).
+func (c *LinuxCollector) readProcNet(dir string, t table, q Query, socks []Socket) ([]Socket, int, error) {
+	path := dir + "/" + t.procFile
 	f, err := os.Open(path)
-	if errors.Is(err, os.ErrNotExist) {
+	if errors.Is(err, os.ErrNotExist) && dir == c.procRoot+"/thread-self/net" {
 		path = c.procRoot + "/net/" + t.procFile // kernels before 3.17, fixtures
 		f, err = os.Open(path)
 	}
@@ -199,13 +275,10 @@ func (c *LinuxCollector) readProcNet(t table, q Query, socks []Socket) ([]Socket
 }
 
 // attribute finds the processes holding each socket with one walk of
-// /proc/*/fd, then reads each distinct owner's details once.
-func (c *LinuxCollector) attribute(snap *Snapshot) error {
+// /proc/*/fd (socket inodes are unique across namespaces), then reads each
+// distinct owner's details once.
+func (c *LinuxCollector) attribute(snap *Snapshot, pids []int32) {
 	socks := snap.Sockets
-	pids, err := listPIDs(c.procRoot)
-	if err != nil {
-		return fmt.Errorf("find socket owners: %w", err)
-	}
 	want := make(map[uint64]int32, len(socks))
 	known := c.owners != nil && time.Since(c.owners.lastFull) < fullWalkEvery
 	for i := range socks {
@@ -277,7 +350,6 @@ func (c *LinuxCollector) attribute(snap *Snapshot) error {
 	if vanished > 0 {
 		snap.Warnings = append(snap.Warnings, safetext.Count(vanished, "process", "processes")+" exited while being read")
 	}
-	return nil
 }
 
 // walkAll reads every process's fds and remembers the result.

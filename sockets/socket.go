@@ -93,6 +93,9 @@ type Socket struct {
 	// it, or when the owner could not be read (see Snapshot.Complete).
 	// The slice and the processes are shared: treat them as read-only.
 	Processes []*Process
+	// NetNS is the inode of the network namespace the socket lives in
+	// (see Snapshot.Namespaces); 0 where the system has none.
+	NetNS uint64
 }
 
 // IPVersion returns 4 or 6, the family of the socket (an IPv6 socket with an
@@ -121,16 +124,19 @@ func (s *Socket) Listening() bool {
 
 // ID returns the socket's stable identity across snapshots.
 func (s *Socket) ID() ID {
-	return ID{Proto: s.Proto, Local: s.Local, Remote: s.Remote, Inode: s.Inode}
+	return ID{Proto: s.Proto, Local: s.Local, Remote: s.Remote, Inode: s.Inode, NetNS: s.NetNS}
 }
 
-// ID identifies a socket across snapshots: the same protocol, endpoints and
-// inode are the same socket. It is comparable and usable as a map key.
+// ID identifies a socket across snapshots: the same protocol, endpoints,
+// inode and namespace are the same socket (two namespaces may hold
+// TIME_WAIT sockets with the same endpoints and no inode). It is
+// comparable and usable as a map key.
 type ID struct {
 	Proto  Proto
 	Local  netip.AddrPort
 	Remote netip.AddrPort
 	Inode  uint64
+	NetNS  uint64
 }
 
 // String renders the ID as "tcp 127.0.0.1:22 0.0.0.0:0 #1234".
@@ -168,8 +174,12 @@ type Snapshot struct {
 	// Source names how sockets were enumerated: "netlink" or "procfs".
 	Source string
 	// Warnings say what was skipped: vanished processes, unreadable fd
-	// directories, malformed lines. Collection goes on past all of them.
+	// directories, namespaces that could not be entered, malformed lines.
+	// Collection goes on past all of them.
 	Warnings []string
+	// Namespaces are the network namespaces the sockets live in, the
+	// host's first.
+	Namespaces []Namespace
 }
 
 // Holds reports whether process pid holds s.

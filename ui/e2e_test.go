@@ -159,7 +159,7 @@ func TestDashboardInTmux(t *testing.T) {
 	base := filepath.Join(dir, "baseline.toml")
 	auditLog := filepath.Join(dir, "audit.log")
 	if out, err := s.tmux("new-session", "-d", "-s", s.name, "-x", "120", "-y", "40",
-		"ip", "netns", "exec", peer.Name, bin, "--interval", "300ms", "--baseline", base, "--audit-log", auditLog); err != nil {
+		"ip", "netns", "exec", peer.Name, bin, "--netns", "self", "--interval", "300ms", "--baseline", base, "--audit-log", auditLog); err != nil {
 		t.Fatalf("tmux: %v %s", err, out)
 	}
 

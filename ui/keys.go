@@ -12,7 +12,7 @@ type keyMap struct {
 	DetailPane                              detailKeyMap
 	Filter, ClearFilter, AcceptFilter, Back key.Binding
 	CloseHelp                               key.Binding
-	Pause, Refresh, Help, Quit              key.Binding
+	Pause, Refresh, Help, Quit, QuitNow     key.Binding
 	Mark, Unmark, Kill, KillNow, Disable    key.Binding
 }
 
@@ -35,7 +35,8 @@ func newKeyMap() keyMap {
 		Pause:        key.NewBinding(key.WithKeys("p"), key.WithHelp("p", "pause")),
 		Refresh:      key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "refresh now")),
 		Help:         key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "help")),
-		Quit:         key.NewBinding(key.WithKeys("q", "ctrl+c"), key.WithHelp("q", "quit")),
+		Quit:         key.NewBinding(key.WithKeys("q"), key.WithHelp("q", "quit")),
+		QuitNow:      key.NewBinding(key.WithKeys("ctrl+c"), key.WithHelp("ctrl+c", "quit anywhere")),
 		Mark:         key.NewBinding(key.WithKeys("m"), key.WithHelp("m", "mark expected")),
 		Unmark:       key.NewBinding(key.WithKeys("u"), key.WithHelp("u", "unmark")),
 		Kill:         key.NewBinding(key.WithKeys("k"), key.WithHelp("k", "kill (TERM)")),
@@ -68,7 +69,7 @@ func (k keyMap) ShortHelp() []key.Binding {
 func (k keyMap) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
 		{k.Table.Up, k.Table.Down, k.Table.PageUp, k.Table.PageDown, k.Table.Top, k.Table.Bottom, k.Help, k.Quit},
-		{k.NextView, k.PrevView, k.View1, k.View2, k.View3, k.View4, k.Pause, k.Refresh},
+		{k.NextView, k.PrevView, k.View1, k.View2, k.View3, k.View4, k.Pause, k.Refresh, k.QuitNow},
 		{k.Detail, k.DetailPane.ScrollUp, k.DetailPane.ScrollDown, k.Filter, k.Back, k.Table.Sort, k.Table.Reverse,
 			k.Mark, k.Unmark, k.Kill, k.KillNow, k.Disable},
 	}

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"charm.land/bubbles/v2/help"
+	"charm.land/bubbles/v2/key"
 	"charm.land/bubbles/v2/textinput"
 	tea "charm.land/bubbletea/v2"
 
@@ -201,6 +202,10 @@ func (m *Model) dispatch(msg tea.Msg) tea.Cmd {
 	case detailMsg:
 		m.onDetail(msg)
 		return nil
+	}
+	// ctrl+c quits whatever is open: a dialog's answer is then no.
+	if k, ok := msg.(tea.KeyPressMsg); ok && key.Matches(k, m.keys.QuitNow) {
+		return tea.Quit
 	}
 	// Everything else — keys, paste, cursor blink — goes to whoever has
 	// the focus: an open dialog or form, the help, the filter, the table.

@@ -160,10 +160,17 @@ func kernelThread() int {
 
 func TestResolve(t *testing.T) {
 	h, addr := holder(t)
-	// Two processes sharing one listener, as a pre-forked server does.
-	ln, err := net.ListenTCP("tcp6", &net.TCPAddr{IP: net.IPv6loopback})
-	if err != nil {
-		t.Fatal(err)
+	// Two processes sharing one listener, as a pre-forked server does, on
+	// a port of its own: the kernel may give [::1] the port 127.0.0.1 has.
+	var ln *net.TCPListener
+	for ln == nil || ln.Addr().(*net.TCPAddr).Port == int(addr.Port()) {
+		if ln != nil {
+			ln.Close()
+		}
+		var err error
+		if ln, err = net.ListenTCP("tcp6", &net.TCPAddr{IP: net.IPv6loopback}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	f, _ := ln.File()
 	a, err := sockettest.Hold(f)

@@ -49,10 +49,11 @@ type Assessor struct {
 	Interfaces Interfaces
 }
 
-// listenKey finds the listeners of a protocol and port.
+// listenKey finds the listeners of a protocol and port in a namespace.
 type listenKey struct {
 	proto sockets.Proto
 	port  uint16
+	netns uint64
 }
 
 // Assess judges every socket of snap. Each Judged points into
@@ -63,7 +64,7 @@ func (a *Assessor) Assess(snap *sockets.Snapshot) []Judged {
 	listeners := make(map[listenKey][]int32)
 	for i := range socks {
 		if socks[i].Listening() {
-			k := listenKey{socks[i].Proto, socks[i].Local.Port()}
+			k := listenKey{socks[i].Proto, socks[i].Local.Port(), socks[i].NetNS}
 			listeners[k] = append(listeners[k], int32(i))
 		}
 	}
@@ -125,7 +126,7 @@ func (a *Assessor) connection(s *sockets.Socket, socks []sockets.Socket, listene
 		return
 	}
 	port := s.Remote.Port()
-	if l := accepting(s, socks, listeners[listenKey{s.Proto, s.Local.Port()}]); l != nil {
+	if l := accepting(s, socks, listeners[listenKey{s.Proto, s.Local.Port(), s.NetNS}]); l != nil {
 		v.Direction = DirectionInbound
 		port = s.Local.Port()
 		if a.Baseline != nil {
