@@ -9,6 +9,7 @@
 package app
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -20,6 +21,7 @@ import (
 	"github.com/portwarden/portwarden/services/audit"
 	"github.com/portwarden/portwarden/services/baseline"
 	"github.com/portwarden/portwarden/services/catalog"
+	"github.com/portwarden/portwarden/services/container"
 	"github.com/portwarden/portwarden/services/disable"
 	"github.com/portwarden/portwarden/services/origin"
 	"github.com/portwarden/portwarden/services/verdict"
@@ -56,6 +58,8 @@ type App struct {
 	session action.Session
 	log     audit.Log
 
+	containers *container.Resolver // names containers, off the refresh path
+
 	mu        sync.Mutex // serialises collections; guards the fields below
 	collector sockets.Collector
 	lastBase  *baseline.Baseline // the last baseline that loaded
@@ -80,7 +84,8 @@ func New(opts Options) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &App{opts: opts, catalog: cat, log: audit.Log{Path: opts.AuditPath}, collector: sockets.NewCollector()}
+	a := &App{opts: opts, catalog: cat, log: audit.Log{Path: opts.AuditPath}, collector: sockets.NewCollector(),
+		containers: container.NewResolver(container.DefaultEngines())}
 	if opts.Session != nil {
 		a.session = *opts.Session
 	} else {
@@ -103,6 +108,10 @@ type Inspection struct {
 	// BaselineErr is why the baseline could not be read. The verdicts then
 	// use the last baseline that loaded, or none.
 	BaselineErr error
+	// Containers names the container of each socket, as far as known when
+	// the snapshot was taken: names and images arrive from the engines in
+	// the background (WaitContainers waits for them).
+	Containers *container.Index
 }
 
 // Inspect collects the sockets q asks for and judges them against the
@@ -134,11 +143,20 @@ func (a *App) Inspect(q sockets.Query) (*Inspection, error) {
 	ifs, _ := verdict.LocalInterfaces() // without names, interfaces show as addresses
 	in.Snapshot = snap
 	in.Judged = (&verdict.Assessor{Catalog: a.catalog, Baseline: in.Baseline, Interfaces: ifs}).Assess(snap)
+	in.Containers = a.containers.Index(snap, sockets.ReadCgroup)
 	if a.opts.Trace != nil {
 		fmt.Fprintf(a.opts.Trace, "%s sockets=%d collect_ms=%.1f assess_ms=%.1f\n", start.Format(time.RFC3339Nano),
 			len(snap.Sockets), collected.Sub(start).Seconds()*1000, time.Since(collected).Seconds()*1000)
 	}
 	return in, nil
+}
+
+// WaitContainers waits (at most until ctx ends) for the engines to name
+// the inspection's containers, and indexes them again: for one-shot
+// commands, which print once.
+func (a *App) WaitContainers(ctx context.Context, in *Inspection) {
+	a.containers.Wait(ctx, in.Containers.Refs())
+	in.Containers = a.containers.Index(in.Snapshot, sockets.ReadCgroup)
 }
 
 // Origin tells how a process was started.

@@ -50,7 +50,7 @@ reasons), 2 on an error such as a baseline that cannot be read.`,
 			}
 			out := cmd.OutOrStdout()
 			if asJSON {
-				err = report.WriteCheckJSON(out, in.Host, in.Snapshot, in.Baseline, in.Judged, policy)
+				err = report.WriteCheckJSON(out, in.Host, in.Snapshot, in.Containers, in.Baseline, in.Judged, policy)
 			} else {
 				err = report.WriteCheck(out, in.Judged, policy)
 			}

@@ -1,9 +1,11 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -57,9 +59,9 @@ func printSnapshot(cmd *cobra.Command, g *globals, q sockets.Query, asJSON bool)
 	}
 	out := cmd.OutOrStdout()
 	if asJSON {
-		err = report.WriteJSON(out, in.Host, in.Snapshot, in.Judged)
+		err = report.WriteJSON(out, in.Host, in.Snapshot, in.Judged, in.Containers)
 	} else {
-		err = report.WriteTable(out, in.Snapshot, in.Judged)
+		err = report.WriteTable(out, in.Snapshot, in.Judged, in.Containers)
 	}
 	if err != nil {
 		return broken(fmt.Errorf("write: %w", err))
@@ -77,6 +79,10 @@ func inspect(cmd *cobra.Command, a *app.App, q sockets.Query) (*app.Inspection, 
 		return nil, broken(err)
 	}
 	report.Sort(in.Judged)
+	// A one-shot command can wait a moment for container names.
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	a.WaitContainers(ctx, in)
 	if !in.Snapshot.Complete && os.Geteuid() != 0 {
 		fmt.Fprintln(cmd.ErrOrStderr(), "portwarden: some owners are unknown (?): run as root to see the process of every socket")
 	}

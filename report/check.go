@@ -13,6 +13,7 @@ import (
 	"github.com/portwarden/portwarden/safetext"
 	"github.com/portwarden/portwarden/services/baseline"
 	"github.com/portwarden/portwarden/services/catalog"
+	"github.com/portwarden/portwarden/services/container"
 	"github.com/portwarden/portwarden/services/verdict"
 	"github.com/portwarden/portwarden/sockets"
 )
@@ -105,7 +106,7 @@ type Baseline struct {
 }
 
 // WriteCheckJSON writes the check's result as one Check document.
-func WriteCheckJSON(w io.Writer, host string, snap *sockets.Snapshot, base *baseline.Baseline, judged []verdict.Judged, p verdict.Policy) error {
+func WriteCheckJSON(w io.Writer, host string, snap *sockets.Snapshot, containers *container.Index, base *baseline.Baseline, judged []verdict.Judged, p verdict.Policy) error {
 	sum := verdict.Summarize(judged, p)
 	doc := Check{Time: snap.Time.Format(time.RFC3339), Host: host, OK: sum.OK(), Complete: snap.Complete,
 		Listeners: sum.ListenerCount(), Baseline: Baseline{Path: base.Path, Exists: base.Exists, Entries: len(base.Entries)},
@@ -113,9 +114,9 @@ func WriteCheckJSON(w io.Writer, host string, snap *sockets.Snapshot, base *base
 		Unexpected: []Socket{}, RiskyExternal: []Socket{}}
 	for i := range judged {
 		if v := &judged[i].Verdict; p.FailsListener(v) {
-			doc.Unexpected = append(doc.Unexpected, SocketOf(&judged[i], snap.Namespace(judged[i].Socket.NetNS)))
+			doc.Unexpected = append(doc.Unexpected, SocketOf(&judged[i], snap.Namespace(judged[i].Socket.NetNS), containers.Of(judged[i].Socket)))
 		} else if p.FailsExternal(v) {
-			doc.RiskyExternal = append(doc.RiskyExternal, SocketOf(&judged[i], snap.Namespace(judged[i].Socket.NetNS)))
+			doc.RiskyExternal = append(doc.RiskyExternal, SocketOf(&judged[i], snap.Namespace(judged[i].Socket.NetNS), containers.Of(judged[i].Socket)))
 		}
 	}
 	var buf bytes.Buffer

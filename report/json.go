@@ -7,6 +7,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/portwarden/portwarden/services/container"
 	"github.com/portwarden/portwarden/services/verdict"
 	"github.com/portwarden/portwarden/sockets"
 )
@@ -42,24 +43,36 @@ type NetNS struct {
 
 // Socket is one judged socket in JSON.
 type Socket struct {
-	Proto      string    `json:"proto"`
-	IPVersion  int       `json:"ip_version"`
-	State      string    `json:"state"`
-	LocalIP    string    `json:"local_ip"`
-	LocalPort  uint16    `json:"local_port"`
-	RemoteIP   string    `json:"remote_ip"`
-	RemotePort uint16    `json:"remote_port"`
-	UID        uint32    `json:"uid"`
-	Inode      uint64    `json:"inode"`
-	Processes  []Process `json:"processes"`
-	Service    string    `json:"service"`
-	Exposure   *string   `json:"exposure"`  // listeners only
-	Peer       *string   `json:"peer"`      // connections only
-	Direction  *string   `json:"direction"` // connections only
-	Expected   bool      `json:"expected"`
-	Risk       string    `json:"risk"`
-	Reasons    []string  `json:"reasons"`
-	NetNS      *NetNS    `json:"netns"` // null where the system has no namespaces
+	Proto      string     `json:"proto"`
+	IPVersion  int        `json:"ip_version"`
+	State      string     `json:"state"`
+	LocalIP    string     `json:"local_ip"`
+	LocalPort  uint16     `json:"local_port"`
+	RemoteIP   string     `json:"remote_ip"`
+	RemotePort uint16     `json:"remote_port"`
+	UID        uint32     `json:"uid"`
+	Inode      uint64     `json:"inode"`
+	Processes  []Process  `json:"processes"`
+	Service    string     `json:"service"`
+	Exposure   *string    `json:"exposure"`  // listeners only
+	Peer       *string    `json:"peer"`      // connections only
+	Direction  *string    `json:"direction"` // connections only
+	Expected   bool       `json:"expected"`
+	Risk       string     `json:"risk"`
+	Reasons    []string   `json:"reasons"`
+	NetNS      *NetNS     `json:"netns"`     // null where the system has no namespaces
+	Container  *Container `json:"container"` // null outside containers
+}
+
+// Container is the container a socket belongs to, in JSON; fields the
+// engine did not tell are null.
+type Container struct {
+	Runtime   string  `json:"runtime"`
+	ID        string  `json:"id"`
+	Name      *string `json:"name"`
+	Image     *string `json:"image"`
+	Pod       *string `json:"pod"`
+	Namespace *string `json:"namespace"`
 }
 
 // Process is a process holding a socket, in JSON.
@@ -72,9 +85,9 @@ type Process struct {
 	UID  uint32 `json:"uid"`
 }
 
-// SocketOf returns the JSON form of a judged socket living in ns (nil
-// when unknown).
-func SocketOf(j *verdict.Judged, ns *sockets.Namespace) Socket {
+// SocketOf returns the JSON form of a judged socket living in ns, in
+// container c (each nil when unknown).
+func SocketOf(j *verdict.Judged, ns *sockets.Namespace, c *container.Info) Socket {
 	s, v := j.Socket, &j.Verdict
 	out := Socket{
 		Proto: s.Proto.String(), IPVersion: s.IPVersion(), State: s.StateName(),
@@ -94,6 +107,10 @@ func SocketOf(j *verdict.Judged, ns *sockets.Namespace) Socket {
 	if ns != nil {
 		out.NetNS = &NetNS{Inode: ns.Inode, Name: optional(ns.Name), Host: ns.Host}
 	}
+	if c != nil {
+		out.Container = &Container{Runtime: c.Runtime, ID: c.ID, Name: optional(c.Name), Image: optional(c.Image),
+			Pod: optional(c.Pod), Namespace: optional(c.Namespace)}
+	}
 	return out
 }
 
@@ -106,7 +123,7 @@ func optional(s string) *string {
 
 // WriteJSON writes the judged snapshot as one Snapshot document. It
 // streams socket by socket, so memory stays flat at 100k sockets.
-func WriteJSON(w io.Writer, host string, snap *sockets.Snapshot, judged []verdict.Judged) error {
+func WriteJSON(w io.Writer, host string, snap *sockets.Snapshot, judged []verdict.Judged, containers *container.Index) error {
 	doc := Snapshot{Time: snap.Time.Format(time.RFC3339), Host: host, Complete: snap.Complete, Source: snap.Source,
 		Warnings: snap.Warnings, Namespaces: []Namespace{}, Sockets: []Socket{}}
 	if doc.Warnings == nil {
@@ -115,12 +132,12 @@ func WriteJSON(w io.Writer, host string, snap *sockets.Snapshot, judged []verdic
 	for _, n := range snap.Namespaces {
 		doc.Namespaces = append(doc.Namespaces, Namespace{Inode: n.Inode, Name: optional(n.Name), Host: n.Host, Processes: n.Processes, Entered: n.Entered})
 	}
-	return streamJSON(w, snap, doc, judged, func(*verdict.Judged) bool { return true })
+	return streamJSON(w, snap, containers, doc, judged, func(*verdict.Judged) bool { return true })
 }
 
 // streamJSON writes doc, whose last field is an empty "sockets" list, with
 // the picked judged sockets streamed into that list one by one.
-func streamJSON(w io.Writer, snap *sockets.Snapshot, doc any, judged []verdict.Judged, pick func(*verdict.Judged) bool) error {
+func streamJSON(w io.Writer, snap *sockets.Snapshot, containers *container.Index, doc any, judged []verdict.Judged, pick func(*verdict.Judged) bool) error {
 	bw := bufio.NewWriterSize(w, 64<<10)
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
@@ -141,7 +158,8 @@ func streamJSON(w io.Writer, snap *sockets.Snapshot, doc any, judged []verdict.J
 		}
 		bw.WriteByte('\n')
 		buf.Reset()
-		if err := enc.Encode(SocketOf(&judged[i], snap.Namespace(judged[i].Socket.NetNS))); err != nil {
+		s := judged[i].Socket
+		if err := enc.Encode(SocketOf(&judged[i], snap.Namespace(s.NetNS), containers.Of(s))); err != nil {
 			return err
 		}
 		if _, err := bw.Write(escapeC1(bytes.TrimSuffix(buf.Bytes(), []byte("\n")))); err != nil {

@@ -47,7 +47,7 @@ func TestWriteJSONEscapesHostileText(t *testing.T) {
 	judged := assess(snap)
 	Sort(judged)
 	var buf bytes.Buffer
-	if err := WriteJSON(&buf, "host\x00name", snap, judged); err != nil {
+	if err := WriteJSON(&buf, "host\x00name", snap, judged, nil); err != nil {
 		t.Fatal(err)
 	}
 	if bytes.ContainsAny(buf.Bytes(), "\x1b\x07\x00") {
@@ -129,7 +129,7 @@ func TestGoldenOutputs(t *testing.T) {
 	judged := assess(snap)
 	Sort(judged)
 	var table, check, md, snapJSON, checkJSON bytes.Buffer
-	if err := WriteTable(&table, snap, judged); err != nil {
+	if err := WriteTable(&table, snap, judged, nil); err != nil {
 		t.Fatal(err)
 	}
 	golden(t, "table.txt", table.Bytes())
@@ -138,11 +138,11 @@ func TestGoldenOutputs(t *testing.T) {
 	}
 	golden(t, "check.txt", check.Bytes())
 	golden(t, "metrics.prom", Prometheus(snap, judged, verdict.DefaultPolicy()))
-	if err := WriteJSON(&snapJSON, "web1", snap, judged); err != nil {
+	if err := WriteJSON(&snapJSON, "web1", snap, judged, nil); err != nil {
 		t.Fatal(err)
 	}
 	golden(t, "snapshot.json", snapJSON.Bytes())
-	if err := WriteCheckJSON(&checkJSON, "web1", snap, &baseline.Baseline{Path: "/etc/portwarden/baseline.toml"}, judged, verdict.DefaultPolicy()); err != nil {
+	if err := WriteCheckJSON(&checkJSON, "web1", snap, nil, &baseline.Baseline{Path: "/etc/portwarden/baseline.toml"}, judged, verdict.DefaultPolicy()); err != nil {
 		t.Fatal(err)
 	}
 	golden(t, "check.json", checkJSON.Bytes())
@@ -179,7 +179,7 @@ func TestTableAlignsWideNames(t *testing.T) {
 	judged := assess(snap)
 	Sort(judged)
 	var buf bytes.Buffer
-	if err := WriteTable(&buf, snap, judged); err != nil {
+	if err := WriteTable(&buf, snap, judged, nil); err != nil {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")

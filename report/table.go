@@ -9,6 +9,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/portwarden/portwarden/safetext"
+	"github.com/portwarden/portwarden/services/container"
 	"github.com/portwarden/portwarden/services/verdict"
 	"github.com/portwarden/portwarden/sockets"
 )
@@ -17,16 +18,19 @@ import (
 var tableHeader = []string{"PROTO", "STATE", "LOCAL", "REMOTE", "USER", "PID", "PROCESS", "WHERE", "SERVICE", "VERDICT"}
 
 // WriteTable writes the judged sockets as an aligned table like `ss
-// -tulpn`, WHERE naming the network namespace each lives in. Owners show as "-" when no process holds the socket and "?" when
+// -tulpn`, WHERE naming the container or network namespace each lives in. Owners show as "-" when no process holds the socket and "?" when
 // the owner could not be read (complete is false). Text from processes is
 // made visible, never interpreted, and columns are padded by display
 // width, so wide characters in process names keep the columns aligned.
-func WriteTable(w io.Writer, snap *sockets.Snapshot, judged []verdict.Judged) error {
+func WriteTable(w io.Writer, snap *sockets.Snapshot, judged []verdict.Judged, containers *container.Index) error {
 	rows := make([][]string, 0, len(judged)+1)
 	rows = append(rows, tableHeader)
 	for i := range judged {
 		s, v := judged[i].Socket, &judged[i].Verdict
 		where := orDash(snap.Namespace(s.NetNS).Label())
+		if c := containers.Of(s); c != nil {
+			where = safetext.Visible(c.Label())
+		}
 		rows = append(rows, append(tableRow(s, snap.Complete), where, orDash(v.Service), v.Label()))
 	}
 	widths := make([]int, len(tableHeader))

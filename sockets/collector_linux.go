@@ -93,9 +93,6 @@ func (t table) stateMask(q Query) uint32 {
 	return 1 << Listen
 }
 
-// ErrNoNamespace is returned when a query's NetNS names no namespace.
-var ErrNoNamespace = errors.New("no such network namespace")
-
 // Collect takes a snapshot of the sockets that q asks for, in every
 // network namespace q picks.
 func (c *LinuxCollector) Collect(q Query) (*Snapshot, error) {

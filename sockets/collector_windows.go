@@ -100,3 +100,6 @@ func stateByName(name string) State {
 	}
 	return StateUnknown
 }
+
+// ReadCgroup returns "": Windows has no control groups.
+func ReadCgroup(pid int) string { return "" }

@@ -1,9 +1,13 @@
 package sockets
 
 import (
+	"errors"
 	"strconv"
 	"strings"
 )
+
+// ErrNoNamespace is returned when a query's NetNS names no namespace.
+var ErrNoNamespace = errors.New("no such network namespace")
 
 // Namespace is a network namespace sockets live in.
 type Namespace struct {
@@ -15,8 +19,9 @@ type Namespace struct {
 	// PID 1's cannot be read.
 	Host bool
 	// Processes is how many processes live in it (0 for a namespace kept
-	// only by a bind mount).
+	// only by a bind mount); PID is one of them, 0 when none.
 	Processes int
+	PID       int
 	// Entered is false when its sockets could not be read (not root, or it
 	// vanished): Snapshot.Warnings says why.
 	Entered bool

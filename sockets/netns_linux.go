@@ -76,6 +76,9 @@ func discoverNamespaces(procRoot string, pids []int32) nsDiscovery {
 			t.pid, t.path = int(pid), path
 		}
 		t.Processes++
+		if t.PID == 0 {
+			t.PID = int(pid)
+		}
 	}
 	for _, dir := range namedNetNSDirs {
 		entries, _ := os.ReadDir(dir)
@@ -90,7 +93,11 @@ func discoverNamespaces(procRoot string, pids []int32) nsDiscovery {
 	}
 	for _, path := range nsfsMounts(procRoot + "/self/mountinfo") {
 		if ino, err := nsInode(path); err == nil && isNetNS(path) {
-			add(ino, path, 0)
+			// An engine's own netns directory (dockerd --exec-root) names
+			// its namespaces as /run/netns does.
+			if t := add(ino, path, 0); t.Name == "" && filepath.Base(filepath.Dir(path)) == "netns" {
+				t.Name = filepath.Base(path)
+			}
 		}
 	}
 	if len(byIno) == 0 {

@@ -135,6 +135,16 @@ func readCmdline(path string) []string {
 }
 
 // readCgroup returns the path of the unified hierarchy ("0::/path"), or of
+// ReadCgroup returns the control group of process pid ("" when it cannot
+// be read), as Process.Cgroup has it.
+func ReadCgroup(pid int) string {
+	cg := readCgroup("/proc/" + strconv.Itoa(pid) + "/cgroup")
+	if cg == "/" {
+		return ""
+	}
+	return cg
+}
+
 // systemd's named hierarchy on a v1 host.
 func readCgroup(path string) string {
 	b, err := readLimited(path, 16<<10)
