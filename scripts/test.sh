@@ -15,6 +15,7 @@ declare -A need=(
 	[systemctl]=systemd [update-rc.d]=init-system-helpers
 	[tmux]=tmux
 	[sshd]=openssh-server [ssh]=openssh-client [ssh-keygen]=openssh-client
+	[dockerd]=docker.io [busybox]=busybox-static
 )
 missing=()
 for c in "${!need[@]}"; do command -v "$c" >/dev/null || missing+=("${need[$c]}"); done

@@ -1,0 +1,181 @@
+package cli
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/portwarden/portwarden/sockets/sockettest"
+)
+
+// TestContainersNamed runs a real Docker engine with three containers — a
+// bind shell nobody published, a web server published through the
+// userland proxy on loopback, and one on the host's network — and checks
+// that the snapshot shows each container's sockets (the same ones ss sees
+// inside its namespace), in the right namespace, named with container and
+// image.
+func TestContainersNamed(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("dockerd needs root")
+	}
+	if _, err := exec.LookPath("dockerd"); err != nil {
+		t.Skip("dockerd is not installed (scripts/test.sh installs docker.io)")
+	}
+	bin := buildBinary(t)
+	d, err := sockettest.StartDocker(netip.MustParsePrefix("198.51.100.225/28"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Stop()
+	hostPort := freeLoopbackPort(t)
+	hostNetPort := freeLoopbackPort(t)
+	for _, args := range [][]string{
+		{"run", "-d", "--name", "db1", d.Image, "/bin/busybox", "nc", "-ll", "-p", "5432", "-e", "/bin/sh"},
+		{"run", "-d", "--name", "web1", "-p", "127.0.0.1:" + strconv.Itoa(hostPort) + ":80", d.Image, "/bin/busybox", "httpd", "-f", "-p", "80"},
+		{"run", "-d", "--name", "hostnet1", "--network", "host", d.Image, "/bin/busybox", "httpd", "-f", "-p", "127.0.0.1:" + strconv.Itoa(hostNetPort)},
+	} {
+		if _, err := d.Run(args...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pids := map[string]int{}
+	for _, name := range []string{"db1", "web1", "hostnet1"} {
+		if pids[name], err = d.PID(name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	inNS := func(name string) []string { return ssListeners(t, pids[name]) }
+	waitUntil(t, "the containers to listen", func() bool {
+		return slices.Contains(inNS("db1"), "tcp [::]:5432") && slices.Contains(inNS("web1"), "tcp [::]:80") &&
+			slices.Contains(inNS("hostnet1"), fmt.Sprintf("tcp 127.0.0.1:%d", hostNetPort))
+	})
+
+	cmd := exec.Command(bin, "snapshot", "--json", "--listening", "--baseline", t.TempDir()+"/b.toml")
+	cmd.Env = append(os.Environ(), "DOCKER_HOST=unix://"+d.Socket)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("snapshot: %v\n%s", err, stderr.String())
+	}
+	var snap struct {
+		Sockets []struct {
+			Proto     string `json:"proto"`
+			LocalIP   string `json:"local_ip"`
+			LocalPort int    `json:"local_port"`
+			Processes []struct {
+				PID  int    `json:"pid"`
+				Name string `json:"name"`
+			} `json:"processes"`
+			NetNS *struct {
+				Inode uint64 `json:"inode"`
+				Host  bool   `json:"host"`
+			} `json:"netns"`
+			Container *struct {
+				Runtime string  `json:"runtime"`
+				ID      string  `json:"id"`
+				Name    *string `json:"name"`
+				Image   *string `json:"image"`
+			} `json:"container"`
+		} `json:"sockets"`
+	}
+	if err := json.Unmarshal(out, &snap); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"db1", "web1", "hostnet1"} {
+		ino := nsInode(t, pids[name])
+		var ours []string
+		for _, s := range snap.Sockets {
+			if s.NetNS == nil || s.NetNS.Inode != ino {
+				continue
+			}
+			addr := netip.AddrPortFrom(netip.MustParseAddr(s.LocalIP), uint16(s.LocalPort))
+			row := s.Proto + " " + addr.String()
+			if name == "hostnet1" && addr.Port() != uint16(hostNetPort) {
+				continue // the host's own listeners share this namespace
+			}
+			ours = append(ours, row)
+			c := s.Container
+			if c == nil || c.Runtime != "docker" || c.Name == nil || *c.Name != name || c.Image == nil || *c.Image != d.Image {
+				t.Errorf("%s: socket %s names container %+v, want %s (%s)", name, row, c, name, d.Image)
+			}
+		}
+		want := inNS(name)
+		if name == "hostnet1" {
+			want = []string{fmt.Sprintf("tcp 127.0.0.1:%d", hostNetPort)}
+		}
+		slices.Sort(ours)
+		if !slices.Equal(ours, want) {
+			t.Errorf("%s's listeners: portwarden %v, ss %v", name, ours, want)
+		}
+	}
+	// The userland proxy holds the published port on the host.
+	found := false
+	for _, s := range snap.Sockets {
+		if s.LocalPort == hostPort && s.LocalIP == "127.0.0.1" && s.NetNS != nil && s.NetNS.Host {
+			found = len(s.Processes) > 0 && s.Processes[0].Name == "docker-proxy"
+		}
+	}
+	if !found {
+		t.Errorf("docker-proxy's listener on 127.0.0.1:%d is not in the snapshot", hostPort)
+	}
+}
+
+// ssListeners is the oracle: the listening sockets ss sees in the network
+// namespace of pid, as "proto addr:port", sorted.
+func ssListeners(t *testing.T, pid int) []string {
+	t.Helper()
+	out, err := exec.Command("nsenter", "--net=/proc/"+strconv.Itoa(pid)+"/ns/net", "ss", "-tulnH").Output()
+	if err != nil {
+		t.Fatalf("nsenter ss: %v", err)
+	}
+	var rows []string
+	for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		f := strings.Fields(l)
+		if len(f) < 5 {
+			continue
+		}
+		local := f[4]
+		if rest, ok := strings.CutPrefix(local, "*:"); ok {
+			local = "[::]:" + rest // ss's "*" is a dual-stack [::]
+		}
+		addr, err := netip.ParseAddrPort(local)
+		if err != nil {
+			t.Fatalf("ss row %q", l)
+		}
+		rows = append(rows, f[0]+" "+addr.String())
+	}
+	slices.Sort(rows)
+	return rows
+}
+
+func nsInode(t *testing.T, pid int) uint64 {
+	t.Helper()
+	link, err := os.Readlink("/proc/" + strconv.Itoa(pid) + "/ns/net")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ino, err := strconv.ParseUint(strings.TrimSuffix(strings.TrimPrefix(link, "net:["), "]"), 10, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ino
+}
+
+func freeLoopbackPort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}

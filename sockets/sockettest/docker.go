@@ -1,0 +1,176 @@
+//go:build linux
+
+package sockettest
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Docker is a real Docker engine of a test's own: its own socket, data and
+// exec roots, pidfile and bridge, and no iptables rules (the host's nat
+// table is left alone), with a busybox image imported from Debian's
+// busybox-static (no registry is reachable).
+type Docker struct {
+	Socket string // unix socket of the engine's API
+	Image  string // the busybox image
+	Bridge string
+	cli    string
+	root   string // data root
+	exec   string // exec root
+	cmd    *exec.Cmd
+}
+
+// StartDocker starts dockerd and imports the image. bridge4 is the
+// bridge's address, in a documentation range no other test uses.
+func StartDocker(bridge4 netip.Prefix) (*Docker, error) {
+	dockerd, err := exec.LookPath("dockerd")
+	if err != nil {
+		return nil, errors.New("dockerd is required (scripts/test.sh installs docker.io)")
+	}
+	cli := "/usr/bin/docker" // Debian's client, of the engine's version
+	if _, err := os.Stat(cli); err != nil {
+		if cli, err = exec.LookPath("docker"); err != nil {
+			return nil, errors.New("the docker client is required (scripts/test.sh installs docker.io)")
+		}
+	}
+	busybox, err := exec.LookPath("busybox")
+	if err != nil {
+		return nil, errors.New("busybox is required (scripts/test.sh installs busybox-static)")
+	}
+	id := fmt.Sprintf("pwdk%d", os.Getpid()%100000)
+	d := &Docker{Socket: "/run/" + id + ".sock", Image: id + "-busybox:1", Bridge: id, cli: cli,
+		root: "/var/lib/portwarden-test-" + id, exec: "/run/" + id + "-exec"}
+	if out, err := exec.Command("ip", "link", "add", d.Bridge, "type", "bridge").CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("sockettest: bridge: %v: %s", err, out)
+	}
+	for _, args := range [][]string{{"addr", "add", bridge4.String(), "dev", d.Bridge}, {"link", "set", d.Bridge, "up"}} {
+		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+			d.Stop()
+			return nil, fmt.Errorf("sockettest: ip %s: %v: %s", strings.Join(args, " "), err, out)
+		}
+	}
+	d.cmd = exec.Command(dockerd, "--host", "unix://"+d.Socket, "--pidfile", "/run/"+id+".pid",
+		"--data-root", d.root, "--exec-root", d.exec, "--bridge", d.Bridge, "--iptables=false", "--ip-masq=false")
+	if d.cmd.Stderr, err = os.Create(filepath.Join(os.TempDir(), id+"-dockerd.log")); err != nil {
+		d.Stop()
+		return nil, err
+	}
+	d.cmd.SysProcAttr = childAttr()
+	if err := d.cmd.Start(); err != nil {
+		d.Stop()
+		return nil, err
+	}
+	if !WaitFor(30*time.Second, func() bool { _, err := d.Run("info"); return err == nil }) {
+		d.Stop()
+		return nil, errors.New("sockettest: dockerd did not answer within 30s")
+	}
+	// An image from a tar of a directory holding busybox.
+	dir, err := os.MkdirTemp("", id+"-image-")
+	if err != nil {
+		d.Stop()
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	b, err := os.ReadFile(busybox)
+	if err == nil {
+		err = os.MkdirAll(filepath.Join(dir, "root", "bin"), 0o755)
+	}
+	if err == nil {
+		err = os.WriteFile(filepath.Join(dir, "root", "bin", "busybox"), b, 0o755)
+	}
+	if err == nil {
+		err = os.Symlink("busybox", filepath.Join(dir, "root", "bin", "sh"))
+	}
+	if err != nil {
+		d.Stop()
+		return nil, err
+	}
+	tar := filepath.Join(dir, "image.tar")
+	if out, err := exec.Command("tar", "-C", filepath.Join(dir, "root"), "-cf", tar, ".").CombinedOutput(); err != nil {
+		d.Stop()
+		return nil, fmt.Errorf("sockettest: tar: %v: %s", err, out)
+	}
+	if _, err := d.Run("import", tar, d.Image); err != nil {
+		d.Stop()
+		return nil, err
+	}
+	return d, nil
+}
+
+// Run runs the docker client against this engine and returns its output.
+func (d *Docker) Run(args ...string) (string, error) {
+	out, err := exec.Command(d.cli, append([]string{"-H", "unix://" + d.Socket}, args...)...).CombinedOutput()
+	if err != nil {
+		return string(out), fmt.Errorf("docker %s: %v: %s", strings.Join(args, " "), err, out)
+	}
+	return strings.TrimSpace(string(out)), nil
+}
+
+// PID is the main process of a running container.
+func (d *Docker) PID(name string) (int, error) {
+	out, err := d.Run("inspect", "-f", "{{.State.Pid}}", name)
+	if err != nil {
+		return 0, err
+	}
+	var pid int
+	_, err = fmt.Sscan(out, &pid)
+	return pid, err
+}
+
+// Stop removes every container, stops the engine by its own handle, and
+// removes its bridge, mounts and directories.
+func (d *Docker) Stop() {
+	if d.cmd != nil && d.cmd.Process != nil {
+		if ids, err := d.Run("ps", "-aq"); err == nil && ids != "" {
+			d.Run(append([]string{"rm", "-f"}, strings.Fields(ids)...)...)
+		}
+		d.cmd.Process.Signal(unix.SIGTERM)
+		done := make(chan struct{})
+		go func() { d.cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(15 * time.Second):
+			d.cmd.Process.Kill()
+			<-done
+		}
+	}
+	// What a dockerd killed mid-way may leave mounted under its roots.
+	for _, dir := range []string{d.exec, d.root} {
+		if dir == "" {
+			continue
+		}
+		for _, m := range mountsUnder(dir) {
+			unix.Unmount(m, unix.MNT_DETACH)
+		}
+		os.RemoveAll(dir)
+	}
+	exec.Command("ip", "link", "del", d.Bridge).Run()
+	os.Remove(d.Socket)
+}
+
+// mountsUnder lists the mount points below dir, deepest first.
+func mountsUnder(dir string) []string {
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(l); len(f) > 4 && strings.HasPrefix(f[4], dir+"/") {
+			out = append(out, f[4])
+		}
+	}
+	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
+		out[i], out[j] = out[j], out[i]
+	}
+	return out
+}
