@@ -140,10 +140,8 @@ func (a *App) Inspect(q sockets.Query) (*Inspection, error) {
 		return nil, fmt.Errorf("collect sockets: %w", err)
 	}
 	collected := time.Now()
-	ifs, _ := verdict.LocalInterfaces() // without names, interfaces show as addresses
 	in.Snapshot = snap
-	in.Judged = (&verdict.Assessor{Catalog: a.catalog, Baseline: in.Baseline, Interfaces: ifs}).Assess(snap)
-	in.Containers = a.containers.Index(snap, sockets.ReadCgroup)
+	a.judge(in)
 	if a.opts.Trace != nil {
 		fmt.Fprintf(a.opts.Trace, "%s sockets=%d collect_ms=%.1f assess_ms=%.1f\n", start.Format(time.RFC3339Nano),
 			len(snap.Sockets), collected.Sub(start).Seconds()*1000, time.Since(collected).Seconds()*1000)
@@ -156,7 +154,27 @@ func (a *App) Inspect(q sockets.Query) (*Inspection, error) {
 // commands, which print once.
 func (a *App) WaitContainers(ctx context.Context, in *Inspection) {
 	a.containers.Wait(ctx, in.Containers.Refs())
+	a.judge(in)
+}
+
+// judge names the containers of in's snapshot, as far as known, and
+// judges every socket, a container's listener by what publishes it.
+func (a *App) judge(in *Inspection) {
 	in.Containers = a.containers.Index(in.Snapshot, sockets.ReadCgroup)
+	ifs, _ := verdict.LocalInterfaces() // without names, interfaces show as addresses
+	assessor := &verdict.Assessor{Catalog: a.catalog, Baseline: in.Baseline, Interfaces: ifs,
+		Contained: func(s *sockets.Socket) *verdict.Containment {
+			c := in.Containers.Inside(s)
+			if c == nil {
+				return nil
+			}
+			out := &verdict.Containment{Container: c.Label()}
+			for _, p := range in.Containers.PublishedOf(s) {
+				out.Published = append(out.Published, verdict.Published{Host: p.Host, Via: p.Via})
+			}
+			return out
+		}}
+	in.Judged = assessor.Assess(in.Snapshot)
 }
 
 // Origin tells how a process was started.

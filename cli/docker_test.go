@@ -85,6 +85,17 @@ func TestContainersNamed(t *testing.T) {
 				Name    *string `json:"name"`
 				Image   *string `json:"image"`
 			} `json:"container"`
+			Exposure  string   `json:"exposure"`
+			Reasons   []string `json:"reasons"`
+			Published []struct {
+				HostIP   string `json:"host_ip"`
+				HostPort int    `json:"host_port"`
+				Via      string `json:"via"`
+			} `json:"published"`
+			ForwardsTo *struct {
+				Port      int     `json:"port"`
+				Container *string `json:"container"`
+			} `json:"forwards_to"`
 		} `json:"sockets"`
 	}
 	if err := json.Unmarshal(out, &snap); err != nil {
@@ -103,6 +114,16 @@ func TestContainersNamed(t *testing.T) {
 				continue // the host's own listeners share this namespace
 			}
 			ours = append(ours, row)
+			switch {
+			case name == "db1" && (s.Exposure != "container" || s.Published == nil || len(s.Published) != 0 ||
+				!slices.ContainsFunc(s.Reasons, func(r string) bool { return strings.Contains(r, "container db1's network; not published on the host") })):
+				t.Errorf("db1's unpublished listener: exposure %q, published %v, reasons %q", s.Exposure, s.Published, s.Reasons)
+			case name == "web1" && (s.Exposure != "loopback" || len(s.Published) != 1 || s.Published[0].HostIP != "127.0.0.1" ||
+				s.Published[0].HostPort != hostPort || s.Published[0].Via != "proxy"):
+				t.Errorf("web1's listener published on 127.0.0.1:%d: exposure %q, published %+v", hostPort, s.Exposure, s.Published)
+			case name == "hostnet1" && (s.Published != nil || s.Exposure != "loopback"):
+				t.Errorf("hostnet1 is on the host's network: exposure %q, published %+v", s.Exposure, s.Published)
+			}
 			c := s.Container
 			if c == nil || c.Runtime != "docker" || c.Name == nil || *c.Name != name || c.Image == nil || *c.Image != d.Image {
 				t.Errorf("%s: socket %s names container %+v, want %s (%s)", name, row, c, name, d.Image)
@@ -122,6 +143,9 @@ func TestContainersNamed(t *testing.T) {
 	for _, s := range snap.Sockets {
 		if s.LocalPort == hostPort && s.LocalIP == "127.0.0.1" && s.NetNS != nil && s.NetNS.Host {
 			found = len(s.Processes) > 0 && s.Processes[0].Name == "docker-proxy"
+			if f := s.ForwardsTo; f == nil || f.Port != 80 || f.Container == nil || *f.Container != "web1" {
+				t.Errorf("docker-proxy's listener forwards to %+v, want web1 port 80", f)
+			}
 		}
 	}
 	if !found {

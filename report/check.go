@@ -114,9 +114,9 @@ func WriteCheckJSON(w io.Writer, host string, snap *sockets.Snapshot, containers
 		Unexpected: []Socket{}, RiskyExternal: []Socket{}}
 	for i := range judged {
 		if v := &judged[i].Verdict; p.FailsListener(v) {
-			doc.Unexpected = append(doc.Unexpected, SocketOf(&judged[i], snap.Namespace(judged[i].Socket.NetNS), containers.Of(judged[i].Socket)))
+			doc.Unexpected = append(doc.Unexpected, SocketOf(&judged[i], snap.Namespace(judged[i].Socket.NetNS), containers))
 		} else if p.FailsExternal(v) {
-			doc.RiskyExternal = append(doc.RiskyExternal, SocketOf(&judged[i], snap.Namespace(judged[i].Socket.NetNS), containers.Of(judged[i].Socket)))
+			doc.RiskyExternal = append(doc.RiskyExternal, SocketOf(&judged[i], snap.Namespace(judged[i].Socket.NetNS), containers))
 		}
 	}
 	var buf bytes.Buffer

@@ -62,6 +62,27 @@ type Socket struct {
 	Reasons    []string   `json:"reasons"`
 	NetNS      *NetNS     `json:"netns"`     // null where the system has no namespaces
 	Container  *Container `json:"container"` // null outside containers
+	// Published are the host endpoints that reach a listener inside a
+	// container ([] when none does); null for any other socket.
+	Published []Published `json:"published"`
+	// ForwardsTo is where a host listener held for a container (by
+	// docker-proxy, or by dockerd for a NAT-published port) sends its
+	// traffic; null for any other socket.
+	ForwardsTo *ForwardsTo `json:"forwards_to"`
+}
+
+// Published is a host endpoint that reaches a container's listener.
+type Published struct {
+	HostIP   string `json:"host_ip"`
+	HostPort uint16 `json:"host_port"`
+	Via      string `json:"via"` // "proxy" or "dnat"
+}
+
+// ForwardsTo is a container endpoint a host listener forwards to.
+type ForwardsTo struct {
+	IP        *string `json:"ip"` // null when only the port is known
+	Port      uint16  `json:"port"`
+	Container *string `json:"container"`
 }
 
 // Container is the container a socket belongs to, in JSON; fields the
@@ -87,7 +108,7 @@ type Process struct {
 
 // SocketOf returns the JSON form of a judged socket living in ns, in
 // container c (each nil when unknown).
-func SocketOf(j *verdict.Judged, ns *sockets.Namespace, c *container.Info) Socket {
+func SocketOf(j *verdict.Judged, ns *sockets.Namespace, containers *container.Index) Socket {
 	s, v := j.Socket, &j.Verdict
 	out := Socket{
 		Proto: s.Proto.String(), IPVersion: s.IPVersion(), State: s.StateName(),
@@ -107,9 +128,26 @@ func SocketOf(j *verdict.Judged, ns *sockets.Namespace, c *container.Info) Socke
 	if ns != nil {
 		out.NetNS = &NetNS{Inode: ns.Inode, Name: optional(ns.Name), Host: ns.Host}
 	}
-	if c != nil {
+	if c := containers.Of(s); c != nil {
 		out.Container = &Container{Runtime: c.Runtime, ID: c.ID, Name: optional(c.Name), Image: optional(c.Image),
 			Pod: optional(c.Pod), Namespace: optional(c.Namespace)}
+	}
+	if containers.Inside(s) != nil && s.Listening() {
+		out.Published = []Published{}
+		for _, p := range containers.PublishedOf(s) {
+			out.Published = append(out.Published, Published{HostIP: p.Host.Addr().String(), HostPort: p.Host.Port(), Via: p.Via})
+		}
+	}
+	if f := containers.ForwardOf(s); f != nil {
+		out.ForwardsTo = &ForwardsTo{Port: f.To.Port()}
+		if f.To.Addr().IsValid() {
+			ip := f.To.Addr().String()
+			out.ForwardsTo.IP = &ip
+		}
+		if f.Container != nil {
+			label := f.Container.Label()
+			out.ForwardsTo.Container = &label
+		}
 	}
 	return out
 }
@@ -159,7 +197,7 @@ func streamJSON(w io.Writer, snap *sockets.Snapshot, containers *container.Index
 		bw.WriteByte('\n')
 		buf.Reset()
 		s := judged[i].Socket
-		if err := enc.Encode(SocketOf(&judged[i], snap.Namespace(s.NetNS), containers.Of(s))); err != nil {
+		if err := enc.Encode(SocketOf(&judged[i], snap.Namespace(s.NetNS), containers)); err != nil {
 			return err
 		}
 		if _, err := bw.Write(escapeC1(bytes.TrimSuffix(buf.Bytes(), []byte("\n")))); err != nil {

@@ -1,6 +1,7 @@
 package container
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -8,8 +9,11 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
+	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -23,6 +27,17 @@ type Info struct {
 	// Restart is the engine's restart policy ("no", "always",
 	// "unless-stopped", "on-failure"): whether a kill brings it back.
 	Restart string
+	// Ports are its published ports, as the engine records them.
+	Ports []Binding
+	// IPs are its addresses on the engine's networks.
+	IPs []netip.Addr
+}
+
+// Binding is a container port published on a host address.
+type Binding struct {
+	Proto         string // "tcp" or "udp"
+	ContainerPort uint16
+	Host          netip.AddrPort // 0.0.0.0 for every IPv4 address
 }
 
 // Label names the container for people: its name, else runtime:short-id.
@@ -92,6 +107,10 @@ func (e *Engine) Inspect(ctx context.Context, id string) (Info, error) {
 		HostConfig struct {
 			RestartPolicy struct{ Name string }
 		}
+		NetworkSettings struct {
+			Ports    map[string][]struct{ HostIp, HostPort string }
+			Networks map[string]struct{ IPAddress, GlobalIPv6Address string }
+		}
 	}
 	if err := json.NewDecoder(io.LimitReader(resp.Body, 4<<20)).Decode(&c); err != nil {
 		return Info{}, fmt.Errorf("%s engine at %s: %w", e.Runtime, e.Socket, err)
@@ -102,5 +121,27 @@ func (e *Engine) Inspect(ctx context.Context, id string) (Info, error) {
 	if info.Restart == "" {
 		info.Restart = "no"
 	}
+	for spec, hosts := range c.NetworkSettings.Ports {
+		port, proto, _ := strings.Cut(spec, "/") // "80/tcp"
+		cport, err := strconv.ParseUint(port, 10, 16)
+		if err != nil {
+			continue
+		}
+		for _, h := range hosts {
+			ip, err1 := netip.ParseAddr(h.HostIp)
+			hport, err2 := strconv.ParseUint(h.HostPort, 10, 16)
+			if err1 == nil && err2 == nil {
+				info.Ports = append(info.Ports, Binding{Proto: proto, ContainerPort: uint16(cport), Host: netip.AddrPortFrom(ip, uint16(hport))})
+			}
+		}
+	}
+	for _, n := range c.NetworkSettings.Networks {
+		for _, a := range []string{n.IPAddress, n.GlobalIPv6Address} {
+			if ip, err := netip.ParseAddr(a); err == nil {
+				info.IPs = append(info.IPs, ip)
+			}
+		}
+	}
+	slices.SortFunc(info.Ports, func(a, b Binding) int { return cmp.Compare(a.Host.Port(), b.Host.Port()) })
 	return info, nil
 }

@@ -1,6 +1,10 @@
 package container
 
-import "github.com/portwarden/portwarden/sockets"
+import (
+	"net/netip"
+
+	"github.com/portwarden/portwarden/sockets"
+)
 
 // Index tells the container of each socket of a snapshot: the container of
 // a process holding it (which covers --network host containers), else the
@@ -9,13 +13,20 @@ import "github.com/portwarden/portwarden/sockets"
 type Index struct {
 	byPID   map[int]Info
 	byNetNS map[uint64]Info
+	hostNS  uint64
+	all     []*Info              // every container named, once
+	byIP    map[netip.Addr]*Info // containers by address
+	proxied map[proxyKey]bool    // host endpoints docker-proxy holds
 }
 
 // Index builds the index of snap from what the resolver knows now, and
 // asks the engines about containers it does not know yet. cgroupOf reads
 // a process's control group (for the processes living in a namespace).
 func (r *Resolver) Index(snap *sockets.Snapshot, cgroupOf func(pid int) string) *Index {
-	x := &Index{byPID: map[int]Info{}, byNetNS: map[uint64]Info{}}
+	x := &Index{byPID: map[int]Info{}, byNetNS: map[uint64]Info{}, byIP: map[netip.Addr]*Info{}, proxied: map[proxyKey]bool{}}
+	if len(snap.Namespaces) > 0 && snap.Namespaces[0].Host {
+		x.hostNS = snap.Namespaces[0].Inode
+	}
 	seen := map[int]bool{}
 	for i := range snap.Sockets {
 		for _, p := range snap.Sockets[i].Processes {
@@ -25,6 +36,11 @@ func (r *Resolver) Index(snap *sockets.Snapshot, cgroupOf func(pid int) string) 
 			seen[p.PID] = true
 			if ref, ok := FromCgroup(p.Cgroup); ok {
 				x.byPID[p.PID] = r.Lookup(ref)
+			}
+			if p.Name == "docker-proxy" {
+				if proto, host, _, ok := proxyTarget(p.Cmdline); ok {
+					x.proxied[proxyKey{proto, host}] = true
+				}
 			}
 		}
 	}
@@ -36,7 +52,28 @@ func (r *Resolver) Index(snap *sockets.Snapshot, cgroupOf func(pid int) string) 
 			x.byNetNS[ns.Inode] = r.Lookup(ref)
 		}
 	}
+	seenRef := map[Ref]bool{}
+	for _, m := range []map[int]Info{x.byPID} {
+		for _, info := range m {
+			x.addContainer(info, seenRef)
+		}
+	}
+	for _, info := range x.byNetNS {
+		x.addContainer(info, seenRef)
+	}
 	return x
+}
+
+func (x *Index) addContainer(info Info, seen map[Ref]bool) {
+	if seen[info.Ref] {
+		return
+	}
+	seen[info.Ref] = true
+	c := &info
+	x.all = append(x.all, c)
+	for _, ip := range c.IPs {
+		x.byIP[ip] = c
+	}
 }
 
 // Of returns the container of s, or nil.
@@ -55,26 +92,26 @@ func (x *Index) Of(s *sockets.Socket) *Info {
 	return nil
 }
 
+// Inside returns the container whose own network namespace s lives in —
+// not the host's, as a --network host container's sockets do — or nil.
+func (x *Index) Inside(s *sockets.Socket) *Info {
+	if x == nil || s.NetNS == x.hostNS {
+		return nil
+	}
+	if info, ok := x.byNetNS[s.NetNS]; ok {
+		return &info
+	}
+	return nil
+}
+
 // Refs lists every container the index names.
 func (x *Index) Refs() []Ref {
 	if x == nil {
 		return nil
 	}
-	var refs []Ref
-	seen := map[Ref]bool{}
-	for _, m := range []map[int]Info{x.byPID} {
-		for _, i := range m {
-			if !seen[i.Ref] {
-				seen[i.Ref] = true
-				refs = append(refs, i.Ref)
-			}
-		}
-	}
-	for _, i := range x.byNetNS {
-		if !seen[i.Ref] {
-			seen[i.Ref] = true
-			refs = append(refs, i.Ref)
-		}
+	refs := make([]Ref, len(x.all))
+	for i, c := range x.all {
+		refs[i] = c.Ref
 	}
 	return refs
 }

@@ -14,6 +14,10 @@ const (
 	ExposureLoopback  Exposure = "loopback"  // this host only
 	ExposureInterface Exposure = "interface" // one interface's address
 	ExposureAll       Exposure = "all"       // every interface (0.0.0.0, ::)
+	// ExposureContainer is a listener inside a container's network that
+	// nothing publishes on the host: only the container's neighbours on
+	// its network reach it.
+	ExposureContainer Exposure = "container"
 )
 
 // Peer is the class of a connection's remote address.

@@ -1,6 +1,8 @@
 package verdict
 
 import (
+	"strings"
+
 	"github.com/portwarden/portwarden/sockets"
 )
 
@@ -8,9 +10,20 @@ import (
 // address means and who can reach it.
 func ExplainExposure(s *sockets.Socket, v *Verdict) string {
 	addr := s.Local.Addr().WithZone("").Unmap()
+	if c := v.Contained; c != nil && len(c.Published) > 0 {
+		var on []string
+		for _, p := range c.Published {
+			on = append(on, p.Host.String()+" ("+p.Via+")")
+		}
+		return "Listens inside container " + c.Container + "'s own network namespace, and the host publishes it on " +
+			strings.Join(on, ", ") + ": whoever reaches that host address reaches the container. " +
+			"\"proxy\" means docker-proxy listens on the host and relays; \"dnat\" means a NAT rule forwards packets, which bypasses the host's input firewall."
+	}
 	switch v.Exposure {
 	case ExposureLoopback:
 		return "Bound to " + addr.String() + ", a loopback address: only programs on this host can connect. This is the safe default for databases, caches and admin interfaces."
+	case ExposureContainer:
+		return "Bound to " + addr.String() + " inside a container's own network namespace, and not published on the host: only the container itself and its neighbours on the container network can connect. A network namespace is a separate set of interfaces, addresses and ports; publishing a port (docker run -p) is what would make it reachable through the host."
 	case ExposureInterface:
 		where := "one network interface"
 		if v.Interface != "" {

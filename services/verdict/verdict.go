@@ -29,9 +29,12 @@ type Verdict struct {
 	Known     *catalog.Entry // what the catalog knows of that port, or nil
 	Exposure  Exposure       // listeners only
 	Interface string         // with ExposureInterface: the interface's name, when known
-	Peer      Peer           // connections only
-	Direction Direction      // connections only
-	Expected  bool           // covered by the baseline (listeners and inbound), or outbound
+	// Contained is how the host reaches a listener inside a container's
+	// own network; nil for any other socket.
+	Contained *Containment
+	Peer      Peer      // connections only
+	Direction Direction // connections only
+	Expected  bool      // covered by the baseline (listeners and inbound), or outbound
 	Baseline  *baseline.Entry
 	Risk      catalog.Risk
 	// Unexpected marks a listener the baseline does not cover.
@@ -42,11 +45,27 @@ type Verdict struct {
 	Reasons []string
 }
 
-// Assessor computes verdicts. Baseline may be empty; Interfaces may be nil.
+// Assessor computes verdicts. Baseline may be empty; Interfaces and
+// Contained may be nil.
 type Assessor struct {
 	Catalog    *catalog.Catalog
 	Baseline   *baseline.Baseline
 	Interfaces Interfaces
+	// Contained says, for a listener inside a container's own network, how
+	// the host publishes it; nil for any other socket.
+	Contained func(s *sockets.Socket) *Containment
+}
+
+// Containment is how a listener inside a container is reached.
+type Containment struct {
+	Container string      // its name, for the reasons
+	Published []Published // host endpoints that reach it; none: only its network does
+}
+
+// Published is a host endpoint that reaches a container's listener.
+type Published struct {
+	Host netip.AddrPort
+	Via  string // "proxy" or "dnat"
 }
 
 // listenKey finds the listeners of a protocol and port in a namespace.
@@ -89,6 +108,23 @@ func (a *Assessor) listener(s *sockets.Socket, v *Verdict) {
 	if v.Exposure == ExposureInterface {
 		v.Interface = a.Interfaces[s.Local.Addr().WithZone("").Unmap()]
 	}
+	var contained *Containment
+	if a.Contained != nil && v.Exposure != ExposureLoopback {
+		contained = a.Contained(s)
+	}
+	if contained != nil {
+		// Judged by what reaches it from the host, not by its bind inside.
+		v.Contained = contained
+		v.Exposure = ExposureContainer
+		if len(contained.Published) > 0 {
+			v.Exposure = ExposureNone // judged as its widest host endpoint
+		}
+		for _, p := range contained.Published {
+			if e := ClassifyExposure(p.Host.Addr()); wider(e, v.Exposure) {
+				v.Exposure = e
+			}
+		}
+	}
 	if a.Baseline != nil {
 		v.Baseline = a.Baseline.Match(s)
 	}
@@ -99,6 +135,8 @@ func (a *Assessor) listener(s *sockets.Socket, v *Verdict) {
 	switch v.Exposure {
 	case ExposureLoopback:
 		v.Risk = min(v.Risk, catalog.Low) // reachable from this host only
+	case ExposureContainer:
+		v.Risk = min(v.Risk, catalog.Low) // its container's neighbours only
 	case ExposureAll:
 		v.Risk = max(v.Risk.Raise(), catalog.Low) // anyone who can route here reaches it
 	}
@@ -107,7 +145,18 @@ func (a *Assessor) listener(s *sockets.Socket, v *Verdict) {
 	}
 	v.Unexpected = true
 	v.Reasons = append(v.Reasons, "not in baseline")
-	if v.Exposure == ExposureAll {
+	switch {
+	case contained != nil && len(contained.Published) == 0:
+		bind := "bound to every interface of container " + contained.Container + "'s network"
+		if !s.Local.Addr().IsUnspecified() {
+			bind = "bound to " + s.Local.Addr().Unmap().String() + " in container " + contained.Container + "'s network"
+		}
+		v.Reasons = append(v.Reasons, bind+"; not published on the host")
+	case contained != nil:
+		for _, p := range contained.Published {
+			v.Reasons = append(v.Reasons, "published on "+p.Host.String()+" by "+p.Via+" (container "+contained.Container+")")
+		}
+	case v.Exposure == ExposureAll:
 		v.Reasons = append(v.Reasons, name(v.Service, port)+" listening on "+allInterfaces(s))
 	}
 	if v.Known != nil && v.Known.Risk >= catalog.High {
@@ -199,3 +248,9 @@ func allInterfaces(s *sockets.Socket) string {
 	}
 	return "all interfaces ([::], IPv4 and IPv6)"
 }
+
+// exposureRank orders exposures by how many can reach the listener.
+var exposureRank = map[Exposure]int{ExposureNone: 0, ExposureLoopback: 1, ExposureContainer: 2, ExposureInterface: 3, ExposureAll: 4}
+
+// wider reports whether e reaches more than than.
+func wider(e, than Exposure) bool { return exposureRank[e] > exposureRank[than] }

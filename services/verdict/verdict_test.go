@@ -321,3 +321,33 @@ func TestPolicy(t *testing.T) {
 		t.Error("--fail-on-external critical: IRC fails or telnet passes")
 	}
 }
+
+// TestContainedListeners: a listener inside a container's own network is
+// judged by what publishes it on the host, not by its bind inside.
+func TestContainedListeners(t *testing.T) {
+	ap := netip.MustParseAddrPort
+	snap := &sockets.Snapshot{Sockets: []sockets.Socket{
+		{Proto: sockets.TCP, Local: ap("[::]:5432"), Remote: ap("[::]:0"), State: sockets.Listen, NetNS: 7},
+		{Proto: sockets.TCP, Local: ap("0.0.0.0:80"), Remote: ap("0.0.0.0:0"), State: sockets.Listen, NetNS: 8},
+		{Proto: sockets.TCP, Local: ap("0.0.0.0:22"), Remote: ap("0.0.0.0:0"), State: sockets.Listen, NetNS: 1},
+	}}
+	contained := map[uint64]*Containment{
+		7: {Container: "db1"},
+		8: {Container: "web1", Published: []Published{{Host: ap("0.0.0.0:18081"), Via: "dnat"}}},
+	}
+	a := &Assessor{Catalog: catalog.Embedded(), Baseline: &baseline.Baseline{},
+		Contained: func(s *sockets.Socket) *Containment { return contained[s.NetNS] }}
+	j := a.Assess(snap)
+	if v := j[0].Verdict; v.Exposure != ExposureContainer || v.Risk > catalog.Low ||
+		!slices.Contains(v.Reasons, "bound to every interface of container db1's network; not published on the host") {
+		t.Errorf("unpublished postgres in a container: %+v", v)
+	}
+	if v := j[1].Verdict; v.Exposure != ExposureAll || v.Risk < catalog.Medium ||
+		!slices.Contains(v.Reasons, "published on 0.0.0.0:18081 by dnat (container web1)") ||
+		!strings.Contains(ExplainExposure(j[1].Socket, &v), "bypasses the host's input firewall") {
+		t.Errorf("web server published on every interface: %+v", v)
+	}
+	if v := j[2].Verdict; v.Exposure != ExposureAll || v.Contained != nil {
+		t.Errorf("a host listener: %+v", v)
+	}
+}
