@@ -157,7 +157,7 @@ func TestReadOnlyRefusesAndRecords(t *testing.T) {
 	if _, err := a.Kill(p, true); !errors.Is(err, ErrReadOnly) {
 		t.Errorf("read-only kill: %v", err)
 	}
-	if _, err := a.PlanDisable(nil, 0); !errors.Is(err, ErrReadOnly) {
+	if _, err := a.PlanDisable(nil, nil, 0); !errors.Is(err, ErrReadOnly) {
 		t.Errorf("read-only disable plan: %v", err)
 	}
 	recs := readAudit(t, log)

@@ -1,14 +1,17 @@
 package app
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/portwarden/portwarden/services/action"
 	"github.com/portwarden/portwarden/services/audit"
+	"github.com/portwarden/portwarden/services/container"
 	"github.com/portwarden/portwarden/services/disable"
 	"github.com/portwarden/portwarden/sockets"
 )
@@ -43,8 +46,10 @@ func (a *App) DisableSockets(snap *sockets.Snapshot, arg string) ([]*sockets.Soc
 
 // PlanDisable finds what starts the services behind socks — never guessed
 // — and the steps that stop and disable (or mask) them. Sockets served by
-// the same service share one plan.
-func (a *App) PlanDisable(socks []*sockets.Socket, how disable.How) (*DisablePlan, error) {
+// the same service share one plan. A socket of a container (as containers,
+// the index of the snapshot the admin saw, names it) is disabled by
+// stopping the container and setting its restart policy to "no".
+func (a *App) PlanDisable(containers *container.Index, socks []*sockets.Socket, how disable.How) (*DisablePlan, error) {
 	if a.opts.ReadOnly {
 		return nil, ErrReadOnly
 	}
@@ -52,7 +57,10 @@ func (a *App) PlanDisable(socks []*sockets.Socket, how disable.How) (*DisablePla
 	p := &DisablePlan{}
 	seen := map[string]bool{}
 	for _, s := range socks {
-		plan, err := disable.For(env, s, how)
+		plan, err := a.planContainer(containers.Of(s), s, how)
+		if plan == nil && err == nil {
+			plan, err = disable.For(env, s, how)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("%s %s: %w", s.Proto, s.Local, err)
 		}
@@ -101,4 +109,36 @@ func disableRecord(p *disable.Plan) audit.Record {
 		steps[i] = s.Describe
 	}
 	return audit.Record{Action: "disable", Target: auditProcess(p.Holder), Detail: p.String() + ": " + strings.Join(steps, "; ")}
+}
+
+// planContainer is the plan for a socket of container c: stop it through
+// its engine and keep it from coming back. nil, nil when c is nil (not a
+// container's socket).
+func (a *App) planContainer(c *container.Info, s *sockets.Socket, how disable.How) (*disable.Plan, error) {
+	if c == nil {
+		return nil, nil
+	}
+	eng := a.containers.Engine(c.Ref)
+	switch {
+	case how == disable.Mask:
+		return nil, &disable.Unsupported{Reason: "masking is for systemd units; " + c.Label() + " is a container (leave out --mask)"}
+	case eng == nil || c.Name == "":
+		return nil, &disable.Unsupported{Reason: fmt.Sprintf("the socket belongs to %s container %s, and its engine cannot be asked (is it running? DOCKER_HOST?): stop it with the runtime's own tools", c.Runtime, c.Short())}
+	}
+	id, name := c.ID, c.Name
+	act := func(f func(context.Context, string) error) func() error {
+		return func() error {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			return f(ctx, id)
+		}
+	}
+	plan := &disable.Plan{Manager: c.Runtime, Service: name, Steps: []disable.Step{
+		disable.NewStep("stop container "+name+" ("+c.Short()+", image "+c.Image+")", act(eng.Stop)),
+		disable.NewStep("set the restart policy of "+name+" to \"no\" (it was \""+c.Restart+"\"), so that neither "+c.Runtime+" nor a reboot starts it again", act(eng.NoRestart)),
+	}, Note: "The container is kept, stopped: `" + c.Runtime + " start " + name + "` brings it back."}
+	if len(s.Processes) > 0 {
+		plan.Holder = action.TargetOf(s.Processes[0])
+	}
+	return plan, nil
 }

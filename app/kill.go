@@ -9,6 +9,7 @@ import (
 
 	"github.com/portwarden/portwarden/services/action"
 	"github.com/portwarden/portwarden/services/audit"
+	"github.com/portwarden/portwarden/services/container"
 	"github.com/portwarden/portwarden/sockets"
 )
 
@@ -20,7 +21,9 @@ type KillPlan struct {
 	// Danger is set when the target is the admin's own session: it is
 	// killed only when forced (the CLI's --force, the dashboard's typed PID).
 	Danger    string
-	ComesBack string // systemd or inetd would start it again
+	ComesBack string // systemd, inetd or a container's restart policy would start it again
+	// Container is the container the process runs in, nil when none.
+	Container *container.Info
 	// Refused says why portwarden will not signal it at all (PID 1, a
 	// kernel thread, portwarden itself, read-only); Kill then records the
 	// refusal and returns it.
@@ -57,6 +60,14 @@ func (a *App) PlanKill(snap *sockets.Snapshot, t action.Target, sig syscall.Sign
 		ComesBack: action.ComesBack(a.Origin(&sockets.Process{PID: t.PID, PPID: t.PPID, Cgroup: t.Cgroup}))}
 	if snap != nil {
 		p.Holding = snap.HeldBy(t.PID)
+	}
+	if ref, ok := container.FromCgroup(t.Cgroup); ok {
+		c := a.containers.Lookup(ref)
+		p.Container = &c
+		if c.Restart != "" && c.Restart != "no" {
+			p.ComesBack = fmt.Sprintf("it runs in container %s, whose restart policy %q makes %s start it again; disable (d) stops the container and sets its policy to \"no\"",
+				c.Label(), c.Restart, c.Runtime)
+		}
 	}
 	if a.opts.ReadOnly {
 		p.Refused = ErrReadOnly

@@ -51,15 +51,15 @@ func runDisable(cmd *cobra.Command, g *globals, af actionFlags, how disable.How,
 	if err != nil {
 		return broken(err)
 	}
-	in, err := a.Inspect(sockets.Query{ListeningOnly: true})
+	in, err := inspect(cmd, a, sockets.Query{ListeningOnly: true})
 	if err != nil {
-		return broken(err)
+		return err
 	}
 	socks, err := a.DisableSockets(in.Snapshot, arg)
 	if err != nil {
 		return fail("%v", err)
 	}
-	plan, err := a.PlanDisable(socks, how)
+	plan, err := a.PlanDisable(in.Containers, socks, how)
 	if err != nil {
 		return fail("%v", err)
 	}

@@ -138,6 +138,14 @@ func TestContainersNamed(t *testing.T) {
 			t.Errorf("%s's listeners: portwarden %v, ss %v", name, ours, want)
 		}
 	}
+	// kill names the container and its restart policy.
+	kill := exec.Command(bin, "kill", "--dry-run", "--audit-log", t.TempDir()+"/audit.log", strconv.Itoa(pids["db1"]))
+	kill.Env = append(os.Environ(), "DOCKER_HOST=unix://"+d.Socket)
+	if out, err := kill.CombinedOutput(); err != nil || !strings.Contains(string(out), "container db1 (docker ") ||
+		!strings.Contains(string(out), "restart policy no") {
+		t.Errorf("kill --dry-run of db1's process: %v\n%s", err, out)
+	}
+
 	// The userland proxy holds the published port on the host.
 	found := false
 	for _, s := range snap.Sockets {
@@ -202,4 +210,56 @@ func freeLoopbackPort(t *testing.T) int {
 	}
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// TestDisableContainer disables a container that would restart itself:
+// the engine stops it and its restart policy becomes "no", recorded.
+func TestDisableContainer(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("dockerd needs root")
+	}
+	if _, err := exec.LookPath("dockerd"); err != nil {
+		t.Skip("dockerd is not installed (scripts/test.sh installs docker.io)")
+	}
+	bin := buildBinary(t)
+	d, err := sockettest.StartDocker(netip.MustParsePrefix("198.51.100.241/28"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Stop()
+	if _, err := d.Run("run", "-d", "--name", "shell1", "--restart", "always", "--stop-timeout", "1", d.Image, "/bin/busybox", "nc", "-ll", "-p", "31337", "-e", "/bin/sh"); err != nil {
+		t.Fatal(err)
+	}
+	pid, err := d.PID("shell1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "shell1 to listen", func() bool { return slices.Contains(ssListeners(t, pid), "tcp [::]:31337") })
+	log := t.TempDir() + "/audit.log"
+	run := func(args ...string) (string, int) {
+		cmd := exec.Command(bin, append(args, "--audit-log", log, "--baseline", t.TempDir()+"/b.toml")...)
+		cmd.Env = append(os.Environ(), "DOCKER_HOST=unix://"+d.Socket)
+		out, _ := cmd.CombinedOutput()
+		return string(out), cmd.ProcessState.ExitCode()
+	}
+	out, code := run("disable", "--dry-run", strconv.Itoa(pid))
+	if code != 0 || !strings.Contains(out, "disable docker container shell1:") || !strings.Contains(out, "1. stop container shell1") ||
+		!strings.Contains(out, `2. set the restart policy of shell1 to "no" (it was "always")`) {
+		t.Fatalf("dry run: exit %d\n%s", code, out)
+	}
+	if state, _ := d.Run("inspect", "-f", "{{.State.Running}}", "shell1"); state != "true" {
+		t.Fatalf("the dry run stopped the container: running=%s", state)
+	}
+	out, code = run("disable", "--yes", strconv.Itoa(pid))
+	if code != 0 || !strings.Contains(out, "disabled docker container shell1") {
+		t.Fatalf("disable: exit %d\n%s", code, out)
+	}
+	state, _ := d.Run("inspect", "-f", "{{.State.Running}} {{.HostConfig.RestartPolicy.Name}}", "shell1")
+	if state != "false no" {
+		t.Errorf("after disable: running and restart policy = %q, want \"false no\"", state)
+	}
+	recs := readAudit(t, log)
+	if len(recs) != 1 || recs[0].Action != "disable" || recs[0].Result != "done" || !strings.Contains(recs[0].Detail, "stop container shell1") {
+		t.Errorf("audit: %+v", recs)
+	}
 }

@@ -73,9 +73,9 @@ func runKill(cmd *cobra.Command, g *globals, af actionFlags, sig syscall.Signal,
 	if err != nil {
 		return broken(err)
 	}
-	in, err := a.Inspect(sockets.Query{})
+	in, err := inspect(cmd, a, sockets.Query{})
 	if err != nil {
-		return broken(err)
+		return err
 	}
 	targets, err := a.KillTargets(in.Snapshot, arg)
 	if errors.Is(err, action.ErrAmbiguous) && !af.all {
@@ -147,6 +147,10 @@ func describeKill(w io.Writer, p *app.KillPlan) {
 	t := p.Target
 	fmt.Fprintf(w, "%s to %s\n", action.SignalName(p.Signal), safetext.Visible(t.String()))
 	fmt.Fprintf(w, "  exe      %s\n  command  %s\n", safetext.Visible(t.Exe), safetext.Visible(strings.Join(t.Cmdline, " ")))
+	if c := p.Container; c != nil {
+		fmt.Fprintf(w, "  container %s (%s %s, image %s, restart policy %s)\n", safetext.Visible(c.Label()), c.Runtime, c.Short(),
+			orUnknown(safetext.Visible(c.Image)), orUnknown(c.Restart))
+	}
 	for _, s := range p.Holding.Sockets {
 		remote := ""
 		if !s.Listening() {
@@ -158,6 +162,13 @@ func describeKill(w io.Writer, p *app.KillPlan) {
 		fmt.Fprintf(w, "  shared   %s hold these sockets too and keep them open\n", safetext.Count(n, "other process", "other processes"))
 	}
 	if p.ComesBack != "" {
-		fmt.Fprintf(w, "  note     %s\n", p.ComesBack)
+		fmt.Fprintf(w, "  note     %s\n", safetext.Visible(p.ComesBack))
 	}
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "unknown"
+	}
+	return s
 }

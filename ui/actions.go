@@ -118,9 +118,13 @@ func (m *Model) onKillPlan(msg killPlanMsg) tea.Cmd {
 		"exe      " + orUnknown(safetext.Visible(t.Exe)),
 		"command  " + orUnknown(safetext.Visible(strings.Join(t.Cmdline, " "))),
 	}
+	if c := p.Container; c != nil {
+		lines = append(lines, fmt.Sprintf("container %s (%s %s, image %s, restart policy %s)", safetext.Visible(c.Label()), c.Runtime, c.Short(),
+			orUnknown(safetext.Visible(c.Image)), orUnknown(c.Restart)))
+	}
 	lines = append(lines, holdingLines(p.Holding)...)
 	if p.ComesBack != "" {
-		lines = append(lines, "note     "+p.ComesBack)
+		lines = append(lines, "note     "+safetext.Visible(p.ComesBack))
 	}
 	typePID := ""
 	if p.Danger != "" {
@@ -165,11 +169,11 @@ func (m *Model) startDisable() tea.Cmd {
 		m.setStatus("disable works on a socket: select its row", true)
 		return nil
 	}
-	b := m.backend
+	b, containers := m.backend, m.frame.Containers
 	what := s.Proto.String() + " " + s.Local.String()
 	target := s.Proto.String() + "/" + s.Local.String()
 	return func() tea.Msg {
-		p, err := b.PlanDisable([]*sockets.Socket{s}, disable.Disable)
+		p, err := b.PlanDisable(containers, []*sockets.Socket{s}, disable.Disable)
 		return disablePlanMsg{what: what, target: target, plan: p, err: err}
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/portwarden/portwarden/app"
 	"github.com/portwarden/portwarden/services/action"
 	"github.com/portwarden/portwarden/services/baseline"
+	"github.com/portwarden/portwarden/services/container"
 	"github.com/portwarden/portwarden/services/disable"
 	"github.com/portwarden/portwarden/services/origin"
 	"github.com/portwarden/portwarden/sockets"
@@ -40,7 +41,7 @@ type Backend interface {
 	Kill(p *app.KillPlan, forced bool) (ended bool, err error)
 	// PlanDisable says how to disable the services behind sockets;
 	// Disable makes exactly those changes.
-	PlanDisable(socks []*sockets.Socket, how disable.How) (*app.DisablePlan, error)
+	PlanDisable(containers *container.Index, socks []*sockets.Socket, how disable.How) (*app.DisablePlan, error)
 	Disable(p *app.DisablePlan, forced bool) error
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/portwarden/portwarden/services/action"
 	"github.com/portwarden/portwarden/services/baseline"
 	"github.com/portwarden/portwarden/services/catalog"
+	"github.com/portwarden/portwarden/services/container"
 	"github.com/portwarden/portwarden/services/disable"
 	"github.com/portwarden/portwarden/services/origin"
 	"github.com/portwarden/portwarden/services/verdict"
@@ -78,9 +79,9 @@ func (b *fixedBackend) Kill(p *app.KillPlan, forced bool) (bool, error) {
 	return b.app().Kill(p, forced)
 }
 
-func (b *fixedBackend) PlanDisable(socks []*sockets.Socket, how disable.How) (*app.DisablePlan, error) {
+func (b *fixedBackend) PlanDisable(containers *container.Index, socks []*sockets.Socket, how disable.How) (*app.DisablePlan, error) {
 	b.called("plan disable")
-	return b.app().PlanDisable(socks, how)
+	return b.app().PlanDisable(containers, socks, how)
 }
 
 func (b *fixedBackend) Disable(p *app.DisablePlan, forced bool) error {

@@ -145,3 +145,34 @@ func (e *Engine) Inspect(ctx context.Context, id string) (Info, error) {
 	slices.SortFunc(info.Ports, func(a, b Binding) int { return cmp.Compare(a.Host.Port(), b.Host.Port()) })
 	return info, nil
 }
+
+// Stop stops a container (the engine's own grace period, then SIGKILL).
+func (e *Engine) Stop(ctx context.Context, id string) error {
+	return e.post(ctx, "/containers/"+url.PathEscape(id)+"/stop", "")
+}
+
+// NoRestart sets a container's restart policy to "no", so that neither the
+// engine nor a reboot starts it again.
+func (e *Engine) NoRestart(ctx context.Context, id string) error {
+	return e.post(ctx, "/containers/"+url.PathEscape(id)+"/update", `{"RestartPolicy":{"Name":"no"}}`)
+}
+
+func (e *Engine) post(ctx context.Context, path, body string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://engine"+path, strings.NewReader(body))
+	if err != nil {
+		return err
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := e.client.Do(req)
+	if err != nil {
+		return fmt.Errorf("%s engine at %s: %w", e.Runtime, e.Socket, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 300 && resp.StatusCode != http.StatusNotModified { // 304: already stopped
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		return fmt.Errorf("%s engine at %s: %s: %s", e.Runtime, e.Socket, resp.Status, strings.TrimSpace(string(msg)))
+	}
+	return nil
+}

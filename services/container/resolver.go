@@ -104,3 +104,13 @@ func (r *Resolver) ask(ref Ref, e *entry) {
 	e.pending = nil
 	r.mu.Unlock()
 }
+
+// Engine returns the engine that runs ref's containers, or nil.
+func (r *Resolver) Engine(ref Ref) *Engine {
+	for _, e := range r.engines {
+		if e.Runtime == ref.Runtime {
+			return e
+		}
+	}
+	return nil
+}

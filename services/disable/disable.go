@@ -24,9 +24,13 @@ type Step struct {
 	run      func() error
 }
 
+// NewStep is a change that run makes, described as describe says; for
+// managers this package does not plan itself (a container engine).
+func NewStep(describe string, run func() error) Step { return Step{Describe: describe, run: run} }
+
 // Plan is how to disable the service behind a socket.
 type Plan struct {
-	Manager string        // "systemd", "xinetd", "inetd"
+	Manager string        // "systemd", "xinetd", "inetd", "docker", "podman"
 	Service string        // the units or service entry
 	Holder  action.Target // the process that holds the socket, or its super-server
 	Steps   []Step
@@ -37,7 +41,10 @@ type Plan struct {
 // "systemd unit ssh.service", "systemd units a.socket a.service".
 func (p *Plan) String() string {
 	kind := "service"
-	if p.Manager == "systemd" {
+	switch p.Manager {
+	case "docker", "podman":
+		kind = "container"
+	case "systemd":
 		kind = "unit"
 		if strings.Contains(p.Service, " ") {
 			kind = "units"
