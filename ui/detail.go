@@ -59,6 +59,7 @@ func (m *Model) describeSocket(d *detailWriter, s *sockets.Socket, v *verdict.Ve
 	} else {
 		d.field("What", "An unregistered port: nothing in the catalog says what usually listens here. The process below tells.")
 	}
+	m.describeWhere(d, s)
 	if s.Listening() {
 		d.field("Bind", verdict.ExplainExposure(s, v))
 	} else {
@@ -212,5 +213,41 @@ func (d *detailWriter) field(label, value string) {
 		} else {
 			d.lines = append(d.lines, pad+l)
 		}
+	}
+}
+
+// describeWhere names the container or network namespace a socket lives
+// in, and where a host listener held for a container forwards.
+func (m *Model) describeWhere(d *detailWriter, s *sockets.Socket) {
+	x := m.frame.Containers
+	if c := x.Of(s); c != nil {
+		text := fmt.Sprintf("container %s (%s %s)", c.Label(), c.Runtime, c.Short())
+		if c.Image != "" {
+			text += ", image " + c.Image
+		}
+		if c.Pod != "" {
+			text += ", pod " + c.Pod + " in Kubernetes namespace " + c.Namespace
+		}
+		if c.Restart != "" {
+			text += ", restart policy " + c.Restart
+		}
+		if x.Inside(s) != nil {
+			text += ". It lives in the container's own network namespace: a separate set of interfaces, addresses and ports, which the host reaches only where a port is published."
+		} else {
+			text += ". It shares the host's network (--network host): its ports are the host's."
+		}
+		d.field("Container", text)
+	} else if ns := m.frame.Snapshot.Namespace(s.NetNS); ns != nil && !ns.Host {
+		d.field("Namespace", "network namespace "+ns.Label()+": a separate set of interfaces, addresses and ports, as containers and `ip netns` make; only what is routed or forwarded into it reaches it.")
+	}
+	if f := x.ForwardOf(s); f != nil {
+		to := "port " + strconv.Itoa(int(f.To.Port()))
+		if f.To.Addr().IsValid() {
+			to = f.To.String()
+		}
+		if f.Container != nil {
+			to += " of container " + f.Container.Label()
+		}
+		d.field("Forwards", "held on the host for a container: connections here go on to "+to+".")
 	}
 }

@@ -9,6 +9,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/portwarden/portwarden/app"
+	"github.com/portwarden/portwarden/safetext"
 	"github.com/portwarden/portwarden/services/origin"
 	"github.com/portwarden/portwarden/services/verdict"
 	"github.com/portwarden/portwarden/sockets"
@@ -292,8 +293,9 @@ func (m *Model) buildRows(t *table) []*row {
 		v := &judged[i].Verdict
 		prev := t.index[rowKey{id: s.ID()}]
 		var r *row
-		if prev == nil || prev.cheap != signature(s, v, complete) {
-			r = socketRow(s, v, complete)
+		where := m.where(s)
+		if prev == nil || prev.cheap != signature(s, v, complete, where) {
+			r = socketRow(s, v, complete, where)
 		}
 		r = t.offer(gen, prev, r)
 		r.sock = i
@@ -398,4 +400,16 @@ func heldBySystemd(s *sockets.Socket) bool {
 		}
 	}
 	return false
+}
+
+// where names the container or network namespace a socket lives in, made
+// safe: a container's name comes from whoever started it.
+func (m *Model) where(s *sockets.Socket) string {
+	if c := m.frame.Containers.Of(s); c != nil {
+		return safetext.Visible(c.Label())
+	}
+	if len(m.frame.Snapshot.Namespaces) <= 1 {
+		return "host"
+	}
+	return safetext.Visible(m.frame.Snapshot.Namespace(s.NetNS).Label())
 }

@@ -78,6 +78,7 @@ type row struct {
 // socketSig is everything that can change in a socket's row while its ID
 // stays the same. Process pointers are stable while the process is.
 type socketSig struct {
+	where    string // the container or namespace; a name arrives later
 	state    sockets.State
 	first    *sockets.Process
 	n        int
@@ -85,8 +86,8 @@ type socketSig struct {
 	complete bool
 }
 
-func signature(s *sockets.Socket, v *verdict.Verdict, complete bool) socketSig {
-	sig := socketSig{state: s.State, n: len(s.Processes), complete: complete}
+func signature(s *sockets.Socket, v *verdict.Verdict, complete bool, where string) socketSig {
+	sig := socketSig{where: where, state: s.State, n: len(s.Processes), complete: complete}
 	if sig.n > 0 {
 		sig.first = s.Processes[0]
 	}
@@ -103,6 +104,7 @@ type sortKeys struct {
 	pid      int
 	process  string
 	user     string
+	where    string
 	service  string
 	severity int
 	count    int
@@ -115,6 +117,9 @@ type column struct {
 	ideal    int // width it grows to when there is room
 	priority int // columns with the lowest priority go first when narrow
 	compare  func(a, b *sortKeys) int
+	// from is the narrowest terminal the column shows on (0: any): a
+	// column worth less than room for the others waits for a wide one.
+	from int
 }
 
 func byLocal(a, b *sortKeys) int {
@@ -131,6 +136,9 @@ func byProcess(a, b *sortKeys) int {
 	return cmp.Or(strings.Compare(a.process, b.process), cmp.Compare(a.pid, b.pid), byLocal(a, b))
 }
 func byUser(a, b *sortKeys) int { return cmp.Or(strings.Compare(a.user, b.user), byLocal(a, b)) }
+func byWhere(a, b *sortKeys) int {
+	return cmp.Or(strings.Compare(a.where, b.where), byLocal(a, b))
+}
 func byService(a, b *sortKeys) int {
 	return cmp.Or(strings.Compare(a.service, b.service), byLocal(a, b))
 }
@@ -143,33 +151,34 @@ func byCount(a, b *sortKeys) int { return cmp.Or(cmp.Compare(b.count, a.count), 
 // first. Listeners have no peer and few states, so there REMOTE and STATE
 // stay narrow and give their room to what matters.
 func socketColumns(v viewKind) []column {
-	remote, state := column{"REMOTE", 15, 22, 92, byRemote}, column{"STATE", 6, 11, 75, byState}
+	remote, state := column{"REMOTE", 15, 22, 92, byRemote, 0}, column{"STATE", 6, 11, 75, byState, 0}
 	if v == viewListeners {
-		remote = column{"REMOTE", 6, 6, 20, byRemote}
+		remote = column{"REMOTE", 6, 6, 20, byRemote, 0}
 		state.ideal, state.priority = 6, 40
 	}
 	return []column{
-		{"", 1, 1, 100, nil},
-		{"PROTO", 5, 5, 60, byProto},
-		{"LOCAL", 15, 22, 95, byLocal},
+		{"", 1, 1, 100, nil, 0},
+		{"PROTO", 5, 5, 60, byProto, 0},
+		{"LOCAL", 15, 22, 95, byLocal, 0},
 		remote,
 		state,
-		{"PID", 5, 7, 80, byPID},
-		{"PROCESS", 7, 14, 85, byProcess},
-		{"USER", 5, 10, 30, byUser},
-		{"SERVICE", 7, 12, 70, byService},
-		{"VERDICT", 15, 17, 96, bySeverity},
+		{"PID", 5, 7, 80, byPID, 0},
+		{"PROCESS", 7, 14, 85, byProcess, 0},
+		{"USER", 5, 10, 30, byUser, 0},
+		{title: "WHERE", min: 5, ideal: 12, priority: 25, compare: byWhere, from: 100},
+		{"SERVICE", 7, 12, 70, byService, 0},
+		{"VERDICT", 15, 17, 96, bySeverity, 0},
 	}
 }
 
 var processColumns = []column{
-	{"", 1, 1, 100, nil},
-	{"PID", 5, 7, 95, byPID},
-	{"PROCESS", 7, 16, 90, byProcess},
-	{"USER", 5, 10, 60, byUser},
-	{"SOCKETS", 7, 8, 50, byCount},
-	{"LISTENING ON", 12, 40, 80, byLocal},
-	{"VERDICT", 10, 19, 85, bySeverity},
+	{"", 1, 1, 100, nil, 0},
+	{"PID", 5, 7, 95, byPID, 0},
+	{"PROCESS", 7, 16, 90, byProcess, 0},
+	{"USER", 5, 10, 60, byUser, 0},
+	{"SOCKETS", 7, 8, 50, byCount, 0},
+	{"LISTENING ON", 12, 40, 80, byLocal, 0},
+	{"VERDICT", 10, 19, 85, bySeverity, 0},
 }
 
 func (v viewKind) columns() []column {
@@ -188,7 +197,7 @@ func addrString(a netip.AddrPort) string {
 }
 
 // socketRow builds the row of one socket.
-func socketRow(s *sockets.Socket, v *verdict.Verdict, complete bool) *row {
+func socketRow(s *sockets.Socket, v *verdict.Verdict, complete bool, where string) *row {
 	pids, names, users := owners(s, complete)
 	local := addrString(s.Local)
 	if v.Exposure == verdict.ExposureAll {
@@ -208,15 +217,15 @@ func socketRow(s *sockets.Socket, v *verdict.Verdict, complete bool) *row {
 	}
 	r := &row{
 		key:   rowKey{id: s.ID()},
-		cells: []string{"", proto, local, remote, s.StateName(), pids, names, users, service, v.ShortLabel()},
+		cells: []string{"", proto, local, remote, s.StateName(), pids, names, users, where, service, v.ShortLabel()},
 		class: v.Class(),
 		sortKeys: sortKeys{proto: s.Proto, local: s.Local, remote: s.Remote, state: s.StateName(),
-			process: names, user: users, service: service, severity: v.Severity()},
+			process: names, user: users, where: where, service: service, severity: v.Severity()},
 	}
 	if len(s.Processes) > 0 {
 		r.sortKeys.pid = s.Processes[0].PID
 	}
-	r.cheap = signature(s, v, complete)
+	r.cheap = signature(s, v, complete, where)
 	r.search = strings.ToLower(strings.Join(r.cells[1:], " "))
 	return r
 }

@@ -264,6 +264,9 @@ func (t *table) SetSize(width, height int) {
 		byPriority[i] = i
 	}
 	slices.SortStableFunc(byPriority, func(a, b int) int { return t.columns[a].priority - t.columns[b].priority })
+	for i, c := range t.columns {
+		shown[i] = width >= c.from
+	}
 	for _, i := range byPriority {
 		if need() <= width {
 			break
