@@ -100,7 +100,18 @@ func listenIn(t *testing.T, ns namedNS, addr string) (*sockettest.Holder, netip.
 			return err
 		}
 		uf, err := pc.(*net.UDPConn).File()
-		files = append(files, lf, uf)
+		if err != nil {
+			return err
+		}
+		// A connection to it from inside, so the namespace holds more
+		// than listeners (both ends: the server's waits in the backlog).
+		conn, err := net.Dial("tcp4", netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), at.Port()).String())
+		if err != nil {
+			return err
+		}
+		defer conn.Close()
+		cf, err := conn.(*net.TCPConn).File()
+		files = append(files, lf, uf, cf)
 		return err
 	})
 	h, err := sockettest.Hold(files...)
