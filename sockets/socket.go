@@ -116,6 +116,24 @@ func (s *Socket) StateName() string {
 	return s.State.String()
 }
 
+// shortStates are ss's names of the states, for narrow columns.
+var shortStates = [...]string{
+	Established: "ESTAB", SynSent: "SYN-SENT", SynRecv: "SYN-RECV", FinWait1: "FIN-WAIT-1",
+	FinWait2: "FIN-WAIT-2", TimeWait: "TIME-WAIT", Close: "CLOSE", CloseWait: "CLOSE-WAIT",
+	LastAck: "LAST-ACK", Listen: "LISTEN", Closing: "CLOSING", NewSynRecv: "SYN-RECV",
+}
+
+// ShortStateName turns a StateName into ss's shorter one: "ESTAB",
+// "TIME-WAIT" — at most 10 characters. Other text is returned as it is.
+func ShortStateName(name string) string {
+	for st, long := range stateNames {
+		if long == name && int(st) < len(shortStates) && shortStates[st] != "" {
+			return shortStates[st]
+		}
+	}
+	return name
+}
+
 // Listening reports whether the socket waits for peers: a TCP listener or an
 // unconnected UDP socket.
 func (s *Socket) Listening() bool {

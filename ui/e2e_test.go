@@ -170,6 +170,14 @@ func TestDashboardInTmux(t *testing.T) {
 
 	s.send("2")
 	s.waitFor("the external connection", contains("[2 Connections]", peer.Host4.String(), "EXTERNAL"))
+	// At 80 columns the peer's port, what an admin needs, is never cut.
+	if _, err := s.tmux("resize-window", "-t", s.name, "-x", "80", "-y", "24"); err != nil {
+		t.Fatal(err)
+	}
+	s.waitFor("the peer's whole address at 80x24", contains(conn.LocalAddr().String(), "ESTAB"))
+	if _, err := s.tmux("resize-window", "-t", s.name, "-x", "120", "-y", "40"); err != nil {
+		t.Fatal(err)
+	}
 
 	s.send("1", "/", "t", "e", "l", "n", "e", "t", "Enter")
 	screen = s.waitFor("the filter", contains("filter: telnet", "1 of 4 rows"))

@@ -120,6 +120,9 @@ type column struct {
 	// from is the narrowest terminal the column shows on (0: any): a
 	// column worth less than room for the others waits for a wide one.
 	from int
+	// shorten fits a cell into fewer cells than it needs; nil cuts its
+	// end with an ellipsis.
+	shorten func(cell string, width int) string
 }
 
 func byLocal(a, b *sortKeys) int {
@@ -151,34 +154,39 @@ func byCount(a, b *sortKeys) int { return cmp.Or(cmp.Compare(b.count, a.count), 
 // first. Listeners have no peer and few states, so there REMOTE and STATE
 // stay narrow and give their room to what matters.
 func socketColumns(v viewKind) []column {
-	remote, state := column{"REMOTE", 15, 22, 92, byRemote, 0}, column{"STATE", 6, 11, 75, byState, 0}
+	// A peer's address and port whole (255.255.255.255:65535), and a state
+	// in ss's short names (TIME-WAIT): at 80 columns the service goes
+	// first, and an address that is longer still loses its middle, never
+	// its port.
+	remote := column{title: "REMOTE", min: 21, ideal: 22, priority: 92, compare: byRemote, shorten: shortenAddr}
+	state := column{title: "STATE", min: 9, ideal: 11, priority: 75, compare: byState, shorten: shortenState}
 	if v == viewListeners {
-		remote = column{"REMOTE", 6, 6, 20, byRemote, 0}
-		state.ideal, state.priority = 6, 40
+		remote = column{title: "REMOTE", min: 6, ideal: 6, priority: 20, compare: byRemote}
+		state.min, state.ideal, state.priority = 6, 6, 40
 	}
 	return []column{
-		{"", 1, 1, 100, nil, 0},
-		{"PROTO", 5, 5, 60, byProto, 0},
-		{"LOCAL", 15, 22, 95, byLocal, 0},
+		{title: "", min: 1, ideal: 1, priority: 100},
+		{title: "PROTO", min: 5, ideal: 5, priority: 60, compare: byProto},
+		{title: "LOCAL", min: 15, ideal: 22, priority: 95, compare: byLocal, shorten: shortenAddr},
 		remote,
 		state,
-		{"PID", 5, 7, 80, byPID, 0},
-		{"PROCESS", 7, 14, 85, byProcess, 0},
-		{"USER", 5, 10, 30, byUser, 0},
+		{title: "PID", min: 5, ideal: 7, priority: 80, compare: byPID},
+		{title: "PROCESS", min: 7, ideal: 14, priority: 85, compare: byProcess},
+		{title: "USER", min: 5, ideal: 10, priority: 30, compare: byUser},
 		{title: "WHERE", min: 5, ideal: 12, priority: 25, compare: byWhere, from: 100},
-		{"SERVICE", 7, 12, 70, byService, 0},
-		{"VERDICT", 15, 17, 96, bySeverity, 0},
+		{title: "SERVICE", min: 7, ideal: 12, priority: 70, compare: byService},
+		{title: "VERDICT", min: 15, ideal: 17, priority: 96, compare: bySeverity},
 	}
 }
 
 var processColumns = []column{
-	{"", 1, 1, 100, nil, 0},
-	{"PID", 5, 7, 95, byPID, 0},
-	{"PROCESS", 7, 16, 90, byProcess, 0},
-	{"USER", 5, 10, 60, byUser, 0},
-	{"SOCKETS", 7, 8, 50, byCount, 0},
-	{"LISTENING ON", 12, 40, 80, byLocal, 0},
-	{"VERDICT", 10, 19, 85, bySeverity, 0},
+	{title: "", min: 1, ideal: 1, priority: 100},
+	{title: "PID", min: 5, ideal: 7, priority: 95, compare: byPID},
+	{title: "PROCESS", min: 7, ideal: 16, priority: 90, compare: byProcess},
+	{title: "USER", min: 5, ideal: 10, priority: 60, compare: byUser},
+	{title: "SOCKETS", min: 7, ideal: 8, priority: 50, compare: byCount},
+	{title: "LISTENING ON", min: 12, ideal: 40, priority: 80, compare: byLocal},
+	{title: "VERDICT", min: 10, ideal: 19, priority: 85, compare: bySeverity},
 }
 
 func (v viewKind) columns() []column {

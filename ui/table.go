@@ -315,7 +315,11 @@ func (t *table) line(cells []string) string {
 		first = false
 		cell := cells[i]
 		if ansi.StringWidth(cell) > w {
-			cell = ansi.Truncate(cell, w, "…")
+			if shorten := t.columns[i].shorten; shorten != nil {
+				cell = shorten(cell, w)
+			} else {
+				cell = ansi.Truncate(cell, w, "…")
+			}
 		}
 		b.WriteString(cell)
 		if pad := w - ansi.StringWidth(cell); pad > 0 {
