@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
 	"github.com/portwarden/portwarden/app"
 	"github.com/portwarden/portwarden/report"
@@ -61,7 +64,7 @@ func printSnapshot(cmd *cobra.Command, g *globals, q sockets.Query, asJSON bool)
 	if asJSON {
 		err = report.WriteJSON(out, in.Host, in.Snapshot, in.Judged, in.Containers)
 	} else {
-		err = report.WriteTable(out, in.Snapshot, in.Judged, in.Containers)
+		err = report.WriteTable(out, in.Snapshot, in.Judged, in.Containers, terminalWidth(out))
 	}
 	if err != nil {
 		return broken(fmt.Errorf("write: %w", err))
@@ -105,4 +108,18 @@ func inspectJudged(cmd *cobra.Command, g *globals, q sockets.Query) (*app.App, *
 		return nil, nil, broken(in.BaselineErr)
 	}
 	return a, in, nil
+}
+
+// terminalWidth is the width to print a table in: the terminal's when out
+// is one, else $COLUMNS when set (a pipe, TERM=dumb), else 0 (no limit).
+func terminalWidth(out io.Writer) int {
+	if f, ok := out.(*os.File); ok {
+		if w, _, err := term.GetSize(int(f.Fd())); err == nil && w > 0 {
+			return w
+		}
+	}
+	if n, err := strconv.Atoi(os.Getenv("COLUMNS")); err == nil && n > 0 {
+		return n
+	}
+	return 0
 }

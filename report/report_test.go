@@ -129,7 +129,7 @@ func TestGoldenOutputs(t *testing.T) {
 	judged := assess(snap)
 	Sort(judged)
 	var table, check, md, snapJSON, checkJSON bytes.Buffer
-	if err := WriteTable(&table, snap, judged, nil); err != nil {
+	if err := WriteTable(&table, snap, judged, nil, 0); err != nil {
 		t.Fatal(err)
 	}
 	golden(t, "table.txt", table.Bytes())
@@ -179,7 +179,7 @@ func TestTableAlignsWideNames(t *testing.T) {
 	judged := assess(snap)
 	Sort(judged)
 	var buf bytes.Buffer
-	if err := WriteTable(&buf, snap, judged, nil); err != nil {
+	if err := WriteTable(&buf, snap, judged, nil, 0); err != nil {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
@@ -195,4 +195,26 @@ func TestTableAlignsWideNames(t *testing.T) {
 		return
 	}
 	t.Fatalf("wide name not in table:\n%s", buf.String())
+}
+
+// TestTableFitsAWidth: given a width, the text columns narrow until the
+// table fits; addresses, ports and verdicts stay whole.
+func TestTableFitsAWidth(t *testing.T) {
+	snap := fixedSnapshot()
+	judged := assess(snap)
+	Sort(judged)
+	var buf bytes.Buffer
+	if err := WriteTable(&buf, snap, judged, nil, 105); err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+		if w := ansi.StringWidth(l); w > 105 {
+			t.Errorf("line of %d cells at width 105: %q", w, l)
+		}
+	}
+	for _, want := range []string{"127.0.0.1:40000", "[::1]:8080", "UNEXPECTED medium"} {
+		if !strings.Contains(buf.String(), want) {
+			t.Errorf("%q was cut:\n%s", want, buf.String())
+		}
+	}
 }

@@ -22,7 +22,11 @@ var tableHeader = []string{"PROTO", "STATE", "LOCAL", "REMOTE", "USER", "PID", "
 // the owner could not be read (complete is false). Text from processes is
 // made visible, never interpreted, and columns are padded by display
 // width, so wide characters in process names keep the columns aligned.
-func WriteTable(w io.Writer, snap *sockets.Snapshot, judged []verdict.Judged, containers *container.Index) error {
+//
+// width, when not 0, is the terminal's: the widest text columns (PROCESS,
+// USER, WHERE, SERVICE) are cut with "…" until the table fits, so that
+// lines do not wrap; addresses, ports and verdicts are never cut.
+func WriteTable(w io.Writer, snap *sockets.Snapshot, judged []verdict.Judged, containers *container.Index, width int) error {
 	rows := make([][]string, 0, len(judged)+1)
 	rows = append(rows, tableHeader)
 	for i := range judged {
@@ -37,6 +41,16 @@ func WriteTable(w io.Writer, snap *sockets.Snapshot, judged []verdict.Judged, co
 	for _, r := range rows {
 		for i, cell := range r {
 			widths[i] = max(widths[i], ansi.StringWidth(cell))
+		}
+	}
+	if width > 0 {
+		fitWidths(widths, width)
+		for _, r := range rows {
+			for i, cell := range r {
+				if ansi.StringWidth(cell) > widths[i] {
+					r[i] = ansi.Truncate(cell, widths[i], "…")
+				}
+			}
 		}
 	}
 	bw := bufio.NewWriterSize(w, 64<<10)
@@ -91,4 +105,32 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// cuttable are the columns fitWidths may narrow, by index in tableHeader:
+// PROCESS, USER, WHERE, SERVICE.
+var cuttable = []int{6, 4, 7, 8}
+
+// fitWidths narrows the widest cuttable column, one cell at a time, down
+// to 5 cells each, until the table (two spaces between columns) fits.
+func fitWidths(widths []int, width int) {
+	total := func() int {
+		n := 2 * (len(widths) - 1)
+		for _, w := range widths {
+			n += w
+		}
+		return n
+	}
+	for total() > width {
+		widest := -1
+		for _, i := range cuttable {
+			if widths[i] > 5 && (widest < 0 || widths[i] > widths[widest]) {
+				widest = i
+			}
+		}
+		if widest < 0 {
+			return // as narrow as it goes: the terminal wraps the rest
+		}
+		widths[widest]--
+	}
 }

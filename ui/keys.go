@@ -13,6 +13,7 @@ type keyMap struct {
 	Filter, ClearFilter, AcceptFilter, Back key.Binding
 	CloseHelp                               key.Binding
 	Pause, Refresh, Help, Quit, QuitNow     key.Binding
+	Warnings                                key.Binding
 	Mark, Unmark, Kill, KillNow, Disable    key.Binding
 }
 
@@ -34,6 +35,7 @@ func newKeyMap() keyMap {
 		AcceptFilter: key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "keep filter")),
 		Pause:        key.NewBinding(key.WithKeys("p"), key.WithHelp("p", "pause")),
 		Refresh:      key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "refresh now")),
+		Warnings:     key.NewBinding(key.WithKeys("w"), key.WithHelp("w", "warnings")),
 		Help:         key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "help")),
 		Quit:         key.NewBinding(key.WithKeys("q"), key.WithHelp("q", "quit")),
 		QuitNow:      key.NewBinding(key.WithKeys("ctrl+c"), key.WithHelp("ctrl+c", "quit anywhere")),
@@ -69,7 +71,7 @@ func (k keyMap) ShortHelp() []key.Binding {
 func (k keyMap) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
 		{k.Table.Up, k.Table.Down, k.Table.PageUp, k.Table.PageDown, k.Table.Top, k.Table.Bottom, k.Help, k.Quit},
-		{k.NextView, k.PrevView, k.View1, k.View2, k.View3, k.View4, k.Pause, k.Refresh, k.QuitNow},
+		{k.NextView, k.PrevView, k.View1, k.View2, k.View3, k.View4, k.Pause, k.Refresh, k.Warnings, k.QuitNow},
 		{k.Detail, k.DetailPane.ScrollUp, k.DetailPane.ScrollDown, k.Filter, k.Back, k.Table.Sort, k.Table.Reverse,
 			k.Mark, k.Unmark, k.Kill, k.KillNow, k.Disable},
 	}

@@ -49,11 +49,12 @@ type Model struct {
 	inflight bool
 	ticking  bool // a tick is scheduled: one chain of refreshes, never two
 
-	detailOpen  bool
-	detail      *detailPane
-	origins     map[procKey]origin.Info // how each process was started
-	portClasses map[uint16]string       // what each port number's range means
-	socketUnits map[sockets.ID][]string // the socket units systemd holds a listener for
+	detailOpen   bool
+	warningsOpen bool // the lower pane shows every warning, whole
+	detail       *detailPane
+	origins      map[procKey]origin.Info // how each process was started
+	portClasses  map[uint16]string       // what each port number's range means
+	socketUnits  map[sockets.ID][]string // the socket units systemd holds a listener for
 
 	status    string
 	statusErr bool

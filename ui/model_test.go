@@ -345,3 +345,25 @@ func TestDetailNamesTheSocketUnit(t *testing.T) {
 		t.Errorf("socket units asked about: %v", m.socketUnits)
 	}
 }
+
+// TestWarningsPane: at 80 columns a long warning is not cut mid-word in
+// the status line; w shows every warning whole, and esc closes it.
+func TestWarningsPane(t *testing.T) {
+	f := frameOf(fixtureSockets())
+	long := "could not read the open files of 1 process (pid 1); their sockets show no owner"
+	f.Snapshot.Complete, f.Snapshot.Warnings = false, []string{long, "3 processes exited while being read"}
+	m, _ := newTestModel(t, 80, 24, f)
+	lines := strings.Split(screen(m), "\n")
+	if status := lines[len(lines)-2]; !strings.Contains(status, "2 warnings (w shows them)") || strings.Contains(status, "…") {
+		t.Errorf("status line at 80 columns: %q", status)
+	}
+	m = press(t, m, "w")
+	s := screen(m)
+	if !strings.Contains(s, "Warnings") || !strings.Contains(strings.Join(strings.Fields(s), " "), long) || !strings.Contains(s, "3 processes exited") {
+		t.Errorf("warnings pane:\n%s", s)
+	}
+	m = press(t, m, "esc")
+	if m.warningsOpen || strings.Contains(screen(m), "Warnings") {
+		t.Errorf("esc left the warnings pane open:\n%s", screen(m))
+	}
+}

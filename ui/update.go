@@ -44,10 +44,12 @@ func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(msg, k.Filter):
 		m.mode = modeFilter
 		return m.filter.Focus()
+	case key.Matches(msg, k.Warnings):
+		m.warningsOpen = !m.warningsOpen
 	case key.Matches(msg, k.Back):
-		// esc closes what is open: the detail pane first, then the filter.
-		if m.detailOpen {
-			m.detailOpen = false
+		// esc closes what is open: a pane first, then the filter.
+		if m.warningsOpen || m.detailOpen {
+			m.warningsOpen, m.detailOpen = false, false
 			return nil
 		}
 		m.filter.SetValue("")

@@ -7,6 +7,8 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
+
+	"github.com/portwarden/portwarden/safetext"
 )
 
 // The smallest terminal the dashboard draws in.
@@ -41,9 +43,12 @@ func (m *Model) render() string {
 	lines = append(lines, t.View()...)
 	if m.paneOpen() {
 		lines = append(lines, m.styles.Border.Render(strings.Repeat("─", m.width)))
-		if m.focused != nil {
+		switch {
+		case m.focused != nil:
 			lines = append(lines, m.focused.View()...)
-		} else {
+		case m.warningsOpen:
+			lines = append(lines, fitLines(m.warningLines(), m.width, m.detailHeight())...)
+		default:
 			lines = append(lines, m.detail.View()...)
 		}
 	}
@@ -62,7 +67,7 @@ func (m *Model) tableHeight() int {
 
 // paneOpen reports whether the lower pane shows: details, a dialog or the
 // mark form.
-func (m *Model) paneOpen() bool { return m.detailOpen || m.focused != nil }
+func (m *Model) paneOpen() bool { return m.detailOpen || m.warningsOpen || m.focused != nil }
 
 // detailHeight is the detail pane's height: half the body, and nearly all
 // of it on a short terminal.
@@ -151,16 +156,51 @@ func (m *Model) statusLine() string {
 		return fit(st.Error.Render(m.status), m.width)
 	case m.status != "":
 		return fit(st.Status.Render(m.status), m.width)
-	case m.loaded && m.frame.BaselineErr != nil:
-		return fit(st.Error.Render(m.frame.BaselineErr.Error()), m.width)
+	case m.loaded && m.frame.BaselineErr != nil && !m.warningsOpen:
+		return fit(st.Error.Render("the baseline cannot be read (w shows why)")+" · "+count, m.width)
 	case m.filter.Value() != "":
 		return fit("filter: "+m.filter.Value()+" · "+count+" · esc clears", m.width)
 	case m.loaded && !m.frame.Snapshot.Complete && !m.cfg.Root:
 		return fit(st.Hint.Render("not root: owners of other users' sockets show as ? — run with sudo to see them")+" · "+count, m.width)
-	case m.loaded && !m.frame.Snapshot.Complete:
-		return fit(st.Hint.Render("some owners unreadable: "+strings.Join(m.frame.Snapshot.Warnings, "; "))+" · "+count, m.width)
+	case m.loaded && len(m.warnings()) > 0 && !m.warningsOpen:
+		return fit(st.Hint.Render(safetext.Count(len(m.warnings()), "warning", "warnings")+" (w shows them)")+" · "+count, m.width)
 	}
 	return fit(st.Muted.Render(count), m.width)
+}
+
+// unknownOwner says what a ? owner means, truthfully for who runs it.
+func (m *Model) unknownOwner() string {
+	if m.cfg.Root {
+		return "owner unknown: its files are unreadable, even by root"
+	}
+	return "owner unknown: run as root to see it"
+}
+
+// warnings are what the admin should know about the current frame: a
+// baseline that cannot be read, and what the collection skipped.
+func (m *Model) warnings() []string {
+	if !m.loaded {
+		return nil
+	}
+	var out []string
+	if m.frame.BaselineErr != nil {
+		out = append(out, m.frame.BaselineErr.Error()+" (judging with the last baseline that loaded)")
+	}
+	return append(out, m.frame.Snapshot.Warnings...)
+}
+
+// warningLines is the warnings pane: every warning, whole.
+func (m *Model) warningLines() []string {
+	d := &detailWriter{width: m.width, st: m.styles}
+	d.title("Warnings")
+	ws := m.warnings()
+	if len(ws) == 0 {
+		d.plain("None: everything could be read.")
+	}
+	for _, w := range ws {
+		d.plain("• " + safetext.Visible(w))
+	}
+	return d.lines
 }
 
 func (m *Model) footerHelp() string {
@@ -185,7 +225,7 @@ func (m *Model) helpScreen() string {
 		"  "+st.Expected.Render("expected")+"    covered by the baseline (dimmed)",
 		"  *           after an address: bound to every interface (0.0.0.0 or [::])",
 		"  + / -       in the first column: appeared / vanished at the last refresh",
-		"  ?           owner unknown: run as root to see it",
+		"  ?           "+m.unknownOwner(),
 		"", st.Muted.Render("?, esc or q goes back; any other key goes back and does what it does"))
 	for i := range lines {
 		lines[i] = fit(lines[i], m.width)
