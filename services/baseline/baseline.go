@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -34,8 +35,40 @@ type Entry struct {
 
 // file is the TOML document.
 type file struct {
-	InternalNetworks []string `toml:"internal_networks"`
-	Listeners        []Entry  `toml:"listener"`
+	InternalNetworks []string   `toml:"internal_networks"`
+	Listeners        []Entry    `toml:"listener"`
+	Outbound         []Outbound `toml:"outbound"`
+}
+
+// Outbound documents where this host is expected to connect out: a
+// network, and a port (0: any). Once a baseline documents one, outbound
+// connections to external addresses it does not cover fail check.
+type Outbound struct {
+	Proto  string    `toml:"proto,omitempty"` // tcp or udp; "" for both
+	To     string    `toml:"to"`              // a network in CIDR form, or an address
+	Port   uint16    `toml:"port,omitempty"`
+	Reason string    `toml:"reason"`
+	Owner  string    `toml:"owner"`
+	Added  time.Time `toml:"added"`
+	to     netip.Prefix
+}
+
+// Covers reports whether o documents connection s's peer.
+func (o *Outbound) Covers(s *sockets.Socket) bool {
+	return (o.Proto == "" || o.Proto == s.Proto.String()) && (o.Port == 0 || o.Port == s.Remote.Port()) &&
+		o.to.Contains(s.Remote.Addr().WithZone("").Unmap())
+}
+
+// Key renders what the entry covers, as "tcp to 198.51.100.0/24 port 443".
+func (o *Outbound) Key() string {
+	s := "to " + o.To
+	if o.Proto != "" {
+		s = o.Proto + " " + s
+	}
+	if o.Port != 0 {
+		s += " port " + strconv.Itoa(int(o.Port))
+	}
+	return s
 }
 
 // Baseline is a loaded baseline file.
@@ -44,6 +77,7 @@ type Baseline struct {
 	Exists   bool           // false when there is no file yet
 	Internal []netip.Prefix // networks the admin declares internal
 	Entries  []Entry
+	Outbound []Outbound // where this host is expected to connect out
 }
 
 // DefaultPath is /etc/portwarden/baseline.toml for root, else
@@ -89,9 +123,23 @@ func parse(path, text string) (*Baseline, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	if undec := md.Undecoded(); len(undec) > 0 {
-		return nil, fmt.Errorf("%s: unknown key %q (known: internal_networks, and proto, port, bind, process, exe, reason, owner, added in [[listener]])", path, undec[0].String())
+		return nil, fmt.Errorf("%s: unknown key %q (known: internal_networks; proto, port, bind, process, exe, reason, owner, added in [[listener]]; proto, to, port, reason, owner, added in [[outbound]])", path, undec[0].String())
 	}
-	b := &Baseline{Path: path, Entries: f.Listeners}
+	b := &Baseline{Path: path, Entries: f.Listeners, Outbound: f.Outbound}
+	for i := range b.Outbound {
+		o := &b.Outbound[i]
+		p, err := netip.ParsePrefix(o.To)
+		if a, aerr := netip.ParseAddr(o.To); err != nil && aerr == nil {
+			p, err = a.Prefix(a.BitLen())
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: outbound %d: to %q is not an address or a network in CIDR form (like 198.51.100.0/24)", path, i+1, o.To)
+		}
+		if o.Proto != "" && o.Proto != "tcp" && o.Proto != "udp" {
+			return nil, fmt.Errorf("%s: outbound %d: proto %q: want \"tcp\" or \"udp\"", path, i+1, o.Proto)
+		}
+		o.to = p.Masked()
+	}
 	for _, s := range f.InternalNetworks {
 		p, err := netip.ParsePrefix(s)
 		if err != nil {
@@ -119,6 +167,17 @@ func (e *Entry) Validate() error {
 	if e.Bind != "" {
 		if _, err := netip.ParseAddr(e.Bind); err != nil {
 			return fmt.Errorf("bind %q is not an IP address", e.Bind)
+		}
+	}
+	return nil
+}
+
+// MatchOutbound returns the first outbound entry covering connection s's
+// peer, or nil.
+func (b *Baseline) MatchOutbound(s *sockets.Socket) *Outbound {
+	for i := range b.Outbound {
+		if b.Outbound[i].Covers(s) {
+			return &b.Outbound[i]
 		}
 	}
 	return nil

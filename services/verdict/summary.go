@@ -8,7 +8,10 @@ import (
 // Policy says what makes `portwarden check` fail, as an admin means it:
 // a listener nobody documented, and an external connection only when it
 // is unusual. An inbound connection from outside to a listener the
-// baseline expects is the service doing its job: never a failure.
+// baseline expects is the service doing its job: never a failure. A
+// baseline that documents outbound destinations ([[outbound]]) makes
+// every outbound external connection it does not cover fail, and those it
+// covers pass whatever their risk.
 type Policy struct {
 	// FailOn is the least risk at which an unexpected listener fails;
 	// None (the default) fails them all.
@@ -36,8 +39,13 @@ func (p Policy) FailsExternal(v *Verdict) bool {
 	if !v.External {
 		return false
 	}
-	if v.Direction == DirectionInbound {
+	switch {
+	case v.Direction == DirectionInbound:
 		return !v.Expected // to a listener the baseline does not cover
+	case v.Outbound != nil:
+		return false // documented: the admin expects it
+	case v.UndocumentedOutbound:
+		return true // the baseline documents outbound destinations, and not this one
 	}
 	return v.Known != nil && v.Known.Risk >= p.FailOnExternal
 }

@@ -36,6 +36,12 @@ type Verdict struct {
 	Direction Direction // connections only
 	Expected  bool      // covered by the baseline (listeners and inbound), or outbound
 	Baseline  *baseline.Entry
+	// Outbound is the baseline's entry documenting an outbound
+	// connection's peer; UndocumentedOutbound marks an outbound connection
+	// to an external peer that a baseline documenting outbound
+	// destinations does not cover.
+	Outbound             *baseline.Outbound
+	UndocumentedOutbound bool
 	Risk      catalog.Risk
 	// Unexpected marks a listener the baseline does not cover.
 	Unexpected bool
@@ -184,7 +190,10 @@ func (a *Assessor) connection(s *sockets.Socket, socks []sockets.Socket, listene
 		v.Expected = v.Baseline != nil
 	} else {
 		v.Direction = DirectionOutbound
-		v.Expected = true // the baseline documents listeners, not where we connect to
+		v.Expected = true // unless the baseline documents where we connect to
+		if a.Baseline != nil && len(a.Baseline.Outbound) > 0 {
+			v.Outbound = a.Baseline.MatchOutbound(s)
+		}
 	}
 	v.Known = a.Catalog.Lookup(s.Proto, port)
 	v.Service = a.Catalog.ServiceName(s.Proto, port)
@@ -205,6 +214,10 @@ func (a *Assessor) connection(s *sockets.Socket, socks []sockets.Socket, listene
 		v.Reasons = append(v.Reasons, "inbound from external "+s.Remote.Addr().Unmap().String()+" to "+name(v.Service, port))
 	} else {
 		v.Reasons = append(v.Reasons, "outbound to external "+s.Remote.Addr().Unmap().String()+" on "+name(v.Service, port))
+		if v.Outbound == nil && a.Baseline != nil && len(a.Baseline.Outbound) > 0 {
+			v.UndocumentedOutbound, v.Expected = true, false
+			v.Reasons = append(v.Reasons, "not among the baseline's outbound destinations")
+		}
 	}
 	if v.Known != nil && v.Known.Risk >= catalog.High {
 		v.Reasons = append(v.Reasons, v.Known.Risk.String()+"-risk service: "+v.Known.Name)

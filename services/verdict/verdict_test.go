@@ -351,3 +351,58 @@ func TestContainedListeners(t *testing.T) {
 		t.Errorf("a host listener: %+v", v)
 	}
 }
+
+// TestOutboundDestinations: once the baseline documents where this host
+// connects out, an external connection elsewhere fails check, and a
+// documented one passes even to a high-risk service.
+func TestOutboundDestinations(t *testing.T) {
+	dir := t.TempDir()
+	path := dir + "/b.toml"
+	text := `[[outbound]]
+to = "198.51.100.0/24"
+port = 443
+reason = "package mirror"
+owner = "ops"
+added = 2026-01-01
+
+[[outbound]]
+to = "203.0.113.9"
+proto = "tcp"
+reason = "the team's IRC bouncer"
+owner = "ops"
+added = 2026-01-01
+`
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	base, err := baseline.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ap := netip.MustParseAddrPort
+	conn := func(remote string) sockets.Socket {
+		return sockets.Socket{Proto: sockets.TCP, Local: ap("192.0.2.5:41000"), Remote: ap(remote), State: sockets.Established}
+	}
+	snap := &sockets.Snapshot{Sockets: []sockets.Socket{
+		conn("198.51.100.9:443"), // documented
+		conn("198.51.100.9:80"),  // that network, another port
+		conn("203.0.113.9:6667"), // documented, even IRC
+		conn("203.0.113.10:443"), // not documented
+	}}
+	j := (&Assessor{Catalog: catalog.Embedded(), Baseline: base}).Assess(snap)
+	p := DefaultPolicy()
+	for i, want := range []bool{false, true, false, true} {
+		if got := p.FailsExternal(&j[i].Verdict); got != want {
+			t.Errorf("%s: fails %v, want %v (%+v)", j[i].Socket.Remote, got, want, j[i].Verdict)
+		}
+	}
+	if o := j[0].Verdict.Outbound; o == nil || o.Reason != "package mirror" {
+		t.Errorf("documented destination: %+v", j[0].Verdict)
+	}
+	if bad := os.WriteFile(path, []byte("[[outbound]]\nto = \"not a net\"\nreason = \"x\"\n"), 0o644); bad != nil {
+		t.Fatal(bad)
+	}
+	if _, err := baseline.Load(path); err == nil || !strings.Contains(err.Error(), "outbound 1") {
+		t.Errorf("a bad outbound entry: %v", err)
+	}
+}
