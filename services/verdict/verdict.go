@@ -42,7 +42,7 @@ type Verdict struct {
 	// destinations does not cover.
 	Outbound             *baseline.Outbound
 	UndocumentedOutbound bool
-	Risk      catalog.Risk
+	Risk                 catalog.Risk
 	// Unexpected marks a listener the baseline does not cover.
 	Unexpected bool
 	// External marks a connection with an external peer.
