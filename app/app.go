@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -23,6 +24,7 @@ import (
 	"github.com/portwarden/portwarden/services/catalog"
 	"github.com/portwarden/portwarden/services/container"
 	"github.com/portwarden/portwarden/services/disable"
+	"github.com/portwarden/portwarden/services/firewall"
 	"github.com/portwarden/portwarden/services/origin"
 	"github.com/portwarden/portwarden/services/verdict"
 	"github.com/portwarden/portwarden/sockets"
@@ -141,6 +143,10 @@ func (a *App) Inspect(q sockets.Query) (*Inspection, error) {
 	}
 	collected := time.Now()
 	in.Snapshot = snap
+	if tables := firewall.LegacyTables(procRoot + "/net"); len(tables) > 0 {
+		snap.Warnings = append(snap.Warnings, "iptables-legacy tables hold rules ("+strings.Join(tables, ", ")+
+			"): portwarden does not read them, so ports published there by DNAT are not shown")
+	}
 	a.judge(in)
 	if a.opts.Trace != nil {
 		fmt.Fprintf(a.opts.Trace, "%s sockets=%d collect_ms=%.1f assess_ms=%.1f\n", start.Format(time.RFC3339Nano),
@@ -173,7 +179,8 @@ func (a *App) judge(in *Inspection) {
 				out.Published = append(out.Published, verdict.Published{Host: p.Host, Via: p.Via})
 			}
 			return out
-		}}
+		},
+		IsContainer: in.Containers.HasAddr}
 	in.Judged = assessor.Assess(in.Snapshot)
 }
 

@@ -138,6 +138,50 @@ func TestContainersNamed(t *testing.T) {
 			t.Errorf("%s's listeners: portwarden %v, ss %v", name, ours, want)
 		}
 	}
+	// A connection between two containers on the container bridge is
+	// internal, whatever range the bridge has (here a documentation one).
+	dbIP, err := d.Run("inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", "db1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Run("run", "-d", "--name", "client1", d.Image, "/bin/sh", "-c", "sleep 120 | /bin/busybox nc "+dbIP+" 5432"); err != nil {
+		t.Fatal(err)
+	}
+	clientPID, err := d.PID("client1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var peer string
+	waitUntil(t, "client1's connection to db1", func() bool {
+		cmd := exec.Command(bin, "snapshot", "--json", "--tcp", "--baseline", t.TempDir()+"/b.toml")
+		cmd.Env = append(os.Environ(), "DOCKER_HOST=unix://"+d.Socket)
+		out, err := cmd.Output()
+		if err != nil {
+			return false
+		}
+		var conns struct {
+			Sockets []struct {
+				RemoteIP   string `json:"remote_ip"`
+				RemotePort int    `json:"remote_port"`
+				Peer       string `json:"peer"`
+				NetNS      struct {
+					Inode uint64 `json:"inode"`
+				} `json:"netns"`
+			} `json:"sockets"`
+		}
+		json.Unmarshal(out, &conns)
+		for _, s := range conns.Sockets {
+			if s.RemoteIP == dbIP && s.RemotePort == 5432 && s.NetNS.Inode == nsInode(t, clientPID) {
+				peer = s.Peer
+				return true
+			}
+		}
+		return false
+	})
+	if peer != "internal" {
+		t.Errorf("client1 → db1 on the container bridge: peer %q, want internal", peer)
+	}
+
 	// kill names the container and its restart policy.
 	kill := exec.Command(bin, "kill", "--dry-run", "--audit-log", t.TempDir()+"/audit.log", strconv.Itoa(pids["db1"]))
 	kill.Env = append(os.Environ(), "DOCKER_HOST=unix://"+d.Socket)

@@ -104,6 +104,15 @@ func (x *Index) Inside(s *sockets.Socket) *Info {
 	return nil
 }
 
+// HasAddr reports whether addr is a known container's address.
+func (x *Index) HasAddr(addr netip.Addr) bool {
+	if x == nil {
+		return false
+	}
+	_, ok := x.byIP[addr]
+	return ok
+}
+
 // Refs lists every container the index names.
 func (x *Index) Refs() []Ref {
 	if x == nil {

@@ -51,7 +51,7 @@ func ExplainPeer(v *Verdict) string {
 	case PeerLinkLocal:
 		return "The peer is on the same network link (a link-local address, not routed)."
 	case PeerInternal:
-		return "The peer is in one of the networks the baseline declares internal."
+		return "The peer is in one of the networks the baseline declares internal, or is a container on this host."
 	case PeerPrivate:
 		return "The peer has a private address (RFC 1918 or IPv6 ULA): usually your own network, or behind NAT."
 	case PeerCGNAT:

@@ -60,6 +60,9 @@ type Assessor struct {
 	// Contained says, for a listener inside a container's own network, how
 	// the host publishes it; nil for any other socket.
 	Contained func(s *sockets.Socket) *Containment
+	// IsContainer reports whether an address is a container's: a peer on
+	// a container network is internal, whatever range the bridge uses.
+	IsContainer func(netip.Addr) bool
 }
 
 // Containment is how a listener inside a container is reached.
@@ -176,6 +179,9 @@ func (a *Assessor) connection(s *sockets.Socket, socks []sockets.Socket, listene
 		internal = a.Baseline.Internal
 	}
 	v.Peer = ClassifyPeer(s.Remote.Addr(), internal)
+	if v.Peer != PeerLoopback && v.Peer != PeerNone && a.IsContainer != nil && a.IsContainer(s.Remote.Addr().WithZone("").Unmap()) {
+		v.Peer = PeerInternal
+	}
 	if v.Peer == PeerNone {
 		v.Expected = true
 		return
