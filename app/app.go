@@ -180,7 +180,8 @@ func (a *App) judge(in *Inspection) {
 			}
 			return out
 		},
-		IsContainer: in.Containers.HasAddr}
+		IsContainer: in.Containers.HasAddr,
+		Where:       in.Containers.Where}
 	in.Judged = assessor.Assess(in.Snapshot)
 }
 

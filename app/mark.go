@@ -66,6 +66,7 @@ func (a *App) InitBaseline(in *Inspection, owner string) (int, error) {
 			continue
 		}
 		e := baseline.EntryFor(j.Socket)
+		e.Container = in.Containers.Where(j.Socket).Container // so a container's port is its own
 		e.Reason, e.Owner, e.Added = "present at init", owner, today
 		if !seen[e.Key()] {
 			seen[e.Key()] = true

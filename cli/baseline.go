@@ -68,6 +68,8 @@ func entryFlags(cmd *cobra.Command, e *baseline.Entry) {
 	f.StringVar(&e.Bind, "bind", "", "only this local address")
 	f.StringVar(&e.Process, "process", "", "only this process name")
 	f.StringVar(&e.Exe, "exe", "", "only this executable path")
+	f.StringVar(&e.Container, "container", "", "only in the container of this name")
+	f.StringVar(&e.Image, "image", "", "only in containers of this image")
 }
 
 // parseEntryPort fills in the entry's protocol and port from
@@ -86,7 +88,7 @@ func parseEntryPort(e *baseline.Entry, arg string) error {
 func baselineAddCommand(g *globals) *cobra.Command {
 	var e baseline.Entry
 	cmd := &cobra.Command{
-		Use:   "add --reason TEXT [--owner WHO] [--bind ADDR] [--process NAME] [--exe PATH] [tcp|udp/]PORT",
+		Use:   "add --reason TEXT [--owner WHO] [--bind ADDR] [--process NAME] [--exe PATH] [--container NAME] [--image IMAGE] [tcp|udp/]PORT",
 		Short: "Document a listener as expected",
 		Args:  oneTarget,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -120,7 +122,7 @@ func baselineAddCommand(g *globals) *cobra.Command {
 func baselineRemoveCommand(g *globals) *cobra.Command {
 	var e baseline.Entry
 	cmd := &cobra.Command{
-		Use:   "remove [--bind ADDR] [--process NAME] [--exe PATH] [tcp|udp/]PORT",
+		Use:   "remove [--bind ADDR] [--process NAME] [--exe PATH] [--container NAME] [--image IMAGE] [tcp|udp/]PORT",
 		Short: "Remove the entries for a listener",
 		Args:  oneTarget,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -133,7 +135,8 @@ func baselineRemoveCommand(g *globals) *cobra.Command {
 			}
 			n, err := a.UnmarkMatching(e.Key(), func(x baseline.Entry) bool {
 				return x.Proto == e.Proto && x.Port == e.Port &&
-					(e.Bind == "" || x.Bind == e.Bind) && (e.Process == "" || x.Process == e.Process) && (e.Exe == "" || x.Exe == e.Exe)
+					(e.Bind == "" || x.Bind == e.Bind) && (e.Process == "" || x.Process == e.Process) && (e.Exe == "" || x.Exe == e.Exe) &&
+					(e.Container == "" || x.Container == e.Container) && (e.Image == "" || x.Image == e.Image)
 			})
 			if err != nil {
 				return fail("%v", err)

@@ -182,6 +182,42 @@ func TestContainersNamed(t *testing.T) {
 		t.Errorf("client1 → db1 on the container bridge: peer %q, want internal", peer)
 	}
 
+	// A baseline entry may name the container: db1's port is then
+	// expected, and the same port elsewhere is not.
+	base := t.TempDir() + "/b.toml"
+	if out, err := exec.Command(bin, "baseline", "add", "--baseline", base, "--audit-log", t.TempDir()+"/a.log",
+		"--container", "db1", "--reason", "lab database", "tcp/5432").CombinedOutput(); err != nil {
+		t.Fatalf("baseline add --container: %v %s", err, out)
+	}
+	check := exec.Command(bin, "snapshot", "--json", "--listening", "--tcp", "--baseline", base)
+	check.Env = append(os.Environ(), "DOCKER_HOST=unix://"+d.Socket)
+	out, err = check.Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var judged struct {
+		Sockets []struct {
+			LocalPort int  `json:"local_port"`
+			Expected  bool `json:"expected"`
+			NetNS     struct {
+				Inode uint64 `json:"inode"`
+			} `json:"netns"`
+		} `json:"sockets"`
+	}
+	json.Unmarshal(out, &judged)
+	found := false
+	for _, s := range judged.Sockets {
+		if s.LocalPort == 5432 && s.NetNS.Inode == nsInode(t, pids["db1"]) {
+			found = true
+			if !s.Expected {
+				t.Error("db1's listener is not expected by an entry naming container db1")
+			}
+		}
+	}
+	if !found {
+		t.Error("db1's listener is missing")
+	}
+
 	// kill names the container and its restart policy.
 	kill := exec.Command(bin, "kill", "--dry-run", "--audit-log", t.TempDir()+"/audit.log", strconv.Itoa(pids["db1"]))
 	kill.Env = append(os.Environ(), "DOCKER_HOST=unix://"+d.Socket)
@@ -191,7 +227,7 @@ func TestContainersNamed(t *testing.T) {
 	}
 
 	// The userland proxy holds the published port on the host.
-	found := false
+	found = false
 	for _, s := range snap.Sockets {
 		if s.LocalPort == hostPort && s.LocalIP == "127.0.0.1" && s.NetNS != nil && s.NetNS.Host {
 			found = len(s.Processes) > 0 && s.Processes[0].Name == "docker-proxy"

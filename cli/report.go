@@ -21,7 +21,7 @@ and date, and risk; then the baseline entries that nothing listens on.`,
 			if err != nil {
 				return err
 			}
-			doc := report.Audit{Host: in.Host, Snapshot: in.Snapshot, Judged: in.Judged, Baseline: in.Baseline, Unit: app.Unit}
+			doc := report.Audit{Host: in.Host, Snapshot: in.Snapshot, Judged: in.Judged, Baseline: in.Baseline, Containers: in.Containers, Unit: app.Unit}
 			if err := report.WriteMarkdown(cmd.OutOrStdout(), doc); err != nil {
 				return broken(err)
 			}

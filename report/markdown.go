@@ -9,6 +9,7 @@ import (
 
 	"github.com/portwarden/portwarden/safetext"
 	"github.com/portwarden/portwarden/services/baseline"
+	"github.com/portwarden/portwarden/services/container"
 	"github.com/portwarden/portwarden/services/verdict"
 	"github.com/portwarden/portwarden/sockets"
 )
@@ -19,6 +20,8 @@ type Audit struct {
 	Snapshot *sockets.Snapshot
 	Judged   []verdict.Judged
 	Baseline *baseline.Baseline
+	// Containers names the container of each socket; nil when unknown.
+	Containers *container.Index
 	// Unit names the systemd unit of a process, or "".
 	Unit func(*sockets.Process) string
 }
@@ -65,7 +68,7 @@ func WriteMarkdown(w io.Writer, a Audit) error {
 	for _, e := range a.Baseline.Entries {
 		used := false
 		for i := range snap.Sockets {
-			if snap.Sockets[i].Listening() && e.Covers(&snap.Sockets[i]) {
+			if snap.Sockets[i].Listening() && e.Covers(&snap.Sockets[i], a.Containers.Where(&snap.Sockets[i])) {
 				used = true
 				break
 			}

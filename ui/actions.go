@@ -53,6 +53,7 @@ func (m *Model) startMark() tea.Cmd {
 		return nil
 	}
 	e := baseline.EntryFor(s)
+	e.Container = m.frame.Containers.Where(s).Container
 	e.Added = m.cfg.Now()
 	b := m.backend
 	f := newMarkForm(m.styles, e, m.cfg.Admin, func(e baseline.Entry) tea.Cmd {

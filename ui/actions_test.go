@@ -128,7 +128,7 @@ func TestMarkAndUnmark(t *testing.T) {
 	snap := *b.frames[0].Snapshot
 	a := frameOf(snap.Sockets)
 	for i := range a.Judged {
-		if e.Covers(a.Judged[i].Socket) {
+		if e.Covers(a.Judged[i].Socket, baseline.Where{}) {
 			a.Judged[i].Verdict.Baseline = &e
 		}
 	}

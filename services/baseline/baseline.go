@@ -11,7 +11,6 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
@@ -21,16 +20,18 @@ import (
 )
 
 // Entry documents one expected listener. Proto and Port are required; Bind,
-// Process and Exe narrow the match when set.
+// Process, Exe, Container and Image narrow the match when set.
 type Entry struct {
-	Proto   string    `toml:"proto"`
-	Port    uint16    `toml:"port"`
-	Bind    string    `toml:"bind,omitempty"`    // local address, e.g. "127.0.0.1" or "::"
-	Process string    `toml:"process,omitempty"` // process name (comm)
-	Exe     string    `toml:"exe,omitempty"`     // executable path
-	Reason  string    `toml:"reason"`
-	Owner   string    `toml:"owner"`
-	Added   time.Time `toml:"added"`
+	Proto     string    `toml:"proto"`
+	Port      uint16    `toml:"port"`
+	Bind      string    `toml:"bind,omitempty"`      // local address, e.g. "127.0.0.1" or "::"
+	Process   string    `toml:"process,omitempty"`   // process name (comm)
+	Exe       string    `toml:"exe,omitempty"`       // executable path
+	Container string    `toml:"container,omitempty"` // the container's name
+	Image     string    `toml:"image,omitempty"`     // the container's image
+	Reason    string    `toml:"reason"`
+	Owner     string    `toml:"owner"`
+	Added     time.Time `toml:"added"`
 }
 
 // file is the TOML document.
@@ -38,37 +39,6 @@ type file struct {
 	InternalNetworks []string   `toml:"internal_networks"`
 	Listeners        []Entry    `toml:"listener"`
 	Outbound         []Outbound `toml:"outbound"`
-}
-
-// Outbound documents where this host is expected to connect out: a
-// network, and a port (0: any). Once a baseline documents one, outbound
-// connections to external addresses it does not cover fail check.
-type Outbound struct {
-	Proto  string    `toml:"proto,omitempty"` // tcp or udp; "" for both
-	To     string    `toml:"to"`              // a network in CIDR form, or an address
-	Port   uint16    `toml:"port,omitempty"`
-	Reason string    `toml:"reason"`
-	Owner  string    `toml:"owner"`
-	Added  time.Time `toml:"added"`
-	to     netip.Prefix
-}
-
-// Covers reports whether o documents connection s's peer.
-func (o *Outbound) Covers(s *sockets.Socket) bool {
-	return (o.Proto == "" || o.Proto == s.Proto.String()) && (o.Port == 0 || o.Port == s.Remote.Port()) &&
-		o.to.Contains(s.Remote.Addr().WithZone("").Unmap())
-}
-
-// Key renders what the entry covers, as "tcp to 198.51.100.0/24 port 443".
-func (o *Outbound) Key() string {
-	s := "to " + o.To
-	if o.Proto != "" {
-		s = o.Proto + " " + s
-	}
-	if o.Port != 0 {
-		s += " port " + strconv.Itoa(int(o.Port))
-	}
-	return s
 }
 
 // Baseline is a loaded baseline file.
@@ -123,7 +93,7 @@ func parse(path, text string) (*Baseline, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	if undec := md.Undecoded(); len(undec) > 0 {
-		return nil, fmt.Errorf("%s: unknown key %q (known: internal_networks; proto, port, bind, process, exe, reason, owner, added in [[listener]]; proto, to, port, reason, owner, added in [[outbound]])", path, undec[0].String())
+		return nil, fmt.Errorf("%s: unknown key %q (known: internal_networks; proto, port, bind, process, exe, container, image, reason, owner, added in [[listener]]; proto, to, port, reason, owner, added in [[outbound]])", path, undec[0].String())
 	}
 	b := &Baseline{Path: path, Entries: f.Listeners, Outbound: f.Outbound}
 	for i := range b.Outbound {
@@ -172,21 +142,15 @@ func (e *Entry) Validate() error {
 	return nil
 }
 
-// MatchOutbound returns the first outbound entry covering connection s's
-// peer, or nil.
-func (b *Baseline) MatchOutbound(s *sockets.Socket) *Outbound {
-	for i := range b.Outbound {
-		if b.Outbound[i].Covers(s) {
-			return &b.Outbound[i]
-		}
-	}
-	return nil
-}
+// Where is the container a socket belongs to, as far as known: "" for
+// none (or not known yet).
+type Where struct{ Container, Image string }
 
-// Match returns the first entry covering the socket, or nil.
-func (b *Baseline) Match(s *sockets.Socket) *Entry {
+// Match returns the first entry covering the socket, which belongs to the
+// container in says, or nil.
+func (b *Baseline) Match(s *sockets.Socket, in Where) *Entry {
 	for i := range b.Entries {
-		if b.Entries[i].Covers(s) {
+		if b.Entries[i].Covers(s, in) {
 			return &b.Entries[i]
 		}
 	}
@@ -194,8 +158,11 @@ func (b *Baseline) Match(s *sockets.Socket) *Entry {
 }
 
 // Covers reports whether the entry documents the socket's local endpoint.
-func (e *Entry) Covers(s *sockets.Socket) bool {
+func (e *Entry) Covers(s *sockets.Socket, in Where) bool {
 	if e.Proto != s.Proto.String() || e.Port != s.Local.Port() {
+		return false
+	}
+	if (e.Container != "" && e.Container != in.Container) || (e.Image != "" && e.Image != in.Image) {
 		return false
 	}
 	if e.Bind != "" {
@@ -237,6 +204,12 @@ func (e *Entry) Key() string {
 	}
 	if e.Exe != "" {
 		s += " (" + e.Exe + ")"
+	}
+	if e.Container != "" {
+		s += " in container " + e.Container
+	}
+	if e.Image != "" {
+		s += " of image " + e.Image
 	}
 	return s
 }
@@ -366,6 +339,12 @@ func (e *Entry) block() string {
 	}
 	if e.Exe != "" {
 		fmt.Fprintf(&b, "exe = %s\n", quote(e.Exe))
+	}
+	if e.Container != "" {
+		fmt.Fprintf(&b, "container = %s\n", quote(e.Container))
+	}
+	if e.Image != "" {
+		fmt.Fprintf(&b, "image = %s\n", quote(e.Image))
 	}
 	fmt.Fprintf(&b, "reason = %s\nowner = %s\n", quote(e.Reason), quote(e.Owner))
 	if e.Added.IsZero() {

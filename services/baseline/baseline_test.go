@@ -80,7 +80,7 @@ func TestRoundTripAndMatch(t *testing.T) {
 	}
 	for _, tt := range tests {
 		got := ""
-		if e := b.Match(tt.s); e != nil {
+		if e := b.Match(tt.s, Where{}); e != nil {
 			got = e.Key()
 		}
 		if got != tt.want {
@@ -240,5 +240,22 @@ func TestAddTwiceAndNoLitter(t *testing.T) {
 	names, _ := filepath.Glob(filepath.Join(dir, "*"))
 	if len(names) != 1 {
 		t.Errorf("files beside the baseline: %v", names)
+	}
+}
+
+// TestEntryNamingAContainer covers a port only in that container (or
+// image), so a container's documented port says nothing of the host's.
+func TestEntryNamingAContainer(t *testing.T) {
+	s := &sockets.Socket{Proto: sockets.TCP, Local: netip.MustParseAddrPort("[::]:5432"), State: sockets.Listen}
+	e := Entry{Proto: "tcp", Port: 5432, Container: "db1"}
+	if !e.Covers(s, Where{Container: "db1", Image: "postgres:16"}) || e.Covers(s, Where{}) || e.Covers(s, Where{Container: "db2"}) {
+		t.Error("an entry naming container db1 covers the wrong sockets")
+	}
+	img := Entry{Proto: "tcp", Port: 5432, Image: "postgres:16"}
+	if !img.Covers(s, Where{Container: "db2", Image: "postgres:16"}) || img.Covers(s, Where{Container: "db2", Image: "mysql"}) {
+		t.Error("an entry naming an image covers the wrong sockets")
+	}
+	if k := e.Key(); k != "tcp/5432 in container db1" {
+		t.Errorf("Key = %q", k)
 	}
 }

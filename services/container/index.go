@@ -3,6 +3,7 @@ package container
 import (
 	"net/netip"
 
+	"github.com/portwarden/portwarden/services/baseline"
 	"github.com/portwarden/portwarden/sockets"
 )
 
@@ -102,6 +103,15 @@ func (x *Index) Inside(s *sockets.Socket) *Info {
 		return &info
 	}
 	return nil
+}
+
+// Where names the container s belongs to for the baseline's entries:
+// its name and image, empty outside containers or while unknown.
+func (x *Index) Where(s *sockets.Socket) baseline.Where {
+	if c := x.Of(s); c != nil {
+		return baseline.Where{Container: c.Name, Image: c.Image}
+	}
+	return baseline.Where{}
 }
 
 // HasAddr reports whether addr is a known container's address.

@@ -63,6 +63,16 @@ type Assessor struct {
 	// IsContainer reports whether an address is a container's: a peer on
 	// a container network is internal, whatever range the bridge uses.
 	IsContainer func(netip.Addr) bool
+	// Where names the container a socket belongs to, for baseline entries
+	// that name one; nil: none does.
+	Where func(s *sockets.Socket) baseline.Where
+}
+
+func (a *Assessor) where(s *sockets.Socket) baseline.Where {
+	if a.Where == nil {
+		return baseline.Where{}
+	}
+	return a.Where(s)
 }
 
 // Containment is how a listener inside a container is reached.
@@ -135,7 +145,7 @@ func (a *Assessor) listener(s *sockets.Socket, v *Verdict) {
 		}
 	}
 	if a.Baseline != nil {
-		v.Baseline = a.Baseline.Match(s)
+		v.Baseline = a.Baseline.Match(s, a.where(s))
 	}
 	v.Expected = v.Baseline != nil
 	if v.Known != nil {
@@ -191,7 +201,7 @@ func (a *Assessor) connection(s *sockets.Socket, socks []sockets.Socket, listene
 		v.Direction = DirectionInbound
 		port = s.Local.Port()
 		if a.Baseline != nil {
-			v.Baseline = a.Baseline.Match(l)
+			v.Baseline = a.Baseline.Match(l, a.where(l))
 		}
 		v.Expected = v.Baseline != nil
 	} else {
