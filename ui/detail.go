@@ -28,6 +28,8 @@ func (m *Model) detailText() []string {
 		d.plain("Nothing selected.")
 	case r.status == statusGone:
 		d.plain("This row vanished at the last refresh: the socket or process no longer exists.")
+	case m.view == viewContainers:
+		m.describeContainer(d, r.key.ctr)
 	case m.view == viewProcesses:
 		if p := m.selectedProcess(); p != nil {
 			m.describeProcess(d, p, nil)

@@ -133,8 +133,8 @@ func New(cfg Config, backend Backend) *Model {
 }
 
 func defaultSort(v viewKind) int {
-	if v == viewProcesses {
-		return 1 // PID
+	if v == viewProcesses || v == viewContainers {
+		return 1 // PID, CONTAINER
 	}
 	return 2 // LOCAL
 }
@@ -277,8 +277,11 @@ func (m *Model) showFrame() {
 // building a string.
 func (m *Model) buildRows(t *table) []*row {
 	gen := m.frameSeq
-	if m.view == viewProcesses {
+	if m.view == viewProcesses || m.view == viewContainers {
 		rows := processRows(m.frame)
+		if m.view == viewContainers {
+			rows = containerRows(m.frame)
+		}
 		for i, r := range rows {
 			rows[i] = t.offer(gen, t.index[r.key], r)
 		}
@@ -319,7 +322,7 @@ func (m *Model) setSize(w, h int) {
 // nil when the cursor is on a gone row or a process.
 func (m *Model) selectedSocket() (*sockets.Socket, *verdict.Verdict) {
 	r := m.table().selected()
-	if r == nil || m.view == viewProcesses || r.sock < 0 || r.sock >= len(m.frame.Judged) {
+	if r == nil || m.view == viewProcesses || m.view == viewContainers || r.sock < 0 || r.sock >= len(m.frame.Judged) {
 		return nil, nil
 	}
 	j := &m.frame.Judged[r.sock]

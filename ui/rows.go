@@ -9,6 +9,7 @@ import (
 
 	"github.com/portwarden/portwarden/app"
 	"github.com/portwarden/portwarden/safetext"
+	"github.com/portwarden/portwarden/services/container"
 	"github.com/portwarden/portwarden/services/verdict"
 	"github.com/portwarden/portwarden/sockets"
 )
@@ -21,10 +22,11 @@ const (
 	viewConnections
 	viewAll
 	viewProcesses
+	viewContainers
 	viewCount
 )
 
-var viewNames = [viewCount]string{"Listeners", "Connections", "All", "By process"}
+var viewNames = [viewCount]string{"Listeners", "Connections", "All", "By process", "By container"}
 
 // includes reports whether a socket belongs in a socket view.
 func (v viewKind) includes(s *sockets.Socket) bool {
@@ -42,6 +44,7 @@ type rowKey struct {
 	id    sockets.ID
 	pid   int
 	start uint64
+	ctr   container.Ref
 }
 
 // rowStatus marks what happened to a row at the last refresh.
@@ -190,8 +193,11 @@ var processColumns = []column{
 }
 
 func (v viewKind) columns() []column {
-	if v == viewProcesses {
+	switch v {
+	case viewProcesses:
 		return processColumns
+	case viewContainers:
+		return containerColumns
 	}
 	return socketColumns(v)
 }

@@ -38,6 +38,8 @@ func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 		m.switchView(viewAll)
 	case key.Matches(msg, k.View4):
 		m.switchView(viewProcesses)
+	case key.Matches(msg, k.View5):
+		m.switchView(viewContainers)
 	case key.Matches(msg, k.Detail):
 		m.detailOpen = !m.detailOpen
 		m.detail.Top()
