@@ -23,18 +23,8 @@ import (
 // inside its namespace), in the right namespace, named with container and
 // image.
 func TestContainersNamed(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("dockerd needs root")
-	}
-	if _, err := exec.LookPath("dockerd"); err != nil {
-		t.Skip("dockerd is not installed (scripts/test.sh installs docker.io)")
-	}
+	d := sockettest.DockerForTest(t, netip.MustParsePrefix("198.51.100.225/28"))
 	bin := buildBinary(t)
-	d, err := sockettest.StartDocker(netip.MustParsePrefix("198.51.100.225/28"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Stop()
 	hostPort := freeLoopbackPort(t)
 	hostNetPort := freeLoopbackPort(t)
 	for _, args := range [][]string{
@@ -48,6 +38,7 @@ func TestContainersNamed(t *testing.T) {
 	}
 	pids := map[string]int{}
 	for _, name := range []string{"db1", "web1", "hostnet1"} {
+		var err error
 		if pids[name], err = d.PID(name); err != nil {
 			t.Fatal(err)
 		}
@@ -295,18 +286,8 @@ func freeLoopbackPort(t *testing.T) int {
 // TestDisableContainer disables a container that would restart itself:
 // the engine stops it and its restart policy becomes "no", recorded.
 func TestDisableContainer(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("dockerd needs root")
-	}
-	if _, err := exec.LookPath("dockerd"); err != nil {
-		t.Skip("dockerd is not installed (scripts/test.sh installs docker.io)")
-	}
+	d := sockettest.DockerForTest(t, netip.MustParsePrefix("198.51.100.241/28"))
 	bin := buildBinary(t)
-	d, err := sockettest.StartDocker(netip.MustParsePrefix("198.51.100.241/28"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Stop()
 	if _, err := d.Run("run", "-d", "--name", "shell1", "--restart", "always", "--stop-timeout", "1", d.Image, "/bin/busybox", "nc", "-ll", "-p", "31337", "-e", "/bin/sh"); err != nil {
 		t.Fatal(err)
 	}

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -17,19 +16,9 @@ import (
 // shows it in WHERE, and the detail pane explains the container, its
 // namespace and that nothing publishes the port.
 func TestDashboardShowsContainers(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("dockerd needs root")
-	}
-	if _, err := exec.LookPath("dockerd"); err != nil {
-		t.Skip("dockerd is not installed (scripts/test.sh installs docker.io)")
-	}
+	d := sockettest.DockerForTest(t, netip.MustParsePrefix("198.51.100.209/28"))
 	dir := t.TempDir()
 	bin := buildPortwarden(t, dir)
-	d, err := sockettest.StartDocker(netip.MustParsePrefix("198.51.100.209/28"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Stop()
 	if _, err := d.Run("run", "-d", "--name", "pwdb1", "--stop-timeout", "1", d.Image, "/bin/busybox", "nc", "-ll", "-p", "5432", "-e", "/bin/sh"); err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -173,4 +174,23 @@ func mountsUnder(dir string) []string {
 		out[i], out[j] = out[j], out[i]
 	}
 	return out
+}
+
+// DockerForTest starts a Docker engine for t (see StartDocker), or skips t
+// where none can run here (not root, docker.io not installed), and stops
+// it when t ends, on failure too.
+func DockerForTest(t testing.TB, bridge4 netip.Prefix) *Docker {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("dockerd needs root")
+	}
+	if _, err := exec.LookPath("dockerd"); err != nil {
+		t.Skip("dockerd is not installed (scripts/test.sh installs docker.io)")
+	}
+	d, err := StartDocker(bridge4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(d.Stop)
+	return d
 }
