@@ -279,6 +279,21 @@ func TestHelpScreen(t *testing.T) {
 	if m.mode != modeNormal {
 		t.Error("any key should leave help")
 	}
+	// ?, esc and q close help and do nothing else; q does not quit.
+	for _, k := range []string{"?", "esc", "q"} {
+		m = press(t, m, "?")
+		next, cmd := m.Update(keyMsg(k))
+		m = next.(*Model)
+		if m.mode != modeNormal || cmd != nil {
+			t.Errorf("%s in help: mode %v, command %v", k, m.mode, cmd)
+		}
+	}
+	// Another key closes help and then does what it does: / filters, and
+	// what is typed after goes to the filter, not to the sort.
+	m = press(t, m, "?", "/", "s", "s", "h")
+	if m.mode != modeFilter || m.filter.Value() != "ssh" {
+		t.Errorf("/ in help: mode %v, filter %q", m.mode, m.filter.Value())
+	}
 }
 
 func TestReturningToAViewShowsNoStaleRows(t *testing.T) {
