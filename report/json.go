@@ -186,21 +186,31 @@ func streamJSON(w io.Writer, snap *sockets.Snapshot, containers *container.Index
 	head := bytes.TrimSuffix(buf.Bytes(), []byte("[]}\n"))
 	bw.Write(escapeC1(head))
 	bw.WriteByte('[')
+	var encErr error
+	slow := func(s Socket) []byte {
+		buf.Reset()
+		if err := enc.Encode(s); err != nil {
+			encErr = err
+		}
+		return escapeC1(bytes.TrimSuffix(buf.Bytes(), []byte("\n")))
+	}
+	line := make([]byte, 0, 1024)
 	n := 0
 	for i := range judged {
 		if !pick(&judged[i]) {
 			continue
 		}
+		line = line[:0]
 		if n++; n > 1 {
-			bw.WriteByte(',')
+			line = append(line, ',')
 		}
-		bw.WriteByte('\n')
-		buf.Reset()
+		line = append(line, '\n')
 		s := judged[i].Socket
-		if err := enc.Encode(SocketOf(&judged[i], snap.Namespace(s.NetNS), containers)); err != nil {
-			return err
+		line = appendSocket(line, &judged[i], snap.Namespace(s.NetNS), containers, slow)
+		if encErr != nil {
+			return encErr
 		}
-		if _, err := bw.Write(escapeC1(bytes.TrimSuffix(buf.Bytes(), []byte("\n")))); err != nil {
+		if _, err := bw.Write(line); err != nil {
 			return err
 		}
 	}

@@ -1,0 +1,149 @@
+package report
+
+import (
+	"strconv"
+	"unicode/utf8"
+
+	"github.com/portwarden/portwarden/services/container"
+	"github.com/portwarden/portwarden/services/verdict"
+	"github.com/portwarden/portwarden/sockets"
+)
+
+// appendSocket appends the JSON of SocketOf(j, ns, containers) without
+// building it: at 100k sockets, encoding/json's garbage doubled the
+// snapshot's peak memory. The Socket struct stays the schema; a test and
+// a fuzz target hold this encoder to encoding/json's output of it. A
+// container's socket, rare and richer, goes through encoding/json.
+func appendSocket(b []byte, j *verdict.Judged, ns *sockets.Namespace, containers *container.Index, slow func(Socket) []byte) []byte {
+	s, v := j.Socket, &j.Verdict
+	if containers.Of(s) != nil || containers.ForwardOf(s) != nil {
+		return append(b, slow(SocketOf(j, ns, containers))...)
+	}
+	b = append(b, `{"proto":"`...)
+	b = append(b, s.Proto.String()...)
+	b = append(b, `","ip_version":`...)
+	b = strconv.AppendInt(b, int64(s.IPVersion()), 10)
+	b = append(b, `,"state":"`...)
+	b = append(b, s.StateName()...)
+	b = append(b, `","local_ip":"`...)
+	b = s.Local.Addr().AppendTo(b)
+	b = append(b, `","local_port":`...)
+	b = strconv.AppendUint(b, uint64(s.Local.Port()), 10)
+	b = append(b, `,"remote_ip":"`...)
+	b = s.Remote.Addr().AppendTo(b)
+	b = append(b, `","remote_port":`...)
+	b = strconv.AppendUint(b, uint64(s.Remote.Port()), 10)
+	b = append(b, `,"uid":`...)
+	b = strconv.AppendUint(b, uint64(s.UID), 10)
+	b = append(b, `,"inode":`...)
+	b = strconv.AppendUint(b, s.Inode, 10)
+	b = append(b, `,"processes":[`...)
+	for i, p := range s.Processes {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"pid":`...)
+		b = strconv.AppendInt(b, int64(p.PID), 10)
+		b = append(b, `,"ppid":`...)
+		b = strconv.AppendInt(b, int64(p.PPID), 10)
+		b = append(b, `,"name":`...)
+		b = appendString(b, p.Name)
+		b = append(b, `,"exe":`...)
+		b = appendString(b, p.Exe)
+		b = append(b, `,"user":`...)
+		b = appendString(b, p.User)
+		b = append(b, `,"uid":`...)
+		b = strconv.AppendUint(b, uint64(p.UID), 10)
+		b = append(b, '}')
+	}
+	b = append(b, `],"service":`...)
+	b = appendString(b, v.Service)
+	b = append(b, `,"exposure":`...)
+	b = appendOptional(b, string(v.Exposure))
+	b = append(b, `,"peer":`...)
+	b = appendOptional(b, string(v.Peer))
+	b = append(b, `,"direction":`...)
+	b = appendOptional(b, string(v.Direction))
+	b = append(b, `,"expected":`...)
+	b = strconv.AppendBool(b, v.Expected)
+	b = append(b, `,"risk":"`...)
+	b = append(b, v.Risk.String()...)
+	b = append(b, `","reasons":[`...)
+	for i, r := range v.Reasons {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendString(b, r)
+	}
+	b = append(b, `],"netns":`...)
+	if ns == nil {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, `{"inode":`...)
+		b = strconv.AppendUint(b, ns.Inode, 10)
+		b = append(b, `,"name":`...)
+		b = appendOptional(b, ns.Name)
+		b = append(b, `,"host":`...)
+		b = strconv.AppendBool(b, ns.Host)
+		b = append(b, '}')
+	}
+	return append(b, `,"container":null,"published":null,"forwards_to":null}`...)
+}
+
+// appendOptional appends s as a string, or null when it is empty.
+func appendOptional(b []byte, s string) []byte {
+	if s == "" {
+		return append(b, "null"...)
+	}
+	return appendString(b, s)
+}
+
+// appendString appends s as encoding/json writes a string (with HTML
+// escaping off) and escapeC1 then escapes: quotes, backslashes and control
+// characters escaped, invalid UTF-8 replaced by U+FFFD, so hostile process
+// names cannot break the document or a terminal that shows it.
+func appendString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
+			b = append(b, c)
+			i++
+			continue
+		}
+		if c < utf8.RuneSelf {
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, `\n`...)
+			case '\r':
+				b = append(b, `\r`...)
+			case '\t':
+				b = append(b, `\t`...)
+			case '\b':
+				b = append(b, `\b`...)
+			case '\f':
+				b = append(b, `\f`...)
+			default:
+				b = append(b, `\u00`...)
+				b = append(b, hex[c>>4], hex[c&0xf])
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			b = append(b, `\ufffd`...)
+		case r == '\u2028' || r == '\u2029' || (r >= 0x80 && r < 0xa0):
+			b = append(b, `\u`...)
+			b = append(b, hex[r>>12&0xf], hex[r>>8&0xf], hex[r>>4&0xf], hex[r&0xf])
+		default:
+			b = append(b, s[i:i+size]...)
+		}
+		i += size
+	}
+	return append(b, '"')
+}

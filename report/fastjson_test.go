@@ -1,0 +1,64 @@
+package report
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/netip"
+	"testing"
+
+	"github.com/portwarden/portwarden/services/catalog"
+	"github.com/portwarden/portwarden/services/verdict"
+	"github.com/portwarden/portwarden/sockets"
+)
+
+// slowJSON is the reference: encoding/json's output of the typed struct,
+// as streamJSON writes it.
+func slowJSON(s Socket) []byte {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(s); err != nil {
+		panic(err)
+	}
+	return escapeC1(bytes.TrimSuffix(buf.Bytes(), []byte("\n")))
+}
+
+// checkSame fails unless the fast encoder writes exactly what
+// encoding/json writes of the Socket struct.
+func checkSame(t *testing.T, j *verdict.Judged, ns *sockets.Namespace) {
+	t.Helper()
+	fast := appendSocket(nil, j, ns, nil, slowJSON)
+	slow := slowJSON(SocketOf(j, ns, nil))
+	if !bytes.Equal(fast, slow) {
+		t.Fatalf("fast and encoding/json differ:\nfast %s\nslow %s", fast, slow)
+	}
+	if !json.Valid(fast) {
+		t.Fatalf("invalid JSON: %s", fast)
+	}
+}
+
+func TestFastJSONMatchesTheSchema(t *testing.T) {
+	snap := fixedSnapshot()
+	judged := assess(snap)
+	for i := range judged {
+		checkSame(t, &judged[i], snap.Namespace(judged[i].Socket.NetNS))
+		checkSame(t, &judged[i], nil)
+	}
+}
+
+// FuzzFastJSON feeds hostile text through both encoders.
+func FuzzFastJSON(f *testing.F) {
+	f.Add("sshd", "/usr/sbin/sshd", "pwt", "not in baseline", uint16(22), true)
+	f.Add("x\x1b[2J\"\\y", "/tmp/\x07\xff\xfe", "n\u2028s\u0085", "r\r\n\t\b\f<&>", uint16(0), false)
+	f.Fuzz(func(t *testing.T, name, exe, nsName, reason string, port uint16, listen bool) {
+		p := &sockets.Process{PID: 7, PPID: 1, Name: name, Exe: exe, User: name + exe}
+		s := &sockets.Socket{Proto: sockets.UDP, Local: netip.AddrPortFrom(netip.MustParseAddr("::1"), port),
+			Remote: netip.MustParseAddrPort("[::]:0"), Processes: []*sockets.Process{p}, NetNS: 9}
+		if !listen {
+			s.Proto, s.State, s.Remote = sockets.TCP, sockets.Established, netip.MustParseAddrPort("198.51.100.7:443")
+		}
+		j := &verdict.Judged{Socket: s, Verdict: verdict.Verdict{Service: reason, Reasons: []string{reason, name}, Risk: catalog.High,
+			Exposure: verdict.ExposureLoopback, Peer: verdict.PeerExternal}}
+		checkSame(t, j, &sockets.Namespace{Inode: 9, Name: nsName})
+	})
+}
