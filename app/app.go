@@ -159,7 +159,11 @@ func (a *App) Inspect(q sockets.Query) (*Inspection, error) {
 // the inspection's containers, and indexes them again: for one-shot
 // commands, which print once.
 func (a *App) WaitContainers(ctx context.Context, in *Inspection) {
-	a.containers.Wait(ctx, in.Containers.Refs())
+	refs := in.Containers.Refs()
+	if len(refs) == 0 {
+		return // no container: nothing to wait for, nothing to judge again
+	}
+	a.containers.Wait(ctx, refs)
 	a.judge(in)
 }
 

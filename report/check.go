@@ -38,7 +38,7 @@ func WriteCheck(w io.Writer, judged []verdict.Judged, p verdict.Policy) error {
 		}
 		fmt.Fprintf(bw, "%s (%d):\n", title, n)
 		for i := range judged {
-			if v := &judged[i].Verdict; pick(v) {
+			if v := judged[i].Verdict; pick(v) {
 				fmt.Fprintf(bw, "  %s — %s: %s\n", describe(judged[i].Socket, v), v.Risk, safetext.Visible(strings.Join(v.Reasons, "; ")))
 			}
 		}
@@ -113,7 +113,7 @@ func WriteCheckJSON(w io.Writer, host string, snap *sockets.Snapshot, containers
 		Policy:     Policy{FailOn: p.FailOn.String(), FailOnExternal: p.FailOnExternal.String()},
 		Unexpected: []Socket{}, RiskyExternal: []Socket{}}
 	for i := range judged {
-		if v := &judged[i].Verdict; p.FailsListener(v) {
+		if v := judged[i].Verdict; p.FailsListener(v) {
 			doc.Unexpected = append(doc.Unexpected, SocketOf(&judged[i], snap.Namespace(judged[i].Socket.NetNS), containers))
 		} else if p.FailsExternal(v) {
 			doc.RiskyExternal = append(doc.RiskyExternal, SocketOf(&judged[i], snap.Namespace(judged[i].Socket.NetNS), containers))

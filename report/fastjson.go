@@ -15,7 +15,7 @@ import (
 // a fuzz target hold this encoder to encoding/json's output of it. A
 // container's socket, rare and richer, goes through encoding/json.
 func appendSocket(b []byte, j *verdict.Judged, ns *sockets.Namespace, containers *container.Index, slow func(Socket) []byte) []byte {
-	s, v := j.Socket, &j.Verdict
+	s, v := j.Socket, j.Verdict
 	if containers.Of(s) != nil || containers.ForwardOf(s) != nil {
 		return append(b, slow(SocketOf(j, ns, containers))...)
 	}

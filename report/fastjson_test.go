@@ -57,7 +57,7 @@ func FuzzFastJSON(f *testing.F) {
 		if !listen {
 			s.Proto, s.State, s.Remote = sockets.TCP, sockets.Established, netip.MustParseAddrPort("198.51.100.7:443")
 		}
-		j := &verdict.Judged{Socket: s, Verdict: verdict.Verdict{Service: reason, Reasons: []string{reason, name}, Risk: catalog.High,
+		j := &verdict.Judged{Socket: s, Verdict: &verdict.Verdict{Service: reason, Reasons: []string{reason, name}, Risk: catalog.High,
 			Exposure: verdict.ExposureLoopback, Peer: verdict.PeerExternal}}
 		checkSame(t, j, &sockets.Namespace{Inode: 9, Name: nsName})
 	})

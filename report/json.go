@@ -109,7 +109,7 @@ type Process struct {
 // SocketOf returns the JSON form of a judged socket living in ns, in
 // container c (each nil when unknown).
 func SocketOf(j *verdict.Judged, ns *sockets.Namespace, containers *container.Index) Socket {
-	s, v := j.Socket, &j.Verdict
+	s, v := j.Socket, j.Verdict
 	out := Socket{
 		Proto: s.Proto.String(), IPVersion: s.IPVersion(), State: s.StateName(),
 		LocalIP: s.Local.Addr().String(), LocalPort: s.Local.Port(),

@@ -48,7 +48,7 @@ func WriteMarkdown(w io.Writer, a Audit) error {
 	}
 	fmt.Fprint(bw, "\n## Listeners\n\n| Port | Protocol | Bind | Service | Process | Unit | Reason | Owner | Added | Risk |\n|---|---|---|---|---|---|---|---|---|---|\n")
 	for i := range a.Judged {
-		s, v := a.Judged[i].Socket, &a.Judged[i].Verdict
+		s, v := a.Judged[i].Socket, a.Judged[i].Verdict
 		if !s.Listening() {
 			continue
 		}

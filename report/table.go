@@ -30,7 +30,7 @@ func WriteTable(w io.Writer, snap *sockets.Snapshot, judged []verdict.Judged, co
 	rows := make([][]string, 0, len(judged)+1)
 	rows = append(rows, tableHeader)
 	for i := range judged {
-		s, v := judged[i].Socket, &judged[i].Verdict
+		s, v := judged[i].Socket, judged[i].Verdict
 		where := orDash(snap.Namespace(s.NetNS).Label())
 		if c := containers.Of(s); c != nil {
 			where = safetext.Visible(c.Label())

@@ -122,7 +122,18 @@ type enumeration struct {
 // namespace. The namespace portwarden runs in must be readable; another
 // that cannot be entered becomes a warning, and the snapshot incomplete.
 func (c *LinuxCollector) enumerate(q Query, snap *Snapshot, d nsDiscovery) ([]Socket, error) {
-	socks := make([]Socket, 0, c.lastSize+c.lastSize/8+64)
+	size := c.lastSize
+	if size == 0 {
+		// A first collection sizes its slice from the kernel's counts,
+		// rather than growing it by doubling through 100k sockets.
+		if st := readSockstat(c.procRoot + "/thread-self/net"); st.ok {
+			size = st.tw
+			for _, n := range st.inuse {
+				size += n
+			}
+		}
+	}
+	socks := make([]Socket, 0, size+size/8+64)
 	e := &enumeration{malformed: map[string]int{}}
 	for _, t := range d.targets {
 		if !q.NetNS.matches(&t.Namespace, d.self) {

@@ -35,7 +35,7 @@ func containerRows(f *app.Inspection) []*row {
 	byRef := map[container.Ref]*agg{}
 	var order []container.Ref
 	for i := range f.Judged {
-		s, v := f.Judged[i].Socket, &f.Judged[i].Verdict
+		s, v := f.Judged[i].Socket, f.Judged[i].Verdict
 		c := f.Containers.Of(s)
 		if c == nil {
 			continue

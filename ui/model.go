@@ -294,7 +294,7 @@ func (m *Model) buildRows(t *table) []*row {
 		if !m.view.includes(s) {
 			continue
 		}
-		v := &judged[i].Verdict
+		v := judged[i].Verdict
 		prev := t.index[rowKey{id: s.ID()}]
 		var r *row
 		where := m.where(s)
@@ -326,7 +326,7 @@ func (m *Model) selectedSocket() (*sockets.Socket, *verdict.Verdict) {
 		return nil, nil
 	}
 	j := &m.frame.Judged[r.sock]
-	return j.Socket, &j.Verdict
+	return j.Socket, j.Verdict
 }
 
 // selectedProcess returns the process under the cursor: the process row's,

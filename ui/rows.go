@@ -278,7 +278,7 @@ func processRows(f *app.Inspection) []*row {
 	byPID := map[int]*agg{}
 	var order []int
 	for i := range f.Judged {
-		s, v := f.Judged[i].Socket, &f.Judged[i].Verdict
+		s, v := f.Judged[i].Socket, f.Judged[i].Verdict
 		for _, p := range s.Processes {
 			a := byPID[p.PID]
 			if a == nil {

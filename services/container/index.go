@@ -12,8 +12,8 @@ import (
 // container whose network namespace it lives in (which covers a listener
 // held by no process of the container).
 type Index struct {
-	byPID   map[int]Info
-	byNetNS map[uint64]Info
+	byPID   map[int]*Info
+	byNetNS map[uint64]*Info
 	hostNS  uint64
 	all     []*Info              // every container named, once
 	byIP    map[netip.Addr]*Info // containers by address
@@ -24,7 +24,7 @@ type Index struct {
 // asks the engines about containers it does not know yet. cgroupOf reads
 // a process's control group (for the processes living in a namespace).
 func (r *Resolver) Index(snap *sockets.Snapshot, cgroupOf func(pid int) string) *Index {
-	x := &Index{byPID: map[int]Info{}, byNetNS: map[uint64]Info{}, byIP: map[netip.Addr]*Info{}, proxied: map[proxyKey]bool{}}
+	x := &Index{byPID: map[int]*Info{}, byNetNS: map[uint64]*Info{}, byIP: map[netip.Addr]*Info{}, proxied: map[proxyKey]bool{}}
 	if len(snap.Namespaces) > 0 && snap.Namespaces[0].Host {
 		x.hostNS = snap.Namespaces[0].Inode
 	}
@@ -36,7 +36,7 @@ func (r *Resolver) Index(snap *sockets.Snapshot, cgroupOf func(pid int) string) 
 			}
 			seen[p.PID] = true
 			if ref, ok := FromCgroup(p.Cgroup); ok {
-				x.byPID[p.PID] = r.Lookup(ref)
+				x.byPID[p.PID] = x.info(r, ref)
 			}
 			if p.Name == "docker-proxy" {
 				if proto, host, _, ok := proxyTarget(p.Cmdline); ok {
@@ -50,31 +50,27 @@ func (r *Resolver) Index(snap *sockets.Snapshot, cgroupOf func(pid int) string) 
 			continue
 		}
 		if ref, ok := FromCgroup(cgroupOf(ns.PID)); ok {
-			x.byNetNS[ns.Inode] = r.Lookup(ref)
+			x.byNetNS[ns.Inode] = x.info(r, ref)
 		}
-	}
-	seenRef := map[Ref]bool{}
-	for _, m := range []map[int]Info{x.byPID} {
-		for _, info := range m {
-			x.addContainer(info, seenRef)
-		}
-	}
-	for _, info := range x.byNetNS {
-		x.addContainer(info, seenRef)
 	}
 	return x
 }
 
-func (x *Index) addContainer(info Info, seen map[Ref]bool) {
-	if seen[info.Ref] {
-		return
+// info returns the index's one Info of ref, asking the resolver the first
+// time.
+func (x *Index) info(r *Resolver, ref Ref) *Info {
+	for _, c := range x.all {
+		if c.Ref == ref {
+			return c
+		}
 	}
-	seen[info.Ref] = true
+	info := r.Lookup(ref)
 	c := &info
 	x.all = append(x.all, c)
 	for _, ip := range c.IPs {
 		x.byIP[ip] = c
 	}
+	return c
 }
 
 // Of returns the container of s, or nil.
@@ -83,14 +79,11 @@ func (x *Index) Of(s *sockets.Socket) *Info {
 		return nil
 	}
 	for _, p := range s.Processes {
-		if info, ok := x.byPID[p.PID]; ok {
-			return &info
+		if c := x.byPID[p.PID]; c != nil {
+			return c
 		}
 	}
-	if info, ok := x.byNetNS[s.NetNS]; ok {
-		return &info
-	}
-	return nil
+	return x.byNetNS[s.NetNS]
 }
 
 // Inside returns the container whose own network namespace s lives in —
@@ -99,10 +92,7 @@ func (x *Index) Inside(s *sockets.Socket) *Info {
 	if x == nil || s.NetNS == x.hostNS {
 		return nil
 	}
-	if info, ok := x.byNetNS[s.NetNS]; ok {
-		return &info
-	}
-	return nil
+	return x.byNetNS[s.NetNS]
 }
 
 // Where names the container s belongs to for the baseline's entries:

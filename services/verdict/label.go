@@ -7,10 +7,11 @@ import (
 
 // Judged is a socket with its verdict. The verdict travels with the
 // socket, so sorting or filtering judged sockets can never pair a socket
-// with another's verdict.
+// with another's verdict; both are pointers, so sorting 100k of them moves
+// 16 bytes each.
 type Judged struct {
 	Socket  *sockets.Socket
-	Verdict Verdict
+	Verdict *Verdict // never nil
 }
 
 // Class is the one word that sums a verdict up. Every class has a word as

@@ -68,7 +68,7 @@ type Summary struct {
 func Summarize(judged []Judged, p Policy) Summary {
 	s := Summary{Listeners: map[sockets.Proto]int{}, External: map[Direction]int{}}
 	for i := range judged {
-		v := &judged[i].Verdict
+		v := judged[i].Verdict
 		if sock := judged[i].Socket; sock.Listening() {
 			s.Listeners[sock.Proto]++
 		}

@@ -107,13 +107,14 @@ func (a *Assessor) Assess(snap *sockets.Snapshot) []Judged {
 		}
 	}
 	out := make([]Judged, len(socks))
+	verdicts := make([]Verdict, len(socks))
 	for i := range socks {
 		s := &socks[i]
-		out[i].Socket = s
+		out[i].Socket, out[i].Verdict = s, &verdicts[i]
 		if s.Listening() {
-			a.listener(s, &out[i].Verdict)
+			a.listener(s, out[i].Verdict)
 		} else {
-			a.connection(s, socks, listeners, &out[i].Verdict)
+			a.connection(s, socks, listeners, out[i].Verdict)
 		}
 	}
 	return out

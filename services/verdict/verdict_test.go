@@ -87,7 +87,7 @@ func TestAssessRules(t *testing.T) {
 		if j.Socket != &snap.Sockets[i] {
 			t.Fatalf("verdict %d is not carried with socket %d", i, i)
 		}
-		v[i] = j.Verdict
+		v[i] = *j.Verdict
 	}
 
 	telnet := v[0]
@@ -193,7 +193,7 @@ func TestAssessLive(t *testing.T) {
 		t.Helper()
 		for _, j := range judged {
 			if s := j.Socket; s.Local == addrPort(local) && (remote == nil || s.Remote == addrPort(remote)) {
-				return j.Verdict
+				return *j.Verdict
 			}
 		}
 		t.Fatalf("socket %v → %v not in the snapshot", local, remote)
@@ -303,7 +303,7 @@ func TestPolicy(t *testing.T) {
 	p := DefaultPolicy()
 	wantFails := []bool{false, true, true, false, true, false, false, true, true, true}
 	for i, want := range wantFails {
-		v := &judged[i].Verdict
+		v := judged[i].Verdict
 		if got := p.FailsListener(v) || p.FailsExternal(v); got != want {
 			t.Errorf("%s %s → %s: fails %v, want %v (%+v)", judged[i].Socket.Proto, judged[i].Socket.Local, judged[i].Socket.Remote, got, want, v)
 		}
@@ -314,10 +314,10 @@ func TestPolicy(t *testing.T) {
 	}
 	// Tuned: only unexpected listeners at medium or above; outbound only at critical.
 	p = Policy{FailOn: catalog.Medium, FailOnExternal: catalog.Critical}
-	if p.FailsListener(&judged[2].Verdict) || !p.FailsListener(&judged[1].Verdict) {
+	if p.FailsListener(judged[2].Verdict) || !p.FailsListener(judged[1].Verdict) {
 		t.Errorf("--fail-on medium: loopback %+v, wildcard %+v", judged[2].Verdict, judged[1].Verdict)
 	}
-	if p.FailsExternal(&judged[7].Verdict) || !p.FailsExternal(&judged[9].Verdict) {
+	if p.FailsExternal(judged[7].Verdict) || !p.FailsExternal(judged[9].Verdict) {
 		t.Error("--fail-on-external critical: IRC fails or telnet passes")
 	}
 }
@@ -344,7 +344,7 @@ func TestContainedListeners(t *testing.T) {
 	}
 	if v := j[1].Verdict; v.Exposure != ExposureAll || v.Risk < catalog.Medium ||
 		!slices.Contains(v.Reasons, "published on 0.0.0.0:18081 by dnat (container web1)") ||
-		!strings.Contains(ExplainExposure(j[1].Socket, &v), "bypasses the host's input firewall") {
+		!strings.Contains(ExplainExposure(j[1].Socket, v), "bypasses the host's input firewall") {
 		t.Errorf("web server published on every interface: %+v", v)
 	}
 	if v := j[2].Verdict; v.Exposure != ExposureAll || v.Contained != nil {
@@ -392,7 +392,7 @@ added = 2026-01-01
 	j := (&Assessor{Catalog: catalog.Embedded(), Baseline: base}).Assess(snap)
 	p := DefaultPolicy()
 	for i, want := range []bool{false, true, false, true} {
-		if got := p.FailsExternal(&j[i].Verdict); got != want {
+		if got := p.FailsExternal(j[i].Verdict); got != want {
 			t.Errorf("%s: fails %v, want %v (%+v)", j[i].Socket.Remote, got, want, j[i].Verdict)
 		}
 	}
