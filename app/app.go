@@ -13,7 +13,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -45,6 +47,9 @@ type Options struct {
 	KillWait     time.Duration // how long a kill waits for the process to end; default 5s
 	// Trace, when set, gets a line per collection with its timings.
 	Trace io.Writer
+	// Internal are networks whose peers are internal, besides the
+	// baseline's internal_networks (the config file's).
+	Internal []netip.Prefix
 	// NetNS picks the network namespaces every inspection reads (a
 	// query's own NetNS wins); the zero value reads them all.
 	NetNS sockets.NetNSFilter
@@ -133,6 +138,11 @@ func (a *App) Inspect(q sockets.Query) (*Inspection, error) {
 		}
 	}
 	in.Baseline = a.lastBase
+	if len(a.opts.Internal) > 0 {
+		merged := *in.Baseline
+		merged.Internal = append(slices.Clone(merged.Internal), a.opts.Internal...)
+		in.Baseline = &merged
+	}
 	if q.NetNS == "" {
 		q.NetNS = a.opts.NetNS
 	}

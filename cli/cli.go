@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"strings"
 
@@ -58,11 +59,19 @@ type globals struct {
 	baselinePath string
 	auditPath    string
 	netns        string
+	internal     []string // --internal-networks
 }
 
 // newApp opens the application layer with the global flags.
 func (g *globals) newApp(opts app.Options) (*app.App, error) {
 	opts.BaselinePath, opts.AuditPath, opts.NetNS = g.baselinePath, g.auditPath, sockets.NetNSFilter(g.netns)
+	for _, s := range g.internal {
+		p, err := netip.ParsePrefix(strings.TrimSpace(s))
+		if err != nil {
+			return nil, badUsage("--internal-networks: %q is not a network in CIDR form (like 192.0.2.0/24)", s)
+		}
+		opts.Internal = append(opts.Internal, p.Masked())
+	}
 	return app.New(opts)
 }
 
@@ -72,6 +81,8 @@ func Root(stdout, stderr io.Writer) *cobra.Command {
 	root := dashboardCommand(g)
 	root.PersistentFlags().StringVar(&g.baselinePath, "baseline", baseline.DefaultPath(), "the baseline file")
 	root.PersistentFlags().StringVar(&g.auditPath, "audit-log", audit.DefaultPath(), "where actions are recorded")
+	configFlag(root)
+	root.PersistentFlags().StringSliceVar(&g.internal, "internal-networks", nil, "networks whose peers are internal, besides the baseline's (CIDR, comma-separated)")
 	root.PersistentFlags().StringVar(&g.netns, "netns", "all", "the network namespaces to read: all, host, self (portwarden's own), a name (ip netns, Docker) or an inode")
 	root.AddCommand(snapshotCommand(g), checkCommand(g), reportCommand(g), baselineCommand(g),
 		killCommand(g), disableCommand(g), versionCommand())

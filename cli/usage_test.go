@@ -45,7 +45,7 @@ func TestREADMEUsageMatchesCommands(t *testing.T) {
 // flagNames lists a command's own flags, and those it inherits.
 func flagNames(c *cobra.Command) []string {
 	var names []string
-	c.Flags().VisitAll(func(f *pflag.Flag) {
+	visit := func(f *pflag.Flag) {
 		switch {
 		case f.Name == "help":
 		case f.Shorthand != "":
@@ -53,6 +53,8 @@ func flagNames(c *cobra.Command) []string {
 		default:
 			names = append(names, "--"+f.Name)
 		}
-	})
+	}
+	c.LocalFlags().VisitAll(visit)
+	c.InheritedFlags().VisitAll(visit)
 	return names
 }
