@@ -48,3 +48,19 @@ func TestConfigFile(t *testing.T) {
 		t.Errorf("a --config that does not exist: exit %d %q", code, errOut)
 	}
 }
+
+// TestExampleConfig: the config the packages ship reads without error.
+func TestExampleConfig(t *testing.T) {
+	if err := applyConfig(Root(nil, nil), "../packaging/config.toml", true); err != nil {
+		t.Fatal(err)
+	}
+	text, err := os.ReadFile("../packaging/config.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for key := range configKeys {
+		if !strings.Contains(string(text), key+" =") {
+			t.Errorf("the example config does not show %s", key)
+		}
+	}
+}

@@ -39,3 +39,28 @@ func TestGenerate(t *testing.T) {
 		}
 	}
 }
+
+// TestUnits checks the packaged systemd units with systemd's own
+// verifier: every directive known and well-formed.
+func TestUnits(t *testing.T) {
+	if _, err := exec.LookPath("systemd-analyze"); err != nil {
+		t.Skip("systemd-analyze is not installed")
+	}
+	dir := t.TempDir()
+	for _, name := range []string{"portwarden-check.service", "portwarden-check.timer"} {
+		b, err := os.ReadFile(filepath.Join("..", "..", "packaging", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The binary is not installed here; the man page neither.
+		text := strings.ReplaceAll(string(b), "/usr/bin/portwarden", "/bin/true")
+		text = strings.ReplaceAll(text, "Documentation=man:portwarden-check(1)\n", "")
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, err := exec.Command("systemd-analyze", "verify", filepath.Join(dir, "portwarden-check.service"), filepath.Join(dir, "portwarden-check.timer")).CombinedOutput()
+	if err != nil || len(strings.TrimSpace(string(out))) > 0 {
+		t.Errorf("systemd-analyze verify: %v\n%s", err, out)
+	}
+}
