@@ -17,9 +17,10 @@ import (
 )
 
 // Docker is a real Docker engine of a test's own: its own socket, data and
-// exec roots, pidfile and bridge, and no iptables rules (the host's nat
-// table is left alone), with a busybox image imported from Debian's
-// busybox-static (no registry is reachable).
+// exec roots, pidfile and bridge, no iptables rules and no change to the
+// host's ip_forward (the host's network configuration is left alone), with
+// a busybox image imported from Debian's busybox-static (no registry is
+// reachable).
 type Docker struct {
 	Socket string // unix socket of the engine's API
 	Image  string // the busybox image
@@ -60,7 +61,7 @@ func StartDocker(bridge4 netip.Prefix) (*Docker, error) {
 		}
 	}
 	d.cmd = exec.Command(dockerd, "--host", "unix://"+d.Socket, "--pidfile", "/run/"+id+".pid",
-		"--data-root", d.root, "--exec-root", d.exec, "--bridge", d.Bridge, "--iptables=false", "--ip-masq=false")
+		"--data-root", d.root, "--exec-root", d.exec, "--bridge", d.Bridge, "--iptables=false", "--ip-masq=false", "--ip-forward=false")
 	if d.cmd.Stderr, err = os.Create(filepath.Join(os.TempDir(), id+"-dockerd.log")); err != nil {
 		d.Stop()
 		return nil, err
@@ -187,10 +188,17 @@ func DockerForTest(t testing.TB, bridge4 netip.Prefix) *Docker {
 	if _, err := exec.LookPath("dockerd"); err != nil {
 		t.Skip("dockerd is not installed (scripts/test.sh installs docker.io)")
 	}
+	forward, _ := os.ReadFile("/proc/sys/net/ipv4/ip_forward")
 	d, err := StartDocker(bridge4)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(d.Stop)
+	t.Cleanup(func() {
+		d.Stop()
+		// The engine must have left the host's forwarding as it was.
+		if now, _ := os.ReadFile("/proc/sys/net/ipv4/ip_forward"); string(now) != string(forward) {
+			t.Errorf("the test's dockerd changed net.ipv4.ip_forward from %q to %q", strings.TrimSpace(string(forward)), strings.TrimSpace(string(now)))
+		}
+	})
 	return d
 }
