@@ -324,3 +324,62 @@ func TestDisableContainer(t *testing.T) {
 		t.Errorf("audit: %+v", recs)
 	}
 }
+
+// TestContainersPublishedByDNAT runs an engine that publishes by DNAT only
+// (--userland-proxy=false), in a network namespace of its own so that its
+// iptables rules touch nothing of the host's: the container's listener is
+// published "dnat", and the port dockerd holds to reserve it forwards to
+// the container.
+func TestContainersPublishedByDNAT(t *testing.T) {
+	d := sockettest.DockerNATForTest(t, netip.MustParsePrefix("198.51.100.161/28"))
+	bin := buildBinary(t)
+	if _, err := d.Run("run", "-d", "--name", "web9", "-p", "18089:80", d.Image, "/bin/busybox", "httpd", "-f", "-p", "80"); err != nil {
+		t.Fatal(err)
+	}
+	pid, err := d.PID("web9")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "web9 to listen", func() bool { return slices.Contains(ssListeners(t, pid), "tcp [::]:80") })
+	cmd := exec.Command(bin, "snapshot", "--json", "--listening", "--tcp", "--baseline", t.TempDir()+"/b.toml")
+	cmd.Env = append(os.Environ(), "DOCKER_HOST=unix://"+d.Socket)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var snap struct {
+		Sockets []struct {
+			LocalPort int    `json:"local_port"`
+			Exposure  string `json:"exposure"`
+			Processes []struct {
+				Name string `json:"name"`
+			} `json:"processes"`
+			Published []struct {
+				HostIP   string `json:"host_ip"`
+				HostPort int    `json:"host_port"`
+				Via      string `json:"via"`
+			} `json:"published"`
+			ForwardsTo *struct {
+				Port      int     `json:"port"`
+				Container *string `json:"container"`
+			} `json:"forwards_to"`
+		} `json:"sockets"`
+	}
+	if err := json.Unmarshal(out, &snap); err != nil {
+		t.Fatal(err)
+	}
+	var published, reserved bool
+	for _, s := range snap.Sockets {
+		switch {
+		case s.LocalPort == 80 && len(s.Published) == 1:
+			p := s.Published[0]
+			published = p.HostIP == "0.0.0.0" && p.HostPort == 18089 && p.Via == "dnat" && s.Exposure == "all"
+		case s.LocalPort == 18089 && len(s.Processes) > 0 && s.Processes[0].Name == "dockerd":
+			f := s.ForwardsTo
+			reserved = f != nil && f.Port == 80 && f.Container != nil && *f.Container == "web9"
+		}
+	}
+	if !published || !reserved {
+		t.Errorf("DNAT publishing: container listener published by dnat %v, dockerd's port forwarding to web9 %v\n%s", published, reserved, out)
+	}
+}

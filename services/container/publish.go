@@ -65,7 +65,9 @@ func (x *Index) PublishedOf(s *sockets.Socket) []Published {
 // docker-proxy's target, or (dockerd holding a DNAT-published port) the
 // container that published it. nil for any other socket.
 func (x *Index) ForwardOf(s *sockets.Socket) *Forward {
-	if x == nil || !s.Listening() || s.NetNS != x.hostNS {
+	// Held on the host, or in the engine's own namespace: never inside a
+	// container's.
+	if x == nil || !s.Listening() || x.Inside(s) != nil {
 		return nil
 	}
 	for _, p := range s.Processes {

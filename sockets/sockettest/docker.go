@@ -25,6 +25,9 @@ type Docker struct {
 	Socket string // unix socket of the engine's API
 	Image  string // the busybox image
 	Bridge string
+	// NetNS is the network namespace the engine runs in, when it has one
+	// of its own (see StartDockerNAT); "" for the host's.
+	NetNS string
 	cli    string
 	root   string // data root
 	exec   string // exec root
@@ -33,7 +36,15 @@ type Docker struct {
 
 // StartDocker starts dockerd and imports the image. bridge4 is the
 // bridge's address, in a documentation range no other test uses.
-func StartDocker(bridge4 netip.Prefix) (*Docker, error) {
+func StartDocker(bridge4 netip.Prefix) (*Docker, error) { return startDocker(bridge4, false) }
+
+// StartDockerNAT starts dockerd in a network namespace of its own, where
+// it may write iptables rules and turn forwarding on without touching the
+// host: ports are published by DNAT only (--userland-proxy=false), and
+// dockerd itself holds each published host port in that namespace.
+func StartDockerNAT(bridge4 netip.Prefix) (*Docker, error) { return startDocker(bridge4, true) }
+
+func startDocker(bridge4 netip.Prefix, ownNetNS bool) (*Docker, error) {
 	dockerd, err := exec.LookPath("dockerd")
 	if err != nil {
 		return nil, errors.New("dockerd is required (scripts/test.sh installs docker.io)")
@@ -51,17 +62,31 @@ func StartDocker(bridge4 netip.Prefix) (*Docker, error) {
 	id := fmt.Sprintf("pwdk%d", os.Getpid()%100000)
 	d := &Docker{Socket: "/run/" + id + ".sock", Image: id + "-busybox:1", Bridge: id, cli: cli,
 		root: "/var/lib/portwarden-test-" + id, exec: "/run/" + id + "-exec"}
-	if out, err := exec.Command("ip", "link", "add", d.Bridge, "type", "bridge").CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("sockettest: bridge: %v: %s", err, out)
-	}
-	for _, args := range [][]string{{"addr", "add", bridge4.String(), "dev", d.Bridge}, {"link", "set", d.Bridge, "up"}} {
-		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
-			d.Stop()
-			return nil, fmt.Errorf("sockettest: ip %s: %v: %s", strings.Join(args, " "), err, out)
+	ip := func(args ...string) []string { return args }
+	args := [][]string{ip("link", "add", d.Bridge, "type", "bridge"), ip("addr", "add", bridge4.String(), "dev", d.Bridge), ip("link", "set", d.Bridge, "up")}
+	if ownNetNS {
+		d.NetNS = id + "-ns"
+		args = append([][]string{ip("netns", "add", d.NetNS), ip("-n", d.NetNS, "link", "set", "lo", "up")}, args...)
+		for i := 2; i < len(args); i++ {
+			args[i] = append([]string{"-n", d.NetNS}, args[i]...)
 		}
 	}
-	d.cmd = exec.Command(dockerd, "--host", "unix://"+d.Socket, "--pidfile", "/run/"+id+".pid",
-		"--data-root", d.root, "--exec-root", d.exec, "--bridge", d.Bridge, "--iptables=false", "--ip-masq=false", "--ip-forward=false")
+	for _, a := range args {
+		if out, err := exec.Command("ip", a...).CombinedOutput(); err != nil {
+			d.Stop()
+			return nil, fmt.Errorf("sockettest: ip %s: %v: %s", strings.Join(a, " "), err, out)
+		}
+	}
+	engine := []string{dockerd, "--host", "unix://" + d.Socket, "--pidfile", "/run/" + id + ".pid",
+		"--data-root", d.root, "--exec-root", d.exec, "--bridge", d.Bridge}
+	if ownNetNS {
+		// nsenter, not ip netns exec: that one remounts /sys, hiding the
+		// cgroups dockerd needs.
+		engine = append([]string{"nsenter", "--net=/run/netns/" + d.NetNS}, append(engine, "--userland-proxy=false")...)
+	} else {
+		engine = append(engine, "--iptables=false", "--ip-masq=false", "--ip-forward=false")
+	}
+	d.cmd = exec.Command(engine[0], engine[1:]...)
 	if d.cmd.Stderr, err = os.Create(filepath.Join(os.TempDir(), id+"-dockerd.log")); err != nil {
 		d.Stop()
 		return nil, err
@@ -155,7 +180,11 @@ func (d *Docker) Stop() {
 		}
 		os.RemoveAll(dir)
 	}
-	exec.Command("ip", "link", "del", d.Bridge).Run()
+	if d.NetNS != "" {
+		exec.Command("ip", "netns", "del", d.NetNS).Run() // its bridge and rules go with it
+	} else {
+		exec.Command("ip", "link", "del", d.Bridge).Run()
+	}
 	os.Remove(d.Socket)
 }
 
@@ -181,6 +210,15 @@ func mountsUnder(dir string) []string {
 // where none can run here (not root, docker.io not installed), and stops
 // it when t ends, on failure too.
 func DockerForTest(t testing.TB, bridge4 netip.Prefix) *Docker {
+	return dockerForTest(t, bridge4, StartDocker)
+}
+
+// DockerNATForTest is DockerForTest for StartDockerNAT.
+func DockerNATForTest(t testing.TB, bridge4 netip.Prefix) *Docker {
+	return dockerForTest(t, bridge4, StartDockerNAT)
+}
+
+func dockerForTest(t testing.TB, bridge4 netip.Prefix, start func(netip.Prefix) (*Docker, error)) *Docker {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("dockerd needs root")
@@ -189,7 +227,7 @@ func DockerForTest(t testing.TB, bridge4 netip.Prefix) *Docker {
 		t.Skip("dockerd is not installed (scripts/test.sh installs docker.io)")
 	}
 	forward, _ := os.ReadFile("/proc/sys/net/ipv4/ip_forward")
-	d, err := StartDocker(bridge4)
+	d, err := start(bridge4)
 	if err != nil {
 		t.Fatal(err)
 	}
