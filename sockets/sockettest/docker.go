@@ -28,10 +28,10 @@ type Docker struct {
 	// NetNS is the network namespace the engine runs in, when it has one
 	// of its own (see StartDockerNAT); "" for the host's.
 	NetNS string
-	cli    string
-	root   string // data root
-	exec   string // exec root
-	cmd    *exec.Cmd
+	cli   string
+	root  string // data root
+	exec  string // exec root
+	cmd   *exec.Cmd
 }
 
 // StartDocker starts dockerd and imports the image. bridge4 is the
