@@ -16,6 +16,7 @@ import (
 	"net/netip"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -181,6 +182,7 @@ func (a *App) WaitContainers(ctx context.Context, in *Inspection) {
 // judges every socket, a container's listener by what publishes it.
 func (a *App) judge(in *Inspection) {
 	in.Containers = a.containers.Index(in.Snapshot, sockets.ReadCgroup)
+	a.readDNAT(in)
 	ifs, _ := verdict.LocalInterfaces() // without names, interfaces show as addresses
 	assessor := &verdict.Assessor{Catalog: a.catalog, Baseline: in.Baseline, Interfaces: ifs,
 		Contained: func(s *sockets.Socket) *verdict.Containment {
@@ -217,4 +219,28 @@ func Unit(p *sockets.Process) string {
 		return ""
 	}
 	return origin.Unit(p.Cgroup)
+}
+
+// readDNAT reads the port forwards of every namespace but a container's
+// own — the host's, an engine's own — so that a container's listener
+// published by a NAT rule the engine does not record shows as published.
+// A namespace whose rules cannot be read adds a warning.
+func (a *App) readDNAT(in *Inspection) {
+	if len(in.Containers.Refs()) == 0 {
+		return // no container to publish
+	}
+	for _, ns := range in.Snapshot.Namespaces {
+		if ns.PID == 0 || in.Containers.Inside(&sockets.Socket{NetNS: ns.Inode}) != nil {
+			continue // no file to enter it by, or a container's own
+		}
+		rules, err := firewall.ReadDNAT(procRoot + "/" + strconv.Itoa(ns.PID) + "/ns/net")
+		if err != nil {
+			msg := fmt.Sprintf("could not read the NAT rules of network namespace %s: %v", ns.Label(), err)
+			if !slices.Contains(in.Snapshot.Warnings, msg) {
+				in.Snapshot.Warnings = append(in.Snapshot.Warnings, msg)
+			}
+			continue
+		}
+		in.Containers.AddDNAT(rules)
+	}
 }

@@ -341,6 +341,16 @@ func TestContainersPublishedByDNAT(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitUntil(t, "web9 to listen", func() bool { return slices.Contains(ssListeners(t, pid), "tcp [::]:80") })
+	// One more port forward, written by hand (iptables-nft) beside the
+	// engine's: the engine does not know it, nftables does.
+	ip, err := d.Run("inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", "web9")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("ip", "netns", "exec", d.NetNS, "iptables", "-t", "nat", "-A", "DOCKER", "-p", "tcp",
+		"--dport", "18099", "-j", "DNAT", "--to-destination", ip+":80").CombinedOutput(); err != nil {
+		t.Fatalf("iptables in the engine's namespace: %v %s", err, out)
+	}
 	cmd := exec.Command(bin, "snapshot", "--json", "--listening", "--tcp", "--baseline", t.TempDir()+"/b.toml")
 	cmd.Env = append(os.Environ(), "DOCKER_HOST=unix://"+d.Socket)
 	out, err := cmd.Output()
@@ -368,18 +378,20 @@ func TestContainersPublishedByDNAT(t *testing.T) {
 	if err := json.Unmarshal(out, &snap); err != nil {
 		t.Fatal(err)
 	}
-	var published, reserved bool
+	var published, byHand, reserved bool
 	for _, s := range snap.Sockets {
 		switch {
-		case s.LocalPort == 80 && len(s.Published) == 1:
+		case s.LocalPort == 80 && len(s.Published) == 2:
 			p := s.Published[0]
 			published = p.HostIP == "0.0.0.0" && p.HostPort == 18089 && p.Via == "dnat" && s.Exposure == "all"
+			p = s.Published[1]
+			byHand = p.HostIP == "0.0.0.0" && p.HostPort == 18099 && p.Via == "dnat"
 		case s.LocalPort == 18089 && len(s.Processes) > 0 && s.Processes[0].Name == "dockerd":
 			f := s.ForwardsTo
 			reserved = f != nil && f.Port == 80 && f.Container != nil && *f.Container == "web9"
 		}
 	}
-	if !published || !reserved {
-		t.Errorf("DNAT publishing: container listener published by dnat %v, dockerd's port forwarding to web9 %v\n%s", published, reserved, out)
+	if !published || !byHand || !reserved {
+		t.Errorf("DNAT publishing: by the engine %v, by a hand-written rule %v, dockerd's port forwarding to web9 %v\n%s", published, byHand, reserved, out)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"net/netip"
 
 	"github.com/portwarden/portwarden/services/baseline"
+	"github.com/portwarden/portwarden/services/firewall"
 	"github.com/portwarden/portwarden/sockets"
 )
 
@@ -18,6 +19,16 @@ type Index struct {
 	all     []*Info              // every container named, once
 	byIP    map[netip.Addr]*Info // containers by address
 	proxied map[proxyKey]bool    // host endpoints docker-proxy holds
+	dnat    []firewall.DNAT      // port forwards read from nftables
+}
+
+// AddDNAT adds port forwards read from the packet filter (firewall.ReadDNAT):
+// a forward to a container's listener publishes it, as the engine's
+// record does.
+func (x *Index) AddDNAT(rules []firewall.DNAT) {
+	if x != nil {
+		x.dnat = append(x.dnat, rules...)
+	}
 }
 
 // Index builds the index of snap from what the resolver knows now, and

@@ -2,6 +2,7 @@ package container
 
 import (
 	"net/netip"
+	"slices"
 	"strconv"
 
 	"github.com/portwarden/portwarden/sockets"
@@ -56,6 +57,26 @@ func (x *Index) PublishedOf(s *sockets.Socket) []Published {
 				via = "proxy"
 			}
 			out = append(out, Published{Host: b.Host, Via: via})
+		}
+	}
+	// Port forwards the engine does not record (written by hand, by
+	// another tool): to one of the container's addresses and this port.
+	addrs := append(slices.Clone(c.IPs), s.Local.Addr().Unmap())
+	for _, d := range x.dnat {
+		to := d.To.Port()
+		if to == 0 {
+			to = d.Port
+		}
+		if (d.Proto != "" && d.Proto != s.Proto.String()) || to != s.Local.Port() || !slices.Contains(addrs, d.To.Addr()) {
+			continue
+		}
+		host := d.Dest
+		if !host.IsValid() {
+			host = netip.IPv4Unspecified()
+		}
+		p := Published{Host: netip.AddrPortFrom(host, d.Port), Via: "dnat"}
+		if !slices.ContainsFunc(out, func(q Published) bool { return q.Host.Port() == p.Host.Port() }) {
+			out = append(out, p)
 		}
 	}
 	return out

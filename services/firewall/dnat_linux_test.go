@@ -1,0 +1,81 @@
+package firewall
+
+import (
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"testing"
+
+	"github.com/google/nftables/expr"
+)
+
+// TestReadDNAT writes port forwards with iptables (the nft backend) in a
+// network namespace of the test's own and reads them back.
+func TestReadDNAT(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root for a network namespace")
+	}
+	if _, err := exec.LookPath("iptables"); err != nil {
+		t.Skip("iptables is not installed")
+	}
+	ns := fmt.Sprintf("pwfw-%d", os.Getpid()%100000)
+	if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
+		t.Fatalf("ip netns add: %v %s", err, out)
+	}
+	defer exec.Command("ip", "netns", "del", ns).Run()
+	for _, args := range [][]string{
+		{"-t", "nat", "-N", "FWD"},
+		{"-t", "nat", "-A", "PREROUTING", "-j", "FWD"},
+		{"-t", "nat", "-A", "FWD", "-p", "tcp", "--dport", "18099", "-j", "DNAT", "--to-destination", "198.51.100.130:80"},
+		{"-t", "nat", "-A", "FWD", "-d", "198.51.100.1", "-p", "udp", "--dport", "5353", "-j", "DNAT", "--to-destination", "198.51.100.131"},
+		{"-t", "nat", "-A", "FWD", "-p", "tcp", "--dport", "2222", "-j", "ACCEPT"},
+	} {
+		if out, err := exec.Command("ip", append([]string{"netns", "exec", ns, "iptables"}, args...)...).CombinedOutput(); err != nil {
+			t.Fatalf("iptables %v: %v %s", args, err, out)
+		}
+	}
+	rules, err := ReadDNAT("/run/netns/" + ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []DNAT{
+		{Proto: "tcp", Port: 18099, To: netip.MustParseAddrPort("198.51.100.130:80")},
+		{Proto: "udp", Dest: netip.MustParseAddr("198.51.100.1"), Port: 5353, To: netip.AddrPortFrom(netip.MustParseAddr("198.51.100.131"), 0)},
+	}
+	if len(rules) != len(want) {
+		t.Fatalf("read %+v, want %+v", rules, want)
+	}
+	for i, r := range rules {
+		r.Rule = ""
+		if r != want[i] {
+			t.Errorf("rule %d: %+v, want %+v", i, r, want[i])
+		}
+	}
+}
+
+// TestParseNativeDNAT: a rule nft writes itself ("tcp dport 8080 dnat to
+// 198.51.100.130:80") uses the native nat expression, not xtables'.
+func TestParseNativeDNAT(t *testing.T) {
+	exprs := []expr.Any{
+		&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{6}},
+		&expr.Payload{Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2, DestRegister: 1},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{0x1f, 0x90}},
+		&expr.Counter{},
+		&expr.Immediate{Register: 1, Data: []byte{198, 51, 100, 130}},
+		&expr.Immediate{Register: 2, Data: []byte{0, 80}},
+		&expr.NAT{Type: expr.NATTypeDestNAT, Family: 2, RegAddrMin: 1, RegProtoMin: 2},
+	}
+	d, ok := parseDNAT(exprs)
+	if want := (DNAT{Proto: "tcp", Port: 8080, To: netip.MustParseAddrPort("198.51.100.130:80")}); !ok || d != want {
+		t.Errorf("parseDNAT = %+v, %v; want %+v", d, ok, want)
+	}
+	// A masquerade, or a dnat without a port match, is no port forward.
+	if _, ok := parseDNAT([]expr.Any{&expr.Masq{}}); ok {
+		t.Error("a masquerade read as a port forward")
+	}
+	if _, ok := parseDNAT(exprs[5:]); ok {
+		t.Error("a dnat matching no port read as a port forward")
+	}
+}
