@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/portwarden/portwarden/report"
 	"github.com/portwarden/portwarden/sockets/sockettest"
 )
 
@@ -49,49 +50,7 @@ func TestContainersNamed(t *testing.T) {
 			slices.Contains(inNS("hostnet1"), fmt.Sprintf("tcp 127.0.0.1:%d", hostNetPort))
 	})
 
-	cmd := exec.Command(bin, "snapshot", "--json", "--listening", "--baseline", t.TempDir()+"/b.toml")
-	cmd.Env = append(os.Environ(), "DOCKER_HOST=unix://"+d.Socket)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("snapshot: %v\n%s", err, stderr.String())
-	}
-	var snap struct {
-		Sockets []struct {
-			Proto     string `json:"proto"`
-			LocalIP   string `json:"local_ip"`
-			LocalPort int    `json:"local_port"`
-			Processes []struct {
-				PID  int    `json:"pid"`
-				Name string `json:"name"`
-			} `json:"processes"`
-			NetNS *struct {
-				Inode uint64 `json:"inode"`
-				Host  bool   `json:"host"`
-			} `json:"netns"`
-			Container *struct {
-				Runtime string  `json:"runtime"`
-				ID      string  `json:"id"`
-				Name    *string `json:"name"`
-				Image   *string `json:"image"`
-			} `json:"container"`
-			Exposure  string   `json:"exposure"`
-			Reasons   []string `json:"reasons"`
-			Published []struct {
-				HostIP   string `json:"host_ip"`
-				HostPort int    `json:"host_port"`
-				Via      string `json:"via"`
-			} `json:"published"`
-			ForwardsTo *struct {
-				Port      int     `json:"port"`
-				Container *string `json:"container"`
-			} `json:"forwards_to"`
-		} `json:"sockets"`
-	}
-	if err := json.Unmarshal(out, &snap); err != nil {
-		t.Fatal(err)
-	}
+	snap := snapshotOf(t, bin, d, "--listening")
 	for _, name := range []string{"db1", "web1", "hostnet1"} {
 		ino := nsInode(t, pids[name])
 		var ours []string
@@ -99,21 +58,22 @@ func TestContainersNamed(t *testing.T) {
 			if s.NetNS == nil || s.NetNS.Inode != ino {
 				continue
 			}
-			addr := netip.AddrPortFrom(netip.MustParseAddr(s.LocalIP), uint16(s.LocalPort))
+			addr := netip.AddrPortFrom(netip.MustParseAddr(s.LocalIP), s.LocalPort)
 			row := s.Proto + " " + addr.String()
 			if name == "hostnet1" && addr.Port() != uint16(hostNetPort) {
 				continue // the host's own listeners share this namespace
 			}
 			ours = append(ours, row)
+			exposure := deref(s.Exposure)
 			switch {
-			case name == "db1" && (s.Exposure != "container" || s.Published == nil || len(s.Published) != 0 ||
+			case name == "db1" && (exposure != "container" || s.Published == nil || len(s.Published) != 0 ||
 				!slices.ContainsFunc(s.Reasons, func(r string) bool { return strings.Contains(r, "container db1's network; not published on the host") })):
-				t.Errorf("db1's unpublished listener: exposure %q, published %v, reasons %q", s.Exposure, s.Published, s.Reasons)
-			case name == "web1" && (s.Exposure != "loopback" || len(s.Published) != 1 || s.Published[0].HostIP != "127.0.0.1" ||
-				s.Published[0].HostPort != hostPort || s.Published[0].Via != "proxy"):
-				t.Errorf("web1's listener published on 127.0.0.1:%d: exposure %q, published %+v", hostPort, s.Exposure, s.Published)
-			case name == "hostnet1" && (s.Published != nil || s.Exposure != "loopback"):
-				t.Errorf("hostnet1 is on the host's network: exposure %q, published %+v", s.Exposure, s.Published)
+				t.Errorf("db1's unpublished listener: exposure %q, published %v, reasons %q", exposure, s.Published, s.Reasons)
+			case name == "web1" && (exposure != "loopback" || len(s.Published) != 1 || s.Published[0].HostIP != "127.0.0.1" ||
+				int(s.Published[0].HostPort) != hostPort || s.Published[0].Via != "proxy"):
+				t.Errorf("web1's listener published on 127.0.0.1:%d: exposure %q, published %+v", hostPort, exposure, s.Published)
+			case name == "hostnet1" && (s.Published != nil || exposure != "loopback"):
+				t.Errorf("hostnet1 is on the host's network: exposure %q, published %+v", exposure, s.Published)
 			}
 			c := s.Container
 			if c == nil || c.Runtime != "docker" || c.Name == nil || *c.Name != name || c.Image == nil || *c.Image != d.Image {
@@ -144,26 +104,10 @@ func TestContainersNamed(t *testing.T) {
 	}
 	var peer string
 	waitUntil(t, "client1's connection to db1", func() bool {
-		cmd := exec.Command(bin, "snapshot", "--json", "--tcp", "--baseline", t.TempDir()+"/b.toml")
-		cmd.Env = append(os.Environ(), "DOCKER_HOST=unix://"+d.Socket)
-		out, err := cmd.Output()
-		if err != nil {
-			return false
-		}
-		var conns struct {
-			Sockets []struct {
-				RemoteIP   string `json:"remote_ip"`
-				RemotePort int    `json:"remote_port"`
-				Peer       string `json:"peer"`
-				NetNS      struct {
-					Inode uint64 `json:"inode"`
-				} `json:"netns"`
-			} `json:"sockets"`
-		}
-		json.Unmarshal(out, &conns)
+		conns := snapshotOf(t, bin, d, "--tcp")
 		for _, s := range conns.Sockets {
-			if s.RemoteIP == dbIP && s.RemotePort == 5432 && s.NetNS.Inode == nsInode(t, clientPID) {
-				peer = s.Peer
+			if s.RemoteIP == dbIP && s.RemotePort == 5432 && s.NetNS != nil && s.NetNS.Inode == nsInode(t, clientPID) {
+				peer = deref(s.Peer)
 				return true
 			}
 		}
@@ -180,25 +124,10 @@ func TestContainersNamed(t *testing.T) {
 		"--container", "db1", "--reason", "lab database", "tcp/5432").CombinedOutput(); err != nil {
 		t.Fatalf("baseline add --container: %v %s", err, out)
 	}
-	check := exec.Command(bin, "snapshot", "--json", "--listening", "--tcp", "--baseline", base)
-	check.Env = append(os.Environ(), "DOCKER_HOST=unix://"+d.Socket)
-	out, err = check.Output()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var judged struct {
-		Sockets []struct {
-			LocalPort int  `json:"local_port"`
-			Expected  bool `json:"expected"`
-			NetNS     struct {
-				Inode uint64 `json:"inode"`
-			} `json:"netns"`
-		} `json:"sockets"`
-	}
-	json.Unmarshal(out, &judged)
+	judged := snapshotOf(t, bin, d, "--listening", "--tcp", "--baseline", base)
 	found := false
 	for _, s := range judged.Sockets {
-		if s.LocalPort == 5432 && s.NetNS.Inode == nsInode(t, pids["db1"]) {
+		if s.LocalPort == 5432 && s.NetNS != nil && s.NetNS.Inode == nsInode(t, pids["db1"]) {
 			found = true
 			if !s.Expected {
 				t.Error("db1's listener is not expected by an entry naming container db1")
@@ -220,7 +149,7 @@ func TestContainersNamed(t *testing.T) {
 	// The userland proxy holds the published port on the host.
 	found = false
 	for _, s := range snap.Sockets {
-		if s.LocalPort == hostPort && s.LocalIP == "127.0.0.1" && s.NetNS != nil && s.NetNS.Host {
+		if int(s.LocalPort) == hostPort && s.LocalIP == "127.0.0.1" && s.NetNS != nil && s.NetNS.Host {
 			found = len(s.Processes) > 0 && s.Processes[0].Name == "docker-proxy"
 			if f := s.ForwardsTo; f == nil || f.Port != 80 || f.Container == nil || *f.Container != "web1" {
 				t.Errorf("docker-proxy's listener forwards to %+v, want web1 port 80", f)
@@ -351,39 +280,13 @@ func TestContainersPublishedByDNAT(t *testing.T) {
 		"--dport", "18099", "-j", "DNAT", "--to-destination", ip+":80").CombinedOutput(); err != nil {
 		t.Fatalf("iptables in the engine's namespace: %v %s", err, out)
 	}
-	cmd := exec.Command(bin, "snapshot", "--json", "--listening", "--tcp", "--baseline", t.TempDir()+"/b.toml")
-	cmd.Env = append(os.Environ(), "DOCKER_HOST=unix://"+d.Socket)
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var snap struct {
-		Sockets []struct {
-			LocalPort int    `json:"local_port"`
-			Exposure  string `json:"exposure"`
-			Processes []struct {
-				Name string `json:"name"`
-			} `json:"processes"`
-			Published []struct {
-				HostIP   string `json:"host_ip"`
-				HostPort int    `json:"host_port"`
-				Via      string `json:"via"`
-			} `json:"published"`
-			ForwardsTo *struct {
-				Port      int     `json:"port"`
-				Container *string `json:"container"`
-			} `json:"forwards_to"`
-		} `json:"sockets"`
-	}
-	if err := json.Unmarshal(out, &snap); err != nil {
-		t.Fatal(err)
-	}
+	snap := snapshotOf(t, bin, d, "--listening", "--tcp")
 	var published, byHand, reserved bool
 	for _, s := range snap.Sockets {
 		switch {
 		case s.LocalPort == 80 && len(s.Published) == 2:
 			p := s.Published[0]
-			published = p.HostIP == "0.0.0.0" && p.HostPort == 18089 && p.Via == "dnat" && s.Exposure == "all"
+			published = p.HostIP == "0.0.0.0" && p.HostPort == 18089 && p.Via == "dnat" && deref(s.Exposure) == "all"
 			p = s.Published[1]
 			byHand = p.HostIP == "0.0.0.0" && p.HostPort == 18099 && p.Via == "dnat"
 		case s.LocalPort == 18089 && len(s.Processes) > 0 && s.Processes[0].Name == "dockerd":
@@ -392,6 +295,35 @@ func TestContainersPublishedByDNAT(t *testing.T) {
 		}
 	}
 	if !published || !byHand || !reserved {
-		t.Errorf("DNAT publishing: by the engine %v, by a hand-written rule %v, dockerd's port forwarding to web9 %v\n%s", published, byHand, reserved, out)
+		t.Errorf("DNAT publishing: by the engine %v, by a hand-written rule %v, dockerd's port forwarding to web9 %v\n%+v", published, byHand, reserved, snap.Sockets)
 	}
+}
+
+// snapshotOf runs the real binary's snapshot --json beside engine d and
+// decodes it with the schema itself (report.Snapshot). A --baseline in
+// args wins over the empty one it gives.
+func snapshotOf(t *testing.T, bin string, d *sockettest.Docker, args ...string) report.Snapshot {
+	t.Helper()
+	args = append([]string{"snapshot", "--json", "--baseline", t.TempDir() + "/b.toml"}, args...)
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), "DOCKER_HOST=unix://"+d.Socket)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("snapshot: %v\n%s", err, stderr.String())
+	}
+	var snap report.Snapshot
+	if err := json.Unmarshal(out, &snap); err != nil {
+		t.Fatalf("snapshot --json: %v", err)
+	}
+	return snap
+}
+
+// deref reads an optional JSON string: "" for null.
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }
