@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -17,6 +16,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/portwarden/portwarden/services/catalog"
+	"github.com/portwarden/portwarden/services/paths"
 )
 
 // configKeys maps each key of the config file to the flag it sets. A flag
@@ -35,17 +35,7 @@ var configKeys = map[string]string{
 
 // DefaultConfigPath is /etc/portwarden/config.toml for root, else
 // $XDG_CONFIG_HOME/portwarden/config.toml (~/.config by default).
-func DefaultConfigPath() string {
-	if os.Geteuid() == 0 {
-		return "/etc/portwarden/config.toml"
-	}
-	dir := os.Getenv("XDG_CONFIG_HOME")
-	if dir == "" {
-		home, _ := os.UserHomeDir()
-		dir = filepath.Join(home, ".config")
-	}
-	return filepath.Join(dir, "portwarden", "config.toml")
-}
+func DefaultConfigPath() string { return paths.ConfigFile("config.toml") }
 
 // applyConfig reads the config file and sets every flag of cmd the admin
 // did not give. The default file may be missing (or unreadable: another

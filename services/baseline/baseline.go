@@ -15,7 +15,9 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+
 	"github.com/portwarden/portwarden/services/atomicfile"
+	"github.com/portwarden/portwarden/services/paths"
 	"github.com/portwarden/portwarden/sockets"
 )
 
@@ -52,17 +54,7 @@ type Baseline struct {
 
 // DefaultPath is /etc/portwarden/baseline.toml for root, else
 // $XDG_CONFIG_HOME/portwarden/baseline.toml (~/.config by default).
-func DefaultPath() string {
-	if os.Geteuid() == 0 {
-		return "/etc/portwarden/baseline.toml"
-	}
-	dir := os.Getenv("XDG_CONFIG_HOME")
-	if dir == "" {
-		home, _ := os.UserHomeDir()
-		dir = filepath.Join(home, ".config")
-	}
-	return filepath.Join(dir, "portwarden", "baseline.toml")
-}
+func DefaultPath() string { return paths.ConfigFile("baseline.toml") }
 
 // Load reads the baseline at path. A missing file is an empty baseline; a
 // malformed one is an error naming the line and column.
