@@ -17,6 +17,7 @@ declare -A need=(
 	[tmux]=tmux
 	[sshd]=openssh-server [ssh]=openssh-client [ssh-keygen]=openssh-client
 	[dockerd]=docker.io [busybox]=busybox-static
+	[lintian]=lintian [rpm]=rpm
 )
 missing=()
 for c in "${!need[@]}"; do command -v "$c" >/dev/null || missing+=("${need[$c]}"); done
@@ -87,6 +88,21 @@ done
 version=$("$release/portwarden" --version)
 [[ $version == "portwarden 0.0.0-SNAPSHOT"* ]] || { echo "the released binary says: $version" >&2; exit 1; }
 echo "ok: $archive: $version"
+# The packages: lintian finds no error in the .deb, and both hold what an
+# admin expects where they expect it.
+deb=$(ls dist/portwarden_*_linux_amd64.deb) rpm=$(ls dist/portwarden_*_linux_amd64.rpm)
+lintian --fail-on error --tag-display-limit 0 "$deb"
+debfiles=$(dpkg-deb -c "$deb") rpmfiles=$(rpm -qlp "$rpm" 2>/dev/null)
+for f in /usr/bin/portwarden /usr/share/man/man1/portwarden.1.gz /usr/share/bash-completion/completions/portwarden \
+	/usr/share/zsh/vendor-completions/_portwarden /usr/share/fish/vendor_completions.d/portwarden.fish /etc/portwarden/config.toml; do
+	grep -q " \.$f\$" <<<"$debfiles" || { echo "$deb lacks $f" >&2; exit 1; }
+	grep -qx "$f" <<<"$rpmfiles" || { echo "$rpm lacks $f" >&2; exit 1; }
+done
+grep -q ' \./lib/systemd/system/portwarden-check.timer$' <<<"$debfiles" || { echo "$deb lacks the timer" >&2; exit 1; }
+grep -qx /usr/lib/systemd/system/portwarden-check.timer <<<"$rpmfiles" || { echo "$rpm lacks the timer" >&2; exit 1; }
+grep -q '/etc/portwarden/config.toml' <(dpkg-deb -f "$deb" Conffiles 2>/dev/null; dpkg-deb -I "$deb" conffiles 2>/dev/null) ||
+	{ echo "$deb: config.toml is not a conffile" >&2; exit 1; }
+echo "ok: $deb and $rpm"
 rm -rf dist build
 
 step "go test -race"
