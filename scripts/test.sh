@@ -103,6 +103,8 @@ grep -qx /usr/lib/systemd/system/portwarden-check.timer <<<"$rpmfiles" || { echo
 grep -q '/etc/portwarden/config.toml' <(dpkg-deb -f "$deb" Conffiles 2>/dev/null; dpkg-deb -I "$deb" conffiles 2>/dev/null) ||
 	{ echo "$deb: config.toml is not a conffile" >&2; exit 1; }
 echo "ok: $deb and $rpm"
+# Installed for real, and run by a real systemd in a box; purged after.
+PORTWARDEN_DEB="$PWD/$deb" go test -count=1 -run '^TestDebInSystemdBox$' ./cli
 rm -rf dist build
 
 step "go test -race"

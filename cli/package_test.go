@@ -1,0 +1,91 @@
+package cli
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/portwarden/portwarden/sockets/sockettest"
+)
+
+// TestDebInSystemdBox installs the release's .deb (PORTWARDEN_DEB, set by
+// scripts/test.sh after its snapshot release) and runs what it ships in a
+// real systemd booted in a box: the check service once, writing its
+// metrics; the man page; the bash completion. dpkg -r then removes all
+// but the conffiles, and the package is purged at the end, so the host
+// ends as it began.
+func TestDebInSystemdBox(t *testing.T) {
+	deb := os.Getenv("PORTWARDEN_DEB")
+	if deb == "" {
+		t.Skip("PORTWARDEN_DEB names no package (scripts/test.sh builds one)")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("installing a package needs root")
+	}
+	if exec.Command("dpkg-query", "-W", "portwarden").Run() == nil {
+		t.Skip("portwarden is installed on this machine already: not touching it")
+	}
+	const prom = "/var/lib/prometheus/node-exporter/portwarden.prom"
+	t.Cleanup(func() {
+		os.Remove(prom)
+		if out, err := exec.Command("dpkg", "--purge", "portwarden").CombinedOutput(); err != nil {
+			t.Errorf("dpkg --purge: %v %s", err, out)
+		}
+	})
+	if out, err := exec.Command("dpkg", "-i", deb).CombinedOutput(); err != nil {
+		t.Fatalf("dpkg -i: %v %s", err, out)
+	}
+
+	box, err := sockettest.StartSystemd(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := box.Stop(); err != nil {
+			t.Error(err)
+		}
+	}()
+	// The box boots no sysinit.target (shared/TESTBEDS.md).
+	dropIn := filepath.Join(box.EtcUnits, "portwarden-check.service.d")
+	os.MkdirAll(dropIn, 0o755)
+	if err := os.WriteFile(filepath.Join(dropIn, "box.conf"), []byte("[Unit]\nDefaultDependencies=no\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := box.Systemctl("daemon-reload"); err != nil {
+		t.Fatal(err)
+	}
+	if state, _ := box.Systemctl("is-enabled", "portwarden-check.timer"); strings.TrimSpace(state) != "disabled" {
+		t.Errorf("the timer ships %q, want disabled", state)
+	}
+	if out, err := box.Systemctl("start", "portwarden-check.service"); err != nil {
+		status, _ := box.Command("systemctl", "status", "portwarden-check.service").CombinedOutput()
+		t.Fatalf("start portwarden-check.service: %v %s\n%s", err, out, status)
+	}
+	if b, err := os.ReadFile(prom); err != nil || !strings.Contains(string(b), "portwarden_check_ok ") {
+		t.Errorf("the service's metrics: %v\n%s", err, b)
+	}
+
+	man := exec.Command("man", "-l", "/usr/share/man/man1/portwarden-check.1.gz")
+	man.Env = append(os.Environ(), "MANPAGER=cat", "MANWIDTH=80")
+	if out, err := man.CombinedOutput(); err != nil || !strings.Contains(string(out), "--prometheus") {
+		t.Errorf("man -l portwarden-check.1.gz: %v\n%s", err, out)
+	}
+	if out, err := exec.Command("bash", "-c", "source /usr/share/bash-completion/completions/portwarden && complete -p portwarden").CombinedOutput(); err != nil ||
+		!strings.Contains(string(out), "portwarden") {
+		t.Errorf("bash completion: %v %s", err, out)
+	}
+
+	if out, err := exec.Command("dpkg", "-r", "portwarden").CombinedOutput(); err != nil {
+		t.Fatalf("dpkg -r: %v %s", err, out)
+	}
+	for _, gone := range []string{"/usr/bin/portwarden", "/usr/share/man/man1/portwarden.1.gz", "/lib/systemd/system/portwarden-check.timer"} {
+		if _, err := os.Stat(gone); err == nil {
+			t.Errorf("dpkg -r left %s", gone)
+		}
+	}
+	if _, err := os.Stat("/etc/portwarden/config.toml"); err != nil {
+		t.Errorf("dpkg -r removed the conffile: %v", err)
+	}
+}
