@@ -35,7 +35,9 @@ func liveHolder(t *testing.T, b *fixedBackend) (*Model, *sockettest.Holder) {
 	h := hs[0]
 	t.Cleanup(func() { h.Close() })
 	b.dir = t.TempDir()
-	snap, err := sockets.NewCollector().Collect(sockets.Query{})
+	// Only our own namespace: other packages' tests run alongside and hold
+	// loopback ports of their own in namespaces they made.
+	snap, err := sockets.NewCollector().Collect(sockets.Query{NetNS: "self"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,7 +185,9 @@ func TestDisableThroughTheDialog(t *testing.T) {
 	waitFor(t, "xinetd to listen", listening)
 
 	b := &fixedBackend{session: action.Session{Self: os.Getpid()}, dir: t.TempDir()}
-	snap, err := sockets.NewCollector().Collect(sockets.Query{})
+	// Only our own namespace: other packages' tests run alongside and hold
+	// loopback ports of their own in namespaces they made.
+	snap, err := sockets.NewCollector().Collect(sockets.Query{NetNS: "self"})
 	if err != nil {
 		t.Fatal(err)
 	}
