@@ -638,34 +638,16 @@ func TestDisableCommand(t *testing.T) {
 // openssh-server package's ssh.service and ssh.socket) in a real systemd
 // booted in namespaces of its own, with portwarden run inside that box.
 func TestDisableSystemdCommand(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("booting systemd needs root")
-	}
 	if _, err := os.Stat("/lib/systemd/system/ssh.socket"); err != nil {
 		t.Skip("openssh-server is not installed (scripts/test.sh installs it)")
 	}
 	bin := buildBinary(t)
-	box, err := sockettest.StartSystemd(t.TempDir(), nil)
-	if err != nil {
+	box := sockettest.SystemdForTest(t, t.TempDir(), nil)
+	if err := box.NoDefaultDependencies("ssh.service", "ssh.socket"); err != nil {
 		t.Fatal(err)
 	}
-	defer func() {
-		if err := box.Stop(); err != nil {
-			t.Error(err)
-		}
-	}()
-	// Keep the units from pulling in sysinit.target (shared/TESTBEDS.md).
-	for _, unit := range []string{"ssh.service", "ssh.socket"} {
-		dropIn := filepath.Join(box.EtcUnits, unit+".d")
-		os.MkdirAll(dropIn, 0o755)
-		if err := os.WriteFile(filepath.Join(dropIn, "box.conf"), []byte("[Unit]\nDefaultDependencies=no\n"), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, args := range [][]string{{"daemon-reload"}, {"enable", "--now", "ssh.service"}} {
-		if _, err := box.Systemctl(args...); err != nil {
-			t.Fatal(err)
-		}
+	if _, err := box.Systemctl("enable", "--now", "ssh.service"); err != nil {
+		t.Fatal(err)
 	}
 	var sshEnv []string // the environment of an SSH session, when set
 	inBox := func(args ...string) (string, string, int) {

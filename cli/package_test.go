@@ -3,7 +3,6 @@ package cli
 import (
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -38,22 +37,8 @@ func TestDebInSystemdBox(t *testing.T) {
 		t.Fatalf("dpkg -i: %v %s", err, out)
 	}
 
-	box, err := sockettest.StartSystemd(t.TempDir(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		if err := box.Stop(); err != nil {
-			t.Error(err)
-		}
-	}()
-	// The box boots no sysinit.target (shared/TESTBEDS.md).
-	dropIn := filepath.Join(box.EtcUnits, "portwarden-check.service.d")
-	os.MkdirAll(dropIn, 0o755)
-	if err := os.WriteFile(filepath.Join(dropIn, "box.conf"), []byte("[Unit]\nDefaultDependencies=no\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := box.Systemctl("daemon-reload"); err != nil {
+	box := sockettest.SystemdForTest(t, t.TempDir(), nil)
+	if err := box.NoDefaultDependencies("portwarden-check.service"); err != nil {
 		t.Fatal(err)
 	}
 	if state, _ := box.Systemctl("is-enabled", "portwarden-check.timer"); strings.TrimSpace(state) != "disabled" {

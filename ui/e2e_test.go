@@ -291,12 +291,9 @@ func TestDashboardOverSSH(t *testing.T) {
 // through the d dialog: the port goes, and systemd says the unit is
 // disabled.
 func TestDashboardDisablesSystemdUnit(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("booting systemd needs root")
-	}
 	dir := t.TempDir()
 	bin := buildPortwarden(t, dir)
-	box, err := sockettest.StartSystemd(t.TempDir(), map[string]string{"pwtest-web.service": `[Unit]
+	box := sockettest.SystemdForTest(t, t.TempDir(), map[string]string{"pwtest-web.service": `[Unit]
 Description=portwarden test web server
 DefaultDependencies=no
 [Service]
@@ -305,14 +302,6 @@ Restart=always
 [Install]
 WantedBy=multi-user.target
 `})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		if err := box.Stop(); err != nil {
-			t.Error(err)
-		}
-	}()
 	if _, err := box.Systemctl("enable", "--now", "pwtest-web.service"); err != nil {
 		t.Fatal(err)
 	}

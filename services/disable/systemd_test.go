@@ -91,19 +91,8 @@ Also=pwtest-daytime.socket
 // enables real units there, and runs TestInSystemdBox inside the box,
 // where portwarden sees the box's /proc, sockets and systemd.
 func TestDisableSystemdUnits(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("booting systemd needs root")
-	}
 	dir := t.TempDir()
-	box, err := sockettest.StartSystemd(dir, boxUnits(dir))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		if err := box.Stop(); err != nil {
-			t.Error(err)
-		}
-	}()
+	box := sockettest.SystemdForTest(t, dir, boxUnits(dir))
 	admin := fmt.Sprintf("[Unit]\nDefaultDependencies=no\n[Service]\nExecStart=/usr/bin/python3 -m http.server --bind 127.0.0.1 %d\n", adminPort)
 	if err := os.WriteFile(filepath.Join(box.EtcUnits, "pwtest-admin.service"), []byte(admin), 0o644); err != nil {
 		t.Fatal(err)
