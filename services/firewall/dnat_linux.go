@@ -125,16 +125,6 @@ func parseDNAT(exprs []expr.Any) (DNAT, bool) {
 	return DNAT{}, false
 }
 
-func familyName(f nftables.TableFamily) string {
-	switch f {
-	case nftables.TableFamilyIPv4:
-		return "ip"
-	case nftables.TableFamilyIPv6:
-		return "ip6"
-	}
-	return "inet"
-}
-
 // xtDNAT reads the xtables DNAT target's range (revisions 1 and 2, which
 // the library decodes; revision 0's compat layout is left out).
 func xtDNAT(info xt.InfoAny) (netip.AddrPort, bool) {
@@ -156,4 +146,15 @@ func xtDNAT(info xt.InfoAny) (netip.AddrPort, bool) {
 		port = r.MinPort
 	}
 	return netip.AddrPortFrom(a.Unmap(), port), true
+}
+
+// familyName is how nft names a table family.
+func familyName(f nftables.TableFamily) string {
+	switch f {
+	case nftables.TableFamilyIPv4:
+		return "ip"
+	case nftables.TableFamilyIPv6:
+		return "ip6"
+	}
+	return "inet"
 }

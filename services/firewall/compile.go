@@ -1,0 +1,299 @@
+//go:build linux
+
+package firewall
+
+import (
+	"github.com/google/nftables"
+	"github.com/google/nftables/expr"
+	"golang.org/x/sys/unix"
+)
+
+// field is what a register holds: a part of the packet or of its
+// metadata that rules test.
+type field uint8
+
+const (
+	fieldNone field = iota
+	fieldL4Proto
+	fieldNFProto
+	fieldEtherType // meta protocol
+	fieldIifname
+	fieldOifname
+	fieldIif
+	fieldOif
+	fieldIifType
+	fieldPktType
+	fieldSaddr4
+	fieldDaddr4
+	fieldSaddr6
+	fieldDaddr6
+	fieldSport
+	fieldDport
+	fieldTCPFlags
+	fieldCtState
+	fieldFibDaddrType
+	fieldCount
+)
+
+// verdictKind is what a rule does to a packet it matches.
+type verdictKind uint8
+
+const (
+	verdictNone    verdictKind = iota // counters, logs: the packet goes on
+	verdictAccept                     // on to the next base chain
+	verdictDrop                       // silently
+	verdictReject                     // with an error to the sender
+	verdictJump                       // into target, then back
+	verdictGoto                       // into target, not back
+	verdictReturn                     // back to the calling chain
+	verdictDNAT                       // to another destination: not this listener
+	verdictMap                        // from a verdict map
+	verdictUnknown                    // a terminal statement not understood
+)
+
+// rule is a compiled rule: the tests a packet must pass, what is left
+// undecided, and the verdict.
+type rule struct {
+	handle     uint64
+	tests      []test
+	unknown    []string // conditions or statements not understood
+	verdict    verdictKind
+	targetName string // jump, goto
+	target     *chain
+	vmap       *test // verdictMap: the lookup that picks the verdict
+	text       string
+}
+
+// reg is what the compiler knows a register holds.
+type reg struct {
+	field         field
+	start, length uint32 // the bytes of the field loaded
+	mask, xor     []byte // a bitwise operation applied since
+	unknown       string // a load not understood
+	value         []byte // immediate data
+}
+
+// regIndex maps the 16-byte and the 32-bit register numbers to one space.
+func regIndex(r uint32) uint32 {
+	if r >= 1 && r <= 4 {
+		return (r - 1) * 4
+	}
+	if r >= 8 {
+		return r - 8
+	}
+	return 1 << 20 // the verdict register
+}
+
+// compileRule follows a rule's expressions through the registers, as the
+// kernel would, and records what each comparison tests.
+func compileRule(c *chain, r *Rule, lookupSet func(name string, id uint32) *compiledSet) *rule {
+	out := &rule{handle: r.Handle}
+	regs := map[uint32]reg{}
+	// The IP version the rule's network-header loads read: the table's,
+	// or in an inet table the one its "meta nfproto" test picked.
+	v6 := c.Family == nftables.TableFamilyIPv6
+	load := func(dst uint32, x reg) { regs[regIndex(dst)] = x }
+	addTest := func(src uint32, t test) {
+		x, ok := regs[regIndex(src)]
+		switch {
+		case !ok:
+			out.unknown = append(out.unknown, "a comparison of an empty register")
+			return
+		case x.unknown != "":
+			out.unknown = append(out.unknown, x.unknown)
+			return
+		}
+		t.field, t.start, t.length, t.mask, t.xor = x.field, x.start, x.length, x.mask, x.xor
+		t.prepare()
+		out.tests = append(out.tests, t)
+	}
+	for _, e := range r.Exprs {
+		switch e := e.(type) {
+		case *expr.Meta:
+			if e.SourceRegister {
+				continue // "meta mark set": changes nothing a filter here tests
+			}
+			load(e.Register, metaField(e.Key))
+		case *expr.Payload:
+			if e.OperationType != expr.PayloadLoad {
+				continue // a header rewrite
+			}
+			load(e.DestRegister, payloadField(e, v6))
+		case *expr.Ct:
+			if e.SourceRegister {
+				continue // "ct mark set"
+			}
+			if e.Key == expr.CtKeySTATE {
+				load(e.Register, reg{field: fieldCtState, length: 4})
+			} else {
+				load(e.Register, reg{unknown: "ct " + ctKeyName(e.Key)})
+			}
+		case *expr.Fib:
+			if e.ResultADDRTYPE && e.FlagDADDR && !e.FlagSADDR && !e.FlagMARK {
+				load(e.Register, reg{field: fieldFibDaddrType, length: 4})
+			} else {
+				load(e.Register, reg{unknown: "fib lookup"})
+			}
+		case *expr.Bitwise:
+			x := regs[regIndex(e.SourceRegister)]
+			if x.mask != nil || x.unknown != "" {
+				x = reg{unknown: "a bitwise operation"}
+			} else {
+				x.mask, x.xor = e.Mask, e.Xor
+			}
+			load(e.DestRegister, x)
+		case *expr.Immediate:
+			load(e.Register, reg{value: e.Data})
+		case *expr.Cmp:
+			if x := regs[regIndex(e.Register)]; e.Op == expr.CmpOpEq && len(e.Data) > 0 &&
+				(x.field == fieldNFProto || x.field == fieldEtherType) && x.mask == nil {
+				v6 = e.Data[len(e.Data)-1] == unix.NFPROTO_IPV6 || e.Data[len(e.Data)-1] == 0xdd // 0x86dd
+			}
+			addTest(e.Register, test{op: opCmp, cmp: e.Op, data: e.Data})
+		case *expr.Range:
+			addTest(e.Register, test{op: opRange, cmp: e.Op, data: e.FromData, to: e.ToData})
+		case *expr.Lookup:
+			s := lookupSet(e.SetName, e.SetID)
+			switch {
+			case s == nil:
+				out.unknown = append(out.unknown, "lookup in missing set "+e.SetName)
+			case s.concat:
+				out.unknown = append(out.unknown, "lookup in concatenated set "+s.label)
+			case e.IsDestRegSet && regIndex(e.DestRegister) == 1<<20:
+				n := len(out.tests)
+				addTest(e.SourceRegister, test{op: opLookup, set: s})
+				if len(out.tests) > n {
+					out.vmap = &out.tests[n]
+					out.tests = out.tests[:n]
+					out.verdict = verdictMap
+				}
+			case e.IsDestRegSet:
+				load(e.DestRegister, reg{unknown: "data map lookup"})
+			default:
+				addTest(e.SourceRegister, test{op: opLookup, set: s, invert: e.Invert})
+			}
+		case *expr.Counter, *expr.Log, *expr.Objref, *expr.Notrack, *expr.Dynset:
+			// statements that do not decide
+		case *expr.Limit:
+			out.unknown = append(out.unknown, "limit rate")
+		case *expr.Quota:
+			out.unknown = append(out.unknown, "quota")
+		case *expr.Connlimit:
+			out.unknown = append(out.unknown, "ct count")
+		case *expr.Verdict:
+			switch e.Kind {
+			case expr.VerdictAccept:
+				out.verdict = verdictAccept
+			case expr.VerdictDrop:
+				out.verdict = verdictDrop
+			case expr.VerdictReturn:
+				out.verdict = verdictReturn
+			case expr.VerdictJump:
+				out.verdict, out.targetName = verdictJump, e.Chain
+			case expr.VerdictGoto:
+				out.verdict, out.targetName = verdictGoto, e.Chain
+			case expr.VerdictContinue:
+			default:
+				out.verdict = verdictUnknown
+				out.unknown = append(out.unknown, "verdict "+verdictName(e.Kind))
+			}
+		case *expr.Reject:
+			out.verdict = verdictReject
+		case *expr.NAT:
+			if e.Type == expr.NATTypeDestNAT {
+				out.verdict = verdictDNAT
+			}
+		case *expr.Redir:
+			out.verdict = verdictDNAT
+		case *expr.Masq:
+		case *expr.Match:
+			if e.Name != "comment" {
+				out.unknown = append(out.unknown, "xt match "+e.Name)
+			}
+		case *expr.Target:
+			switch e.Name {
+			case "LOG", "NFLOG", "MARK", "CONNMARK":
+			case "REJECT":
+				out.verdict = verdictReject
+			case "DNAT", "REDIRECT":
+				out.verdict = verdictDNAT
+			default:
+				out.verdict = verdictUnknown
+				out.unknown = append(out.unknown, "xt target "+e.Name)
+			}
+		case *expr.Queue:
+			out.verdict = verdictUnknown
+			out.unknown = append(out.unknown, "queue")
+		default:
+			out.unknown = append(out.unknown, exprName(e))
+		}
+	}
+	out.text = renderRule(c, out)
+	return out
+}
+
+func metaField(k expr.MetaKey) reg {
+	switch k {
+	case expr.MetaKeyL4PROTO:
+		return reg{field: fieldL4Proto, length: 1}
+	case expr.MetaKeyNFPROTO:
+		return reg{field: fieldNFProto, length: 1}
+	case expr.MetaKeyPROTOCOL:
+		return reg{field: fieldEtherType, length: 2}
+	case expr.MetaKeyIIFNAME:
+		return reg{field: fieldIifname, length: 16}
+	case expr.MetaKeyOIFNAME:
+		return reg{field: fieldOifname, length: 16}
+	case expr.MetaKeyIIF:
+		return reg{field: fieldIif, length: 4}
+	case expr.MetaKeyOIF:
+		return reg{field: fieldOif, length: 4}
+	case expr.MetaKeyIIFTYPE:
+		return reg{field: fieldIifType, length: 2}
+	case expr.MetaKeyPKTTYPE:
+		return reg{field: fieldPktType, length: 1}
+	}
+	return reg{unknown: "meta " + metaKeyName(k)}
+}
+
+func payloadField(p *expr.Payload, v6 bool) reg {
+	within := func(f field, off, size uint32) (reg, bool) {
+		if p.Offset >= off && p.Offset+p.Len <= off+size && p.Len > 0 {
+			return reg{field: f, start: p.Offset - off, length: p.Len}, true
+		}
+		return reg{}, false
+	}
+	switch p.Base {
+	case expr.PayloadBaseNetworkHeader:
+		if v6 {
+			if r, ok := within(fieldSaddr6, 8, 16); ok {
+				return r
+			}
+			if r, ok := within(fieldDaddr6, 24, 16); ok {
+				return r
+			}
+			break
+		}
+		if r, ok := within(fieldSaddr4, 12, 4); ok {
+			return r
+		}
+		if r, ok := within(fieldDaddr4, 16, 4); ok {
+			return r
+		}
+	case expr.PayloadBaseTransportHeader:
+		if r, ok := within(fieldSport, 0, 2); ok {
+			return r
+		}
+		if r, ok := within(fieldDport, 2, 2); ok {
+			return r
+		}
+		if p.Offset == 13 && p.Len == 1 {
+			return reg{field: fieldTCPFlags, length: 1}
+		}
+	}
+	return reg{unknown: "a payload match"}
+}
+
+// l4Names names the protocols rules test most.
+var l4Names = map[byte]string{unix.IPPROTO_TCP: "tcp", unix.IPPROTO_UDP: "udp", unix.IPPROTO_ICMP: "icmp",
+	unix.IPPROTO_ICMPV6: "icmpv6", unix.IPPROTO_SCTP: "sctp", unix.IPPROTO_ESP: "esp", unix.IPPROTO_GRE: "gre"}

@@ -1,0 +1,185 @@
+package firewall
+
+import (
+	"net/netip"
+	"slices"
+	"strconv"
+)
+
+// Reach is the widest class of sources whose new connections (TCP SYN,
+// first UDP datagram) get through to a listener.
+type Reach string
+
+// Reaches, from widest to narrowest; ReachUnknown when the ruleset could
+// not be read or holds a rule the evaluator does not understand.
+const (
+	ReachPublic   Reach = "public"   // any address: the Internet, where routed
+	ReachInternal Reach = "internal" // private ranges and the admin's internal networks only
+	ReachHost     Reach = "host"     // this host only
+	ReachNone     Reach = "none"     // nobody
+	ReachUnknown  Reach = "unknown"
+)
+
+// Verdicts of a Decision.
+const (
+	VerdictAccept   = "accept"
+	VerdictDrop     = "drop"
+	VerdictReject   = "reject"
+	VerdictRedirect = "redirect" // a DNAT sends the packet elsewhere
+	VerdictUnknown  = "unknown"
+)
+
+// Decision is what the firewall does with new connections to a listener.
+type Decision struct {
+	Reach Reach
+	// Verdict is what happens to a packet from the widest class the bind
+	// admits (the public, or this host for a loopback bind); Chain, Handle
+	// and Rule name the rule that decided it. Handle 0 with a Chain is the
+	// chain's policy; no Chain: no rule at all.
+	Verdict string
+	Chain   string // "inet filter input"
+	Handle  uint64
+	Rule    string // as nft lists it: "tcp dport 9001 drop"
+	// Sources are the sources that get through, when only part of the
+	// outside does.
+	Sources []netip.Prefix
+	// Why says, when Reach is unknown, what the evaluator did not follow.
+	Why string
+	// Host is whether this host itself can connect.
+	Host bool
+}
+
+// RuleRef names the deciding rule for an admin to find it: "inet filter
+// input handle 7: tcp dport 9001 drop", or "inet filter input policy drop".
+func (d *Decision) RuleRef() string {
+	switch {
+	case d.Chain == "":
+		return ""
+	case d.Handle == 0:
+		return d.Chain + " policy " + d.Verdict
+	}
+	return d.Chain + " handle " + strconv.FormatUint(d.Handle, 10) + ": " + d.Rule
+}
+
+// Interface is a network interface of a namespace.
+type Interface struct {
+	Name     string
+	Index    int
+	Loopback bool
+	Addrs    []netip.Prefix
+	// Routes are the destinations the main routing table sends through
+	// the interface (a default route is 0.0.0.0/0 or ::/0): a source's
+	// packets are taken to arrive where the replies to it leave.
+	Routes []netip.Prefix
+}
+
+// Listener is a listening socket as the firewall sees it.
+type Listener struct {
+	Proto  uint8      // unix.IPPROTO_TCP or IPPROTO_UDP
+	Addr   netip.Addr // its bind; unspecified: every address
+	Port   uint16
+	V6Only bool // an IPv6 wildcard that refuses IPv4
+}
+
+// Scope is what the evaluator needs of a namespace besides its ruleset:
+// its interfaces, and which sources count as internal.
+type Scope struct {
+	Interfaces []Interface
+	// class sets by IP version: [0] IPv4, [1] IPv6
+	public, internal [2]AddrSet
+	// via holds, for each interface, the sources that arrive on it (by
+	// the route back to them); nil when no interface has routes, and any
+	// source may arrive anywhere.
+	via map[string][2]AddrSet
+}
+
+// Private ranges: internal whatever the baseline says.
+var privateRanges = []string{"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"}
+
+// Addresses no packet from outside comes from: loopback, link-local,
+// multicast, "this network", IPv4-mapped.
+var notPublic = []string{"0.0.0.0/8", "127.0.0.0/8", "169.254.0.0/16", "224.0.0.0/3",
+	"::/127", "::ffff:0:0/96", "fe80::/10", "ff00::/8"}
+
+// NewScope returns the scope of a namespace with interfaces ifs, where
+// the admin's internal networks are internal (besides private ranges).
+func NewScope(ifs []Interface, internal []netip.Prefix) *Scope {
+	s := &Scope{Interfaces: ifs}
+	add := func(to *[2]AddrSet, p netip.Prefix) {
+		i := 0
+		if p.Addr().Is6() {
+			i = 1
+		}
+		to[i] = to[i].Union(prefixSet(p))
+	}
+	var excluded [2]AddrSet
+	for _, p := range privateRanges {
+		add(&s.internal, netip.MustParsePrefix(p))
+	}
+	for _, p := range internal {
+		if p.Addr().Is4In6() {
+			p = netip.PrefixFrom(p.Addr().Unmap(), max(p.Bits()-96, 0))
+		}
+		add(&s.internal, p)
+	}
+	for _, p := range notPublic {
+		add(&excluded, netip.MustParsePrefix(p))
+	}
+	for i := range 2 {
+		s.public[i] = fullSet(i == 1).Minus(s.internal[i]).Minus(excluded[i])
+	}
+	s.via = routedSources(ifs)
+	return s
+}
+
+// routedSources assigns each source address to the interface the
+// longest matching route sends replies through.
+func routedSources(ifs []Interface) map[string][2]AddrSet {
+	type route struct {
+		dst netip.Prefix
+		via string
+	}
+	var routes []route
+	for _, i := range ifs {
+		for _, p := range i.Routes {
+			routes = append(routes, route{p.Masked(), i.Name})
+		}
+	}
+	if len(routes) == 0 {
+		return nil
+	}
+	slices.SortStableFunc(routes, func(a, b route) int { return b.dst.Bits() - a.dst.Bits() })
+	via := map[string][2]AddrSet{}
+	var covered [2]AddrSet
+	for _, r := range routes {
+		i := 0
+		if r.dst.Addr().Is6() {
+			i = 1
+		}
+		set := prefixSet(r.dst).Minus(covered[i])
+		covered[i] = covered[i].Union(prefixSet(r.dst))
+		v := via[r.via]
+		v[i] = v[i].Union(set)
+		via[r.via] = v
+	}
+	return via
+}
+
+// arriving is the set of sources of IP version v6 that arrive on iif.
+func (s *Scope) arriving(iif *Interface, v6 bool) AddrSet {
+	if s.via == nil {
+		return fullSet(v6)
+	}
+	i := 0
+	if v6 {
+		i = 1
+	}
+	if iif == nil {
+		var all AddrSet
+		for _, v := range s.via {
+			all = all.Union(v[i])
+		}
+		return all
+	}
+	return s.via[iif.Name][i]
+}

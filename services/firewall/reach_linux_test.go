@@ -1,0 +1,270 @@
+package firewall_test
+
+import (
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/portwarden/portwarden/services/firewall"
+	"github.com/portwarden/portwarden/sockets/sockettest"
+)
+
+// bedListener is a listener of the server namespace and the addresses
+// each class of client tries for it.
+type bedListener struct {
+	network string // "tcp" or "udp"
+	addr    netip.AddrPort
+	v6only  bool
+}
+
+func (l bedListener) String() string { return l.network + " " + l.addr.String() }
+
+// targets are the addresses a client on the link with server addresses
+// a4, a6 (or the server itself, with loopback) tries.
+func (l bedListener) targets(a4, a6 netip.Addr) []netip.AddrPort {
+	bind, port := l.addr.Addr(), l.addr.Port()
+	switch {
+	case !bind.IsUnspecified():
+		return []netip.AddrPort{l.addr}
+	case bind.Is4():
+		return []netip.AddrPort{netip.AddrPortFrom(a4, port)}
+	case l.v6only:
+		return []netip.AddrPort{netip.AddrPortFrom(a6, port)}
+	}
+	return []netip.AddrPort{netip.AddrPortFrom(a4, port), netip.AddrPortFrom(a6, port)}
+}
+
+// TestReachAgreesWithPackets applies a matrix of rulesets to a server
+// namespace and, for every listener and every class of client, compares
+// what the evaluator decides with what real packets do.
+func TestReachAgreesWithPackets(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root for network namespaces")
+	}
+	if _, err := exec.LookPath("nft"); err != nil {
+		t.Skip("nft is not installed")
+	}
+	bed, err := sockettest.NewFirewallBed()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := bed.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	listeners := []bedListener{
+		{"tcp", netip.MustParseAddrPort("0.0.0.0:9001"), false},
+		{"tcp", netip.MustParseAddrPort("[::]:9002"), false},
+		{"tcp", netip.AddrPortFrom(bed.ServerPublic4, 9003), false},
+		{"tcp", netip.MustParseAddrPort("127.0.0.1:9004"), false},
+		{"udp", netip.MustParseAddrPort("0.0.0.0:9005"), false},
+		{"udp", netip.AddrPortFrom(bed.ServerInternal6, 9006), false},
+		{"tcp", netip.MustParseAddrPort("[::]:9007"), true},
+	}
+	for _, l := range listeners {
+		stop, err := sockettest.Echo(bed.Server, l.network, l.addr, l.v6only)
+		if err != nil {
+			t.Fatalf("listen %s: %v", l, err)
+		}
+		t.Cleanup(stop)
+	}
+	ifs, err := firewall.ReadInterfaces(bed.Server.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	scope := firewall.NewScope(ifs, []netip.Prefix{bed.InternalNet4, bed.InternalNet6})
+
+	for _, c := range reachCases(bed) {
+		t.Run(c.name, func(t *testing.T) {
+			if c.needs != "" {
+				if _, err := exec.LookPath(c.needs); err != nil {
+					t.Skipf("%s is not installed", c.needs)
+				}
+			}
+			if err := bed.Server.Run("nft", "flush", "ruleset"); err != nil {
+				t.Fatal(err)
+			}
+			for _, cmd := range c.setup {
+				if err := bed.Server.Run(cmd[0], cmd[1:]...); err != nil {
+					t.Fatal(err)
+				}
+			}
+			rs, err := firewall.Read(bed.Server.Path())
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, l := range listeners {
+				d := rs.Decide(scope, firewall.Listener{Proto: protoOf(l.network), Addr: l.addr.Addr(), Port: l.addr.Port(), V6Only: l.v6only})
+				if want, ok := c.unknown[l.addr.Port()]; ok {
+					if d.Reach != firewall.ReachUnknown || !strings.Contains(d.Why, want) {
+						t.Errorf("%s: reach %s (%s), want unknown because of %q", l, d.Reach, d.Why, want)
+					}
+					continue
+				}
+				got := observe(bed, l)
+				if d.Reach != got.reach || d.Host != got.host {
+					t.Errorf("%s: evaluator says reach %s, host %v (%s %s); packets say %s, host %v",
+						l, d.Reach, d.Host, d.Verdict, d.RuleRef(), got.reach, got.host)
+				}
+				if want, ok := c.rules[l.addr.Port()]; ok && !strings.Contains(d.RuleRef(), want) {
+					t.Errorf("%s: decided by %q, want %q", l, d.RuleRef(), want)
+				}
+			}
+		})
+	}
+}
+
+type observed struct {
+	reach firewall.Reach
+	host  bool
+}
+
+// observe connects to l from each class of client at once.
+func observe(bed *sockettest.FirewallBed, l bedListener) observed {
+	const timeout = 400 * time.Millisecond
+	try := func(ns *sockettest.Namespace, targets []netip.AddrPort) bool {
+		var wg sync.WaitGroup
+		ok := make([]bool, len(targets))
+		for i, a := range targets {
+			wg.Add(1)
+			go func() { defer wg.Done(); ok[i] = sockettest.Probe(ns, l.network, a, timeout) }()
+		}
+		wg.Wait()
+		for _, b := range ok {
+			if b {
+				return true
+			}
+		}
+		return false
+	}
+	var pub, in, host bool
+	var wg sync.WaitGroup
+	wg.Add(3)
+	go func() {
+		defer wg.Done()
+		if !l.addr.Addr().IsLoopback() {
+			pub = try(bed.Public, l.targets(bed.ServerPublic4, bed.ServerPublic6))
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		if !l.addr.Addr().IsLoopback() {
+			in = try(bed.Internal, l.targets(bed.ServerInternal4, bed.ServerInternal6))
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		host = try(bed.Server, l.targets(netip.MustParseAddr("127.0.0.1"), netip.IPv6Loopback()))
+	}()
+	wg.Wait()
+	o := observed{reach: firewall.ReachNone, host: host}
+	switch {
+	case pub:
+		o.reach = firewall.ReachPublic
+	case in:
+		o.reach = firewall.ReachInternal
+	case host:
+		o.reach = firewall.ReachHost
+	}
+	return o
+}
+
+func protoOf(network string) uint8 {
+	if network == "udp" {
+		return unix.IPPROTO_UDP
+	}
+	return unix.IPPROTO_TCP
+}
+
+type reachCase struct {
+	name    string
+	needs   string     // a command the case needs
+	setup   [][]string // commands run in the server namespace
+	rules   map[uint16]string
+	unknown map[uint16]string // ports whose reach must be unknown, and why
+}
+
+func nftScript(s string) []string { return []string{"nft", s} }
+
+func reachCases(bed *sockettest.FirewallBed) []reachCase {
+	pubLink, inLink := bed.PublicLink, bed.InternalLink
+	return []reachCase{
+		{name: "none"},
+		{name: "default drop, a few ports open", setup: [][]string{nftScript(`table inet filter {
+			chain input { type filter hook input priority 0; policy drop;
+				iif lo accept
+				ct state established,related accept
+				tcp dport { 9001, 9002 } accept
+				udp dport 9005 counter accept
+			}
+		}`)},
+			rules: map[uint16]string{9001: "inet filter input handle", 9003: "inet filter input policy drop"}},
+		{name: "saddr-restricted accept", setup: [][]string{nftScript(fmt.Sprintf(`table inet filter {
+			chain input { type filter hook input priority 0; policy drop;
+				iifname "lo" accept
+				ip saddr %s tcp dport { 9001, 9003 } accept
+				ip6 saddr %s accept
+				ip saddr 198.51.100.16/28 udp dport 9005 accept
+			}
+		}`, bed.InternalNet4, bed.InternalNet6))}},
+		{name: "reject", setup: [][]string{nftScript(`table inet filter {
+			chain input { type filter hook input priority 0;
+				tcp dport 9002 reject
+				meta l4proto udp reject with icmpx type port-unreachable
+				tcp dport 9004 drop
+			}
+		}`)},
+			rules: map[uint16]string{9002: "tcp dport 9002 reject"}},
+		{name: "iifname-restricted accept", setup: [][]string{nftScript(fmt.Sprintf(`table ip filter {
+			chain input { type filter hook input priority 10; policy drop;
+				iifname { "lo", %q } accept
+				iifname %q tcp dport 9003 accept
+			}
+		}`, inLink, pubLink))}},
+		{name: "established and related only", setup: [][]string{nftScript(`table inet filter {
+			chain input { type filter hook input priority 0; policy drop;
+				ct state vmap { established : accept, related : accept, invalid : drop }
+			}
+		}`)}},
+		{name: "jump into a chain that returns", setup: [][]string{nftScript(`table inet filter {
+			chain checks {
+				tcp dport 9002 return
+				ip saddr 198.51.100.16/28 drop
+				tcp dport 9001 accept
+				meta l4proto udp accept
+			}
+			chain input { type filter hook input priority 0; policy drop;
+				iif lo accept
+				jump checks
+				tcp dport 9002 accept
+				ip6 saddr 2001:db8:a::/64 tcp dport 9007 accept
+			}
+		}`)}},
+		{name: "iptables beside an inet table", needs: "iptables", setup: [][]string{
+			nftScript(`table inet filter { chain input { type filter hook input priority 0; policy accept; tcp dport 9007 drop;
+			}
+		}`),
+			{"iptables", "-A", "INPUT", "-p", "tcp", "--dport", "9001", "-j", "DROP"},
+			{"iptables", "-A", "INPUT", "-s", bed.PublicNet4.String(), "-p", "udp", "-j", "REJECT"},
+			{"ip6tables", "-P", "INPUT", "DROP"},
+			{"ip6tables", "-A", "INPUT", "-i", "lo", "-j", "ACCEPT"},
+			{"ip6tables", "-A", "INPUT", "-p", "tcp", "-m", "multiport", "--dports", "9002,9006", "-j", "ACCEPT"},
+		}, rules: map[uint16]string{9001: "ip filter INPUT handle"}},
+		{name: "a rule the evaluator does not know", setup: [][]string{nftScript(`table inet filter {
+			chain input { type filter hook input priority 0;
+				tcp dport 9001 limit rate 10/second accept
+				tcp dport 9001 drop
+				udp dport 9005 meta mark 0x1 drop
+			}
+		}`)},
+			unknown: map[uint16]string{9001: "limit rate", 9005: "meta mark"}},
+	}
+}

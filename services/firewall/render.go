@@ -1,0 +1,235 @@
+//go:build linux
+
+package firewall
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"net/netip"
+	"reflect"
+	"strconv"
+	"strings"
+
+	"github.com/google/nftables/expr"
+	"golang.org/x/sys/unix"
+)
+
+// renderRule writes a compiled rule about as nft lists it: "tcp dport
+// 9001 drop". Dependencies nft hides (the protocol test before a port
+// test) are left out; what was not understood is named in brackets.
+func renderRule(c *chain, r *rule) string {
+	var parts []string
+	proto := "th"
+	for i, t := range r.tests {
+		if t.field == fieldL4Proto && t.op == opCmp && t.cmp == expr.CmpOpEq && len(t.data) == 1 {
+			if name := l4Names[t.data[0]]; name != "" {
+				proto = name
+			}
+			if i+1 < len(r.tests) && (r.tests[i+1].field == fieldDport || r.tests[i+1].field == fieldSport || r.tests[i+1].field == fieldTCPFlags) {
+				continue // implied by "tcp dport"
+			}
+		}
+		if t.field == fieldNFProto && i+1 < len(r.tests) && r.tests[i+1].field >= fieldSaddr4 && r.tests[i+1].field <= fieldDaddr6 {
+			continue // implied by "ip saddr"
+		}
+		parts = append(parts, renderTest(&t, proto))
+	}
+	if r.vmap != nil {
+		parts = append(parts, fieldName(r.vmap.field, proto)+" vmap "+r.vmap.set.label)
+	}
+	for _, u := range r.unknown {
+		parts = append(parts, "["+u+"]")
+	}
+	switch r.verdict {
+	case verdictAccept:
+		parts = append(parts, "accept")
+	case verdictDrop:
+		parts = append(parts, "drop")
+	case verdictReject:
+		parts = append(parts, "reject")
+	case verdictJump:
+		parts = append(parts, "jump "+r.targetName)
+	case verdictGoto:
+		parts = append(parts, "goto "+r.targetName)
+	case verdictReturn:
+		parts = append(parts, "return")
+	case verdictDNAT:
+		parts = append(parts, "dnat")
+	}
+	return strings.Join(parts, " ")
+}
+
+func renderTest(t *test, proto string) string {
+	name := fieldName(t.field, proto)
+	if t.field == fieldCtState && t.mask != nil && t.op == opCmp && t.cmp == expr.CmpOpNeq && allZero(t.data) {
+		return name + " " + ctStates(t.mask) // "ct state established,related"
+	}
+	if t.mask != nil && (t.field == fieldSaddr4 || t.field == fieldSaddr6 || t.field == fieldDaddr4 || t.field == fieldDaddr6) {
+		if ones, ok := prefixMask(t.mask); ok && t.op == opCmp {
+			size := 4
+			if t.field == fieldSaddr6 || t.field == fieldDaddr6 {
+				size = 16
+			}
+			full := make([]byte, size)
+			copy(full, t.data)
+			a, _ := netip.AddrFromSlice(full)
+			return name + cmpOp(t.cmp) + netip.PrefixFrom(a, ones).String()
+		}
+	}
+	if t.mask != nil {
+		name += " & " + formatValue(t.field, t.mask)
+	}
+	switch t.op {
+	case opRange:
+		op := " "
+		if t.cmp == expr.CmpOpNeq {
+			op = " != "
+		}
+		return name + op + formatValue(t.field, t.data) + "-" + formatValue(t.field, t.to)
+	case opLookup:
+		op := " "
+		if t.invert {
+			op = " != "
+		}
+		label := t.set.label
+		if strings.HasPrefix(label, "{") && len(t.set.ranges) <= 8 {
+			var vals []string
+			for _, r := range t.set.ranges {
+				v := formatValue(t.field, r.lo)
+				if !bytes.Equal(r.lo, r.hi) {
+					v += "-" + formatValue(t.field, r.hi)
+				}
+				vals = append(vals, v)
+			}
+			label = "{ " + strings.Join(vals, ", ") + " }"
+		}
+		return name + op + label
+	}
+	if t.field == fieldSaddr4 || t.field == fieldSaddr6 || t.field == fieldDaddr4 || t.field == fieldDaddr6 {
+		if size := map[bool]int{true: 16, false: 4}[t.field == fieldSaddr6 || t.field == fieldDaddr6]; len(t.data) < size {
+			full := make([]byte, size)
+			copy(full, t.data)
+			a, _ := netip.AddrFromSlice(full)
+			return name + cmpOp(t.cmp) + netip.PrefixFrom(a, 8*len(t.data)).String()
+		}
+	}
+	return name + cmpOp(t.cmp) + formatValue(t.field, t.data)
+}
+
+func cmpOp(op expr.CmpOp) string {
+	return map[expr.CmpOp]string{expr.CmpOpEq: " ", expr.CmpOpNeq: " != ", expr.CmpOpLt: " < ",
+		expr.CmpOpLte: " <= ", expr.CmpOpGt: " > ", expr.CmpOpGte: " >= "}[op]
+}
+
+func fieldName(f field, proto string) string {
+	switch f {
+	case fieldSport, fieldDport:
+		return proto + map[bool]string{true: " sport", false: " dport"}[f == fieldSport]
+	}
+	return [...]string{fieldNone: "?", fieldL4Proto: "meta l4proto", fieldNFProto: "meta nfproto", fieldEtherType: "meta protocol",
+		fieldIifname: "iifname", fieldOifname: "oifname", fieldIif: "iif", fieldOif: "oif", fieldIifType: "iiftype",
+		fieldPktType: "pkttype", fieldSaddr4: "ip saddr", fieldDaddr4: "ip daddr", fieldSaddr6: "ip6 saddr",
+		fieldDaddr6: "ip6 daddr", fieldTCPFlags: "tcp flags", fieldCtState: "ct state",
+		fieldFibDaddrType: "fib daddr type"}[f]
+}
+
+// formatValue writes a field's value as nft would.
+func formatValue(f field, b []byte) string {
+	switch f {
+	case fieldIifname, fieldOifname:
+		s := string(bytes.TrimRight(b, "\x00"))
+		if len(b) < 16 && !bytes.Contains(b, []byte{0}) {
+			s += "*"
+		}
+		return strconv.Quote(s)
+	case fieldL4Proto:
+		if len(b) == 1 && l4Names[b[0]] != "" {
+			return l4Names[b[0]]
+		}
+	case fieldNFProto:
+		if len(b) == 1 {
+			switch b[0] {
+			case unix.NFPROTO_IPV4:
+				return "ipv4"
+			case unix.NFPROTO_IPV6:
+				return "ipv6"
+			}
+		}
+	case fieldSaddr4, fieldDaddr4, fieldSaddr6, fieldDaddr6:
+		if a, ok := netip.AddrFromSlice(b); ok {
+			return a.String()
+		}
+	case fieldSport, fieldDport:
+		if len(b) == 2 {
+			return strconv.Itoa(int(binary.BigEndian.Uint16(b)))
+		}
+	case fieldCtState:
+		if len(b) == 4 {
+			return ctStates(b)
+		}
+	case fieldFibDaddrType:
+		if len(b) == 4 {
+			if name := map[uint32]string{unix.RTN_UNICAST: "unicast", unix.RTN_LOCAL: "local", unix.RTN_BROADCAST: "broadcast",
+				unix.RTN_ANYCAST: "anycast", unix.RTN_MULTICAST: "multicast"}[binary.NativeEndian.Uint32(b)]; name != "" {
+				return name
+			}
+		}
+	case fieldIif, fieldOif:
+		if len(b) == 4 {
+			return strconv.Itoa(int(binary.NativeEndian.Uint32(b)))
+		}
+	}
+	return "0x" + fmt.Sprintf("%x", b)
+}
+
+// ctStates names the conntrack states of a bit mask.
+func ctStates(b []byte) string {
+	if len(b) != 4 {
+		return fmt.Sprintf("0x%x", b)
+	}
+	v := binary.NativeEndian.Uint32(b)
+	var names []string
+	for _, s := range []struct {
+		bit  uint32
+		name string
+	}{{1, "invalid"}, {2, "established"}, {4, "related"}, {8, "new"}, {64, "untracked"}} {
+		if v&s.bit != 0 {
+			names = append(names, s.name)
+		}
+	}
+	if len(names) == 0 {
+		return fmt.Sprintf("0x%x", v)
+	}
+	return strings.Join(names, ",")
+}
+
+func ctKeyName(k expr.CtKey) string {
+	if n := map[expr.CtKey]string{expr.CtKeySTATUS: "status", expr.CtKeyMARK: "mark", expr.CtKeyDIRECTION: "direction",
+		expr.CtKeyHELPER: "helper", expr.CtKeyEXPIRATION: "expiration"}[k]; n != "" {
+		return n
+	}
+	return "key " + strconv.Itoa(int(k))
+}
+
+func metaKeyName(k expr.MetaKey) string {
+	if n := map[expr.MetaKey]string{expr.MetaKeyMARK: "mark", expr.MetaKeySKUID: "skuid", expr.MetaKeySKGID: "skgid",
+		expr.MetaKeyIIFGROUP: "iifgroup", expr.MetaKeyOIFGROUP: "oifgroup", expr.MetaKeyCGROUP: "cgroup",
+		expr.MetaKeyLEN: "length", expr.MetaKeyPRIORITY: "priority"}[k]; n != "" {
+		return n
+	}
+	return "key " + strconv.Itoa(int(k))
+}
+
+func verdictName(k expr.VerdictKind) string {
+	if n := map[expr.VerdictKind]string{expr.VerdictQueue: "queue", expr.VerdictStolen: "stolen",
+		expr.VerdictRepeat: "repeat", expr.VerdictStop: "stop", expr.VerdictBreak: "break"}[k]; n != "" {
+		return n
+	}
+	return strconv.Itoa(int(k))
+}
+
+// exprName names an expression type: "*expr.Hash" reads "hash".
+func exprName(e expr.Any) string {
+	return strings.ToLower(strings.TrimPrefix(reflect.TypeOf(e).String(), "*expr."))
+}

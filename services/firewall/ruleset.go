@@ -1,0 +1,151 @@
+//go:build linux
+
+package firewall
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+
+	"github.com/google/nftables"
+	"github.com/google/nftables/expr"
+)
+
+// Hook is the point of the kernel's path where a base chain sees packets.
+type Hook uint32
+
+// The hooks a packet to a local listener, or forwarded to a container,
+// passes.
+const (
+	HookPrerouting Hook = 0
+	HookInput      Hook = 1
+	HookForward    Hook = 2
+	HookOutput     Hook = 3
+)
+
+// Chain is one chain of a ruleset, as nftables keeps it.
+type Chain struct {
+	Family nftables.TableFamily
+	Table  string
+	Name   string
+	// Base chains are attached to a hook; others are only jumped to.
+	Base     bool
+	Hook     Hook
+	Priority int32
+	Type     nftables.ChainType // "filter", "nat", "route"
+	Drop     bool               // the base chain's policy is drop
+	Rules    []Rule
+}
+
+// Rule is a rule of a chain: its handle and expressions.
+type Rule struct {
+	Handle uint64
+	Exprs  []expr.Any
+}
+
+// Set is a named or anonymous set (or map) of a table, with its elements.
+type Set struct {
+	Family   nftables.TableFamily
+	Table    string
+	Name     string
+	ID       uint32
+	Interval bool
+	Map      bool // a verdict map when its elements carry verdicts
+	Concat   bool // a concatenation of several fields: not evaluated
+	Elements []nftables.SetElement
+}
+
+// Ruleset is the nftables ruleset of one network namespace, compiled for
+// evaluation. Build one with NewRuleset; it is read-only afterwards and
+// safe for concurrent use.
+type Ruleset struct {
+	// Generation is the ruleset's generation number when it was read: the
+	// kernel changes it on every change of the ruleset.
+	Generation uint32
+	// Legacy names iptables-legacy tables that hold rules; the evaluator
+	// cannot read them.
+	Legacy []string
+
+	chains []*chain
+	byName map[string]*chain // "inet filter input"
+	hooks  map[Hook][]*chain // base chains by hook, in priority order
+	// what the rules test, to try only the interfaces and addresses that
+	// can make a difference
+	testsIif, testsDaddr bool
+}
+
+// NewRuleset compiles chains and sets for evaluation. Expressions it does
+// not understand are kept and make the rules holding them undecided.
+func NewRuleset(chains []Chain, sets []Set) *Ruleset {
+	rs := &Ruleset{hooks: map[Hook][]*chain{}, byName: map[string]*chain{}}
+	byName := rs.byName
+	setByName := map[string]*compiledSet{}
+	for i := range sets {
+		s := &sets[i]
+		cs := compileSet(s)
+		setByName[tableKey(s.Family, s.Table)+" "+s.Name] = cs
+		setByName[tableKey(s.Family, s.Table)+fmt.Sprintf(" #%d", s.ID)] = cs
+	}
+	for i := range chains {
+		c := &chain{Chain: &chains[i]}
+		rs.chains = append(rs.chains, c)
+		byName[tableKey(c.Family, c.Table)+" "+c.Name] = c
+	}
+	for _, c := range rs.chains {
+		tk := tableKey(c.Family, c.Table)
+		lookup := func(name string, id uint32) *compiledSet {
+			if s := setByName[tk+" "+name]; s != nil {
+				return s
+			}
+			return setByName[tk+fmt.Sprintf(" #%d", id)]
+		}
+		for i := range c.Rules {
+			r := compileRule(c, &c.Rules[i], lookup)
+			if r.verdict == verdictJump || r.verdict == verdictGoto {
+				r.target = byName[tk+" "+r.targetName]
+				if r.target == nil {
+					r.unknown = append(r.unknown, "jump to missing chain "+r.targetName)
+				}
+			}
+			for _, t := range r.tests {
+				rs.testsIif = rs.testsIif || t.field == fieldIif || t.field == fieldIifname
+				rs.testsDaddr = rs.testsDaddr || t.field == fieldDaddr4 || t.field == fieldDaddr6
+			}
+			c.rules = append(c.rules, r)
+		}
+		if c.Base && c.Hook <= HookOutput &&
+			(c.Family == nftables.TableFamilyINet || c.Family == nftables.TableFamilyIPv4 || c.Family == nftables.TableFamilyIPv6) {
+			rs.hooks[c.Hook] = append(rs.hooks[c.Hook], c)
+		}
+	}
+	for h := range rs.hooks {
+		slices.SortStableFunc(rs.hooks[h], func(a, b *chain) int { return cmp.Compare(a.Priority, b.Priority) })
+	}
+	return rs
+}
+
+// Empty reports whether the ruleset has no base chain a packet to a
+// listener passes.
+func (rs *Ruleset) Empty() bool { return rs == nil || len(rs.hooks) == 0 }
+
+// chain is a Chain with its rules compiled.
+type chain struct {
+	*Chain
+	rules []*rule
+}
+
+// name is how nft lists the chain: "inet filter input".
+func (c *chain) name() string { return familyName(c.Family) + " " + c.Table + " " + c.Name }
+
+// appliesTo reports whether the chain sees packets of IP version v6.
+func (c *chain) appliesTo(v6 bool) bool {
+	switch c.Family {
+	case nftables.TableFamilyIPv4:
+		return !v6
+	case nftables.TableFamilyIPv6:
+		return v6
+	}
+	return true
+}
+
+func tableKey(f nftables.TableFamily, table string) string { return familyName(f) + " " + table }

@@ -1,0 +1,296 @@
+//go:build linux
+
+package firewall
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"math/bits"
+	"net/netip"
+	"slices"
+	"sort"
+
+	"github.com/google/nftables"
+	"github.com/google/nftables/expr"
+)
+
+type nftablesElement = nftables.SetElement
+
+// testOp is the kind of comparison a test makes.
+type testOp uint8
+
+const (
+	opCmp    testOp = iota // cmp: ==, !=, <, <=, >, >=
+	opRange                // range: within or outside two values
+	opLookup               // lookup: in a set, or not
+)
+
+// outcome is what a test says of a packet: a test of the source address
+// matches part of the sources, any other test all or none of them.
+type outcome uint8
+
+const (
+	matchNone outcome = iota
+	matchAll
+	matchUndecided
+)
+
+// test is one condition of a rule, on the bytes start..start+length of a
+// field, masked and xored first when the rule says so.
+type test struct {
+	field         field
+	start, length uint32
+	mask, xor     []byte
+	op            testOp
+	cmp           expr.CmpOp
+	data, to      []byte
+	set           *compiledSet
+	invert        bool
+
+	// sources holds the source addresses that pass a test of the source
+	// address, computed once; sourcesOK is false when the test has a shape
+	// the evaluator does not follow (a non-prefix mask, say).
+	sources   AddrSet
+	sourcesOK bool
+	// sport is the outcome of a test of the source port for a client's
+	// port, which is ephemeral (1024–65535): all, none, or undecided.
+	sport outcome
+}
+
+// ephemeral is the range of source ports clients connect from.
+const ephemeralLow, ephemeralHigh = 1024, 65535
+
+// prepare computes what can be known before any packet: the sources a
+// source-address test passes and how a source-port test treats clients.
+func (t *test) prepare() {
+	switch t.field {
+	case fieldSaddr4, fieldSaddr6:
+		t.sources, t.sourcesOK = t.sourceSet(t.field == fieldSaddr6)
+	case fieldSport:
+		var pass, fail bool
+		var v [2]byte
+		for p := ephemeralLow; p <= ephemeralHigh && !(pass && fail); p++ {
+			binary.BigEndian.PutUint16(v[:], uint16(p))
+			if t.match(v[:]) == matchAll {
+				pass = true
+			} else {
+				fail = true
+			}
+		}
+		switch {
+		case pass && fail:
+			t.sport = matchUndecided
+		case pass:
+			t.sport = matchAll
+		}
+	}
+}
+
+// sourceSet is the set of source addresses the test passes, for the
+// shapes nft writes: a prefix (whole bytes loaded, or masked), a range,
+// or a set of addresses, prefixes and ranges.
+func (t *test) sourceSet(v6 bool) (AddrSet, bool) {
+	size := uint32(4)
+	if v6 {
+		size = 16
+	}
+	if t.start != 0 || t.length > size {
+		return nil, false
+	}
+	var s AddrSet
+	switch t.op {
+	case opCmp:
+		bitsKept := int(t.length) * 8
+		if t.mask != nil {
+			ones, ok := prefixMask(t.mask)
+			if !ok || (len(t.xor) > 0 && !allZero(t.xor)) {
+				return nil, false
+			}
+			bitsKept = ones
+		}
+		if uint32(len(t.data)) != t.length || (t.cmp != expr.CmpOpEq && t.cmp != expr.CmpOpNeq) {
+			return nil, false
+		}
+		full := make([]byte, size)
+		copy(full, t.data)
+		a, _ := netip.AddrFromSlice(full)
+		s = prefixSet(netip.PrefixFrom(a, bitsKept))
+		if t.cmp == expr.CmpOpNeq {
+			s = complementOf(s, v6)
+		}
+	case opRange:
+		lo, ok1 := netip.AddrFromSlice(t.data)
+		hi, ok2 := netip.AddrFromSlice(t.to)
+		if t.mask != nil || t.length != size || !ok1 || !ok2 {
+			return nil, false
+		}
+		s = rangeSet(lo, hi)
+		if t.cmp == expr.CmpOpNeq {
+			s = complementOf(s, v6)
+		}
+	case opLookup:
+		if t.mask != nil || t.length != size || t.set.keyLen != int(size) {
+			return nil, false
+		}
+		for _, r := range t.set.ranges {
+			lo, _ := netip.AddrFromSlice(r.lo)
+			hi, _ := netip.AddrFromSlice(r.hi)
+			s = s.Union(rangeSet(lo, hi))
+		}
+		if t.invert {
+			s = complementOf(s, v6)
+		}
+	}
+	return s, true
+}
+
+// match tests a value of the field (the whole field; the test picks its
+// bytes). It says matchUndecided when the value is too short.
+func (t *test) match(v []byte) outcome {
+	end := t.start + t.length
+	if uint32(len(v)) < end {
+		return matchUndecided
+	}
+	var buf [16]byte
+	x := buf[:copy(buf[:], v[t.start:end])]
+	if t.mask != nil {
+		for i := range x {
+			if i < len(t.mask) {
+				x[i] &= t.mask[i]
+			}
+			if i < len(t.xor) {
+				x[i] ^= t.xor[i]
+			}
+		}
+	}
+	var ok bool
+	switch t.op {
+	case opCmp:
+		n := min(len(t.data), len(x))
+		c := bytes.Compare(x[:n], t.data[:n])
+		if len(t.data) > len(x) {
+			return matchUndecided
+		}
+		ok = compare(c, t.cmp)
+	case opRange:
+		if len(t.data) > len(x) || len(t.to) > len(x) {
+			return matchUndecided
+		}
+		in := bytes.Compare(x[:len(t.data)], t.data) >= 0 && bytes.Compare(x[:len(t.to)], t.to) <= 0
+		ok = in == (t.cmp == expr.CmpOpEq)
+	case opLookup:
+		_, found := t.set.find(x)
+		ok = found != t.invert
+	}
+	if ok {
+		return matchAll
+	}
+	return matchNone
+}
+
+func compare(c int, op expr.CmpOp) bool {
+	switch op {
+	case expr.CmpOpEq:
+		return c == 0
+	case expr.CmpOpNeq:
+		return c != 0
+	case expr.CmpOpLt:
+		return c < 0
+	case expr.CmpOpLte:
+		return c <= 0
+	case expr.CmpOpGt:
+		return c > 0
+	case expr.CmpOpGte:
+		return c >= 0
+	}
+	return false
+}
+
+// prefixMask reports whether mask is a run of ones then zeros, and how
+// many ones.
+func prefixMask(mask []byte) (int, bool) {
+	ones, ended := 0, false
+	for _, b := range mask {
+		n := bits.LeadingZeros8(^b)
+		if ended && b != 0 || n < 8 && b<<n != 0 {
+			return 0, false
+		}
+		ones += n
+		ended = ended || n < 8
+	}
+	return ones, true
+}
+
+func allZero(b []byte) bool { return !slices.ContainsFunc(b, func(x byte) bool { return x != 0 }) }
+
+// compiledSet is a set's elements as ranges of keys, each with the
+// verdict a verdict map gives it.
+type compiledSet struct {
+	label  string // "@name", or the elements of an anonymous set
+	concat bool
+	keyLen int
+	ranges []keyRange // sorted by lo, disjoint
+}
+
+type keyRange struct {
+	lo, hi  []byte // both included
+	verdict *expr.Verdict
+}
+
+func compileSet(s *Set) *compiledSet {
+	cs := &compiledSet{label: "@" + s.Name, concat: s.Concat}
+	els := slices.Clone(s.Elements)
+	slices.SortStableFunc(els, func(a, b nftablesElement) int { return bytes.Compare(a.Key, b.Key) })
+	var open *keyRange
+	for _, e := range els {
+		if cs.keyLen == 0 {
+			cs.keyLen = len(e.Key)
+		}
+		switch {
+		case !s.Interval:
+			cs.ranges = append(cs.ranges, keyRange{lo: e.Key, hi: e.Key, verdict: e.VerdictData})
+		case e.IntervalEnd:
+			if open != nil {
+				open.hi = decrement(e.Key)
+				cs.ranges = append(cs.ranges, *open)
+				open = nil
+			}
+		default:
+			if open != nil { // a range that runs to the end of the key space
+				open.hi = bytes.Repeat([]byte{0xff}, len(open.lo))
+				cs.ranges = append(cs.ranges, *open)
+			}
+			open = &keyRange{lo: e.Key, verdict: e.VerdictData}
+		}
+	}
+	if open != nil {
+		open.hi = bytes.Repeat([]byte{0xff}, len(open.lo))
+		cs.ranges = append(cs.ranges, *open)
+	}
+	if s.Name == "" || s.Name[0] == '_' || len(s.Name) > 2 && s.Name[:2] == "__" {
+		cs.label = fmt.Sprintf("{ %d elements }", len(cs.ranges))
+	}
+	return cs
+}
+
+// find returns the range holding key.
+func (s *compiledSet) find(key []byte) (*keyRange, bool) {
+	i := sort.Search(len(s.ranges), func(i int) bool { return bytes.Compare(s.ranges[i].hi, key) >= 0 })
+	if i < len(s.ranges) && bytes.Compare(s.ranges[i].lo, key) <= 0 {
+		return &s.ranges[i], true
+	}
+	return nil, false
+}
+
+// decrement returns b minus one, as a big-endian number.
+func decrement(b []byte) []byte {
+	out := slices.Clone(b)
+	for i := len(out) - 1; i >= 0; i-- {
+		out[i]--
+		if out[i] != 0xff {
+			break
+		}
+	}
+	return out
+}

@@ -1,0 +1,186 @@
+//go:build linux
+
+package sockettest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"strings"
+	"time"
+)
+
+// FirewallBed is three network namespaces of a test's own: a server, and
+// two clients joined to it by veth pairs — Public on 198.51.100.16/28 and
+// 2001:db8:a::/64, Internal on 198.51.100.32/28 and 2001:db8:b::/64 (a
+// test declares the latter internal in its baseline). Each client routes
+// everything through the server, so either can try any server address.
+// Nothing links the bed to the host's namespace.
+type FirewallBed struct {
+	Server, Public, Internal *Namespace
+	// The server's addresses on each link, and the links' names there.
+	ServerPublic4, ServerPublic6     netip.Addr
+	ServerInternal4, ServerInternal6 netip.Addr
+	PublicLink, InternalLink         string
+	PublicNet4, InternalNet4         netip.Prefix
+	PublicNet6, InternalNet6         netip.Prefix
+}
+
+// Namespace is a network namespace made by a test.
+type Namespace struct{ Name string }
+
+// Path is the namespace's file, for setns.
+func (n *Namespace) Path() string { return "/run/netns/" + n.Name }
+
+// Do runs fn on an OS thread moved into the namespace (see ExternalPeer.Do).
+func (n *Namespace) Do(fn func() error) error { return (&ExternalPeer{Name: n.Name}).Do(fn) }
+
+// Run runs a command inside the namespace and returns its error with its
+// output.
+func (n *Namespace) Run(name string, args ...string) error {
+	out, err := exec.Command("ip", append([]string{"netns", "exec", n.Name, name}, args...)...).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("%s %s in %s: %v: %s", name, strings.Join(args, " "), n.Name, err, out)
+	}
+	return nil
+}
+
+// NewFirewallBed makes the three namespaces and their links.
+func NewFirewallBed() (*FirewallBed, error) {
+	id := fmt.Sprintf("%d", os.Getpid()%100000)
+	b := &FirewallBed{
+		Server: &Namespace{"pw-srv-" + id}, Public: &Namespace{"pw-pub-" + id}, Internal: &Namespace{"pw-int-" + id},
+		PublicLink: "pwsp" + id, InternalLink: "pwsi" + id,
+		PublicNet4: netip.MustParsePrefix("198.51.100.16/28"), InternalNet4: netip.MustParsePrefix("198.51.100.32/28"),
+		PublicNet6: netip.MustParsePrefix("2001:db8:a::/64"), InternalNet6: netip.MustParsePrefix("2001:db8:b::/64"),
+	}
+	b.ServerPublic4, b.ServerPublic6 = nth(b.PublicNet4.Addr(), 1), nth(b.PublicNet6.Addr(), 1)
+	b.ServerInternal4, b.ServerInternal6 = nth(b.InternalNet4.Addr(), 1), nth(b.InternalNet6.Addr(), 1)
+	steps := [][]string{
+		{"netns", "add", b.Server.Name}, {"netns", "add", b.Public.Name}, {"netns", "add", b.Internal.Name},
+		{"-n", b.Server.Name, "link", "set", "lo", "up"},
+	}
+	for _, side := range []struct {
+		client     *Namespace
+		link       string
+		net4, net6 netip.Prefix
+	}{{b.Public, b.PublicLink, b.PublicNet4, b.PublicNet6}, {b.Internal, b.InternalLink, b.InternalNet4, b.InternalNet6}} {
+		s4, s6 := nth(side.net4.Addr(), 1), nth(side.net6.Addr(), 1)
+		c4, c6 := nth(side.net4.Addr(), 7), nth(side.net6.Addr(), 7)
+		steps = append(steps,
+			[]string{"-n", b.Server.Name, "link", "add", side.link, "type", "veth", "peer", "name", "eth0", "netns", side.client.Name},
+			[]string{"-n", b.Server.Name, "addr", "add", fmt.Sprintf("%s/%d", s4, side.net4.Bits()), "dev", side.link},
+			[]string{"-n", b.Server.Name, "addr", "add", fmt.Sprintf("%s/%d", s6, side.net6.Bits()), "dev", side.link, "nodad"},
+			[]string{"-n", b.Server.Name, "link", "set", side.link, "up"},
+			[]string{"-n", side.client.Name, "addr", "add", fmt.Sprintf("%s/%d", c4, side.net4.Bits()), "dev", "eth0"},
+			[]string{"-n", side.client.Name, "addr", "add", fmt.Sprintf("%s/%d", c6, side.net6.Bits()), "dev", "eth0", "nodad"},
+			[]string{"-n", side.client.Name, "link", "set", "eth0", "up"},
+			[]string{"-n", side.client.Name, "link", "set", "lo", "up"},
+			[]string{"-n", side.client.Name, "route", "add", "default", "via", s4.String()},
+			[]string{"-n", side.client.Name, "-6", "route", "add", "default", "via", s6.String()},
+		)
+	}
+	for _, args := range steps {
+		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+			b.Close()
+			return nil, fmt.Errorf("sockettest: ip %s: %v: %s", strings.Join(args, " "), err, out)
+		}
+	}
+	return b, nil
+}
+
+// Close removes the namespaces, and with them the links and rulesets.
+func (b *FirewallBed) Close() error {
+	var errs []error
+	for _, n := range []*Namespace{b.Server, b.Public, b.Internal} {
+		if _, err := os.Stat(n.Path()); err != nil {
+			continue
+		}
+		if out, err := exec.Command("ip", "netns", "del", n.Name).CombinedOutput(); err != nil {
+			errs = append(errs, fmt.Errorf("ip netns del %s: %v: %s", n.Name, err, out))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Probe tries a new connection from inside ns to addr: a TCP handshake,
+// or a UDP datagram that must come back (the listener echoes). A packet
+// dropped on the way fails after timeout.
+func Probe(ns *Namespace, network string, addr netip.AddrPort, timeout time.Duration) bool {
+	err := ns.Do(func() error {
+		c, err := net.DialTimeout(network, addr.String(), timeout)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		if network == "tcp" {
+			return nil
+		}
+		c.SetDeadline(time.Now().Add(timeout))
+		if _, err := c.Write([]byte("ping")); err != nil {
+			return err
+		}
+		buf := make([]byte, 16)
+		_, err = c.Read(buf)
+		return err
+	})
+	return err == nil
+}
+
+// Echo listens on addr inside ns: TCP accepts and closes, UDP echoes each
+// datagram. Close the returned closer to stop it.
+func Echo(ns *Namespace, network string, addr netip.AddrPort, v6only bool) (func(), error) {
+	var closer func()
+	err := ns.Do(func() error {
+		lc := net.ListenConfig{}
+		if network == "tcp" {
+			ln, err := lc.Listen(context.Background(), listenNet(network, addr, v6only), addr.String())
+			if err != nil {
+				return err
+			}
+			go func() {
+				for {
+					c, err := ln.Accept()
+					if err != nil {
+						return
+					}
+					c.Close()
+				}
+			}()
+			closer = func() { ln.Close() }
+			return nil
+		}
+		pc, err := lc.ListenPacket(context.Background(), listenNet(network, addr, v6only), addr.String())
+		if err != nil {
+			return err
+		}
+		go func() {
+			buf := make([]byte, 64)
+			for {
+				n, from, err := pc.ReadFrom(buf)
+				if err != nil {
+					return
+				}
+				pc.WriteTo(buf[:n], from)
+			}
+		}()
+		closer = func() { pc.Close() }
+		return nil
+	})
+	return closer, err
+}
+
+// listenNet picks "tcp4", "tcp6" or "tcp": Go's "tcp" on [::] is dual-stack.
+func listenNet(network string, addr netip.AddrPort, v6only bool) string {
+	switch {
+	case addr.Addr().Is4():
+		return network + "4"
+	case v6only:
+		return network + "6"
+	}
+	return network
+}
