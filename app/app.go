@@ -17,7 +17,6 @@ import (
 	"os"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -71,6 +70,7 @@ type App struct {
 	mu        sync.Mutex // serialises collections; guards the fields below
 	collector sockets.Collector
 	lastBase  *baseline.Baseline // the last baseline that loaded
+	rulesets  rulesets           // each namespace's firewall, by namespace inode
 }
 
 // ErrReadOnly refuses an action when portwarden runs read-only.
@@ -93,7 +93,7 @@ func New(opts Options) (*App, error) {
 		return nil, err
 	}
 	a := &App{opts: opts, catalog: cat, log: audit.Log{Path: opts.AuditPath}, collector: sockets.NewCollector(),
-		containers: container.NewResolver(container.DefaultEngines())}
+		containers: container.NewResolver(container.DefaultEngines()), rulesets: rulesets{}}
 	if opts.Session != nil {
 		a.session = *opts.Session
 	} else {
@@ -120,6 +120,8 @@ type Inspection struct {
 	// the snapshot was taken: names and images arrive from the engines in
 	// the background (WaitContainers waits for them).
 	Containers *container.Index
+
+	firewalls map[uint64]*nsFirewall // by namespace inode
 }
 
 // Inspect collects the sockets q asks for and judges them against the
@@ -154,10 +156,7 @@ func (a *App) Inspect(q sockets.Query) (*Inspection, error) {
 	}
 	collected := time.Now()
 	in.Snapshot = snap
-	if tables := firewall.LegacyTables(procRoot + "/net"); len(tables) > 0 {
-		snap.Warnings = append(snap.Warnings, "iptables-legacy tables hold rules ("+strings.Join(tables, ", ")+
-			"): portwarden does not read them, so ports published there by DNAT are not shown")
-	}
+	in.firewalls = a.readFirewalls(in)
 	a.judge(in)
 	if a.opts.Trace != nil {
 		fmt.Fprintf(a.opts.Trace, "%s sockets=%d collect_ms=%.1f assess_ms=%.1f\n", start.Format(time.RFC3339Nano),
@@ -197,7 +196,8 @@ func (a *App) judge(in *Inspection) {
 			return out
 		},
 		IsContainer: in.Containers.HasAddr,
-		Where:       in.Containers.Where}
+		Where:       in.Containers.Where,
+		Reach:       reachOf(in.firewalls, in.Containers)}
 	in.Judged = assessor.Assess(in.Snapshot)
 }
 

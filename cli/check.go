@@ -14,15 +14,17 @@ import (
 
 func checkCommand(g *globals) *cobra.Command {
 	var (
-		asJSON                 bool
-		prom                   string
-		failOn, failOnExternal string
+		asJSON, failUnreachable bool
+		prom                    string
+		failOn, failOnExternal  string
 	)
 	cmd := &cobra.Command{
-		Use:   "check [--json] [--prometheus FILE] [--fail-on RISK] [--fail-on-external RISK]",
+		Use:   "check [--json] [--prometheus FILE] [--fail-on RISK] [--fail-on-external RISK] [--fail-on-unreachable]",
 		Short: "Exit 0 when all is expected, 1 when not (listed), 2 on error",
 		Long: `Judge every socket against the baseline, for cron and monitoring. It fails on
-an unexpected listener (at or above --fail-on), an inbound connection from an
+an unexpected listener (at or above --fail-on) that something outside this host
+can reach (one bound to loopback, or that the firewall stops, is reported but
+fails only with --fail-on-unreachable), an inbound connection from an
 external address to an unexpected listener, and an outbound connection to an
 external address on a high-risk service (at or above --fail-on-external:
 cleartext remote shells, backdoor ports, IRC). An external client of a
@@ -32,6 +34,7 @@ reasons), 2 on an error such as a baseline that cannot be read.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			policy := verdict.DefaultPolicy()
+			policy.FailUnreachable = failUnreachable
 			var err error
 			if policy.FailOn, err = catalog.ParseRisk(failOn); err != nil {
 				return badUsage("--fail-on: %v", err)
@@ -74,6 +77,7 @@ reasons), 2 on an error such as a baseline that cannot be read.`,
 	def := verdict.DefaultPolicy()
 	cmd.Flags().StringVar(&failOn, "fail-on", def.FailOn.String(), "least `RISK` of an unexpected listener that fails the check (none, low, medium, high, critical)")
 	cmd.Flags().StringVar(&failOnExternal, "fail-on-external", def.FailOnExternal.String(), "least `RISK` of the service an outbound external connection reaches that fails the check")
+	cmd.Flags().BoolVar(&failUnreachable, "fail-on-unreachable", false, "fail unexpected listeners nothing outside this host can reach, too (bound to loopback, or firewalled off)")
 	cmd.Flags().StringVar(&prom, "prometheus", "", "also write node_exporter textfile metrics to `FILE` (atomically)")
 	return cmd
 }

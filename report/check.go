@@ -14,6 +14,7 @@ import (
 	"github.com/portwarden/portwarden/services/baseline"
 	"github.com/portwarden/portwarden/services/catalog"
 	"github.com/portwarden/portwarden/services/container"
+	"github.com/portwarden/portwarden/services/firewall"
 	"github.com/portwarden/portwarden/services/verdict"
 	"github.com/portwarden/portwarden/sockets"
 )
@@ -26,10 +27,11 @@ func WriteCheck(w io.Writer, judged []verdict.Judged, p verdict.Policy) error {
 	if sum.OK() {
 		listeners := safetext.Count(sum.ListenerCount(), "listener", "listeners")
 		if below := sum.Unexpected - sum.FailingListeners; below > 0 {
-			fmt.Fprintf(bw, "ok: %s, %d unexpected below %s risk (--fail-on); no unusual external connections\n", listeners, below, p.FailOn)
+			fmt.Fprintf(bw, "ok: %s, %d unexpected but below %s risk (--fail-on) or unreachable from outside; no unusual external connections\n", listeners, below, p.FailOn)
 		} else {
 			fmt.Fprintf(bw, "ok: %s, all expected; no unusual external connections\n", listeners)
 		}
+		writeUnevaluated(bw, sum)
 		return bw.Flush()
 	}
 	section := func(title string, n int, pick func(v *verdict.Verdict) bool) {
@@ -45,7 +47,17 @@ func WriteCheck(w io.Writer, judged []verdict.Judged, p verdict.Policy) error {
 	}
 	section("unexpected listeners", sum.FailingListeners, p.FailsListener)
 	section("unusual external connections", sum.RiskyExternal, p.FailsExternal)
+	writeUnevaluated(bw, sum)
 	return bw.Flush()
+}
+
+// writeUnevaluated says when the firewall could not be evaluated for some
+// listeners: they were judged by their bind address alone.
+func writeUnevaluated(w io.Writer, sum verdict.Summary) {
+	if n := sum.ByReach[firewall.ReachUnknown]; n > 0 {
+		fmt.Fprintf(w, "note: the firewall could not be evaluated for %s (%s); judged by bind address alone\n",
+			safetext.Count(n, "listener", "listeners"), safetext.Visible(sum.Unevaluated))
+	}
 }
 
 // describe renders a socket as "tcp 0.0.0.0:23 telnet (inetd pid 812)".
@@ -90,12 +102,16 @@ type Check struct {
 	Policy        Policy   `json:"policy"`
 	Unexpected    []Socket `json:"unexpected"`
 	RiskyExternal []Socket `json:"risky_external"`
+	// ReachUnknown counts listeners whose firewall could not be evaluated.
+	ReachUnknown int `json:"reach_unknown"`
 }
 
 // Policy is what made the check fail, in JSON.
 type Policy struct {
 	FailOn         string `json:"fail_on"`          // least risk of an unexpected listener that fails
 	FailOnExternal string `json:"fail_on_external"` // least risk of an outbound service that fails
+	// FailUnreachable: unexpected listeners nothing outside can reach fail too.
+	FailUnreachable bool `json:"fail_unreachable"`
 }
 
 // Baseline says which baseline a check judged against.
@@ -110,8 +126,8 @@ func WriteCheckJSON(w io.Writer, host string, snap *sockets.Snapshot, containers
 	sum := verdict.Summarize(judged, p)
 	doc := Check{Time: snap.Time.Format(time.RFC3339), Host: host, OK: sum.OK(), Complete: snap.Complete,
 		Listeners: sum.ListenerCount(), Baseline: Baseline{Path: base.Path, Exists: base.Exists, Entries: len(base.Entries)},
-		Policy:     Policy{FailOn: p.FailOn.String(), FailOnExternal: p.FailOnExternal.String()},
-		Unexpected: []Socket{}, RiskyExternal: []Socket{}}
+		Policy:     Policy{FailOn: p.FailOn.String(), FailOnExternal: p.FailOnExternal.String(), FailUnreachable: p.FailUnreachable},
+		Unexpected: []Socket{}, RiskyExternal: []Socket{}, ReachUnknown: sum.ByReach[firewall.ReachUnknown]}
 	for i := range judged {
 		if v := judged[i].Verdict; p.FailsListener(v) {
 			doc.Unexpected = append(doc.Unexpected, SocketOf(&judged[i], snap.Namespace(judged[i].Socket.NetNS), containers))
@@ -153,6 +169,10 @@ func Prometheus(snap *sockets.Snapshot, judged []verdict.Judged, p verdict.Polic
 	metric("portwarden_sockets", "Sockets by risk.")
 	for r, n := range sum.SocketsBy {
 		fmt.Fprintf(&b, "portwarden_sockets{risk=%q} %d\n", riskName(r), n)
+	}
+	metric("portwarden_listeners_by_reach", "Listeners by the widest class of sources the firewall lets connect: public, internal, host, none, unknown.")
+	for _, r := range []firewall.Reach{firewall.ReachPublic, firewall.ReachInternal, firewall.ReachHost, firewall.ReachNone, firewall.ReachUnknown} {
+		fmt.Fprintf(&b, "portwarden_listeners_by_reach{reach=%q} %d\n", r, sum.ByReach[r])
 	}
 	metric("portwarden_check_ok", "1 when the check passes: no unexpected listener and no unusual external connection.")
 	fmt.Fprintf(&b, "portwarden_check_ok %d\n", boolInt(sum.OK()))

@@ -87,7 +87,30 @@ func appendSocket(b []byte, j *verdict.Judged, ns *sockets.Namespace, containers
 		b = strconv.AppendBool(b, ns.Host)
 		b = append(b, '}')
 	}
-	return append(b, `,"container":null,"published":null,"forwards_to":null}`...)
+	b = append(b, `,"container":null,"published":null,"forwards_to":null,"reach":`...)
+	b = appendOptional(b, string(v.Reach()))
+	b = append(b, `,"firewall":`...)
+	if d := v.Firewall; d == nil {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, `{"verdict":`...)
+		b = appendString(b, d.Verdict)
+		b = append(b, `,"rule":`...)
+		b = appendString(b, d.RuleRef())
+		b = append(b, `,"sources":[`...)
+		for i, p := range d.Sources {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, '"')
+			b = p.AppendTo(b)
+			b = append(b, '"')
+		}
+		b = append(b, `],"why":`...)
+		b = appendString(b, d.Why)
+		b = append(b, '}')
+	}
+	return append(b, '}')
 }
 
 // appendOptional appends s as a string, or null when it is empty.

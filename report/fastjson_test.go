@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/portwarden/portwarden/services/catalog"
+	"github.com/portwarden/portwarden/services/firewall"
 	"github.com/portwarden/portwarden/services/verdict"
 	"github.com/portwarden/portwarden/sockets"
 )
@@ -58,7 +59,9 @@ func FuzzFastJSON(f *testing.F) {
 			s.Proto, s.State, s.Remote = sockets.TCP, sockets.Established, netip.MustParseAddrPort("198.51.100.7:443")
 		}
 		j := &verdict.Judged{Socket: s, Verdict: &verdict.Verdict{Service: reason, Reasons: []string{reason, name}, Risk: catalog.High,
-			Exposure: verdict.ExposureLoopback, Peer: verdict.PeerExternal}}
+			Exposure: verdict.ExposureLoopback, Peer: verdict.PeerExternal,
+			Firewall: &firewall.Decision{Reach: firewall.ReachUnknown, Verdict: firewall.VerdictUnknown, Chain: nsName, Handle: uint64(port),
+				Rule: reason, Why: name, Sources: []netip.Prefix{netip.MustParsePrefix("2001:db8::/32")}}}}
 		checkSame(t, j, &sockets.Namespace{Inode: 9, Name: nsName})
 	})
 }

@@ -69,6 +69,30 @@ type Socket struct {
 	// docker-proxy, or by dockerd for a NAT-published port) sends its
 	// traffic; null for any other socket.
 	ForwardsTo *ForwardsTo `json:"forwards_to"`
+	// Reach is the widest class of sources whose new connections get
+	// through to a listener: "public", "internal", "host", "none" or
+	// "unknown"; null for connections, and where it was not evaluated.
+	Reach *string `json:"reach"`
+	// Firewall is what the packet filter does with them; null where it
+	// was not evaluated.
+	Firewall *Firewall `json:"firewall"`
+}
+
+// Firewall is the firewall's decision on a listener, in JSON.
+type Firewall struct {
+	// Verdict is what happens to a new connection from the widest class
+	// the bind admits: "accept", "drop", "reject", "redirect" (a DNAT
+	// sends it elsewhere) or "unknown".
+	Verdict string `json:"verdict"`
+	// Rule is the rule that decided: "inet filter input handle 7: tcp
+	// dport 9001 drop", "inet filter input policy drop", or "" when no
+	// rule applies.
+	Rule string `json:"rule"`
+	// Sources are the prefixes that get through when only part of the
+	// outside does; [] otherwise.
+	Sources []string `json:"sources"`
+	// Why says what could not be evaluated; "" when all was.
+	Why string `json:"why"`
 }
 
 // Published is a host endpoint that reaches a container's listener.
@@ -136,6 +160,13 @@ func SocketOf(j *verdict.Judged, ns *sockets.Namespace, containers *container.In
 		out.Published = []Published{}
 		for _, p := range containers.PublishedOf(s) {
 			out.Published = append(out.Published, Published{HostIP: p.Host.Addr().String(), HostPort: p.Host.Port(), Via: p.Via})
+		}
+	}
+	out.Reach = optional(string(v.Reach()))
+	if d := v.Firewall; d != nil {
+		out.Firewall = &Firewall{Verdict: d.Verdict, Rule: d.RuleRef(), Sources: []string{}, Why: d.Why}
+		for _, p := range d.Sources {
+			out.Firewall.Sources = append(out.Firewall.Sources, p.String())
 		}
 	}
 	if f := containers.ForwardOf(s); f != nil {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/portwarden/portwarden/services/baseline"
 	"github.com/portwarden/portwarden/services/catalog"
+	"github.com/portwarden/portwarden/services/firewall"
 	"github.com/portwarden/portwarden/services/verdict"
 	"github.com/portwarden/portwarden/sockets"
 )
@@ -88,8 +89,16 @@ func TestWriteJSONEscapesHostileText(t *testing.T) {
 	}
 }
 
+// assess judges snap with a firewall that admits only 198.51.100.0/24 to port 80.
 func assess(snap *sockets.Snapshot) []verdict.Judged {
-	return (&verdict.Assessor{Catalog: catalog.Embedded(), Baseline: &baseline.Baseline{}}).Assess(snap)
+	reach := func(s *sockets.Socket) *firewall.Decision {
+		if s.Local.Port() != 80 {
+			return nil
+		}
+		return &firewall.Decision{Reach: firewall.ReachPublic, Verdict: firewall.VerdictAccept, Chain: "inet filter input",
+			Handle: 12, Rule: "ip saddr 198.51.100.0/24 tcp dport 80 accept", Sources: []netip.Prefix{netip.MustParsePrefix("198.51.100.0/24")}}
+	}
+	return (&verdict.Assessor{Catalog: catalog.Embedded(), Baseline: &baseline.Baseline{}, Reach: reach}).Assess(snap)
 }
 
 func itoa(i int) string {
@@ -204,12 +213,12 @@ func TestTableFitsAWidth(t *testing.T) {
 	judged := assess(snap)
 	Sort(judged)
 	var buf bytes.Buffer
-	if err := WriteTable(&buf, snap, judged, nil, 105); err != nil {
+	if err := WriteTable(&buf, snap, judged, nil, 112); err != nil {
 		t.Fatal(err)
 	}
 	for _, l := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
-		if w := ansi.StringWidth(l); w > 105 {
-			t.Errorf("line of %d cells at width 105: %q", w, l)
+		if w := ansi.StringWidth(l); w > 112 {
+			t.Errorf("line of %d cells at width 112: %q", w, l)
 		}
 	}
 	for _, want := range []string{"127.0.0.1:40000", "[::1]:8080", "UNEXPECTED medium"} {

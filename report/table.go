@@ -15,10 +15,13 @@ import (
 )
 
 // tableHeader names the columns of WriteTable.
-var tableHeader = []string{"PROTO", "STATE", "LOCAL", "REMOTE", "USER", "PID", "PROCESS", "WHERE", "SERVICE", "VERDICT"}
+var tableHeader = []string{"PROTO", "STATE", "LOCAL", "REMOTE", "USER", "PID", "PROCESS", "WHERE", "SERVICE", "REACH", "VERDICT"}
 
 // WriteTable writes the judged sockets as an aligned table like `ss
-// -tulpn`, WHERE naming the container or network namespace each lives in. Owners show as "-" when no process holds the socket and "?" when
+// -tulpn`, WHERE naming the container or network namespace each lives in
+// and REACH who the firewall lets open a connection to a listener (public,
+// internal, host, none or unknown). Owners show as "-" when no process
+// holds the socket and "?" when
 // the owner could not be read (complete is false). Text from processes is
 // made visible, never interpreted, and columns are padded by display
 // width, so wide characters in process names keep the columns aligned.
@@ -35,7 +38,7 @@ func WriteTable(w io.Writer, snap *sockets.Snapshot, judged []verdict.Judged, co
 		if c := containers.Of(s); c != nil {
 			where = safetext.Visible(c.Label())
 		}
-		rows = append(rows, append(tableRow(s, snap.Complete), where, orDash(v.Service), v.Label()))
+		rows = append(rows, append(tableRow(s, snap.Complete), where, orDash(v.Service), orDash(string(v.Reach())), v.Label()))
 	}
 	widths := make([]int, len(tableHeader))
 	for _, r := range rows {

@@ -55,6 +55,7 @@ func (c *LinuxCollector) enumerate(q Query, snap *Snapshot, d nsDiscovery) ([]So
 		for i := before; i < len(socks); i++ {
 			socks[i].NetNS = t.Inode
 		}
+		t.Namespace.Path = t.path
 		snap.Namespaces = append(snap.Namespaces, t.Namespace)
 	}
 	if len(snap.Namespaces) == 0 {

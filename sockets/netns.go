@@ -25,6 +25,9 @@ type Namespace struct {
 	// Entered is false when its sockets could not be read (not root, or it
 	// vanished): Snapshot.Warnings says why.
 	Entered bool
+	// Path is a file that refers to it, to enter it by: /proc/PID/ns/net,
+	// or a bind mount such as /run/netns/NAME.
+	Path string
 }
 
 // Label names a namespace for people: "host", its name, or "netns:INODE".

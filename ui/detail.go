@@ -64,6 +64,9 @@ func (m *Model) describeSocket(d *detailWriter, s *sockets.Socket, v *verdict.Ve
 	m.describeWhere(d, s)
 	if s.Listening() {
 		d.field("Bind", verdict.ExplainExposure(s, v))
+		if r := verdict.ExplainReach(s, v); r != "" {
+			d.field("Reach", r)
+		}
 	} else {
 		d.field("Peer", verdict.ExplainPeer(v))
 		switch v.Direction {

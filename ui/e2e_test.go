@@ -186,7 +186,11 @@ func TestDashboardInTmux(t *testing.T) {
 	}
 
 	s.send("Enter")
-	s.waitFor("the detail pane", contains("Telnet remote login", "Bound to 0.0.0.0", "not in baseline", fmt.Sprintf("(pid %d)", os.Getpid())))
+	s.waitFor("the detail pane", contains("Telnet remote login", "Bound to 0.0.0.0", "Reachable from the Internet", "not in baseline"))
+	s.send("C-d")
+	s.waitFor("the detail pane's process", contains(fmt.Sprintf("(pid %d)", os.Getpid())))
+	s.send("C-u")
+	s.waitFor("the detail pane's top", contains("Telnet remote login"))
 
 	// esc closes what is open: the detail pane, then the filter.
 	s.send("Escape")

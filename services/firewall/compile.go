@@ -3,8 +3,11 @@
 package firewall
 
 import (
+	"encoding/binary"
+
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
+	"github.com/google/nftables/xt"
 	"golang.org/x/sys/unix"
 )
 
@@ -32,6 +35,9 @@ const (
 	fieldTCPFlags
 	fieldCtState
 	fieldFibDaddrType
+	fieldSaddrTypes // xt addrtype: 1 << the route type of the source
+	fieldDaddrTypes // and of the destination
+	fieldXtCtState  // xt conntrack: its state bits, with SNAT and DNAT
 	fieldCount
 )
 
@@ -163,7 +169,8 @@ func compileRule(c *chain, r *Rule, lookupSet func(name string, id uint32) *comp
 				n := len(out.tests)
 				addTest(e.SourceRegister, test{op: opLookup, set: s})
 				if len(out.tests) > n {
-					out.vmap = &out.tests[n]
+					vmap := out.tests[n]
+					out.vmap = &vmap
 					out.tests = out.tests[:n]
 					out.verdict = verdictMap
 				}
@@ -207,8 +214,22 @@ func compileRule(c *chain, r *Rule, lookupSet func(name string, id uint32) *comp
 			out.verdict = verdictDNAT
 		case *expr.Masq:
 		case *expr.Match:
-			if e.Name != "comment" {
-				out.unknown = append(out.unknown, "xt match "+e.Name)
+			switch info := e.Info.(type) {
+			case *xt.AddrType:
+				out.tests = append(out.tests, addrTypeTests(info.Source, info.InvertSource, info.Dest, info.InvertDest)...)
+			case *xt.AddrTypeV1:
+				out.tests = append(out.tests, addrTypeTests(info.Source, info.Flags&xtAddrTypeInvertSource != 0,
+					info.Dest, info.Flags&xtAddrTypeInvertDest != 0)...)
+			case *xt.ConntrackMtinfo1:
+				out.addConntrack(&info.ConntrackMtinfoBase, uint16(info.StateMask))
+			case *xt.ConntrackMtinfo2:
+				out.addConntrack(&info.ConntrackMtinfoBase, info.StateMask)
+			case *xt.ConntrackMtinfo3:
+				out.addConntrack(&info.ConntrackMtinfoBase, info.StateMask)
+			default:
+				if e.Name != "comment" {
+					out.unknown = append(out.unknown, "xt match "+e.Name)
+				}
 			}
 		case *expr.Target:
 			switch e.Name {
@@ -230,6 +251,86 @@ func compileRule(c *chain, r *Rule, lookupSet func(name string, id uint32) *comp
 	}
 	out.text = renderRule(c, out)
 	return out
+}
+
+// The xt addrtype match's invert flags (revision 1).
+const (
+	xtAddrTypeInvertSource = 0x1
+	xtAddrTypeInvertDest   = 0x2
+)
+
+// addrTypeTests turns iptables' "-m addrtype --src-type/--dst-type" into
+// tests of a bit mask of route types, as the match itself does.
+func addrTypeTests(src uint16, invertSrc bool, dst uint16, invertDst bool) []test {
+	var out []test
+	for _, x := range []struct {
+		field  field
+		types  uint16
+		invert bool
+	}{{fieldSaddrTypes, src, invertSrc}, {fieldDaddrTypes, dst, invertDst}} {
+		if x.types == 0 {
+			continue
+		}
+		op := expr.CmpOpNeq // some type of the mask
+		if x.invert {
+			op = expr.CmpOpEq
+		}
+		out = append(out, test{field: x.field, length: 2, mask: binary.NativeEndian.AppendUint16(nil, x.types),
+			op: opCmp, cmp: op, data: []byte{0, 0}})
+	}
+	return out
+}
+
+// addConntrack turns iptables' "-m conntrack --ctstate" into a test of
+// the state bits; any other conntrack criterion stays undecided.
+func (r *rule) addConntrack(m *xt.ConntrackMtinfoBase, states uint16) {
+	if xt.ConntrackFlags(m.MatchFlags)&^(xt.ConntrackState|xt.ConntrackStateAlias) != 0 {
+		r.unknown = append(r.unknown, "xt match conntrack")
+		return
+	}
+	op := expr.CmpOpNeq
+	if xt.ConntrackFlags(m.InvertFlags)&xt.ConntrackState != 0 {
+		op = expr.CmpOpEq
+	}
+	r.tests = append(r.tests, test{field: fieldXtCtState, length: 2, mask: binary.NativeEndian.AppendUint16(nil, states),
+		op: opCmp, cmp: op, data: []byte{0, 0}})
+}
+
+// dports lists the destination ports a rule can match, when its first
+// test of the destination port allows few: ok is false when any port may.
+func (r *rule) dports() (ports []uint16, ok bool) {
+	for i := range r.tests {
+		t := &r.tests[i]
+		if t.field != fieldDport || t.start != 0 || t.length != 2 || t.mask != nil {
+			continue
+		}
+		switch {
+		case t.op == opCmp && t.cmp == expr.CmpOpEq && len(t.data) == 2:
+			return []uint16{binary.BigEndian.Uint16(t.data)}, true
+		case t.op == opRange && t.cmp == expr.CmpOpEq && len(t.data) == 2 && len(t.to) == 2:
+			return portRange(binary.BigEndian.Uint16(t.data), binary.BigEndian.Uint16(t.to), nil)
+		case t.op == opLookup && !t.invert && t.set.keyLen == 2:
+			for _, kr := range t.set.ranges {
+				if ports, ok = portRange(binary.BigEndian.Uint16(kr.lo), binary.BigEndian.Uint16(kr.hi), ports); !ok {
+					return nil, false
+				}
+			}
+			return ports, true
+		}
+		return nil, false
+	}
+	return nil, false
+}
+
+// portRange appends the ports lo..hi to ports, unless that makes too many.
+func portRange(lo, hi uint16, ports []uint16) ([]uint16, bool) {
+	if hi < lo || len(ports)+int(hi-lo)+1 > maxIndexed {
+		return nil, false
+	}
+	for p := int(lo); p <= int(hi); p++ {
+		ports = append(ports, uint16(p))
+	}
+	return ports, true
 }
 
 func metaField(k expr.MetaKey) reg {

@@ -73,9 +73,9 @@ func (rs *Ruleset) Decide(sc *Scope, l Listener) Decision {
 		}
 		// This host's own connection leaves through output, comes back in on lo.
 		lo := &Interface{Name: "lo", Index: 1, Loopback: true}
-		ev := &evaluator{rs: rs, pkt: newPacket(flow{v6: v6, proto: l.Proto, oif: lo, daddr: daddr, dport: l.Port, local: true})}
+		ev := &evaluator{rs: rs, pkt: newPacket(flow{v6: v6, proto: l.Proto, oif: lo, daddr: daddr, dport: l.Port, local: true, fromHost: true})}
 		in := ev.hook(HookOutput, AddrSet{{daddr, daddr}})
-		ev.pkt = newPacket(flow{v6: v6, proto: l.Proto, iif: lo, daddr: daddr, dport: l.Port, local: true})
+		ev.pkt = newPacket(flow{v6: v6, proto: l.Proto, iif: lo, daddr: daddr, dport: l.Port, local: true, fromHost: true})
 		t.local(ev.hook(HookInput, ev.hook(HookPrerouting, in)), ev.pieces)
 	}
 	return t.decision(sc, bind.IsLoopback())
@@ -109,10 +109,10 @@ func DecideForwarded(outer *Ruleset, outerScope *Scope, proto uint8, hostPort, t
 			ev := &evaluator{rs: outer, passDNAT: true,
 				pkt: newPacket(flow{v6: v6, proto: proto, iif: iif, daddr: daddr, dport: hostPort.Port(), local: true})}
 			in := ev.hook(HookPrerouting, sources)
-			ev.pkt = newPacket(flow{v6: v6, proto: proto, iif: iif, oif: oif, daddr: to.Addr(), dport: to.Port()})
+			ev.pkt = newPacket(flow{v6: v6, proto: proto, iif: iif, oif: oif, daddr: to.Addr(), dport: to.Port(), dnatted: true})
 			in = ev.hook(HookForward, in)
 			ev.rs, ev.passDNAT = inner, false
-			ev.pkt = newPacket(flow{v6: v6, proto: proto, iif: iifInside, daddr: to.Addr(), dport: to.Port(), local: true})
+			ev.pkt = newPacket(flow{v6: v6, proto: proto, iif: iifInside, daddr: to.Addr(), dport: to.Port(), local: true, dnatted: true})
 			in = ev.hook(HookInput, ev.hook(HookPrerouting, in))
 			t.remote(v6, in, ev.pieces)
 		}
@@ -157,15 +157,13 @@ func (t *tally) decision(sc *Scope, loopbackBind bool) Decision {
 	if d.Reach == ReachUnknown && d.Verdict != VerdictUnknown {
 		d.explain(pick(append(pieces, t.hostPieces...), [2]AddrSet{}, ReachUnknown))
 	}
-	// Who gets through, when not everyone outside does.
-	var outside, through [2]AddrSet
+	// Who gets through, when the firewall lets only part of the outside
+	// that can arrive here through.
 	for i := range 2 {
-		outside[i] = sc.public[i].Union(sc.internal[i])
-		through[i] = t.accepted[i].Intersect(outside[i])
-	}
-	for i := range 2 {
-		if !loopbackBind && !through[i].Empty() && !equal(through[i], outside[i]) {
-			p, _ := through[i].Prefixes(16)
+		outside := sc.outside[i]
+		through := t.accepted[i].Intersect(outside)
+		if !loopbackBind && !through.Empty() && !equal(through, outside) {
+			p, _ := through.Prefixes(16)
 			d.Sources = append(d.Sources, p...)
 		}
 	}

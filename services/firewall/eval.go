@@ -14,11 +14,22 @@ import (
 // maxDepth bounds jumps, as the kernel does (it refuses deeper rulesets).
 const maxDepth = 16
 
+// maxSteps bounds the rules one packet visits: the kernel refuses loops,
+// but chains that jump into each other many times over could still cost
+// more than a refresh can spend. Past it, the rest is undecided.
+const maxSteps = 100000
+
 // packet is the first packet of a new flow, as the base chains see it,
 // but for its source address, which the evaluator follows as a set.
 type packet struct {
-	v6   bool
+	v6    bool
+	dport uint16
 	vals [fieldCount][]byte
+	// each field's first 8 bytes, packed big-endian, for fast tests
+	ints [fieldCount]uint64
+	lens [fieldCount]uint32
+	// store backs vals: one allocation for the whole packet
+	store [fieldCount][16]byte
 }
 
 // flow describes the packet to follow.
@@ -29,52 +40,69 @@ type flow struct {
 	daddr    netip.Addr
 	dport    uint16
 	local    bool // daddr is this namespace's own (fib daddr type local)
+	fromHost bool // the source is this namespace's own address
+	dnatted  bool // a DNAT rewrote the destination on the way
 }
 
 func newPacket(f flow) *packet {
-	p := &packet{v6: f.v6}
-	u32 := func(v uint32) []byte { return binary.NativeEndian.AppendUint32(nil, v) }
-	p.vals[fieldL4Proto] = []byte{f.proto}
+	p := &packet{v6: f.v6, dport: f.dport}
+	set := func(fl field, b ...byte) { p.vals[fl] = p.store[fl][:copy(p.store[fl][:], b)] }
+	u32 := func(fl field, v uint32) { p.vals[fl] = binary.NativeEndian.AppendUint32(p.store[fl][:0], v) }
+	u16 := func(fl field, v uint16) { p.vals[fl] = binary.NativeEndian.AppendUint16(p.store[fl][:0], v) }
+	set(fieldL4Proto, f.proto)
 	if f.v6 {
-		p.vals[fieldNFProto] = []byte{unix.NFPROTO_IPV6}
-		p.vals[fieldEtherType] = []byte{0x86, 0xdd}
-		p.vals[fieldDaddr6] = f.daddr.AsSlice()
+		set(fieldNFProto, unix.NFPROTO_IPV6)
+		set(fieldEtherType, 0x86, 0xdd)
+		a := f.daddr.As16()
+		set(fieldDaddr6, a[:]...)
 	} else {
-		p.vals[fieldNFProto] = []byte{unix.NFPROTO_IPV4}
-		p.vals[fieldEtherType] = []byte{0x08, 0x00}
-		p.vals[fieldDaddr4] = f.daddr.AsSlice()
+		set(fieldNFProto, unix.NFPROTO_IPV4)
+		set(fieldEtherType, 0x08, 0x00)
+		a := f.daddr.As4()
+		set(fieldDaddr4, a[:]...)
 	}
-	ifname := func(i *Interface) []byte {
-		b := make([]byte, 16)
+	link := func(name, index field, i *Interface) {
+		p.vals[name] = p.store[name][:16]
 		if i != nil {
-			copy(b[:15], i.Name)
+			copy(p.vals[name][:15], i.Name)
+			u32(index, uint32(i.Index))
+		} else {
+			u32(index, 0)
 		}
-		return b
 	}
-	index := func(i *Interface) []byte {
-		if i == nil {
-			return u32(0)
-		}
-		return u32(uint32(i.Index))
-	}
-	p.vals[fieldIifname], p.vals[fieldIif] = ifname(f.iif), index(f.iif)
-	p.vals[fieldOifname], p.vals[fieldOif] = ifname(f.oif), index(f.oif)
+	link(fieldIifname, fieldIif, f.iif)
+	link(fieldOifname, fieldOif, f.oif)
 	ifType := uint16(unix.ARPHRD_ETHER)
 	if f.iif != nil && f.iif.Loopback {
 		ifType = unix.ARPHRD_LOOPBACK
 	}
-	p.vals[fieldIifType] = binary.NativeEndian.AppendUint16(nil, ifType)
-	p.vals[fieldPktType] = []byte{unix.PACKET_HOST}
-	p.vals[fieldDport] = binary.BigEndian.AppendUint16(nil, f.dport)
+	u16(fieldIifType, ifType)
+	set(fieldPktType, unix.PACKET_HOST)
+	p.vals[fieldDport] = binary.BigEndian.AppendUint16(p.store[fieldDport][:0], f.dport)
 	if f.proto == unix.IPPROTO_TCP {
-		p.vals[fieldTCPFlags] = []byte{0x02} // SYN
+		set(fieldTCPFlags, 0x02) // SYN
 	}
-	p.vals[fieldCtState] = u32(0x08) // NF_CT_STATE_BIT(IP_CT_NEW)
+	u32(fieldCtState, 0x08) // NF_CT_STATE_BIT(IP_CT_NEW)
 	addrType := uint32(unix.RTN_UNICAST)
 	if f.local {
 		addrType = unix.RTN_LOCAL
 	}
-	p.vals[fieldFibDaddrType] = u32(addrType)
+	u32(fieldFibDaddrType, addrType)
+	u16(fieldDaddrTypes, 1<<addrType)
+	srcType := uint16(unix.RTN_UNICAST)
+	if f.fromHost {
+		srcType = unix.RTN_LOCAL
+	}
+	u16(fieldSaddrTypes, 1<<srcType)
+	xtState := uint16(1 << 3) // XT_CONNTRACK_STATE_BIT(IP_CT_NEW)
+	if f.dnatted {
+		xtState |= 1 << 7 // XT_CONNTRACK_STATE_DNAT
+	}
+	u16(fieldXtCtState, xtState)
+	for f, v := range p.vals {
+		p.lens[f] = uint32(len(v))
+		p.ints[f] = pack(v, 8, 0)
+	}
 	return p
 }
 
@@ -96,6 +124,7 @@ type evaluator struct {
 	// made (a published container port); otherwise DNAT takes the packet
 	// away from the listener.
 	passDNAT bool
+	steps    int // rules visited
 }
 
 // hook runs the sources through every base chain at h, in priority order:
@@ -133,9 +162,21 @@ func (ev *evaluator) hook(h Hook, in AddrSet) AddrSet {
 // ev.pieces.
 func (ev *evaluator) run(c *chain, in AddrSet, depth int) AddrSet {
 	var back AddrSet
-	for _, r := range c.rules {
+	// The rules that may match this port, in order: a merge of two lists.
+	anyPort, byPort := c.anyPort, c.byPort[ev.pkt.dport]
+	for len(anyPort) > 0 || len(byPort) > 0 {
+		var r *rule
+		if len(byPort) == 0 || (len(anyPort) > 0 && anyPort[0] < byPort[0]) {
+			r, anyPort = c.rules[anyPort[0]], anyPort[1:]
+		} else {
+			r, byPort = c.rules[byPort[0]], byPort[1:]
+		}
 		if in.Empty() {
 			break
+		}
+		if ev.steps++; ev.steps > maxSteps {
+			ev.pieces = append(ev.pieces, piece{sources: in, verdict: verdictUnknown, chain: c, rule: r, why: "a ruleset too intricate to follow"})
+			return nil
 		}
 		m, why := ev.match(r, in)
 		if m.Empty() || r.verdict == verdictNone {
@@ -185,41 +226,49 @@ func (ev *evaluator) run(c *chain, in AddrSet, depth int) AddrSet {
 // match returns the part of in that r's tests pass, and what keeps the
 // match undecided ("" when nothing does).
 func (ev *evaluator) match(r *rule, in AddrSet) (AddrSet, string) {
-	m, why := in, ""
+	why, sources := "", false
+	// Tests of the packet first: most rules fail one, and cost no set
+	// operation then.
 	for i := range r.tests {
 		t := &r.tests[i]
-		switch t.field {
-		case fieldSaddr4, fieldSaddr6:
-			switch {
-			case (t.field == fieldSaddr6) != ev.pkt.v6:
-				why = "a source address test of the other IP version"
-			case !t.sourcesOK:
-				why = "a source address test of an unusual shape"
-			default:
-				m = m.Intersect(t.sources)
-			}
-		case fieldSport:
-			switch t.sport {
-			case matchNone:
-				return nil, ""
-			case matchUndecided:
-				why = "a source port test that some client ports pass"
-			}
-		default:
-			v := ev.pkt.vals[t.field]
-			if v == nil {
-				why = "a test of a field this packet lacks"
+		var o outcome
+		switch {
+		case t.field == fieldSaddr4 || t.field == fieldSaddr6:
+			sources = true
+			continue
+		case t.field == fieldSport:
+			if o = t.sport; o == matchUndecided {
+				why = "a source port test that only some client ports pass"
 				continue
 			}
-			switch t.match(v) {
-			case matchNone:
-				return nil, ""
-			case matchUndecided:
-				why = "a comparison longer than its field"
-			}
+		case t.fast:
+			o = t.matchFast(ev.pkt.ints[t.field], ev.pkt.lens[t.field])
+		case ev.pkt.vals[t.field] == nil:
+			why = "a test of a field this packet lacks"
+			continue
+		default:
+			o = t.match(ev.pkt.vals[t.field])
 		}
-		if m.Empty() {
+		switch o {
+		case matchNone:
 			return nil, ""
+		case matchUndecided:
+			why = "a test this packet does not settle"
+		}
+	}
+	m := in
+	for i := 0; sources && i < len(r.tests); i++ {
+		t := &r.tests[i]
+		switch {
+		case t.field != fieldSaddr4 && t.field != fieldSaddr6:
+		case (t.field == fieldSaddr6) != ev.pkt.v6:
+			why = "a source address test of the other IP version"
+		case !t.sourcesOK:
+			why = "a source address test of an unusual shape"
+		default:
+			if m = m.Intersect(t.sources); m.Empty() {
+				return nil, ""
+			}
 		}
 	}
 	if why == "" && len(r.unknown) > 0 {

@@ -91,6 +91,9 @@ type Scope struct {
 	// the route back to them); nil when no interface has routes, and any
 	// source may arrive anywhere.
 	via map[string][2]AddrSet
+	// all is every source that can arrive, and outside those of them in
+	// the public and internal classes
+	all, outside [2]AddrSet
 }
 
 // Private ranges: internal whatever the baseline says.
@@ -129,6 +132,16 @@ func NewScope(ifs []Interface, internal []netip.Prefix) *Scope {
 		s.public[i] = fullSet(i == 1).Minus(s.internal[i]).Minus(excluded[i])
 	}
 	s.via = routedSources(ifs)
+	for i := range 2 {
+		s.all[i] = fullSet(i == 1)
+		if s.via != nil {
+			s.all[i] = nil
+			for _, v := range s.via {
+				s.all[i] = s.all[i].Union(v[i])
+			}
+		}
+		s.outside[i] = s.public[i].Union(s.internal[i]).Intersect(s.all[i])
+	}
 	return s
 }
 
@@ -167,19 +180,12 @@ func routedSources(ifs []Interface) map[string][2]AddrSet {
 
 // arriving is the set of sources of IP version v6 that arrive on iif.
 func (s *Scope) arriving(iif *Interface, v6 bool) AddrSet {
-	if s.via == nil {
-		return fullSet(v6)
-	}
 	i := 0
 	if v6 {
 		i = 1
 	}
-	if iif == nil {
-		var all AddrSet
-		for _, v := range s.via {
-			all = all.Union(v[i])
-		}
-		return all
+	if s.via == nil || iif == nil {
+		return s.all[i]
 	}
 	return s.via[iif.Name][i]
 }

@@ -6,9 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -16,8 +14,7 @@ import (
 	"github.com/portwarden/portwarden/sockets/sockettest"
 )
 
-// bedListener is a listener of the server namespace and the addresses
-// each class of client tries for it.
+// bedListener is a listener of the server namespace.
 type bedListener struct {
 	network string // "tcp" or "udp"
 	addr    netip.AddrPort
@@ -25,21 +22,6 @@ type bedListener struct {
 }
 
 func (l bedListener) String() string { return l.network + " " + l.addr.String() }
-
-// targets are the addresses a client on the link with server addresses
-// a4, a6 (or the server itself, with loopback) tries.
-func (l bedListener) targets(a4, a6 netip.Addr) []netip.AddrPort {
-	bind, port := l.addr.Addr(), l.addr.Port()
-	switch {
-	case !bind.IsUnspecified():
-		return []netip.AddrPort{l.addr}
-	case bind.Is4():
-		return []netip.AddrPort{netip.AddrPortFrom(a4, port)}
-	case l.v6only:
-		return []netip.AddrPort{netip.AddrPortFrom(a6, port)}
-	}
-	return []netip.AddrPort{netip.AddrPortFrom(a4, port), netip.AddrPortFrom(a6, port)}
-}
 
 // TestReachAgreesWithPackets applies a matrix of rulesets to a server
 // namespace and, for every listener and every class of client, compares
@@ -109,10 +91,10 @@ func TestReachAgreesWithPackets(t *testing.T) {
 					}
 					continue
 				}
-				got := observe(bed, l)
-				if d.Reach != got.reach || d.Host != got.host {
+				reach, host := bed.Observe(l.network, l.addr, l.v6only)
+				if string(d.Reach) != reach || d.Host != host {
 					t.Errorf("%s: evaluator says reach %s, host %v (%s %s); packets say %s, host %v",
-						l, d.Reach, d.Host, d.Verdict, d.RuleRef(), got.reach, got.host)
+						l, d.Reach, d.Host, d.Verdict, d.RuleRef(), reach, host)
 				}
 				if want, ok := c.rules[l.addr.Port()]; ok && !strings.Contains(d.RuleRef(), want) {
 					t.Errorf("%s: decided by %q, want %q", l, d.RuleRef(), want)
@@ -120,61 +102,6 @@ func TestReachAgreesWithPackets(t *testing.T) {
 			}
 		})
 	}
-}
-
-type observed struct {
-	reach firewall.Reach
-	host  bool
-}
-
-// observe connects to l from each class of client at once.
-func observe(bed *sockettest.FirewallBed, l bedListener) observed {
-	const timeout = 400 * time.Millisecond
-	try := func(ns *sockettest.Namespace, targets []netip.AddrPort) bool {
-		var wg sync.WaitGroup
-		ok := make([]bool, len(targets))
-		for i, a := range targets {
-			wg.Add(1)
-			go func() { defer wg.Done(); ok[i] = sockettest.Probe(ns, l.network, a, timeout) }()
-		}
-		wg.Wait()
-		for _, b := range ok {
-			if b {
-				return true
-			}
-		}
-		return false
-	}
-	var pub, in, host bool
-	var wg sync.WaitGroup
-	wg.Add(3)
-	go func() {
-		defer wg.Done()
-		if !l.addr.Addr().IsLoopback() {
-			pub = try(bed.Public, l.targets(bed.ServerPublic4, bed.ServerPublic6))
-		}
-	}()
-	go func() {
-		defer wg.Done()
-		if !l.addr.Addr().IsLoopback() {
-			in = try(bed.Internal, l.targets(bed.ServerInternal4, bed.ServerInternal6))
-		}
-	}()
-	go func() {
-		defer wg.Done()
-		host = try(bed.Server, l.targets(netip.MustParseAddr("127.0.0.1"), netip.IPv6Loopback()))
-	}()
-	wg.Wait()
-	o := observed{reach: firewall.ReachNone, host: host}
-	switch {
-	case pub:
-		o.reach = firewall.ReachPublic
-	case in:
-		o.reach = firewall.ReachInternal
-	case host:
-		o.reach = firewall.ReachHost
-	}
-	return o
 }
 
 func protoOf(network string) uint8 {

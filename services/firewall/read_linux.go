@@ -91,10 +91,13 @@ func generation(nsFd int) (uint32, error) {
 }
 
 func readTables(nsFd int) ([]Chain, []Set, error) {
-	conn, err := nftables.New(nftables.WithNetNSFd(nsFd))
+	// One lasting netlink socket: the default opens one per request, each
+	// entering the namespace anew.
+	conn, err := nftables.New(nftables.WithNetNSFd(nsFd), nftables.AsLasting())
 	if err != nil {
 		return nil, nil, fmt.Errorf("nftables: %w", err)
 	}
+	defer conn.CloseLasting()
 	tables, err := conn.ListTables()
 	if err != nil {
 		return nil, nil, fmt.Errorf("nftables: list tables: %w", err)

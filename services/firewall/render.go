@@ -62,6 +62,20 @@ func renderRule(c *chain, r *rule) string {
 
 func renderTest(t *test, proto string) string {
 	name := fieldName(t.field, proto)
+	if t.field == fieldSaddrTypes || t.field == fieldDaddrTypes {
+		op := " "
+		if t.cmp == expr.CmpOpEq {
+			op = " != "
+		}
+		return name + op + routeTypes(binary.NativeEndian.Uint16(t.mask))
+	}
+	if t.field == fieldXtCtState {
+		op := " "
+		if t.cmp == expr.CmpOpEq {
+			op = " != "
+		}
+		return name + op + ctStates(binary.NativeEndian.AppendUint32(nil, uint32(binary.NativeEndian.Uint16(t.mask))))
+	}
 	if t.field == fieldCtState && t.mask != nil && t.op == opCmp && t.cmp == expr.CmpOpNeq && allZero(t.data) {
 		return name + " " + ctStates(t.mask) // "ct state established,related"
 	}
@@ -131,7 +145,7 @@ func fieldName(f field, proto string) string {
 		fieldIifname: "iifname", fieldOifname: "oifname", fieldIif: "iif", fieldOif: "oif", fieldIifType: "iiftype",
 		fieldPktType: "pkttype", fieldSaddr4: "ip saddr", fieldDaddr4: "ip daddr", fieldSaddr6: "ip6 saddr",
 		fieldDaddr6: "ip6 daddr", fieldTCPFlags: "tcp flags", fieldCtState: "ct state",
-		fieldFibDaddrType: "fib daddr type"}[f]
+		fieldFibDaddrType: "fib daddr type", fieldSaddrTypes: "addrtype src-type", fieldDaddrTypes: "addrtype dst-type", fieldXtCtState: "conntrack ctstate"}[f]
 }
 
 // formatValue writes a field's value as nft would.
@@ -181,6 +195,18 @@ func formatValue(f field, b []byte) string {
 		}
 	}
 	return "0x" + fmt.Sprintf("%x", b)
+}
+
+// routeTypes names the route types of an addrtype mask: "LOCAL".
+func routeTypes(mask uint16) string {
+	names := []string{"UNSPEC", "UNICAST", "LOCAL", "BROADCAST", "ANYCAST", "MULTICAST", "BLACKHOLE", "UNREACHABLE", "PROHIBIT", "THROW", "NAT", "XRESOLVE"}
+	var out []string
+	for i, n := range names {
+		if mask&(1<<i) != 0 {
+			out = append(out, n)
+		}
+	}
+	return strings.Join(out, ",")
 }
 
 // ctStates names the conntrack states of a bit mask.

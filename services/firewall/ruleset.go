@@ -113,6 +113,7 @@ func NewRuleset(chains []Chain, sets []Set) *Ruleset {
 			}
 			c.rules = append(c.rules, r)
 		}
+		c.index()
 		if c.Base && c.Hook <= HookOutput &&
 			(c.Family == nftables.TableFamilyINet || c.Family == nftables.TableFamilyIPv4 || c.Family == nftables.TableFamilyIPv6) {
 			rs.hooks[c.Hook] = append(rs.hooks[c.Hook], c)
@@ -128,10 +129,37 @@ func NewRuleset(chains []Chain, sets []Set) *Ruleset {
 // listener passes.
 func (rs *Ruleset) Empty() bool { return rs == nil || len(rs.hooks) == 0 }
 
-// chain is a Chain with its rules compiled.
+// chain is a Chain with its rules compiled, and indexed by the
+// destination port they test.
 type chain struct {
 	*Chain
 	rules []*rule
+	// anyPort lists the rules (by index, in order) that may match any
+	// destination port; byPort those that match only the ports listed.
+	anyPort []int32
+	byPort  map[uint16][]int32
+}
+
+// maxIndexed is how many ports a rule may test and still be indexed by
+// each of them.
+const maxIndexed = 256
+
+// index sorts the chain's rules by the destination ports they can match,
+// so that a packet visits only the rules that may match its port.
+func (c *chain) index() {
+	c.byPort = map[uint16][]int32{}
+	for i, r := range c.rules {
+		ports, ok := r.dports()
+		if !ok {
+			c.anyPort = append(c.anyPort, int32(i))
+			continue
+		}
+		for _, p := range ports {
+			if l := c.byPort[p]; len(l) == 0 || l[len(l)-1] != int32(i) {
+				c.byPort[p] = append(l, int32(i))
+			}
+		}
+	}
 }
 
 // name is how nft lists the chain: "inet filter input".

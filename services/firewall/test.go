@@ -56,6 +56,13 @@ type test struct {
 	// sport is the outcome of a test of the source port for a client's
 	// port, which is ephemeral (1024–65535): all, none, or undecided.
 	sport outcome
+
+	// A comparison of at most 8 bytes runs on integers (fast): the bytes
+	// packed big-endian, so that order is kept.
+	fast                bool
+	fmask, fxor         uint64
+	fdata, fto          uint64
+	dataLen, toLen, len uint32
 }
 
 // ephemeral is the range of source ports clients connect from.
@@ -64,6 +71,15 @@ const ephemeralLow, ephemeralHigh = 1024, 65535
 // prepare computes what can be known before any packet: the sources a
 // source-address test passes and how a source-port test treats clients.
 func (t *test) prepare() {
+	if t.op != opLookup && t.length >= 1 && t.start+t.length <= 8 && len(t.data) >= 1 && uint32(len(t.data)) <= t.length && uint32(len(t.to)) <= t.length {
+		t.fast, t.len = true, t.length
+		t.fmask, t.fxor = ^uint64(0)>>(64-8*t.length), 0
+		if t.mask != nil {
+			t.fmask, t.fxor = pack(t.mask, t.length, 0xff), pack(t.xor, t.length, 0)
+		}
+		t.dataLen, t.fdata = uint32(len(t.data)), pack(t.data, uint32(len(t.data)), 0)
+		t.toLen, t.fto = uint32(len(t.to)), pack(t.to, uint32(len(t.to)), 0)
+	}
 	switch t.field {
 	case fieldSaddr4, fieldSaddr6:
 		t.sources, t.sourcesOK = t.sourceSet(t.field == fieldSaddr6)
@@ -143,6 +159,55 @@ func (t *test) sourceSet(v6 bool) (AddrSet, bool) {
 		}
 	}
 	return s, true
+}
+
+// pack reads the first n bytes of b as a big-endian number, pad standing
+// for bytes b lacks.
+func pack(b []byte, n uint32, pad byte) uint64 {
+	var v uint64
+	for i := range n {
+		c := pad
+		if int(i) < len(b) {
+			c = b[i]
+		}
+		v = v<<8 | uint64(c)
+	}
+	return v
+}
+
+// matchFast is match on a field's first 8 bytes, packed (see pack), of
+// which n are there.
+func (t *test) matchFast(v uint64, n uint32) outcome {
+	if n < t.start+t.len {
+		return matchUndecided
+	}
+	x := (v<<(8*t.start))>>(64-8*t.len)&t.fmask ^ t.fxor
+	var ok bool
+	switch t.op {
+	case opCmp:
+		y := x >> (8 * (t.len - t.dataLen))
+		switch t.cmp {
+		case expr.CmpOpEq:
+			ok = y == t.fdata
+		case expr.CmpOpNeq:
+			ok = y != t.fdata
+		case expr.CmpOpLt:
+			ok = y < t.fdata
+		case expr.CmpOpLte:
+			ok = y <= t.fdata
+		case expr.CmpOpGt:
+			ok = y > t.fdata
+		case expr.CmpOpGte:
+			ok = y >= t.fdata
+		}
+	case opRange:
+		in := x>>(8*(t.len-t.dataLen)) >= t.fdata && (t.toLen == 0 || x>>(8*(t.len-t.toLen)) <= t.fto)
+		ok = in == (t.cmp == expr.CmpOpEq)
+	}
+	if ok {
+		return matchAll
+	}
+	return matchNone
 }
 
 // match tests a value of the field (the whole field; the test picks its

@@ -2,6 +2,7 @@ package verdict
 
 import (
 	"github.com/portwarden/portwarden/services/catalog"
+	"github.com/portwarden/portwarden/services/firewall"
 	"github.com/portwarden/portwarden/sockets"
 )
 
@@ -23,6 +24,10 @@ type Policy struct {
 	// and lets a package download over HTTP pass. Inbound connections to
 	// an unexpected listener fail whatever their risk.
 	FailOnExternal catalog.Risk
+	// FailUnreachable fails unexpected listeners that nothing outside
+	// this host can reach (bound to loopback, or firewalled off) too; by
+	// default they are reported, not failed.
+	FailUnreachable bool
 }
 
 // DefaultPolicy fails every unexpected listener, inbound external
@@ -31,7 +36,9 @@ type Policy struct {
 func DefaultPolicy() Policy { return Policy{FailOn: catalog.None, FailOnExternal: catalog.High} }
 
 // FailsListener reports whether an unexpected listener fails the check.
-func (p Policy) FailsListener(v *Verdict) bool { return v.Unexpected && v.Risk >= p.FailOn }
+func (p Policy) FailsListener(v *Verdict) bool {
+	return v.Unexpected && v.Risk >= p.FailOn && (p.FailUnreachable || !v.Unreachable())
+}
 
 // FailsExternal reports whether a connection with an external peer is
 // unusual enough to fail the check.
@@ -61,16 +68,26 @@ type Summary struct {
 	// RiskyExternal are the external connections the policy fails.
 	RiskyExternal int
 	SocketsBy     [catalog.Critical + 1]int // every socket by risk
+	// ByReach counts listeners by reach, where it is known or was tried.
+	ByReach map[firewall.Reach]int
+	// Unevaluated says why the first listener of unknown reach is so.
+	Unevaluated string
 }
 
 // Summarize counts listeners, unexpected listeners, external connections,
 // what fails the policy, and sockets by risk.
 func Summarize(judged []Judged, p Policy) Summary {
-	s := Summary{Listeners: map[sockets.Proto]int{}, External: map[Direction]int{}}
+	s := Summary{Listeners: map[sockets.Proto]int{}, External: map[Direction]int{}, ByReach: map[firewall.Reach]int{}}
 	for i := range judged {
 		v := judged[i].Verdict
 		if sock := judged[i].Socket; sock.Listening() {
 			s.Listeners[sock.Proto]++
+			if r := v.Reach(); r != "" {
+				s.ByReach[r]++
+			}
+			if v.Reach() == firewall.ReachUnknown && s.Unevaluated == "" {
+				s.Unevaluated = v.Firewall.Why
+			}
 		}
 		if v.Unexpected {
 			s.Unexpected++

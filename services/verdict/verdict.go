@@ -10,6 +10,7 @@ import (
 
 	"github.com/portwarden/portwarden/services/baseline"
 	"github.com/portwarden/portwarden/services/catalog"
+	"github.com/portwarden/portwarden/services/firewall"
 	"github.com/portwarden/portwarden/sockets"
 )
 
@@ -32,6 +33,9 @@ type Verdict struct {
 	// Contained is how the host reaches a listener inside a container's
 	// own network; nil for any other socket.
 	Contained *Containment
+	// Firewall is what the packet filter does with new connections to a
+	// listener; nil when it was not evaluated.
+	Firewall  *firewall.Decision
 	Peer      Peer      // connections only
 	Direction Direction // connections only
 	Expected  bool      // covered by the baseline (listeners and inbound), or outbound
@@ -66,6 +70,9 @@ type Assessor struct {
 	// Where names the container a socket belongs to, for baseline entries
 	// that name one; nil: none does.
 	Where func(s *sockets.Socket) baseline.Where
+	// Reach says what the firewall does with new connections to a
+	// listener; nil, or a nil answer: not evaluated.
+	Reach func(s *sockets.Socket) *firewall.Decision
 }
 
 func (a *Assessor) where(s *sockets.Socket) baseline.Where {
@@ -148,16 +155,20 @@ func (a *Assessor) listener(s *sockets.Socket, v *Verdict) {
 	if a.Baseline != nil {
 		v.Baseline = a.Baseline.Match(s, a.where(s))
 	}
+	if a.Reach != nil {
+		v.Firewall = a.Reach(s)
+	}
 	v.Expected = v.Baseline != nil
 	if v.Known != nil {
 		v.Risk = v.Known.Risk
 	}
-	switch v.Exposure {
-	case ExposureLoopback:
-		v.Risk = min(v.Risk, catalog.Low) // reachable from this host only
-	case ExposureContainer:
+	reach := v.Reach()
+	switch {
+	case v.Exposure == ExposureLoopback, reach == firewall.ReachHost, reach == firewall.ReachNone:
+		v.Risk = min(v.Risk, catalog.Low) // reachable from this host only, or not at all
+	case v.Exposure == ExposureContainer:
 		v.Risk = min(v.Risk, catalog.Low) // its container's neighbours only
-	case ExposureAll:
+	case v.Exposure == ExposureAll && reach != firewall.ReachInternal:
 		v.Risk = max(v.Risk.Raise(), catalog.Low) // anyone who can route here reaches it
 	}
 	if v.Expected {
@@ -178,6 +189,9 @@ func (a *Assessor) listener(s *sockets.Socket, v *Verdict) {
 		}
 	case v.Exposure == ExposureAll:
 		v.Reasons = append(v.Reasons, name(v.Service, port)+" listening on "+allInterfaces(s))
+	}
+	if r := firewallReason(v.Firewall); r != "" {
+		v.Reasons = append(v.Reasons, r)
 	}
 	if v.Known != nil && v.Known.Risk >= catalog.High {
 		v.Reasons = append(v.Reasons, v.Known.Risk.String()+"-risk service: "+v.Known.Name)

@@ -279,7 +279,8 @@ func TestLabels(t *testing.T) {
 
 // TestPolicy checks what fails `portwarden check` on hand-made sockets: an
 // external client of an expected listener does not; one of an unexpected
-// listener does; outbound, only a high-risk service does.
+// listener does; outbound, only a high-risk service does; an unexpected
+// listener nothing outside can reach, only with FailUnreachable.
 func TestPolicy(t *testing.T) {
 	ap := netip.MustParseAddrPort
 	sshd := &sockets.Process{PID: 11, Name: "sshd"}
@@ -301,7 +302,7 @@ func TestPolicy(t *testing.T) {
 	base := &baseline.Baseline{Entries: []baseline.Entry{{Proto: "tcp", Port: 22, Process: "sshd", Reason: "admin", Owner: "ops"}}}
 	judged := (&Assessor{Catalog: catalog.Embedded(), Baseline: base}).Assess(snap)
 	p := DefaultPolicy()
-	wantFails := []bool{false, true, true, false, true, false, false, true, true, true}
+	wantFails := []bool{false, true, false, false, true, false, false, true, true, true}
 	for i, want := range wantFails {
 		v := judged[i].Verdict
 		if got := p.FailsListener(v) || p.FailsExternal(v); got != want {
@@ -309,8 +310,11 @@ func TestPolicy(t *testing.T) {
 		}
 	}
 	sum := Summarize(judged, p)
-	if sum.OK() || sum.FailingListeners != 2 || sum.RiskyExternal != 4 || sum.External[DirectionInbound] != 2 || sum.External[DirectionOutbound] != 5 {
+	if sum.OK() || sum.FailingListeners != 1 || sum.RiskyExternal != 4 || sum.External[DirectionInbound] != 2 || sum.External[DirectionOutbound] != 5 {
 		t.Errorf("summary: %+v", sum)
+	}
+	if !(Policy{FailUnreachable: true}).FailsListener(judged[2].Verdict) {
+		t.Error("FailUnreachable: the loopback listener passes")
 	}
 	// Tuned: only unexpected listeners at medium or above; outbound only at critical.
 	p = Policy{FailOn: catalog.Medium, FailOnExternal: catalog.Critical}

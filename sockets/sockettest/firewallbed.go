@@ -10,7 +10,9 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -36,8 +38,9 @@ type Namespace struct{ Name string }
 // Path is the namespace's file, for setns.
 func (n *Namespace) Path() string { return "/run/netns/" + n.Name }
 
-// Do runs fn on an OS thread moved into the namespace (see ExternalPeer.Do).
-func (n *Namespace) Do(fn func() error) error { return (&ExternalPeer{Name: n.Name}).Do(fn) }
+// Do runs fn on an OS thread moved into the namespace: sockets fn creates
+// belong to the namespace (and to this process).
+func (n *Namespace) Do(fn func() error) error { return doIn(n.Path(), fn) }
 
 // Run runs a command inside the namespace and returns its error with its
 // output.
@@ -183,4 +186,62 @@ func listenNet(network string, addr netip.AddrPort, v6only bool) string {
 		return network + "6"
 	}
 	return network
+}
+
+// Observe connects to a listener of the server namespace from each class
+// of client at once — the public client, the internal client, the server
+// itself over loopback — and returns the widest class that got through
+// ("public", "internal", "host" or "none") and whether the server itself
+// did. network is "tcp" or "udp"; a wildcard bind is tried on the
+// server's address on each client's own link, IPv4 and IPv6 as the bind
+// admits.
+func (b *FirewallBed) Observe(network string, bind netip.AddrPort, v6only bool) (reach string, host bool) {
+	const timeout = 400 * time.Millisecond
+	targets := func(a4, a6 netip.Addr) []netip.AddrPort {
+		addr, port := bind.Addr(), bind.Port()
+		switch {
+		case !addr.IsUnspecified():
+			return []netip.AddrPort{bind}
+		case addr.Is4():
+			return []netip.AddrPort{netip.AddrPortFrom(a4, port)}
+		case v6only:
+			return []netip.AddrPort{netip.AddrPortFrom(a6, port)}
+		}
+		return []netip.AddrPort{netip.AddrPortFrom(a4, port), netip.AddrPortFrom(a6, port)}
+	}
+	try := func(ns *Namespace, to []netip.AddrPort) bool {
+		var wg sync.WaitGroup
+		ok := make([]bool, len(to))
+		for i, a := range to {
+			wg.Add(1)
+			go func() { defer wg.Done(); ok[i] = Probe(ns, network, a, timeout) }()
+		}
+		wg.Wait()
+		return slices.Contains(ok, true)
+	}
+	var pub, in bool
+	var wg sync.WaitGroup
+	wg.Add(3)
+	go func() {
+		defer wg.Done()
+		pub = !bind.Addr().IsLoopback() && try(b.Public, targets(b.ServerPublic4, b.ServerPublic6))
+	}()
+	go func() {
+		defer wg.Done()
+		in = !bind.Addr().IsLoopback() && try(b.Internal, targets(b.ServerInternal4, b.ServerInternal6))
+	}()
+	go func() {
+		defer wg.Done()
+		host = try(b.Server, targets(netip.MustParseAddr("127.0.0.1"), netip.IPv6Loopback()))
+	}()
+	wg.Wait()
+	switch {
+	case pub:
+		return "public", host
+	case in:
+		return "internal", host
+	case host:
+		return "host", host
+	}
+	return "none", host
 }

@@ -1,0 +1,179 @@
+package app
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/portwarden/portwarden/services/container"
+	"github.com/portwarden/portwarden/services/firewall"
+	"github.com/portwarden/portwarden/sockets"
+	"golang.org/x/sys/unix"
+)
+
+// nsFirewall is what one namespace's firewall says, as far as read.
+type nsFirewall struct {
+	rules *firewall.Ruleset // nil when unreadable: err says why
+	scope *firewall.Scope
+	err   error
+}
+
+// rulesets keeps each namespace's compiled ruleset between inspections:
+// while the kernel's ruleset generation stays the same, a refresh costs
+// one netlink round trip per namespace.
+type rulesets map[uint64]*firewall.Ruleset
+
+// readFirewalls reads the firewall of every namespace entered: its
+// ruleset (again only when its generation changed) and its interfaces.
+// A namespace whose firewall cannot be read or evaluated adds a warning.
+func (a *App) readFirewalls(in *Inspection) map[uint64]*nsFirewall {
+	out := map[uint64]*nsFirewall{}
+	seen := map[uint64]bool{}
+	for _, ns := range in.Snapshot.Namespaces {
+		seen[ns.Inode] = true
+		path := ns.Path
+		if path == "" && ns.PID != 0 {
+			path = procRoot + "/" + strconv.Itoa(ns.PID) + "/ns/net"
+		}
+		if !ns.Entered || path == "" {
+			continue
+		}
+		f := &nsFirewall{}
+		out[ns.Inode] = f
+		f.rules, f.err = a.ruleset(ns.Inode, path)
+		if f.err == nil && ns.PID != 0 {
+			if legacy := firewall.LegacyTables(procRoot + "/" + strconv.Itoa(ns.PID) + "/net"); len(legacy) > 0 {
+				f.rules, f.err = nil, fmt.Errorf("iptables-legacy tables hold rules (%s), which portwarden does not read", strings.Join(legacy, ", "))
+			}
+		}
+		if f.err == nil {
+			var ifs []firewall.Interface
+			ifs, f.err = firewall.ReadInterfaces(path)
+			f.scope = firewall.NewScope(ifs, in.Baseline.Internal)
+		}
+		if f.err != nil {
+			f.rules = nil
+			msg := fmt.Sprintf("could not evaluate the firewall of network namespace %s: %v; reach is unknown there", ns.Label(), f.err)
+			if !slices.Contains(in.Snapshot.Warnings, msg) {
+				in.Snapshot.Warnings = append(in.Snapshot.Warnings, msg)
+			}
+		}
+	}
+	for inode := range a.rulesets {
+		if !seen[inode] {
+			delete(a.rulesets, inode) // the namespace is gone
+		}
+	}
+	return out
+}
+
+// ruleset returns the namespace's ruleset, read again only when the
+// kernel's ruleset generation moved.
+func (a *App) ruleset(inode uint64, path string) (*firewall.Ruleset, error) {
+	if rs := a.rulesets[inode]; rs != nil {
+		gen, err := firewall.Generation(path)
+		if err != nil {
+			return nil, err
+		}
+		if gen == rs.Generation {
+			return rs, nil
+		}
+	}
+	rs, err := firewall.Read(path)
+	if err != nil {
+		return nil, err
+	}
+	a.rulesets[inode] = rs
+	return rs, nil
+}
+
+// reachOf returns the function that decides a listener's reach from the
+// firewalls read: its own namespace's, or for a container's listener
+// published by the host, the path from the host's firewall through to the
+// container's.
+func reachOf(fws map[uint64]*nsFirewall, containers *container.Index) func(s *sockets.Socket) *firewall.Decision {
+	return func(s *sockets.Socket) *firewall.Decision {
+		f := fws[s.NetNS]
+		if f == nil {
+			return nil // a namespace not entered: nothing to say
+		}
+		if f.err != nil {
+			return &firewall.Decision{Reach: firewall.ReachUnknown, Verdict: firewall.VerdictUnknown, Why: f.err.Error()}
+		}
+		l := firewall.Listener{Proto: unix.IPPROTO_TCP, Addr: s.Local.Addr().WithZone(""), Port: s.Local.Port(), V6Only: s.V6Only}
+		if s.Proto == sockets.UDP {
+			l.Proto = unix.IPPROTO_UDP
+		}
+		c := containers.Inside(s)
+		if c == nil {
+			d := f.rules.Decide(f.scope, l)
+			return &d
+		}
+		published := containers.PublishedOf(s)
+		if len(published) == 0 {
+			return nil // only the container's neighbours: its exposure says so
+		}
+		var best *firewall.Decision
+		for _, p := range published {
+			d := forwarded(fws, c, l, p)
+			if best == nil || wider(d.Reach, best.Reach) {
+				best = &d
+			}
+		}
+		return best
+	}
+}
+
+// forwarded decides the reach of a container's listener l through one
+// host endpoint p: from the namespace holding the bridge to the container.
+func forwarded(fws map[uint64]*nsFirewall, c *container.Info, l firewall.Listener, p container.Published) firewall.Decision {
+	to := netip.Addr{}
+	for _, ip := range c.IPs {
+		if l.Addr.IsUnspecified() || ip == l.Addr.Unmap() {
+			to = ip
+			break
+		}
+	}
+	var outer, inner *nsFirewall
+	for _, f := range fws {
+		if f.scope == nil || !to.IsValid() {
+			continue
+		}
+		for _, i := range f.scope.Interfaces {
+			for _, pfx := range i.Addrs {
+				if pfx.Contains(to) && pfx.Addr() != to {
+					outer = f
+				}
+				if pfx.Addr() == to {
+					inner = f
+				}
+			}
+		}
+	}
+	if outer == nil || outer.rules == nil {
+		return firewall.Decision{Reach: firewall.ReachUnknown, Verdict: firewall.VerdictUnknown,
+			Why: "the namespace holding container " + c.Label() + "'s network could not be evaluated"}
+	}
+	var innerRules *firewall.Ruleset
+	var innerScope *firewall.Scope
+	if inner != nil {
+		innerRules, innerScope = inner.rules, inner.scope
+	}
+	if p.Via == "proxy" {
+		// docker-proxy relays from the host port; a DNAT, where there is
+		// one, takes the packets first.
+		hl := firewall.Listener{Proto: l.Proto, Addr: p.Host.Addr(), Port: p.Host.Port()}
+		if d := outer.rules.Decide(outer.scope, hl); d.Verdict != firewall.VerdictRedirect {
+			return d
+		}
+	}
+	return firewall.DecideForwarded(outer.rules, outer.scope, l.Proto, p.Host, netip.AddrPortFrom(to, l.Port), innerRules, innerScope)
+}
+
+// reachRank orders reaches by how far they extend; unknown ranks next to
+// public, which it may be.
+var reachRank = map[firewall.Reach]int{firewall.ReachNone: 0, firewall.ReachHost: 1, firewall.ReachInternal: 2, firewall.ReachUnknown: 3, firewall.ReachPublic: 4}
+
+func wider(a, b firewall.Reach) bool { return reachRank[a] > reachRank[b] }

@@ -1,0 +1,69 @@
+package app
+
+import (
+	"net/netip"
+	"os"
+	"os/exec"
+	"testing"
+
+	"github.com/portwarden/portwarden/services/firewall"
+	"github.com/portwarden/portwarden/sockets"
+	"github.com/portwarden/portwarden/sockets/sockettest"
+)
+
+// TestRulesetReadAgainOnlyWhenItChanges: while a namespace's ruleset
+// generation stays the same, inspections reuse the compiled ruleset; a
+// new rule makes the next inspection read it again and judge by it.
+func TestRulesetReadAgainOnlyWhenItChanges(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root for network namespaces")
+	}
+	if _, err := exec.LookPath("nft"); err != nil {
+		t.Skip("nft is not installed")
+	}
+	bed, err := sockettest.NewFirewallBed()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := bed.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	stop, err := sockettest.Echo(bed.Server, "tcp", netip.MustParseAddrPort("0.0.0.0:9201"), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stop)
+	a, _ := newApp(t, Options{NetNS: sockets.NetNSFilter(bed.Server.Name)})
+	reach := func() (firewall.Reach, *firewall.Ruleset) {
+		t.Helper()
+		in, err := a.Inspect(sockets.Query{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(in.Snapshot.Namespaces) != 1 {
+			t.Fatalf("inspected %d namespaces, want the server's", len(in.Snapshot.Namespaces))
+		}
+		rs := a.rulesets[in.Snapshot.Namespaces[0].Inode]
+		for _, j := range in.Judged {
+			if j.Socket.Listening() && j.Socket.Local.Port() == 9201 {
+				return j.Verdict.Reach(), rs
+			}
+		}
+		t.Fatal("the listener is not in the inspection")
+		return "", nil
+	}
+	r1, rs1 := reach()
+	r2, rs2 := reach()
+	if r1 != firewall.ReachPublic || r2 != r1 || rs1 == nil || rs2 != rs1 {
+		t.Fatalf("unchanged ruleset: reach %s then %s, ruleset %p then %p; want public twice, the same ruleset", r1, r2, rs1, rs2)
+	}
+	if err := bed.Server.Run("nft", "table inet f { chain input { type filter hook input priority 0; iifname != \"lo\" tcp dport 9201 drop; }; }"); err != nil {
+		t.Fatal(err)
+	}
+	r3, rs3 := reach()
+	if r3 != firewall.ReachHost || rs3 == rs1 || rs3.Generation == rs1.Generation {
+		t.Errorf("after a new rule: reach %s, generation %d then %d; want host, read again", r3, rs1.Generation, rs3.Generation)
+	}
+}
