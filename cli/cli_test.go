@@ -176,6 +176,11 @@ func TestUnprivilegedSnapshot(t *testing.T) {
 	if !slices.ContainsFunc(snap.Warnings, func(w string) bool { return strings.Contains(w, "could not see the network namespace of") }) {
 		t.Errorf("nobody cannot see root's namespaces, and no warning says so: %q", snap.Warnings)
 	}
+	if !slices.ContainsFunc(snap.Warnings, func(w string) bool {
+		return strings.Contains(w, "could not evaluate the firewall") && strings.Contains(w, "reach is unknown")
+	}) {
+		t.Errorf("nobody cannot read the ruleset, and no warning says so: %q", snap.Warnings)
+	}
 	found := false
 	for _, s := range snap.Sockets {
 		if s.LocalPort == int(want.Port()) && s.LocalIP == want.Addr().String() {

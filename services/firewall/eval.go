@@ -24,7 +24,7 @@ const maxSteps = 100000
 type packet struct {
 	v6    bool
 	dport uint16
-	vals [fieldCount][]byte
+	vals  [fieldCount][]byte
 	// each field's first 8 bytes, packed big-endian, for fast tests
 	ints [fieldCount]uint64
 	lens [fieldCount]uint32
