@@ -18,6 +18,7 @@ declare -A need=(
 	[sshd]=openssh-server [ssh]=openssh-client [ssh-keygen]=openssh-client
 	[dockerd]=docker.io [busybox]=busybox-static
 	[lintian]=lintian [rpm]=rpm
+	[nft]=nftables [iptables]=iptables [ufw]=ufw
 )
 missing=()
 for c in "${!need[@]}"; do command -v "$c" >/dev/null || missing+=("${need[$c]}"); done

@@ -38,6 +38,8 @@ const (
 	fieldSaddrTypes // xt addrtype: 1 << the route type of the source
 	fieldDaddrTypes // and of the destination
 	fieldXtCtState  // xt conntrack: its state bits, with SNAT and DNAT
+	fieldPorts      // source and destination port loaded at once
+	fieldRoutingHdr // an IPv6 routing header, which new connections lack
 	fieldCount
 )
 
@@ -227,7 +229,13 @@ func compileRule(c *chain, r *Rule, lookupSet func(name string, id uint32) *comp
 			case *xt.ConntrackMtinfo3:
 				out.addConntrack(&info.ConntrackMtinfoBase, info.StateMask)
 			default:
-				if e.Name != "comment" {
+				switch e.Name {
+				case "comment":
+				case "rt":
+					// ip6tables -m rt: matches only a packet with an IPv6
+					// routing header.
+					out.tests = append(out.tests, test{field: fieldRoutingHdr})
+				default:
 					out.unknown = append(out.unknown, "xt match "+e.Name)
 				}
 			}
@@ -296,43 +304,6 @@ func (r *rule) addConntrack(m *xt.ConntrackMtinfoBase, states uint16) {
 		op: opCmp, cmp: op, data: []byte{0, 0}})
 }
 
-// dports lists the destination ports a rule can match, when its first
-// test of the destination port allows few: ok is false when any port may.
-func (r *rule) dports() (ports []uint16, ok bool) {
-	for i := range r.tests {
-		t := &r.tests[i]
-		if t.field != fieldDport || t.start != 0 || t.length != 2 || t.mask != nil {
-			continue
-		}
-		switch {
-		case t.op == opCmp && t.cmp == expr.CmpOpEq && len(t.data) == 2:
-			return []uint16{binary.BigEndian.Uint16(t.data)}, true
-		case t.op == opRange && t.cmp == expr.CmpOpEq && len(t.data) == 2 && len(t.to) == 2:
-			return portRange(binary.BigEndian.Uint16(t.data), binary.BigEndian.Uint16(t.to), nil)
-		case t.op == opLookup && !t.invert && t.set.keyLen == 2:
-			for _, kr := range t.set.ranges {
-				if ports, ok = portRange(binary.BigEndian.Uint16(kr.lo), binary.BigEndian.Uint16(kr.hi), ports); !ok {
-					return nil, false
-				}
-			}
-			return ports, true
-		}
-		return nil, false
-	}
-	return nil, false
-}
-
-// portRange appends the ports lo..hi to ports, unless that makes too many.
-func portRange(lo, hi uint16, ports []uint16) ([]uint16, bool) {
-	if hi < lo || len(ports)+int(hi-lo)+1 > maxIndexed {
-		return nil, false
-	}
-	for p := int(lo); p <= int(hi); p++ {
-		ports = append(ports, uint16(p))
-	}
-	return ports, true
-}
-
 func metaField(k expr.MetaKey) reg {
 	switch k {
 	case expr.MetaKeyL4PROTO:
@@ -387,6 +358,9 @@ func payloadField(p *expr.Payload, v6 bool) reg {
 		}
 		if r, ok := within(fieldDport, 2, 2); ok {
 			return r
+		}
+		if p.Offset == 0 && p.Len == 4 {
+			return reg{field: fieldPorts, length: 4} // iptables-nft's "--sport X --dport Y"
 		}
 		if p.Offset == 13 && p.Len == 1 {
 			return reg{field: fieldTCPFlags, length: 1}

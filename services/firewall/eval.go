@@ -236,6 +236,13 @@ func (ev *evaluator) match(r *rule, in AddrSet) (AddrSet, string) {
 		case t.field == fieldSaddr4 || t.field == fieldSaddr6:
 			sources = true
 			continue
+		case t.field == fieldRoutingHdr:
+			return nil, "" // a new connection's first packet carries none
+		case t.field == fieldPorts:
+			if o = t.portsMatch(ev.pkt.dport); o == matchUndecided {
+				why = "a source port test that only some client ports pass"
+				continue
+			}
 		case t.field == fieldSport:
 			if o = t.sport; o == matchUndecided {
 				why = "a source port test that only some client ports pass"

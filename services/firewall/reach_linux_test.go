@@ -64,7 +64,7 @@ func TestReachAgreesWithPackets(t *testing.T) {
 	}
 	scope := firewall.NewScope(ifs, []netip.Prefix{bed.InternalNet4, bed.InternalNet6})
 
-	for _, c := range reachCases(bed) {
+	for _, c := range append(reachCases(bed), ufwCase(t, bed)) {
 		t.Run(c.name, func(t *testing.T) {
 			if c.needs != "" {
 				if _, err := exec.LookPath(c.needs); err != nil {
@@ -194,4 +194,40 @@ func reachCases(bed *sockettest.FirewallBed) []reachCase {
 		}`)},
 			unknown: map[uint16]string{9001: "limit rate", 9005: "meta mark"}},
 	}
+}
+
+// ufwCase runs Debian's ufw for real inside the server namespace, with
+// its configuration in a private copy bind-mounted over /etc/ufw and
+// /etc/default/ufw in a mount namespace of its own (and no sysctl file),
+// so that the host's ufw configuration and firewall stay as they were.
+func ufwCase(t *testing.T, bed *sockettest.FirewallBed) reachCase {
+	dir := t.TempDir()
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	defaults := `IPV6=yes
+DEFAULT_INPUT_POLICY="DROP"
+DEFAULT_OUTPUT_POLICY="ACCEPT"
+DEFAULT_FORWARD_POLICY="DROP"
+DEFAULT_APPLICATION_POLICY="SKIP"
+MANAGE_BUILTINS=no
+IPT_SYSCTL=/dev/null
+IPT_MODULES=""
+`
+	script := fmt.Sprintf(`set -e
+cp -a /etc/ufw %[1]s/ufw
+mount --bind %[1]s/ufw /etc/ufw
+mount --bind %[1]s/default /etc/default/ufw
+mount -t tmpfs pw-ufw-run /run
+ufw allow 9001/tcp >/dev/null
+ufw allow from %[2]s to any port 9003 proto tcp >/dev/null
+ufw allow in on %[3]s to any port 9005 proto udp >/dev/null
+ufw allow 9007/tcp >/dev/null
+ufw --force enable >/dev/null
+`, dir, bed.InternalNet4, bed.InternalLink)
+	if err := os.WriteFile(dir+"/default", []byte(defaults), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return reachCase{name: "ufw", needs: "ufw", setup: [][]string{{"unshare", "--mount", "--propagation", "private", "sh", "-c", script}},
+		rules: map[uint16]string{9001: "ip filter ufw-user-input handle"}}
 }

@@ -62,6 +62,12 @@ func renderRule(c *chain, r *rule) string {
 
 func renderTest(t *test, proto string) string {
 	name := fieldName(t.field, proto)
+	if t.field == fieldRoutingHdr {
+		return "xt match rt"
+	}
+	if t.field == fieldPorts && len(t.data) == 4 {
+		return proto + " sport " + formatValue(fieldSport, t.data[:2]) + " " + proto + " dport " + formatValue(fieldDport, t.data[2:])
+	}
 	if t.field == fieldSaddrTypes || t.field == fieldDaddrTypes {
 		op := " "
 		if t.cmp == expr.CmpOpEq {
@@ -145,7 +151,7 @@ func fieldName(f field, proto string) string {
 		fieldIifname: "iifname", fieldOifname: "oifname", fieldIif: "iif", fieldOif: "oif", fieldIifType: "iiftype",
 		fieldPktType: "pkttype", fieldSaddr4: "ip saddr", fieldDaddr4: "ip daddr", fieldSaddr6: "ip6 saddr",
 		fieldDaddr6: "ip6 daddr", fieldTCPFlags: "tcp flags", fieldCtState: "ct state",
-		fieldFibDaddrType: "fib daddr type", fieldSaddrTypes: "addrtype src-type", fieldDaddrTypes: "addrtype dst-type", fieldXtCtState: "conntrack ctstate"}[f]
+		fieldFibDaddrType: "fib daddr type", fieldSaddrTypes: "addrtype src-type", fieldDaddrTypes: "addrtype dst-type", fieldXtCtState: "conntrack ctstate", fieldPorts: "th sport . th dport", fieldRoutingHdr: "rt"}[f]
 }
 
 // formatValue writes a field's value as nft would.

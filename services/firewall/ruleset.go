@@ -140,28 +140,6 @@ type chain struct {
 	byPort  map[uint16][]int32
 }
 
-// maxIndexed is how many ports a rule may test and still be indexed by
-// each of them.
-const maxIndexed = 256
-
-// index sorts the chain's rules by the destination ports they can match,
-// so that a packet visits only the rules that may match its port.
-func (c *chain) index() {
-	c.byPort = map[uint16][]int32{}
-	for i, r := range c.rules {
-		ports, ok := r.dports()
-		if !ok {
-			c.anyPort = append(c.anyPort, int32(i))
-			continue
-		}
-		for _, p := range ports {
-			if l := c.byPort[p]; len(l) == 0 || l[len(l)-1] != int32(i) {
-				c.byPort[p] = append(l, int32(i))
-			}
-		}
-	}
-}
-
 // name is how nft lists the chain: "inet filter input".
 func (c *chain) name() string { return familyName(c.Family) + " " + c.Table + " " + c.Name }
 

@@ -254,6 +254,19 @@ func (t *test) match(v []byte) outcome {
 	return matchNone
 }
 
+// portsMatch tests source and destination port loaded at once, as
+// iptables-nft writes "--sport X --dport Y": the destination port decides
+// a mismatch, and a source port no client uses decides too.
+func (t *test) portsMatch(dport uint16) outcome {
+	if t.op != opCmp || t.cmp != expr.CmpOpEq || t.mask != nil || len(t.data) != 4 {
+		return matchUndecided
+	}
+	if binary.BigEndian.Uint16(t.data[2:]) != dport || binary.BigEndian.Uint16(t.data[:2]) < ephemeralLow {
+		return matchNone
+	}
+	return matchUndecided
+}
+
 func compare(c int, op expr.CmpOp) bool {
 	switch op {
 	case expr.CmpOpEq:
