@@ -10,7 +10,6 @@ import (
 	"github.com/portwarden/portwarden/services/container"
 	"github.com/portwarden/portwarden/services/firewall"
 	"github.com/portwarden/portwarden/sockets"
-	"golang.org/x/sys/unix"
 )
 
 // nsFirewall is what one namespace's firewall says, as far as read.
@@ -102,9 +101,9 @@ func reachOf(fws map[uint64]*nsFirewall, containers *container.Index) func(s *so
 		if f.err != nil {
 			return &firewall.Decision{Reach: firewall.ReachUnknown, Verdict: firewall.VerdictUnknown, Why: f.err.Error()}
 		}
-		l := firewall.Listener{Proto: unix.IPPROTO_TCP, Addr: s.Local.Addr().WithZone(""), Port: s.Local.Port(), V6Only: s.V6Only}
+		l := firewall.Listener{Proto: firewall.ProtoTCP, Addr: s.Local.Addr().WithZone(""), Port: s.Local.Port(), V6Only: s.V6Only}
 		if s.Proto == sockets.UDP {
-			l.Proto = unix.IPPROTO_UDP
+			l.Proto = firewall.ProtoUDP
 		}
 		c := containers.Inside(s)
 		if c == nil {

@@ -73,9 +73,15 @@ type Interface struct {
 	Routes []netip.Prefix
 }
 
+// IP protocol numbers of the listeners evaluated.
+const (
+	ProtoTCP uint8 = 6
+	ProtoUDP uint8 = 17
+)
+
 // Listener is a listening socket as the firewall sees it.
 type Listener struct {
-	Proto  uint8      // unix.IPPROTO_TCP or IPPROTO_UDP
+	Proto  uint8      // ProtoTCP or ProtoUDP
 	Addr   netip.Addr // its bind; unspecified: every address
 	Port   uint16
 	V6Only bool // an IPv6 wildcard that refuses IPv4
