@@ -165,8 +165,14 @@ func compileRule(c *chain, r *Rule, lookupSet func(name string, id uint32) *comp
 			switch {
 			case s == nil:
 				out.unknown = append(out.unknown, "lookup in missing set "+e.SetName)
+			case s.concat && !e.IsDestRegSet:
+				if t, ok := concatTest(regs, e.SourceRegister, s, e.Invert); ok {
+					out.tests = append(out.tests, t)
+				} else {
+					out.unknown = append(out.unknown, "lookup in concatenated set "+s.label)
+				}
 			case s.concat:
-				out.unknown = append(out.unknown, "lookup in concatenated set "+s.label)
+				out.unknown = append(out.unknown, "map lookup in concatenated set "+s.label)
 			case e.IsDestRegSet && regIndex(e.DestRegister) == 1<<20:
 				n := len(out.tests)
 				addTest(e.SourceRegister, test{op: opLookup, set: s})

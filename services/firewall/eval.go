@@ -233,7 +233,7 @@ func (ev *evaluator) match(r *rule, in AddrSet) (AddrSet, string) {
 		t := &r.tests[i]
 		var o outcome
 		switch {
-		case t.field == fieldSaddr4 || t.field == fieldSaddr6:
+		case t.op == opConcat, t.field == fieldSaddr4 || t.field == fieldSaddr6:
 			sources = true
 			continue
 		case t.field == fieldRoutingHdr:
@@ -267,6 +267,13 @@ func (ev *evaluator) match(r *rule, in AddrSet) (AddrSet, string) {
 	for i := 0; sources && i < len(r.tests); i++ {
 		t := &r.tests[i]
 		switch {
+		case t.op == opConcat:
+			var w string
+			if m, w = ev.matchConcat(t, m); w != "" {
+				why = w
+			} else if m.Empty() {
+				return nil, ""
+			}
 		case t.field != fieldSaddr4 && t.field != fieldSaddr6:
 		case (t.field == fieldSaddr6) != ev.pkt.v6:
 			why = "a source address test of the other IP version"

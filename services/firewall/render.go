@@ -61,6 +61,17 @@ func renderRule(c *chain, r *rule) string {
 }
 
 func renderTest(t *test, proto string) string {
+	if t.op == opConcat {
+		var names []string
+		for _, p := range t.parts {
+			names = append(names, fieldName(p.field, "th"))
+		}
+		op := " "
+		if t.invert {
+			op = " != "
+		}
+		return strings.Join(names, " . ") + op + t.set.label
+	}
 	name := fieldName(t.field, proto)
 	if t.field == fieldRoutingHdr {
 		return "xt match rt"

@@ -24,6 +24,7 @@ const (
 	opCmp    testOp = iota // cmp: ==, !=, <, <=, >, >=
 	opRange                // range: within or outside two values
 	opLookup               // lookup: in a set, or not
+	opConcat               // lookup of several fields at once in a concatenated set
 )
 
 // outcome is what a test says of a packet: a test of the source address
@@ -47,6 +48,7 @@ type test struct {
 	data, to      []byte
 	set           *compiledSet
 	invert        bool
+	parts         []concatPart // opConcat: the fields, in key order
 
 	// sources holds the source addresses that pass a test of the source
 	// address, computed once; sourcesOK is false when the test has a shape
@@ -326,6 +328,13 @@ func compileSet(s *Set) *compiledSet {
 			cs.keyLen = len(e.Key)
 		}
 		switch {
+		case s.Concat:
+			// each element its own box: a range per field, Key to KeyEnd
+			hi := e.Key
+			if len(e.KeyEnd) == len(e.Key) {
+				hi = e.KeyEnd
+			}
+			cs.ranges = append(cs.ranges, keyRange{lo: e.Key, hi: hi, verdict: e.VerdictData})
 		case !s.Interval:
 			cs.ranges = append(cs.ranges, keyRange{lo: e.Key, hi: e.Key, verdict: e.VerdictData})
 		case e.IntervalEnd:

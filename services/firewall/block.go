@@ -1,0 +1,82 @@
+package firewall
+
+import (
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// BlockTable is the nftables table (family inet) that holds portwarden's
+// blocks: the admin's own tables are never touched.
+const BlockTable = "portwarden"
+
+// Block stops new and existing traffic from a peer (an address or a
+// prefix) to this host and what it forwards, on every port or on one.
+type Block struct {
+	Peer  netip.Prefix
+	Proto string // "tcp" or "udp" with Port; "" for every port
+	Port  uint16 // 0: every port
+	// For is how long the block was set for; 0 until unblocked.
+	For time.Duration
+	// Left is how long it still holds (as the kernel counts); 0 with For 0.
+	Left time.Duration
+}
+
+// String writes the block as the admin named it: "198.51.100.7",
+// "2001:db8::/48 tcp/22".
+func (b Block) String() string {
+	s := PeerString(b.Peer)
+	if b.Port != 0 {
+		s += " " + b.Proto + "/" + strconv.Itoa(int(b.Port))
+	}
+	return s
+}
+
+// Until says when the block ends, from now: "until unblocked", or
+// "for 9m58s more".
+func (b Block) Until() string {
+	if b.For == 0 {
+		return "until unblocked"
+	}
+	return "for " + b.Left.Round(time.Second).String() + " more"
+}
+
+// Covers reports whether the block stops packets from addr to port (0:
+// any) over proto.
+func (b Block) Covers(addr netip.Addr, proto string, port uint16) bool {
+	if !b.Peer.Contains(addr.WithZone("").Unmap()) {
+		return false
+	}
+	return b.Port == 0 || (b.Proto == proto && b.Port == port)
+}
+
+// PeerString writes an address alone, a prefix with its length.
+func PeerString(p netip.Prefix) string {
+	if p.IsSingleIP() {
+		return p.Addr().String()
+	}
+	return p.String()
+}
+
+// ParsePeer reads an address or a prefix ("198.51.100.7",
+// "2001:db8::/48"); an IPv4-mapped address is taken as IPv4.
+func ParsePeer(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return netip.Prefix{}, fmt.Errorf("%q is not an address or a prefix (like 198.51.100.7 or 2001:db8::/48)", s)
+		}
+		if p.Addr().Is4In6() {
+			p = netip.PrefixFrom(p.Addr().Unmap(), max(p.Bits()-96, 0))
+		}
+		return p.Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil || a.Zone() != "" {
+		return netip.Prefix{}, fmt.Errorf("%q is not an address or a prefix (like 198.51.100.7 or 2001:db8::/48)", s)
+	}
+	a = a.Unmap()
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}
