@@ -26,6 +26,9 @@ type Session struct {
 	// on, from SSH_CONNECTION ("client_ip client_port server_ip server_port");
 	// invalid when not over SSH.
 	SSHServer netip.AddrPort
+	// SSHClient is the admin's end of that connection, from SSH_CONNECTION;
+	// invalid when not known.
+	SSHClient netip.AddrPort
 }
 
 // CurrentSession describes the running portwarden's session.
@@ -38,6 +41,11 @@ func CurrentSession(procRoot string) Session {
 			port, err2 := strconv.ParseUint(f[3], 10, 16)
 			if err1 == nil && err2 == nil {
 				s.SSHServer = netip.AddrPortFrom(addr, uint16(port))
+				if c, err := netip.ParseAddr(f[0]); err == nil {
+					if cport, err := strconv.ParseUint(f[1], 10, 16); err == nil {
+						s.SSHClient = netip.AddrPortFrom(c.Unmap(), uint16(cport))
+					}
+				}
 				break
 			}
 		} else if len(f) == 3 && env == "SSH_CLIENT" { // "client_ip client_port server_port"
@@ -181,4 +189,27 @@ func readStat(procRoot string, pid int) (procStat, error) {
 		return st, ErrGone
 	}
 	return st, nil
+}
+
+// OwnConnection reports whether s is the admin's own SSH connection: its
+// local end is the SSH server's, and its remote end the admin's (any
+// remote end on that server port when only the port is known).
+func (s Session) OwnConnection(sock *sockets.Socket) bool {
+	if !s.SSHServer.IsValid() && s.SSHServer.Port() == 0 {
+		return false
+	}
+	if sock.Local.Port() != s.SSHServer.Port() ||
+		(s.SSHServer.Addr().IsValid() && sock.Local.Addr().WithZone("").Unmap() != s.SSHServer.Addr().WithZone("").Unmap()) {
+		return false
+	}
+	if !s.SSHClient.IsValid() {
+		return true
+	}
+	return sock.Remote.Addr().WithZone("").Unmap() == s.SSHClient.Addr().WithZone("").Unmap() && sock.Remote.Port() == s.SSHClient.Port()
+}
+
+// OwnPeer reports whether blocking p would cut the admin's own SSH
+// session: p holds the admin's address.
+func (s Session) OwnPeer(p netip.Prefix) bool {
+	return s.SSHClient.IsValid() && p.Contains(s.SSHClient.Addr().WithZone("").Unmap())
 }

@@ -4,7 +4,6 @@ package firewall
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"net/netip"
 	"os"
@@ -245,8 +244,6 @@ func (b Blocker) Unblock(peer netip.Prefix, all bool) (int, error) {
 	return n, nil
 }
 
-// ErrNoBlockTable says the namespace has no block table: nothing blocked.
-var ErrNoBlockTable = errors.New("no block table")
 
 // List reads the blocks in place, with the time each has left.
 func (b Blocker) List() ([]Block, error) {

@@ -1,0 +1,235 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/portwarden/portwarden/app"
+	"github.com/portwarden/portwarden/safetext"
+	"github.com/portwarden/portwarden/services/firewall"
+	"github.com/portwarden/portwarden/sockets"
+)
+
+func blockCommand(g *globals) *cobra.Command {
+	var (
+		yes, dryRun, force, readOnly, closeToo bool
+		duration                               time.Duration
+		port                                   string
+	)
+	cmd := &cobra.Command{
+		Use:   "block [--for 10m] [--port [tcp|udp/]PORT] [--close] [--yes] [--dry-run] [--force] ADDR|PREFIX",
+		Short: "Drop a peer's packets for a while (0: until unblocked), in a table of portwarden's own",
+		Long: `Drop every packet from a peer (an address or a prefix) to this host and to
+what it forwards (containers), on every port or with --port on one. The block
+lives in nftables table inet portwarden — never in your own tables — as an
+element of a set with its own timeout: it ends by itself after --for (10m by
+default; 0 keeps it until unblocked) and survives portwarden exiting. Open
+connections with the peer are listed; --close (or answering yes) also cuts
+them. Loopback, this host's own addresses and the address your own SSH
+session comes from need --force. Recorded in the audit log.`,
+		Args: oneTarget,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			peer, err := firewall.ParsePeer(args[0])
+			if err != nil {
+				return badUsage("%v", err)
+			}
+			if duration < 0 {
+				return badUsage("--for: a duration like 10m or 1h, or 0 for until unblocked")
+			}
+			blocks := []firewall.Block{{Peer: peer, For: duration}}
+			if port != "" {
+				if blocks, err = portBlocks(peer, duration, port); err != nil {
+					return badUsage("--port: %v", err)
+				}
+			}
+			return runBlock(cmd, g, blocks, yes, dryRun, force, closeToo, readOnly)
+		},
+	}
+	f := cmd.Flags()
+	f.DurationVar(&duration, "for", 10*time.Minute, "how long the block holds (10m, 1h; 0: until unblocked)")
+	f.StringVar(&port, "port", "", "block only this `[tcp|udp/]PORT` (both protocols when none is named)")
+	f.BoolVar(&closeToo, "close", false, "also close the open connections with the peer")
+	f.BoolVar(&yes, "yes", false, "do not ask for confirmation")
+	f.BoolVar(&dryRun, "dry-run", false, "show what would be blocked, block nothing")
+	f.BoolVar(&force, "force", false, "also block loopback, this host's addresses or your own SSH peer; --yes is not enough")
+	f.BoolVar(&readOnly, "read-only", false, "refuse every action")
+	return cmd
+}
+
+// portBlocks reads --port: "tcp/22", "udp/53", or "22" for both.
+func portBlocks(peer netip.Prefix, d time.Duration, arg string) ([]firewall.Block, error) {
+	protos := []string{"tcp", "udp"}
+	if proto, num, ok := strings.Cut(arg, "/"); ok {
+		if proto != "tcp" && proto != "udp" {
+			return nil, fmt.Errorf("%q: the protocol is tcp or udp", arg)
+		}
+		protos, arg = []string{proto}, num
+	}
+	n, err := strconv.ParseUint(arg, 10, 16)
+	if err != nil || n == 0 {
+		return nil, fmt.Errorf("%q is not a port (1-65535)", arg)
+	}
+	var out []firewall.Block
+	for _, p := range protos {
+		out = append(out, firewall.Block{Peer: peer, Proto: p, Port: uint16(n), For: d})
+	}
+	return out, nil
+}
+
+func runBlock(cmd *cobra.Command, g *globals, blocks []firewall.Block, yes, dryRun, force, closeToo, readOnly bool) error {
+	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
+	a, err := g.newApp(app.Options{ReadOnly: readOnly}) // a refusal is recorded too
+	if err != nil {
+		return broken(err)
+	}
+	in, err := inspect(cmd, a, sockets.Query{NetNS: "self"})
+	if err != nil {
+		return err
+	}
+	var plans []*app.BlockPlan
+	for _, b := range blocks {
+		p := a.PlanBlock(in.Snapshot, b)
+		fmt.Fprintf(stdout, "block %s %s: new and open connections from it are dropped in input and forward\n", b, blockLength(b.For))
+		if p.Danger != "" {
+			fmt.Fprintf(stdout, "\n  !!! %s\n\n", p.Danger)
+		}
+		plans = append(plans, p)
+	}
+	open := plans[0].Connections
+	for _, p := range plans[1:] {
+		open = append(open, p.Connections...)
+	}
+	if len(open) > 0 {
+		describeClose(stdout, in.Snapshot, &app.ClosePlan{Connections: open})
+	}
+	refused := plans[0].Refused != nil || plans[0].Danger != "" && !force
+	switch {
+	case dryRun && refused:
+		return fail("dry run: a real run would refuse this without --force")
+	case dryRun:
+		fmt.Fprintln(stdout, "dry run: nothing was blocked")
+		return nil
+	case !refused && !yes && !confirm(stdout, "Block it? [y/N] "):
+		return fail("not confirmed: nothing was blocked (use --yes in scripts)")
+	}
+	for _, p := range plans {
+		if err := a.Block(p, force); err != nil {
+			fmt.Fprintf(stderr, "portwarden block: %v\n", err)
+			return silent(ExitFail)
+		}
+		fmt.Fprintf(stdout, "blocked %s %s\n", p.Block, blockLength(p.Block.For))
+	}
+	if len(open) == 0 {
+		return nil
+	}
+	question := fmt.Sprintf("Also close the %s open with it now? [y/N] ", safetext.Count(len(open), "connection", "connections"))
+	if !closeToo && (yes || !confirm(stdout, question)) {
+		fmt.Fprintf(stdout, "left %s open (their packets are dropped; portwarden close --peer cuts them)\n", safetext.Count(len(open), "connection", "connections"))
+		return nil
+	}
+	cp := a.PlanClose(open)
+	n, err := a.Close(in.Snapshot, cp, force)
+	fmt.Fprintf(stdout, "closed %s\n", safetext.Count(n, "connection", "connections"))
+	if err != nil {
+		fmt.Fprintf(stderr, "portwarden block: close: %v\n", err)
+		return silent(ExitFail)
+	}
+	return nil
+}
+
+func blockLength(d time.Duration) string {
+	if d == 0 {
+		return "until unblocked"
+	}
+	return "for " + d.String()
+}
+
+func unblockCommand(g *globals) *cobra.Command {
+	var all, readOnly bool
+	cmd := &cobra.Command{
+		Use:   "unblock ADDR|PREFIX|--all",
+		Short: "Lift a block (all: remove portwarden's table)",
+		Long: `Lift the blocks of a peer, as it was named to block (every port and single
+ports alike), or with --all every block, removing table inet portwarden.
+Recorded in the audit log.`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if all != (len(args) == 0) || len(args) > 1 {
+				return badUsage("name one peer, or --all")
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var peer netip.Prefix
+			if !all {
+				var err error
+				if peer, err = firewall.ParsePeer(args[0]); err != nil {
+					return badUsage("%v", err)
+				}
+			}
+			a, err := g.newApp(app.Options{ReadOnly: readOnly}) // a refusal is recorded too
+			if err != nil {
+				return broken(err)
+			}
+			n, err := a.Unblock(peer, all)
+			if err != nil {
+				return fail("%v", err)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "lifted %s\n", safetext.Count(n, "block", "blocks"))
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&all, "all", false, "lift every block and remove the table")
+	cmd.Flags().BoolVar(&readOnly, "read-only", false, "refuse every action")
+	return cmd
+}
+
+func blocksCommand(g *globals) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "blocks [--json]",
+		Short: "List the peers blocked, and until when",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			a, err := g.newApp(app.Options{})
+			if err != nil {
+				return broken(err)
+			}
+			blocks, err := a.Blocks()
+			if err != nil {
+				return broken(err)
+			}
+			out := cmd.OutOrStdout()
+			if asJSON {
+				type jsonBlock struct {
+					Peer    string `json:"peer"`
+					Proto   string `json:"proto"` // "" for every port
+					Port    uint16 `json:"port"`  // 0 for every port
+					Seconds int64  `json:"seconds_left"`
+					Forever bool   `json:"until_unblocked"`
+				}
+				list := []jsonBlock{}
+				for _, b := range blocks {
+					list = append(list, jsonBlock{Peer: firewall.PeerString(b.Peer), Proto: b.Proto, Port: b.Port,
+						Seconds: int64(b.Left.Seconds()), Forever: b.For == 0})
+				}
+				return json.NewEncoder(out).Encode(map[string]any{"blocks": list})
+			}
+			if len(blocks) == 0 {
+				fmt.Fprintln(out, "nothing is blocked")
+				return nil
+			}
+			for _, b := range blocks {
+				fmt.Fprintf(out, "%-40s %s\n", b, b.Until())
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the blocks as JSON")
+	return cmd
+}

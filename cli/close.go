@@ -1,0 +1,114 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/portwarden/portwarden/app"
+	"github.com/portwarden/portwarden/safetext"
+	"github.com/portwarden/portwarden/sockets"
+)
+
+func closeCommand(g *globals) *cobra.Command {
+	var (
+		yes, dryRun, force, readOnly bool
+		peer                         string
+	)
+	cmd := &cobra.Command{
+		Use:   "close [--yes] [--dry-run] [--force] LOCAL-REMOTE|--peer ADDR",
+		Short: "Cut one connection (or every connection with a peer), leaving its process running",
+		Long: `Cut a connection without killing the process behind it: sshd, nginx or a
+database keep serving everyone else. Name it as LOCAL-REMOTE
+(198.51.100.1:22-198.51.100.7:45910, IPv6 in brackets), or every connection
+with a peer by --peer ADDR. portwarden lists what will be cut, asks [y/N] (no
+terminal means no: use --yes in scripts), destroys each socket with netlink
+SOCK_DESTROY in its own network namespace (TCP peers get a reset), checks it
+is gone and records it in the audit log. Your own SSH connection needs
+--force. To keep the peer from coming back, block it (portwarden block).`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if (peer == "") == (len(args) == 1) && len(args) <= 1 {
+				return nil
+			}
+			return badUsage("name one connection as LOCAL-REMOTE, or a peer with --peer ADDR")
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			target, byPeer := peer, true
+			if peer == "" {
+				target, byPeer = args[0], false
+			}
+			return runClose(cmd, g, target, byPeer, yes, dryRun, force, readOnly)
+		},
+	}
+	f := cmd.Flags()
+	f.BoolVar(&yes, "yes", false, "do not ask for confirmation")
+	f.BoolVar(&dryRun, "dry-run", false, "show what would be cut, cut nothing")
+	f.BoolVar(&force, "force", false, "also cut your own SSH connection; --yes is not enough")
+	f.BoolVar(&readOnly, "read-only", false, "refuse every action")
+	f.StringVar(&peer, "peer", "", "cut every connection with this `ADDR`")
+	return cmd
+}
+
+func runClose(cmd *cobra.Command, g *globals, target string, byPeer, yes, dryRun, force, readOnly bool) error {
+	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
+	a, err := g.newApp(app.Options{ReadOnly: readOnly}) // a refusal is recorded too
+	if err != nil {
+		return broken(err)
+	}
+	in, err := inspect(cmd, a, sockets.Query{})
+	if err != nil {
+		return err
+	}
+	socks, err := app.CloseTargets(in.Snapshot, target, byPeer)
+	if err != nil {
+		if strings.Contains(err.Error(), "is not") {
+			return badUsage("%v", err)
+		}
+		return fail("%v", err)
+	}
+	p := a.PlanClose(socks)
+	describeClose(stdout, in.Snapshot, p)
+	if p.Danger != "" {
+		fmt.Fprintf(stdout, "\n  !!! %s\n\n", p.Danger)
+	}
+	switch {
+	case dryRun && p.Danger != "" && !force:
+		return fail("dry run: a real run would refuse this without --force")
+	case dryRun:
+		fmt.Fprintln(stdout, "dry run: nothing was cut")
+		return nil
+	case p.Refused == nil && (p.Danger == "" || force) && !yes:
+		question := fmt.Sprintf("Close %s? [y/N] ", safetext.Count(len(socks), "connection", "connections"))
+		if !confirm(stdout, question) {
+			return fail("not confirmed: nothing was cut (use --yes in scripts)")
+		}
+	}
+	n, err := a.Close(in.Snapshot, p, force)
+	if n > 0 {
+		fmt.Fprintf(stdout, "closed %s\n", safetext.Count(n, "connection", "connections"))
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "portwarden close: %v\n", err)
+		return silent(ExitFail)
+	}
+	return nil
+}
+
+// describeClose lists the connections a close will cut, with who holds
+// them.
+func describeClose(w io.Writer, snap *sockets.Snapshot, p *app.ClosePlan) {
+	fmt.Fprintln(w, "close (the processes keep running):")
+	for _, s := range p.Connections {
+		who := "no process"
+		if len(s.Processes) > 0 {
+			var names []string
+			for _, proc := range s.Processes {
+				names = append(names, fmt.Sprintf("%s pid %d", safetext.Visible(proc.Name), proc.PID))
+			}
+			who = strings.Join(names, ", ")
+		}
+		fmt.Fprintf(w, "  %s %s %s  %s  (%s)\n", s.Proto, app.ConnectionID(s), s.StateName(), safetext.Visible(snap.Namespace(s.NetNS).Label()), who)
+	}
+}
