@@ -244,7 +244,6 @@ func (b Blocker) Unblock(peer netip.Prefix, all bool) (int, error) {
 	return n, nil
 }
 
-
 // List reads the blocks in place, with the time each has left.
 func (b Blocker) List() ([]Block, error) {
 	c, done, err := b.conn()
