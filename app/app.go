@@ -121,6 +121,9 @@ type Inspection struct {
 	// the background (WaitContainers waits for them).
 	Containers *container.Index
 
+	// Blocks are the peers portwarden blocks in its own namespace.
+	Blocks []firewall.Block
+
 	firewalls map[uint64]*nsFirewall // by namespace inode
 }
 
@@ -157,6 +160,7 @@ func (a *App) Inspect(q sockets.Query) (*Inspection, error) {
 	collected := time.Now()
 	in.Snapshot = snap
 	in.firewalls = a.readFirewalls(in)
+	in.Blocks, _ = firewall.Blocker{}.List() // none readable: none to mark
 	a.judge(in)
 	if a.opts.Trace != nil {
 		fmt.Fprintf(a.opts.Trace, "%s sockets=%d collect_ms=%.1f assess_ms=%.1f\n", start.Format(time.RFC3339Nano),
@@ -197,7 +201,8 @@ func (a *App) judge(in *Inspection) {
 		},
 		IsContainer: in.Containers.HasAddr,
 		Where:       in.Containers.Where,
-		Reach:       reachOf(in.firewalls, in.Containers)}
+		Reach:       reachOf(in.firewalls, in.Containers),
+		Blocks:      in.Blocks}
 	in.Judged = assessor.Assess(in.Snapshot)
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/portwarden/portwarden/services/baseline"
 	"github.com/portwarden/portwarden/services/container"
 	"github.com/portwarden/portwarden/services/disable"
+	"github.com/portwarden/portwarden/services/firewall"
 	"github.com/portwarden/portwarden/services/origin"
 	"github.com/portwarden/portwarden/sockets"
 )
@@ -43,6 +44,13 @@ type Backend interface {
 	// Disable makes exactly those changes.
 	PlanDisable(containers *container.Index, socks []*sockets.Socket, how disable.How) (*app.DisablePlan, error)
 	Disable(p *app.DisablePlan, forced bool) error
+	// PlanClose says what closing connections cuts; Close cuts them in
+	// their own namespaces, or records the refusal.
+	PlanClose(socks []*sockets.Socket) *app.ClosePlan
+	Close(snap *sockets.Snapshot, p *app.ClosePlan, forced bool) (int, error)
+	// PlanBlock says what blocking a peer stops; Block puts it in place.
+	PlanBlock(snap *sockets.Snapshot, blk firewall.Block) *app.BlockPlan
+	Block(p *app.BlockPlan, forced bool) error
 }
 
 // Config is how the dashboard starts.

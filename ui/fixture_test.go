@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"fmt"
 	"net/netip"
 	"path/filepath"
 	"strings"
@@ -19,6 +20,7 @@ import (
 	"github.com/portwarden/portwarden/services/catalog"
 	"github.com/portwarden/portwarden/services/container"
 	"github.com/portwarden/portwarden/services/disable"
+	"github.com/portwarden/portwarden/services/firewall"
 	"github.com/portwarden/portwarden/services/origin"
 	"github.com/portwarden/portwarden/services/verdict"
 	"github.com/portwarden/portwarden/sockets"
@@ -87,6 +89,29 @@ func (b *fixedBackend) PlanDisable(containers *container.Index, socks []*sockets
 func (b *fixedBackend) Disable(p *app.DisablePlan, forced bool) error {
 	b.called("disable")
 	return b.app().Disable(p, forced)
+}
+
+func (b *fixedBackend) PlanClose(socks []*sockets.Socket) *app.ClosePlan {
+	b.called("plan close")
+	return b.app().PlanClose(socks)
+}
+
+func (b *fixedBackend) Close(snap *sockets.Snapshot, p *app.ClosePlan, forced bool) (int, error) {
+	b.called("close")
+	return b.app().Close(snap, p, forced)
+}
+
+func (b *fixedBackend) PlanBlock(snap *sockets.Snapshot, blk firewall.Block) *app.BlockPlan {
+	b.called("plan block")
+	return b.app().PlanBlock(snap, blk)
+}
+
+// Block records the call only: a real block would act in the test
+// process's own network namespace, the host's. The blocks themselves are
+// tested on the real binary inside namespaces of the tests' own.
+func (b *fixedBackend) Block(p *app.BlockPlan, forced bool) error {
+	b.called(fmt.Sprintf("block %s for %s", p.Block, p.Block.For))
+	return nil
 }
 
 func (b *fixedBackend) Inspect(sockets.Query) (*app.Inspection, error) {

@@ -15,6 +15,7 @@ type keyMap struct {
 	Pause, Refresh, Help, Quit, QuitNow     key.Binding
 	Warnings                                key.Binding
 	Mark, Unmark, Kill, KillNow, Disable    key.Binding
+	Close, Block                            key.Binding
 }
 
 func newKeyMap() keyMap {
@@ -45,13 +46,15 @@ func newKeyMap() keyMap {
 		Kill:         key.NewBinding(key.WithKeys("k"), key.WithHelp("k", "kill (TERM)")),
 		KillNow:      key.NewBinding(key.WithKeys("K"), key.WithHelp("K", "kill (KILL)")),
 		Disable:      key.NewBinding(key.WithKeys("d"), key.WithHelp("d", "disable service")),
+		Close:        key.NewBinding(key.WithKeys("x"), key.WithHelp("x", "close connection")),
+		Block:        key.NewBinding(key.WithKeys("b"), key.WithHelp("b", "block peer")),
 	}
 }
 
 // readOnly disables every action: they vanish from the footer and help,
 // and k, which kills otherwise, moves up as in vi.
 func (k *keyMap) readOnly() {
-	for _, b := range []*key.Binding{&k.Mark, &k.Unmark, &k.Kill, &k.KillNow, &k.Disable} {
+	for _, b := range []*key.Binding{&k.Mark, &k.Unmark, &k.Kill, &k.KillNow, &k.Disable, &k.Close, &k.Block} {
 		b.SetEnabled(false)
 	}
 	k.Table.Up = key.NewBinding(key.WithKeys("up", "k"), key.WithHelp("↑/k", "up"))
@@ -74,7 +77,7 @@ func (k keyMap) FullHelp() [][]key.Binding {
 		{k.Table.Up, k.Table.Down, k.Table.PageUp, k.Table.PageDown, k.Table.Top, k.Table.Bottom, k.Help, k.Quit},
 		{k.NextView, k.PrevView, k.View1, k.View2, k.View3, k.View4, k.View5, k.Pause, k.Refresh, k.Warnings, k.QuitNow},
 		{k.Detail, k.DetailPane.ScrollUp, k.DetailPane.ScrollDown, k.Filter, k.Back, k.Table.Sort, k.Table.Reverse,
-			k.Mark, k.Unmark, k.Kill, k.KillNow, k.Disable},
+			k.Mark, k.Unmark, k.Kill, k.KillNow, k.Disable, k.Close, k.Block},
 	}
 }
 
@@ -96,7 +99,7 @@ func newTableKeyMap() tableKeyMap {
 	return tableKeyMap{
 		Up:       key.NewBinding(key.WithKeys("up"), key.WithHelp("↑", "up")), // k kills; see readOnly
 		Down:     key.NewBinding(key.WithKeys("down", "j"), key.WithHelp("↓/j", "down")),
-		PageUp:   key.NewBinding(key.WithKeys("pgup", "b"), key.WithHelp("pgup", "page up")),
+		PageUp:   key.NewBinding(key.WithKeys("pgup"), key.WithHelp("pgup", "page up")), // b blocks
 		PageDown: key.NewBinding(key.WithKeys("pgdown", "f", "space"), key.WithHelp("pgdn", "page down")),
 		Top:      key.NewBinding(key.WithKeys("g", "home"), key.WithHelp("g", "top")),
 		Bottom:   key.NewBinding(key.WithKeys("G", "end"), key.WithHelp("G", "bottom")),

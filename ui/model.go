@@ -198,6 +198,10 @@ func (m *Model) dispatch(msg tea.Msg) tea.Cmd {
 		return m.onKillPlan(msg)
 	case disablePlanMsg:
 		return m.onDisablePlan(msg)
+	case closePlanMsg:
+		return m.onClosePlan(msg)
+	case blockPlanMsg:
+		return m.onBlockPlan(msg)
 	case actionDoneMsg:
 		return m.onActionDone(msg)
 	case detailMsg:

@@ -87,6 +87,7 @@ type socketSig struct {
 	n        int
 	severity int
 	complete bool
+	blocked  bool // the peer is blocked: the verdict reads BLOCKED
 }
 
 func signature(s *sockets.Socket, v *verdict.Verdict, complete bool, where string) socketSig {
@@ -95,6 +96,7 @@ func signature(s *sockets.Socket, v *verdict.Verdict, complete bool, where strin
 		sig.first = s.Processes[0]
 	}
 	sig.severity = v.Severity()
+	sig.blocked = v.Blocked != nil
 	return sig
 }
 

@@ -71,6 +71,10 @@ func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 		return m.startKill(syscall.SIGKILL)
 	case key.Matches(msg, k.Disable):
 		return m.startDisable()
+	case key.Matches(msg, k.Close):
+		return m.startClose()
+	case key.Matches(msg, k.Block):
+		return m.startBlock()
 	case key.Matches(msg, k.Refresh):
 		if !m.inflight {
 			m.status, m.statusErr = "", false

@@ -221,6 +221,7 @@ func (m *Model) helpScreen() string {
 		st.DetailLabel.Render("Reading the table"),
 		"  "+st.Unexpected.Render("UNEXPECTED")+"  a listener not in the baseline, and its risk: low, med, high, crit",
 		"  "+st.External.Render("EXTERNAL")+"    a connection with a public peer address",
+		"  "+st.External.Render("BLOCKED")+"     a connection whose peer portwarden blocks (b; portwarden unblock)",
 		"  "+st.Risky.Render("risky")+"       a high-risk service, even if expected",
 		"  "+st.Expected.Render("expected")+"    covered by the baseline (dimmed)",
 		"  *           after an address: bound to every interface (0.0.0.0 or [::])",

@@ -185,6 +185,15 @@ func reachCases(bed *sockettest.FirewallBed) []reachCase {
 			{"ip6tables", "-A", "INPUT", "-i", "lo", "-j", "ACCEPT"},
 			{"ip6tables", "-A", "INPUT", "-p", "tcp", "-m", "multiport", "--dports", "9002,9006", "-j", "ACCEPT"},
 		}, rules: map[uint16]string{9001: "ip filter INPUT handle"}},
+		{name: "portwarden's own block table", setup: [][]string{nftScript(fmt.Sprintf(`table inet portwarden {
+			set peers4 { type ipv4_addr; flags interval,timeout; elements = { %s timeout 1h }; }
+			set ports6 { type ipv6_addr . inet_proto . inet_service; flags interval,timeout; elements = { %s . tcp . 9002 }; }
+			chain input { type filter hook input priority -10; policy accept;
+				ip saddr @peers4 drop
+				ip6 saddr . meta l4proto . th dport @ports6 drop
+			}
+		}`, bed.PublicNet4, bed.PublicNet6))},
+			rules: map[uint16]string{9002: "inet portwarden input handle"}},
 		{name: "a rule the evaluator does not know", setup: [][]string{nftScript(`table inet filter {
 			chain input { type filter hook input priority 0;
 				tcp dport 9001 limit rate 10/second accept

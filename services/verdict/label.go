@@ -65,6 +65,12 @@ func (v *Verdict) Label() string { return v.label(v.Risk.String()) }
 func (v *Verdict) ShortLabel() string { return v.label(v.Risk.Short()) }
 
 func (v *Verdict) label(risk string) string {
+	if v.Blocked != nil { // a word as well as the colour
+		if v.Risk == catalog.None {
+			return "BLOCKED"
+		}
+		return "BLOCKED " + risk
+	}
 	c := v.Class()
 	if c == ClassPlain || c == ClassExpected || v.Risk == catalog.None {
 		return c.String()

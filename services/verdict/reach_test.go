@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/portwarden/portwarden/services/baseline"
 	"github.com/portwarden/portwarden/services/catalog"
@@ -50,5 +51,26 @@ func TestReachJudges(t *testing.T) {
 				t.Errorf("reach %s explained %q, want %q in it", c.decision.Reach, text, want)
 			}
 		}
+	}
+}
+
+// TestBlockedPeerMarked: a connection whose peer portwarden blocks reads
+// BLOCKED, with how long the block holds among its reasons; a block on
+// another port of the peer does not mark it.
+func TestBlockedPeerMarked(t *testing.T) {
+	snap := &sockets.Snapshot{Sockets: []sockets.Socket{
+		{Proto: sockets.TCP, Local: netip.MustParseAddrPort("192.0.2.5:22"), Remote: netip.MustParseAddrPort("198.51.100.7:50000"), State: sockets.Established},
+		{Proto: sockets.TCP, Local: netip.MustParseAddrPort("192.0.2.5:80"), Remote: netip.MustParseAddrPort("198.51.100.9:50001"), State: sockets.Established},
+	}}
+	a := &Assessor{Catalog: catalog.Embedded(), Baseline: &baseline.Baseline{}, Blocks: []firewall.Block{
+		{Peer: netip.MustParsePrefix("198.51.100.0/29")},
+		{Peer: netip.MustParsePrefix("198.51.100.9/32"), Proto: "tcp", Port: 443, For: time.Hour, Left: time.Hour},
+	}}
+	judged := a.Assess(snap)
+	if v := judged[0].Verdict; v.Blocked == nil || !strings.HasPrefix(v.Label(), "BLOCKED") || !strings.Contains(strings.Join(v.Reasons, ";"), "peer blocked until unblocked") {
+		t.Errorf("blocked peer: %s %+v", v.Label(), v.Reasons)
+	}
+	if v := judged[1].Verdict; v.Blocked != nil || strings.HasPrefix(v.Label(), "BLOCKED") {
+		t.Errorf("a peer blocked on another port reads %s", v.Label())
 	}
 }

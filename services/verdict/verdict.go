@@ -35,7 +35,10 @@ type Verdict struct {
 	Contained *Containment
 	// Firewall is what the packet filter does with new connections to a
 	// listener; nil when it was not evaluated.
-	Firewall  *firewall.Decision
+	Firewall *firewall.Decision
+	// Blocked is the block portwarden holds on a connection's peer; nil
+	// when none.
+	Blocked   *firewall.Block
 	Peer      Peer      // connections only
 	Direction Direction // connections only
 	Expected  bool      // covered by the baseline (listeners and inbound), or outbound
@@ -73,6 +76,8 @@ type Assessor struct {
 	// Reach says what the firewall does with new connections to a
 	// listener; nil, or a nil answer: not evaluated.
 	Reach func(s *sockets.Socket) *firewall.Decision
+	// Blocks are the peers portwarden blocks, to mark their connections.
+	Blocks []firewall.Block
 }
 
 func (a *Assessor) where(s *sockets.Socket) baseline.Where {
@@ -210,6 +215,13 @@ func (a *Assessor) connection(s *sockets.Socket, socks []sockets.Socket, listene
 	if v.Peer == PeerNone {
 		v.Expected = true
 		return
+	}
+	for i, b := range a.Blocks {
+		if b.Covers(s.Remote.Addr(), s.Proto.String(), s.Local.Port()) {
+			v.Blocked = &a.Blocks[i]
+			v.Reasons = append(v.Reasons, "peer blocked "+b.Until())
+			break
+		}
 	}
 	port := s.Remote.Port()
 	if l := accepting(s, socks, listeners[listenKey{s.Proto, s.Local.Port(), s.NetNS}]); l != nil {
