@@ -42,9 +42,14 @@ func (a *App) readFirewalls(in *Inspection) map[uint64]*nsFirewall {
 		f := &nsFirewall{}
 		out[ns.Inode] = f
 		f.rules, f.err = a.ruleset(ns.Inode, path)
-		if f.err == nil && ns.PID != 0 {
-			if legacy := firewall.LegacyTables(procRoot + "/" + strconv.Itoa(ns.PID) + "/net"); len(legacy) > 0 {
-				f.rules, f.err = nil, fmt.Errorf("iptables-legacy tables hold rules (%s), which portwarden does not read", strings.Join(legacy, ", "))
+		if f.err == nil {
+			if legacy, _ := firewall.LegacyTablesIn(path); len(legacy) > 0 {
+				// Empty tables with ACCEPT policies change nothing.
+				if used, err := firewall.LegacyInUse(path, legacy); err != nil {
+					f.err = fmt.Errorf("iptables-legacy tables (%s) could not be read: %w", strings.Join(legacy, ", "), err)
+				} else if len(used) > 0 {
+					f.err = fmt.Errorf("iptables-legacy tables hold rules (%s), which portwarden does not evaluate", strings.Join(used, ", "))
+				}
 			}
 		}
 		if f.err == nil {

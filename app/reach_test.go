@@ -4,6 +4,8 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/portwarden/portwarden/services/firewall"
@@ -65,5 +67,30 @@ func TestRulesetReadAgainOnlyWhenItChanges(t *testing.T) {
 	r3, rs3 := reach()
 	if r3 != firewall.ReachHost || rs3 == rs1 || rs3.Generation == rs1.Generation {
 		t.Errorf("after a new rule: reach %s, generation %d then %d; want host, read again", r3, rs1.Generation, rs3.Generation)
+	}
+
+	// iptables-legacy: an empty table changes nothing; a rule in one
+	// makes reach unknown, with a warning that names the table.
+	if _, err := exec.LookPath("iptables-legacy"); err != nil {
+		return
+	}
+	if err := bed.Server.Run("iptables-legacy", "-L", "-n"); err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := reach(); r != firewall.ReachHost {
+		t.Errorf("with an empty legacy table: reach %s, want host", r)
+	}
+	if err := bed.Server.Run("iptables-legacy", "-A", "INPUT", "-p", "tcp", "--dport", "9201", "-j", "ACCEPT"); err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := reach(); r != firewall.ReachUnknown {
+		t.Errorf("with a legacy rule: reach %s, want unknown", r)
+	}
+	in, err := a.Inspect(sockets.Query{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(in.Snapshot.Warnings, func(w string) bool { return strings.Contains(w, "iptables-legacy tables hold rules (filter)") }) {
+		t.Errorf("no warning names the legacy table: %q", in.Snapshot.Warnings)
 	}
 }

@@ -36,3 +36,9 @@ func (rs *Ruleset) Decide(sc *Scope, l Listener) Decision {
 func DecideForwarded(outer *Ruleset, outerScope *Scope, proto uint8, hostPort, to netip.AddrPort, inner *Ruleset, innerScope *Scope) Decision {
 	return Decision{Reach: ReachUnknown, Verdict: VerdictUnknown, Why: errNoNftables.Error()}
 }
+
+// LegacyInUse cannot read x_tables here: every table counts.
+func LegacyInUse(nsPath string, tables []string) ([]string, error) { return tables, nil }
+
+// LegacyTablesIn has no x_tables to list here.
+func LegacyTablesIn(nsPath string) ([]string, error) { return nil, nil }
