@@ -2,6 +2,7 @@ package ui
 
 import (
 	"cmp"
+	"math"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -88,6 +89,7 @@ type socketSig struct {
 	severity int
 	complete bool
 	blocked  bool // the peer is blocked: the verdict reads BLOCKED
+	reach    string
 }
 
 func signature(s *sockets.Socket, v *verdict.Verdict, complete bool, where string) socketSig {
@@ -97,6 +99,7 @@ func signature(s *sockets.Socket, v *verdict.Verdict, complete bool, where strin
 	}
 	sig.severity = v.Severity()
 	sig.blocked = v.Blocked != nil
+	sig.reach = string(v.Reach())
 	return sig
 }
 
@@ -111,6 +114,7 @@ type sortKeys struct {
 	user     string
 	where    string
 	service  string
+	reach    string
 	severity int
 	count    int
 }
@@ -153,6 +157,13 @@ func byService(a, b *sortKeys) int {
 func bySeverity(a, b *sortKeys) int {
 	return cmp.Or(cmp.Compare(b.severity, a.severity), byLocal(a, b))
 }
+func byReach(a, b *sortKeys) int {
+	return cmp.Or(cmp.Compare(reachOrder[b.reach], reachOrder[a.reach]), byLocal(a, b))
+}
+
+// reachOrder sorts the widest reach first.
+var reachOrder = map[string]int{"public": 5, "unknown": 4, "internal": 3, "host": 2, "none": 1}
+
 func byCount(a, b *sortKeys) int { return cmp.Or(cmp.Compare(b.count, a.count), byPID(a, b)) }
 
 // socketColumns are the columns of the socket views; the status mark comes
@@ -164,6 +175,11 @@ func socketColumns(v viewKind) []column {
 	// first, and an address that is longer still loses its middle, never
 	// its port.
 	remote := column{title: "REMOTE", min: 21, ideal: 22, priority: 92, compare: byRemote, shorten: shortenAddr}
+	// Who the firewall lets in is a listener's: connections have none.
+	reach := column{title: "REACH", min: 8, ideal: 8, priority: 50, compare: byReach, from: 110}
+	if v == viewConnections {
+		reach.from = math.MaxInt
+	}
 	state := column{title: "STATE", min: 9, ideal: 11, priority: 75, compare: byState, shorten: shortenState}
 	if v == viewListeners {
 		remote = column{title: "REMOTE", min: 6, ideal: 6, priority: 20, compare: byRemote}
@@ -180,6 +196,7 @@ func socketColumns(v viewKind) []column {
 		{title: "USER", min: 5, ideal: 10, priority: 30, compare: byUser},
 		{title: "WHERE", min: 5, ideal: 12, priority: 25, compare: byWhere, from: 100},
 		{title: "SERVICE", min: 7, ideal: 12, priority: 70, compare: byService},
+		reach,
 		{title: "VERDICT", min: 15, ideal: 17, priority: 96, compare: bySeverity},
 	}
 }
@@ -231,12 +248,16 @@ func socketRow(s *sockets.Socket, v *verdict.Verdict, complete bool, where strin
 	if service == "" {
 		service = "-"
 	}
+	reach := string(v.Reach())
+	if reach == "" {
+		reach = "-"
+	}
 	r := &row{
 		key:   rowKey{id: s.ID()},
-		cells: []string{"", proto, local, remote, s.StateName(), pids, names, users, where, service, v.ShortLabel()},
+		cells: []string{"", proto, local, remote, s.StateName(), pids, names, users, where, service, reach, v.ShortLabel()},
 		class: v.Class(),
 		sortKeys: sortKeys{proto: s.Proto, local: s.Local, remote: s.Remote, state: s.StateName(),
-			process: names, user: users, where: where, service: service, severity: v.Severity()},
+			process: names, user: users, where: where, service: service, reach: reach, severity: v.Severity()},
 	}
 	if len(s.Processes) > 0 {
 		r.sortKeys.pid = s.Processes[0].PID
