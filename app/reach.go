@@ -121,7 +121,7 @@ func reachOf(fws map[uint64]*nsFirewall, containers *container.Index) func(s *so
 		}
 		var best *firewall.Decision
 		for _, p := range published {
-			d := forwarded(fws, c, l, p)
+			d := forwarded(fws, containers, c, l, p)
 			if best == nil || wider(d.Reach, best.Reach) {
 				best = &d
 			}
@@ -131,8 +131,10 @@ func reachOf(fws map[uint64]*nsFirewall, containers *container.Index) func(s *so
 }
 
 // forwarded decides the reach of a container's listener l through one
-// host endpoint p: from the namespace holding the bridge to the container.
-func forwarded(fws map[uint64]*nsFirewall, c *container.Info, l firewall.Listener, p container.Published) firewall.Decision {
+// host endpoint p: from the namespace holding the bridge to the container
+// (the host's or an engine's; never another container's, though its
+// network holds the address too).
+func forwarded(fws map[uint64]*nsFirewall, containers *container.Index, c *container.Info, l firewall.Listener, p container.Published) firewall.Decision {
 	to := netip.Addr{}
 	for _, ip := range c.IPs {
 		if l.Addr.IsUnspecified() || ip == l.Addr.Unmap() {
@@ -141,13 +143,14 @@ func forwarded(fws map[uint64]*nsFirewall, c *container.Info, l firewall.Listene
 		}
 	}
 	var outer, inner *nsFirewall
-	for _, f := range fws {
+	for inode, f := range fws {
 		if f.scope == nil || !to.IsValid() {
 			continue
 		}
+		inContainer := containers.Inside(&sockets.Socket{NetNS: inode}) != nil
 		for _, i := range f.scope.Interfaces {
 			for _, pfx := range i.Addrs {
-				if pfx.Contains(to) && pfx.Addr() != to {
+				if pfx.Contains(to) && pfx.Addr() != to && !inContainer {
 					outer = f
 				}
 				if pfx.Addr() == to {
