@@ -38,14 +38,20 @@ func unmapped(a netip.AddrPort) netip.AddrPort {
 	return netip.AddrPortFrom(a.Addr().WithZone("").Unmap(), a.Port())
 }
 
+// BadTarget is a target not written as close takes it.
+type BadTarget struct{ Reason string }
+
+func (e *BadTarget) Error() string { return e.Reason }
+
 // CloseTargets finds in snap the connection arg names ("LOCAL-REMOTE"),
 // or with peer, every connection whose remote end is arg (an address).
+// A malformed arg is a *BadTarget.
 func CloseTargets(snap *sockets.Snapshot, arg string, peer bool) ([]*sockets.Socket, error) {
 	var match func(s *sockets.Socket) bool
 	if peer {
 		addr, err := netip.ParseAddr(arg)
 		if err != nil {
-			return nil, fmt.Errorf("--peer: %q is not an address", arg)
+			return nil, &BadTarget{fmt.Sprintf("--peer: %q is not an address", arg)}
 		}
 		addr = addr.WithZone("").Unmap()
 		match = func(s *sockets.Socket) bool { return s.Remote.Addr().WithZone("").Unmap() == addr }
@@ -83,7 +89,7 @@ func closable(s *sockets.Socket) bool {
 // parseConnection reads "198.51.100.1:2222-198.51.100.7:45910" or
 // "[2001:db8::1]:22-[2001:db8::7]:50000".
 func parseConnection(arg string) (local, remote netip.AddrPort, err error) {
-	bad := fmt.Errorf("%q is not a connection: write LOCAL-REMOTE, like 198.51.100.1:22-198.51.100.7:45910 or [2001:db8::1]:22-[2001:db8::7]:45910", arg)
+	bad := &BadTarget{fmt.Sprintf("%q is not a connection: write LOCAL-REMOTE, like 198.51.100.1:22-198.51.100.7:45910 or [2001:db8::1]:22-[2001:db8::7]:45910", arg)}
 	for i := strings.Index(arg, "-"); i >= 0; {
 		l, errL := netip.ParseAddrPort(arg[:i])
 		r, errR := netip.ParseAddrPort(arg[i+1:])

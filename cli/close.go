@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -62,10 +63,10 @@ func runClose(cmd *cobra.Command, g *globals, target string, byPeer, yes, dryRun
 		return err
 	}
 	socks, err := app.CloseTargets(in.Snapshot, target, byPeer)
-	if err != nil {
-		if strings.Contains(err.Error(), "is not") {
-			return badUsage("%v", err)
-		}
+	var bad *app.BadTarget
+	if errors.As(err, &bad) {
+		return badUsage("%v", err)
+	} else if err != nil {
 		return fail("%v", err)
 	}
 	p := a.PlanClose(socks)
