@@ -46,7 +46,7 @@ func WriteMarkdown(w io.Writer, a Audit) error {
 	if !snap.Complete {
 		fmt.Fprintf(bw, "\n> Some owners could not be read: %s\n", cell(strings.Join(snap.Warnings, "; ")))
 	}
-	fmt.Fprint(bw, "\n## Listeners\n\n| Port | Protocol | Bind | Service | Process | Unit | Reason | Owner | Added | Risk |\n|---|---|---|---|---|---|---|---|---|---|\n")
+	fmt.Fprint(bw, "\n## Listeners\n\n| Port | Protocol | Bind | Reach | Service | Process | Unit | Reason | Owner | Added | Risk |\n|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for i := range a.Judged {
 		s, v := a.Judged[i].Socket, a.Judged[i].Verdict
 		if !s.Listening() {
@@ -60,8 +60,12 @@ func WriteMarkdown(w io.Writer, a Audit) error {
 		if s.IPVersion() == 6 {
 			proto += "6"
 		}
-		fmt.Fprintf(bw, "| %d | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
-			s.Local.Port(), proto, bind(s), cell(v.Service), cell(processCell(s)), cell(units(s, a.Unit)),
+		reach := string(v.Reach())
+		if d := v.Firewall; d != nil && d.RuleRef() != "" {
+			reach += " (" + cell(d.RuleRef()) + ")"
+		}
+		fmt.Fprintf(bw, "| %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
+			s.Local.Port(), proto, bind(s), orDash(reach), cell(v.Service), cell(processCell(s)), cell(units(s, a.Unit)),
 			reason, owner, added, v.Risk)
 	}
 	var idle []baseline.Entry
