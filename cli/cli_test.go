@@ -231,7 +231,7 @@ func TestBaselineInitRemoveAndReport(t *testing.T) {
 	}
 	out, _, code = f.run(t, "report", "--baseline", base)
 	today := time.Now().Format("2006-01-02")
-	if code != 0 || !strings.Contains(out, "| 23 | tcp | 0.0.0.0 | telnet | ") ||
+	if code != 0 || !strings.Contains(out, "| 23 | tcp | 0.0.0.0 | public | telnet | ") ||
 		!strings.Contains(out, "| present at init | auditor | "+today+" | critical |") {
 		t.Errorf("report: exit %d\n%s", code, out)
 	}
