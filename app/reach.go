@@ -43,7 +43,7 @@ func (a *App) readFirewalls(in *Inspection) map[uint64]*nsFirewall {
 		out[ns.Inode] = f
 		f.rules, f.err = a.ruleset(ns.Inode, path)
 		if f.err == nil {
-			if legacy, _ := firewall.LegacyTablesIn(path); len(legacy) > 0 {
+			if legacy := legacyTables(ns, path); len(legacy) > 0 {
 				// Empty tables with ACCEPT policies change nothing.
 				if used, err := firewall.LegacyInUse(path, legacy); err != nil {
 					f.err = fmt.Errorf("iptables-legacy tables (%s) could not be read: %w", strings.Join(legacy, ", "), err)
@@ -71,6 +71,17 @@ func (a *App) readFirewalls(in *Inspection) map[uint64]*nsFirewall {
 		}
 	}
 	return out
+}
+
+// legacyTables lists the namespace's iptables-legacy tables: from a
+// process's /proc/PID/net, a file read, or where no process lives in it,
+// from a thread moved inside.
+func legacyTables(ns sockets.Namespace, path string) []string {
+	if ns.PID != 0 {
+		return firewall.LegacyTables(procRoot + "/" + strconv.Itoa(ns.PID) + "/net")
+	}
+	legacy, _ := firewall.LegacyTablesIn(path) // it could not be entered: Read said so already
+	return legacy
 }
 
 // ruleset returns the namespace's ruleset, read again only when the

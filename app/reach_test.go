@@ -2,7 +2,6 @@ package app
 
 import (
 	"net/netip"
-	"os"
 	"os/exec"
 	"slices"
 	"strings"
@@ -17,21 +16,7 @@ import (
 // generation stays the same, inspections reuse the compiled ruleset; a
 // new rule makes the next inspection read it again and judge by it.
 func TestRulesetReadAgainOnlyWhenItChanges(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root for network namespaces")
-	}
-	if _, err := exec.LookPath("nft"); err != nil {
-		t.Skip("nft is not installed")
-	}
-	bed, err := sockettest.NewFirewallBed()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := bed.Close(); err != nil {
-			t.Error(err)
-		}
-	})
+	bed := sockettest.FirewallBedForTest(t)
 	stop, err := sockettest.Echo(bed.Server, "tcp", netip.MustParseAddrPort("0.0.0.0:9201"), false)
 	if err != nil {
 		t.Fatal(err)

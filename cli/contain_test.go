@@ -121,17 +121,12 @@ func TestCloseOneConnection(t *testing.T) {
 // internal client's succeed, it connects again once the block expires by
 // itself, and unblock --all leaves no table behind. IPv4 and IPv6.
 func TestBlockForAWhile(t *testing.T) {
-	bed := newBed(t)
+	bed := sockettest.FirewallBedForTest(t)
 	audit := filepath.Join(t.TempDir(), "audit.log")
 	bin := buildBinary(t)
 	run := func(args ...string) (string, int) {
-		cmd := exec.Command("ip", append([]string{"netns", "exec", bed.Server.Name, bin}, append(args, "--netns", "self", "--audit-log", audit)...)...)
-		out, err := cmd.CombinedOutput()
-		code := 0
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
-		}
-		return string(out), code
+		out, errOut, code := runBin(t, "ip", append([]string{"netns", "exec", bed.Server.Name, bin}, append(args, "--netns", "self", "--audit-log", audit)...)...)
+		return out + errOut, code
 	}
 	for _, c := range []struct {
 		server, internal netip.Addr
@@ -199,23 +194,6 @@ func TestBlockForAWhile(t *testing.T) {
 	if got := strings.Join(actions, " "); got != "block:done block:done block:done unblock:done block:refused" {
 		t.Errorf("audit: %s", got)
 	}
-}
-
-func newBed(t *testing.T) *sockettest.FirewallBed {
-	t.Helper()
-	if _, err := exec.LookPath("nft"); err != nil {
-		t.Skip("nft is not installed")
-	}
-	bed, err := sockettest.NewFirewallBed()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := bed.Close(); err != nil {
-			t.Error(err)
-		}
-	})
-	return bed
 }
 
 // TestContainmentGuardsOwnSSHSession logs in for real over SSH (a key

@@ -1,12 +1,10 @@
 package cli
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -21,21 +19,7 @@ import (
 // the baseline) and the server itself do; check fails only the unexpected
 // listeners something outside can reach, and its table has a REACH column.
 func TestReachInSnapshotAndCheck(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root for network namespaces")
-	}
-	if _, err := exec.LookPath("nft"); err != nil {
-		t.Skip("nft is not installed")
-	}
-	bed, err := sockettest.NewFirewallBed()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := bed.Close(); err != nil {
-			t.Error(err)
-		}
-	})
+	bed := sockettest.FirewallBedForTest(t)
 	type listener struct {
 		network string
 		addr    netip.AddrPort
@@ -73,18 +57,9 @@ func TestReachInSnapshotAndCheck(t *testing.T) {
 	}
 	bin := buildBinary(t)
 	run := func(args ...string) (string, int) {
-		cmd := exec.Command("ip", append([]string{"netns", "exec", bed.Server.Name, bin}, append(args, "--netns", "self",
+		out, errOut, code := runBin(t, "ip", append([]string{"netns", "exec", bed.Server.Name, bin}, append(args, "--netns", "self",
 			"--baseline", base, "--audit-log", filepath.Join(dir, "audit.log"))...)...)
-		var out, errOut bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &errOut
-		err := cmd.Run()
-		code := 0
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		return out.String() + errOut.String(), code
+		return out + errOut, code
 	}
 
 	out, code := run("snapshot", "--json", "--listening")

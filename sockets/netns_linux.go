@@ -4,13 +4,13 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/portwarden/portwarden/internal/netns"
 
 	"golang.org/x/sys/unix"
 )
@@ -200,49 +200,13 @@ func unescapeMount(s string) string {
 
 // newNetlinkDumperIn opens a sock_diag socket inside the namespace path
 // refers to. A netlink socket belongs to the namespace it was made in, so
-// only its creation happens there: on a thread of its own, locked, that
-// enters the namespace and comes back. Should it fail to come back, the
-// thread is never unlocked and dies with its goroutine.
+// only its creation happens there.
 func newNetlinkDumperIn(path string) (*netlinkDumper, error) {
-	type result struct {
-		d   *netlinkDumper
-		err error
+	var d *netlinkDumper
+	err := netns.Do(path, func() (err error) { d, err = newNetlinkDumper(); return err })
+	if err != nil && d != nil {
+		d.close() // made, but the thread could not come back
+		return nil, err
 	}
-	done := make(chan result, 1)
-	go func() {
-		runtime.LockOSThread()
-		d, restored, err := dumperIn(path)
-		if restored {
-			runtime.UnlockOSThread()
-		}
-		done <- result{d, err}
-	}()
-	r := <-done
-	return r.d, r.err
-}
-
-// dumperIn does newNetlinkDumperIn's work on the locked thread; restored
-// is false when the thread could not return to its own namespace.
-func dumperIn(path string) (d *netlinkDumper, restored bool, err error) {
-	self, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil, true, fmt.Errorf("open own network namespace: %w", err)
-	}
-	defer unix.Close(self)
-	target, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil, true, fmt.Errorf("open %s: %w", path, err)
-	}
-	defer unix.Close(target)
-	if err := unix.Setns(target, unix.CLONE_NEWNET); err != nil {
-		return nil, true, fmt.Errorf("enter %s: %w", path, err)
-	}
-	d, err = newNetlinkDumper()
-	if rerr := unix.Setns(self, unix.CLONE_NEWNET); rerr != nil {
-		if d != nil {
-			d.close()
-		}
-		return nil, false, fmt.Errorf("leave %s: %w", path, rerr)
-	}
-	return d, true, err
+	return d, err
 }

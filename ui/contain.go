@@ -211,15 +211,7 @@ func (d *blockDialog) Update(msg tea.Msg) tea.Cmd {
 
 func (d *blockDialog) View() []string {
 	st := d.styles
-	lines := []string{st.DetailTitle.Render(d.title)}
-	for _, l := range d.lines {
-		style := st.Header
-		if len(l) >= 3 && l[:3] == "!!!" {
-			style = st.Unexpected
-		}
-		lines = append(lines, "  "+style.Render(l))
-	}
-	lines = append(lines, "")
+	lines := questionLines(st, d.title, d.lines)
 	if d.open > 0 {
 		box := "[ ]"
 		if d.close {

@@ -21,23 +21,10 @@ import (
 // the internal client's still work) and marks the row BLOCKED; x closes
 // the connection, which the client sees cut.
 func TestDashboardBlocksAndCloses(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root for network namespaces")
+	if _, err := exec.LookPath("tmux"); err != nil {
+		t.Fatal("tmux is required (scripts/test.sh installs it)")
 	}
-	for _, tool := range []string{"tmux", "nft"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Fatalf("%s is required (scripts/test.sh installs it)", tool)
-		}
-	}
-	bed, err := sockettest.NewFirewallBed()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		if err := bed.Close(); err != nil {
-			t.Error(err)
-		}
-	}()
+	bed := sockettest.FirewallBedForTest(t)
 	// A server that keeps what it accepts open, on the server's wildcard.
 	var ln net.Listener
 	if err := bed.Server.Do(func() (err error) { ln, err = net.Listen("tcp4", "0.0.0.0:9401"); return err }); err != nil {

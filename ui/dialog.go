@@ -98,21 +98,27 @@ func (d *dialog) Update(msg tea.Msg) tea.Cmd {
 
 func (d *dialog) View() []string {
 	st := d.styles
-	lines := []string{st.DetailTitle.Render(d.title)}
-	for _, l := range d.lines {
-		style := st.Header
-		if strings.HasPrefix(l, "!!!") {
-			style = st.Unexpected
-		}
-		lines = append(lines, "  "+style.Render(l))
-	}
-	lines = append(lines, "")
+	lines := questionLines(st, d.title, d.lines)
 	if d.typePID != "" {
 		lines = append(lines, "  "+d.input.View())
 	} else {
 		lines = append(lines, "  "+st.DetailLabel.Render("y")+" yes · any other key: no (the default)")
 	}
 	return fitLines(lines, d.width, d.height)
+}
+
+// questionLines is the top of a dialog: its title, then what it will do,
+// a danger ("!!! …") in the warning style, and a blank line.
+func questionLines(st Styles, title string, what []string) []string {
+	lines := []string{st.DetailTitle.Render(title)}
+	for _, l := range what {
+		style := st.Header
+		if strings.HasPrefix(l, "!!!") {
+			style = st.Unexpected
+		}
+		lines = append(lines, "  "+style.Render(l))
+	}
+	return append(lines, "")
 }
 
 func newInput(prompt, value string) textinput.Model {

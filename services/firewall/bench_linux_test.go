@@ -104,24 +104,16 @@ func BenchmarkReadAndDecide(b *testing.B) {
 	path := benchNamespace(b)
 	listeners := benchListeners()
 	for b.Loop() {
-		rs, err := firewall.Read(path)
-		if err != nil {
-			b.Fatal(err)
-		}
-		ifs, err := firewall.ReadInterfaces(path)
-		if err != nil {
-			b.Fatal(err)
-		}
-		sc := firewall.NewScope(ifs, nil)
+		rs, sc := readNamespace(b, path)
 		for _, l := range listeners {
 			rs.Decide(sc, l)
 		}
 	}
 }
 
-// BenchmarkDecide decides 1,000 listeners against a ruleset already read.
-func BenchmarkDecide(b *testing.B) {
-	path := benchNamespace(b)
+// readNamespace reads a namespace's ruleset and interfaces, as a refresh
+// does.
+func readNamespace(b *testing.B, path string) (*firewall.Ruleset, *firewall.Scope) {
 	rs, err := firewall.Read(path)
 	if err != nil {
 		b.Fatal(err)
@@ -130,7 +122,12 @@ func BenchmarkDecide(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	sc := firewall.NewScope(ifs, nil)
+	return rs, firewall.NewScope(ifs, nil)
+}
+
+// BenchmarkDecide decides 1,000 listeners against a ruleset already read.
+func BenchmarkDecide(b *testing.B) {
+	rs, sc := readNamespace(b, benchNamespace(b))
 	listeners := benchListeners()
 	for b.Loop() {
 		for _, l := range listeners {

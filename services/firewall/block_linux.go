@@ -147,13 +147,14 @@ func (b Blocker) Block(blk Block) error {
 	set.Table = blockTable
 	// A block in place already is replaced, so that the new time holds
 	// (adding an element that exists changes nothing).
-	existing, err := b.List()
+	existing, _, err := list(c)
 	if err != nil {
 		return err
 	}
 	for _, old := range existing {
 		if old.Peer == blk.Peer.Masked() && old.Proto == blk.Proto && old.Port == blk.Port {
-			if err := c.SetDeleteElements(set, elementsOfSet(old)); err != nil {
+			_, oldEls := elementsOf(old)
+			if err := c.SetDeleteElements(set, oldEls); err != nil {
 				return fmt.Errorf("nftables: %w", err)
 			}
 		}
@@ -165,11 +166,6 @@ func (b Blocker) Block(blk Block) error {
 		return fmt.Errorf("nftables: add to set %s: %w", set.Name, err)
 	}
 	return nil
-}
-
-func elementsOfSet(blk Block) []nftables.SetElement {
-	_, els := elementsOf(blk)
-	return els
 }
 
 // elementsOf is the set and the elements that hold blk: a concatenated
@@ -202,21 +198,16 @@ func elementsOf(blk Block) (*nftables.Set, []nftables.SetElement) {
 // Unblock removes the blocks of peer (on every port and on single ports);
 // with all, it removes the whole table. It returns how many blocks went.
 func (b Blocker) Unblock(peer netip.Prefix, all bool) (int, error) {
-	blocks, err := b.List()
-	if err != nil {
-		return 0, err
-	}
 	c, done, err := b.conn()
 	if err != nil {
 		return 0, err
 	}
 	defer done()
+	blocks, exists, err := list(c)
+	if err != nil || !exists {
+		return 0, err // no table: nothing to remove
+	}
 	if all {
-		if len(blocks) == 0 {
-			if _, err := c.ListTableOfFamily(BlockTable, nftables.TableFamilyINet); err != nil {
-				return 0, nil // nothing to remove
-			}
-		}
 		c.DelTable(blockTable)
 		if err := c.Flush(); err != nil {
 			return 0, fmt.Errorf("nftables: delete table inet %s: %w", BlockTable, err)
@@ -251,20 +242,26 @@ func (b Blocker) List() ([]Block, error) {
 		return nil, err
 	}
 	defer done()
+	blocks, _, err := list(c)
+	return blocks, err
+}
+
+// list reads the blocks over c; exists is false when there is no table.
+func list(c *nftables.Conn) (blocks []Block, exists bool, err error) {
 	if _, err := c.ListTableOfFamily(BlockTable, nftables.TableFamilyINet); err != nil {
-		return nil, nil
+		return nil, false, nil
 	}
 	var out []Block
 	for _, s := range blockSets() {
 		s.Table = blockTable
 		els, err := c.GetSetElements(s)
 		if err != nil {
-			return nil, fmt.Errorf("nftables: read set %s: %w", s.Name, err)
+			return nil, true, fmt.Errorf("nftables: read set %s: %w", s.Name, err)
 		}
 		out = append(out, blocksOf(s.Name, els)...)
 	}
 	slices.SortFunc(out, func(a, b Block) int { return a.Peer.Addr().Compare(b.Peer.Addr()) })
-	return out, nil
+	return out, true, nil
 }
 
 // blocksOf turns a set's elements back into blocks: a concatenated set's

@@ -310,26 +310,23 @@ func (r *rule) addConntrack(m *xt.ConntrackMtinfoBase, states uint16) {
 		op: opCmp, cmp: op, data: []byte{0, 0}})
 }
 
+// metaFields are the meta keys whose values the evaluator knows for a
+// new connection's first packet, and their lengths.
+var metaFields = map[expr.MetaKey]reg{
+	expr.MetaKeyL4PROTO:  {field: fieldL4Proto, length: 1},
+	expr.MetaKeyNFPROTO:  {field: fieldNFProto, length: 1},
+	expr.MetaKeyPROTOCOL: {field: fieldEtherType, length: 2},
+	expr.MetaKeyIIFNAME:  {field: fieldIifname, length: 16},
+	expr.MetaKeyOIFNAME:  {field: fieldOifname, length: 16},
+	expr.MetaKeyIIF:      {field: fieldIif, length: 4},
+	expr.MetaKeyOIF:      {field: fieldOif, length: 4},
+	expr.MetaKeyIIFTYPE:  {field: fieldIifType, length: 2},
+	expr.MetaKeyPKTTYPE:  {field: fieldPktType, length: 1},
+}
+
 func metaField(k expr.MetaKey) reg {
-	switch k {
-	case expr.MetaKeyL4PROTO:
-		return reg{field: fieldL4Proto, length: 1}
-	case expr.MetaKeyNFPROTO:
-		return reg{field: fieldNFProto, length: 1}
-	case expr.MetaKeyPROTOCOL:
-		return reg{field: fieldEtherType, length: 2}
-	case expr.MetaKeyIIFNAME:
-		return reg{field: fieldIifname, length: 16}
-	case expr.MetaKeyOIFNAME:
-		return reg{field: fieldOifname, length: 16}
-	case expr.MetaKeyIIF:
-		return reg{field: fieldIif, length: 4}
-	case expr.MetaKeyOIF:
-		return reg{field: fieldOif, length: 4}
-	case expr.MetaKeyIIFTYPE:
-		return reg{field: fieldIifType, length: 2}
-	case expr.MetaKeyPKTTYPE:
-		return reg{field: fieldPktType, length: 1}
+	if r, ok := metaFields[k]; ok {
+		return r
 	}
 	return reg{unknown: "meta " + metaKeyName(k)}
 }

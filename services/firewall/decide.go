@@ -4,6 +4,7 @@ package firewall
 
 import (
 	"net/netip"
+	"slices"
 )
 
 // tally collects the pieces of every packet followed for one listener.
@@ -129,18 +130,18 @@ func DecideForwarded(outer *Ruleset, outerScope *Scope, proto uint8, hostPort, t
 // decision names the widest class that gets through, and the rule that
 // decided for the widest class the bind admits.
 func (t *tally) decision(sc *Scope, loopbackBind bool) Decision {
-	any := func(sets [2]AddrSet, class [2]AddrSet) bool {
+	touches := func(sets [2]AddrSet, class [2]AddrSet) bool {
 		return !sets[0].Intersect(class[0]).Empty() || !sets[1].Intersect(class[1]).Empty()
 	}
 	d := Decision{Host: t.host}
 	switch {
-	case any(t.accepted, sc.public):
+	case touches(t.accepted, sc.public):
 		d.Reach = ReachPublic
-	case any(t.unknown, sc.public):
+	case touches(t.unknown, sc.public):
 		d.Reach = ReachUnknown
-	case any(t.accepted, sc.internal):
+	case touches(t.accepted, sc.internal):
 		d.Reach = ReachInternal
-	case any(t.unknown, sc.internal):
+	case touches(t.unknown, sc.internal):
 		d.Reach = ReachUnknown
 	case t.host:
 		d.Reach = ReachHost
@@ -162,7 +163,7 @@ func (t *tally) decision(sc *Scope, loopbackBind bool) Decision {
 	for i := range 2 {
 		outside := sc.outside[i]
 		through := t.accepted[i].Intersect(outside)
-		if !loopbackBind && !through.Empty() && !equal(through, outside) {
+		if !loopbackBind && !through.Empty() && !slices.Equal(through, outside) {
 			p, _ := through.Prefixes(16)
 			d.Sources = append(d.Sources, p...)
 		}
@@ -218,18 +219,6 @@ func (d *Decision) explain(p *piece) {
 		d.Handle, d.Rule = p.rule.handle, p.rule.text
 	}
 	d.Why = p.why
-}
-
-func equal(a, b AddrSet) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func loopbackOf(v6 bool) netip.Addr {

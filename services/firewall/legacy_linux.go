@@ -4,10 +4,10 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math/bits"
-	"os"
-	"runtime"
 	"strings"
 	"unsafe"
+
+	"github.com/portwarden/portwarden/internal/netns"
 
 	"golang.org/x/sys/unix"
 )
@@ -36,7 +36,7 @@ const (
 // needs CAP_NET_RAW.
 func LegacyInUse(nsPath string, tables []string) ([]string, error) {
 	var out []string
-	err := inNamespace(nsPath, func() error {
+	err := netns.Do(nsPath, func() error {
 		for _, t := range tables {
 			family, name := unix.AF_INET, t
 			if rest, ok := strings.CutPrefix(t, "ip6:"); ok {
@@ -119,47 +119,12 @@ func getsockopt(fd, level, opt int, buf []byte) error {
 	return nil
 }
 
-// inNamespace runs fn on a locked thread moved into the network namespace
-// path refers to, and moves the thread back; a thread that cannot come
-// back is left to end with its goroutine.
-func inNamespace(path string, fn func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		self, err := os.Open("/proc/thread-self/ns/net")
-		if err != nil {
-			runtime.UnlockOSThread()
-			errc <- err
-			return
-		}
-		defer self.Close()
-		target, err := os.Open(path)
-		if err != nil {
-			runtime.UnlockOSThread()
-			errc <- err
-			return
-		}
-		defer target.Close()
-		if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
-			runtime.UnlockOSThread()
-			errc <- fmt.Errorf("enter %s: %w", path, err)
-			return
-		}
-		err = fn()
-		if unix.Setns(int(self.Fd()), unix.CLONE_NEWNET) == nil {
-			runtime.UnlockOSThread()
-		}
-		errc <- err
-	}()
-	return <-errc
-}
-
 // LegacyTablesIn is LegacyTables for the namespace nsPath refers to, read
 // from a thread inside it: a namespace no process lives in has no
 // /proc/PID/net to read.
 func LegacyTablesIn(nsPath string) ([]string, error) {
 	var out []string
-	err := inNamespace(nsPath, func() error {
+	err := netns.Do(nsPath, func() error {
 		out = LegacyTables("/proc/thread-self/net")
 		return nil
 	})

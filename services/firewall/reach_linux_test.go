@@ -27,21 +27,7 @@ func (l bedListener) String() string { return l.network + " " + l.addr.String() 
 // namespace and, for every listener and every class of client, compares
 // what the evaluator decides with what real packets do.
 func TestReachAgreesWithPackets(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root for network namespaces")
-	}
-	if _, err := exec.LookPath("nft"); err != nil {
-		t.Skip("nft is not installed")
-	}
-	bed, err := sockettest.NewFirewallBed()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := bed.Close(); err != nil {
-			t.Error(err)
-		}
-	})
+	bed := sockettest.FirewallBedForTest(t)
 	listeners := []bedListener{
 		{"tcp", netip.MustParseAddrPort("0.0.0.0:9001"), false},
 		{"tcp", netip.MustParseAddrPort("[::]:9002"), false},

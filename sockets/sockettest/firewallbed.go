@@ -13,7 +13,10 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"testing"
 	"time"
+
+	"github.com/portwarden/portwarden/internal/netns"
 )
 
 // FirewallBed is three network namespaces of a test's own: a server, and
@@ -40,7 +43,7 @@ func (n *Namespace) Path() string { return "/run/netns/" + n.Name }
 
 // Do runs fn on an OS thread moved into the namespace: sockets fn creates
 // belong to the namespace (and to this process).
-func (n *Namespace) Do(fn func() error) error { return doIn(n.Path(), fn) }
+func (n *Namespace) Do(fn func() error) error { return netns.Do(n.Path(), fn) }
 
 // Run runs a command inside the namespace and returns its error with its
 // output.
@@ -244,4 +247,27 @@ func (b *FirewallBed) Observe(network string, bind netip.AddrPort, v6only bool) 
 		return "host", host
 	}
 	return "none", host
+}
+
+// FirewallBedForTest makes a FirewallBed for t, or skips t where none can
+// be made here (not root, nft not installed), and removes it when t ends,
+// on failure too.
+func FirewallBedForTest(t testing.TB) *FirewallBed {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root for network namespaces")
+	}
+	if _, err := exec.LookPath("nft"); err != nil {
+		t.Skip("nft is not installed (scripts/test.sh installs nftables)")
+	}
+	b, err := NewFirewallBed()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := b.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	return b
 }

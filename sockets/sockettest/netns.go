@@ -8,10 +8,9 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
-	"runtime"
 	"strings"
 
-	"golang.org/x/sys/unix"
+	"github.com/portwarden/portwarden/internal/netns"
 )
 
 // ExternalPeer is a network namespace joined to this one by a veth pair,
@@ -79,43 +78,7 @@ func nth(base netip.Addr, n int) netip.Addr {
 
 // Do runs fn on an OS thread moved into the namespace: sockets fn creates
 // belong to the namespace (and to this process).
-func (p *ExternalPeer) Do(fn func() error) error { return doIn("/var/run/netns/"+p.Name, fn) }
-
-// doIn runs fn on a locked OS thread moved into the namespace path refers
-// to, then moves the thread back. Only a thread that cannot come back is
-// left to die with its goroutine: a dying thread fires the Pdeathsig of
-// every child it started, which would kill a daemon a test runs.
-func doIn(path string, fn func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		self, err := os.Open("/proc/thread-self/ns/net")
-		if err != nil {
-			runtime.UnlockOSThread()
-			errc <- err
-			return
-		}
-		defer self.Close()
-		target, err := os.Open(path)
-		if err != nil {
-			runtime.UnlockOSThread()
-			errc <- err
-			return
-		}
-		defer target.Close()
-		if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
-			runtime.UnlockOSThread()
-			errc <- fmt.Errorf("enter namespace %s: %w", path, err)
-			return
-		}
-		err = fn()
-		if unix.Setns(int(self.Fd()), unix.CLONE_NEWNET) == nil {
-			runtime.UnlockOSThread()
-		}
-		errc <- err
-	}()
-	return <-errc
-}
+func (p *ExternalPeer) Do(fn func() error) error { return netns.Do("/var/run/netns/"+p.Name, fn) }
 
 // Command returns a command that runs inside the namespace.
 func (p *ExternalPeer) Command(name string, args ...string) *exec.Cmd {
