@@ -21,22 +21,33 @@ const (
 // and lives on. It needs CAP_NET_ADMIN; a kernel built without
 // CONFIG_INET_DIAG_DESTROY answers ErrDestroyUnsupported, and a connection
 // that already closed ErrClosed.
+//
+// The request names the socket's cookie, so it is one step: the kernel
+// destroys that very socket or answers that it is gone — never a
+// listener, nor a later connection, that the same addresses now find. A
+// socket read without a cookie (from /proc/net) is first looked up by its
+// addresses, refusing anything but the same open connection.
 func Destroy(nsPath string, s *Socket) error {
-	if open, err := Open(nsPath, s); err != nil {
-		return err
-	} else if !open {
-		return ErrClosed
+	target := *s
+	if target.Cookie == 0 {
+		found, err := lookup(nsPath, s)
+		if err != nil {
+			return err
+		}
+		target.Cookie = found.Cookie
 	}
-	return byIdentity(nsPath, s, sockDestroy, nlmFRequest|nlmFAck)
+	_, err := byIdentity(nsPath, &target, sockDestroy, nlmFRequest|nlmFAck)
+	return err
 }
 
 // Open reports whether connection s is still open in the namespace nsPath
-// refers to, asking the kernel for it by its identity. The kernel looks
-// the identity up as it would an arriving packet, so once the connection
-// is gone it answers with the listener that would take that packet: only
-// a socket with the same remote end, and not closed, counts.
+// refers to, asking the kernel for it by its identity (and its cookie,
+// when known). Without a cookie the kernel looks the addresses up as it
+// would an arriving packet, so once the connection is gone it may answer
+// with the listener that would take that packet: only a socket with the
+// same remote end, and not closed, counts.
 func Open(nsPath string, s *Socket) (bool, error) {
-	err := byIdentity(nsPath, s, sockDiagByFam, nlmFRequest)
+	_, err := lookup(nsPath, s)
 	switch {
 	case err == nil:
 		return true, nil
@@ -46,6 +57,20 @@ func Open(nsPath string, s *Socket) (bool, error) {
 	return false, err
 }
 
+// lookup asks the kernel for connection s and returns what it found, or
+// ErrClosed when that is not the same open connection.
+func lookup(nsPath string, s *Socket) (*Socket, error) {
+	found, err := byIdentity(nsPath, s, sockDiagByFam, nlmFRequest)
+	if err != nil {
+		return nil, err
+	}
+	if found == nil || found.Remote.Port() != s.Remote.Port() || found.Local.Port() != s.Local.Port() ||
+		found.State == Listen || found.State == Close {
+		return nil, ErrClosed
+	}
+	return found, nil
+}
+
 // Errors of Destroy.
 var (
 	ErrDestroyUnsupported = errors.New("this kernel cannot close a connection from outside (it was built without CONFIG_INET_DIAG_DESTROY): kill the process, or block the peer")
@@ -53,9 +78,9 @@ var (
 )
 
 // byIdentity sends one sock_diag request for exactly s (its protocol,
-// both ends, any interface and cookie) and reads the answer: a socket, or
-// an error.
-func byIdentity(nsPath string, s *Socket, typ, flags uint16) error {
+// both ends, any interface, its cookie when known) and reads the answer:
+// a socket (nil for an acknowledgement), or an error.
+func byIdentity(nsPath string, s *Socket, typ, flags uint16) (*Socket, error) {
 	var d *netlinkDumper
 	var err error
 	if nsPath == "" {
@@ -64,12 +89,12 @@ func byIdentity(nsPath string, s *Socket, typ, flags uint16) error {
 		d, err = newNetlinkDumperIn(nsPath)
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer d.close()
 	d.seq++
 	if err := unix.Sendto(d.fd, identityRequest(s, typ, flags, d.seq), 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
-		return fmt.Errorf("send sock_diag request: %w", err)
+		return nil, fmt.Errorf("send sock_diag request: %w", err)
 	}
 	for {
 		n, _, err := unix.Recvfrom(d.fd, d.buf, 0)
@@ -77,19 +102,16 @@ func byIdentity(nsPath string, s *Socket, typ, flags uint16) error {
 			continue
 		}
 		if err != nil {
-			return fmt.Errorf("read sock_diag reply: %w", err)
+			return nil, fmt.Errorf("read sock_diag reply: %w", err)
 		}
-		found, err := identityReply(d.buf[:n])
-		if err == nil && found != nil && (found.Remote.Port() != s.Remote.Port() || found.State == Listen || found.State == Close) {
-			return ErrClosed
-		}
-		return err
+		return identityReply(d.buf[:n])
 	}
 }
 
 // identityRequest builds the request: struct nlmsghdr, then struct
-// inet_diag_req_v2 whose inet_diag_sockid names the socket, with no
-// cookie (INET_DIAG_NOCOOKIE) so that the kernel matches the addresses.
+// inet_diag_req_v2 whose inet_diag_sockid names the socket, with its
+// cookie, or without one (INET_DIAG_NOCOOKIE) so that the kernel matches
+// the addresses alone.
 func identityRequest(s *Socket, typ, flags uint16, seq uint32) []byte {
 	b := make([]byte, nlmsgHdrLen+inetDiagReqLen)
 	binary.NativeEndian.PutUint32(b[0:], uint32(len(b)))
@@ -110,8 +132,11 @@ func identityRequest(s *Socket, typ, flags uint16, seq uint32) []byte {
 	binary.BigEndian.PutUint16(r[10:], s.Remote.Port())
 	copy(r[12:28], s.Local.Addr().AsSlice())
 	copy(r[28:44], s.Remote.Addr().AsSlice())
-	binary.NativeEndian.PutUint32(r[48:], ^uint32(0))
-	binary.NativeEndian.PutUint32(r[52:], ^uint32(0))
+	if s.Cookie != 0 {
+		binary.NativeEndian.PutUint64(r[48:], s.Cookie)
+	} else {
+		binary.NativeEndian.PutUint64(r[48:], ^uint64(0))
+	}
 	return b
 }
 

@@ -57,3 +57,77 @@ func TestDestroyClosesOneConnection(t *testing.T) {
 	}
 	again.Close()
 }
+
+// TestDestroyNeverHitsTheListener races the end of a connection against
+// Destroy. Once a connection is gone, the kernel looks its addresses up
+// as an arriving packet and finds the listener: a request without the
+// socket's cookie would destroy the listener. With the cookie the answer
+// is always "closed already", and the listener keeps accepting.
+func TestDestroyNeverHitsTheListener(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("closing a connection needs CAP_NET_ADMIN")
+	}
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	connect := func() (client, server *net.TCPConn, seen *Socket) {
+		c, err := net.Dial("tcp4", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := ln.Accept()
+		if err != nil {
+			t.Fatal(err)
+		}
+		id := &Socket{Proto: TCP, Local: s.LocalAddr().(*net.TCPAddr).AddrPort(), Remote: s.RemoteAddr().(*net.TCPAddr).AddrPort()}
+		if seen, err = lookup("", id); err != nil || seen.Cookie == 0 {
+			t.Fatalf("the accepted connection: %+v, %v (want it with a cookie)", seen, err)
+		}
+		return c.(*net.TCPConn), s.(*net.TCPConn), seen
+	}
+	listening := func() bool {
+		c, err := net.DialTimeout("tcp4", ln.Addr().String(), time.Second)
+		if err != nil {
+			return false
+		}
+		c.Close()
+		s, err := ln.Accept()
+		if err == nil {
+			s.Close()
+		}
+		return err == nil
+	}
+
+	// Gone before the request: an abortive close leaves nothing behind.
+	client, server, seen := connect()
+	server.SetLinger(0)
+	server.Close()
+	client.Close()
+	if err := Destroy("", seen); !errors.Is(err, ErrClosed) {
+		t.Errorf("destroy after the connection ended: %v, want ErrClosed", err)
+	}
+	if !listening() {
+		t.Fatal("the listener was destroyed in place of a connection that had ended")
+	}
+
+	// Gone while the request is under way.
+	for i := range 200 {
+		client, server, seen := connect()
+		done := make(chan struct{})
+		go func() {
+			server.SetLinger(0)
+			server.Close()
+			client.Close()
+			close(done)
+		}()
+		if err := Destroy("", seen); err != nil && !errors.Is(err, ErrClosed) {
+			t.Fatalf("race %d: %v", i, err)
+		}
+		<-done
+		if !listening() {
+			t.Fatalf("race %d: the listener was destroyed", i)
+		}
+	}
+}

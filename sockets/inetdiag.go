@@ -111,6 +111,7 @@ func parseInetDiagMsg(b []byte, proto Proto) (Socket, bool) {
 		UID:    binary.NativeEndian.Uint32(b[64:]),
 		Inode:  uint64(binary.NativeEndian.Uint32(b[68:])),
 		V6Only: family == afInet6 && v6OnlyAttr(b[inetDiagMsgLen:]),
+		Cookie: binary.NativeEndian.Uint64(b[44:52]), // inet_diag_sockid.idiag_cookie
 	}, true
 }
 

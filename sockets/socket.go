@@ -96,6 +96,11 @@ type Socket struct {
 	// NetNS is the inode of the network namespace the socket lives in
 	// (see Snapshot.Namespaces); 0 where the system has none.
 	NetNS uint64
+	// Cookie is the kernel's unique number for this socket (sock_diag's
+	// idiag_cookie): a request naming it reaches this socket or none,
+	// never a later one with the same addresses. 0 when read from
+	// /proc/net, which does not tell.
+	Cookie uint64
 }
 
 // IPVersion returns 4 or 6, the family of the socket (an IPv6 socket with an
