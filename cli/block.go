@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/netip"
 	"strconv"
@@ -31,8 +32,12 @@ lives in nftables table inet portwarden — never in your own tables — as an
 element of a set with its own timeout: it ends by itself after --for (10m by
 default; 0 keeps it until unblocked) and survives portwarden exiting. Open
 connections with the peer are listed; --close (or answering yes) also cuts
-them. Loopback, this host's own addresses and the address your own SSH
-session comes from need --force. Recorded in the audit log.`,
+them. Blocking what would cut someone off needs --force: the client of any
+live SSH session (your own named loudly), the gateways and next hops, the DNS
+resolvers, link-local ranges, loopback, this host's own addresses, and
+0.0.0.0/0 or ::/0 (every address). Blocks are lost when the ruleset is
+flushed (a reboot, nft flush ruleset, restarting nftables.service).
+Recorded in the audit log.`,
 		Args: oneTarget,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			peer, err := firewall.ParsePeer(args[0])
@@ -57,7 +62,7 @@ session comes from need --force. Recorded in the audit log.`,
 	f.BoolVar(&closeToo, "close", false, "also close the open connections with the peer")
 	f.BoolVar(&yes, "yes", false, "do not ask for confirmation")
 	f.BoolVar(&dryRun, "dry-run", false, "show what would be blocked, block nothing")
-	f.BoolVar(&force, "force", false, "also block loopback, this host's addresses or your own SSH peer; --yes is not enough")
+	f.BoolVar(&force, "force", false, "also block an SSH client, a gateway, a resolver, this host's addresses or every address; --yes is not enough")
 	f.BoolVar(&readOnly, "read-only", false, "refuse every action")
 	return cmd
 }
@@ -96,9 +101,7 @@ func runBlock(cmd *cobra.Command, g *globals, blocks []firewall.Block, yes, dryR
 	for _, b := range blocks {
 		p := a.PlanBlock(in.Snapshot, b)
 		fmt.Fprintf(stdout, "block %s %s: new and open connections from it are dropped in input and forward\n", b, blockLength(b.For))
-		if p.Danger != "" {
-			fmt.Fprintf(stdout, "\n  !!! %s\n\n", p.Danger)
-		}
+		printDangers(stdout, p.Dangers)
 		plans = append(plans, p)
 	}
 	open := plans[0].Connections
@@ -108,7 +111,10 @@ func runBlock(cmd *cobra.Command, g *globals, blocks []firewall.Block, yes, dryR
 	if len(open) > 0 {
 		describeClose(stdout, in.Snapshot, &app.ClosePlan{Connections: open})
 	}
-	refused := plans[0].Refused != nil || plans[0].Danger != "" && !force
+	refused := false
+	for _, p := range plans {
+		refused = refused || p.Refused != nil || len(p.Dangers) > 0 && !force
+	}
 	switch {
 	case dryRun && refused:
 		return fail("dry run: a real run would refuse this without --force")
@@ -121,7 +127,7 @@ func runBlock(cmd *cobra.Command, g *globals, blocks []firewall.Block, yes, dryR
 	for _, p := range plans {
 		if err := a.Block(p, force); err != nil {
 			fmt.Fprintf(stderr, "portwarden block: %v\n", err)
-			return silent(ExitFail)
+			return silent(failCode(err))
 		}
 		fmt.Fprintf(stdout, "blocked %s %s\n", p.Block, blockLength(p.Block.For))
 	}
@@ -133,7 +139,7 @@ func runBlock(cmd *cobra.Command, g *globals, blocks []firewall.Block, yes, dryR
 		fmt.Fprintf(stdout, "left %s open (their packets are dropped; portwarden close --peer cuts them)\n", safetext.Count(len(open), "connection", "connections"))
 		return nil
 	}
-	cp := a.PlanClose(open)
+	cp := a.PlanClose(in.Snapshot, open)
 	n, err := a.Close(in.Snapshot, cp, force)
 	fmt.Fprintf(stdout, "closed %s\n", safetext.Count(n, "connection", "connections"))
 	if err != nil {
@@ -177,7 +183,9 @@ Recorded in the audit log.`,
 				return broken(err)
 			}
 			n, err := a.Unblock(peer, all)
-			if err != nil {
+			if errors.Is(err, firewall.ErrNoPermission) {
+				return broken(err)
+			} else if err != nil {
 				return fail("%v", err)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "lifted %s\n", safetext.Count(n, "block", "blocks"))
@@ -204,19 +212,24 @@ func blocksCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return broken(err)
 			}
-			out := cmd.OutOrStdout()
+			out, now := cmd.OutOrStdout(), time.Now()
 			if asJSON {
 				type jsonBlock struct {
 					Peer    string `json:"peer"`
 					Proto   string `json:"proto"` // "" for every port
 					Port    uint16 `json:"port"`  // 0 for every port
 					Seconds int64  `json:"seconds_left"`
+					Expires string `json:"expires,omitempty"` // RFC 3339; none until unblocked
 					Forever bool   `json:"until_unblocked"`
 				}
 				list := []jsonBlock{}
 				for _, b := range blocks {
-					list = append(list, jsonBlock{Peer: firewall.PeerString(b.Peer), Proto: b.Proto, Port: b.Port,
-						Seconds: int64(b.Left.Seconds()), Forever: b.For == 0})
+					jb := jsonBlock{Peer: firewall.PeerString(b.Peer), Proto: b.Proto, Port: b.Port,
+						Seconds: int64(b.Left.Seconds()), Forever: b.For == 0}
+					if b.For != 0 {
+						jb.Expires = now.Add(b.Left).Format(time.RFC3339)
+					}
+					list = append(list, jb)
 				}
 				return json.NewEncoder(out).Encode(map[string]any{"blocks": list})
 			}
@@ -225,8 +238,11 @@ func blocksCommand(g *globals) *cobra.Command {
 				return nil
 			}
 			for _, b := range blocks {
-				fmt.Fprintf(out, "%-40s %s\n", b, b.Until())
+				fmt.Fprintf(out, "%-40s %s\n", b, b.UntilFrom(now))
 			}
+			fmt.Fprintln(out, "\nBlocks live in the kernel (nftables table inet portwarden): they end when they expire or are")
+			fmt.Fprintln(out, "lifted, and are lost when the ruleset is flushed — a reboot, nft flush ruleset, or a restart of")
+			fmt.Fprintln(out, "nftables.service. Keep a block for good in your own firewall configuration.")
 			return nil
 		},
 	}

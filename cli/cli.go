@@ -17,6 +17,7 @@ import (
 	"github.com/portwarden/portwarden/app"
 	"github.com/portwarden/portwarden/services/audit"
 	"github.com/portwarden/portwarden/services/baseline"
+	"github.com/portwarden/portwarden/services/firewall"
 	"github.com/portwarden/portwarden/sockets"
 )
 
@@ -49,6 +50,15 @@ func broken(err error) error { return &exitError{code: ExitUsage, err: err} }
 // badUsage ends a command with exit 2 and its usage.
 func badUsage(format string, a ...any) error {
 	return &exitError{code: ExitUsage, err: fmt.Errorf(format, a...), usage: true}
+}
+
+// failCode is the exit code of an action that did not happen: 2 when the
+// system refused portwarden (it lacks a capability), 1 otherwise.
+func failCode(err error) int {
+	if errors.Is(err, firewall.ErrNoPermission) {
+		return ExitUsage
+	}
+	return ExitFail
 }
 
 // silent ends a command with a code, having said everything already.

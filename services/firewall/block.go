@@ -1,6 +1,7 @@
 package firewall
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"strconv"
@@ -11,6 +12,10 @@ import (
 // BlockTable is the nftables table (family inet) that holds portwarden's
 // blocks: the admin's own tables are never touched.
 const BlockTable = "portwarden"
+
+// ErrNoPermission says netfilter refused: reading or changing it needs
+// CAP_NET_ADMIN.
+var ErrNoPermission = errors.New("netfilter refused: reading or changing nftables needs CAP_NET_ADMIN (run as root)")
 
 // Block stops new and existing traffic from a peer (an address or a
 // prefix) to this host and what it forwards, on every port or on one.
@@ -34,13 +39,27 @@ func (b Block) String() string {
 	return s
 }
 
-// Until says when the block ends, from now: "until unblocked", or
+// Until says how long the block still holds: "until unblocked", or
 // "for 9m58s more".
 func (b Block) Until() string {
 	if b.For == 0 {
 		return "until unblocked"
 	}
 	return "for " + b.Left.Round(time.Second).String() + " more"
+}
+
+// UntilFrom says when the block ends, read at now: "until unblocked", or
+// "until 14:07:31 (9m58s more)"; the date too when not today.
+func (b Block) UntilFrom(now time.Time) string {
+	if b.For == 0 {
+		return "until unblocked"
+	}
+	end := now.Add(b.Left)
+	layout := "15:04:05"
+	if end.YearDay() != now.YearDay() || end.Year() != now.Year() {
+		layout = "2006-01-02 15:04:05"
+	}
+	return "until " + end.Format(layout) + " (" + b.Left.Round(time.Second).String() + " more)"
 }
 
 // Covers reports whether the block stops packets from addr to port (0:

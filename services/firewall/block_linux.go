@@ -4,9 +4,11 @@ package firewall
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"slices"
 	"time"
 
@@ -77,12 +79,14 @@ func blockSets() []*nftables.Set {
 }
 
 // ensure makes the table, its sets and its two chains (input, forward),
-// each dropping what a set holds, unless the table is there already.
+// each dropping what a set holds, unless the table is there already. The
+// whole table is made in one batch that fails if the table exists
+// (NLM_F_EXCL): two makers never both add rules.
 func ensure(c *nftables.Conn) error {
-	if _, err := c.ListTableOfFamily(BlockTable, nftables.TableFamilyINet); err == nil {
-		return nil
+	if exists, err := tableExists(c); err != nil || exists {
+		return err
 	}
-	c.AddTable(blockTable)
+	c.CreateTable(blockTable)
 	sets := blockSets()
 	for _, s := range sets {
 		if err := c.AddSet(s, nil); err != nil {
@@ -107,10 +111,55 @@ func ensure(c *nftables.Conn) error {
 			c.AddRule(&nftables.Rule{Table: blockTable, Chain: ch, Exprs: r})
 		}
 	}
-	if err := c.Flush(); err != nil {
-		return fmt.Errorf("nftables: make table inet %s: %w", BlockTable, err)
+	if err := c.Flush(); err != nil && !errors.Is(err, unix.EEXIST) {
+		return fmt.Errorf("nftables: make table inet %s: %w", BlockTable, nftablesErr(err))
 	}
 	return nil
+}
+
+// tableExists asks whether the block table is there: a missing table is
+// false, a refusal to read is an error (never "nothing is blocked").
+func tableExists(c *nftables.Conn) (bool, error) {
+	_, err := c.ListTableOfFamily(BlockTable, nftables.TableFamilyINet)
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, unix.ENOENT):
+		return false, nil
+	}
+	return false, fmt.Errorf("nftables: read table inet %s: %w", BlockTable, nftablesErr(err))
+}
+
+// nftablesErr names the capability when netfilter refuses.
+func nftablesErr(err error) error {
+	if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) {
+		return ErrNoPermission
+	}
+	return err
+}
+
+// lockPath is where portwarden processes take turns changing the block
+// table: a lock file on the /run tmpfs, gone at reboot like the blocks.
+const lockPath = "/run/lock/portwarden-block.lock"
+
+// lock serialises the changes portwarden processes make to the block
+// table (an flock, released when the process ends).
+func lock() (unlock func(), err error) {
+	dir := filepath.Dir(lockPath)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("block lock: %w", err)
+	}
+	f, err := os.OpenFile(lockPath, os.O_RDWR|os.O_CREATE, 0o600)
+	if os.IsPermission(err) {
+		return nil, fmt.Errorf("%w (the block lock %s: %v)", ErrNoPermission, lockPath, err)
+	} else if err != nil {
+		return nil, fmt.Errorf("block lock: %w", err)
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("block lock %s: %w", lockPath, err)
+	}
+	return func() { f.Close() }, nil
 }
 
 // dropFrom is "ip saddr @set drop", or with port, "ip saddr . meta
@@ -135,6 +184,11 @@ func dropFrom(nfproto byte, offset, size uint32, set *nftables.Set, port bool) [
 // Block adds blk to the namespace's block table, making the table on
 // first use. A peer blocked already is blocked again for the new time.
 func (b Blocker) Block(blk Block) error {
+	unlock, err := lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	c, done, err := b.conn()
 	if err != nil {
 		return err
@@ -163,7 +217,7 @@ func (b Blocker) Block(blk Block) error {
 		return fmt.Errorf("nftables: %w", err)
 	}
 	if err := c.Flush(); err != nil {
-		return fmt.Errorf("nftables: add to set %s: %w", set.Name, err)
+		return fmt.Errorf("nftables: add to set %s: %w", set.Name, nftablesErr(err))
 	}
 	return nil
 }
@@ -196,8 +250,14 @@ func elementsOf(blk Block) (*nftables.Set, []nftables.SetElement) {
 }
 
 // Unblock removes the blocks of peer (on every port and on single ports);
-// with all, it removes the whole table. It returns how many blocks went.
+// with all, it removes the whole table, as it does when the last block is
+// lifted. It returns how many blocks went.
 func (b Blocker) Unblock(peer netip.Prefix, all bool) (int, error) {
+	unlock, err := lock()
+	if err != nil {
+		return 0, err
+	}
+	defer unlock()
 	c, done, err := b.conn()
 	if err != nil {
 		return 0, err
@@ -207,14 +267,19 @@ func (b Blocker) Unblock(peer netip.Prefix, all bool) (int, error) {
 	if err != nil || !exists {
 		return 0, err // no table: nothing to remove
 	}
-	if all {
+	n := 0
+	for _, blk := range blocks {
+		if all || blk.Peer == peer.Masked() {
+			n++
+		}
+	}
+	if all || n == len(blocks) {
 		c.DelTable(blockTable)
 		if err := c.Flush(); err != nil {
-			return 0, fmt.Errorf("nftables: delete table inet %s: %w", BlockTable, err)
+			return 0, fmt.Errorf("nftables: delete table inet %s: %w", BlockTable, nftablesErr(err))
 		}
-		return len(blocks), nil
+		return n, nil
 	}
-	n := 0
 	for _, blk := range blocks {
 		if blk.Peer != peer.Masked() {
 			continue
@@ -222,15 +287,14 @@ func (b Blocker) Unblock(peer netip.Prefix, all bool) (int, error) {
 		set, els := elementsOf(blk)
 		set.Table = blockTable
 		if err := c.SetDeleteElements(set, els); err != nil {
-			return n, fmt.Errorf("nftables: %w", err)
+			return 0, fmt.Errorf("nftables: %w", err)
 		}
-		n++
 	}
 	if n == 0 {
 		return 0, nil
 	}
 	if err := c.Flush(); err != nil {
-		return 0, fmt.Errorf("nftables: remove from the block sets: %w", err)
+		return 0, fmt.Errorf("nftables: remove from the block sets: %w", nftablesErr(err))
 	}
 	return n, nil
 }
@@ -248,15 +312,15 @@ func (b Blocker) List() ([]Block, error) {
 
 // list reads the blocks over c; exists is false when there is no table.
 func list(c *nftables.Conn) (blocks []Block, exists bool, err error) {
-	if _, err := c.ListTableOfFamily(BlockTable, nftables.TableFamilyINet); err != nil {
-		return nil, false, nil
+	if exists, err := tableExists(c); err != nil || !exists {
+		return nil, false, err
 	}
 	var out []Block
 	for _, s := range blockSets() {
 		s.Table = blockTable
 		els, err := c.GetSetElements(s)
 		if err != nil {
-			return nil, true, fmt.Errorf("nftables: read set %s: %w", s.Name, err)
+			return nil, true, fmt.Errorf("nftables: read set %s: %w", s.Name, nftablesErr(err))
 		}
 		out = append(out, blocksOf(s.Name, els)...)
 	}
@@ -274,7 +338,21 @@ func blocksOf(set string, els []nftables.SetElement) []Block {
 	}
 	concat := set == setPort4 || set == setPort6
 	if !concat {
-		slices.SortFunc(els, func(a, b nftables.SetElement) int { return bytes.Compare(a.Key, b.Key) })
+		// Adjacent blocks meet: the end of one range (one past its last
+		// address) is the start of the next, so at one key the end comes
+		// first.
+		slices.SortFunc(els, func(a, b nftables.SetElement) int {
+			if c := bytes.Compare(a.Key, b.Key); c != 0 {
+				return c
+			}
+			switch {
+			case a.IntervalEnd == b.IntervalEnd:
+				return 0
+			case a.IntervalEnd:
+				return -1
+			}
+			return 1
+		})
 	}
 	var out []Block
 	for i, e := range els {
