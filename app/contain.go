@@ -10,7 +10,6 @@ import (
 	"github.com/portwarden/portwarden/services/action"
 	"github.com/portwarden/portwarden/services/audit"
 	"github.com/portwarden/portwarden/services/firewall"
-	"github.com/portwarden/portwarden/services/verdict"
 	"github.com/portwarden/portwarden/sockets"
 )
 
@@ -21,9 +20,9 @@ const closeWait = time.Second
 // ClosePlan is exactly which connections a close will cut.
 type ClosePlan struct {
 	Connections []*sockets.Socket
-	// Danger is set when the admin's own SSH connection is among them: it
-	// is cut only when forced.
-	Danger string
+	// Dangers name the SSH sessions among them, the admin's own first:
+	// they are cut only when forced.
+	Dangers []string
 	// Refused says why nothing will be cut (read-only).
 	Refused error
 }
@@ -105,18 +104,15 @@ func parseConnection(arg string) (local, remote netip.AddrPort, err error) {
 	return local, remote, bad
 }
 
-// PlanClose says what closing socks will cut. It records nothing.
-func (a *App) PlanClose(socks []*sockets.Socket) *ClosePlan {
+// PlanClose says what closing socks, seen in snap, will cut. It records
+// nothing.
+func (a *App) PlanClose(snap *sockets.Snapshot, socks []*sockets.Socket) *ClosePlan {
 	p := &ClosePlan{Connections: socks}
 	if a.opts.ReadOnly {
 		p.Refused = ErrReadOnly
 		return p
 	}
-	for _, s := range socks {
-		if a.session.OwnConnection(s) {
-			p.Danger = "this is your own SSH connection (" + ConnectionID(s) + "): closing it ends this session"
-		}
-	}
+	p.Dangers = a.closeDangers(snap, socks)
 	return p
 }
 
@@ -126,8 +122,8 @@ func (a *App) PlanClose(socks []*sockets.Socket) *ClosePlan {
 // forced.
 func (a *App) Close(snap *sockets.Snapshot, p *ClosePlan, forced bool) (int, error) {
 	refused := p.Refused
-	if refused == nil && p.Danger != "" && !forced {
-		refused = ErrOwnSession
+	if refused == nil && len(p.Dangers) > 0 && !forced {
+		refused = ErrSSHSession
 	}
 	if refused != nil {
 		var errs []error
@@ -169,9 +165,11 @@ type BlockPlan struct {
 	// Connections are the open connections with the peer now: a block
 	// stops their packets too, but closing them is a separate step.
 	Connections []*sockets.Socket
-	// Danger is set when the block would hit loopback, this host's own
-	// addresses or the admin's own SSH peer: it needs forcing.
-	Danger  string
+	// Dangers say what the block would cut besides the peer's traffic:
+	// an SSH session (the admin's own first), a gateway, a resolver,
+	// link-local ranges, this host's own addresses, every address. A
+	// block with a danger needs forcing.
+	Dangers []string
 	Refused error
 }
 
@@ -190,20 +188,7 @@ func (a *App) PlanBlock(snap *sockets.Snapshot, blk firewall.Block) *BlockPlan {
 		p.Refused = ErrReadOnly
 		return p
 	}
-	ifs, _ := verdict.LocalInterfaces()
-	switch {
-	case blk.Peer.Contains(netip.IPv6Loopback()) || blk.Peer.Overlaps(netip.MustParsePrefix("127.0.0.0/8")):
-		p.Danger = "this blocks loopback: programs on this host would stop reaching each other"
-	case a.session.OwnPeer(blk.Peer):
-		p.Danger = "this blocks " + a.session.SSHClient.Addr().String() + ", the address your own SSH session comes from: it would cut you off"
-	default:
-		for addr := range ifs {
-			if blk.Peer.Contains(addr) {
-				p.Danger = "this blocks " + addr.String() + ", one of this host's own addresses"
-				break
-			}
-		}
-	}
+	p.Dangers = a.blockDangers(snap, blk)
 	return p
 }
 
@@ -214,11 +199,14 @@ func (a *App) Block(p *BlockPlan, forced bool) error {
 	switch {
 	case p.Refused != nil:
 		return a.record(r, p.Refused)
-	case p.Danger != "" && !forced:
+	case len(p.Dangers) > 0 && !forced:
 		return a.record(r, ErrForce)
 	}
 	return a.record(r, firewall.Blocker{}.Block(p.Block))
 }
+
+// ErrSSHSession refuses a close that would cut an SSH session.
+var ErrSSHSession = &action.Refusal{Reason: "refused: this would cut an SSH session; if you mean it, add --force"}
 
 // ErrForce refuses a block that needs --force.
 var ErrForce = &action.Refusal{Reason: "refused: this needs --force"}

@@ -73,7 +73,7 @@ func (a *App) PlanKill(snap *sockets.Snapshot, t action.Target, sig syscall.Sign
 		p.Refused = ErrReadOnly
 		return p
 	}
-	p.Danger, p.Refused = a.session.Check(procRoot, t, snap)
+	p.Danger, p.Refused = a.guard(snap).Check(procRoot, t, snap)
 	return p
 }
 

@@ -27,8 +27,11 @@ database keep serving everyone else. Name it as LOCAL-REMOTE
 with a peer by --peer ADDR. portwarden lists what will be cut, asks [y/N] (no
 terminal means no: use --yes in scripts), destroys each socket with netlink
 SOCK_DESTROY in its own network namespace (TCP peers get a reset), checks it
-is gone and records it in the audit log. Your own SSH connection needs
---force. To keep the peer from coming back, block it (portwarden block).`,
+is gone and records it in the audit log. The request names the socket by
+its kernel cookie: a connection that ended meanwhile is reported gone, and a
+listener is never hit. The connection of any live SSH session needs --force
+(your own is named loudly). To keep the peer from coming back, block it
+(portwarden block).`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if (peer == "") == (len(args) == 1) && len(args) <= 1 {
 				return nil
@@ -46,7 +49,7 @@ is gone and records it in the audit log. Your own SSH connection needs
 	f := cmd.Flags()
 	f.BoolVar(&yes, "yes", false, "do not ask for confirmation")
 	f.BoolVar(&dryRun, "dry-run", false, "show what would be cut, cut nothing")
-	f.BoolVar(&force, "force", false, "also cut your own SSH connection; --yes is not enough")
+	f.BoolVar(&force, "force", false, "also cut an SSH session's connection, your own included; --yes is not enough")
 	f.BoolVar(&readOnly, "read-only", false, "refuse every action")
 	f.StringVar(&peer, "peer", "", "cut every connection with this `ADDR`")
 	return cmd
@@ -69,18 +72,16 @@ func runClose(cmd *cobra.Command, g *globals, target string, byPeer, yes, dryRun
 	} else if err != nil {
 		return fail("%v", err)
 	}
-	p := a.PlanClose(socks)
+	p := a.PlanClose(in.Snapshot, socks)
 	describeClose(stdout, in.Snapshot, p)
-	if p.Danger != "" {
-		fmt.Fprintf(stdout, "\n  !!! %s\n\n", p.Danger)
-	}
+	printDangers(stdout, p.Dangers)
 	switch {
-	case dryRun && p.Danger != "" && !force:
+	case dryRun && len(p.Dangers) > 0 && !force:
 		return fail("dry run: a real run would refuse this without --force")
 	case dryRun:
 		fmt.Fprintln(stdout, "dry run: nothing was cut")
 		return nil
-	case p.Refused == nil && (p.Danger == "" || force) && !yes:
+	case p.Refused == nil && (len(p.Dangers) == 0 || force) && !yes:
 		question := fmt.Sprintf("Close %s? [y/N] ", safetext.Count(len(socks), "connection", "connections"))
 		if !confirm(stdout, question) {
 			return fail("not confirmed: nothing was cut (use --yes in scripts)")
@@ -95,6 +96,18 @@ func runClose(cmd *cobra.Command, g *globals, target string, byPeer, yes, dryRun
 		return silent(ExitFail)
 	}
 	return nil
+}
+
+// printDangers sets each danger apart, loud enough to stop a reader.
+func printDangers(w io.Writer, dangers []string) {
+	if len(dangers) == 0 {
+		return
+	}
+	fmt.Fprintln(w)
+	for _, d := range dangers {
+		fmt.Fprintf(w, "  !!! %s\n", safetext.Visible(d))
+	}
+	fmt.Fprintln(w)
 }
 
 // describeClose lists the connections a close will cut, with who holds

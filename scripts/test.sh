@@ -19,6 +19,7 @@ declare -A need=(
 	[dockerd]=docker.io [busybox]=busybox-static
 	[lintian]=lintian [rpm]=rpm
 	[nft]=nftables [iptables]=iptables [ufw]=ufw
+	[sudo]=sudo
 )
 missing=()
 for c in "${!need[@]}"; do command -v "$c" >/dev/null || missing+=("${need[$c]}"); done

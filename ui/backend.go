@@ -46,7 +46,7 @@ type Backend interface {
 	Disable(p *app.DisablePlan, forced bool) error
 	// PlanClose says what closing connections cuts; Close cuts them in
 	// their own namespaces, or records the refusal.
-	PlanClose(socks []*sockets.Socket) *app.ClosePlan
+	PlanClose(snap *sockets.Snapshot, socks []*sockets.Socket) *app.ClosePlan
 	Close(snap *sockets.Snapshot, p *app.ClosePlan, forced bool) (int, error)
 	// PlanBlock says what blocking a peer stops; Block puts it in place.
 	PlanBlock(snap *sockets.Snapshot, blk firewall.Block) *app.BlockPlan

@@ -35,7 +35,7 @@ func (m *Model) startClose() tea.Cmd {
 		return nil
 	}
 	snap, b, socks := m.frame.Snapshot, m.backend, []*sockets.Socket{s}
-	return func() tea.Msg { return closePlanMsg{snap: snap, plan: b.PlanClose(socks)} }
+	return func() tea.Msg { return closePlanMsg{snap: snap, plan: b.PlanClose(snap, socks)} }
 }
 
 func (m *Model) onClosePlan(msg closePlanMsg) tea.Cmd {
@@ -55,18 +55,27 @@ func (m *Model) onClosePlan(msg closePlanMsg) tea.Cmd {
 		"To keep the peer from coming back, block it (b).",
 	}
 	typed, prompt := "", ""
-	if p.Danger != "" {
+	if len(p.Dangers) > 0 {
 		typed = strconv.Itoa(int(s.Remote.Port()))
-		lines = append(lines, "", "!!! "+p.Danger)
+		lines = append(lines, dangerLines(p.Dangers)...)
 		prompt = "type the peer's port " + typed + " to confirm: "
 	}
 	d := newDialog(m.styles, "Close this connection?", lines, typed, prompt, func() tea.Msg {
-		if _, err := b.Close(snap, p, p.Danger != ""); err != nil {
+		if _, err := b.Close(snap, p, len(p.Dangers) > 0); err != nil {
 			return actionDoneMsg{err: fmt.Errorf("close %s: %w", id, err)}
 		}
 		return actionDoneMsg{text: "closed " + id}
 	})
 	return m.open(d, d.Init())
+}
+
+// dangerLines sets a plan's dangers apart, each behind "!!!".
+func dangerLines(dangers []string) []string {
+	lines := []string{""}
+	for _, d := range dangers {
+		lines = append(lines, "!!! "+safetext.Visible(d))
+	}
+	return lines
 }
 
 // heldBy names the processes holding a socket, made safe.
@@ -115,9 +124,9 @@ func (m *Model) onBlockPlan(msg blockPlanMsg) tea.Cmd {
 		}
 		lines = append(lines, "open     "+s.Proto.String()+" "+app.ConnectionID(s)+" held by "+heldBy(s))
 	}
-	if p.Danger != "" {
+	if len(p.Dangers) > 0 {
 		// Dangerous: only the shortest block, with the address typed.
-		lines = append(lines, "", "!!! "+p.Danger, "Blocking it anyway holds for 10 minutes.")
+		lines = append(append(lines, dangerLines(p.Dangers)...), "Blocking it anyway holds for 10 minutes.")
 		d := newDialog(m.styles, "Block "+peer+"?", lines, peer, "type the address "+peer+" to confirm: ", blockAction(b, snap, *p, 10*time.Minute, false, true))
 		return m.open(d, d.Init())
 	}
@@ -140,7 +149,7 @@ func blockAction(b Backend, snap *sockets.Snapshot, p app.BlockPlan, d time.Dura
 			text = "blocked " + p.Block.String() + " until unblocked (portwarden unblock " + firewall.PeerString(p.Block.Peer) + ")"
 		}
 		if closeToo && len(p.Connections) > 0 {
-			n, err := b.Close(snap, b.PlanClose(p.Connections), forced)
+			n, err := b.Close(snap, b.PlanClose(snap, p.Connections), forced)
 			if err != nil {
 				return actionDoneMsg{err: fmt.Errorf("%s, but close: %w", text, err)}
 			}

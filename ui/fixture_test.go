@@ -91,9 +91,9 @@ func (b *fixedBackend) Disable(p *app.DisablePlan, forced bool) error {
 	return b.app().Disable(p, forced)
 }
 
-func (b *fixedBackend) PlanClose(socks []*sockets.Socket) *app.ClosePlan {
+func (b *fixedBackend) PlanClose(snap *sockets.Snapshot, socks []*sockets.Socket) *app.ClosePlan {
 	b.called("plan close")
-	return b.app().PlanClose(socks)
+	return b.app().PlanClose(snap, socks)
 }
 
 func (b *fixedBackend) Close(snap *sockets.Snapshot, p *app.ClosePlan, forced bool) (int, error) {

@@ -96,6 +96,11 @@ func (s *SSHD) PID() int { return s.cmd.Process.Pid }
 // SSH returns the arguments of an ssh client that logs in as root and runs
 // command; tty asks for a terminal (for the dashboard).
 func (s *SSHD) SSH(tty bool, command ...string) []string {
+	return s.SSHAs("root", tty, command...)
+}
+
+// SSHAs is SSH logging in as user (see SudoUserForTest).
+func (s *SSHD) SSHAs(user string, tty bool, command ...string) []string {
 	args := []string{"ssh", "-i", filepath.Join(s.dir, "client"), "-p", fmt.Sprint(s.Port),
 		"-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "BatchMode=yes", "-o", "LogLevel=ERROR"}
 	if tty {
@@ -103,7 +108,7 @@ func (s *SSHD) SSH(tty bool, command ...string) []string {
 	} else {
 		args = append(args, "-T")
 	}
-	return append(append(args, "root@"+s.Addr.String(), "--"), command...)
+	return append(append(args, user+"@"+s.Addr.String(), "--"), command...)
 }
 
 // Stop ends the daemon (and with it, its sessions) by its own handle.
