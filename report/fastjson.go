@@ -106,7 +106,9 @@ func appendSocket(b []byte, j *verdict.Judged, ns *sockets.Namespace, containers
 			b = p.AppendTo(b)
 			b = append(b, '"')
 		}
-		b = append(b, `],"why":`...)
+		b = append(b, `],"sources_cut":`...)
+		b = strconv.AppendBool(b, d.SourcesCut)
+		b = append(b, `,"why":`...)
 		b = appendString(b, d.Why)
 		b = append(b, '}')
 	}

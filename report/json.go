@@ -91,7 +91,11 @@ type Firewall struct {
 	// Sources are the prefixes that get through when only part of the
 	// outside does; [] otherwise.
 	Sources []string `json:"sources"`
-	// Why says what could not be evaluated; "" when all was.
+	// SourcesCut is true when more prefixes get through than Sources
+	// lists (it holds the first 16).
+	SourcesCut bool `json:"sources_cut"`
+	// Why says what could not be evaluated, or that the deciding accept
+	// is rate-limited; "" otherwise.
 	Why string `json:"why"`
 }
 
@@ -164,7 +168,7 @@ func SocketOf(j *verdict.Judged, ns *sockets.Namespace, containers *container.In
 	}
 	out.Reach = optional(string(v.Reach()))
 	if d := v.Firewall; d != nil {
-		out.Firewall = &Firewall{Verdict: d.Verdict, Rule: d.RuleRef(), Sources: []string{}, Why: d.Why}
+		out.Firewall = &Firewall{Verdict: d.Verdict, Rule: d.RuleRef(), Sources: []string{}, SourcesCut: d.SourcesCut, Why: d.Why}
 		for _, p := range d.Sources {
 			out.Firewall.Sources = append(out.Firewall.Sources, p.String())
 		}

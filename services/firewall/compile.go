@@ -3,7 +3,7 @@
 package firewall
 
 import (
-	"encoding/binary"
+	"strconv"
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
@@ -35,11 +35,15 @@ const (
 	fieldTCPFlags
 	fieldCtState
 	fieldFibDaddrType
-	fieldSaddrTypes // xt addrtype: 1 << the route type of the source
-	fieldDaddrTypes // and of the destination
-	fieldXtCtState  // xt conntrack: its state bits, with SNAT and DNAT
-	fieldPorts      // source and destination port loaded at once
-	fieldRoutingHdr // an IPv6 routing header, which new connections lack
+	fieldSaddrTypes   // xt addrtype: 1 << the route type of the source
+	fieldDaddrTypes   // and of the destination
+	fieldXtCtState    // xt conntrack: its state bits, with SNAT and DNAT
+	fieldPorts        // source and destination port loaded at once
+	fieldRoutingHdr   // an IPv6 routing header, which new connections lack
+	fieldCtStatus     // ct status: a first packet's has only the NAT bits its path set
+	fieldCtDir        // ct direction: a first packet's is original
+	fieldFibSaddrOif  // fib saddr . iif oif: the interface replies leave by
+	fieldFibSaddrType // fib saddr type
 	fieldCount
 )
 
@@ -62,9 +66,19 @@ const (
 // rule is a compiled rule: the tests a packet must pass, what is left
 // undecided, and the verdict.
 type rule struct {
-	handle     uint64
-	tests      []test
-	unknown    []string // conditions or statements not understood
+	handle  uint64
+	tests   []test
+	unknown []string // conditions or statements not understood
+	// never says why a new connection's first packet cannot match ("recent
+	// --update": its source was not seen before); "" when it can.
+	never string
+	rate  bool // never is a rate limit's doing (its rule is said as rate-limiting)
+	// limited names the rate limits a first connection passes within its
+	// rate ("limit rate 3/minute"): they decide nothing, but are said.
+	limited []string
+	notrack bool // the rule takes matching packets out of connection tracking
+	// nat is where a DNAT or redirect sends the packet, when known.
+	nat        *natTarget
 	verdict    verdictKind
 	targetName string // jump, goto
 	target     *chain
@@ -94,9 +108,18 @@ func regIndex(r uint32) uint32 {
 
 // compileRule follows a rule's expressions through the registers, as the
 // kernel would, and records what each comparison tests.
-func compileRule(c *chain, r *Rule, lookupSet func(name string, id uint32) *compiledSet) *rule {
+func compileRule(c *chain, r *Rule, lookupSet func(name string, id uint32) *compiledSet, lookupObj func(name string) *Object) *rule {
 	out := &rule{handle: r.Handle}
 	regs := map[uint32]reg{}
+	// An expression not understood may have written any register: none is
+	// trusted after it, so a later comparison is undecided rather than a
+	// test of whatever an earlier load left there.
+	notUnderstood := func(what string) {
+		out.unknown = append(out.unknown, what)
+		for k := range regs {
+			regs[k] = reg{unknown: what}
+		}
+	}
 	// The IP version the rule's network-header loads read: the table's,
 	// or in an inet table the one its "meta nfproto" test picked.
 	v6 := c.Family == nftables.TableFamilyIPv6
@@ -115,7 +138,16 @@ func compileRule(c *chain, r *Rule, lookupSet func(name string, id uint32) *comp
 		t.prepare()
 		out.tests = append(out.tests, t)
 	}
-	for _, e := range r.Exprs {
+	missing := r.Missing
+	for i, e := range r.Exprs {
+		for ; len(missing) > 0 && missing[0].Before <= i; missing = missing[1:] {
+			if bo := missing[0].Byteorder; bo != nil && bo.Len/bo.Size == 0 && bo.Dst == bo.Src {
+				// nft's "hton(reg 2, 2, 1)" before a concatenated lookup:
+				// fewer bytes than one word of its size, so nothing turns.
+				continue
+			}
+			notUnderstood(missing[0].Name)
+		}
 		switch e := e.(type) {
 		case *expr.Meta:
 			if e.SourceRegister {
@@ -131,17 +163,18 @@ func compileRule(c *chain, r *Rule, lookupSet func(name string, id uint32) *comp
 			if e.SourceRegister {
 				continue // "ct mark set"
 			}
-			if e.Key == expr.CtKeySTATE {
+			switch {
+			case e.Key == expr.CtKeySTATE:
 				load(e.Register, reg{field: fieldCtState, length: 4})
-			} else {
+			case e.Key == expr.CtKeySTATUS:
+				load(e.Register, reg{field: fieldCtStatus, length: 4})
+			case e.Key == expr.CtKeyDIRECTION:
+				load(e.Register, reg{field: fieldCtDir, length: 1})
+			default:
 				load(e.Register, reg{unknown: "ct " + ctKeyName(e.Key)})
 			}
 		case *expr.Fib:
-			if e.ResultADDRTYPE && e.FlagDADDR && !e.FlagSADDR && !e.FlagMARK {
-				load(e.Register, reg{field: fieldFibDaddrType, length: 4})
-			} else {
-				load(e.Register, reg{unknown: "fib lookup"})
-			}
+			load(e.Register, fibField(e))
 		case *expr.Bitwise:
 			x := regs[regIndex(e.SourceRegister)]
 			if x.mask != nil || x.unknown != "" {
@@ -187,14 +220,33 @@ func compileRule(c *chain, r *Rule, lookupSet func(name string, id uint32) *comp
 			default:
 				addTest(e.SourceRegister, test{op: opLookup, set: s, invert: e.Invert})
 			}
-		case *expr.Counter, *expr.Log, *expr.Objref, *expr.Notrack, *expr.Dynset:
+		case *expr.Counter, *expr.Log:
 			// statements that do not decide
-		case *expr.Limit:
-			out.unknown = append(out.unknown, "limit rate")
-		case *expr.Quota:
-			out.unknown = append(out.unknown, "quota")
-		case *expr.Connlimit:
-			out.unknown = append(out.unknown, "ct count")
+		case *expr.Notrack:
+			out.notrack = true
+		case *expr.Limit, *expr.Quota, *expr.Connlimit:
+			out.stateful(e, false)
+		case *expr.Objref:
+			switch o := lookupObj(e.Name); {
+			case o == nil:
+				notUnderstood("a reference to missing object " + e.Name)
+			case e.Type == objCounter:
+			case e.Type == objQuota || e.Type == objLimit || e.Type == objConnlimit:
+				if !out.stateful(o.Obj, false) {
+					notUnderstood("object " + e.Name)
+				}
+			default:
+				notUnderstood("object " + e.Name + " of type " + strconv.Itoa(e.Type))
+			}
+		case *expr.Dynset:
+			// "add @set { ip saddr limit rate … }", a meter: each new source
+			// gets a fresh element, so a first connection is within its
+			// limits. Without expressions it only records the packet.
+			for _, x := range e.Exprs {
+				if _, counter := x.(*expr.Counter); !counter && !out.stateful(x, true) {
+					notUnderstood("a set statement (dynset) with " + exprName(x))
+				}
+			}
 		case *expr.Verdict:
 			switch e.Kind {
 			case expr.VerdictAccept:
@@ -217,9 +269,11 @@ func compileRule(c *chain, r *Rule, lookupSet func(name string, id uint32) *comp
 		case *expr.NAT:
 			if e.Type == expr.NATTypeDestNAT {
 				out.verdict = verdictDNAT
+				out.nat = natOf(regs, e.RegAddrMin, e.RegAddrMax, e.RegProtoMin, e.RegProtoMax, false)
 			}
 		case *expr.Redir:
 			out.verdict = verdictDNAT
+			out.nat = natOf(regs, 0, 0, e.RegisterProtoMin, e.RegisterProtoMax, true)
 		case *expr.Masq:
 		case *expr.Match:
 			switch info := e.Info.(type) {
@@ -241,8 +295,12 @@ func compileRule(c *chain, r *Rule, lookupSet func(name string, id uint32) *comp
 					// ip6tables -m rt: matches only a packet with an IPv6
 					// routing header.
 					out.tests = append(out.tests, test{field: fieldRoutingHdr})
+				case "limit", "hashlimit", "recent":
+					if !out.xtRateMatch(e) {
+						notUnderstood("xt match " + e.Name)
+					}
 				default:
-					out.unknown = append(out.unknown, "xt match "+e.Name)
+					notUnderstood("xt match " + e.Name)
 				}
 			}
 		case *expr.Target:
@@ -250,7 +308,12 @@ func compileRule(c *chain, r *Rule, lookupSet func(name string, id uint32) *comp
 			case "LOG", "NFLOG", "MARK", "CONNMARK":
 			case "REJECT":
 				out.verdict = verdictReject
-			case "DNAT", "REDIRECT":
+			case "DNAT":
+				out.verdict = verdictDNAT
+				if to, ok := xtDNAT(e.Info); ok {
+					out.nat = &natTarget{addr: to.Addr(), port: to.Port()}
+				}
+			case "REDIRECT":
 				out.verdict = verdictDNAT
 			default:
 				out.verdict = verdictUnknown
@@ -260,118 +323,12 @@ func compileRule(c *chain, r *Rule, lookupSet func(name string, id uint32) *comp
 			out.verdict = verdictUnknown
 			out.unknown = append(out.unknown, "queue")
 		default:
-			out.unknown = append(out.unknown, exprName(e))
+			notUnderstood(exprName(e))
 		}
+	}
+	for _, m := range missing {
+		notUnderstood(m.Name)
 	}
 	out.text = renderRule(c, out)
 	return out
 }
-
-// The xt addrtype match's invert flags (revision 1).
-const (
-	xtAddrTypeInvertSource = 0x1
-	xtAddrTypeInvertDest   = 0x2
-)
-
-// addrTypeTests turns iptables' "-m addrtype --src-type/--dst-type" into
-// tests of a bit mask of route types, as the match itself does.
-func addrTypeTests(src uint16, invertSrc bool, dst uint16, invertDst bool) []test {
-	var out []test
-	for _, x := range []struct {
-		field  field
-		types  uint16
-		invert bool
-	}{{fieldSaddrTypes, src, invertSrc}, {fieldDaddrTypes, dst, invertDst}} {
-		if x.types == 0 {
-			continue
-		}
-		op := expr.CmpOpNeq // some type of the mask
-		if x.invert {
-			op = expr.CmpOpEq
-		}
-		out = append(out, test{field: x.field, length: 2, mask: binary.NativeEndian.AppendUint16(nil, x.types),
-			op: opCmp, cmp: op, data: []byte{0, 0}})
-	}
-	return out
-}
-
-// addConntrack turns iptables' "-m conntrack --ctstate" into a test of
-// the state bits; any other conntrack criterion stays undecided.
-func (r *rule) addConntrack(m *xt.ConntrackMtinfoBase, states uint16) {
-	if xt.ConntrackFlags(m.MatchFlags)&^(xt.ConntrackState|xt.ConntrackStateAlias) != 0 {
-		r.unknown = append(r.unknown, "xt match conntrack")
-		return
-	}
-	op := expr.CmpOpNeq
-	if xt.ConntrackFlags(m.InvertFlags)&xt.ConntrackState != 0 {
-		op = expr.CmpOpEq
-	}
-	r.tests = append(r.tests, test{field: fieldXtCtState, length: 2, mask: binary.NativeEndian.AppendUint16(nil, states),
-		op: opCmp, cmp: op, data: []byte{0, 0}})
-}
-
-// metaFields are the meta keys whose values the evaluator knows for a
-// new connection's first packet, and their lengths.
-var metaFields = map[expr.MetaKey]reg{
-	expr.MetaKeyL4PROTO:  {field: fieldL4Proto, length: 1},
-	expr.MetaKeyNFPROTO:  {field: fieldNFProto, length: 1},
-	expr.MetaKeyPROTOCOL: {field: fieldEtherType, length: 2},
-	expr.MetaKeyIIFNAME:  {field: fieldIifname, length: 16},
-	expr.MetaKeyOIFNAME:  {field: fieldOifname, length: 16},
-	expr.MetaKeyIIF:      {field: fieldIif, length: 4},
-	expr.MetaKeyOIF:      {field: fieldOif, length: 4},
-	expr.MetaKeyIIFTYPE:  {field: fieldIifType, length: 2},
-	expr.MetaKeyPKTTYPE:  {field: fieldPktType, length: 1},
-}
-
-func metaField(k expr.MetaKey) reg {
-	if r, ok := metaFields[k]; ok {
-		return r
-	}
-	return reg{unknown: "meta " + metaKeyName(k)}
-}
-
-func payloadField(p *expr.Payload, v6 bool) reg {
-	within := func(f field, off, size uint32) (reg, bool) {
-		if p.Offset >= off && p.Offset+p.Len <= off+size && p.Len > 0 {
-			return reg{field: f, start: p.Offset - off, length: p.Len}, true
-		}
-		return reg{}, false
-	}
-	switch p.Base {
-	case expr.PayloadBaseNetworkHeader:
-		if v6 {
-			if r, ok := within(fieldSaddr6, 8, 16); ok {
-				return r
-			}
-			if r, ok := within(fieldDaddr6, 24, 16); ok {
-				return r
-			}
-			break
-		}
-		if r, ok := within(fieldSaddr4, 12, 4); ok {
-			return r
-		}
-		if r, ok := within(fieldDaddr4, 16, 4); ok {
-			return r
-		}
-	case expr.PayloadBaseTransportHeader:
-		if r, ok := within(fieldSport, 0, 2); ok {
-			return r
-		}
-		if r, ok := within(fieldDport, 2, 2); ok {
-			return r
-		}
-		if p.Offset == 0 && p.Len == 4 {
-			return reg{field: fieldPorts, length: 4} // iptables-nft's "--sport X --dport Y"
-		}
-		if p.Offset == 13 && p.Len == 1 {
-			return reg{field: fieldTCPFlags, length: 1}
-		}
-	}
-	return reg{unknown: "a payload match"}
-}
-
-// l4Names names the protocols rules test most.
-var l4Names = map[byte]string{unix.IPPROTO_TCP: "tcp", unix.IPPROTO_UDP: "udp", unix.IPPROTO_ICMP: "icmp",
-	unix.IPPROTO_ICMPV6: "icmpv6", unix.IPPROTO_SCTP: "sctp", unix.IPPROTO_ESP: "esp", unix.IPPROTO_GRE: "gre"}

@@ -5,6 +5,7 @@ package firewall
 import (
 	"net/netip"
 	"slices"
+	"strings"
 )
 
 // tally collects the pieces of every packet followed for one listener.
@@ -61,9 +62,11 @@ func (rs *Ruleset) Decide(sc *Scope, l Listener) Decision {
 				if sources.Empty() {
 					continue
 				}
-				for _, daddr := range rs.destinations(sc, bind, v6) {
-					ev := &evaluator{rs: rs, pkt: newPacket(flow{v6: v6, proto: l.Proto, iif: iif, daddr: daddr, dport: l.Port, local: true})}
-					accepted := ev.hook(HookInput, ev.hook(HookPrerouting, sources))
+				for _, daddr := range rs.destinations(sc, bind, v6, iif) {
+					ev := &evaluator{rs: rs, keeps: keepsOn(sc, bind, daddr, l.Port, iif),
+						pkt: newPacket(flow{v6: v6, proto: l.Proto, iif: iif, daddr: daddr, dport: l.Port, local: true})}
+					accepted := ev.hook(HookInput, ev.hook(HookPrerouting, ev.hook(HookIngress, sources)))
+					accepted = ev.bridged(accepted)
 					t.remote(v6, accepted, ev.pieces)
 				}
 			}
@@ -106,15 +109,28 @@ func DecideForwarded(outer *Ruleset, outerScope *Scope, proto uint8, hostPort, t
 				sources = sources.Minus(outerScope.arriving(oif, v6))
 			}
 		}
-		for _, daddr := range outer.destinations(outerScope, hostPort.Addr().Unmap(), v6) {
+		for _, daddr := range outer.destinations(outerScope, hostPort.Addr().Unmap(), v6, iif) {
 			ev := &evaluator{rs: outer, passDNAT: true,
 				pkt: newPacket(flow{v6: v6, proto: proto, iif: iif, daddr: daddr, dport: hostPort.Port(), local: true})}
-			in := ev.hook(HookPrerouting, sources)
+			in := ev.bridged(ev.hook(HookIngress, sources))
+			start := len(ev.pieces)
+			in = ev.hook(HookPrerouting, in)
+			// Only what a DNAT translated goes on to the container; what
+			// prerouting accepts untranslated is the host's own port.
+			var translated AddrSet
+			for _, p := range ev.pieces[start:] {
+				if p.verdict == verdictDNAT {
+					translated = translated.Union(p.sources)
+				}
+			}
+			in = in.Intersect(translated)
 			ev.pkt = newPacket(flow{v6: v6, proto: proto, iif: iif, oif: oif, daddr: to.Addr(), dport: to.Port(), dnatted: true})
 			in = ev.hook(HookForward, in)
+			// The container's namespace tracks the connection afresh: no
+			// DNAT there.
 			ev.rs, ev.passDNAT = inner, false
-			ev.pkt = newPacket(flow{v6: v6, proto: proto, iif: iifInside, daddr: to.Addr(), dport: to.Port(), local: true, dnatted: true})
-			in = ev.hook(HookInput, ev.hook(HookPrerouting, in))
+			ev.pkt = newPacket(flow{v6: v6, proto: proto, iif: iifInside, daddr: to.Addr(), dport: to.Port(), local: true})
+			in = ev.hook(HookInput, ev.hook(HookPrerouting, ev.hook(HookIngress, in)))
 			t.remote(v6, in, ev.pieces)
 		}
 	}
@@ -125,6 +141,32 @@ func DecideForwarded(outer *Ruleset, outerScope *Scope, proto uint8, hostPort, t
 		t.local(ev.hook(HookInput, ev.hook(HookPrerouting, AddrSet{{src, src}})), ev.pieces)
 	}
 	return t.decision(outerScope, false)
+}
+
+// keepsOn says whether a DNAT, on a packet sent to daddr and arriving on
+// iif, still reaches a listener on bind:port: a redirect or a DNAT to one
+// of this host's addresses that the bind admits, on the same port.
+func keepsOn(sc *Scope, bind, daddr netip.Addr, port uint16, iif *Interface) func(netip.Addr, uint16) bool {
+	return func(addr netip.Addr, toPort uint16) bool {
+		if toPort != 0 && toPort != port {
+			return false
+		}
+		if !addr.IsValid() { // a redirect: to the arriving interface's primary address
+			if iif == nil {
+				return false
+			}
+			for _, p := range iif.Addrs {
+				if p.Addr().Is4() == daddr.Is4() && !p.Addr().IsLinkLocalUnicast() {
+					addr = p.Addr()
+					break
+				}
+			}
+		}
+		if !addr.IsValid() || interfaceFor(sc, addr) == nil || !sc.local(addr) {
+			return false
+		}
+		return bind.IsUnspecified() && (bind.Is4() == addr.Is4() || !bind.Is4()) || bind == addr
+	}
 }
 
 // decision names the widest class that gets through, and the rule that
@@ -164,8 +206,9 @@ func (t *tally) decision(sc *Scope, loopbackBind bool) Decision {
 		outside := sc.outside[i]
 		through := t.accepted[i].Intersect(outside)
 		if !loopbackBind && !through.Empty() && !slices.Equal(through, outside) {
-			p, _ := through.Prefixes(16)
+			p, ok := through.Prefixes(maxSources)
 			d.Sources = append(d.Sources, p...)
+			d.SourcesCut = d.SourcesCut || !ok
 		}
 	}
 	return d
@@ -219,6 +262,10 @@ func (d *Decision) explain(p *piece) {
 		d.Handle, d.Rule = p.rule.handle, p.rule.text
 	}
 	d.Why = p.why
+	if p.verdict == verdictAccept && len(p.limits) > 0 {
+		// A first connection within the rate gets in; more may not.
+		d.Why = "rate-limited: " + strings.Join(p.limits, ", ")
+	}
 }
 
 func loopbackOf(v6 bool) netip.Addr {
@@ -230,7 +277,7 @@ func loopbackOf(v6 bool) netip.Addr {
 
 // inputInterfaces are the interfaces a packet from outside can arrive
 // on: each non-loopback one when a rule tests the input interface, else
-// one stands for all.
+// one stands for all. A namespace with none receives nothing from outside.
 func (rs *Ruleset) inputInterfaces(sc *Scope) []*Interface {
 	var out []*Interface
 	for i := range sc.Interfaces {
@@ -241,23 +288,26 @@ func (rs *Ruleset) inputInterfaces(sc *Scope) []*Interface {
 			}
 		}
 	}
-	if len(out) == 0 {
-		out = append(out, &Interface{Name: "eth0", Index: 2}) // a namespace without links: any will do
-	}
 	return out
 }
 
-// destinations are the local addresses a packet to bind can be sent to:
-// bind itself, or for a wildcard each address when a rule tests the
-// destination address, else one stands for all.
-func (rs *Ruleset) destinations(sc *Scope, bind netip.Addr, v6 bool) []netip.Addr {
+// destinations are the local addresses a packet to bind, arriving on
+// iif, can be sent to: bind itself, or for a wildcard the addresses of
+// iif (a source addresses the host where its traffic arrives) and the
+// host's own addresses on loopback beyond 127.0.0.0/8 and ::1 (service
+// addresses routed to it) — each when a rule tests the destination
+// address, else one stands for all.
+func (rs *Ruleset) destinations(sc *Scope, bind netip.Addr, v6 bool, iif *Interface) []netip.Addr {
 	if bind.IsValid() && !bind.IsUnspecified() {
 		return []netip.Addr{bind}
 	}
 	var out []netip.Addr
 	for _, i := range sc.Interfaces {
+		if i.Name != iif.Name && !i.Loopback {
+			continue
+		}
 		for _, p := range i.Addrs {
-			if a := p.Addr(); a.Is6() == v6 && !i.Loopback && !a.IsLinkLocalUnicast() {
+			if a := p.Addr(); a.Is6() == v6 && !a.IsLoopback() && !a.IsLinkLocalUnicast() {
 				out = append(out, a)
 				if !rs.testsDaddr {
 					return out
@@ -265,13 +315,24 @@ func (rs *Ruleset) destinations(sc *Scope, bind netip.Addr, v6 bool) []netip.Add
 			}
 		}
 	}
-	if len(out) == 0 {
-		if v6 {
-			return []netip.Addr{netip.MustParseAddr("2001:db8::1")}
-		}
-		return []netip.Addr{netip.AddrFrom4([4]byte{198, 51, 100, 1})}
-	}
 	return out
+}
+
+// bridged stops, as undecided, the sources of a packet that arrives on a
+// bridge when the ruleset has bridge-family chains at prerouting or
+// input: they see it, and portwarden does not evaluate them.
+func (ev *evaluator) bridged(in AddrSet) AddrSet {
+	if in.Empty() || ev.pkt.iif == nil || !ev.pkt.iif.Bridge {
+		return in
+	}
+	for _, c := range ev.rs.bridge {
+		if c.Hook == HookPrerouting || c.Hook == HookInput {
+			ev.add(piece{sources: in, verdict: verdictUnknown, chain: c,
+				why: "a bridge-family chain, which sees what arrives through bridge " + ev.pkt.iif.Name + ", is not evaluated"})
+			return nil
+		}
+	}
+	return in
 }
 
 // interfaceFor is the interface whose network holds a.

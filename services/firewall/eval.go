@@ -3,12 +3,11 @@
 package firewall
 
 import (
-	"encoding/binary"
 	"net/netip"
+	"slices"
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
-	"golang.org/x/sys/unix"
 )
 
 // maxDepth bounds jumps, as the kernel does (it refuses deeper rulesets).
@@ -19,93 +18,6 @@ const maxDepth = 16
 // more than a refresh can spend. Past it, the rest is undecided.
 const maxSteps = 100000
 
-// packet is the first packet of a new flow, as the base chains see it,
-// but for its source address, which the evaluator follows as a set.
-type packet struct {
-	v6    bool
-	dport uint16
-	vals  [fieldCount][]byte
-	// each field's first 8 bytes, packed big-endian, for fast tests
-	ints [fieldCount]uint64
-	lens [fieldCount]uint32
-	// store backs vals: one allocation for the whole packet
-	store [fieldCount][16]byte
-}
-
-// flow describes the packet to follow.
-type flow struct {
-	v6       bool
-	proto    uint8
-	iif, oif *Interface // oif: forwarded packets only
-	daddr    netip.Addr
-	dport    uint16
-	local    bool // daddr is this namespace's own (fib daddr type local)
-	fromHost bool // the source is this namespace's own address
-	dnatted  bool // a DNAT rewrote the destination on the way
-}
-
-func newPacket(f flow) *packet {
-	p := &packet{v6: f.v6, dport: f.dport}
-	set := func(fl field, b ...byte) { p.vals[fl] = p.store[fl][:copy(p.store[fl][:], b)] }
-	u32 := func(fl field, v uint32) { p.vals[fl] = binary.NativeEndian.AppendUint32(p.store[fl][:0], v) }
-	u16 := func(fl field, v uint16) { p.vals[fl] = binary.NativeEndian.AppendUint16(p.store[fl][:0], v) }
-	set(fieldL4Proto, f.proto)
-	if f.v6 {
-		set(fieldNFProto, unix.NFPROTO_IPV6)
-		set(fieldEtherType, 0x86, 0xdd)
-		a := f.daddr.As16()
-		set(fieldDaddr6, a[:]...)
-	} else {
-		set(fieldNFProto, unix.NFPROTO_IPV4)
-		set(fieldEtherType, 0x08, 0x00)
-		a := f.daddr.As4()
-		set(fieldDaddr4, a[:]...)
-	}
-	link := func(name, index field, i *Interface) {
-		p.vals[name] = p.store[name][:16]
-		if i != nil {
-			copy(p.vals[name][:15], i.Name)
-			u32(index, uint32(i.Index))
-		} else {
-			u32(index, 0)
-		}
-	}
-	link(fieldIifname, fieldIif, f.iif)
-	link(fieldOifname, fieldOif, f.oif)
-	ifType := uint16(unix.ARPHRD_ETHER)
-	if f.iif != nil && f.iif.Loopback {
-		ifType = unix.ARPHRD_LOOPBACK
-	}
-	u16(fieldIifType, ifType)
-	set(fieldPktType, unix.PACKET_HOST)
-	p.vals[fieldDport] = binary.BigEndian.AppendUint16(p.store[fieldDport][:0], f.dport)
-	if f.proto == unix.IPPROTO_TCP {
-		set(fieldTCPFlags, 0x02) // SYN
-	}
-	u32(fieldCtState, 0x08) // NF_CT_STATE_BIT(IP_CT_NEW)
-	addrType := uint32(unix.RTN_UNICAST)
-	if f.local {
-		addrType = unix.RTN_LOCAL
-	}
-	u32(fieldFibDaddrType, addrType)
-	u16(fieldDaddrTypes, 1<<addrType)
-	srcType := uint16(unix.RTN_UNICAST)
-	if f.fromHost {
-		srcType = unix.RTN_LOCAL
-	}
-	u16(fieldSaddrTypes, 1<<srcType)
-	xtState := uint16(1 << 3) // XT_CONNTRACK_STATE_BIT(IP_CT_NEW)
-	if f.dnatted {
-		xtState |= 1 << 7 // XT_CONNTRACK_STATE_DNAT
-	}
-	u16(fieldXtCtState, xtState)
-	for f, v := range p.vals {
-		p.lens[f] = uint32(len(v))
-		p.ints[f] = pack(v, 8, 0)
-	}
-	return p
-}
-
 // piece is what happened to part of the sources.
 type piece struct {
 	sources AddrSet
@@ -113,6 +25,8 @@ type piece struct {
 	chain   *chain
 	rule    *rule  // nil: the chain's policy
 	why     string // unknown: what was not understood
+	// limits are the rate limits the packet passed on its way here.
+	limits []string
 }
 
 // evaluator follows one packet through a ruleset.
@@ -124,7 +38,28 @@ type evaluator struct {
 	// made (a published container port); otherwise DNAT takes the packet
 	// away from the listener.
 	passDNAT bool
-	steps    int // rules visited
+	// keeps reports whether a DNAT to addr:port (an unset address: the
+	// interface's own) still reaches the listener being decided.
+	keeps  func(addr netip.Addr, port uint16) bool
+	steps  int      // rules visited
+	limits []string // rate limits passed so far
+}
+
+// add records a piece, with the rate limits passed to get there.
+func (ev *evaluator) add(p piece) {
+	if len(ev.limits) > 0 {
+		p.limits = append([]string(nil), ev.limits...)
+	}
+	ev.pieces = append(ev.pieces, p)
+}
+
+// passed notes rate limits a packet passed (within their rate).
+func (ev *evaluator) passed(limits ...string) {
+	for _, l := range limits {
+		if !slices.Contains(ev.limits, l) {
+			ev.limits = append(ev.limits, l)
+		}
+	}
 }
 
 // hook runs the sources through every base chain at h, in priority order:
@@ -137,6 +72,12 @@ func (ev *evaluator) hook(h Hook, in AddrSet) AddrSet {
 		if !c.appliesTo(ev.pkt.v6) || (c.Type == nftables.ChainTypeNAT && h != HookPrerouting && h != HookOutput) {
 			continue
 		}
+		if c.Type == nftables.ChainTypeNAT && h == HookPrerouting && ev.pkt.fromHost {
+			continue // this host's own connection was given its NAT in output
+		}
+		if h == HookIngress && (ev.pkt.iif == nil || !c.attached(ev.pkt.iif.Name)) || h == HookEgress && (ev.pkt.oif == nil || !c.attached(ev.pkt.oif.Name)) {
+			continue
+		}
 		start := len(ev.pieces)
 		rest := ev.run(c, in, 0)
 		if !rest.Empty() {
@@ -144,7 +85,7 @@ func (ev *evaluator) hook(h Hook, in AddrSet) AddrSet {
 			if c.Drop {
 				v = verdictDrop
 			}
-			ev.pieces = append(ev.pieces, piece{sources: rest, verdict: v, chain: c})
+			ev.add(piece{sources: rest, verdict: v, chain: c})
 		}
 		in = nil
 		for i := start; i < len(ev.pieces); i++ {
@@ -175,15 +116,36 @@ func (ev *evaluator) run(c *chain, in AddrSet, depth int) AddrSet {
 			break
 		}
 		if ev.steps++; ev.steps > maxSteps {
-			ev.pieces = append(ev.pieces, piece{sources: in, verdict: verdictUnknown, chain: c, rule: r, why: "a ruleset too intricate to follow"})
+			ev.add(piece{sources: in, verdict: verdictUnknown, chain: c, rule: r, why: "a ruleset too intricate to follow"})
 			return nil
 		}
 		m, why := ev.match(r, in)
-		if m.Empty() || r.verdict == verdictNone {
-			continue // no match, or nothing decided
+		switch {
+		case m.Empty():
+			continue
+		case r.never != "":
+			// A first connection cannot match it: under a rate limit's
+			// threshold, or not on a list of sources seen before.
+			if r.rate && why == "" {
+				ev.passed("within " + r.never)
+			}
+			continue
+		case why == "" && len(r.limited) > 0:
+			ev.passed(r.limited...)
+		}
+		if r.notrack && why == "" {
+			if !slices.Equal(m, in) {
+				ev.add(piece{sources: m, verdict: verdictUnknown, chain: c, rule: r, why: "notrack for some sources only"})
+				in = in.Minus(m)
+				continue
+			}
+			ev.pkt.untrack()
+		}
+		if r.verdict == verdictNone {
+			continue // nothing decided
 		}
 		if why != "" {
-			ev.pieces = append(ev.pieces, piece{sources: m, verdict: verdictUnknown, chain: c, rule: r, why: why})
+			ev.add(piece{sources: m, verdict: verdictUnknown, chain: c, rule: r, why: why})
 			in = in.Minus(m)
 			continue
 		}
@@ -191,17 +153,20 @@ func (ev *evaluator) run(c *chain, in AddrSet, depth int) AddrSet {
 		if v == verdictMap {
 			v, target, why = ev.fromMap(c, r)
 			if why != "" {
-				ev.pieces = append(ev.pieces, piece{sources: m, verdict: verdictUnknown, chain: c, rule: r, why: why})
+				ev.add(piece{sources: m, verdict: verdictUnknown, chain: c, rule: r, why: why})
 				in = in.Minus(m)
 				continue
 			}
+		}
+		if v == verdictDNAT && !ev.passDNAT && ev.keeps != nil && r.nat != nil && ev.keeps(r.nat.addr, r.nat.port) {
+			v = verdictAccept // a DNAT onto the listener itself: it goes on there
 		}
 		switch v {
 		case verdictNone:
 			continue
 		case verdictJump, verdictGoto:
 			if depth >= maxDepth || target == nil {
-				ev.pieces = append(ev.pieces, piece{sources: m, verdict: verdictUnknown, chain: c, rule: r, why: "jumps too deep"})
+				ev.add(piece{sources: m, verdict: verdictUnknown, chain: c, rule: r, why: "jumps too deep"})
 				in = in.Minus(m)
 				continue
 			}
@@ -216,7 +181,7 @@ func (ev *evaluator) run(c *chain, in AddrSet, depth int) AddrSet {
 			back = back.Union(m)
 			in = in.Minus(m)
 		default:
-			ev.pieces = append(ev.pieces, piece{sources: m, verdict: v, chain: c, rule: r})
+			ev.add(piece{sources: m, verdict: v, chain: c, rule: r})
 			in = in.Minus(m)
 		}
 	}
@@ -248,6 +213,8 @@ func (ev *evaluator) match(r *rule, in AddrSet) (AddrSet, string) {
 				why = "a source port test that only some client ports pass"
 				continue
 			}
+		case ev.pkt.noEntry(t.field):
+			return nil, "" // the ct expression breaks: no entry to read
 		case t.fast:
 			o = t.matchFast(ev.pkt.ints[t.field], ev.pkt.lens[t.field])
 		case ev.pkt.vals[t.field] == nil:

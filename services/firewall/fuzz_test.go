@@ -27,7 +27,7 @@ func FuzzDecide(f *testing.F) {
 		sc := NewScope([]Interface{
 			{Name: "lo", Index: 1, Loopback: true, Addrs: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/8")}},
 			{Name: "eth0", Index: 2, Addrs: []netip.Prefix{netip.MustParsePrefix("198.51.100.1/24"), netip.MustParsePrefix("2001:db8::1/64")},
-				Routes: []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0"), netip.MustParsePrefix("198.51.100.0/24"), netip.MustParsePrefix("::/0")}},
+				Routes: []Route{{Dst: netip.MustParsePrefix("0.0.0.0/0"), Table: 254}, {Dst: netip.MustParsePrefix("198.51.100.0/24"), Table: 254}, {Dst: netip.MustParsePrefix("::/0"), Table: 254}}},
 		}, []netip.Prefix{netip.MustParsePrefix("198.51.100.128/25")})
 		for _, l := range []Listener{
 			{Proto: 6, Addr: netip.IPv6Unspecified(), Port: uint16(len(b))},

@@ -20,6 +20,9 @@ const (
 	ReachUnknown  Reach = "unknown"
 )
 
+// maxSources bounds Decision.Sources.
+const maxSources = 16
+
 // Verdicts of a Decision.
 const (
 	VerdictAccept   = "accept"
@@ -41,9 +44,12 @@ type Decision struct {
 	Handle  uint64
 	Rule    string // as nft lists it: "tcp dport 9001 drop"
 	// Sources are the sources that get through, when only part of the
-	// outside does.
-	Sources []netip.Prefix
-	// Why says, when Reach is unknown, what the evaluator did not follow.
+	// outside does; at most maxSources prefixes, SourcesCut set when there
+	// are more.
+	Sources    []netip.Prefix
+	SourcesCut bool
+	// Why says, when Reach is unknown, what the evaluator did not follow;
+	// when the deciding accept is rate-limited, "rate-limited: …".
 	Why string
 	// Host is whether this host itself can connect.
 	Host bool
@@ -66,11 +72,19 @@ type Interface struct {
 	Name     string
 	Index    int
 	Loopback bool
+	Bridge   bool // a Linux bridge: bridge-family chains see what crosses it
 	Addrs    []netip.Prefix
-	// Routes are the destinations the main routing table sends through
-	// the interface (a default route is 0.0.0.0/0 or ::/0): a source's
-	// packets are taken to arrive where the replies to it leave.
-	Routes []netip.Prefix
+	// Routes are the destinations routing tables send through the
+	// interface (a default route is 0.0.0.0/0 or ::/0), each hop of a
+	// multipath route included: a source's packets are taken to arrive
+	// where the replies to it leave.
+	Routes []Route
+}
+
+// Route is a destination a routing table sends through an interface.
+type Route struct {
+	Dst   netip.Prefix
+	Table uint32 // 254 is main
 }
 
 // IP protocol numbers of the listeners evaluated.
@@ -152,36 +166,51 @@ func NewScope(ifs []Interface, internal []netip.Prefix) *Scope {
 }
 
 // routedSources assigns each source address to the interface the
-// longest matching route sends replies through.
+// longest matching route sends replies through, table by table: with
+// policy routing a source may arrive on the interfaces of several tables.
 func routedSources(ifs []Interface) map[string][2]AddrSet {
 	type route struct {
 		dst netip.Prefix
 		via string
 	}
-	var routes []route
+	tables := map[uint32][]route{}
 	for _, i := range ifs {
-		for _, p := range i.Routes {
-			routes = append(routes, route{p.Masked(), i.Name})
+		for _, r := range i.Routes {
+			tables[r.Table] = append(tables[r.Table], route{r.Dst.Masked(), i.Name})
 		}
 	}
-	if len(routes) == 0 {
+	if len(tables) == 0 {
 		return nil
 	}
-	slices.SortStableFunc(routes, func(a, b route) int { return b.dst.Bits() - a.dst.Bits() })
 	via := map[string][2]AddrSet{}
-	var covered [2]AddrSet
-	for _, r := range routes {
-		i := 0
-		if r.dst.Addr().Is6() {
-			i = 1
+	for _, routes := range tables {
+		slices.SortStableFunc(routes, func(a, b route) int { return b.dst.Bits() - a.dst.Bits() })
+		var covered [2]AddrSet
+		for _, r := range routes {
+			i := 0
+			if r.dst.Addr().Is6() {
+				i = 1
+			}
+			set := prefixSet(r.dst).Minus(covered[i])
+			covered[i] = covered[i].Union(prefixSet(r.dst))
+			v := via[r.via]
+			v[i] = v[i].Union(set)
+			via[r.via] = v
 		}
-		set := prefixSet(r.dst).Minus(covered[i])
-		covered[i] = covered[i].Union(prefixSet(r.dst))
-		v := via[r.via]
-		v[i] = v[i].Union(set)
-		via[r.via] = v
 	}
 	return via
+}
+
+// local reports whether a is one of the namespace's own addresses.
+func (s *Scope) local(a netip.Addr) bool {
+	for _, i := range s.Interfaces {
+		for _, p := range i.Addrs {
+			if p.Addr() == a {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // arriving is the set of sources of IP version v6 that arrive on iif.

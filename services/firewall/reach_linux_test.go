@@ -85,6 +85,9 @@ func TestReachAgreesWithPackets(t *testing.T) {
 				if want, ok := c.rules[l.addr.Port()]; ok && !strings.Contains(d.RuleRef(), want) {
 					t.Errorf("%s: decided by %q, want %q", l, d.RuleRef(), want)
 				}
+				if want, ok := c.limited[l.addr.Port()]; ok && reach != "none" && (!strings.Contains(d.Why, "rate-limited") || !strings.Contains(d.Why, want)) {
+					t.Errorf("%s: why %q, want it rate-limited by %q", l, d.Why, want)
+				}
 			}
 		})
 	}
@@ -103,6 +106,9 @@ type reachCase struct {
 	setup   [][]string // commands run in the server namespace
 	rules   map[uint16]string
 	unknown map[uint16]string // ports whose reach must be unknown, and why
+	// limited are ports whose reach must agree with packets, and whose
+	// deciding accept is said to be rate-limited by this.
+	limited map[uint16]string
 }
 
 func nftScript(s string) []string { return []string{"nft", s} }
@@ -180,14 +186,81 @@ func reachCases(bed *sockettest.FirewallBed) []reachCase {
 			}
 		}`, bed.PublicNet4, bed.PublicNet6))},
 			rules: map[uint16]string{9002: "inet portwarden input handle"}},
-		{name: "a rule the evaluator does not know", setup: [][]string{nftScript(`table inet filter {
-			chain input { type filter hook input priority 0;
-				tcp dport 9001 limit rate 10/second accept
-				tcp dport 9001 drop
+		{name: "rules the evaluator does not know", setup: [][]string{nftScript(`table inet filter {
+			chain input { type filter hook input priority 0; policy drop;
+				iif lo accept
+				tcp dport 9001 socket transparent 1 accept
+				tcp dport 9002 accept
 				udp dport 9005 meta mark 0x1 drop
+				udp dport 9005 accept
 			}
 		}`)},
-			unknown: map[uint16]string{9001: "limit rate", 9005: "meta mark"}},
+			// "socket" loads a register: the comparison after it must not
+			// test the port the register held before (reach none).
+			unknown: map[uint16]string{9001: "socket", 9005: "meta mark"}},
+		{name: "rate limits of every form", setup: [][]string{nftScript(`table inet filter {
+			limit per_minute { rate 600/minute burst 50 packets }
+			quota plenty { 500 mbytes }
+			set conn6 { type ipv6_addr; flags dynamic; }
+			chain input { type filter hook input priority 0; policy drop;
+				iif lo accept
+				ct state established,related accept
+				tcp dport 9001 ct state new limit rate 600/minute burst 50 packets accept
+				tcp dport 9002 limit name "per_minute" accept
+				tcp dport 9003 quota name "plenty" accept
+				udp dport 9005 meter flood4 { ip saddr limit rate over 100/second } drop
+				udp dport 9005 accept
+				tcp dport 9007 add @conn6 { ip6 saddr ct count over 5 } reject
+				tcp dport 9007 accept
+			}
+		}`)},
+			limited: map[uint16]string{9001: "limit rate 600/minute", 9002: "limit rate 600/minute", 9003: "quota",
+				9005: "limit rate 100/second over", 9007: "ct count 5"}},
+		{name: "firewalld's ct status and reverse-path filter", setup: [][]string{nftScript(`table inet fw {
+			chain raw_pre { type filter hook prerouting priority -290; policy accept;
+				meta nfproto ipv6 fib saddr . mark . iif oif missing drop
+			}
+			chain input { type filter hook input priority 10; policy accept;
+				ct state { established, related } accept
+				ct status dnat accept
+				iifname "lo" accept
+				ct state invalid drop
+				tcp dport { 9001, 9002 } accept
+				reject with icmpx admin-prohibited
+			}
+		}`)},
+			rules: map[uint16]string{9003: "reject"}},
+		{name: "notrack", setup: [][]string{nftScript(`table inet raw {
+			chain pre { type filter hook prerouting priority -300; tcp dport { 9001, 9002 } notrack; }
+		}
+		table inet filter {
+			chain input { type filter hook input priority 0; policy drop;
+				iif lo accept
+				ct state established,related accept
+				ct state new tcp dport 9001 accept
+				ct state untracked tcp dport 9002 accept
+				ct state new tcp dport 9007 accept
+			}
+		}`)}},
+		{name: "accepted only on the internal address", setup: [][]string{nftScript(fmt.Sprintf(`table inet filter {
+			chain input { type filter hook input priority 0; policy drop;
+				iif lo accept
+				ip daddr %s accept
+				ip6 daddr %s accept
+			}
+		}`, bed.ServerInternal4, bed.ServerInternal6))}},
+		{name: "ingress hooks", setup: [][]string{nftScript(fmt.Sprintf(`table netdev edge {
+			chain in { type filter hook ingress device %q priority 0; tcp dport { 9001, 9002 } drop; }
+		}
+		table inet edge {
+			chain in { type filter hook ingress device %q priority 0; udp dport 9005 drop; }
+		}`, pubLink, inLink))}},
+		{name: "DNAT onto the listener itself", setup: [][]string{nftScript(fmt.Sprintf(`table ip nat {
+			chain pre { type nat hook prerouting priority -100;
+				tcp dport 9001 dnat to %s:9001
+				tcp dport 9003 redirect to :9003
+			}
+		}`, bed.ServerPublic4))}},
 	}
 }
 

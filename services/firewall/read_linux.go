@@ -30,7 +30,7 @@ func Read(nsPath string) (*Ruleset, error) {
 		if err != nil {
 			return nil, err
 		}
-		chains, sets, err := readTables(fd)
+		chains, sets, objs, err := readTables(fd)
 		if err != nil {
 			return nil, err
 		}
@@ -39,7 +39,7 @@ func Read(nsPath string) (*Ruleset, error) {
 			return nil, err
 		}
 		if before == after {
-			rs := NewRuleset(chains, sets)
+			rs := NewRuleset(chains, sets, objs...)
 			rs.Generation = after
 			return rs, nil
 		}
@@ -90,31 +90,60 @@ func generation(nsFd int) (uint32, error) {
 	return 0, errors.New("nftables: no ruleset generation in the kernel's answer")
 }
 
-func readTables(nsFd int) ([]Chain, []Set, error) {
+// evaluated says whether the evaluator reads a table family's chains:
+// those that see IP packets to this host (arp does not).
+func evaluated(f nftables.TableFamily) bool {
+	switch f {
+	case nftables.TableFamilyINet, nftables.TableFamilyIPv4, nftables.TableFamilyIPv6,
+		nftables.TableFamilyNetdev, nftables.TableFamilyBridge:
+		return true
+	}
+	return false
+}
+
+func readTables(nsFd int) ([]Chain, []Set, []Object, error) {
 	// One lasting netlink socket: the default opens one per request, each
 	// entering the namespace anew.
 	conn, err := nftables.New(nftables.WithNetNSFd(nsFd), nftables.AsLasting())
 	if err != nil {
-		return nil, nil, fmt.Errorf("nftables: %w", err)
+		return nil, nil, nil, fmt.Errorf("nftables: %w", err)
 	}
 	defer conn.CloseLasting()
 	tables, err := conn.ListTables()
 	if err != nil {
-		return nil, nil, fmt.Errorf("nftables: list tables: %w", err)
+		return nil, nil, nil, fmt.Errorf("nftables: list tables: %w", nftablesErr(err))
+	}
+	devices, err := chainDevices(nsFd)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	exprNames, err := ruleExprNames(nsFd)
+	if err != nil {
+		return nil, nil, nil, err
 	}
 	var sets []Set
+	var objs []Object
 	for _, t := range tables {
-		if t.Family != nftables.TableFamilyINet && t.Family != nftables.TableFamilyIPv4 && t.Family != nftables.TableFamilyIPv6 {
+		if !evaluated(t.Family) {
 			continue
+		}
+		named, err := conn.GetNamedObjects(t)
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("nftables: objects of %s: %w", tableKey(t.Family, t.Name), err)
+		}
+		for _, o := range named {
+			if n, ok := o.(*nftables.NamedObj); ok {
+				objs = append(objs, Object{Family: t.Family, Table: t.Name, Name: n.Name, Obj: n.Obj})
+			}
 		}
 		ss, err := conn.GetSets(t)
 		if err != nil {
-			return nil, nil, fmt.Errorf("nftables: sets of %s: %w", tableKey(t.Family, t.Name), err)
+			return nil, nil, nil, fmt.Errorf("nftables: sets of %s: %w", tableKey(t.Family, t.Name), err)
 		}
 		for _, s := range ss {
 			els, err := conn.GetSetElements(s)
 			if err != nil {
-				return nil, nil, fmt.Errorf("nftables: elements of %s %s: %w", tableKey(t.Family, t.Name), s.Name, err)
+				return nil, nil, nil, fmt.Errorf("nftables: elements of %s %s: %w", tableKey(t.Family, t.Name), s.Name, err)
 			}
 			sets = append(sets, Set{Family: t.Family, Table: t.Name, Name: s.Name, ID: s.ID, Interval: s.Interval,
 				Map: s.IsMap, Concat: s.Concatenation, Elements: els})
@@ -122,31 +151,41 @@ func readTables(nsFd int) ([]Chain, []Set, error) {
 	}
 	list, err := conn.ListChains()
 	if err != nil {
-		return nil, nil, fmt.Errorf("nftables: list chains: %w", err)
+		return nil, nil, nil, fmt.Errorf("nftables: list chains: %w", err)
 	}
 	var chains []Chain
 	for _, c := range list {
-		if c.Table == nil || (c.Table.Family != nftables.TableFamilyINet && c.Table.Family != nftables.TableFamilyIPv4 && c.Table.Family != nftables.TableFamilyIPv6) {
+		if c.Table == nil || !evaluated(c.Table.Family) {
 			continue
 		}
 		rules, err := conn.GetRules(c.Table, c)
 		if err != nil {
-			return nil, nil, fmt.Errorf("nftables: rules of %s %s: %w", tableKey(c.Table.Family, c.Table.Name), c.Name, err)
+			return nil, nil, nil, fmt.Errorf("nftables: rules of %s %s: %w", tableKey(c.Table.Family, c.Table.Name), c.Name, err)
 		}
 		ch := Chain{Family: c.Table.Family, Table: c.Table.Name, Name: c.Name, Type: c.Type}
 		if c.Hooknum != nil {
 			ch.Base, ch.Hook = true, Hook(*c.Hooknum)
+			ch.Devices = devices[tableKey(c.Table.Family, c.Table.Name)+" "+c.Name]
+			switch {
+			case c.Table.Family == nftables.TableFamilyNetdev && ch.Hook == 0,
+				c.Table.Family == nftables.TableFamilyINet && ch.Hook == nfInetIngress:
+				ch.Hook = HookIngress
+			case c.Table.Family == nftables.TableFamilyNetdev && ch.Hook == 1:
+				ch.Hook = HookEgress
+			}
 			if c.Priority != nil {
 				ch.Priority = int32(*c.Priority)
 			}
 			ch.Drop = c.Policy != nil && *c.Policy == nftables.ChainPolicyDrop
 		}
+		key := tableKey(c.Table.Family, c.Table.Name) + " " + c.Name
 		for _, r := range rules {
-			ch.Rules = append(ch.Rules, Rule{Handle: r.Handle, Exprs: r.Exprs})
+			ch.Rules = append(ch.Rules, Rule{Handle: r.Handle, Exprs: r.Exprs,
+				Missing: missingExprs(r.Exprs, exprNames[ruleKey{key, r.Handle}])})
 		}
 		chains = append(chains, ch)
 	}
-	return chains, sets, nil
+	return chains, sets, objs, nil
 }
 
 // ReadInterfaces lists the interfaces of the network namespace nsPath
@@ -177,8 +216,18 @@ func ReadInterfaces(nsPath string) ([]Interface, error) {
 		i.Loopback = binary.NativeEndian.Uint32(m.Data[8:12])&unix.IFF_LOOPBACK != 0
 		if ad, err := netlink.NewAttributeDecoder(m.Data[unix.SizeofIfInfomsg:]); err == nil {
 			for ad.Next() {
-				if ad.Type() == unix.IFLA_IFNAME {
+				switch ad.Type() {
+				case unix.IFLA_IFNAME:
 					i.Name = ad.String()
+				case unix.IFLA_LINKINFO:
+					ad.Nested(func(nad *netlink.AttributeDecoder) error {
+						for nad.Next() {
+							if nad.Type() == unix.IFLA_INFO_KIND {
+								i.Bridge = nad.String() == "bridge"
+							}
+						}
+						return nil
+					})
 				}
 			}
 		}
@@ -221,39 +270,54 @@ func ReadInterfaces(nsPath string) ([]Interface, error) {
 		return nil, fmt.Errorf("rtnetlink: list routes: %w", err)
 	}
 	for _, m := range routes {
-		dst, oif, ok := parseRoute(m.Data)
-		if i, known := byIndex[oif]; ok && known {
-			out[i].Routes = append(out[i].Routes, dst)
+		for _, r := range parseRoute(m.Data) {
+			if i, known := byIndex[r.oif]; known {
+				out[i].Routes = append(out[i].Routes, Route{Dst: r.dst, Table: r.table})
+			}
 		}
 	}
 	return out, nil
 }
 
-// parseRoute reads a unicast route of the main table: its destination and
-// the index of the interface it leaves by.
-func parseRoute(b []byte) (netip.Prefix, int, bool) {
-	if len(b) < unix.SizeofRtMsg {
-		return netip.Prefix{}, 0, false
+type routeHop struct {
+	dst   netip.Prefix
+	table uint32
+	oif   int
+}
+
+// parseRoute reads a unicast route of any table: its destination and the
+// interfaces it leaves by (each hop of a multipath route).
+func parseRoute(b []byte) []routeHop {
+	if len(b) < unix.SizeofRtMsg || b[7] != unix.RTN_UNICAST {
+		return nil
 	}
-	family, bits, table, kind := b[0], int(b[1]), uint32(b[4]), b[7]
+	family, bits, table := b[0], int(b[1]), uint32(b[4])
 	ad, err := netlink.NewAttributeDecoder(b[unix.SizeofRtMsg:])
-	if err != nil || kind != unix.RTN_UNICAST {
-		return netip.Prefix{}, 0, false
+	if err != nil {
+		return nil
 	}
 	var dst netip.Addr
-	oif := 0
+	var oifs []int
 	for ad.Next() {
 		switch ad.Type() {
 		case unix.RTA_DST:
 			dst, _ = netip.AddrFromSlice(ad.Bytes())
 		case unix.RTA_OIF:
-			oif = int(ad.Uint32())
+			oifs = append(oifs, int(ad.Uint32()))
 		case unix.RTA_TABLE:
 			table = ad.Uint32()
+		case unix.RTA_MULTIPATH:
+			// struct rtnexthop { u16 len; u8 flags; u8 hops; s32 ifindex; }
+			// then its attributes, each hop aligned to 4 bytes.
+			for mp := ad.Bytes(); len(mp) >= unix.SizeofRtNexthop; {
+				n := int(binary.NativeEndian.Uint16(mp))
+				if n < unix.SizeofRtNexthop || n > len(mp) {
+					break
+				}
+				oifs = append(oifs, int(int32(binary.NativeEndian.Uint32(mp[4:]))))
+				mp = mp[min((n+3)&^3, len(mp)):]
+			}
 		}
-	}
-	if table != unix.RT_TABLE_MAIN || oif == 0 {
-		return netip.Prefix{}, 0, false
 	}
 	if !dst.IsValid() {
 		dst = netip.IPv4Unspecified()
@@ -261,5 +325,9 @@ func parseRoute(b []byte) (netip.Prefix, int, bool) {
 			dst = netip.IPv6Unspecified()
 		}
 	}
-	return netip.PrefixFrom(dst, bits), oif, true
+	var out []routeHop
+	for _, oif := range oifs {
+		out = append(out, routeHop{netip.PrefixFrom(dst, bits), table, oif})
+	}
+	return out
 }

@@ -158,11 +158,12 @@ func fieldName(f field, proto string) string {
 	case fieldSport, fieldDport:
 		return proto + map[bool]string{true: " sport", false: " dport"}[f == fieldSport]
 	}
-	return [...]string{fieldNone: "?", fieldL4Proto: "meta l4proto", fieldNFProto: "meta nfproto", fieldEtherType: "meta protocol",
+	return [fieldCount]string{fieldNone: "?", fieldL4Proto: "meta l4proto", fieldNFProto: "meta nfproto", fieldEtherType: "meta protocol",
 		fieldIifname: "iifname", fieldOifname: "oifname", fieldIif: "iif", fieldOif: "oif", fieldIifType: "iiftype",
 		fieldPktType: "pkttype", fieldSaddr4: "ip saddr", fieldDaddr4: "ip daddr", fieldSaddr6: "ip6 saddr",
 		fieldDaddr6: "ip6 daddr", fieldTCPFlags: "tcp flags", fieldCtState: "ct state",
-		fieldFibDaddrType: "fib daddr type", fieldSaddrTypes: "addrtype src-type", fieldDaddrTypes: "addrtype dst-type", fieldXtCtState: "conntrack ctstate", fieldPorts: "th sport . th dport", fieldRoutingHdr: "rt"}[f]
+		fieldFibDaddrType: "fib daddr type", fieldSaddrTypes: "addrtype src-type", fieldDaddrTypes: "addrtype dst-type", fieldXtCtState: "conntrack ctstate", fieldPorts: "th sport . th dport", fieldRoutingHdr: "rt",
+		fieldCtStatus: "ct status", fieldCtDir: "ct direction", fieldFibSaddrOif: "fib saddr . iif oif", fieldFibSaddrType: "fib saddr type"}[f]
 }
 
 // formatValue writes a field's value as nft would.

@@ -17,10 +17,18 @@ type Hook uint32
 // The hooks a packet to a local listener, or forwarded to a container,
 // passes.
 const (
-	HookPrerouting Hook = 0
-	HookInput      Hook = 1
-	HookForward    Hook = 2
-	HookOutput     Hook = 3
+	HookPrerouting  Hook = 0
+	HookInput       Hook = 1
+	HookForward     Hook = 2
+	HookOutput      Hook = 3
+	HookPostrouting Hook = 4
+	// HookIngress is a device's ingress hook (a netdev table's, or an inet
+	// table's): it sees every packet the device receives, ahead of
+	// prerouting. Its number is portwarden's, not the kernel's.
+	HookIngress Hook = 100
+	// HookEgress is a netdev table's egress hook: every packet the device
+	// sends, after postrouting.
+	HookEgress Hook = 101
 )
 
 // Chain is one chain of a ruleset, as nftables keeps it.
@@ -34,13 +42,28 @@ type Chain struct {
 	Priority int32
 	Type     nftables.ChainType // "filter", "nat", "route"
 	Drop     bool               // the base chain's policy is drop
-	Rules    []Rule
+	// Devices are the devices an ingress or egress chain is attached to.
+	Devices []string
+	Rules   []Rule
 }
 
 // Rule is a rule of a chain: its handle and expressions.
 type Rule struct {
 	Handle uint64
 	Exprs  []expr.Any
+	// Missing are expressions the rule holds that could not be decoded:
+	// the rule is undecided wherever a packet reaches them.
+	Missing []Missing
+}
+
+// Missing is an expression that could not be decoded, standing before
+// Exprs[Before] (or last).
+type Missing struct {
+	Before int
+	Name   string
+	// Byteorder holds a byteorder expression's parameters, which the
+	// evaluator follows where it converts nothing.
+	Byteorder *Byteorder
 }
 
 // Set is a named or anonymous set (or map) of a table, with its elements.
@@ -69,16 +92,25 @@ type Ruleset struct {
 	chains []*chain
 	byName map[string]*chain // "inet filter input"
 	hooks  map[Hook][]*chain // base chains by hook, in priority order
+	// bridge are the bridge family's base chains, which see what crosses
+	// a bridge (what arrives on one for this host too): not evaluated.
+	bridge []*chain
 	// what the rules test, to try only the interfaces and addresses that
 	// can make a difference
 	testsIif, testsDaddr bool
 }
 
-// NewRuleset compiles chains and sets for evaluation. Expressions it does
-// not understand are kept and make the rules holding them undecided.
-func NewRuleset(chains []Chain, sets []Set) *Ruleset {
+// NewRuleset compiles chains, sets and named objects for evaluation.
+// Expressions it does not understand are kept and make the rules holding
+// them undecided.
+func NewRuleset(chains []Chain, sets []Set, objects ...Object) *Ruleset {
 	rs := &Ruleset{hooks: map[Hook][]*chain{}, byName: map[string]*chain{}}
 	byName := rs.byName
+	objByName := map[string]*Object{}
+	for i := range objects {
+		o := &objects[i]
+		objByName[tableKey(o.Family, o.Table)+" "+o.Name] = o
+	}
 	setByName := map[string]*compiledSet{}
 	for i := range sets {
 		s := &sets[i]
@@ -99,8 +131,9 @@ func NewRuleset(chains []Chain, sets []Set) *Ruleset {
 			}
 			return setByName[tk+fmt.Sprintf(" #%d", id)]
 		}
+		lookupObj := func(name string) *Object { return objByName[tk+" "+name] }
 		for i := range c.Rules {
-			r := compileRule(c, &c.Rules[i], lookup)
+			r := compileRule(c, &c.Rules[i], lookup, lookupObj)
 			if r.verdict == verdictJump || r.verdict == verdictGoto {
 				r.target = byName[tk+" "+r.targetName]
 				if r.target == nil {
@@ -114,8 +147,16 @@ func NewRuleset(chains []Chain, sets []Set) *Ruleset {
 			c.rules = append(c.rules, r)
 		}
 		c.index()
-		if c.Base && c.Hook <= HookOutput &&
-			(c.Family == nftables.TableFamilyINet || c.Family == nftables.TableFamilyIPv4 || c.Family == nftables.TableFamilyIPv6) {
+		switch {
+		case !c.Base:
+		case c.Family == nftables.TableFamilyBridge:
+			rs.bridge = append(rs.bridge, c)
+			rs.testsIif = true
+		case c.Hook == HookIngress || c.Hook == HookEgress:
+			rs.hooks[c.Hook] = append(rs.hooks[c.Hook], c)
+			rs.testsIif = true // a chain attached to a device tests the interface
+		case c.Hook <= HookPostrouting &&
+			(c.Family == nftables.TableFamilyINet || c.Family == nftables.TableFamilyIPv4 || c.Family == nftables.TableFamilyIPv6):
 			rs.hooks[c.Hook] = append(rs.hooks[c.Hook], c)
 		}
 	}
@@ -127,7 +168,7 @@ func NewRuleset(chains []Chain, sets []Set) *Ruleset {
 
 // Empty reports whether the ruleset has no base chain a packet to a
 // listener passes.
-func (rs *Ruleset) Empty() bool { return rs == nil || len(rs.hooks) == 0 }
+func (rs *Ruleset) Empty() bool { return rs == nil || len(rs.hooks) == 0 && len(rs.bridge) == 0 }
 
 // chain is a Chain with its rules compiled, and indexed by the
 // destination port they test.
@@ -142,6 +183,20 @@ type chain struct {
 
 // name is how nft lists the chain: "inet filter input".
 func (c *chain) name() string { return familyName(c.Family) + " " + c.Table + " " + c.Name }
+
+// attached reports whether an ingress or egress chain is attached to the
+// device named dev; other chains see every device's packets.
+func (c *chain) attached(dev string) bool {
+	if c.Hook != HookIngress && c.Hook != HookEgress {
+		return true
+	}
+	for _, d := range c.Devices {
+		if d == dev {
+			return true
+		}
+	}
+	return false
+}
 
 // appliesTo reports whether the chain sees packets of IP version v6.
 func (c *chain) appliesTo(v6 bool) bool {
