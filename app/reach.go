@@ -2,6 +2,7 @@ package app
 
 import (
 	"fmt"
+	"maps"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -153,32 +154,60 @@ func forwarded(fws map[uint64]*nsFirewall, containers *container.Index, c *conta
 			break
 		}
 	}
-	var outer, inner *nsFirewall
-	for inode, f := range fws {
-		if f.scope == nil || !to.IsValid() {
+	unknown := func(why string) firewall.Decision {
+		return firewall.Decision{Reach: firewall.ReachUnknown, Verdict: firewall.VerdictUnknown, Why: why}
+	}
+	if !to.IsValid() {
+		return unknown("container " + c.Label() + "'s address for this listener is not known")
+	}
+	// The outer namespace holds the container's network on a link of its
+	// own (a bridge, by preference); the inner one holds the address.
+	var outers []*nsFirewall
+	var inner *nsFirewall
+	bridged := false
+	inodes := slices.Sorted(maps.Keys(fws))
+	for _, inode := range inodes {
+		f := fws[inode]
+		inContainer := containers.Inside(&sockets.Socket{NetNS: inode}) != nil
+		if f.scope == nil && f.err == nil {
 			continue
 		}
-		inContainer := containers.Inside(&sockets.Socket{NetNS: inode}) != nil
+		if f.scope == nil { // unreadable: it may be either
+			if inContainer {
+				inner = f
+			}
+			continue
+		}
 		for _, i := range f.scope.Interfaces {
 			for _, pfx := range i.Addrs {
-				if pfx.Contains(to) && pfx.Addr() != to && !inContainer {
-					outer = f
-				}
-				if pfx.Addr() == to {
+				switch {
+				case pfx.Addr() == to:
 					inner = f
+				case pfx.Contains(to) && !inContainer:
+					if i.Bridge && !bridged {
+						outers, bridged = nil, true
+					}
+					if (i.Bridge || !bridged) && !slices.Contains(outers, f) {
+						outers = append(outers, f)
+					}
 				}
 			}
 		}
 	}
-	if outer == nil || outer.rules == nil {
-		return firewall.Decision{Reach: firewall.ReachUnknown, Verdict: firewall.VerdictUnknown,
-			Why: "the namespace holding container " + c.Label() + "'s network could not be evaluated"}
+	switch {
+	case len(outers) == 0:
+		return unknown("no namespace read holds container " + c.Label() + "'s network")
+	case len(outers) > 1:
+		return unknown("several namespaces hold container " + c.Label() + "'s network: which one forwards to it is not known")
+	case outers[0].rules == nil:
+		return unknown("the namespace holding container " + c.Label() + "'s network could not be evaluated")
+	case inner == nil:
+		return unknown("container " + c.Label() + "'s own namespace was not read")
+	case inner.rules == nil:
+		return unknown("container " + c.Label() + "'s own firewall could not be evaluated: " + inner.err.Error())
 	}
-	var innerRules *firewall.Ruleset
-	var innerScope *firewall.Scope
-	if inner != nil {
-		innerRules, innerScope = inner.rules, inner.scope
-	}
+	outer := outers[0]
+	innerRules, innerScope := inner.rules, inner.scope
 	if p.Via == "proxy" {
 		// docker-proxy relays from the host port; a DNAT, where there is
 		// one, takes the packets first.
