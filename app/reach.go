@@ -42,17 +42,7 @@ func (a *App) readFirewalls(in *Inspection) map[uint64]*nsFirewall {
 		}
 		f := &nsFirewall{}
 		out[ns.Inode] = f
-		f.rules, f.err = a.ruleset(ns.Inode, path)
-		if f.err == nil {
-			if legacy := legacyTables(ns, path); len(legacy) > 0 {
-				// Empty tables with ACCEPT policies change nothing.
-				if used, err := firewall.LegacyInUse(path, legacy); err != nil {
-					f.err = fmt.Errorf("iptables-legacy tables (%s) could not be read: %w", strings.Join(legacy, ", "), err)
-				} else if len(used) > 0 {
-					f.err = fmt.Errorf("iptables-legacy tables hold rules (%s), which portwarden does not evaluate", strings.Join(used, ", "))
-				}
-			}
-		}
+		f.rules, f.err = a.ruleset(ns, path)
 		if f.err == nil {
 			var ifs []firewall.Interface
 			ifs, f.err = firewall.ReadInterfaces(path)
@@ -85,10 +75,26 @@ func legacyTables(ns sockets.Namespace, path string) []string {
 	return legacy
 }
 
-// ruleset returns the namespace's ruleset, read again only when the
-// kernel's ruleset generation moved.
-func (a *App) ruleset(inode uint64, path string) (*firewall.Ruleset, error) {
-	if rs := a.rulesets[inode]; rs != nil {
+// ruleset returns the namespace's ruleset with its iptables-legacy
+// tables, compiled again only when the kernel's nftables generation moved
+// or the legacy tables changed. Empty legacy tables with ACCEPT policies —
+// what merely listing rules with iptables-legacy leaves — are skipped.
+func (a *App) ruleset(ns sockets.Namespace, path string) (*firewall.Ruleset, error) {
+	var legacy *firewall.Legacy
+	if tables := legacyTables(ns, path); len(tables) > 0 {
+		used, err := firewall.LegacyInUse(path, tables)
+		if err == nil && len(used) > 0 {
+			legacy, err = firewall.ReadLegacy(path, used)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("iptables-legacy tables (%s) could not be read: %w", strings.Join(tables, ", "), err)
+		}
+	}
+	sum := uint64(0)
+	if legacy != nil {
+		sum = legacy.Sum
+	}
+	if rs := a.rulesets[ns.Inode]; rs != nil && rs.LegacySum == sum {
 		gen, err := firewall.Generation(path)
 		if err != nil {
 			return nil, err
@@ -97,11 +103,11 @@ func (a *App) ruleset(inode uint64, path string) (*firewall.Ruleset, error) {
 			return rs, nil
 		}
 	}
-	rs, err := firewall.Read(path)
+	rs, err := firewall.ReadWith(path, legacy)
 	if err != nil {
 		return nil, err
 	}
-	a.rulesets[inode] = rs
+	a.rulesets[ns.Inode] = rs
 	return rs, nil
 }
 

@@ -23,6 +23,7 @@ func TestRulesetReadAgainOnlyWhenItChanges(t *testing.T) {
 	}
 	t.Cleanup(stop)
 	a, _ := newApp(t, Options{NetNS: sockets.NetNSFilter(bed.Server.Name)})
+	var last *firewall.Decision // the listener's, at the last inspection
 	reach := func() (firewall.Reach, *firewall.Ruleset) {
 		t.Helper()
 		in, err := a.Inspect(sockets.Query{})
@@ -35,6 +36,7 @@ func TestRulesetReadAgainOnlyWhenItChanges(t *testing.T) {
 		rs := a.rulesets[in.Snapshot.Namespaces[0].Inode]
 		for _, j := range in.Judged {
 			if j.Socket.Listening() && j.Socket.Local.Port() == 9201 {
+				last = j.Verdict.Firewall
 				return j.Verdict.Reach(), rs
 			}
 		}
@@ -54,8 +56,8 @@ func TestRulesetReadAgainOnlyWhenItChanges(t *testing.T) {
 		t.Errorf("after a new rule: reach %s, generation %d then %d; want host, read again", r3, rs1.Generation, rs3.Generation)
 	}
 
-	// iptables-legacy: an empty table changes nothing; a rule in one
-	// makes reach unknown, with a warning that names the table.
+	// iptables-legacy: an empty table changes nothing; its rules are
+	// evaluated with the nftables ones, and read again when they change.
 	if _, err := exec.LookPath("iptables-legacy"); err != nil {
 		return
 	}
@@ -65,17 +67,30 @@ func TestRulesetReadAgainOnlyWhenItChanges(t *testing.T) {
 	if r, _ := reach(); r != firewall.ReachHost {
 		t.Errorf("with an empty legacy table: reach %s, want host", r)
 	}
-	if err := bed.Server.Run("iptables-legacy", "-A", "INPUT", "-p", "tcp", "--dport", "9201", "-j", "ACCEPT"); err != nil {
+	if err := bed.Server.Run("nft", "delete", "table", "inet", "f"); err != nil {
 		t.Fatal(err)
 	}
-	if r, _ := reach(); r != firewall.ReachUnknown {
-		t.Errorf("with a legacy rule: reach %s, want unknown", r)
+	if err := bed.Server.Run("iptables-legacy", "-A", "INPUT", "-s", bed.PublicNet4.String(), "-p", "tcp", "--dport", "9201", "-j", "DROP"); err != nil {
+		t.Fatal(err)
+	}
+	// The bed's internal network is not declared internal here: what
+	// gets through is the other client's network alone.
+	r4, rs4 := reach()
+	if r4 != firewall.ReachPublic || rs4.LegacySum == 0 || !slices.Equal(last.Sources, []netip.Prefix{bed.InternalNet4}) {
+		t.Errorf("with a legacy rule dropping one client network: reach %s from %v (legacy sum %x), want only %s",
+			r4, last.Sources, rs4.LegacySum, bed.InternalNet4)
+	}
+	if err := bed.Server.Run("iptables-legacy", "-P", "INPUT", "DROP"); err != nil {
+		t.Fatal(err)
+	}
+	if r5, rs5 := reach(); r5 != firewall.ReachNone || rs5.LegacySum == rs4.LegacySum {
+		t.Errorf("with a legacy drop policy: reach %s, want none, read again", r5)
 	}
 	in, err := a.Inspect(sockets.Query{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.ContainsFunc(in.Snapshot.Warnings, func(w string) bool { return strings.Contains(w, "iptables-legacy tables hold rules (filter)") }) {
-		t.Errorf("no warning names the legacy table: %q", in.Snapshot.Warnings)
+	if slices.ContainsFunc(in.Snapshot.Warnings, func(w string) bool { return strings.Contains(w, "iptables-legacy") }) {
+		t.Errorf("a warning about legacy tables that were read: %q", in.Snapshot.Warnings)
 	}
 }

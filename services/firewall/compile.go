@@ -300,7 +300,9 @@ func compileRule(c *chain, r *Rule, lookupSet func(name string, id uint32) *comp
 						notUnderstood("xt match " + e.Name)
 					}
 				default:
-					notUnderstood("xt match " + e.Name)
+					if !out.xtMatch(e, v6) {
+						notUnderstood("xt match " + e.Name)
+					}
 				}
 			}
 		case *expr.Target:

@@ -65,7 +65,7 @@ func TestReachAgreesWithPackets(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			rs, err := firewall.Read(bed.Server.Path())
+			rs, err := readWithLegacy(t, bed, c.legacy)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -93,6 +93,33 @@ func TestReachAgreesWithPackets(t *testing.T) {
 	}
 }
 
+// readWithLegacy reads the server's ruleset, with its iptables-legacy
+// tables when the case uses them — which it leaves flushed, with ACCEPT
+// policies, for the next case.
+func readWithLegacy(t *testing.T, bed *sockettest.FirewallBed, legacy bool) (*firewall.Ruleset, error) {
+	if !legacy {
+		return firewall.Read(bed.Server.Path())
+	}
+	t.Cleanup(func() {
+		for _, cmd := range []string{"iptables-legacy", "ip6tables-legacy"} {
+			for _, args := range [][]string{{"-F"}, {"-X"}, {"-P", "INPUT", "ACCEPT"}} {
+				if err := bed.Server.Run(cmd, args...); err != nil {
+					t.Error(err)
+				}
+			}
+		}
+	})
+	tables, err := firewall.LegacyTablesIn(bed.Server.Path())
+	if err != nil {
+		return nil, err
+	}
+	l, err := firewall.ReadLegacy(bed.Server.Path(), tables)
+	if err != nil {
+		return nil, err
+	}
+	return firewall.ReadWith(bed.Server.Path(), l)
+}
+
 func protoOf(network string) uint8 {
 	if network == "udp" {
 		return unix.IPPROTO_UDP
@@ -109,6 +136,7 @@ type reachCase struct {
 	// limited are ports whose reach must agree with packets, and whose
 	// deciding accept is said to be rate-limited by this.
 	limited map[uint16]string
+	legacy  bool // the case writes iptables-legacy tables
 }
 
 func nftScript(s string) []string { return []string{"nft", s} }
@@ -255,6 +283,22 @@ func reachCases(bed *sockettest.FirewallBed) []reachCase {
 		table inet edge {
 			chain in { type filter hook ingress device %q priority 0; udp dport 9005 drop; }
 		}`, pubLink, inLink))}},
+		{name: "iptables-legacy only", needs: "iptables-legacy", legacy: true, setup: [][]string{
+			{"iptables-legacy", "-P", "INPUT", "DROP"},
+			{"iptables-legacy", "-A", "INPUT", "-i", "lo", "-j", "ACCEPT"},
+			{"iptables-legacy", "-A", "INPUT", "-m", "state", "--state", "ESTABLISHED,RELATED", "-j", "ACCEPT"},
+			{"iptables-legacy", "-N", "services"},
+			{"iptables-legacy", "-A", "services", "-p", "tcp", "-m", "multiport", "--dports", "9001,9003:9004", "-j", "ACCEPT"},
+			{"iptables-legacy", "-A", "services", "-s", bed.InternalNet4.String(), "-p", "udp", "--dport", "9005", "-j", "ACCEPT"},
+			{"iptables-legacy", "-A", "services", "-p", "tcp", "--dport", "9002", "-m", "limit", "--limit", "600/min", "--limit-burst", "50", "-j", "ACCEPT"},
+			{"iptables-legacy", "-A", "INPUT", "-j", "services"},
+			{"iptables-legacy", "-A", "INPUT", "-p", "udp", "-j", "REJECT"},
+			{"ip6tables-legacy", "-P", "INPUT", "DROP"},
+			{"ip6tables-legacy", "-A", "INPUT", "-i", "lo", "-j", "ACCEPT"},
+			{"ip6tables-legacy", "-A", "INPUT", "-m", "conntrack", "--ctstate", "ESTABLISHED,RELATED", "-j", "ACCEPT"},
+			{"ip6tables-legacy", "-A", "INPUT", "-p", "tcp", "-m", "tcp", "--dport", "9007", "-j", "ACCEPT"},
+			{"ip6tables-legacy", "-A", "INPUT", "-i", inLink, "-p", "udp", "--dport", "9006", "-j", "ACCEPT"},
+		}, rules: map[uint16]string{9005: "ip legacy filter INPUT handle 4: meta l4proto udp reject", 9003: "ip legacy filter services handle 1"}, limited: map[uint16]string{9002: "xt limit"}},
 		{name: "DNAT onto the listener itself", setup: [][]string{nftScript(fmt.Sprintf(`table ip nat {
 			chain pre { type nat hook prerouting priority -100;
 				tcp dport 9001 dnat to %s:9001
@@ -291,11 +335,12 @@ ufw allow 9001/tcp >/dev/null
 ufw allow from %[2]s to any port 9003 proto tcp >/dev/null
 ufw allow in on %[3]s to any port 9005 proto udp >/dev/null
 ufw allow 9007/tcp >/dev/null
+ufw limit 9002/tcp >/dev/null
 ufw --force enable >/dev/null
 `, dir, bed.InternalNet4, bed.InternalLink)
 	if err := os.WriteFile(dir+"/default", []byte(defaults), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return reachCase{name: "ufw", needs: "ufw", setup: [][]string{{"unshare", "--mount", "--propagation", "private", "sh", "-c", script}},
-		rules: map[uint16]string{9001: "ip filter ufw-user-input handle"}}
+		rules: map[uint16]string{9001: "ip filter ufw-user-input handle"}, limited: map[uint16]string{9002: "xt recent"}}
 }

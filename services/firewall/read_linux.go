@@ -18,7 +18,11 @@ import (
 // to (a /proc/PID/ns/net file) through netlink: tables, chains, rules and
 // sets, as nft, iptables-nft, ufw, firewalld and Docker write them. It
 // reads again when the ruleset changes while it reads.
-func Read(nsPath string) (*Ruleset, error) {
+func Read(nsPath string) (*Ruleset, error) { return ReadWith(nsPath, nil) }
+
+// ReadWith is Read, evaluated together with the namespace's
+// iptables-legacy tables (ReadLegacy; nil for none).
+func ReadWith(nsPath string, legacy *Legacy) (*Ruleset, error) {
 	f, err := os.Open(nsPath)
 	if err != nil {
 		return nil, err
@@ -39,8 +43,14 @@ func Read(nsPath string) (*Ruleset, error) {
 			return nil, err
 		}
 		if before == after {
+			if legacy != nil {
+				chains = append(chains, legacy.Chains...)
+			}
 			rs := NewRuleset(chains, sets, objs...)
 			rs.Generation = after
+			if legacy != nil {
+				rs.LegacySum = legacy.Sum
+			}
 			return rs, nil
 		}
 	}

@@ -18,10 +18,19 @@ func Generation(nsPath string) (uint32, error) { return 0, errNoNftables }
 // ReadInterfaces has no rtnetlink here.
 func ReadInterfaces(nsPath string) ([]Interface, error) { return nil, errNoNftables }
 
+// ReadWith has no packet filter to read here.
+func ReadWith(nsPath string, legacy *Legacy) (*Ruleset, error) { return nil, errNoNftables }
+
+// Legacy stands for iptables-legacy tables where none can be read.
+type Legacy struct{ Sum uint64 }
+
+// ReadLegacy has no x_tables to read here.
+func ReadLegacy(nsPath string, tables []string) (*Legacy, error) { return nil, errNoNftables }
+
 // Ruleset stands for a ruleset where none can be read.
 type Ruleset struct {
 	Generation uint32
-	Legacy     []string
+	LegacySum  uint64
 }
 
 // Empty reports that there is nothing to evaluate.

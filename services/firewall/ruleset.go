@@ -85,9 +85,9 @@ type Ruleset struct {
 	// Generation is the ruleset's generation number when it was read: the
 	// kernel changes it on every change of the ruleset.
 	Generation uint32
-	// Legacy names iptables-legacy tables that hold rules; the evaluator
-	// cannot read them.
-	Legacy []string
+	// LegacySum identifies the iptables-legacy tables evaluated with the
+	// ruleset (Legacy.Sum); 0 for none.
+	LegacySum uint64
 
 	chains []*chain
 	byName map[string]*chain // "inet filter input"
