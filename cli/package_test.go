@@ -44,12 +44,28 @@ func TestDebInSystemdBox(t *testing.T) {
 	if state, _ := box.Systemctl("is-enabled", "portwarden-check.timer"); strings.TrimSpace(state) != "disabled" {
 		t.Errorf("the timer ships %q, want disabled", state)
 	}
+	// A listener under a ruleset in the box's own network namespace: the
+	// unit must read the firewall to decide its reach (none: dropped).
+	if out, err := box.Command("nft", "table inet pwtest {\n chain input { type filter hook input priority 0;\n tcp dport 9300 drop\n }\n}\n").CombinedOutput(); err != nil {
+		t.Fatalf("nft in the box: %v %s", err, out)
+	}
+	listener := box.Command("python3", "-c", "import socket, time\ns = socket.socket()\ns.bind(('0.0.0.0', 9300))\ns.listen()\ntime.sleep(300)")
+	if err := listener.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { listener.Process.Kill(); listener.Wait() })
+	waitUntil(t, "the box's listener", func() bool {
+		out, _ := box.Command("ss", "-tlnH", "sport = :9300").Output()
+		return strings.Contains(string(out), "9300")
+	})
 	if out, err := box.Systemctl("start", "portwarden-check.service"); err != nil {
 		status, _ := box.Command("systemctl", "status", "portwarden-check.service").CombinedOutput()
 		t.Fatalf("start portwarden-check.service: %v %s\n%s", err, out, status)
 	}
 	if b, err := os.ReadFile(prom); err != nil || !strings.Contains(string(b), "portwarden_check_ok ") {
 		t.Errorf("the service's metrics: %v\n%s", err, b)
+	} else if !strings.Contains(string(b), `portwarden_listeners_by_reach{reach="none"} 1`) || !strings.Contains(string(b), `portwarden_listeners_by_reach{reach="unknown"} 0`) {
+		t.Errorf("the service did not decide the reach of the box's listener under its ruleset:\n%s", b)
 	}
 
 	man := exec.Command("man", "-l", "/usr/share/man/man1/portwarden-check.1.gz")
