@@ -19,7 +19,7 @@ declare -A need=(
 	[dockerd]=docker.io [busybox]=busybox-static
 	[lintian]=lintian [rpm]=rpm
 	[nft]=nftables [iptables]=iptables [ufw]=ufw
-	[sudo]=sudo
+	[sudo]=sudo [firewalld]=firewalld [iptables-legacy]=iptables
 )
 missing=()
 for c in "${!need[@]}"; do command -v "$c" >/dev/null || missing+=("${need[$c]}"); done

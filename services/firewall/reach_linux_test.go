@@ -28,22 +28,7 @@ func (l bedListener) String() string { return l.network + " " + l.addr.String() 
 // what the evaluator decides with what real packets do.
 func TestReachAgreesWithPackets(t *testing.T) {
 	bed := sockettest.FirewallBedForTest(t)
-	listeners := []bedListener{
-		{"tcp", netip.MustParseAddrPort("0.0.0.0:9001"), false},
-		{"tcp", netip.MustParseAddrPort("[::]:9002"), false},
-		{"tcp", netip.AddrPortFrom(bed.ServerPublic4, 9003), false},
-		{"tcp", netip.MustParseAddrPort("127.0.0.1:9004"), false},
-		{"udp", netip.MustParseAddrPort("0.0.0.0:9005"), false},
-		{"udp", netip.AddrPortFrom(bed.ServerInternal6, 9006), false},
-		{"tcp", netip.MustParseAddrPort("[::]:9007"), true},
-	}
-	for _, l := range listeners {
-		stop, err := sockettest.Echo(bed.Server, l.network, l.addr, l.v6only)
-		if err != nil {
-			t.Fatalf("listen %s: %v", l, err)
-		}
-		t.Cleanup(stop)
-	}
+	listeners := bedListeners(t, bed)
 	ifs, err := firewall.ReadInterfaces(bed.Server.Path())
 	if err != nil {
 		t.Fatal(err)
@@ -119,6 +104,7 @@ func readWithLegacy(t *testing.T, bed *sockettest.FirewallBed, legacy bool) (*fi
 	}
 	return firewall.ReadWith(bed.Server.Path(), l)
 }
+
 
 func protoOf(network string) uint8 {
 	if network == "udp" {
@@ -343,4 +329,26 @@ ufw --force enable >/dev/null
 	}
 	return reachCase{name: "ufw", needs: "ufw", setup: [][]string{{"unshare", "--mount", "--propagation", "private", "sh", "-c", script}},
 		rules: map[uint16]string{9001: "ip filter ufw-user-input handle"}, limited: map[uint16]string{9002: "xt recent"}}
+}
+
+// bedListeners opens the listeners every case decides, in the server
+// namespace, for as long as t runs.
+func bedListeners(t *testing.T, bed *sockettest.FirewallBed) []bedListener {
+	listeners := []bedListener{
+		{"tcp", netip.MustParseAddrPort("0.0.0.0:9001"), false},
+		{"tcp", netip.MustParseAddrPort("[::]:9002"), false},
+		{"tcp", netip.AddrPortFrom(bed.ServerPublic4, 9003), false},
+		{"tcp", netip.MustParseAddrPort("127.0.0.1:9004"), false},
+		{"udp", netip.MustParseAddrPort("0.0.0.0:9005"), false},
+		{"udp", netip.AddrPortFrom(bed.ServerInternal6, 9006), false},
+		{"tcp", netip.MustParseAddrPort("[::]:9007"), true},
+	}
+	for _, l := range listeners {
+		stop, err := sockettest.Echo(bed.Server, l.network, l.addr, l.v6only)
+		if err != nil {
+			t.Fatalf("listen %s: %v", l, err)
+		}
+		t.Cleanup(stop)
+	}
+	return listeners
 }
