@@ -105,7 +105,6 @@ func readWithLegacy(t *testing.T, bed *sockettest.FirewallBed, legacy bool) (*fi
 	return firewall.ReadWith(bed.Server.Path(), l)
 }
 
-
 func protoOf(network string) uint8 {
 	if network == "udp" {
 		return unix.IPPROTO_UDP
