@@ -44,6 +44,8 @@ const (
 	fieldCtDir        // ct direction: a first packet's is original
 	fieldFibSaddrOif  // fib saddr . iif oif: the interface replies leave by
 	fieldFibSaddrType // fib saddr type
+	fieldICMPType     // icmp/icmpv6 type: the transport header's first byte
+	fieldHopLimit     // ip6 hoplimit: known for neighbour discovery only (255)
 	fieldCount
 )
 

@@ -42,10 +42,11 @@ func concatTest(regs map[uint32]reg, src uint32, s *compiledSet, invert bool) (t
 func (ev *evaluator) matchConcat(t *test, in AddrSet) (AddrSet, string) {
 	var found AddrSet
 	src := -1
+	peer4, peer6, _ := ev.pkt.peer()
 	for i, p := range t.parts {
-		if p.field == fieldSaddr4 || p.field == fieldSaddr6 {
-			if (p.field == fieldSaddr6) != ev.pkt.v6 || p.start != 0 || (p.length != 4 && p.length != 16) {
-				return nil, "a concatenated lookup of the other IP version's source"
+		if p.field == peer4 || p.field == peer6 {
+			if (p.field == peer6) != ev.pkt.v6 || p.start != 0 || (p.length != 4 && p.length != 16) {
+				return nil, "a concatenated lookup of the other IP version's address"
 			}
 			src = i
 		}

@@ -46,27 +46,35 @@ func ipIndex(v6 bool) int {
 // every class of source, over every interface and local address that can
 // make a difference.
 func (rs *Ruleset) Decide(sc *Scope, l Listener) Decision {
+	t := rs.follow(sc, l)
+	return t.decision(sc, l.Addr.WithZone("").Unmap().IsLoopback())
+}
+
+// follow follows every packet Decide weighs and tallies what happened.
+func (rs *Ruleset) follow(sc *Scope, l Listener) *tally {
 	bind := l.Addr.WithZone("").Unmap()
 	versions := []bool{bind.Is6()}
 	if bind.Is6() && bind.IsUnspecified() && !l.V6Only {
 		versions = []bool{false, true}
 	}
 	var t tally
+	ev := &evaluator{rs: rs} // one per decision: its packet and pieces are reused
 	for _, v6 := range versions {
 		if !bind.IsLoopback() {
 			for _, iif := range rs.inputInterfaces(sc) {
 				sources := sc.arriving(iif, v6)
-				if !rs.testsIif {
+				if rs.oneStandsForAll() {
 					sources = sc.arriving(nil, v6) // one interface stands for all
 				}
 				if sources.Empty() {
 					continue
 				}
 				for _, daddr := range rs.destinations(sc, bind, v6, iif) {
-					ev := &evaluator{rs: rs, keeps: keepsOn(sc, bind, daddr, l.Port, iif),
-						pkt: newPacket(flow{v6: v6, proto: l.Proto, iif: iif, daddr: daddr, dport: l.Port, local: true})}
+					f := flow{v6: v6, proto: l.Proto, iif: iif, daddr: daddr, dport: l.Port, local: true}
+					ev.reset(keepsOn(sc, bind, daddr, l.Port, iif))
+					ev.follow(f)
 					accepted := ev.hook(HookInput, ev.hook(HookPrerouting, ev.hook(HookIngress, sources)))
-					accepted = ev.bridged(accepted)
+					accepted = ev.followUp(sc, f, ev.bridged(accepted))
 					t.remote(v6, accepted, ev.pieces)
 				}
 			}
@@ -75,14 +83,26 @@ func (rs *Ruleset) Decide(sc *Scope, l Listener) Decision {
 		if bind.IsUnspecified() || !bind.IsValid() {
 			daddr = loopbackOf(v6)
 		}
-		// This host's own connection leaves through output, comes back in on lo.
+		// This host's own connection leaves through output, comes back in
+		// on lo; so do its later packets and the listener's replies.
 		lo := &Interface{Name: "lo", Index: 1, Loopback: true}
-		ev := &evaluator{rs: rs, pkt: newPacket(flow{v6: v6, proto: l.Proto, oif: lo, daddr: daddr, dport: l.Port, local: true, fromHost: true})}
-		in := ev.hook(HookOutput, AddrSet{{daddr, daddr}})
-		ev.pkt = newPacket(flow{v6: v6, proto: l.Proto, iif: lo, daddr: daddr, dport: l.Port, local: true, fromHost: true})
-		t.local(ev.hook(HookInput, ev.hook(HookPrerouting, in)), ev.pieces)
+		ev.reset(nil)
+		in := AddrSet{{daddr, daddr}}
+		stages := []stage{stageNew, stageReply}
+		if l.Proto == ProtoTCP {
+			stages = []stage{stageNew, stageReply, stageOriginal, stageReplyData}
+		}
+		for _, st := range stages {
+			f := flow{v6: v6, proto: l.Proto, oif: lo, daddr: daddr, dport: l.Port, local: true, fromHost: true, stage: st}
+			ev.follow(f)
+			in = ev.hook(HookOutput, in)
+			f.oif, f.iif = nil, lo
+			ev.follow(f)
+			in = ev.hook(HookInput, ev.hook(HookPrerouting, in))
+		}
+		t.local(in, ev.pieces)
 	}
-	return t.decision(sc, bind.IsLoopback())
+	return &t
 }
 
 // DecideForwarded follows new connections to a container's listener
@@ -103,7 +123,7 @@ func DecideForwarded(outer *Ruleset, outerScope *Scope, proto uint8, hostPort, t
 			continue // from the container's own network: not the outside
 		}
 		sources := outerScope.arriving(iif, v6)
-		if !outer.testsIif {
+		if outer.oneStandsForAll() {
 			sources = outerScope.arriving(nil, v6)
 			if oif != nil {
 				sources = sources.Minus(outerScope.arriving(oif, v6))
@@ -124,12 +144,12 @@ func DecideForwarded(outer *Ruleset, outerScope *Scope, proto uint8, hostPort, t
 				}
 			}
 			in = in.Intersect(translated)
-			ev.pkt = newPacket(flow{v6: v6, proto: proto, iif: iif, oif: oif, daddr: to.Addr(), dport: to.Port(), dnatted: true})
+			ev.follow(flow{v6: v6, proto: proto, iif: iif, oif: oif, daddr: to.Addr(), dport: to.Port(), dnatted: true})
 			in = ev.hook(HookForward, in)
 			// The container's namespace tracks the connection afresh: no
 			// DNAT there.
 			ev.rs, ev.passDNAT = inner, false
-			ev.pkt = newPacket(flow{v6: v6, proto: proto, iif: iifInside, daddr: to.Addr(), dport: to.Port(), local: true})
+			ev.follow(flow{v6: v6, proto: proto, iif: iifInside, daddr: to.Addr(), dport: to.Port(), local: true})
 			in = ev.hook(HookInput, ev.hook(HookPrerouting, ev.hook(HookIngress, in)))
 			t.remote(v6, in, ev.pieces)
 		}
@@ -141,6 +161,72 @@ func DecideForwarded(outer *Ruleset, outerScope *Scope, proto uint8, hostPort, t
 		t.local(ev.hook(HookInput, ev.hook(HookPrerouting, AddrSet{{src, src}})), ev.pieces)
 	}
 	return t.decision(outerScope, false)
+}
+
+// followUp follows, for the sources whose first packet got in, the
+// packets a working connection needs next: for TCP the client's ACK, and
+// the listener's reply (the SYN-ACK, the answering datagram) out through
+// output and postrouting on the interface the source arrived by. Every one
+// must pass: a ruleset that drops established packets or replies lets no
+// connection through.
+func (ev *evaluator) followUp(sc *Scope, f flow, in AddrSet) AddrSet {
+	if in.Empty() {
+		return in
+	}
+	untracked := ev.pkt.untracked
+	in = ev.neighbours(sc, f, in)
+	back := f
+	back.iif, back.oif, back.untracked = nil, f.iif, untracked
+	stages := []stage{stageReply}
+	if f.proto == ProtoTCP {
+		stages = []stage{stageReply, stageOriginal, stageReplyData}
+	}
+	for _, st := range stages {
+		if st.reply() {
+			back.stage = st
+			ev.follow(back)
+			in = ev.hook(HookEgress, ev.hook(HookPostrouting, ev.hook(HookOutput, in)))
+			continue
+		}
+		f.stage = st
+		ev.follow(f)
+		in = ev.bridged(ev.hook(HookInput, ev.hook(HookPrerouting, ev.hook(HookIngress, in))))
+	}
+	return in
+}
+
+// neighbours follows IPv6 neighbour discovery for the sources on the
+// link itself (the network of f.iif): their solicitation in, this host's
+// advertisement out. A ruleset that drops it leaves them no IPv6 at all.
+// Sources beyond a router discover the router, which is not followed.
+func (ev *evaluator) neighbours(sc *Scope, f flow, in AddrSet) AddrSet {
+	if !f.v6 || f.iif == nil {
+		return in
+	}
+	var onLink AddrSet
+	for _, i := range sc.Interfaces {
+		// Where one interface stands for all, its sources are every link's.
+		if i.Name != f.iif.Name && !ev.rs.oneStandsForAll() || i.Loopback {
+			continue
+		}
+		for _, p := range i.Addrs {
+			if p.Addr().Is6() && !p.Addr().IsLinkLocalUnicast() {
+				onLink = onLink.Union(prefixSet(p.Masked()))
+			}
+		}
+	}
+	peers := in.Intersect(onLink)
+	if peers.Empty() {
+		return in
+	}
+	nd := f
+	nd.stage = stageSolicit
+	ev.follow(nd)
+	ok := ev.hook(HookInput, ev.hook(HookPrerouting, ev.hook(HookIngress, peers)))
+	nd.stage, nd.iif, nd.oif = stageAdvert, nil, f.iif
+	ev.follow(nd)
+	ok = ev.hook(HookEgress, ev.hook(HookPostrouting, ev.hook(HookOutput, ok)))
+	return in.Minus(peers).Union(ok)
 }
 
 // keepsOn says whether a DNAT, on a packet sent to daddr and arriving on
@@ -175,7 +261,7 @@ func (t *tally) decision(sc *Scope, loopbackBind bool) Decision {
 	touches := func(sets [2]AddrSet, class [2]AddrSet) bool {
 		return !sets[0].Intersect(class[0]).Empty() || !sets[1].Intersect(class[1]).Empty()
 	}
-	d := Decision{Host: t.host}
+	d := Decision{Host: t.host, HostUnknown: !t.host && t.hostUnknown}
 	switch {
 	case touches(t.accepted, sc.public):
 		d.Reach = ReachPublic
@@ -210,6 +296,16 @@ func (t *tally) decision(sc *Scope, loopbackBind bool) Decision {
 			d.Sources = append(d.Sources, p...)
 			d.SourcesCut = d.SourcesCut || !ok
 		}
+		if other := t.accepted[1-i].Intersect(sc.outside[1-i]); !loopbackBind && !through.Empty() && slices.Equal(through, outside) &&
+			!other.Empty() && !slices.Equal(other, sc.outside[1-i]) {
+			// The other IP version is partial, so Sources is listed: this
+			// one gets through whole.
+			d.Sources = append(d.Sources, netip.PrefixFrom(fullSet(i == 1)[0].lo, 0))
+		}
+		if unsure := t.unknown[i].Intersect(outside).Minus(t.accepted[i]); d.Reach != ReachUnknown && !unsure.Empty() {
+			p, _ := unsure.Prefixes(maxSources)
+			d.Unsure = append(d.Unsure, p...)
+		}
 	}
 	return d
 }
@@ -233,8 +329,8 @@ func pick(pieces []piece, class [2]AddrSet, r Reach) *piece {
 		switch {
 		case r == ReachUnknown && p.verdict == verdictUnknown:
 			return p
-		case r == ReachPublic && p.verdict == verdictAccept:
-			// the last explicit accept: the rule that let it in
+		case r == ReachPublic && p.verdict == verdictAccept && p.stage == stageNew:
+			// the last explicit accept of the first packet: the rule that let it in
 			if best == nil || best.rule == nil || p.rule != nil {
 				best = p
 			}
@@ -283,13 +379,18 @@ func (rs *Ruleset) inputInterfaces(sc *Scope) []*Interface {
 	for i := range sc.Interfaces {
 		if !sc.Interfaces[i].Loopback {
 			out = append(out, &sc.Interfaces[i])
-			if !rs.testsIif {
+			if rs.oneStandsForAll() {
 				break
 			}
 		}
 	}
 	return out
 }
+
+// oneStandsForAll reports whether one interface can stand for every
+// one: no rule tests the input interface, nor the destination address
+// (which depends on the interface a source arrives by).
+func (rs *Ruleset) oneStandsForAll() bool { return !rs.testsIif && !rs.testsDaddr }
 
 // destinations are the local addresses a packet to bind, arriving on
 // iif, can be sent to: bind itself, or for a wildcard the addresses of

@@ -27,6 +27,7 @@ type piece struct {
 	why     string // unknown: what was not understood
 	// limits are the rate limits the packet passed on its way here.
 	limits []string
+	stage  stage // of the packet that met it
 }
 
 // evaluator follows one packet through a ruleset.
@@ -45,11 +46,26 @@ type evaluator struct {
 	limits []string // rate limits passed so far
 }
 
+// reset readies the evaluator for another flow, keeping its storage.
+func (ev *evaluator) reset(keeps func(netip.Addr, uint16) bool) {
+	ev.pieces, ev.limits, ev.steps, ev.keeps = ev.pieces[:0], nil, 0, keeps
+}
+
+// follow makes the evaluator's packet the one f describes.
+func (ev *evaluator) follow(f flow) {
+	if ev.pkt == nil {
+		ev.pkt = newPacket(f)
+		return
+	}
+	ev.pkt.fill(f)
+}
+
 // add records a piece, with the rate limits passed to get there.
 func (ev *evaluator) add(p piece) {
 	if len(ev.limits) > 0 {
 		p.limits = append([]string(nil), ev.limits...)
 	}
+	p.stage = ev.pkt.stage
 	ev.pieces = append(ev.pieces, p)
 }
 
@@ -72,8 +88,8 @@ func (ev *evaluator) hook(h Hook, in AddrSet) AddrSet {
 		if !c.appliesTo(ev.pkt.v6) || (c.Type == nftables.ChainTypeNAT && h != HookPrerouting && h != HookOutput) {
 			continue
 		}
-		if c.Type == nftables.ChainTypeNAT && h == HookPrerouting && ev.pkt.fromHost {
-			continue // this host's own connection was given its NAT in output
+		if c.Type == nftables.ChainTypeNAT && (h == HookPrerouting && ev.pkt.fromHost || ev.pkt.stage != stageNew || ev.pkt.untracked) {
+			continue // NAT is decided once per connection: in output for this host's own, else in prerouting
 		}
 		if h == HookIngress && (ev.pkt.iif == nil || !c.attached(ev.pkt.iif.Name)) || h == HookEgress && (ev.pkt.oif == nil || !c.attached(ev.pkt.oif.Name)) {
 			continue
@@ -104,12 +120,17 @@ func (ev *evaluator) hook(h Hook, in AddrSet) AddrSet {
 func (ev *evaluator) run(c *chain, in AddrSet, depth int) AddrSet {
 	var back AddrSet
 	// The rules that may match this port, in order: a merge of two lists.
-	anyPort, byPort := c.anyPort, c.byPort[ev.pkt.dport]
-	for len(anyPort) > 0 || len(byPort) > 0 {
+	// A reply's destination port is the client's: every rule may match.
+	anyPort, byPort, next := c.anyPort, c.byPort[ev.pkt.dport], 0
+	reply := ev.pkt.stage.reply() || ev.pkt.stage == stageAdvert
+	for reply && next < len(c.rules) || !reply && (len(anyPort) > 0 || len(byPort) > 0) {
 		var r *rule
-		if len(byPort) == 0 || (len(anyPort) > 0 && anyPort[0] < byPort[0]) {
+		switch {
+		case reply:
+			r, next = c.rules[next], next+1
+		case len(byPort) == 0 || (len(anyPort) > 0 && anyPort[0] < byPort[0]):
 			r, anyPort = c.rules[anyPort[0]], anyPort[1:]
-		} else {
+		default:
 			r, byPort = c.rules[byPort[0]], byPort[1:]
 		}
 		if in.Empty() {
@@ -192,25 +213,33 @@ func (ev *evaluator) run(c *chain, in AddrSet, depth int) AddrSet {
 // match undecided ("" when nothing does).
 func (ev *evaluator) match(r *rule, in AddrSet) (AddrSet, string) {
 	why, sources := "", false
+	peer4, peer6, peerPort := ev.pkt.peer()
 	// Tests of the packet first: most rules fail one, and cost no set
 	// operation then.
 	for i := range r.tests {
 		t := &r.tests[i]
 		var o outcome
 		switch {
-		case t.op == opConcat, t.field == fieldSaddr4 || t.field == fieldSaddr6:
+		case t.op == opConcat, t.field == peer4 || t.field == peer6:
 			sources = true
 			continue
 		case t.field == fieldRoutingHdr:
-			return nil, "" // a new connection's first packet carries none
+			return nil, "" // a new connection's packets carry none
 		case t.field == fieldPorts:
+			if ev.pkt.stage.reply() {
+				why = "a test of both ports of a reply"
+				continue
+			}
 			if o = t.portsMatch(ev.pkt.dport); o == matchUndecided {
 				why = "a source port test that only some client ports pass"
 				continue
 			}
-		case t.field == fieldSport:
-			if o = t.sport; o == matchUndecided {
-				why = "a source port test that only some client ports pass"
+		case t.field == peerPort:
+			if o = t.ephemeral; ev.pkt.fromHost {
+				o = t.local
+			}
+			if o == matchUndecided {
+				why = "a test of the client's port that only some client ports pass"
 				continue
 			}
 		case ev.pkt.noEntry(t.field):
@@ -241,11 +270,11 @@ func (ev *evaluator) match(r *rule, in AddrSet) (AddrSet, string) {
 			} else if m.Empty() {
 				return nil, ""
 			}
-		case t.field != fieldSaddr4 && t.field != fieldSaddr6:
-		case (t.field == fieldSaddr6) != ev.pkt.v6:
-			why = "a source address test of the other IP version"
+		case t.field != peer4 && t.field != peer6:
+		case (t.field == peer6) != ev.pkt.v6:
+			why = "an address test of the other IP version"
 		case !t.sourcesOK:
-			why = "a source address test of an unusual shape"
+			why = "an address test of an unusual shape"
 		default:
 			if m = m.Intersect(t.sources); m.Empty() {
 				return nil, ""
@@ -262,8 +291,9 @@ func (ev *evaluator) match(r *rule, in AddrSet) (AddrSet, string) {
 func (ev *evaluator) fromMap(c *chain, r *rule) (verdictKind, *chain, string) {
 	t := r.vmap
 	v := ev.pkt.vals[t.field]
-	if v == nil || t.field == fieldSaddr4 || t.field == fieldSaddr6 || t.field == fieldSport {
-		return verdictUnknown, nil, "a verdict map on the source"
+	peer4, peer6, peerPort := ev.pkt.peer()
+	if v == nil || t.field == peer4 || t.field == peer6 || t.field == peerPort {
+		return verdictUnknown, nil, "a verdict map on the peer's address or port"
 	}
 	end := t.start + t.length
 	if uint32(len(v)) < end {

@@ -143,6 +143,9 @@ func payloadField(p *expr.Payload, v6 bool) reg {
 			if r, ok := within(fieldDaddr6, 24, 16); ok {
 				return r
 			}
+			if p.Offset == 7 && p.Len == 1 {
+				return reg{field: fieldHopLimit, length: 1}
+			}
 			break
 		}
 		if r, ok := within(fieldSaddr4, 12, 4); ok {
@@ -152,6 +155,9 @@ func payloadField(p *expr.Payload, v6 bool) reg {
 			return r
 		}
 	case expr.PayloadBaseTransportHeader:
+		if p.Offset == 0 && p.Len == 1 {
+			return reg{field: fieldICMPType, length: 1} // "icmp type": nft loads one byte only for ICMP
+		}
 		if r, ok := within(fieldSport, 0, 2); ok {
 			return r
 		}
@@ -164,6 +170,7 @@ func payloadField(p *expr.Payload, v6 bool) reg {
 		if p.Offset == 13 && p.Len == 1 {
 			return reg{field: fieldTCPFlags, length: 1}
 		}
+
 	}
 	return reg{unknown: "a payload match"}
 }

@@ -9,11 +9,27 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// packet is the first packet of a new flow, as the base chains see it,
-// but for its source address, which the evaluator follows as a set.
+// stage is which packet of a connection the evaluator follows: every one
+// of them must get through for the connection to work.
+type stage uint8
+
+const (
+	stageNew       stage = iota // the first: a TCP SYN, the first datagram
+	stageOriginal               // the client's next ones (the ACK): established
+	stageReply                  // the listener's answer (SYN-ACK, the reply datagram)
+	stageReplyData              // the listener's later packets (its data: ACK, PSH)
+	// IPv6 neighbour discovery with an on-link peer, before anything else:
+	stageSolicit // the peer's neighbour solicitation for the listener's address
+	stageAdvert  // the listener host's advertisement back
+)
+
+// packet is one packet of a flow, as the base chains see it, but for the
+// peer's address — the source, or in a reply the destination — which the
+// evaluator follows as a set.
 type packet struct {
 	v6    bool
-	dport uint16
+	stage stage
+	dport uint16 // the listener's port: the destination, or in a reply the source
 	// untracked: a notrack statement took the packet out of connection
 	// tracking, so ct expressions other than "ct state" find no entry.
 	untracked bool
@@ -37,24 +53,61 @@ type flow struct {
 	local    bool // daddr is this namespace's own (fib daddr type local)
 	fromHost bool // the source is this namespace's own address
 	dnatted  bool // a DNAT rewrote the destination on the way
+	stage    stage
+	// untracked: the first packet was taken out of connection tracking,
+	// so a reply starts a connection of its own (ct state new).
+	untracked bool
 }
 
 func newPacket(f flow) *packet {
-	p := &packet{v6: f.v6, dport: f.dport, iif: f.iif, oif: f.oif, fromHost: f.fromHost}
+	p := &packet{}
+	p.fill(f)
+	return p
+}
+
+// reply reports whether the stage's packets go from the listener to the
+// peer.
+func (s stage) reply() bool { return s == stageReply || s == stageReplyData }
+
+// icmpv6 numbers neighbour discovery uses.
+const (
+	protoICMPv6       = 58
+	icmpv6Solicit     = 135
+	icmpv6Advert      = 136
+	rtnMulticast      = 5 // RTN_MULTICAST
+	packetMulticast   = 2 // PACKET_MULTICAST
+	ctStateUntracked  = 1 << 6
+	xtStateUntracked  = 1 << 8
+	solicitedNodeBits = 104
+)
+
+// fill makes p the packet f describes, reusing its storage.
+func (p *packet) fill(f flow) {
+	if f.stage == stageSolicit || f.stage == stageAdvert {
+		p.fillND(f)
+		return
+	}
+	*p = packet{v6: f.v6, stage: f.stage, dport: f.dport, iif: f.iif, oif: f.oif, fromHost: f.fromHost}
+	reply := f.stage.reply()
 	set := func(fl field, b ...byte) { p.vals[fl] = p.store[fl][:copy(p.store[fl][:], b)] }
 	u32 := func(fl field, v uint32) { p.vals[fl] = binary.NativeEndian.AppendUint32(p.store[fl][:0], v) }
 	u16 := func(fl field, v uint16) { p.vals[fl] = binary.NativeEndian.AppendUint16(p.store[fl][:0], v) }
 	set(fieldL4Proto, f.proto)
+	// The listener's own address: the destination, or a reply's source.
+	local4, local6 := fieldDaddr4, fieldDaddr6
+	if reply {
+		local4, local6 = fieldSaddr4, fieldSaddr6
+	}
 	if f.v6 {
 		set(fieldNFProto, unix.NFPROTO_IPV6)
 		set(fieldEtherType, 0x86, 0xdd)
 		a := f.daddr.As16()
-		set(fieldDaddr6, a[:]...)
+		set(local6, a[:]...)
 	} else {
 		set(fieldNFProto, unix.NFPROTO_IPV4)
 		set(fieldEtherType, 0x08, 0x00)
 		a := f.daddr.As4()
-		set(fieldDaddr4, a[:]...)
+		set(local4, a[:]...)
 	}
 	link := func(name, index field, i *Interface) {
 		p.vals[name] = p.store[name][:16]
@@ -73,19 +126,34 @@ func newPacket(f flow) *packet {
 	}
 	u16(fieldIifType, ifType)
 	set(fieldPktType, unix.PACKET_HOST)
-	p.vals[fieldDport] = binary.BigEndian.AppendUint16(p.store[fieldDport][:0], f.dport)
+	localPort := fieldDport
+	if reply {
+		localPort = fieldSport
+	}
+	p.vals[localPort] = binary.BigEndian.AppendUint16(p.store[localPort][:0], f.dport)
 	if f.proto == unix.IPPROTO_TCP {
-		set(fieldTCPFlags, 0x02) // SYN
+		set(fieldTCPFlags, [...]byte{stageNew: 0x02, stageOriginal: 0x10, stageReply: 0x12, stageReplyData: 0x18}[f.stage]) // SYN, ACK, SYN-ACK, PSH-ACK
 	}
-	u32(fieldCtState, 0x08) // NF_CT_STATE_BIT(IP_CT_NEW)
-	// ct status: a first packet's entry is not confirmed, has seen no
-	// reply and expects nothing; only a DNAT on its path sets bits.
-	ctStatus := uint32(0)
+	// ct state and status: a first packet's entry is new, unconfirmed,
+	// has seen no reply; later packets are established. Only a DNAT on
+	// the path sets NAT bits. A reply to an untracked packet starts a
+	// connection of its own.
+	established := f.stage != stageNew && !(reply && f.untracked)
+	ctState, xtState, ctStatus := uint32(0x08), uint16(1<<3), uint32(0) // NEW
+	if established {
+		ctState, xtState, ctStatus = 0x02, 1<<1, 1<<1|1<<3 // ESTABLISHED; IPS_SEEN_REPLY, IPS_CONFIRMED
+	}
 	if f.dnatted {
-		ctStatus = 1<<5 | 1<<8 // IPS_DST_NAT, IPS_DST_NAT_DONE
+		ctStatus |= 1<<5 | 1<<8 // IPS_DST_NAT, IPS_DST_NAT_DONE
+		xtState |= 1 << 7       // XT_CONNTRACK_STATE_DNAT
 	}
+	u32(fieldCtState, ctState)
 	u32(fieldCtStatus, ctStatus)
-	set(fieldCtDir, 0) // IP_CT_DIR_ORIGINAL
+	if reply && established {
+		set(fieldCtDir, 1) // IP_CT_DIR_REPLY
+	} else {
+		set(fieldCtDir, 0) // IP_CT_DIR_ORIGINAL
+	}
 	// A source arrives where the route back to it leaves: a reverse-path
 	// lookup (fib saddr . iif oif) finds the input interface.
 	if f.iif != nil {
@@ -105,13 +173,66 @@ func newPacket(f flow) *packet {
 	}
 	u16(fieldSaddrTypes, 1<<srcType)
 	u32(fieldFibSaddrType, uint32(srcType))
-	xtState := uint16(1 << 3) // XT_CONNTRACK_STATE_BIT(IP_CT_NEW)
-	if f.dnatted {
-		xtState |= 1 << 7 // XT_CONNTRACK_STATE_DNAT
-	}
 	u16(fieldXtCtState, xtState)
+	if reply && !f.fromHost {
+		// A route lookup of a reply to a remote peer is not modelled; this
+		// host's own reply is local at both ends, and arrives by lo.
+		p.vals[fieldFibDaddrType], p.vals[fieldFibSaddrOif], p.vals[fieldFibSaddrType] = nil, nil, nil
+		p.vals[fieldSaddrTypes], p.vals[fieldDaddrTypes] = nil, nil
+	}
 	p.pack()
-	return p
+}
+
+// fillND makes p a neighbour discovery packet between an on-link peer and
+// this host's address f.daddr: the peer's solicitation to the address's
+// solicited-node multicast group, or this host's advertisement back.
+// Conntrack does not track them: ct state is untracked.
+func (p *packet) fillND(f flow) {
+	*p = packet{v6: true, stage: f.stage, dport: f.dport, iif: f.iif, oif: f.oif, untracked: true}
+	set := func(fl field, b ...byte) { p.vals[fl] = p.store[fl][:copy(p.store[fl][:], b)] }
+	u32 := func(fl field, v uint32) { p.vals[fl] = binary.NativeEndian.AppendUint32(p.store[fl][:0], v) }
+	u16 := func(fl field, v uint16) { p.vals[fl] = binary.NativeEndian.AppendUint16(p.store[fl][:0], v) }
+	set(fieldL4Proto, protoICMPv6)
+	set(fieldNFProto, unix.NFPROTO_IPV6)
+	set(fieldEtherType, 0x86, 0xdd)
+	a := f.daddr.As16()
+	link := func(name, index field, i *Interface) {
+		p.vals[name] = p.store[name][:16]
+		if i != nil {
+			copy(p.vals[name][:15], i.Name)
+			u32(index, uint32(i.Index))
+		} else {
+			u32(index, 0)
+		}
+	}
+	link(fieldIifname, fieldIif, f.iif)
+	link(fieldOifname, fieldOif, f.oif)
+	if f.stage == stageSolicit {
+		group := netip.MustParsePrefix("ff02::1:ff00:0/104").Addr().As16()
+		copy(group[solicitedNodeBits/8:], a[solicitedNodeBits/8:])
+		set(fieldDaddr6, group[:]...)
+		set(fieldICMPType, icmpv6Solicit)
+		set(fieldPktType, packetMulticast)
+		u32(fieldFibDaddrType, rtnMulticast)
+		u16(fieldIifType, unix.ARPHRD_ETHER)
+		u32(fieldFibSaddrOif, uint32(f.iif.Index))
+	} else {
+		set(fieldSaddr6, a[:]...)
+		set(fieldICMPType, icmpv6Advert)
+	}
+	set(fieldHopLimit, 255) // neighbour discovery never crosses a router
+	u32(fieldCtState, ctStateUntracked)
+	u16(fieldXtCtState, xtStateUntracked)
+	p.pack()
+}
+
+// peer are the fields that hold the peer's address and port: the source,
+// or in a reply the destination.
+func (p *packet) peer() (addr4, addr6, port field) {
+	if p.stage.reply() || p.stage == stageAdvert {
+		return fieldDaddr4, fieldDaddr6, fieldDport
+	}
+	return fieldSaddr4, fieldSaddr6, fieldSport
 }
 
 func (p *packet) pack() {

@@ -48,11 +48,15 @@ type Decision struct {
 	// are more.
 	Sources    []netip.Prefix
 	SourcesCut bool
+	// Unsure are sources whose fate the evaluator could not follow (see
+	// Why), when Reach is decided all the same: the widest class is known.
+	Unsure []netip.Prefix
 	// Why says, when Reach is unknown, what the evaluator did not follow;
 	// when the deciding accept is rate-limited, "rate-limited: …".
 	Why string
-	// Host is whether this host itself can connect.
-	Host bool
+	// Host is whether this host itself can connect; HostUnknown when
+	// that could not be followed.
+	Host, HostUnknown bool
 }
 
 // RuleRef names the deciding rule for an admin to find it: "inet filter

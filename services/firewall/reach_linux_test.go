@@ -218,6 +218,7 @@ func reachCases(bed *sockettest.FirewallBed) []reachCase {
 			chain input { type filter hook input priority 0; policy drop;
 				iif lo accept
 				ct state established,related accept
+				icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert } accept
 				tcp dport 9001 ct state new limit rate 600/minute burst 50 packets accept
 				tcp dport 9002 limit name "per_minute" accept
 				tcp dport 9003 quota name "plenty" accept

@@ -163,7 +163,7 @@ func fieldName(f field, proto string) string {
 		fieldPktType: "pkttype", fieldSaddr4: "ip saddr", fieldDaddr4: "ip daddr", fieldSaddr6: "ip6 saddr",
 		fieldDaddr6: "ip6 daddr", fieldTCPFlags: "tcp flags", fieldCtState: "ct state",
 		fieldFibDaddrType: "fib daddr type", fieldSaddrTypes: "addrtype src-type", fieldDaddrTypes: "addrtype dst-type", fieldXtCtState: "conntrack ctstate", fieldPorts: "th sport . th dport", fieldRoutingHdr: "rt",
-		fieldCtStatus: "ct status", fieldCtDir: "ct direction", fieldFibSaddrOif: "fib saddr . iif oif", fieldFibSaddrType: "fib saddr type"}[f]
+		fieldCtStatus: "ct status", fieldCtDir: "ct direction", fieldFibSaddrOif: "fib saddr . iif oif", fieldFibSaddrType: "fib saddr type", fieldICMPType: "icmp type", fieldHopLimit: "ip6 hoplimit"}[f]
 }
 
 // formatValue writes a field's value as nft would.

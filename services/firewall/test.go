@@ -55,9 +55,12 @@ type test struct {
 	// the evaluator does not follow (a non-prefix mask, say).
 	sources   AddrSet
 	sourcesOK bool
-	// sport is the outcome of a test of the source port for a client's
-	// port, which is ephemeral (1024–65535): all, none, or undecided.
-	sport outcome
+	// ephemeral is the outcome of a test of a port for a client's port,
+	// which is ephemeral (1024–65535): all, none, or undecided. A client's
+	// port is the source, or in a reply the destination. local is the
+	// same for this host's own connections, whose ports come from Linux's
+	// local port range (32768–60999 unless tuned).
+	ephemeral, local outcome
 
 	// A comparison of at most 8 bytes runs on integers (fast): the bytes
 	// packed big-endian, so that order is kept.
@@ -67,8 +70,93 @@ type test struct {
 	dataLen, toLen, len uint32
 }
 
-// ephemeral is the range of source ports clients connect from.
-const ephemeralLow, ephemeralHigh = 1024, 65535
+// portsOutcomeFast answers portsOutcome without trying each port for the
+// shapes rules have most: one port, a range, a set, unmasked.
+func (t *test) portsOutcomeFast(lo, hi uint16) (outcome, bool) {
+	if t.mask != nil || t.start != 0 || t.length != 2 {
+		return 0, false
+	}
+	var ranges [][2]uint16
+	invert := false
+	switch {
+	case t.op == opCmp && len(t.data) == 2:
+		v := binary.BigEndian.Uint16(t.data)
+		switch t.cmp {
+		case expr.CmpOpEq, expr.CmpOpNeq:
+			ranges, invert = [][2]uint16{{v, v}}, t.cmp == expr.CmpOpNeq
+		case expr.CmpOpLte:
+			ranges = [][2]uint16{{0, v}}
+		case expr.CmpOpGte:
+			ranges = [][2]uint16{{v, 0xffff}}
+		case expr.CmpOpLt, expr.CmpOpGt:
+			ranges, invert = [][2]uint16{{v, 0xffff}}, true // not >= v
+			if t.cmp == expr.CmpOpGt {
+				ranges = [][2]uint16{{0, v}}
+			}
+		default:
+			return 0, false
+		}
+	case t.op == opRange && len(t.data) == 2 && len(t.to) == 2:
+		ranges, invert = [][2]uint16{{binary.BigEndian.Uint16(t.data), binary.BigEndian.Uint16(t.to)}}, t.cmp == expr.CmpOpNeq
+	case t.op == opLookup && t.set.keyLen == 2:
+		for _, r := range t.set.ranges {
+			ranges = append(ranges, [2]uint16{binary.BigEndian.Uint16(r.lo), binary.BigEndian.Uint16(r.hi)})
+		}
+		invert = t.invert
+	default:
+		return 0, false
+	}
+	covered := 0 // ports of lo..hi the ranges hold (they are disjoint)
+	for _, r := range ranges {
+		a, b := max(r[0], lo), min(r[1], hi)
+		if a <= b {
+			covered += int(b-a) + 1
+		}
+	}
+	all, none := matchAll, matchNone
+	if invert {
+		all, none = none, all
+	}
+	switch covered {
+	case 0:
+		return none, true
+	case int(hi-lo) + 1:
+		return all, true
+	}
+	return matchUndecided, true
+}
+
+// ephemeral is the range of source ports clients connect from; local
+// the range Linux gives this host's own connections by default.
+const (
+	ephemeralLow, ephemeralHigh = 1024, 65535
+	localPortLow, localPortHigh = 32768, 60999
+)
+
+// portsOutcome is the test's outcome over every port lo..hi: all, none,
+// or undecided.
+func (t *test) portsOutcome(lo, hi int) outcome {
+	if o, ok := t.portsOutcomeFast(uint16(lo), uint16(hi)); ok {
+		return o
+	}
+	var pass, fail bool
+	var v [2]byte
+	for p := lo; p <= hi && !(pass && fail); p++ {
+		binary.BigEndian.PutUint16(v[:], uint16(p))
+		if t.match(v[:]) == matchAll {
+			pass = true
+		} else {
+			fail = true
+		}
+	}
+	switch {
+	case pass && fail:
+		return matchUndecided
+	case pass:
+		return matchAll
+	}
+	return matchNone
+}
 
 // prepare computes what can be known before any packet: the sources a
 // source-address test passes and how a source-port test treats clients.
@@ -83,25 +171,11 @@ func (t *test) prepare() {
 		t.toLen, t.fto = uint32(len(t.to)), pack(t.to, uint32(len(t.to)), 0)
 	}
 	switch t.field {
-	case fieldSaddr4, fieldSaddr6:
-		t.sources, t.sourcesOK = t.sourceSet(t.field == fieldSaddr6)
-	case fieldSport:
-		var pass, fail bool
-		var v [2]byte
-		for p := ephemeralLow; p <= ephemeralHigh && !(pass && fail); p++ {
-			binary.BigEndian.PutUint16(v[:], uint16(p))
-			if t.match(v[:]) == matchAll {
-				pass = true
-			} else {
-				fail = true
-			}
-		}
-		switch {
-		case pass && fail:
-			t.sport = matchUndecided
-		case pass:
-			t.sport = matchAll
-		}
+	case fieldSaddr4, fieldSaddr6, fieldDaddr4, fieldDaddr6:
+		t.sources, t.sourcesOK = t.sourceSet(t.field == fieldSaddr6 || t.field == fieldDaddr6)
+	case fieldSport, fieldDport:
+		t.ephemeral = t.portsOutcome(ephemeralLow, ephemeralHigh)
+		t.local = t.portsOutcome(localPortLow, localPortHigh)
 	}
 }
 

@@ -55,6 +55,25 @@ func (r *rule) xtMatch(m *expr.Match, v6 bool) bool {
 			return true
 		case "iprange":
 			return r.iprange(b, m.Rev, v6)
+		case "hl":
+			// struct ip6t_hl_info: mode (eq, ne, lt, gt), hop limit.
+			if len(b) < 2 || b[0] > 3 {
+				return false
+			}
+			op := [...]expr.CmpOp{expr.CmpOpEq, expr.CmpOpNeq, expr.CmpOpLt, expr.CmpOpGt}[b[0]]
+			r.addTest(test{field: fieldHopLimit, length: 1, op: opCmp, cmp: op, data: []byte{b[1]}})
+			return true
+		case "icmp", "icmp6":
+			// struct ipt_icmp / ip6t_icmp: type, code range, invflags.
+			if len(b) < 4 || b[1] != 0 || b[2] != 0xff {
+				return false // a code range: not followed
+			}
+			op := expr.CmpOpEq
+			if b[3]&0x01 != 0 { // IPT_ICMP_INV, IP6T_ICMP_INV
+				op = expr.CmpOpNeq
+			}
+			r.addTest(test{field: fieldICMPType, length: 1, op: opCmp, cmp: op, data: []byte{b[0]}})
+			return true
 		}
 	}
 	return false

@@ -113,8 +113,8 @@ func (b *FirewallBed) Close() error {
 	return errors.Join(errs...)
 }
 
-// Probe tries a new connection from inside ns to addr: a TCP handshake,
-// or a UDP datagram that must come back (the listener echoes). A packet
+// Probe tries a new connection from inside ns to addr: a TCP connection
+// or a UDP datagram whose message must come back (the listener echoes). A packet
 // dropped on the way fails after timeout.
 func Probe(ns *Namespace, network string, addr netip.AddrPort, timeout time.Duration) bool {
 	err := ns.Do(func() error {
@@ -123,9 +123,8 @@ func Probe(ns *Namespace, network string, addr netip.AddrPort, timeout time.Dura
 			return err
 		}
 		defer c.Close()
-		if network == "tcp" {
-			return nil
-		}
+		// A working connection, not only a handshake: what is sent comes
+		// back, so the listener's side was reached too.
 		c.SetDeadline(time.Now().Add(timeout))
 		if _, err := c.Write([]byte("ping")); err != nil {
 			return err
@@ -154,7 +153,14 @@ func Echo(ns *Namespace, network string, addr netip.AddrPort, v6only bool) (func
 					if err != nil {
 						return
 					}
-					c.Close()
+					go func() {
+						defer c.Close()
+						c.SetDeadline(time.Now().Add(5 * time.Second))
+						buf := make([]byte, 64)
+						if n, err := c.Read(buf); err == nil {
+							c.Write(buf[:n])
+						}
+					}()
 				}
 			}()
 			closer = func() { ln.Close() }
@@ -199,6 +205,39 @@ func listenNet(network string, addr netip.AddrPort, v6only bool) string {
 // server's address on each client's own link, IPv4 and IPv6 as the bind
 // admits.
 func (b *FirewallBed) Observe(network string, bind netip.AddrPort, v6only bool) (reach string, host bool) {
+	b.FlushNeighbours()
+	pub, in, host := b.ObserveEach(network, bind, v6only)
+	switch {
+	case pub:
+		return "public", host
+	case in:
+		return "internal", host
+	case host:
+		return "host", host
+	}
+	return "none", host
+}
+
+// FlushNeighbours empties the neighbour caches of the bed's namespaces,
+// so that the next connection starts as a new peer's does: it must
+// resolve its neighbours first (IPv6 neighbour discovery, which a
+// ruleset may drop).
+func (b *FirewallBed) FlushNeighbours() {
+	for _, n := range []*Namespace{b.Server, b.Public, b.Internal} {
+		exec.Command("ip", "-n", n.Name, "neigh", "flush", "all").Run()
+	}
+}
+
+// ClientAddrs are the addresses the public and internal clients connect
+// from (IPv4, IPv6).
+func (b *FirewallBed) ClientAddrs() (public, internal [2]netip.Addr) {
+	return [2]netip.Addr{nth(b.PublicNet4.Addr(), 7), nth(b.PublicNet6.Addr(), 7)},
+		[2]netip.Addr{nth(b.InternalNet4.Addr(), 7), nth(b.InternalNet6.Addr(), 7)}
+}
+
+// ObserveEach is Observe for each client on its own: whether the public
+// client, the internal client and the server itself got through.
+func (b *FirewallBed) ObserveEach(network string, bind netip.AddrPort, v6only bool) (pub, in, host bool) {
 	const timeout = 400 * time.Millisecond
 	targets := func(a4, a6 netip.Addr) []netip.AddrPort {
 		addr, port := bind.Addr(), bind.Port()
@@ -222,7 +261,6 @@ func (b *FirewallBed) Observe(network string, bind netip.AddrPort, v6only bool) 
 		wg.Wait()
 		return slices.Contains(ok, true)
 	}
-	var pub, in bool
 	var wg sync.WaitGroup
 	wg.Add(3)
 	go func() {
@@ -238,15 +276,7 @@ func (b *FirewallBed) Observe(network string, bind netip.AddrPort, v6only bool) 
 		host = try(b.Server, targets(netip.MustParseAddr("127.0.0.1"), netip.IPv6Loopback()))
 	}()
 	wg.Wait()
-	switch {
-	case pub:
-		return "public", host
-	case in:
-		return "internal", host
-	case host:
-		return "host", host
-	}
-	return "none", host
+	return pub, in, host
 }
 
 // FirewallBedForTest makes a FirewallBed for t, or skips t where none can
