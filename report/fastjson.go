@@ -108,7 +108,16 @@ func appendSocket(b []byte, j *verdict.Judged, ns *sockets.Namespace, containers
 		}
 		b = append(b, `],"sources_cut":`...)
 		b = strconv.AppendBool(b, d.SourcesCut)
-		b = append(b, `,"why":`...)
+		b = append(b, `,"unsure":[`...)
+		for i, p := range d.Unsure {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, '"')
+			b = p.AppendTo(b)
+			b = append(b, '"')
+		}
+		b = append(b, `],"why":`...)
 		b = appendString(b, d.Why)
 		b = append(b, '}')
 	}

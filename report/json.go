@@ -94,6 +94,9 @@ type Firewall struct {
 	// SourcesCut is true when more prefixes get through than Sources
 	// lists (it holds the first 16).
 	SourcesCut bool `json:"sources_cut"`
+	// Unsure are sources whose fate could not be followed (see Why) when
+	// reach is decided all the same; [] otherwise.
+	Unsure []string `json:"unsure"`
 	// Why says what could not be evaluated, or that the deciding accept
 	// is rate-limited; "" otherwise.
 	Why string `json:"why"`
@@ -168,9 +171,12 @@ func SocketOf(j *verdict.Judged, ns *sockets.Namespace, containers *container.In
 	}
 	out.Reach = optional(string(v.Reach()))
 	if d := v.Firewall; d != nil {
-		out.Firewall = &Firewall{Verdict: d.Verdict, Rule: d.RuleRef(), Sources: []string{}, SourcesCut: d.SourcesCut, Why: d.Why}
+		out.Firewall = &Firewall{Verdict: d.Verdict, Rule: d.RuleRef(), Sources: []string{}, SourcesCut: d.SourcesCut, Unsure: []string{}, Why: d.Why}
 		for _, p := range d.Sources {
 			out.Firewall.Sources = append(out.Firewall.Sources, p.String())
+		}
+		for _, p := range d.Unsure {
+			out.Firewall.Unsure = append(out.Firewall.Unsure, p.String())
 		}
 	}
 	if f := containers.ForwardOf(s); f != nil {

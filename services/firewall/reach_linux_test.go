@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 
@@ -351,4 +352,49 @@ func bedListeners(t *testing.T, bed *sockettest.FirewallBed) []bedListener {
 		t.Cleanup(stop)
 	}
 	return listeners
+}
+
+// TestRoutesOfEveryTable: a source arrives by the route back to it, and
+// that route may be a hop of a multipath route or in a table of its own
+// (policy routing): every one is read.
+func TestRoutesOfEveryTable(t *testing.T) {
+	bed := sockettest.FirewallBedForTest(t)
+	for _, args := range [][]string{
+		{"route", "add", "203.0.113.0/24", "nexthop", "via", nthAddr(bed.PublicNet4, 7), "nexthop", "via", nthAddr(bed.InternalNet4, 7)},
+		{"route", "add", "192.0.2.0/24", "via", nthAddr(bed.InternalNet4, 7), "table", "100"},
+	} {
+		if err := bed.Server.Run("ip", args...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ifs, err := firewall.ReadInterfaces(bed.Server.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	has := func(link string, r firewall.Route) bool {
+		for _, i := range ifs {
+			if i.Name == link && slices.Contains(i.Routes, r) {
+				return true
+			}
+		}
+		return false
+	}
+	for _, c := range []struct {
+		link string
+		r    firewall.Route
+	}{
+		{bed.PublicLink, firewall.Route{Dst: netip.MustParsePrefix("203.0.113.0/24"), Table: 254}},
+		{bed.InternalLink, firewall.Route{Dst: netip.MustParsePrefix("203.0.113.0/24"), Table: 254}},
+		{bed.InternalLink, firewall.Route{Dst: netip.MustParsePrefix("192.0.2.0/24"), Table: 100}},
+	} {
+		if !has(c.link, c.r) {
+			t.Errorf("%s lacks the route %+v: %+v", c.link, c.r, ifs)
+		}
+	}
+}
+
+func nthAddr(p netip.Prefix, n int) string {
+	a := p.Addr().As4()
+	a[3] += byte(n)
+	return netip.AddrFrom4(a).String()
 }
