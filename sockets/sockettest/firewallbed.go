@@ -126,7 +126,8 @@ func Probe(ns *Namespace, network string, addr netip.AddrPort, timeout time.Dura
 		// A working connection, not only a handshake: what is sent comes
 		// back, so the listener's side was reached too.
 		c.SetDeadline(time.Now().Add(timeout))
-		if _, err := c.Write([]byte("ping")); err != nil {
+		// A line a request-reading server (an HTTP server, say) answers too.
+		if _, err := c.Write([]byte("ping\r\n\r\n")); err != nil {
 			return err
 		}
 		buf := make([]byte, 16)
