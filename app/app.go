@@ -20,13 +20,15 @@ import (
 	"sync"
 	"time"
 
+	"github.com/portwarden/portwarden/services/block"
+	"github.com/portwarden/portwarden/services/firewall/kernel"
+
 	"github.com/portwarden/portwarden/services/action"
 	"github.com/portwarden/portwarden/services/audit"
 	"github.com/portwarden/portwarden/services/baseline"
 	"github.com/portwarden/portwarden/services/catalog"
 	"github.com/portwarden/portwarden/services/container"
 	"github.com/portwarden/portwarden/services/disable"
-	"github.com/portwarden/portwarden/services/firewall"
 	"github.com/portwarden/portwarden/services/origin"
 	"github.com/portwarden/portwarden/services/verdict"
 	"github.com/portwarden/portwarden/sockets"
@@ -122,7 +124,7 @@ type Inspection struct {
 	Containers *container.Index
 
 	// Blocks are the peers portwarden blocks in its own namespace.
-	Blocks []firewall.Block
+	Blocks []block.Block
 
 	firewalls map[uint64]*nsFirewall // by namespace inode
 }
@@ -160,7 +162,7 @@ func (a *App) Inspect(q sockets.Query) (*Inspection, error) {
 	collected := time.Now()
 	in.Snapshot = snap
 	in.firewalls = a.readFirewalls(in)
-	in.Blocks, _ = firewall.Blocker{}.List() // none readable: none to mark
+	in.Blocks, _ = block.Blocker{}.List() // none readable: none to mark
 	a.judge(in)
 	if a.opts.Trace != nil {
 		fmt.Fprintf(a.opts.Trace, "%s sockets=%d collect_ms=%.1f assess_ms=%.1f\n", start.Format(time.RFC3339Nano),
@@ -200,7 +202,7 @@ func (a *App) judge(in *Inspection) {
 			return out
 		},
 		IsContainer: in.Containers.HasAddr,
-		Where:       in.Containers.Where,
+		Where:       func(s *sockets.Socket) baseline.Where { return verdict.Where(in.Containers, s) },
 		Reach:       reachOf(in.firewalls, in.Containers),
 		Blocks:      in.Blocks}
 	in.Judged = assessor.Assess(in.Snapshot)
@@ -238,7 +240,7 @@ func (a *App) readDNAT(in *Inspection) {
 		if ns.PID == 0 || in.Containers.Inside(&sockets.Socket{NetNS: ns.Inode}) != nil {
 			continue // no file to enter it by, or a container's own
 		}
-		rules, err := firewall.ReadDNAT(procRoot + "/" + strconv.Itoa(ns.PID) + "/ns/net")
+		rules, err := kernel.ReadDNAT(procRoot + "/" + strconv.Itoa(ns.PID) + "/ns/net")
 		if err != nil {
 			msg := fmt.Sprintf("could not read the NAT rules of network namespace %s: %v", ns.Label(), err)
 			if !slices.Contains(in.Snapshot.Warnings, msg) {
@@ -246,6 +248,10 @@ func (a *App) readDNAT(in *Inspection) {
 			}
 			continue
 		}
-		in.Containers.AddDNAT(rules)
+		forwards := make([]container.DNATRule, len(rules))
+		for i, r := range rules {
+			forwards[i] = container.DNATRule(r)
+		}
+		in.Containers.AddDNAT(forwards)
 	}
 }

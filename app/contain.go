@@ -7,9 +7,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/portwarden/portwarden/services/block"
+
 	"github.com/portwarden/portwarden/services/action"
 	"github.com/portwarden/portwarden/services/audit"
-	"github.com/portwarden/portwarden/services/firewall"
 	"github.com/portwarden/portwarden/sockets"
 )
 
@@ -161,7 +162,7 @@ func closeRecord(s *sockets.Socket) audit.Record {
 
 // BlockPlan is what a block will stop, as the admin is shown it.
 type BlockPlan struct {
-	Block firewall.Block
+	Block block.Block
 	// Connections are the open connections with the peer now: a block
 	// stops their packets too, but closing them is a separate step.
 	Connections []*sockets.Socket
@@ -174,12 +175,12 @@ type BlockPlan struct {
 }
 
 // PlanBlock says what blocking blk will stop. It records nothing.
-func (a *App) PlanBlock(snap *sockets.Snapshot, blk firewall.Block) *BlockPlan {
+func (a *App) PlanBlock(snap *sockets.Snapshot, blk block.Block) *BlockPlan {
 	p := &BlockPlan{Block: blk}
 	if snap != nil {
 		for i := range snap.Sockets {
 			s := &snap.Sockets[i]
-			if closable(s) && blk.Covers(s.Remote.Addr(), s.Proto.String(), s.Local.Port()) {
+			if closable(s) && blk.Covers(s.Remote.Addr(), s.Proto, s.Local.Port()) {
 				p.Connections = append(p.Connections, s)
 			}
 		}
@@ -202,7 +203,7 @@ func (a *App) Block(p *BlockPlan, forced bool) error {
 	case len(p.Dangers) > 0 && !forced:
 		return a.record(r, ErrForce)
 	}
-	return a.record(r, firewall.Blocker{}.Block(p.Block))
+	return a.record(r, block.Blocker{}.Block(p.Block))
 }
 
 // ErrSSHSession refuses a close that would cut an SSH session.
@@ -221,7 +222,7 @@ func blockFor(d time.Duration) string {
 // Unblock removes the blocks of peer, or with all every block and the
 // table, and records it.
 func (a *App) Unblock(peer netip.Prefix, all bool) (int, error) {
-	detail := firewall.PeerString(peer)
+	detail := block.PeerString(peer)
 	if all {
 		detail = "all"
 	}
@@ -229,7 +230,7 @@ func (a *App) Unblock(peer netip.Prefix, all bool) (int, error) {
 	if a.opts.ReadOnly {
 		return 0, a.record(r, ErrReadOnly)
 	}
-	n, err := firewall.Blocker{}.Unblock(peer, all)
+	n, err := block.Blocker{}.Unblock(peer, all)
 	if err == nil && n == 0 && !all {
 		err = fmt.Errorf("%s is not blocked", detail)
 	}
@@ -237,7 +238,7 @@ func (a *App) Unblock(peer netip.Prefix, all bool) (int, error) {
 }
 
 // Blocks lists the blocks in place, with the time each has left.
-func (a *App) Blocks() ([]firewall.Block, error) { return firewall.Blocker{}.List() }
+func (a *App) Blocks() ([]block.Block, error) { return block.Blocker{}.List() }
 
 // waitUntil polls cond until it holds or timeout passes.
 func waitUntil(timeout time.Duration, cond func() bool) bool {

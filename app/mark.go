@@ -7,6 +7,7 @@ import (
 
 	"github.com/portwarden/portwarden/services/audit"
 	"github.com/portwarden/portwarden/services/baseline"
+	"github.com/portwarden/portwarden/services/verdict"
 )
 
 // Mark documents listeners as expected: it adds the entries to the
@@ -66,7 +67,7 @@ func (a *App) InitBaseline(in *Inspection, owner string) (int, error) {
 			continue
 		}
 		e := baseline.EntryFor(j.Socket)
-		e.Container = in.Containers.Where(j.Socket).Container // so a container's port is its own
+		e.Container = verdict.Where(in.Containers, j.Socket).Container // so a container's port is its own
 		e.Reason, e.Owner, e.Added = "present at init", owner, today
 		if !seen[e.Key()] {
 			seen[e.Key()] = true

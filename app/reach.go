@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/portwarden/portwarden/services/firewall/kernel"
+
 	"github.com/portwarden/portwarden/services/container"
 	"github.com/portwarden/portwarden/services/firewall"
 	"github.com/portwarden/portwarden/sockets"
@@ -45,7 +47,7 @@ func (a *App) readFirewalls(in *Inspection) map[uint64]*nsFirewall {
 		f.rules, f.err = a.ruleset(ns, path)
 		if f.err == nil {
 			var ifs []firewall.Interface
-			ifs, f.err = firewall.ReadInterfaces(path)
+			ifs, f.err = kernel.ReadInterfaces(path)
 			f.scope = firewall.NewScope(ifs, in.Baseline.Internal)
 		}
 		if f.err != nil {
@@ -69,9 +71,9 @@ func (a *App) readFirewalls(in *Inspection) map[uint64]*nsFirewall {
 // from a thread moved inside.
 func legacyTables(ns sockets.Namespace, path string) []string {
 	if ns.PID != 0 {
-		return firewall.LegacyTables(procRoot + "/" + strconv.Itoa(ns.PID) + "/net")
+		return kernel.LegacyTables(procRoot + "/" + strconv.Itoa(ns.PID) + "/net")
 	}
-	legacy, _ := firewall.LegacyTablesIn(path) // it could not be entered: Read said so already
+	legacy, _ := kernel.LegacyTablesIn(path) // it could not be entered: Read said so already
 	return legacy
 }
 
@@ -80,11 +82,11 @@ func legacyTables(ns sockets.Namespace, path string) []string {
 // or the legacy tables changed. Empty legacy tables with ACCEPT policies —
 // what merely listing rules with iptables-legacy leaves — are skipped.
 func (a *App) ruleset(ns sockets.Namespace, path string) (*firewall.Ruleset, error) {
-	var legacy *firewall.Legacy
+	var legacy *kernel.Legacy
 	if tables := legacyTables(ns, path); len(tables) > 0 {
-		used, err := firewall.LegacyInUse(path, tables)
+		used, err := kernel.LegacyInUse(path, tables)
 		if err == nil && len(used) > 0 {
-			legacy, err = firewall.ReadLegacy(path, used)
+			legacy, err = kernel.ReadLegacy(path, used)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("iptables-legacy tables (%s) could not be read: %w", strings.Join(tables, ", "), err)
@@ -95,7 +97,7 @@ func (a *App) ruleset(ns sockets.Namespace, path string) (*firewall.Ruleset, err
 		sum = legacy.Sum
 	}
 	if rs := a.rulesets[ns.Inode]; rs != nil && rs.LegacySum == sum {
-		gen, err := firewall.Generation(path)
+		gen, err := kernel.Generation(path)
 		if err != nil {
 			return nil, err
 		}
@@ -103,7 +105,7 @@ func (a *App) ruleset(ns sockets.Namespace, path string) (*firewall.Ruleset, err
 			return rs, nil
 		}
 	}
-	rs, err := firewall.ReadWith(path, legacy)
+	rs, err := kernel.ReadWith(path, legacy)
 	if err != nil {
 		return nil, err
 	}
@@ -124,9 +126,9 @@ func reachOf(fws map[uint64]*nsFirewall, containers *container.Index) func(s *so
 		if f.err != nil {
 			return &firewall.Decision{Reach: firewall.ReachUnknown, Verdict: firewall.VerdictUnknown, Why: f.err.Error()}
 		}
-		l := firewall.Listener{Proto: firewall.ProtoTCP, Addr: s.Local.Addr().WithZone(""), Port: s.Local.Port(), V6Only: s.V6Only}
+		l := firewall.Listener{Proto: sockets.TCP, Addr: s.Local.Addr().WithZone(""), Port: s.Local.Port(), V6Only: s.V6Only}
 		if s.Proto == sockets.UDP {
-			l.Proto = firewall.ProtoUDP
+			l.Proto = sockets.UDP
 		}
 		c := containers.Inside(s)
 		if c == nil {

@@ -4,8 +4,9 @@ import (
 	"fmt"
 	"net/netip"
 
+	"github.com/portwarden/portwarden/services/block"
+
 	"github.com/portwarden/portwarden/services/action"
-	"github.com/portwarden/portwarden/services/firewall"
 	"github.com/portwarden/portwarden/services/lifeline"
 	"github.com/portwarden/portwarden/services/session"
 	"github.com/portwarden/portwarden/sockets"
@@ -63,10 +64,10 @@ func (a *App) closeDangers(snap *sockets.Snapshot, socks []*sockets.Socket) []st
 // blockDangers says what blocking blk would cut: SSH sessions (the
 // admin's own first), and the host's lifelines — gateways, resolvers,
 // link-local ranges, its own addresses, every address.
-func (a *App) blockDangers(snap *sockets.Snapshot, blk firewall.Block) []string {
+func (a *App) blockDangers(snap *sockets.Snapshot, blk block.Block) []string {
 	var own, others []string
 	for _, ssh := range a.sshSessions(snap) {
-		if !blk.Covers(ssh.Client(), "tcp", ssh.Conn.Local.Port()) {
+		if !blk.Covers(ssh.Client(), sockets.TCP, ssh.Conn.Local.Port()) {
 			continue
 		}
 		if ssh.Own {
@@ -76,7 +77,7 @@ func (a *App) blockDangers(snap *sockets.Snapshot, blk firewall.Block) []string 
 			others = append(others, fmt.Sprintf("this blocks %s: it would cut that session off", ssh.String()))
 		}
 	}
-	if len(own) == 0 && a.session.SSHClient.IsValid() && blk.Covers(a.session.SSHClient.Addr(), "tcp", a.session.SSHServer.Port()) {
+	if len(own) == 0 && a.session.SSHClient.IsValid() && blk.Covers(a.session.SSHClient.Addr(), sockets.TCP, a.session.SSHServer.Port()) {
 		own = append(own, "YOUR OWN SSH SESSION: this blocks "+a.session.SSHClient.Addr().String()+", the address your own SSH session comes from: it would cut you off")
 	}
 	lines := lifeline.Read(resolvConf)

@@ -9,11 +9,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/portwarden/portwarden/services/block"
+	"github.com/portwarden/portwarden/services/firewall/kernel"
+
 	"github.com/spf13/cobra"
 
 	"github.com/portwarden/portwarden/app"
 	"github.com/portwarden/portwarden/safetext"
-	"github.com/portwarden/portwarden/services/firewall"
 	"github.com/portwarden/portwarden/sockets"
 )
 
@@ -40,14 +42,14 @@ flushed (a reboot, nft flush ruleset, restarting nftables.service).
 Recorded in the audit log.`,
 		Args: oneTarget,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			peer, err := firewall.ParsePeer(args[0])
+			peer, err := block.ParsePeer(args[0])
 			if err != nil {
 				return badUsage("%v", err)
 			}
 			if duration < 0 {
 				return badUsage("--for: a duration like 10m or 1h, or 0 for until unblocked")
 			}
-			blocks := []firewall.Block{{Peer: peer, For: duration}}
+			blocks := []block.Block{{Peer: peer, For: duration}}
 			if port != "" {
 				if blocks, err = portBlocks(peer, duration, port); err != nil {
 					return badUsage("--port: %v", err)
@@ -68,26 +70,27 @@ Recorded in the audit log.`,
 }
 
 // portBlocks reads --port: "tcp/22", "udp/53", or "22" for both.
-func portBlocks(peer netip.Prefix, d time.Duration, arg string) ([]firewall.Block, error) {
-	protos := []string{"tcp", "udp"}
-	if proto, num, ok := strings.Cut(arg, "/"); ok {
-		if proto != "tcp" && proto != "udp" {
-			return nil, fmt.Errorf("%q: the protocol is tcp or udp", arg)
+func portBlocks(peer netip.Prefix, d time.Duration, arg string) ([]block.Block, error) {
+	protos := []sockets.Proto{sockets.TCP, sockets.UDP}
+	if name, num, ok := strings.Cut(arg, "/"); ok {
+		proto, err := sockets.ParseProto(name)
+		if err != nil {
+			return nil, err
 		}
-		protos, arg = []string{proto}, num
+		protos, arg = []sockets.Proto{proto}, num
 	}
 	n, err := strconv.ParseUint(arg, 10, 16)
 	if err != nil || n == 0 {
 		return nil, fmt.Errorf("%q is not a port (1-65535)", arg)
 	}
-	var out []firewall.Block
+	var out []block.Block
 	for _, p := range protos {
-		out = append(out, firewall.Block{Peer: peer, Proto: p, Port: uint16(n), For: d})
+		out = append(out, block.Block{Peer: peer, Proto: p, Port: uint16(n), For: d})
 	}
 	return out, nil
 }
 
-func runBlock(cmd *cobra.Command, g *globals, blocks []firewall.Block, yes, dryRun, force, closeToo, readOnly bool) error {
+func runBlock(cmd *cobra.Command, g *globals, blocks []block.Block, yes, dryRun, force, closeToo, readOnly bool) error {
 	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
 	a, err := g.newApp(app.Options{ReadOnly: readOnly}) // a refusal is recorded too
 	if err != nil {
@@ -174,7 +177,7 @@ Recorded in the audit log.`,
 			var peer netip.Prefix
 			if !all {
 				var err error
-				if peer, err = firewall.ParsePeer(args[0]); err != nil {
+				if peer, err = block.ParsePeer(args[0]); err != nil {
 					return badUsage("%v", err)
 				}
 			}
@@ -183,7 +186,7 @@ Recorded in the audit log.`,
 				return broken(err)
 			}
 			n, err := a.Unblock(peer, all)
-			if errors.Is(err, firewall.ErrNoPermission) {
+			if errors.Is(err, kernel.ErrNoPermission) {
 				return broken(err)
 			} else if err != nil {
 				return fail("%v", err)
@@ -224,7 +227,7 @@ func blocksCommand(g *globals) *cobra.Command {
 				}
 				list := []jsonBlock{}
 				for _, b := range blocks {
-					jb := jsonBlock{Peer: firewall.PeerString(b.Peer), Proto: b.Proto, Port: b.Port,
+					jb := jsonBlock{Peer: block.PeerString(b.Peer), Proto: b.Proto.Name(), Port: b.Port,
 						Seconds: int64(b.Left.Seconds()), Forever: b.For == 0}
 					if b.For != 0 {
 						jb.Expires = now.Add(b.Left).Format(time.RFC3339)

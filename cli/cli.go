@@ -12,12 +12,13 @@ import (
 	"os"
 	"strings"
 
+	"github.com/portwarden/portwarden/services/firewall/kernel"
+
 	"github.com/spf13/cobra"
 
 	"github.com/portwarden/portwarden/app"
 	"github.com/portwarden/portwarden/services/audit"
 	"github.com/portwarden/portwarden/services/baseline"
-	"github.com/portwarden/portwarden/services/firewall"
 	"github.com/portwarden/portwarden/sockets"
 )
 
@@ -55,7 +56,7 @@ func badUsage(format string, a ...any) error {
 // failCode is the exit code of an action that did not happen: 2 when the
 // system refused portwarden (it lacks a capability), 1 otherwise.
 func failCode(err error) int {
-	if errors.Is(err, firewall.ErrNoPermission) {
+	if errors.Is(err, kernel.ErrNoPermission) {
 		return ExitUsage
 	}
 	return ExitFail

@@ -24,6 +24,7 @@ import (
 var configKeys = map[string]string{
 	"interval":          "interval",
 	"kill_wait":         "kill-wait",
+	"trace":             "trace",
 	"read_only":         "read-only",
 	"baseline":          "baseline",
 	"audit_log":         "audit-log",

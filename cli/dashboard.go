@@ -19,9 +19,10 @@ func dashboardCommand(g *globals) *cobra.Command {
 	var (
 		interval, killWait time.Duration
 		readOnly           bool
+		trace              string
 	)
 	cmd := &cobra.Command{
-		Use:   "portwarden [--interval 2s] [--read-only] [--kill-wait 5s]",
+		Use:   "portwarden [--interval 2s] [--read-only] [--kill-wait 5s] [--trace FILE]",
 		Short: "See every listening port and connection, who owns it, and whether it should be there",
 		Long: `portwarden shows every TCP and UDP socket with the process that owns it and a
 verdict, and says which listeners are not in the admin's baseline. With no
@@ -39,8 +40,8 @@ Exit codes: 0 ok, 1 found (check), refused or failed, 2 bad usage or error.`,
 				return printSnapshot(cmd, g, sockets.Query{}, false)
 			}
 			opts := app.Options{ReadOnly: readOnly, KillWait: killWait}
-			if path := os.Getenv("PORTWARDEN_TRACE"); path != "" {
-				f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+			if trace != "" {
+				f, err := os.OpenFile(trace, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
 				if err != nil {
 					return broken(fmt.Errorf("trace: %w", err))
 				}
@@ -70,5 +71,6 @@ Exit codes: 0 ok, 1 found (check), refused or failed, 2 bad usage or error.`,
 	f.DurationVar(&interval, "interval", 2*time.Second, "time between refreshes")
 	f.BoolVar(&readOnly, "read-only", false, "hide and refuse every action (mark, unmark, kill, disable)")
 	f.DurationVar(&killWait, "kill-wait", 5*time.Second, "how long a kill waits for the process to end")
+	f.StringVar(&trace, "trace", "", "append a line per refresh with its timings to `FILE` (for benchmarks)")
 	return cmd
 }

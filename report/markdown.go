@@ -72,7 +72,7 @@ func WriteMarkdown(w io.Writer, a Audit) error {
 	for _, e := range a.Baseline.Entries {
 		used := false
 		for i := range snap.Sockets {
-			if snap.Sockets[i].Listening() && e.Covers(&snap.Sockets[i], a.Containers.Where(&snap.Sockets[i])) {
+			if snap.Sockets[i].Listening() && e.Covers(&snap.Sockets[i], verdict.Where(a.Containers, &snap.Sockets[i])) {
 				used = true
 				break
 			}

@@ -9,7 +9,7 @@
 #   steady   --interval 1s, nothing changes:        bytes per refresh
 #   one-row  --interval 1s, one listener toggles:   bytes per refresh
 #   cpu      --interval 2s, nothing changes:        CPU per refresh, % of a core
-# Refreshes are counted exactly from PORTWARDEN_TRACE. Needs root, go, tmux,
+# Refreshes are counted exactly from the dashboard's --trace file. Needs root, go, tmux,
 # python3. Bars (issue 4): steady < 200 B/refresh, one-row < 2 KB/refresh,
 # CPU < 15% of one core at 2 s with 50k sockets.
 set -euo pipefail
@@ -51,7 +51,7 @@ phase() {
 	local name=$1 interval=$2 trace="$work/$1.trace" out="$work/$1.bytes"
 	: >"$trace"
 	tmux -L "$sock" new-session -d -s dash -x 120 -y 40 \
-		env PORTWARDEN_TRACE="$trace" "$work/portwarden" --interval "$interval" --baseline "$work/none.toml"
+		"$work/portwarden" --trace "$trace" --interval "$interval" --baseline "$work/none.toml"
 	for ((i = 0; i < 600; i++)); do (($(wc -l <"$trace") >= 2)) && break; sleep 0.1; done
 	local pid; pid=$(tmux -L "$sock" list-panes -t dash -F '#{pane_pid}')
 	[[ $name == one-row ]] && start_toggler

@@ -84,7 +84,7 @@ rm -f build-release.log
 archive=$(ls dist/portwarden_*_linux_amd64.tar.gz)
 release=dist/unpacked # dist/ is goreleaser's, removed below
 mkdir -p "$release" && tar -C "$release" -xzf "$archive"
-for f in portwarden LICENSE README.md man/portwarden.1 man/portwarden-check.1 completions/portwarden.bash completions/_portwarden completions/portwarden.fish; do
+for f in portwarden LICENSE README.md docs/reach.md man/portwarden.1 man/portwarden-check.1 completions/portwarden.bash completions/_portwarden completions/portwarden.fish; do
 	[[ -e $release/$f ]] || { echo "$archive lacks $f" >&2; exit 1; }
 done
 version=$("$release/portwarden" --version)

@@ -10,24 +10,44 @@ import (
 	"time"
 )
 
-// Proto is a transport protocol.
+// Proto is a transport protocol, by its IP protocol number: the one type
+// every package uses for it, and the one place its names live.
 type Proto uint8
 
-// The protocols portwarden collects.
+// The protocols portwarden collects, and the others firewall rules name.
 const (
-	TCP Proto = iota + 1
-	UDP
+	ICMP   Proto = 1
+	TCP    Proto = 6
+	UDP    Proto = 17
+	GRE    Proto = 47
+	ESP    Proto = 50
+	ICMPv6 Proto = 58
+	SCTP   Proto = 132
 )
 
-// String returns "tcp" or "udp".
+var protoNames = map[Proto]string{ICMP: "icmp", TCP: "tcp", UDP: "udp", GRE: "gre", ESP: "esp", ICMPv6: "icmpv6", SCTP: "sctp"}
+
+// Name returns the protocol's name ("tcp"), or "" for one without.
+func (p Proto) Name() string { return protoNames[p] }
+
+// String returns the protocol's name, or "proto(N)".
 func (p Proto) String() string {
-	switch p {
-	case TCP:
-		return "tcp"
-	case UDP:
-		return "udp"
+	if n := p.Name(); n != "" {
+		return n
 	}
 	return fmt.Sprintf("proto(%d)", uint8(p))
+}
+
+// ParseProto reads "tcp" or "udp", the protocols a socket, a block or a
+// baseline entry names.
+func ParseProto(s string) (Proto, error) {
+	switch s {
+	case "tcp":
+		return TCP, nil
+	case "udp":
+		return UDP, nil
+	}
+	return 0, fmt.Errorf("%q: the protocol is tcp or udp", s)
 }
 
 // State is a socket state, numbered as the Linux kernel numbers TCP states

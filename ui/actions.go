@@ -14,6 +14,7 @@ import (
 	"github.com/portwarden/portwarden/services/action"
 	"github.com/portwarden/portwarden/services/baseline"
 	"github.com/portwarden/portwarden/services/disable"
+	"github.com/portwarden/portwarden/services/verdict"
 	"github.com/portwarden/portwarden/sockets"
 )
 
@@ -53,7 +54,7 @@ func (m *Model) startMark() tea.Cmd {
 		return nil
 	}
 	e := baseline.EntryFor(s)
-	e.Container = m.frame.Containers.Where(s).Container
+	e.Container = verdict.Where(m.frame.Containers, s).Container
 	e.Added = m.cfg.Now()
 	b := m.backend
 	f := newMarkForm(m.styles, e, m.cfg.Admin, func(e baseline.Entry) tea.Cmd {

@@ -8,12 +8,13 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/portwarden/portwarden/services/block"
+
 	"github.com/portwarden/portwarden/app"
 	"github.com/portwarden/portwarden/services/action"
 	"github.com/portwarden/portwarden/services/baseline"
 	"github.com/portwarden/portwarden/services/container"
 	"github.com/portwarden/portwarden/services/disable"
-	"github.com/portwarden/portwarden/services/firewall"
 	"github.com/portwarden/portwarden/services/origin"
 	"github.com/portwarden/portwarden/sockets"
 )
@@ -49,7 +50,7 @@ type Backend interface {
 	PlanClose(snap *sockets.Snapshot, socks []*sockets.Socket) *app.ClosePlan
 	Close(snap *sockets.Snapshot, p *app.ClosePlan, forced bool) (int, error)
 	// PlanBlock says what blocking a peer stops; Block puts it in place.
-	PlanBlock(snap *sockets.Snapshot, blk firewall.Block) *app.BlockPlan
+	PlanBlock(snap *sockets.Snapshot, blk block.Block) *app.BlockPlan
 	Block(p *app.BlockPlan, forced bool) error
 }
 

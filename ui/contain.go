@@ -6,12 +6,13 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/portwarden/portwarden/services/block"
+
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/portwarden/portwarden/app"
 	"github.com/portwarden/portwarden/safetext"
-	"github.com/portwarden/portwarden/services/firewall"
 	"github.com/portwarden/portwarden/sockets"
 )
 
@@ -102,14 +103,14 @@ func (m *Model) startBlock() tea.Cmd {
 		return nil
 	}
 	addr := s.Remote.Addr().WithZone("").Unmap()
-	blk := firewall.Block{Peer: netip.PrefixFrom(addr, addr.BitLen()), For: 10 * time.Minute}
+	blk := block.Block{Peer: netip.PrefixFrom(addr, addr.BitLen()), For: 10 * time.Minute}
 	snap, b := m.frame.Snapshot, m.backend
 	return func() tea.Msg { return blockPlanMsg{snap: snap, plan: b.PlanBlock(snap, blk)} }
 }
 
 func (m *Model) onBlockPlan(msg blockPlanMsg) tea.Cmd {
 	p, b, snap := msg.plan, m.backend, msg.snap
-	peer := firewall.PeerString(p.Block.Peer)
+	peer := block.PeerString(p.Block.Peer)
 	if p.Refused != nil {
 		return func() tea.Msg { return actionDoneMsg{err: fmt.Errorf("block %s: %w", peer, b.Block(p, false))} }
 	}
@@ -146,7 +147,7 @@ func blockAction(b Backend, snap *sockets.Snapshot, p app.BlockPlan, d time.Dura
 		}
 		text := "blocked " + p.Block.String() + " " + p.Block.Until()
 		if p.Block.For == 0 {
-			text = "blocked " + p.Block.String() + " until unblocked (portwarden unblock " + firewall.PeerString(p.Block.Peer) + ")"
+			text = "blocked " + p.Block.String() + " until unblocked (portwarden unblock " + block.PeerString(p.Block.Peer) + ")"
 		}
 		if closeToo && len(p.Connections) > 0 {
 			n, err := b.Close(snap, b.PlanClose(snap, p.Connections), forced)

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/portwarden/portwarden/services/block"
+
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
 
@@ -20,7 +22,6 @@ import (
 	"github.com/portwarden/portwarden/services/catalog"
 	"github.com/portwarden/portwarden/services/container"
 	"github.com/portwarden/portwarden/services/disable"
-	"github.com/portwarden/portwarden/services/firewall"
 	"github.com/portwarden/portwarden/services/origin"
 	"github.com/portwarden/portwarden/services/verdict"
 	"github.com/portwarden/portwarden/sockets"
@@ -101,7 +102,7 @@ func (b *fixedBackend) Close(snap *sockets.Snapshot, p *app.ClosePlan, forced bo
 	return b.app().Close(snap, p, forced)
 }
 
-func (b *fixedBackend) PlanBlock(snap *sockets.Snapshot, blk firewall.Block) *app.BlockPlan {
+func (b *fixedBackend) PlanBlock(snap *sockets.Snapshot, blk block.Block) *app.BlockPlan {
 	b.called("plan block")
 	return b.app().PlanBlock(snap, blk)
 }

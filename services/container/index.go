@@ -3,8 +3,6 @@ package container
 import (
 	"net/netip"
 
-	"github.com/portwarden/portwarden/services/baseline"
-	"github.com/portwarden/portwarden/services/firewall"
 	"github.com/portwarden/portwarden/sockets"
 )
 
@@ -19,13 +17,22 @@ type Index struct {
 	all     []*Info              // every container named, once
 	byIP    map[netip.Addr]*Info // containers by address
 	proxied map[proxyKey]bool    // host endpoints docker-proxy holds
-	dnat    []firewall.DNAT      // port forwards read from nftables
+	dnat    []DNATRule           // port forwards read from the packet filter
 }
 
-// AddDNAT adds port forwards read from the packet filter (firewall.ReadDNAT):
-// a forward to a container's listener publishes it, as the engine's
-// record does.
-func (x *Index) AddDNAT(rules []firewall.DNAT) {
+// DNATRule is a destination NAT rule of the packet filter: new connections
+// to Port (on Dest, or on any local address) go to To instead.
+type DNATRule struct {
+	Proto sockets.Proto // TCP or UDP; 0 for both
+	Dest  netip.Addr    // invalid: any address
+	Port  uint16
+	To    netip.AddrPort // To.Port() is 0 when the port is kept
+	Rule  string         // "ip nat DOCKER handle 12", for the admin to find it
+}
+
+// AddDNAT adds port forwards read from the packet filter: a forward to a
+// container's listener publishes it, as the engine's record does.
+func (x *Index) AddDNAT(rules []DNATRule) {
 	if x != nil {
 		x.dnat = append(x.dnat, rules...)
 	}
@@ -104,15 +111,6 @@ func (x *Index) Inside(s *sockets.Socket) *Info {
 		return nil
 	}
 	return x.byNetNS[s.NetNS]
-}
-
-// Where names the container s belongs to for the baseline's entries:
-// its name and image, empty outside containers or while unknown.
-func (x *Index) Where(s *sockets.Socket) baseline.Where {
-	if c := x.Of(s); c != nil {
-		return baseline.Where{Container: c.Name, Image: c.Image}
-	}
-	return baseline.Where{}
 }
 
 // HasAddr reports whether addr is a known container's address.

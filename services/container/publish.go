@@ -67,7 +67,7 @@ func (x *Index) PublishedOf(s *sockets.Socket) []Published {
 		if to == 0 {
 			to = d.Port
 		}
-		if (d.Proto != "" && d.Proto != s.Proto.String()) || to != s.Local.Port() || !slices.Contains(addrs, d.To.Addr()) {
+		if (d.Proto != 0 && d.Proto != s.Proto) || to != s.Local.Port() || !slices.Contains(addrs, d.To.Addr()) {
 			continue
 		}
 		host := d.Dest

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/portwarden/portwarden/services/firewall/kernel"
+
 	"golang.org/x/sys/unix"
 
 	"github.com/portwarden/portwarden/services/firewall"
@@ -114,11 +116,11 @@ func BenchmarkReadAndDecide(b *testing.B) {
 // readNamespace reads a namespace's ruleset and interfaces, as a refresh
 // does.
 func readNamespace(b *testing.B, path string) (*firewall.Ruleset, *firewall.Scope) {
-	rs, err := firewall.Read(path)
+	rs, err := kernel.Read(path)
 	if err != nil {
 		b.Fatal(err)
 	}
-	ifs, err := firewall.ReadInterfaces(path)
+	ifs, err := kernel.ReadInterfaces(path)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -141,7 +143,7 @@ func BenchmarkDecide(b *testing.B) {
 func BenchmarkGeneration(b *testing.B) {
 	path := benchNamespace(b)
 	for b.Loop() {
-		if _, err := firewall.Generation(path); err != nil {
+		if _, err := kernel.Generation(path); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -314,7 +314,7 @@ func compileRule(c *chain, r *Rule, lookupSet func(name string, id uint32) *comp
 				out.verdict = verdictReject
 			case "DNAT":
 				out.verdict = verdictDNAT
-				if to, ok := xtDNAT(e.Info); ok {
+				if to, ok := DNATTarget(e.Info); ok {
 					out.nat = &natTarget{addr: to.Addr(), port: to.Port()}
 				}
 			case "REDIRECT":

@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+
+	"github.com/portwarden/portwarden/sockets"
 )
 
 // tally collects the pieces of every packet followed for one listener.
@@ -89,7 +91,7 @@ func (rs *Ruleset) follow(sc *Scope, l Listener) *tally {
 		ev.reset(nil)
 		in := AddrSet{{daddr, daddr}}
 		stages := []stage{stageNew, stageReply}
-		if l.Proto == ProtoTCP {
+		if l.Proto == sockets.TCP {
 			stages = []stage{stageNew, stageReply, stageOriginal, stageReplyData}
 		}
 		for _, st := range stages {
@@ -110,7 +112,7 @@ func (rs *Ruleset) follow(sc *Scope, l Listener) *tally {
 // (the host's, or an engine's): prerouting there (the DNAT passes), its
 // forward chains to the container's address to, then the container's own
 // namespace's prerouting and input. inner may be nil: no ruleset.
-func DecideForwarded(outer *Ruleset, outerScope *Scope, proto uint8, hostPort, to netip.AddrPort, inner *Ruleset, innerScope *Scope) Decision {
+func DecideForwarded(outer *Ruleset, outerScope *Scope, proto sockets.Proto, hostPort, to netip.AddrPort, inner *Ruleset, innerScope *Scope) Decision {
 	if inner == nil {
 		inner = NewRuleset(nil, nil)
 	}
@@ -178,7 +180,7 @@ func (ev *evaluator) followUp(sc *Scope, f flow, in AddrSet) AddrSet {
 	back := f
 	back.iif, back.oif, back.untracked = nil, f.iif, untracked
 	stages := []stage{stageReply}
-	if f.proto == ProtoTCP {
+	if f.proto == sockets.TCP {
 		stages = []stage{stageReply, stageOriginal, stageReplyData}
 	}
 	for _, st := range stages {
@@ -404,8 +406,8 @@ func (rs *Ruleset) destinations(sc *Scope, bind netip.Addr, v6 bool, iif *Interf
 	}
 	var out []netip.Addr
 	for _, i := range sc.Interfaces {
-		if i.Name != iif.Name && !i.Loopback {
-			continue
+		if i.Name != iif.Name && !i.Loopback && !rs.oneStandsForAll() {
+			continue // where one interface stands for all, any address will do
 		}
 		for _, p := range i.Addrs {
 			if a := p.Addr(); a.Is6() == v6 && !a.IsLoopback() && !a.IsLinkLocalUnicast() {

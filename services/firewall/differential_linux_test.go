@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/portwarden/portwarden/services/firewall/kernel"
+
 	"github.com/portwarden/portwarden/services/firewall"
 	"github.com/portwarden/portwarden/sockets/sockettest"
 )
@@ -30,7 +32,7 @@ const corpus = "testdata/differential"
 func TestDifferential(t *testing.T) {
 	bed := sockettest.FirewallBedForTest(t)
 	listeners := bedListeners(t, bed)
-	ifs, err := firewall.ReadInterfaces(bed.Server.Path())
+	ifs, err := kernel.ReadInterfaces(bed.Server.Path())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +49,7 @@ func TestDifferential(t *testing.T) {
 			refused++
 			return true
 		}
-		rs, err := firewall.Read(bed.Server.Path())
+		rs, err := kernel.Read(bed.Server.Path())
 		if err != nil {
 			t.Fatal(err)
 		}

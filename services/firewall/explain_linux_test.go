@@ -6,6 +6,8 @@ import (
 	"os"
 	"testing"
 
+	"github.com/portwarden/portwarden/services/firewall/kernel"
+
 	"github.com/portwarden/portwarden/services/firewall"
 	"github.com/portwarden/portwarden/sockets/sockettest"
 )
@@ -21,12 +23,12 @@ func TestExplainRuleset(t *testing.T) {
 	}
 	bed := sockettest.FirewallBedForTest(t)
 	listeners := bedListeners(t, bed)
-	ifs, _ := firewall.ReadInterfaces(bed.Server.Path())
+	ifs, _ := kernel.ReadInterfaces(bed.Server.Path())
 	scope := firewall.NewScope(ifs, []netip.Prefix{bed.InternalNet4, bed.InternalNet6})
 	if err := bed.Server.Run("nft", expandBed(string(b), bed)); err != nil {
 		t.Fatal(err)
 	}
-	rs, _ := firewall.Read(bed.Server.Path())
+	rs, _ := kernel.Read(bed.Server.Path())
 	for _, l := range listeners {
 		d := rs.Decide(scope, firewall.Listener{Proto: protoOf(l.network), Addr: l.addr.Addr(), Port: l.addr.Port(), V6Only: l.v6only})
 		bed.FlushNeighbours()

@@ -8,7 +8,6 @@ import (
 
 	"github.com/google/nftables/expr"
 	"github.com/google/nftables/xt"
-	"golang.org/x/sys/unix"
 )
 
 // What each kind of load puts in a register, and the statements whose
@@ -175,6 +174,25 @@ func payloadField(p *expr.Payload, v6 bool) reg {
 	return reg{unknown: "a payload match"}
 }
 
-// l4Names names the protocols rules test most.
-var l4Names = map[byte]string{unix.IPPROTO_TCP: "tcp", unix.IPPROTO_UDP: "udp", unix.IPPROTO_ICMP: "icmp",
-	unix.IPPROTO_ICMPV6: "icmpv6", unix.IPPROTO_SCTP: "sctp", unix.IPPROTO_ESP: "esp", unix.IPPROTO_GRE: "gre"}
+// DNATTarget reads the xtables DNAT target's range (revisions 1 and 2, which
+// the library decodes; revision 0's compat layout is left out).
+func DNATTarget(info xt.InfoAny) (netip.AddrPort, bool) {
+	var r *xt.NatRange
+	switch info := info.(type) {
+	case *xt.NatRange2:
+		r = &info.NatRange
+	case *xt.NatRange:
+		r = info
+	default:
+		return netip.AddrPort{}, false
+	}
+	a, ok := netip.AddrFromSlice(r.MinIP)
+	if !ok || xt.NatRangeFlags(r.Flags)&xt.NatRangeMapIPs == 0 {
+		return netip.AddrPort{}, false
+	}
+	var port uint16
+	if xt.NatRangeFlags(r.Flags)&xt.NatRangeProtoSpecified != 0 {
+		port = r.MinPort
+	}
+	return netip.AddrPortFrom(a.Unmap(), port), true
+}

@@ -4,6 +4,8 @@ import (
 	"net/netip"
 	"testing"
 
+	"github.com/portwarden/portwarden/services/firewall/kernel"
+
 	"github.com/portwarden/portwarden/services/firewall"
 	"github.com/portwarden/portwarden/sockets/sockettest"
 )
@@ -29,11 +31,11 @@ func TestReachUnderFirewalld(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	rs, err := firewall.Read(bed.Server.Path())
+	rs, err := kernel.Read(bed.Server.Path())
 	if err != nil {
 		t.Fatal(err)
 	}
-	ifs, err := firewall.ReadInterfaces(bed.Server.Path())
+	ifs, err := kernel.ReadInterfaces(bed.Server.Path())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"net/netip"
 
+	"github.com/portwarden/portwarden/sockets"
 	"golang.org/x/sys/unix"
 )
 
@@ -46,7 +47,7 @@ type packet struct {
 // flow describes the packet to follow.
 type flow struct {
 	v6       bool
-	proto    uint8
+	proto    sockets.Proto
 	iif, oif *Interface // oif: forwarded packets only
 	daddr    netip.Addr
 	dport    uint16
@@ -71,7 +72,6 @@ func (s stage) reply() bool { return s == stageReply || s == stageReplyData }
 
 // icmpv6 numbers neighbour discovery uses.
 const (
-	protoICMPv6       = 58
 	icmpv6Solicit     = 135
 	icmpv6Advert      = 136
 	rtnMulticast      = 5 // RTN_MULTICAST
@@ -92,7 +92,7 @@ func (p *packet) fill(f flow) {
 	set := func(fl field, b ...byte) { p.vals[fl] = p.store[fl][:copy(p.store[fl][:], b)] }
 	u32 := func(fl field, v uint32) { p.vals[fl] = binary.NativeEndian.AppendUint32(p.store[fl][:0], v) }
 	u16 := func(fl field, v uint16) { p.vals[fl] = binary.NativeEndian.AppendUint16(p.store[fl][:0], v) }
-	set(fieldL4Proto, f.proto)
+	set(fieldL4Proto, byte(f.proto))
 	// The listener's own address: the destination, or a reply's source.
 	local4, local6 := fieldDaddr4, fieldDaddr6
 	if reply {
@@ -131,7 +131,7 @@ func (p *packet) fill(f flow) {
 		localPort = fieldSport
 	}
 	p.vals[localPort] = binary.BigEndian.AppendUint16(p.store[localPort][:0], f.dport)
-	if f.proto == unix.IPPROTO_TCP {
+	if f.proto == sockets.TCP {
 		set(fieldTCPFlags, [...]byte{stageNew: 0x02, stageOriginal: 0x10, stageReply: 0x12, stageReplyData: 0x18}[f.stage]) // SYN, ACK, SYN-ACK, PSH-ACK
 	}
 	// ct state and status: a first packet's entry is new, unconfirmed,
@@ -192,7 +192,7 @@ func (p *packet) fillND(f flow) {
 	set := func(fl field, b ...byte) { p.vals[fl] = p.store[fl][:copy(p.store[fl][:], b)] }
 	u32 := func(fl field, v uint32) { p.vals[fl] = binary.NativeEndian.AppendUint32(p.store[fl][:0], v) }
 	u16 := func(fl field, v uint16) { p.vals[fl] = binary.NativeEndian.AppendUint16(p.store[fl][:0], v) }
-	set(fieldL4Proto, protoICMPv6)
+	set(fieldL4Proto, byte(sockets.ICMPv6))
 	set(fieldNFProto, unix.NFPROTO_IPV6)
 	set(fieldEtherType, 0x86, 0xdd)
 	a := f.daddr.As16()

@@ -4,6 +4,8 @@ import (
 	"net/netip"
 	"slices"
 	"strconv"
+
+	"github.com/portwarden/portwarden/sockets"
 )
 
 // Reach is the widest class of sources whose new connections (TCP SYN,
@@ -91,16 +93,10 @@ type Route struct {
 	Table uint32 // 254 is main
 }
 
-// IP protocol numbers of the listeners evaluated.
-const (
-	ProtoTCP uint8 = 6
-	ProtoUDP uint8 = 17
-)
-
 // Listener is a listening socket as the firewall sees it.
 type Listener struct {
-	Proto  uint8      // ProtoTCP or ProtoUDP
-	Addr   netip.Addr // its bind; unspecified: every address
+	Proto  sockets.Proto // TCP or UDP
+	Addr   netip.Addr    // its bind; unspecified: every address
 	Port   uint16
 	V6Only bool // an IPv6 wildcard that refuses IPv4
 }

@@ -9,7 +9,9 @@ import (
 	"strings"
 	"testing"
 
-	"golang.org/x/sys/unix"
+	"github.com/portwarden/portwarden/sockets"
+
+	"github.com/portwarden/portwarden/services/firewall/kernel"
 
 	"github.com/portwarden/portwarden/services/firewall"
 	"github.com/portwarden/portwarden/sockets/sockettest"
@@ -30,7 +32,7 @@ func (l bedListener) String() string { return l.network + " " + l.addr.String() 
 func TestReachAgreesWithPackets(t *testing.T) {
 	bed := sockettest.FirewallBedForTest(t)
 	listeners := bedListeners(t, bed)
-	ifs, err := firewall.ReadInterfaces(bed.Server.Path())
+	ifs, err := kernel.ReadInterfaces(bed.Server.Path())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,7 +86,7 @@ func TestReachAgreesWithPackets(t *testing.T) {
 // policies, for the next case.
 func readWithLegacy(t *testing.T, bed *sockettest.FirewallBed, legacy bool) (*firewall.Ruleset, error) {
 	if !legacy {
-		return firewall.Read(bed.Server.Path())
+		return kernel.Read(bed.Server.Path())
 	}
 	t.Cleanup(func() {
 		for _, cmd := range []string{"iptables-legacy", "ip6tables-legacy"} {
@@ -95,22 +97,22 @@ func readWithLegacy(t *testing.T, bed *sockettest.FirewallBed, legacy bool) (*fi
 			}
 		}
 	})
-	tables, err := firewall.LegacyTablesIn(bed.Server.Path())
+	tables, err := kernel.LegacyTablesIn(bed.Server.Path())
 	if err != nil {
 		return nil, err
 	}
-	l, err := firewall.ReadLegacy(bed.Server.Path(), tables)
+	l, err := kernel.ReadLegacy(bed.Server.Path(), tables)
 	if err != nil {
 		return nil, err
 	}
-	return firewall.ReadWith(bed.Server.Path(), l)
+	return kernel.ReadWith(bed.Server.Path(), l)
 }
 
-func protoOf(network string) uint8 {
+func protoOf(network string) sockets.Proto {
 	if network == "udp" {
-		return unix.IPPROTO_UDP
+		return sockets.UDP
 	}
-	return unix.IPPROTO_TCP
+	return sockets.TCP
 }
 
 type reachCase struct {
@@ -367,7 +369,7 @@ func TestRoutesOfEveryTable(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	ifs, err := firewall.ReadInterfaces(bed.Server.Path())
+	ifs, err := kernel.ReadInterfaces(bed.Server.Path())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/google/nftables/expr"
+	"github.com/portwarden/portwarden/sockets"
 	"golang.org/x/sys/unix"
 )
 
@@ -23,7 +24,7 @@ func renderRule(c *chain, r *rule) string {
 	proto := "th"
 	for i, t := range r.tests {
 		if t.field == fieldL4Proto && t.op == opCmp && t.cmp == expr.CmpOpEq && len(t.data) == 1 {
-			if name := l4Names[t.data[0]]; name != "" {
+			if name := sockets.Proto(t.data[0]).Name(); name != "" {
 				proto = name
 			}
 			if i+1 < len(r.tests) && (r.tests[i+1].field == fieldDport || r.tests[i+1].field == fieldSport || r.tests[i+1].field == fieldTCPFlags) {
@@ -176,8 +177,8 @@ func formatValue(f field, b []byte) string {
 		}
 		return strconv.Quote(s)
 	case fieldL4Proto:
-		if len(b) == 1 && l4Names[b[0]] != "" {
-			return l4Names[b[0]]
+		if len(b) == 1 && sockets.Proto(b[0]).Name() != "" {
+			return sockets.Proto(b[0]).Name()
 		}
 	case fieldNFProto:
 		if len(b) == 1 {

@@ -56,6 +56,11 @@ type Rule struct {
 	Missing []Missing
 }
 
+// Byteorder is a byteorder expression, which the library cannot decode.
+type Byteorder struct {
+	Src, Dst, Op, Len, Size uint32
+}
+
 // Missing is an expression that could not be decoded, standing before
 // Exprs[Before] (or last).
 type Missing struct {
@@ -182,7 +187,7 @@ type chain struct {
 }
 
 // name is how nft lists the chain: "inet filter input".
-func (c *chain) name() string { return familyName(c.Family) + " " + c.Table + " " + c.Name }
+func (c *chain) name() string { return FamilyName(c.Family) + " " + c.Table + " " + c.Name }
 
 // attached reports whether an ingress or egress chain is attached to the
 // device named dev; other chains see every device's packets.
@@ -209,4 +214,24 @@ func (c *chain) appliesTo(v6 bool) bool {
 	return true
 }
 
-func tableKey(f nftables.TableFamily, table string) string { return familyName(f) + " " + table }
+// TableName is how nft names a table: "inet filter".
+func TableName(f nftables.TableFamily, table string) string { return FamilyName(f) + " " + table }
+
+func tableKey(f nftables.TableFamily, table string) string { return TableName(f, table) }
+
+// FamilyName is how nft names a table family: "inet", "ip", "netdev", ….
+func FamilyName(f nftables.TableFamily) string {
+	switch f {
+	case nftables.TableFamilyIPv4:
+		return "ip"
+	case nftables.TableFamilyIPv6:
+		return "ip6"
+	case nftables.TableFamilyNetdev:
+		return "netdev"
+	case nftables.TableFamilyBridge:
+		return "bridge"
+	case nftables.TableFamilyARP:
+		return "arp"
+	}
+	return "inet"
+}

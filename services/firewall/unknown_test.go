@@ -7,6 +7,8 @@ import (
 	"net/netip"
 	"testing"
 
+	"github.com/portwarden/portwarden/sockets"
+
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
 	"golang.org/x/sys/unix"
@@ -39,7 +41,7 @@ var (
 // no invented eth0 makes its wildcard listener public.
 func TestNoLinkNoOutside(t *testing.T) {
 	rs := NewRuleset([]Chain{acceptChain(nftables.TableFamilyINet, HookInput, dportRule(22, expr.VerdictAccept))}, nil)
-	d := rs.Decide(NewScope([]Interface{lo}, nil), Listener{Proto: ProtoTCP, Addr: netip.IPv4Unspecified(), Port: 22})
+	d := rs.Decide(NewScope([]Interface{lo}, nil), Listener{Proto: sockets.TCP, Addr: netip.IPv4Unspecified(), Port: 22})
 	if d.Reach != ReachHost {
 		t.Errorf("reach %s, want host", d.Reach)
 	}
@@ -51,11 +53,11 @@ func TestBridgeChainIsUnknown(t *testing.T) {
 	bridge.Name, bridge.Bridge = "br0", true
 	c := acceptChain(nftables.TableFamilyBridge, HookInput, dportRule(22, expr.VerdictDrop))
 	rs := NewRuleset([]Chain{c}, nil)
-	d := rs.Decide(NewScope([]Interface{lo, bridge}, nil), Listener{Proto: ProtoTCP, Addr: netip.IPv4Unspecified(), Port: 22})
+	d := rs.Decide(NewScope([]Interface{lo, bridge}, nil), Listener{Proto: sockets.TCP, Addr: netip.IPv4Unspecified(), Port: 22})
 	if d.Reach != ReachUnknown || d.Why == "" {
 		t.Errorf("through a bridge with a bridge-family chain: reach %s (%s), want unknown", d.Reach, d.Why)
 	}
-	d = rs.Decide(NewScope([]Interface{lo, eth0}, nil), Listener{Proto: ProtoTCP, Addr: netip.IPv4Unspecified(), Port: 22})
+	d = rs.Decide(NewScope([]Interface{lo, eth0}, nil), Listener{Proto: sockets.TCP, Addr: netip.IPv4Unspecified(), Port: 22})
 	if d.Reach != ReachPublic {
 		t.Errorf("no bridge: reach %s, want public", d.Reach)
 	}
@@ -78,7 +80,7 @@ func TestSourcesCutIsSaid(t *testing.T) {
 	policy := true
 	c.Drop = policy
 	rs := NewRuleset([]Chain{c}, nil)
-	d := rs.Decide(NewScope([]Interface{lo, eth0}, nil), Listener{Proto: ProtoTCP, Addr: netip.MustParseAddr("198.51.100.1"), Port: 22})
+	d := rs.Decide(NewScope([]Interface{lo, eth0}, nil), Listener{Proto: sockets.TCP, Addr: netip.MustParseAddr("198.51.100.1"), Port: 22})
 	if d.Reach != ReachPublic || len(d.Sources) != maxSources || !d.SourcesCut {
 		t.Errorf("reach %s, %d sources, cut %v; want public, %d, cut", d.Reach, len(d.Sources), d.SourcesCut, maxSources)
 	}
@@ -89,9 +91,22 @@ func TestSourcesCutIsSaid(t *testing.T) {
 func TestForwardedNeedsTheDNAT(t *testing.T) {
 	bridge := Interface{Name: "docker0", Index: 3, Bridge: true, Addrs: []netip.Prefix{netip.MustParsePrefix("172.17.0.1/16")}}
 	outer := NewRuleset([]Chain{acceptChain(nftables.TableFamilyINet, HookPrerouting, dportRule(8080, expr.VerdictAccept))}, nil)
-	d := DecideForwarded(outer, NewScope([]Interface{lo, eth0, bridge}, nil), ProtoTCP,
+	d := DecideForwarded(outer, NewScope([]Interface{lo, eth0, bridge}, nil), sockets.TCP,
 		netip.MustParseAddrPort("0.0.0.0:8080"), netip.MustParseAddrPort("172.17.0.2:80"), nil, nil)
 	if d.Reach == ReachPublic {
 		t.Errorf("no DNAT: reach %s, want no public reach", d.Reach)
+	}
+}
+
+// Where one interface stands for all (no rule tests the interface or the
+// destination), an interface without addresses does not hide the others.
+func TestAnyInterfaceStandsForAll(t *testing.T) {
+	bare := Interface{Name: "eth1", Index: 2}
+	addressed := eth0
+	addressed.Index = 3
+	rs := NewRuleset(nil, nil)
+	d := rs.Decide(NewScope([]Interface{lo, bare, addressed}, nil), Listener{Proto: sockets.TCP, Addr: netip.IPv4Unspecified(), Port: 22})
+	if d.Reach != ReachPublic {
+		t.Errorf("reach %s, want public", d.Reach)
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/portwarden/portwarden/services/block"
+
 	"github.com/portwarden/portwarden/services/baseline"
 	"github.com/portwarden/portwarden/services/catalog"
 	"github.com/portwarden/portwarden/services/firewall"
@@ -62,9 +64,9 @@ func TestBlockedPeerMarked(t *testing.T) {
 		{Proto: sockets.TCP, Local: netip.MustParseAddrPort("192.0.2.5:22"), Remote: netip.MustParseAddrPort("198.51.100.7:50000"), State: sockets.Established},
 		{Proto: sockets.TCP, Local: netip.MustParseAddrPort("192.0.2.5:80"), Remote: netip.MustParseAddrPort("198.51.100.9:50001"), State: sockets.Established},
 	}}
-	a := &Assessor{Catalog: catalog.Embedded(), Baseline: &baseline.Baseline{}, Blocks: []firewall.Block{
+	a := &Assessor{Catalog: catalog.Embedded(), Baseline: &baseline.Baseline{}, Blocks: []block.Block{
 		{Peer: netip.MustParsePrefix("198.51.100.0/29")},
-		{Peer: netip.MustParsePrefix("198.51.100.9/32"), Proto: "tcp", Port: 443, For: time.Hour, Left: time.Hour},
+		{Peer: netip.MustParsePrefix("198.51.100.9/32"), Proto: sockets.TCP, Port: 443, For: time.Hour, Left: time.Hour},
 	}}
 	judged := a.Assess(snap)
 	if v := judged[0].Verdict; v.Blocked == nil || !strings.HasPrefix(v.Label(), "BLOCKED") || !strings.Contains(strings.Join(v.Reasons, ";"), "peer blocked until unblocked") {

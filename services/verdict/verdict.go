@@ -8,8 +8,11 @@ import (
 	"net/netip"
 	"strconv"
 
+	"github.com/portwarden/portwarden/services/block"
+
 	"github.com/portwarden/portwarden/services/baseline"
 	"github.com/portwarden/portwarden/services/catalog"
+	"github.com/portwarden/portwarden/services/container"
 	"github.com/portwarden/portwarden/services/firewall"
 	"github.com/portwarden/portwarden/sockets"
 )
@@ -38,7 +41,7 @@ type Verdict struct {
 	Firewall *firewall.Decision
 	// Blocked is the block portwarden holds on a connection's peer; nil
 	// when none.
-	Blocked   *firewall.Block
+	Blocked   *block.Block
 	Peer      Peer      // connections only
 	Direction Direction // connections only
 	Expected  bool      // covered by the baseline (listeners and inbound), or outbound
@@ -77,7 +80,16 @@ type Assessor struct {
 	// listener; nil, or a nil answer: not evaluated.
 	Reach func(s *sockets.Socket) *firewall.Decision
 	// Blocks are the peers portwarden blocks, to mark their connections.
-	Blocks []firewall.Block
+	Blocks []block.Block
+}
+
+// Where names the container s belongs to, in x, for the baseline's
+// entries: its name and image; empty outside containers or while unknown.
+func Where(x *container.Index, s *sockets.Socket) baseline.Where {
+	if c := x.Of(s); c != nil {
+		return baseline.Where{Container: c.Name, Image: c.Image}
+	}
+	return baseline.Where{}
 }
 
 func (a *Assessor) where(s *sockets.Socket) baseline.Where {
@@ -217,7 +229,7 @@ func (a *Assessor) connection(s *sockets.Socket, socks []sockets.Socket, listene
 		return
 	}
 	for i, b := range a.Blocks {
-		if b.Covers(s.Remote.Addr(), s.Proto.String(), s.Local.Port()) {
+		if b.Covers(s.Remote.Addr(), s.Proto, s.Local.Port()) {
 			v.Blocked = &a.Blocks[i]
 			v.Reasons = append(v.Reasons, "peer blocked "+b.Until())
 			break

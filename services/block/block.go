@@ -1,28 +1,29 @@
-package firewall
+// Package block keeps peers out for a while: elements with a timeout in
+// sets of portwarden's own nftables table (inet portwarden), changed
+// atomically and under a lock, so the admin's own tables are never
+// touched.
+package block
 
 import (
-	"errors"
 	"fmt"
 	"net/netip"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/portwarden/portwarden/sockets"
 )
 
 // BlockTable is the nftables table (family inet) that holds portwarden's
 // blocks: the admin's own tables are never touched.
 const BlockTable = "portwarden"
 
-// ErrNoPermission says netfilter refused: reading or changing it needs
-// CAP_NET_ADMIN.
-var ErrNoPermission = errors.New("netfilter refused: reading or changing nftables needs CAP_NET_ADMIN (run as root)")
-
 // Block stops new and existing traffic from a peer (an address or a
 // prefix) to this host and what it forwards, on every port or on one.
 type Block struct {
 	Peer  netip.Prefix
-	Proto string // "tcp" or "udp" with Port; "" for every port
-	Port  uint16 // 0: every port
+	Proto sockets.Proto // TCP or UDP with Port; 0 for every port
+	Port  uint16        // 0: every port
 	// For is how long the block was set for; 0 until unblocked.
 	For time.Duration
 	// Left is how long it still holds (as the kernel counts); 0 with For 0.
@@ -34,7 +35,7 @@ type Block struct {
 func (b Block) String() string {
 	s := PeerString(b.Peer)
 	if b.Port != 0 {
-		s += " " + b.Proto + "/" + strconv.Itoa(int(b.Port))
+		s += " " + b.Proto.String() + "/" + strconv.Itoa(int(b.Port))
 	}
 	return s
 }
@@ -64,7 +65,7 @@ func (b Block) UntilFrom(now time.Time) string {
 
 // Covers reports whether the block stops packets from addr to port (0:
 // any) over proto.
-func (b Block) Covers(addr netip.Addr, proto string, port uint16) bool {
+func (b Block) Covers(addr netip.Addr, proto sockets.Proto, port uint16) bool {
 	if !b.Peer.Contains(addr.WithZone("").Unmap()) {
 		return false
 	}
@@ -98,4 +99,24 @@ func ParsePeer(s string) (netip.Prefix, error) {
 	}
 	a = a.Unmap()
 	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+// lastOf is the last address of p.
+func lastOf(p netip.Prefix) netip.Addr {
+	b := p.Masked().Addr().AsSlice()
+	for i := p.Bits(); i < len(b)*8; i++ {
+		b[i/8] |= 0x80 >> (i % 8)
+	}
+	a, _ := netip.AddrFromSlice(b)
+	return a
+}
+
+// rangePrefix is the prefix that runs from first to last, when one does.
+func rangePrefix(first, last netip.Addr) (netip.Prefix, bool) {
+	for bits := 0; bits <= first.BitLen(); bits++ {
+		if p := netip.PrefixFrom(first, bits); p.Masked().Addr() == first && lastOf(p) == last {
+			return p, true
+		}
+	}
+	return netip.Prefix{}, false
 }

@@ -1,4 +1,4 @@
-package firewall
+package kernel
 
 import (
 	"fmt"
@@ -6,6 +6,8 @@ import (
 	"os"
 	"os/exec"
 	"testing"
+
+	"github.com/portwarden/portwarden/sockets"
 
 	"github.com/google/nftables/expr"
 )
@@ -40,8 +42,8 @@ func TestReadDNAT(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []DNAT{
-		{Proto: "tcp", Port: 18099, To: netip.MustParseAddrPort("198.51.100.130:80")},
-		{Proto: "udp", Dest: netip.MustParseAddr("198.51.100.1"), Port: 5353, To: netip.AddrPortFrom(netip.MustParseAddr("198.51.100.131"), 0)},
+		{Proto: sockets.TCP, Port: 18099, To: netip.MustParseAddrPort("198.51.100.130:80")},
+		{Proto: sockets.UDP, Dest: netip.MustParseAddr("198.51.100.1"), Port: 5353, To: netip.AddrPortFrom(netip.MustParseAddr("198.51.100.131"), 0)},
 	}
 	if len(rules) != len(want) {
 		t.Fatalf("read %+v, want %+v", rules, want)
@@ -68,7 +70,7 @@ func TestParseNativeDNAT(t *testing.T) {
 		&expr.NAT{Type: expr.NATTypeDestNAT, Family: 2, RegAddrMin: 1, RegProtoMin: 2},
 	}
 	d, ok := parseDNAT(exprs)
-	if want := (DNAT{Proto: "tcp", Port: 8080, To: netip.MustParseAddrPort("198.51.100.130:80")}); !ok || d != want {
+	if want := (DNAT{Proto: sockets.TCP, Port: 8080, To: netip.MustParseAddrPort("198.51.100.130:80")}); !ok || d != want {
 		t.Errorf("parseDNAT = %+v, %v; want %+v", d, ok, want)
 	}
 	// A masquerade, or a dnat without a port match, is no port forward.

@@ -1,6 +1,6 @@
 //go:build linux
 
-package firewall
+package kernel
 
 import (
 	"encoding/binary"
@@ -8,10 +8,11 @@ import (
 	"net/netip"
 	"os"
 
+	"github.com/portwarden/portwarden/sockets"
+
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
-	"github.com/google/nftables/xt"
-	"golang.org/x/sys/unix"
+	"github.com/portwarden/portwarden/services/firewall"
 )
 
 // ReadDNAT reads the DNAT rules of the network namespace nsPath refers to
@@ -45,7 +46,7 @@ func ReadDNAT(nsPath string) ([]DNAT, error) {
 		}
 		for _, r := range rules {
 			if d, ok := parseDNAT(r.Exprs); ok {
-				d.Rule = fmt.Sprintf("%s %s %s handle %d", familyName(c.Table.Family), c.Table.Name, c.Name, r.Handle)
+				d.Rule = fmt.Sprintf("%s %s %s handle %d", firewall.FamilyName(c.Table.Family), c.Table.Name, c.Name, r.Handle)
 				out = append(out, d)
 			}
 		}
@@ -82,7 +83,7 @@ func parseDNAT(exprs []expr.Any) (DNAT, bool) {
 			switch loaded[e.Register] {
 			case "l4proto":
 				if len(e.Data) == 1 {
-					d.Proto = map[byte]string{unix.IPPROTO_TCP: "tcp", unix.IPPROTO_UDP: "udp"}[e.Data[0]]
+					d.Proto = sockets.Proto(e.Data[0])
 				}
 			case "dport":
 				if len(e.Data) == 2 {
@@ -100,7 +101,7 @@ func parseDNAT(exprs []expr.Any) (DNAT, bool) {
 			if e.Name != "DNAT" || d.Port == 0 {
 				return DNAT{}, false
 			}
-			to, ok := xtDNAT(e.Info)
+			to, ok := firewall.DNATTarget(e.Info)
 			if !ok {
 				return DNAT{}, false
 			}
@@ -123,44 +124,4 @@ func parseDNAT(exprs []expr.Any) (DNAT, bool) {
 		}
 	}
 	return DNAT{}, false
-}
-
-// xtDNAT reads the xtables DNAT target's range (revisions 1 and 2, which
-// the library decodes; revision 0's compat layout is left out).
-func xtDNAT(info xt.InfoAny) (netip.AddrPort, bool) {
-	var r *xt.NatRange
-	switch info := info.(type) {
-	case *xt.NatRange2:
-		r = &info.NatRange
-	case *xt.NatRange:
-		r = info
-	default:
-		return netip.AddrPort{}, false
-	}
-	a, ok := netip.AddrFromSlice(r.MinIP)
-	if !ok || xt.NatRangeFlags(r.Flags)&xt.NatRangeMapIPs == 0 {
-		return netip.AddrPort{}, false
-	}
-	var port uint16
-	if xt.NatRangeFlags(r.Flags)&xt.NatRangeProtoSpecified != 0 {
-		port = r.MinPort
-	}
-	return netip.AddrPortFrom(a.Unmap(), port), true
-}
-
-// familyName is how nft names a table family.
-func familyName(f nftables.TableFamily) string {
-	switch f {
-	case nftables.TableFamilyIPv4:
-		return "ip"
-	case nftables.TableFamilyIPv6:
-		return "ip6"
-	case nftables.TableFamilyNetdev:
-		return "netdev"
-	case nftables.TableFamilyBridge:
-		return "bridge"
-	case nftables.TableFamilyARP:
-		return "arp"
-	}
-	return "inet"
 }

@@ -1,4 +1,4 @@
-package firewall
+package kernel
 
 import (
 	"encoding/binary"

@@ -1,11 +1,4 @@
-// Package firewall reads what a network namespace's packet filter says
-// about who can reach a listener. It reads the nftables ruleset over
-// netlink (rules of nft and iptables-nft alike), compiles it, and follows
-// a new connection through it from every class of source (Decide); it
-// finds the port forwards that publish containers (ReadDNAT), notes
-// iptables-legacy tables it cannot evaluate, and keeps portwarden's own
-// blocks in a table of their own (Blocker).
-package firewall
+package kernel
 
 import (
 	"os"

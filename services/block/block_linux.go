@@ -1,6 +1,6 @@
 //go:build linux
 
-package firewall
+package block
 
 import (
 	"bytes"
@@ -12,8 +12,11 @@ import (
 	"slices"
 	"time"
 
+	"github.com/portwarden/portwarden/sockets"
+
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
+	"github.com/portwarden/portwarden/services/firewall/kernel"
 	"golang.org/x/sys/unix"
 )
 
@@ -112,7 +115,7 @@ func ensure(c *nftables.Conn) error {
 		}
 	}
 	if err := c.Flush(); err != nil && !errors.Is(err, unix.EEXIST) {
-		return fmt.Errorf("nftables: make table inet %s: %w", BlockTable, nftablesErr(err))
+		return fmt.Errorf("nftables: make table inet %s: %w", BlockTable, kernel.NetfilterErr(err))
 	}
 	return nil
 }
@@ -127,15 +130,7 @@ func tableExists(c *nftables.Conn) (bool, error) {
 	case errors.Is(err, unix.ENOENT):
 		return false, nil
 	}
-	return false, fmt.Errorf("nftables: read table inet %s: %w", BlockTable, nftablesErr(err))
-}
-
-// nftablesErr names the capability when netfilter refuses.
-func nftablesErr(err error) error {
-	if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) {
-		return ErrNoPermission
-	}
-	return err
+	return false, fmt.Errorf("nftables: read table inet %s: %w", BlockTable, kernel.NetfilterErr(err))
 }
 
 // lockPath is where portwarden processes take turns changing the block
@@ -151,7 +146,7 @@ func lock() (unlock func(), err error) {
 	}
 	f, err := os.OpenFile(lockPath, os.O_RDWR|os.O_CREATE, 0o600)
 	if os.IsPermission(err) {
-		return nil, fmt.Errorf("%w (the block lock %s: %v)", ErrNoPermission, lockPath, err)
+		return nil, fmt.Errorf("%w (the block lock %s: %v)", kernel.ErrNoPermission, lockPath, err)
 	} else if err != nil {
 		return nil, fmt.Errorf("block lock: %w", err)
 	}
@@ -217,7 +212,7 @@ func (b Blocker) Block(blk Block) error {
 		return fmt.Errorf("nftables: %w", err)
 	}
 	if err := c.Flush(); err != nil {
-		return fmt.Errorf("nftables: add to set %s: %w", set.Name, nftablesErr(err))
+		return fmt.Errorf("nftables: add to set %s: %w", set.Name, kernel.NetfilterErr(err))
 	}
 	return nil
 }
@@ -236,7 +231,7 @@ func elementsOf(blk Block) (*nftables.Set, []nftables.SetElement) {
 	}
 	if blk.Port != 0 {
 		proto := byte(unix.IPPROTO_TCP)
-		if blk.Proto == "udp" {
+		if blk.Proto == sockets.UDP {
 			proto = unix.IPPROTO_UDP
 		}
 		tail := []byte{proto, 0, 0, 0, byte(blk.Port >> 8), byte(blk.Port), 0, 0}
@@ -276,7 +271,7 @@ func (b Blocker) Unblock(peer netip.Prefix, all bool) (int, error) {
 	if all || n == len(blocks) {
 		c.DelTable(blockTable)
 		if err := c.Flush(); err != nil {
-			return 0, fmt.Errorf("nftables: delete table inet %s: %w", BlockTable, nftablesErr(err))
+			return 0, fmt.Errorf("nftables: delete table inet %s: %w", BlockTable, kernel.NetfilterErr(err))
 		}
 		return n, nil
 	}
@@ -294,7 +289,7 @@ func (b Blocker) Unblock(peer netip.Prefix, all bool) (int, error) {
 		return 0, nil
 	}
 	if err := c.Flush(); err != nil {
-		return 0, fmt.Errorf("nftables: remove from the block sets: %w", nftablesErr(err))
+		return 0, fmt.Errorf("nftables: remove from the block sets: %w", kernel.NetfilterErr(err))
 	}
 	return n, nil
 }
@@ -320,7 +315,7 @@ func list(c *nftables.Conn) (blocks []Block, exists bool, err error) {
 		s.Table = blockTable
 		els, err := c.GetSetElements(s)
 		if err != nil {
-			return nil, true, fmt.Errorf("nftables: read set %s: %w", s.Name, nftablesErr(err))
+			return nil, true, fmt.Errorf("nftables: read set %s: %w", s.Name, kernel.NetfilterErr(err))
 		}
 		out = append(out, blocksOf(s.Name, els)...)
 	}
@@ -372,13 +367,13 @@ func blocksOf(set string, els []nftables.SetElement) []Block {
 		default:
 			last = lastOf(netip.PrefixFrom(first, 0))
 		}
-		p, ok := rangeSet(first, last).Prefixes(1)
-		if !ok || len(p) != 1 {
+		p, ok := rangePrefix(first, last)
+		if !ok {
 			continue
 		}
-		blk := Block{Peer: p[0], For: e.Timeout, Left: e.Expires}
+		blk := Block{Peer: p, For: e.Timeout, Left: e.Expires}
 		if concat && len(e.Key) >= size+8 {
-			blk.Proto = map[byte]string{unix.IPPROTO_TCP: "tcp", unix.IPPROTO_UDP: "udp"}[e.Key[size]]
+			blk.Proto = sockets.Proto(e.Key[size])
 			blk.Port = uint16(e.Key[size+4])<<8 | uint16(e.Key[size+5])
 		}
 		if blk.For == 0 {

@@ -1,12 +1,14 @@
 //go:build linux
 
-package firewall
+package kernel
 
 import (
 	"encoding/binary"
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/portwarden/portwarden/services/firewall"
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
@@ -44,7 +46,7 @@ func ruleExprNames(nsFd int) (map[ruleKey][]rawExpr, error) {
 		Data:   []byte{unix.AF_UNSPEC, unix.NFNETLINK_V0, 0, 0},
 	})
 	if err != nil {
-		return nil, fmt.Errorf("nftables: list rules: %w", nftablesErr(err))
+		return nil, fmt.Errorf("nftables: list rules: %w", NetfilterErr(err))
 	}
 	out := map[ruleKey][]rawExpr{}
 	for _, m := range msgs {
@@ -88,7 +90,7 @@ func ruleExprNames(nsFd int) (map[ruleKey][]rawExpr, error) {
 				})
 			}
 		}
-		out[ruleKey{tableKey(family, table) + " " + chain, handle}] = names
+		out[ruleKey{firewall.TableName(family, table) + " " + chain, handle}] = names
 	}
 	return out, nil
 }
@@ -96,15 +98,15 @@ func ruleExprNames(nsFd int) (map[ruleKey][]rawExpr, error) {
 // missingExprs aligns the expressions the library decoded with the names
 // the kernel lists, and returns the ones it dropped with the index (in
 // decoded) they stood before.
-func missingExprs(decoded []expr.Any, names []rawExpr) []Missing {
-	var out []Missing
+func missingExprs(decoded []expr.Any, names []rawExpr) []firewall.Missing {
+	var out []firewall.Missing
 	j := 0
 	for _, x := range names {
 		if j < len(decoded) && decodedName(decoded[j]) == x.name {
 			j++
 			continue
 		}
-		m := Missing{Before: j, Name: x.name}
+		m := firewall.Missing{Before: j, Name: x.name}
 		if x.name == "byteorder" {
 			m.Byteorder = parseByteorder(x.data)
 		}
@@ -113,19 +115,14 @@ func missingExprs(decoded []expr.Any, names []rawExpr) []Missing {
 	return out
 }
 
-// Byteorder is a byteorder expression, which the library cannot decode.
-type Byteorder struct {
-	Src, Dst, Op, Len, Size uint32
-}
-
 // parseByteorder reads NFTA_BYTEORDER_SREG, _DREG, _OP, _LEN and _SIZE.
-func parseByteorder(b []byte) *Byteorder {
+func parseByteorder(b []byte) *firewall.Byteorder {
 	ad, err := netlink.NewAttributeDecoder(b)
 	if err != nil {
 		return nil
 	}
 	ad.ByteOrder = binary.BigEndian
-	bo := &Byteorder{}
+	bo := &firewall.Byteorder{}
 	for ad.Next() {
 		switch ad.Type() {
 		case 1:
@@ -177,7 +174,7 @@ func chainDevices(nsFd int) (map[string][]string, error) {
 		Data:   []byte{unix.AF_UNSPEC, unix.NFNETLINK_V0, 0, 0},
 	})
 	if err != nil {
-		return nil, fmt.Errorf("nftables: list chains: %w", nftablesErr(err))
+		return nil, fmt.Errorf("nftables: list chains: %w", NetfilterErr(err))
 	}
 	out := map[string][]string{}
 	for _, m := range msgs {
@@ -218,7 +215,7 @@ func chainDevices(nsFd int) (map[string][]string, error) {
 		}
 		if len(devs) > 0 {
 			slices.Sort(devs)
-			out[tableKey(family, table)+" "+name] = slices.Compact(devs)
+			out[firewall.TableName(family, table)+" "+name] = slices.Compact(devs)
 		}
 	}
 	return out, nil

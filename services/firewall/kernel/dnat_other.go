@@ -1,6 +1,6 @@
 //go:build !linux
 
-package firewall
+package kernel
 
 import "errors"
 

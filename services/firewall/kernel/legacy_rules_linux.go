@@ -1,4 +1,4 @@
-package firewall
+package kernel
 
 import (
 	"bytes"
@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"hash/fnv"
 	"strings"
+
+	"github.com/portwarden/portwarden/services/firewall"
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
@@ -17,7 +19,7 @@ import (
 
 // Legacy is what a namespace's iptables-legacy tables hold.
 type Legacy struct {
-	Chains []Chain
+	Chains []firewall.Chain
 	// Sum changes when the tables do: x_tables has no generation number.
 	Sum uint64
 }
@@ -169,7 +171,7 @@ func (t *legacyTable) entries() ([]legacyEntry, error) {
 
 // chains turns the table into chains: the built-in ones from their hook
 // entry to their policy, and each user chain after its ERROR marker.
-func (t *legacyTable) chains() ([]Chain, error) {
+func (t *legacyTable) chains() ([]firewall.Chain, error) {
 	entries, err := t.entries()
 	if err != nil {
 		return nil, err
@@ -190,12 +192,12 @@ func (t *legacyTable) chains() ([]Chain, error) {
 			chainAt[entries[i+1].off] = cString(e.data)
 		}
 	}
-	var out []Chain
+	var out []firewall.Chain
 	for h := range 5 {
 		if t.validHooks&(1<<h) == 0 {
 			continue
 		}
-		c := Chain{Family: family, Table: table, Name: legacyHooks[h], Base: true, Hook: Hook(h),
+		c := firewall.Chain{Family: family, Table: table, Name: legacyHooks[h], Base: true, Hook: firewall.Hook(h),
 			Priority: legacyPriority[t.name], Type: typ}
 		for _, e := range entries {
 			switch {
@@ -213,7 +215,7 @@ func (t *legacyTable) chains() ([]Chain, error) {
 		if e.target != "ERROR" || name == "ERROR" {
 			continue
 		}
-		c := Chain{Family: family, Table: table, Name: name, Type: typ}
+		c := firewall.Chain{Family: family, Table: table, Name: name, Type: typ}
 		for _, r := range entries[i+1:] {
 			if r.target == "ERROR" {
 				break
@@ -240,11 +242,11 @@ func cString(b []byte) string {
 }
 
 // rule turns one entry into the expressions nft would hold for it.
-func (t *legacyTable) rule(n int, e legacyEntry, chainAt map[int]string) Rule {
+func (t *legacyTable) rule(n int, e legacyEntry, chainAt map[int]string) firewall.Rule {
 	l := t.layout()
-	r := Rule{Handle: uint64(n)}
+	r := firewall.Rule{Handle: uint64(n)}
 	add := func(x ...expr.Any) { r.Exprs = append(r.Exprs, x...) }
-	missing := func(name string) { r.Missing = append(r.Missing, Missing{Before: len(r.Exprs), Name: name}) }
+	missing := func(name string) { r.Missing = append(r.Missing, firewall.Missing{Before: len(r.Exprs), Name: name}) }
 	ip := e.b[:l.size]
 	flags, inv := ip[l.flags], ip[l.invflags]
 	cmpOp := func(invBit byte) expr.CmpOp {
@@ -369,4 +371,13 @@ func andBytes(a, mask []byte) []byte {
 		out[i] = a[i] & mask[i]
 	}
 	return out
+}
+
+func allZero(b []byte) bool {
+	for _, x := range b {
+		if x != 0 {
+			return false
+		}
+	}
+	return true
 }

@@ -1,6 +1,6 @@
 //go:build linux
 
-package firewall
+package kernel
 
 import (
 	"encoding/binary"
@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+
+	"github.com/portwarden/portwarden/services/firewall"
 
 	"github.com/google/nftables"
 	"github.com/mdlayher/netlink"
@@ -18,11 +20,11 @@ import (
 // to (a /proc/PID/ns/net file) through netlink: tables, chains, rules and
 // sets, as nft, iptables-nft, ufw, firewalld and Docker write them. It
 // reads again when the ruleset changes while it reads.
-func Read(nsPath string) (*Ruleset, error) { return ReadWith(nsPath, nil) }
+func Read(nsPath string) (*firewall.Ruleset, error) { return ReadWith(nsPath, nil) }
 
 // ReadWith is Read, evaluated together with the namespace's
 // iptables-legacy tables (ReadLegacy; nil for none).
-func ReadWith(nsPath string, legacy *Legacy) (*Ruleset, error) {
+func ReadWith(nsPath string, legacy *Legacy) (*firewall.Ruleset, error) {
 	f, err := os.Open(nsPath)
 	if err != nil {
 		return nil, err
@@ -46,7 +48,7 @@ func ReadWith(nsPath string, legacy *Legacy) (*Ruleset, error) {
 			if legacy != nil {
 				chains = append(chains, legacy.Chains...)
 			}
-			rs := NewRuleset(chains, sets, objs...)
+			rs := firewall.NewRuleset(chains, sets, objs...)
 			rs.Generation = after
 			if legacy != nil {
 				rs.LegacySum = legacy.Sum
@@ -111,7 +113,7 @@ func evaluated(f nftables.TableFamily) bool {
 	return false
 }
 
-func readTables(nsFd int) ([]Chain, []Set, []Object, error) {
+func readTables(nsFd int) ([]firewall.Chain, []firewall.Set, []firewall.Object, error) {
 	// One lasting netlink socket: the default opens one per request, each
 	// entering the namespace anew.
 	conn, err := nftables.New(nftables.WithNetNSFd(nsFd), nftables.AsLasting())
@@ -121,7 +123,7 @@ func readTables(nsFd int) ([]Chain, []Set, []Object, error) {
 	defer conn.CloseLasting()
 	tables, err := conn.ListTables()
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("nftables: list tables: %w", nftablesErr(err))
+		return nil, nil, nil, fmt.Errorf("nftables: list tables: %w", NetfilterErr(err))
 	}
 	devices, err := chainDevices(nsFd)
 	if err != nil {
@@ -131,31 +133,31 @@ func readTables(nsFd int) ([]Chain, []Set, []Object, error) {
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	var sets []Set
-	var objs []Object
+	var sets []firewall.Set
+	var objs []firewall.Object
 	for _, t := range tables {
 		if !evaluated(t.Family) {
 			continue
 		}
 		named, err := conn.GetNamedObjects(t)
 		if err != nil {
-			return nil, nil, nil, fmt.Errorf("nftables: objects of %s: %w", tableKey(t.Family, t.Name), err)
+			return nil, nil, nil, fmt.Errorf("nftables: objects of %s: %w", firewall.TableName(t.Family, t.Name), err)
 		}
 		for _, o := range named {
 			if n, ok := o.(*nftables.NamedObj); ok {
-				objs = append(objs, Object{Family: t.Family, Table: t.Name, Name: n.Name, Obj: n.Obj})
+				objs = append(objs, firewall.Object{Family: t.Family, Table: t.Name, Name: n.Name, Obj: n.Obj})
 			}
 		}
 		ss, err := conn.GetSets(t)
 		if err != nil {
-			return nil, nil, nil, fmt.Errorf("nftables: sets of %s: %w", tableKey(t.Family, t.Name), err)
+			return nil, nil, nil, fmt.Errorf("nftables: sets of %s: %w", firewall.TableName(t.Family, t.Name), err)
 		}
 		for _, s := range ss {
 			els, err := conn.GetSetElements(s)
 			if err != nil {
-				return nil, nil, nil, fmt.Errorf("nftables: elements of %s %s: %w", tableKey(t.Family, t.Name), s.Name, err)
+				return nil, nil, nil, fmt.Errorf("nftables: elements of %s %s: %w", firewall.TableName(t.Family, t.Name), s.Name, err)
 			}
-			sets = append(sets, Set{Family: t.Family, Table: t.Name, Name: s.Name, ID: s.ID, Interval: s.Interval,
+			sets = append(sets, firewall.Set{Family: t.Family, Table: t.Name, Name: s.Name, ID: s.ID, Interval: s.Interval,
 				Map: s.IsMap, Concat: s.Concatenation, Elements: els})
 		}
 	}
@@ -163,34 +165,34 @@ func readTables(nsFd int) ([]Chain, []Set, []Object, error) {
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("nftables: list chains: %w", err)
 	}
-	var chains []Chain
+	var chains []firewall.Chain
 	for _, c := range list {
 		if c.Table == nil || !evaluated(c.Table.Family) {
 			continue
 		}
 		rules, err := conn.GetRules(c.Table, c)
 		if err != nil {
-			return nil, nil, nil, fmt.Errorf("nftables: rules of %s %s: %w", tableKey(c.Table.Family, c.Table.Name), c.Name, err)
+			return nil, nil, nil, fmt.Errorf("nftables: rules of %s %s: %w", firewall.TableName(c.Table.Family, c.Table.Name), c.Name, err)
 		}
-		ch := Chain{Family: c.Table.Family, Table: c.Table.Name, Name: c.Name, Type: c.Type}
+		ch := firewall.Chain{Family: c.Table.Family, Table: c.Table.Name, Name: c.Name, Type: c.Type}
 		if c.Hooknum != nil {
-			ch.Base, ch.Hook = true, Hook(*c.Hooknum)
-			ch.Devices = devices[tableKey(c.Table.Family, c.Table.Name)+" "+c.Name]
+			ch.Base, ch.Hook = true, firewall.Hook(*c.Hooknum)
+			ch.Devices = devices[firewall.TableName(c.Table.Family, c.Table.Name)+" "+c.Name]
 			switch {
 			case c.Table.Family == nftables.TableFamilyNetdev && ch.Hook == 0,
 				c.Table.Family == nftables.TableFamilyINet && ch.Hook == nfInetIngress:
-				ch.Hook = HookIngress
+				ch.Hook = firewall.HookIngress
 			case c.Table.Family == nftables.TableFamilyNetdev && ch.Hook == 1:
-				ch.Hook = HookEgress
+				ch.Hook = firewall.HookEgress
 			}
 			if c.Priority != nil {
 				ch.Priority = int32(*c.Priority)
 			}
 			ch.Drop = c.Policy != nil && *c.Policy == nftables.ChainPolicyDrop
 		}
-		key := tableKey(c.Table.Family, c.Table.Name) + " " + c.Name
+		key := firewall.TableName(c.Table.Family, c.Table.Name) + " " + c.Name
 		for _, r := range rules {
-			ch.Rules = append(ch.Rules, Rule{Handle: r.Handle, Exprs: r.Exprs,
+			ch.Rules = append(ch.Rules, firewall.Rule{Handle: r.Handle, Exprs: r.Exprs,
 				Missing: missingExprs(r.Exprs, exprNames[ruleKey{key, r.Handle}])})
 		}
 		chains = append(chains, ch)
@@ -200,7 +202,7 @@ func readTables(nsFd int) ([]Chain, []Set, []Object, error) {
 
 // ReadInterfaces lists the interfaces of the network namespace nsPath
 // refers to, with their addresses, through rtnetlink.
-func ReadInterfaces(nsPath string) ([]Interface, error) {
+func ReadInterfaces(nsPath string) ([]firewall.Interface, error) {
 	f, err := os.Open(nsPath)
 	if err != nil {
 		return nil, err
@@ -216,13 +218,13 @@ func ReadInterfaces(nsPath string) ([]Interface, error) {
 	if err != nil {
 		return nil, fmt.Errorf("rtnetlink: list links: %w", err)
 	}
-	var out []Interface
+	var out []firewall.Interface
 	byIndex := map[int]int{}
 	for _, m := range links {
 		if len(m.Data) < unix.SizeofIfInfomsg {
 			continue
 		}
-		i := Interface{Index: int(int32(binary.NativeEndian.Uint32(m.Data[4:8])))}
+		i := firewall.Interface{Index: int(int32(binary.NativeEndian.Uint32(m.Data[4:8])))}
 		i.Loopback = binary.NativeEndian.Uint32(m.Data[8:12])&unix.IFF_LOOPBACK != 0
 		if ad, err := netlink.NewAttributeDecoder(m.Data[unix.SizeofIfInfomsg:]); err == nil {
 			for ad.Next() {
@@ -282,7 +284,7 @@ func ReadInterfaces(nsPath string) ([]Interface, error) {
 	for _, m := range routes {
 		for _, r := range parseRoute(m.Data) {
 			if i, known := byIndex[r.oif]; known {
-				out[i].Routes = append(out[i].Routes, Route{Dst: r.dst, Table: r.table})
+				out[i].Routes = append(out[i].Routes, firewall.Route{Dst: r.dst, Table: r.table})
 			}
 		}
 	}

@@ -1,6 +1,6 @@
 //go:build !linux
 
-package firewall
+package block
 
 import (
 	"errors"
