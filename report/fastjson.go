@@ -1,6 +1,7 @@
 package report
 
 import (
+	"net/netip"
 	"strconv"
 	"unicode/utf8"
 
@@ -97,31 +98,31 @@ func appendSocket(b []byte, j *verdict.Judged, ns *sockets.Namespace, containers
 		b = appendString(b, d.Verdict)
 		b = append(b, `,"rule":`...)
 		b = appendString(b, d.RuleRef())
-		b = append(b, `,"sources":[`...)
-		for i, p := range d.Sources {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = append(b, '"')
-			b = p.AppendTo(b)
-			b = append(b, '"')
-		}
-		b = append(b, `],"sources_cut":`...)
+		b = append(b, `,"sources":`...)
+		b = appendPrefixes(b, d.Sources)
+		b = append(b, `,"sources_cut":`...)
 		b = strconv.AppendBool(b, d.SourcesCut)
-		b = append(b, `,"unsure":[`...)
-		for i, p := range d.Unsure {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = append(b, '"')
-			b = p.AppendTo(b)
-			b = append(b, '"')
-		}
-		b = append(b, `],"why":`...)
+		b = append(b, `,"unsure":`...)
+		b = appendPrefixes(b, d.Unsure)
+		b = append(b, `,"why":`...)
 		b = appendString(b, d.Why)
 		b = append(b, '}')
 	}
 	return append(b, '}')
+}
+
+// appendPrefixes appends prefixes as a JSON array of strings.
+func appendPrefixes(b []byte, prefixes []netip.Prefix) []byte {
+	b = append(b, '[')
+	for i, p := range prefixes {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, '"')
+		b = p.AppendTo(b)
+		b = append(b, '"')
+	}
+	return append(b, ']')
 }
 
 // appendOptional appends s as a string, or null when it is empty.

@@ -25,7 +25,8 @@ func TestDashboardBlocksAndCloses(t *testing.T) {
 		t.Fatal("tmux is required (scripts/test.sh installs it)")
 	}
 	bed := sockettest.FirewallBedForTest(t)
-	// A server that keeps what it accepts open, on the server's wildcard.
+	// A server that keeps what it accepts open, on the server's wildcard,
+	// and echoes what it first reads.
 	var ln net.Listener
 	if err := bed.Server.Do(func() (err error) { ln, err = net.Listen("tcp4", "0.0.0.0:9401"); return err }); err != nil {
 		t.Fatal(err)
@@ -49,6 +50,12 @@ func TestDashboardBlocksAndCloses(t *testing.T) {
 			mu.Lock()
 			held = append(held, c)
 			mu.Unlock()
+			go func() { // answers a probe, and keeps the connection open
+				buf := make([]byte, 64)
+				if n, err := c.Read(buf); err == nil {
+					c.Write(buf[:n])
+				}
+			}()
 		}
 	}()
 	to := netip.AddrPortFrom(bed.ServerPublic4, 9401)

@@ -32,11 +32,7 @@ const corpus = "testdata/differential"
 func TestDifferential(t *testing.T) {
 	bed := sockettest.FirewallBedForTest(t)
 	listeners := bedListeners(t, bed)
-	ifs, err := kernel.ReadInterfaces(bed.Server.Path())
-	if err != nil {
-		t.Fatal(err)
-	}
-	scope := firewall.NewScope(ifs, []netip.Prefix{bed.InternalNet4, bed.InternalNet6})
+	scope := bedScope(t, bed)
 	// check reports false when the evaluator is wrong on ruleset; nft may
 	// refuse a drawn ruleset (conflicting protocols): refused is then set.
 	refused := 0
@@ -108,6 +104,7 @@ func TestDifferential(t *testing.T) {
 
 	budget := 20 * time.Second
 	if s := os.Getenv("DIFFTIME"); s != "" {
+		var err error
 		if budget, err = time.ParseDuration(s); err != nil {
 			t.Fatalf("DIFFTIME: %v", err)
 		}

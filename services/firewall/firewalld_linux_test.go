@@ -1,7 +1,6 @@
 package firewall_test
 
 import (
-	"net/netip"
 	"testing"
 
 	"github.com/portwarden/portwarden/services/firewall/kernel"
@@ -35,11 +34,7 @@ func TestReachUnderFirewalld(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ifs, err := kernel.ReadInterfaces(bed.Server.Path())
-	if err != nil {
-		t.Fatal(err)
-	}
-	scope := firewall.NewScope(ifs, []netip.Prefix{bed.InternalNet4, bed.InternalNet6})
+	scope := bedScope(t, bed)
 	decided := 0
 	for _, l := range listeners {
 		d := rs.Decide(scope, firewall.Listener{Proto: protoOf(l.network), Addr: l.addr.Addr(), Port: l.addr.Port(), V6Only: l.v6only})

@@ -89,9 +89,7 @@ func (p *packet) fill(f flow) {
 	}
 	*p = packet{v6: f.v6, stage: f.stage, dport: f.dport, iif: f.iif, oif: f.oif, fromHost: f.fromHost}
 	reply := f.stage.reply()
-	set := func(fl field, b ...byte) { p.vals[fl] = p.store[fl][:copy(p.store[fl][:], b)] }
-	u32 := func(fl field, v uint32) { p.vals[fl] = binary.NativeEndian.AppendUint32(p.store[fl][:0], v) }
-	u16 := func(fl field, v uint16) { p.vals[fl] = binary.NativeEndian.AppendUint16(p.store[fl][:0], v) }
+	set, u32, u16 := p.set, p.u32, p.u16
 	set(fieldL4Proto, byte(f.proto))
 	// The listener's own address: the destination, or a reply's source.
 	local4, local6 := fieldDaddr4, fieldDaddr6
@@ -109,17 +107,8 @@ func (p *packet) fill(f flow) {
 		a := f.daddr.As4()
 		set(local4, a[:]...)
 	}
-	link := func(name, index field, i *Interface) {
-		p.vals[name] = p.store[name][:16]
-		if i != nil {
-			copy(p.vals[name][:15], i.Name)
-			u32(index, uint32(i.Index))
-		} else {
-			u32(index, 0)
-		}
-	}
-	link(fieldIifname, fieldIif, f.iif)
-	link(fieldOifname, fieldOif, f.oif)
+	p.link(fieldIifname, fieldIif, f.iif)
+	p.link(fieldOifname, fieldOif, f.oif)
 	ifType := uint16(unix.ARPHRD_ETHER)
 	if f.iif != nil && f.iif.Loopback {
 		ifType = unix.ARPHRD_LOOPBACK
@@ -189,24 +178,13 @@ func (p *packet) fill(f flow) {
 // Conntrack does not track them: ct state is untracked.
 func (p *packet) fillND(f flow) {
 	*p = packet{v6: true, stage: f.stage, dport: f.dport, iif: f.iif, oif: f.oif, untracked: true}
-	set := func(fl field, b ...byte) { p.vals[fl] = p.store[fl][:copy(p.store[fl][:], b)] }
-	u32 := func(fl field, v uint32) { p.vals[fl] = binary.NativeEndian.AppendUint32(p.store[fl][:0], v) }
-	u16 := func(fl field, v uint16) { p.vals[fl] = binary.NativeEndian.AppendUint16(p.store[fl][:0], v) }
+	set, u32, u16 := p.set, p.u32, p.u16
 	set(fieldL4Proto, byte(sockets.ICMPv6))
 	set(fieldNFProto, unix.NFPROTO_IPV6)
 	set(fieldEtherType, 0x86, 0xdd)
 	a := f.daddr.As16()
-	link := func(name, index field, i *Interface) {
-		p.vals[name] = p.store[name][:16]
-		if i != nil {
-			copy(p.vals[name][:15], i.Name)
-			u32(index, uint32(i.Index))
-		} else {
-			u32(index, 0)
-		}
-	}
-	link(fieldIifname, fieldIif, f.iif)
-	link(fieldOifname, fieldOif, f.oif)
+	p.link(fieldIifname, fieldIif, f.iif)
+	p.link(fieldOifname, fieldOif, f.oif)
 	if f.stage == stageSolicit {
 		group := netip.MustParsePrefix("ff02::1:ff00:0/104").Addr().As16()
 		copy(group[solicitedNodeBits/8:], a[solicitedNodeBits/8:])
@@ -224,6 +202,25 @@ func (p *packet) fillND(f flow) {
 	u32(fieldCtState, ctStateUntracked)
 	u16(fieldXtCtState, xtStateUntracked)
 	p.pack()
+}
+
+func (p *packet) set(fl field, b ...byte) { p.vals[fl] = p.store[fl][:copy(p.store[fl][:], b)] }
+func (p *packet) u32(fl field, v uint32) {
+	p.vals[fl] = binary.NativeEndian.AppendUint32(p.store[fl][:0], v)
+}
+func (p *packet) u16(fl field, v uint16) {
+	p.vals[fl] = binary.NativeEndian.AppendUint16(p.store[fl][:0], v)
+}
+
+// link sets an interface's name and index fields (0: none).
+func (p *packet) link(name, index field, i *Interface) {
+	p.vals[name] = p.store[name][:16]
+	if i != nil {
+		copy(p.vals[name][:15], i.Name)
+		p.u32(index, uint32(i.Index))
+	} else {
+		p.u32(index, 0)
+	}
 }
 
 // peer are the fields that hold the peer's address and port: the source,

@@ -32,11 +32,7 @@ func (l bedListener) String() string { return l.network + " " + l.addr.String() 
 func TestReachAgreesWithPackets(t *testing.T) {
 	bed := sockettest.FirewallBedForTest(t)
 	listeners := bedListeners(t, bed)
-	ifs, err := kernel.ReadInterfaces(bed.Server.Path())
-	if err != nil {
-		t.Fatal(err)
-	}
-	scope := firewall.NewScope(ifs, []netip.Prefix{bed.InternalNet4, bed.InternalNet6})
+	scope := bedScope(t, bed)
 
 	for _, c := range append(reachCases(bed), ufwCase(t, bed)) {
 		t.Run(c.name, func(t *testing.T) {
@@ -399,4 +395,15 @@ func nthAddr(p netip.Prefix, n int) string {
 	a := p.Addr().As4()
 	a[3] += byte(n)
 	return netip.AddrFrom4(a).String()
+}
+
+// bedScope is the server namespace's interfaces and routes, with the bed's
+// internal client network declared internal.
+func bedScope(t *testing.T, bed *sockettest.FirewallBed) *firewall.Scope {
+	t.Helper()
+	ifs, err := kernel.ReadInterfaces(bed.Server.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return firewall.NewScope(ifs, []netip.Prefix{bed.InternalNet4, bed.InternalNet6})
 }

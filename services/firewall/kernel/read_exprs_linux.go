@@ -22,6 +22,34 @@ import (
 // … accept". The kernel's own list of each rule's expression names shows
 // where they were, so the evaluator can say it does not understand them.
 
+// nftDump asks nftables, in the namespace nsFd refers to, for every
+// object of a kind (NFT_MSG_GETRULE, NFT_MSG_GETCHAIN) of every family.
+func nftDump(nsFd int, msg uint16, what string) ([]netlink.Message, error) {
+	c, err := netlink.Dial(unix.NETLINK_NETFILTER, &netlink.Config{NetNS: nsFd})
+	if err != nil {
+		return nil, fmt.Errorf("nftables: %w", err)
+	}
+	defer c.Close()
+	msgs, err := c.Execute(netlink.Message{
+		Header: netlink.Header{Type: netlink.HeaderType(unix.NFNL_SUBSYS_NFTABLES<<8 | msg), Flags: netlink.Request | netlink.Dump},
+		Data:   []byte{unix.AF_UNSPEC, unix.NFNETLINK_V0, 0, 0},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("nftables: %s: %w", what, NetfilterErr(err))
+	}
+	return msgs, nil
+}
+
+// decodeNft reads an nftables message's family (struct nfgenmsg) and
+// opens its attributes.
+func decodeNft(m netlink.Message) (nftables.TableFamily, *netlink.AttributeDecoder, bool) {
+	if len(m.Data) < 4 {
+		return 0, nil, false
+	}
+	ad, err := netlink.NewAttributeDecoder(m.Data[4:])
+	return nftables.TableFamily(m.Data[0]), ad, err == nil
+}
+
 // ruleKey names a rule: "inet filter input" and its handle.
 type ruleKey struct {
 	chain  string
@@ -36,26 +64,14 @@ type rawExpr struct {
 
 // ruleExprNames reads every rule's expressions, names and data, in order.
 func ruleExprNames(nsFd int) (map[ruleKey][]rawExpr, error) {
-	c, err := netlink.Dial(unix.NETLINK_NETFILTER, &netlink.Config{NetNS: nsFd})
+	msgs, err := nftDump(nsFd, unix.NFT_MSG_GETRULE, "list rules")
 	if err != nil {
-		return nil, fmt.Errorf("nftables: %w", err)
-	}
-	defer c.Close()
-	msgs, err := c.Execute(netlink.Message{
-		Header: netlink.Header{Type: netlink.HeaderType(unix.NFNL_SUBSYS_NFTABLES<<8 | unix.NFT_MSG_GETRULE), Flags: netlink.Request | netlink.Dump},
-		Data:   []byte{unix.AF_UNSPEC, unix.NFNETLINK_V0, 0, 0},
-	})
-	if err != nil {
-		return nil, fmt.Errorf("nftables: list rules: %w", NetfilterErr(err))
+		return nil, err
 	}
 	out := map[ruleKey][]rawExpr{}
 	for _, m := range msgs {
-		if len(m.Data) < 4 {
-			continue
-		}
-		family := nftables.TableFamily(m.Data[0])
-		ad, err := netlink.NewAttributeDecoder(m.Data[4:])
-		if err != nil {
+		family, ad, ok := decodeNft(m)
+		if !ok {
 			continue
 		}
 		var table, chain string
@@ -164,26 +180,14 @@ const (
 // to ("netdev filter in" → ["eth0"]), which google/nftables does not
 // decode: NFTA_CHAIN_HOOK's NFTA_HOOK_DEV, or its NFTA_HOOK_DEVS list.
 func chainDevices(nsFd int) (map[string][]string, error) {
-	c, err := netlink.Dial(unix.NETLINK_NETFILTER, &netlink.Config{NetNS: nsFd})
+	msgs, err := nftDump(nsFd, unix.NFT_MSG_GETCHAIN, "list chains")
 	if err != nil {
-		return nil, fmt.Errorf("nftables: %w", err)
-	}
-	defer c.Close()
-	msgs, err := c.Execute(netlink.Message{
-		Header: netlink.Header{Type: netlink.HeaderType(unix.NFNL_SUBSYS_NFTABLES<<8 | unix.NFT_MSG_GETCHAIN), Flags: netlink.Request | netlink.Dump},
-		Data:   []byte{unix.AF_UNSPEC, unix.NFNETLINK_V0, 0, 0},
-	})
-	if err != nil {
-		return nil, fmt.Errorf("nftables: list chains: %w", NetfilterErr(err))
+		return nil, err
 	}
 	out := map[string][]string{}
 	for _, m := range msgs {
-		if len(m.Data) < 4 {
-			continue
-		}
-		family := nftables.TableFamily(m.Data[0])
-		ad, err := netlink.NewAttributeDecoder(m.Data[4:])
-		if err != nil {
+		family, ad, ok := decodeNft(m)
+		if !ok {
 			continue
 		}
 		var table, name string
