@@ -2,6 +2,7 @@ package firewall
 
 import (
 	"fmt"
+	"net/netip"
 	"strings"
 )
 
@@ -17,4 +18,19 @@ func DebugTrace(rs *Ruleset, sc *Scope, l Listener) string {
 		fmt.Fprintf(&b, "   stage=%d verdict=%d chain=%s rule=%q src=%v why=%s\n", p.stage, p.verdict, p.chain.name(), r, p.sources, p.why)
 	}
 	return b.String()
+}
+
+// BlockedByNeighbourDiscovery reports whether the decision for l stops
+// client (an IPv6 address) at neighbour discovery. Real neighbour caches
+// cannot always be emptied — an entry a cached route still holds stays
+// usable when flushed — so a test comparing with packets cannot trust
+// what they say of it.
+func BlockedByNeighbourDiscovery(rs *Ruleset, sc *Scope, l Listener, client netip.Addr) bool {
+	t := rs.follow(sc, l)
+	for _, p := range t.pieces {
+		if (p.stage == stageSolicit || p.stage == stageAdvert) && p.verdict != verdictAccept && p.sources.Contains(client) {
+			return true
+		}
+	}
+	return false
 }
