@@ -87,3 +87,67 @@ func TestDockerPublishedPortPassesInputDrop(t *testing.T) {
 		t.Errorf("container listener judged %v, reserved port judged %v\n%s", container, reserved, ps)
 	}
 }
+
+// TestDockerPublishedBesideFirewalld runs Debian's firewalld in the
+// namespace of a Docker engine that publishes by DNAT — firewalld's inet
+// table beside Docker's iptables-nft chains, as on a RHEL host — with the
+// client's link in firewalld's public zone. Whatever the two let through
+// to the published container, portwarden's reach must say the same (or
+// unknown), and firewalld's own rules must not make it unknown.
+func TestDockerPublishedBesideFirewalld(t *testing.T) {
+	var fw *sockettest.Firewalld
+	d := sockettest.DockerNATBesideForTest(t, netip.MustParsePrefix("198.51.100.161/28"), func(netns string) error {
+		fw = sockettest.FirewalldForTest(t, &sockettest.Namespace{Name: netns})
+		return nil
+	})
+	bin := buildBinary(t)
+	client := &sockettest.Namespace{Name: fmt.Sprintf("pw-dfc-%d", os.Getpid()%100000)}
+	link := fmt.Sprintf("pwdf%d", os.Getpid()%100000)
+	t.Cleanup(func() { exec.Command("ip", "netns", "del", client.Name).Run() })
+	engineAddr := netip.MustParseAddr("198.51.100.177")
+	for _, args := range [][]string{
+		{"netns", "add", client.Name},
+		{"-n", d.NetNS, "link", "add", link, "type", "veth", "peer", "name", "eth0", "netns", client.Name},
+		{"-n", d.NetNS, "addr", "add", engineAddr.String() + "/28", "dev", link},
+		{"-n", d.NetNS, "link", "set", link, "up"},
+		{"-n", client.Name, "addr", "add", "198.51.100.183/28", "dev", "eth0"},
+		{"-n", client.Name, "link", "set", "eth0", "up"},
+		{"-n", client.Name, "route", "add", "default", "via", engineAddr.String()},
+	} {
+		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+			t.Fatalf("ip %s: %v %s", strings.Join(args, " "), err, out)
+		}
+	}
+	if err := fw.Cmd("--zone=public", "--change-interface="+link); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Run("run", "-d", "--name", "web8", "-p", "18088:80", d.Image, "/bin/busybox", "httpd", "-f", "-p", "80"); err != nil {
+		t.Fatal(err)
+	}
+	pid, err := d.PID("web8")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "web8 to listen", func() bool { return slices.Contains(ssListeners(t, pid), "tcp [::]:80") })
+	reached := sockettest.Probe(client, "tcp", netip.AddrPortFrom(engineAddr, 18088), 2*time.Second)
+
+	snap := snapshotOf(t, bin, d, "--listening", "--tcp")
+	found := false
+	for _, s := range snap.Sockets {
+		if s.LocalPort != 80 || s.Container == nil || deref(s.Container.Name) != "web8" {
+			continue
+		}
+		found = true
+		reach := deref(s.Reach)
+		t.Logf("web8: reach %s (%+v); the client got through: %v", reach, s.Firewall, reached)
+		switch {
+		case reach == "unknown":
+			t.Errorf("web8's reach is unknown beside firewalld: %+v", s.Firewall)
+		case reached != (reach == "public"):
+			t.Errorf("web8: reach %q (%+v), but the client connecting from outside: %v", reach, s.Firewall, reached)
+		}
+	}
+	if !found {
+		t.Error("web8's listener is not in the snapshot")
+	}
+}

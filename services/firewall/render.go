@@ -97,6 +97,9 @@ func renderTest(t *test, proto string) string {
 	if t.field == fieldCtState && t.mask != nil && t.op == opCmp && t.cmp == expr.CmpOpNeq && allZero(t.data) {
 		return name + " " + ctStates(t.mask) // "ct state established,related"
 	}
+	if t.field == fieldCtStatus && t.mask != nil && t.op == opCmp && t.cmp == expr.CmpOpNeq && allZero(t.data) {
+		return name + " " + ctStatusBits(t.mask) // "ct status dnat"
+	}
 	if t.mask != nil && (t.field == fieldSaddr4 || t.field == fieldSaddr6 || t.field == fieldDaddr4 || t.field == fieldDaddr6) {
 		if ones, ok := prefixMask(t.mask); ok && t.op == opCmp {
 			size := 4
@@ -239,6 +242,27 @@ func ctStates(b []byte) string {
 		bit  uint32
 		name string
 	}{{1, "invalid"}, {2, "established"}, {4, "related"}, {8, "new"}, {64, "untracked"}} {
+		if v&s.bit != 0 {
+			names = append(names, s.name)
+		}
+	}
+	if len(names) == 0 {
+		return fmt.Sprintf("0x%x", v)
+	}
+	return strings.Join(names, ",")
+}
+
+// ctStatusBits names the conntrack status bits of a mask (IPS_*).
+func ctStatusBits(b []byte) string {
+	if len(b) != 4 {
+		return fmt.Sprintf("0x%x", b)
+	}
+	v := binary.NativeEndian.Uint32(b)
+	var names []string
+	for _, s := range []struct {
+		bit  uint32
+		name string
+	}{{1, "expected"}, {2, "seen-reply"}, {4, "assured"}, {8, "confirmed"}, {16, "snat"}, {32, "dnat"}, {512, "dying"}} {
 		if v&s.bit != 0 {
 			names = append(names, s.name)
 		}

@@ -36,15 +36,18 @@ type Docker struct {
 
 // StartDocker starts dockerd and imports the image. bridge4 is the
 // bridge's address, in a documentation range no other test uses.
-func StartDocker(bridge4 netip.Prefix) (*Docker, error) { return startDocker(bridge4, false) }
+func StartDocker(bridge4 netip.Prefix) (*Docker, error) { return startDocker(bridge4, false, nil) }
 
 // StartDockerNAT starts dockerd in a network namespace of its own, where
 // it may write iptables rules and turn forwarding on without touching the
 // host: ports are published by DNAT only (--userland-proxy=false), and
 // dockerd itself holds each published host port in that namespace.
-func StartDockerNAT(bridge4 netip.Prefix) (*Docker, error) { return startDocker(bridge4, true) }
+func StartDockerNAT(bridge4 netip.Prefix) (*Docker, error) { return startDocker(bridge4, true, nil) }
 
-func startDocker(bridge4 netip.Prefix, ownNetNS bool) (*Docker, error) {
+// startDocker starts the engine; before, when set, runs in its namespace
+// (ownNetNS) once the namespace and bridge exist and before dockerd
+// starts, for a firewall that would otherwise flush the engine's chains.
+func startDocker(bridge4 netip.Prefix, ownNetNS bool, before func(netns string) error) (*Docker, error) {
 	dockerd, err := exec.LookPath("dockerd")
 	if err != nil {
 		return nil, errors.New("dockerd is required (scripts/test.sh installs docker.io)")
@@ -75,6 +78,12 @@ func startDocker(bridge4 netip.Prefix, ownNetNS bool) (*Docker, error) {
 		if out, err := exec.Command("ip", a...).CombinedOutput(); err != nil {
 			d.Stop()
 			return nil, fmt.Errorf("sockettest: ip %s: %v: %s", strings.Join(a, " "), err, out)
+		}
+	}
+	if before != nil {
+		if err := before(d.NetNS); err != nil {
+			d.Stop()
+			return nil, err
 		}
 	}
 	engine := []string{dockerd, "--host", "unix://" + d.Socket, "--pidfile", "/run/" + id + ".pid",
@@ -216,6 +225,14 @@ func DockerForTest(t testing.TB, bridge4 netip.Prefix) *Docker {
 // DockerNATForTest is DockerForTest for StartDockerNAT.
 func DockerNATForTest(t testing.TB, bridge4 netip.Prefix) *Docker {
 	return dockerForTest(t, bridge4, StartDockerNAT)
+}
+
+// DockerNATBesideForTest is DockerNATForTest with before run in the
+// engine's namespace before dockerd starts (firewalld, say, which
+// flushes iptables chains when it starts, as on a host where it runs
+// first).
+func DockerNATBesideForTest(t testing.TB, bridge4 netip.Prefix, before func(netns string) error) *Docker {
+	return dockerForTest(t, bridge4, func(p netip.Prefix) (*Docker, error) { return startDocker(p, true, before) })
 }
 
 func dockerForTest(t testing.TB, bridge4 netip.Prefix, start func(netip.Prefix) (*Docker, error)) *Docker {
