@@ -22,6 +22,7 @@ import (
 
 	"github.com/portwarden/portwarden/services/block"
 	"github.com/portwarden/portwarden/services/firewall/kernel"
+	"github.com/portwarden/portwarden/services/signs"
 
 	"github.com/portwarden/portwarden/services/action"
 	"github.com/portwarden/portwarden/services/audit"
@@ -68,6 +69,7 @@ type App struct {
 	log     audit.Log
 
 	containers *container.Resolver // names containers, off the refresh path
+	signs      *signs.Reader       // signs of rogue processes, by process start
 
 	mu        sync.Mutex // serialises collections; guards the fields below
 	collector sockets.Collector
@@ -95,7 +97,8 @@ func New(opts Options) (*App, error) {
 		return nil, err
 	}
 	a := &App{opts: opts, catalog: cat, log: audit.Log{Path: opts.AuditPath}, collector: sockets.NewCollector(),
-		containers: container.NewResolver(container.DefaultEngines()), rulesets: rulesets{}}
+		containers: container.NewResolver(container.DefaultEngines()), rulesets: rulesets{},
+		signs: signs.NewReader(procRoot, "/")}
 	if opts.Session != nil {
 		a.session = *opts.Session
 	} else {
@@ -125,6 +128,10 @@ type Inspection struct {
 
 	// Blocks are the peers portwarden blocks in its own namespace.
 	Blocks []block.Block
+
+	// Signs are the signs of a rogue process seen on each process holding
+	// a socket, by PID.
+	Signs map[int][]signs.Sign
 
 	firewalls map[uint64]*nsFirewall // by namespace inode
 }
@@ -163,6 +170,7 @@ func (a *App) Inspect(q sockets.Query) (*Inspection, error) {
 	in.Snapshot = snap
 	in.firewalls = a.readFirewalls(in)
 	in.Blocks, _ = block.Blocker{}.List() // none readable: none to mark
+	in.Signs = a.readSigns(snap)
 	a.judge(in)
 	if a.opts.Trace != nil {
 		fmt.Fprintf(a.opts.Trace, "%s sockets=%d collect_ms=%.1f assess_ms=%.1f\n", start.Format(time.RFC3339Nano),
@@ -204,7 +212,8 @@ func (a *App) judge(in *Inspection) {
 		IsContainer: in.Containers.HasAddr,
 		Where:       func(s *sockets.Socket) baseline.Where { return verdict.Where(in.Containers, s) },
 		Reach:       reachOf(in.firewalls, in.Containers),
-		Blocks:      in.Blocks}
+		Blocks:      in.Blocks,
+		Signs:       func(p *sockets.Process) []signs.Sign { return in.Signs[p.PID] }}
 	in.Judged = assessor.Assess(in.Snapshot)
 }
 

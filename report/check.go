@@ -15,6 +15,7 @@ import (
 	"github.com/portwarden/portwarden/services/catalog"
 	"github.com/portwarden/portwarden/services/container"
 	"github.com/portwarden/portwarden/services/firewall"
+	"github.com/portwarden/portwarden/services/signs"
 	"github.com/portwarden/portwarden/services/verdict"
 	"github.com/portwarden/portwarden/sockets"
 )
@@ -45,6 +46,7 @@ func WriteCheck(w io.Writer, judged []verdict.Judged, p verdict.Policy) error {
 			}
 		}
 	}
+	section("signs of a rogue process", sum.Signed, p.FailsSigned)
 	section("unexpected listeners", sum.FailingListeners, p.FailsListener)
 	section("unusual external connections", sum.RiskyExternal, p.FailsExternal)
 	writeUnevaluated(bw, sum)
@@ -102,6 +104,9 @@ type Check struct {
 	Policy        Policy   `json:"policy"`
 	Unexpected    []Socket `json:"unexpected"`
 	RiskyExternal []Socket `json:"risky_external"`
+	// Signed are the sockets whose processes show signs of a rogue
+	// process that fail the check (processes[].signs says which).
+	Signed []Socket `json:"signed"`
 	// ReachUnknown counts listeners whose firewall could not be evaluated.
 	ReachUnknown int `json:"reach_unknown"`
 }
@@ -127,8 +132,11 @@ func WriteCheckJSON(w io.Writer, host string, snap *sockets.Snapshot, containers
 	doc := Check{Time: snap.Time.Format(time.RFC3339), Host: host, OK: sum.OK(), Complete: snap.Complete,
 		Listeners: sum.ListenerCount(), Baseline: Baseline{Path: base.Path, Exists: base.Exists, Entries: len(base.Entries)},
 		Policy:     Policy{FailOn: p.FailOn.String(), FailOnExternal: p.FailOnExternal.String(), FailUnreachable: p.FailUnreachable},
-		Unexpected: []Socket{}, RiskyExternal: []Socket{}, ReachUnknown: sum.ByReach[firewall.ReachUnknown]}
+		Unexpected: []Socket{}, RiskyExternal: []Socket{}, Signed: []Socket{}, ReachUnknown: sum.ByReach[firewall.ReachUnknown]}
 	for i := range judged {
+		if v := judged[i].Verdict; p.FailsSigned(v) {
+			doc.Signed = append(doc.Signed, SocketOf(&judged[i], snap.Namespace(judged[i].Socket.NetNS), containers))
+		}
 		if v := judged[i].Verdict; p.FailsListener(v) {
 			doc.Unexpected = append(doc.Unexpected, SocketOf(&judged[i], snap.Namespace(judged[i].Socket.NetNS), containers))
 		} else if p.FailsExternal(v) {
@@ -174,7 +182,22 @@ func Prometheus(snap *sockets.Snapshot, judged []verdict.Judged, p verdict.Polic
 	for _, r := range []firewall.Reach{firewall.ReachPublic, firewall.ReachInternal, firewall.ReachHost, firewall.ReachNone, firewall.ReachUnknown} {
 		fmt.Fprintf(&b, "portwarden_listeners_by_reach{reach=%q} %d\n", r, sum.ByReach[r])
 	}
-	metric("portwarden_check_ok", "1 when the check passes: no unexpected listener and no unusual external connection.")
+	metric("portwarden_processes_with_signs", "Processes holding sockets that show a sign of a rogue process, by sign.")
+	bySign := map[signs.Code]map[int]bool{}
+	for i := range judged {
+		for k, found := range judged[i].Verdict.Signs {
+			for _, sg := range found {
+				if bySign[sg.Code] == nil {
+					bySign[sg.Code] = map[int]bool{}
+				}
+				bySign[sg.Code][judged[i].Socket.Processes[k].PID] = true
+			}
+		}
+	}
+	for _, c := range signs.Codes() {
+		fmt.Fprintf(&b, "portwarden_processes_with_signs{sign=%q} %d\n", c, len(bySign[c]))
+	}
+	metric("portwarden_check_ok", "1 when the check passes: no unexpected listener, no unusual external connection, no sign of a rogue process.")
 	fmt.Fprintf(&b, "portwarden_check_ok %d\n", boolInt(sum.OK()))
 	metric("portwarden_snapshot_complete", "1 when every socket's owner could be read.")
 	fmt.Fprintf(&b, "portwarden_snapshot_complete %d\n", boolInt(snap.Complete))

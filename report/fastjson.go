@@ -17,7 +17,7 @@ import (
 // container's socket, rare and richer, goes through encoding/json.
 func appendSocket(b []byte, j *verdict.Judged, ns *sockets.Namespace, containers *container.Index, slow func(Socket) []byte) []byte {
 	s, v := j.Socket, j.Verdict
-	if containers.Of(s) != nil || containers.ForwardOf(s) != nil {
+	if containers.Of(s) != nil || containers.ForwardOf(s) != nil || v.Signs != nil {
 		return append(b, slow(SocketOf(j, ns, containers))...)
 	}
 	b = append(b, `{"proto":"`...)

@@ -135,6 +135,17 @@ type Process struct {
 	Exe  string `json:"exe"`
 	User string `json:"user"`
 	UID  uint32 `json:"uid"`
+	// Signs are the signs of a rogue process seen on it; omitted when
+	// none.
+	Signs []Sign `json:"signs,omitempty"`
+}
+
+// Sign is one sign of a rogue process: its code ("shell-on-socket") and
+// what was seen.
+type Sign struct {
+	Sign   string `json:"sign"`
+	Detail string `json:"detail"`
+	Risk   string `json:"risk"`
 }
 
 // SocketOf returns the JSON form of a judged socket living in ns, in
@@ -152,6 +163,11 @@ func SocketOf(j *verdict.Judged, ns *sockets.Namespace, containers *container.In
 	}
 	for i, p := range s.Processes {
 		out.Processes[i] = Process{PID: p.PID, PPID: p.PPID, Name: p.Name, Exe: p.Exe, User: p.User, UID: p.UID}
+		if i < len(v.Signs) {
+			for _, sg := range v.Signs[i] {
+				out.Processes[i].Signs = append(out.Processes[i].Signs, Sign{Sign: string(sg.Code), Detail: sg.Detail, Risk: sg.Risk.String()})
+			}
+		}
 	}
 	if out.Reasons == nil {
 		out.Reasons = []string{}

@@ -83,6 +83,7 @@ func (m *Model) describeSocket(d *detailWriter, s *sockets.Socket, v *verdict.Ve
 	if len(v.Reasons) > 0 {
 		d.field("Verdict", strings.Join(v.Reasons, "; "))
 	}
+	describeSigns(d, s, v)
 	switch {
 	case v.Baseline != nil:
 		e := v.Baseline
@@ -105,6 +106,18 @@ func (m *Model) describeSocket(d *detailWriter, s *sockets.Socket, v *verdict.Ve
 	default:
 		for _, p := range s.Processes {
 			m.describeProcess(d, p, s)
+		}
+	}
+}
+
+// describeSigns explains each sign of a rogue process on the socket's
+// processes: what was seen, what it means, what to check next.
+func describeSigns(d *detailWriter, s *sockets.Socket, v *verdict.Verdict) {
+	for i, found := range v.Signs {
+		for _, sg := range found {
+			d.field("!! Sign", fmt.Sprintf("%s (%s) on %s pid %d: %s", sg.Code, sg.Risk, safetext.Visible(s.Processes[i].Name), s.Processes[i].PID, safetext.Visible(sg.Detail)))
+			d.field("Means", sg.Code.Means())
+			d.field("Check", sg.Code.Checks())
 		}
 	}
 }

@@ -36,6 +36,8 @@ func (c Class) String() string { return classWords[c] }
 // Class returns the verdict's class.
 func (v *Verdict) Class() Class {
 	switch {
+	case v.Signs != nil:
+		return ClassUnexpected // the loudest colour: a sign is worse than an unlisted port
 	case v.Unexpected:
 		return ClassUnexpected
 	case v.External:
@@ -65,6 +67,9 @@ func (v *Verdict) Label() string { return v.label(v.Risk.String()) }
 func (v *Verdict) ShortLabel() string { return v.label(v.Risk.Short()) }
 
 func (v *Verdict) label(risk string) string {
+	if v.Signs != nil { // a sign of a rogue process outranks the rest
+		return "SIGN " + risk
+	}
 	if v.Blocked != nil { // a word as well as the colour
 		if v.Risk == catalog.None {
 			return "BLOCKED"

@@ -57,6 +57,14 @@ func (p Policy) FailsExternal(v *Verdict) bool {
 	return v.Known != nil && v.Known.Risk >= p.FailOnExternal
 }
 
+// FailsSigned reports whether the signs of a rogue process on a socket's
+// processes fail the check: at or above FailOn, even where the baseline
+// documents the listener or destination.
+func (p Policy) FailsSigned(v *Verdict) bool {
+	r, ok := v.SignRisk()
+	return ok && r >= p.FailOn
+}
+
 // Summary counts a snapshot's verdicts under a policy.
 type Summary struct {
 	Listeners    map[sockets.Proto]int
@@ -67,7 +75,9 @@ type Summary struct {
 	External         map[Direction]int // external connections by direction
 	// RiskyExternal are the external connections the policy fails.
 	RiskyExternal int
-	SocketsBy     [catalog.Critical + 1]int // every socket by risk
+	// Signed are the sockets whose processes show signs the policy fails.
+	Signed    int
+	SocketsBy [catalog.Critical + 1]int // every socket by risk
 	// ByReach counts listeners by reach, where it is known or was tried.
 	ByReach map[firewall.Reach]int
 	// Unevaluated says why the first listener of unknown reach is so.
@@ -102,6 +112,9 @@ func Summarize(judged []Judged, p Policy) Summary {
 				s.RiskyExternal++
 			}
 		}
+		if p.FailsSigned(v) {
+			s.Signed++
+		}
 		s.SocketsBy[v.Risk]++
 	}
 	return s
@@ -111,4 +124,4 @@ func Summarize(judged []Judged, p Policy) Summary {
 func (s Summary) ListenerCount() int { return s.Listeners[sockets.TCP] + s.Listeners[sockets.UDP] }
 
 // OK reports whether `portwarden check` passes.
-func (s Summary) OK() bool { return s.FailingListeners == 0 && s.RiskyExternal == 0 }
+func (s Summary) OK() bool { return s.FailingListeners == 0 && s.RiskyExternal == 0 && s.Signed == 0 }

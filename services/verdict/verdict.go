@@ -9,6 +9,7 @@ import (
 	"strconv"
 
 	"github.com/portwarden/portwarden/services/block"
+	"github.com/portwarden/portwarden/services/signs"
 
 	"github.com/portwarden/portwarden/services/baseline"
 	"github.com/portwarden/portwarden/services/catalog"
@@ -59,6 +60,22 @@ type Verdict struct {
 	External bool
 	// Reasons say, in short phrases, what deserves attention.
 	Reasons []string
+	// Signs are the signs of a rogue process seen on the processes
+	// holding the socket, by their index in Socket.Processes; nil when
+	// none has any. They raise Risk whatever the baseline says.
+	Signs [][]signs.Sign
+}
+
+// SignRisk is the highest risk among the socket's processes' signs, and
+// whether there is any.
+func (v *Verdict) SignRisk() (catalog.Risk, bool) {
+	var worst catalog.Risk
+	for _, s := range v.Signs {
+		if r, ok := signs.Worst(s); ok {
+			worst = max(worst, r)
+		}
+	}
+	return worst, v.Signs != nil
 }
 
 // Assessor computes verdicts. Baseline may be empty; Interfaces and
@@ -81,6 +98,9 @@ type Assessor struct {
 	Reach func(s *sockets.Socket) *firewall.Decision
 	// Blocks are the peers portwarden blocks, to mark their connections.
 	Blocks []block.Block
+	// Signs returns the signs of a rogue process seen on p; nil: none
+	// read.
+	Signs func(p *sockets.Process) []signs.Sign
 }
 
 // Where names the container s belongs to, in x, for the baseline's
@@ -140,8 +160,33 @@ func (a *Assessor) Assess(snap *sockets.Snapshot) []Judged {
 		} else {
 			a.connection(s, socks, listeners, out[i].Verdict)
 		}
+		a.signed(s, out[i].Verdict)
 	}
 	return out
+}
+
+// signed adds the signs of the socket's processes: each raises the risk
+// to its own and is named first among the reasons.
+func (a *Assessor) signed(s *sockets.Socket, v *Verdict) {
+	if a.Signs == nil {
+		return
+	}
+	var reasons []string
+	for i, p := range s.Processes {
+		found := a.Signs(p)
+		if len(found) == 0 {
+			continue
+		}
+		if v.Signs == nil {
+			v.Signs = make([][]signs.Sign, len(s.Processes))
+		}
+		v.Signs[i] = found
+		for _, sg := range found {
+			v.Risk = max(v.Risk, sg.Risk)
+			reasons = append(reasons, "sign of a rogue process: "+string(sg.Code)+" — "+sg.Detail+" (pid "+strconv.Itoa(p.PID)+")")
+		}
+	}
+	v.Reasons = append(reasons, v.Reasons...)
 }
 
 func (a *Assessor) listener(s *sockets.Socket, v *Verdict) {

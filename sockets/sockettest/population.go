@@ -167,7 +167,12 @@ func (p *Population) Close() error {
 }
 
 func startChild(exe string, env []string, files []*os.File) (*child, error) {
+	return startChildAs(exe, exe, env, files)
+}
+
+func startChildAs(exe, argv0 string, env []string, files []*os.File) (*child, error) {
 	cmd := exec.Command(exe)
+	cmd.Args[0] = argv0
 	cmd.Env = append(os.Environ(), env...)
 	cmd.Stderr = os.Stderr
 	cmd.ExtraFiles = files
@@ -216,6 +221,16 @@ func Hold(files ...*os.File) (*Holder, error) {
 		return nil, err
 	}
 	c, err := startChild(exe, []string{roleEnv + "=holder"}, files)
+	if err != nil {
+		return nil, err
+	}
+	return &Holder{PID: c.cmd.Process.Pid, c: c}, nil
+}
+
+// HoldAs is Hold from another executable — a copy of the test binary put
+// where a test wants it — named argv0 in the process list.
+func HoldAs(exe, argv0 string, files ...*os.File) (*Holder, error) {
+	c, err := startChildAs(exe, argv0, []string{roleEnv + "=holder"}, files)
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,57 @@
+package app
+
+import (
+	"slices"
+	"strings"
+
+	"github.com/portwarden/portwarden/services/signs"
+	"github.com/portwarden/portwarden/sockets"
+)
+
+// readSigns reads the signs of a rogue process on every process holding
+// a socket of snap — each once per process start — and adds what could
+// not be read to the snapshot's warnings.
+func (a *App) readSigns(snap *sockets.Snapshot) map[int][]signs.Sign {
+	var byInode map[uint64]*sockets.Socket // built only if a shell asks
+	network := func(inode uint64) (string, bool) {
+		if byInode == nil {
+			byInode = make(map[uint64]*sockets.Socket)
+			for i := range snap.Sockets {
+				if s := &snap.Sockets[i]; s.Inode != 0 {
+					byInode[s.Inode] = s
+				}
+			}
+		}
+		s := byInode[inode]
+		switch {
+		case s == nil:
+			return "", false
+		case s.State == sockets.Listen:
+			return "a " + strings.ToUpper(s.Proto.Name()) + " listener on " + s.Local.String(), true
+		case s.Remote.Port() == 0:
+			return "a " + strings.ToUpper(s.Proto.Name()) + " socket on " + s.Local.String(), true
+		}
+		return "a " + strings.ToUpper(s.Proto.Name()) + " connection to " + s.Remote.String(), true
+	}
+	out := map[int][]signs.Sign{}
+	seen := map[int]uint64{}
+	for i := range snap.Sockets {
+		for _, p := range snap.Sockets[i].Processes {
+			if _, done := seen[p.PID]; done {
+				continue
+			}
+			seen[p.PID] = p.StartTicks
+			found, warnings := a.signs.Of(p, network)
+			if len(found) > 0 {
+				out[p.PID] = found
+			}
+			for _, w := range warnings {
+				if !slices.Contains(snap.Warnings, w) {
+					snap.Warnings = append(snap.Warnings, w)
+				}
+			}
+		}
+	}
+	a.signs.Prune(func(pid int, start uint64) bool { s, ok := seen[pid]; return ok && s == start })
+	return out
+}

@@ -1,0 +1,85 @@
+// Package signs reads the signs of a rogue process that incident
+// responders check first, from /proc and the package database: a shell
+// whose standard streams are a network socket, a binary deleted, swapped
+// or run from memory, a binary no package owns or whose content differs
+// from its package's, a name that imitates a kernel thread or another
+// program, a preloaded library. Only what was read counts: a fact that
+// cannot be read gives no sign and a warning, never a guess.
+package signs
+
+import "github.com/portwarden/portwarden/services/catalog"
+
+// Code names a sign.
+type Code string
+
+// The signs.
+const (
+	ShellOnSocket    Code = "shell-on-socket"
+	ExeDeleted       Code = "exe-deleted"
+	ExeMemfd         Code = "exe-memfd"
+	ExeInWritableDir Code = "exe-in-writable-dir"
+	ExeUnpackaged    Code = "exe-unpackaged"
+	ExeModified      Code = "exe-modified"
+	KernelNameMimic  Code = "kernel-name-mimic"
+	NameMismatch     Code = "name-mismatch"
+	LDPreload        Code = "ld-preload"
+)
+
+// Sign is one sign seen on a process, with what was seen.
+type Sign struct {
+	Code   Code
+	Detail string // "its stdin, stdout and stderr are a TCP connection to 198.51.100.7:4445"
+	// Risk is how much it raises a socket's risk: the code's, or lower
+	// where the place says so (an unpackaged binary under /usr/local).
+	Risk catalog.Risk
+}
+
+// about is what each sign means for a learner, its risk, and what to
+// check next.
+var about = map[Code]struct {
+	risk          catalog.Risk
+	means, checks string
+}{
+	ShellOnSocket: {catalog.Critical, "a shell or interpreter talks to the network through its standard streams: the shape of a reverse or bind shell, which gives whoever is at the other end a command line on this host",
+		"who the peer is (the connection's remote end), which user the shell runs as, and its parent: what started it"},
+	ExeDeleted: {catalog.High, "the program file this process runs was deleted or replaced after it started: malware deletes itself to hide, but an upgrade that did not restart a service looks the same",
+		"whether a package upgrade just ran (then restart the service); else copy /proc/PID/exe aside before killing it"},
+	ExeMemfd: {catalog.Critical, "the process runs from a memory-only file (memfd), never written to disk: a fileless implant",
+		"copy /proc/PID/exe aside for analysis, then kill it and find how it got in"},
+	ExeInWritableDir: {catalog.High, "the program runs from a directory any user can write to (/tmp, /dev/shm, …), where attackers drop tools and no package installs anything",
+		"the file's owner and age, and what started the process"},
+	ExeUnpackaged: {catalog.Medium, "no installed package owns the program: normal for software installed by hand under /usr/local or /opt, unusual elsewhere",
+		"whether an admin installed it; the file's owner and modification time"},
+	ExeModified: {catalog.Critical, "the program's content differs from what its package installed: a trojaned binary, or a local patch nobody recorded",
+		"dpkg --verify (or rpm -V) on its package, and reinstall it from a trusted source"},
+	KernelNameMimic: {catalog.High, "a user-space process named like a kernel thread ([kworker/0:2]): a classic way to hide in a process list",
+		"its executable (/proc/PID/exe) and command line: kernel threads have neither"},
+	NameMismatch: {catalog.High, "the process calls itself one program but runs another binary: malware borrows the names of daemons everyone expects",
+		"the executable's path and package"},
+	LDPreload: {catalog.High, "a library is preloaded into the process (LD_PRELOAD or /etc/ld.so.preload): the way user-space rootkits hook every program",
+		"the library named, its package, and who set it"},
+}
+
+// Codes lists every sign, in a fixed order.
+func Codes() []Code {
+	return []Code{ShellOnSocket, ExeDeleted, ExeMemfd, ExeInWritableDir, ExeUnpackaged, ExeModified,
+		KernelNameMimic, NameMismatch, LDPreload}
+}
+
+// Risk is how much a sign raises a socket's risk.
+func (c Code) Risk() catalog.Risk { return about[c].risk }
+
+// Means says what the sign means and why it matters, for a learner.
+func (c Code) Means() string { return about[c].means }
+
+// Checks says what to check next.
+func (c Code) Checks() string { return about[c].checks }
+
+// Worst is the highest risk among signs, and whether there is any.
+func Worst(signs []Sign) (catalog.Risk, bool) {
+	var worst catalog.Risk
+	for _, s := range signs {
+		worst = max(worst, s.Risk)
+	}
+	return worst, len(signs) > 0
+}
