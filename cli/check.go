@@ -17,9 +17,10 @@ func checkCommand(g *globals) *cobra.Command {
 		asJSON, failUnreachable bool
 		prom                    string
 		failOn, failOnExternal  string
+		failOnSign              string
 	)
 	cmd := &cobra.Command{
-		Use:   "check [--json] [--prometheus FILE] [--fail-on RISK] [--fail-on-external RISK] [--fail-on-unreachable]",
+		Use:   "check [--json] [--prometheus FILE] [--fail-on RISK] [--fail-on-external RISK] [--fail-on-sign RISK] [--fail-on-unreachable]",
 		Short: "Exit 0 when all is expected, 1 when not (listed), 2 on error",
 		Long: `Judge every socket against the baseline, for cron and monitoring. It fails on
 an unexpected listener (at or above --fail-on) that something outside this host
@@ -27,7 +28,10 @@ can reach (one bound to loopback, or that the firewall stops, is reported but
 fails only with --fail-on-unreachable), an inbound connection from an
 external address to an unexpected listener, and an outbound connection to an
 external address on a high-risk service (at or above --fail-on-external:
-cleartext remote shells, backdoor ports, IRC). An external client of a
+cleartext remote shells, backdoor ports, IRC). A sign of a rogue process on a
+socket's process (a shell on a socket, a deleted or modified binary…) at or
+above --fail-on-sign fails too, even where the baseline documents the socket.
+An external client of a
 listener the baseline expects is the service doing its job: counted, not a
 failure. Exit 0 when nothing fails, 1 when something does (listed with its
 reasons), 2 on an error such as a baseline that cannot be read.`,
@@ -41,6 +45,9 @@ reasons), 2 on an error such as a baseline that cannot be read.`,
 			}
 			if policy.FailOnExternal, err = catalog.ParseRisk(failOnExternal); err != nil {
 				return badUsage("--fail-on-external: %v", err)
+			}
+			if policy.FailOnSign, err = catalog.ParseRisk(failOnSign); err != nil {
+				return badUsage("--fail-on-sign: %v", err)
 			}
 			_, in, err := inspectJudged(cmd, g, sockets.Query{})
 			if err != nil {
@@ -77,6 +84,7 @@ reasons), 2 on an error such as a baseline that cannot be read.`,
 	def := verdict.DefaultPolicy()
 	cmd.Flags().StringVar(&failOn, "fail-on", def.FailOn.String(), "least `RISK` of an unexpected listener that fails the check (none, low, medium, high, critical)")
 	cmd.Flags().StringVar(&failOnExternal, "fail-on-external", def.FailOnExternal.String(), "least `RISK` of the service an outbound external connection reaches that fails the check")
+	cmd.Flags().StringVar(&failOnSign, "fail-on-sign", def.FailOnSign.String(), "least `RISK` of a sign of a rogue process that fails the check, even on a socket the baseline documents")
 	cmd.Flags().BoolVar(&failUnreachable, "fail-on-unreachable", false, "fail unexpected listeners nothing outside this host can reach, too (bound to loopback, or firewalled off)")
 	cmd.Flags().StringVar(&prom, "prometheus", "", "also write node_exporter textfile metrics to `FILE` (atomically)")
 	return cmd

@@ -31,6 +31,7 @@ var configKeys = map[string]string{
 	"netns":             "netns",
 	"fail_on":           "fail-on",
 	"fail_on_external":  "fail-on-external",
+	"fail_on_sign":      "fail-on-sign",
 	"internal_networks": "internal-networks",
 }
 
@@ -86,7 +87,7 @@ func checkValue(key, value string) error {
 	case "read_only":
 		_, err := strconv.ParseBool(value)
 		return err
-	case "fail_on", "fail_on_external":
+	case "fail_on", "fail_on_external", "fail_on_sign":
 		_, err := catalog.ParseRisk(value)
 		return err
 	case "internal_networks":

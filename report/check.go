@@ -115,6 +115,7 @@ type Check struct {
 type Policy struct {
 	FailOn         string `json:"fail_on"`          // least risk of an unexpected listener that fails
 	FailOnExternal string `json:"fail_on_external"` // least risk of an outbound service that fails
+	FailOnSign     string `json:"fail_on_sign"`     // least risk of a sign of a rogue process that fails
 	// FailUnreachable: unexpected listeners nothing outside can reach fail too.
 	FailUnreachable bool `json:"fail_unreachable"`
 }
@@ -131,7 +132,7 @@ func WriteCheckJSON(w io.Writer, host string, snap *sockets.Snapshot, containers
 	sum := verdict.Summarize(judged, p)
 	doc := Check{Time: snap.Time.Format(time.RFC3339), Host: host, OK: sum.OK(), Complete: snap.Complete,
 		Listeners: sum.ListenerCount(), Baseline: Baseline{Path: base.Path, Exists: base.Exists, Entries: len(base.Entries)},
-		Policy:     Policy{FailOn: p.FailOn.String(), FailOnExternal: p.FailOnExternal.String(), FailUnreachable: p.FailUnreachable},
+		Policy:     Policy{FailOn: p.FailOn.String(), FailOnExternal: p.FailOnExternal.String(), FailOnSign: p.FailOnSign.String(), FailUnreachable: p.FailUnreachable},
 		Unexpected: []Socket{}, RiskyExternal: []Socket{}, Signed: []Socket{}, ReachUnknown: sum.ByReach[firewall.ReachUnknown]}
 	for i := range judged {
 		if v := judged[i].Verdict; p.FailsSigned(v) {

@@ -36,7 +36,7 @@ func (c Class) String() string { return classWords[c] }
 // Class returns the verdict's class.
 func (v *Verdict) Class() Class {
 	switch {
-	case v.Signs != nil:
+	case v.signedHigh():
 		return ClassUnexpected // the loudest colour: a sign is worse than an unlisted port
 	case v.Unexpected:
 		return ClassUnexpected
@@ -67,7 +67,7 @@ func (v *Verdict) Label() string { return v.label(v.Risk.String()) }
 func (v *Verdict) ShortLabel() string { return v.label(v.Risk.Short()) }
 
 func (v *Verdict) label(risk string) string {
-	if v.Signs != nil { // a sign of a rogue process outranks the rest
+	if v.signedHigh() { // a sign of a rogue process outranks the rest
 		return "SIGN " + risk
 	}
 	if v.Blocked != nil { // a word as well as the colour
@@ -81,4 +81,12 @@ func (v *Verdict) label(risk string) string {
 		return c.String()
 	}
 	return c.String() + " " + risk
+}
+
+// signedHigh reports whether a sign of a rogue process at high risk or
+// above is on the socket's processes: it takes over the label. Lower
+// ones (an unpackaged binary) are shown in the reasons.
+func (v *Verdict) signedHigh() bool {
+	r, ok := v.SignRisk()
+	return ok && r >= catalog.High
 }

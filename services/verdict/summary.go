@@ -28,12 +28,19 @@ type Policy struct {
 	// this host can reach (bound to loopback, or firewalled off) too; by
 	// default they are reported, not failed.
 	FailUnreachable bool
+	// FailOnSign is the least risk of a sign of a rogue process that
+	// fails, whatever the baseline says; High, the default, lets an
+	// unpackaged binary (medium; low under /usr/local and /opt) be shown
+	// without failing.
+	FailOnSign catalog.Risk
 }
 
 // DefaultPolicy fails every unexpected listener, inbound external
 // connections to them, and outbound external connections to high-risk
 // services.
-func DefaultPolicy() Policy { return Policy{FailOn: catalog.None, FailOnExternal: catalog.High} }
+func DefaultPolicy() Policy {
+	return Policy{FailOn: catalog.None, FailOnExternal: catalog.High, FailOnSign: catalog.High}
+}
 
 // FailsListener reports whether an unexpected listener fails the check.
 func (p Policy) FailsListener(v *Verdict) bool {
@@ -58,11 +65,11 @@ func (p Policy) FailsExternal(v *Verdict) bool {
 }
 
 // FailsSigned reports whether the signs of a rogue process on a socket's
-// processes fail the check: at or above FailOn, even where the baseline
-// documents the listener or destination.
+// processes fail the check: at or above FailOnSign, even where the
+// baseline documents the listener or destination.
 func (p Policy) FailsSigned(v *Verdict) bool {
 	r, ok := v.SignRisk()
-	return ok && r >= p.FailOn
+	return ok && r >= p.FailOnSign
 }
 
 // Summary counts a snapshot's verdicts under a policy.
