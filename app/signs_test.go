@@ -110,7 +110,12 @@ func TestSignsOfRogueProcesses(t *testing.T) {
 		t.Cleanup(func() { h.Close() })
 		return h
 	}
-	dir := t.TempDir()
+	// /tmp itself, whatever TMPDIR says: a directory any user can write.
+	dir, err := os.MkdirTemp("/tmp", "pw-signs-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
 	deletedExe := filepath.Join(dir, "pw-vanishing")
 	copyTo(deletedExe)
 	deleted := hold(deletedExe, "pw-vanishing")
