@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/portwarden/portwarden/report"
+	"github.com/portwarden/portwarden/services/catalog"
 	"github.com/portwarden/portwarden/services/signs"
 	"github.com/portwarden/portwarden/services/verdict"
 	"github.com/portwarden/portwarden/sockets"
@@ -204,6 +205,28 @@ func TestSignsOfRogueProcesses(t *testing.T) {
 	}
 	if sum.OK() || sum.FailingListeners > 0 || !strings.Contains(check.String(), "shell-on-socket") || !strings.Contains(check.String(), "signs of a rogue process") {
 		t.Errorf("check after baseline init: ok %v, %d failing listeners; want it failing on the signs alone:\n%s", sum.OK(), sum.FailingListeners, check.String())
+	}
+	// A sign acknowledged for one executable raises nothing there.
+	ack := "\n[[sign]]\nsign = \"name-mismatch\"\nexe = \"" + fakeSSHD + "\"\nreason = \"test double\"\nowner = \"test\"\n" +
+		"\n[[sign]]\nsign = \"exe-in-writable-dir\"\nexe = \"" + fakeSSHD + "\"\nreason = \"test double\"\nowner = \"test\"\n"
+	f, err := os.OpenFile(a.BaselinePath(), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString(ack)
+	f.Close()
+	if in, err = a.Inspect(sockets.Query{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, j := range in.Judged {
+		for _, p := range j.Socket.Processes {
+			if p.PID != sshd.PID {
+				continue
+			}
+			if r, ok := j.Verdict.SignRisk(); ok && r >= catalog.High || !strings.Contains(strings.Join(j.Verdict.Reasons, ";"), "acknowledged") {
+				t.Errorf("acknowledged signs still raise the risk to %v: %q", r, j.Verdict.Reasons)
+			}
+		}
 	}
 	// The shell's socket carries its sign into the verdict, at critical.
 	for _, j := range in.Judged {

@@ -146,6 +146,9 @@ type Sign struct {
 	Sign   string `json:"sign"`
 	Detail string `json:"detail"`
 	Risk   string `json:"risk"`
+	// Acknowledged is the baseline's reason, when it acknowledges the
+	// sign for this executable.
+	Acknowledged string `json:"acknowledged,omitempty"`
 }
 
 // SocketOf returns the JSON form of a judged socket living in ns, in
@@ -165,7 +168,7 @@ func SocketOf(j *verdict.Judged, ns *sockets.Namespace, containers *container.In
 		out.Processes[i] = Process{PID: p.PID, PPID: p.PPID, Name: p.Name, Exe: p.Exe, User: p.User, UID: p.UID}
 		if i < len(v.Signs) {
 			for _, sg := range v.Signs[i] {
-				out.Processes[i].Signs = append(out.Processes[i].Signs, Sign{Sign: string(sg.Code), Detail: sg.Detail, Risk: sg.Risk.String()})
+				out.Processes[i].Signs = append(out.Processes[i].Signs, Sign{Sign: string(sg.Code), Detail: sg.Detail, Risk: sg.Risk.String(), Acknowledged: sg.Ack})
 			}
 		}
 	}

@@ -41,6 +41,7 @@ type file struct {
 	InternalNetworks []string   `toml:"internal_networks"`
 	Listeners        []Entry    `toml:"listener"`
 	Outbound         []Outbound `toml:"outbound"`
+	Signs            []SignAck  `toml:"sign"`
 }
 
 // Baseline is a loaded baseline file.
@@ -50,6 +51,7 @@ type Baseline struct {
 	Internal []netip.Prefix // networks the admin declares internal
 	Entries  []Entry
 	Outbound []Outbound // where this host is expected to connect out
+	Signs    []SignAck  // signs of a rogue process acknowledged for one executable each
 }
 
 // DefaultPath is /etc/portwarden/baseline.toml for root, else
@@ -85,9 +87,14 @@ func parse(path, text string) (*Baseline, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	if undec := md.Undecoded(); len(undec) > 0 {
-		return nil, fmt.Errorf("%s: unknown key %q (known: internal_networks; proto, port, bind, process, exe, container, image, reason, owner, added in [[listener]]; proto, to, port, reason, owner, added in [[outbound]])", path, undec[0].String())
+		return nil, fmt.Errorf("%s: unknown key %q (known: internal_networks; proto, port, bind, process, exe, container, image, reason, owner, added in [[listener]]; proto, to, port, reason, owner, added in [[outbound]]; sign, exe, reason, owner, added in [[sign]])", path, undec[0].String())
 	}
-	b := &Baseline{Path: path, Entries: f.Listeners, Outbound: f.Outbound}
+	b := &Baseline{Path: path, Entries: f.Listeners, Outbound: f.Outbound, Signs: f.Signs}
+	for i := range b.Signs {
+		if err := b.Signs[i].Validate(); err != nil {
+			return nil, fmt.Errorf("%s: sign %d: %w", path, i+1, err)
+		}
+	}
 	for i := range b.Outbound {
 		o := &b.Outbound[i]
 		p, err := netip.ParsePrefix(o.To)

@@ -259,3 +259,29 @@ func TestEntryNamingAContainer(t *testing.T) {
 		t.Errorf("Key = %q", k)
 	}
 }
+
+// TestSignAcks: an acknowledgement names one sign, one absolute path and
+// a reason; anything less is an error naming it, never a blanket silence.
+func TestSignAcks(t *testing.T) {
+	good := "[[sign]]\nsign = \"exe-unpackaged\"\nexe = \"/opt/agent\"\nreason = \"vendor agent\"\nowner = \"ops\"\n"
+	b, err := parse("b.toml", good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := b.Acknowledged("exe-unpackaged", "/opt/agent"); a == nil || a.Reason != "vendor agent" {
+		t.Errorf("the acknowledgement is not found: %+v", b.Signs)
+	}
+	if b.Acknowledged("exe-unpackaged", "/opt/other") != nil || b.Acknowledged("exe-modified", "/opt/agent") != nil {
+		t.Error("an acknowledgement covers another sign or binary")
+	}
+	for _, bad := range []string{
+		"[[sign]]\nsign = \"exe-unpackaged\"\nreason = \"x\"\n",
+		"[[sign]]\nsign = \"exe-unpackaged\"\nexe = \"agent\"\nreason = \"x\"\n",
+		"[[sign]]\nexe = \"/opt/agent\"\nreason = \"x\"\n",
+		"[[sign]]\nsign = \"exe-unpackaged\"\nexe = \"/opt/agent\"\n",
+	} {
+		if _, err := parse("b.toml", bad); err == nil || !strings.Contains(err.Error(), "sign 1") {
+			t.Errorf("%q: %v, want an error naming sign 1", bad, err)
+		}
+	}
+}

@@ -32,6 +32,9 @@ type Sign struct {
 	// Risk is how much it raises a socket's risk: the code's, or lower
 	// where the place says so (an unpackaged binary under /usr/local).
 	Risk catalog.Risk
+	// Ack is the admin's reason when the baseline acknowledges this sign
+	// for this executable: then it raises nothing.
+	Ack string
 }
 
 // about is what each sign means for a learner, its risk, and what to
@@ -78,8 +81,11 @@ func (c Code) Checks() string { return about[c].checks }
 // Worst is the highest risk among signs, and whether there is any.
 func Worst(signs []Sign) (catalog.Risk, bool) {
 	var worst catalog.Risk
+	some := false
 	for _, s := range signs {
-		worst = max(worst, s.Risk)
+		if s.Ack == "" {
+			worst, some = max(worst, s.Risk), true
+		}
 	}
-	return worst, len(signs) > 0
+	return worst, some
 }

@@ -6,6 +6,7 @@ package verdict
 
 import (
 	"net/netip"
+	"slices"
 	"strconv"
 
 	"github.com/portwarden/portwarden/services/block"
@@ -66,16 +67,17 @@ type Verdict struct {
 	Signs [][]signs.Sign
 }
 
-// SignRisk is the highest risk among the socket's processes' signs, and
-// whether there is any.
+// SignRisk is the highest risk among the socket's processes' signs the
+// baseline does not acknowledge, and whether there is any.
 func (v *Verdict) SignRisk() (catalog.Risk, bool) {
 	var worst catalog.Risk
+	some := false
 	for _, s := range v.Signs {
 		if r, ok := signs.Worst(s); ok {
-			worst = max(worst, r)
+			worst, some = max(worst, r), true
 		}
 	}
-	return worst, v.Signs != nil
+	return worst, some
 }
 
 // Assessor computes verdicts. Baseline may be empty; Interfaces and
@@ -181,7 +183,14 @@ func (a *Assessor) signed(s *sockets.Socket, v *Verdict) {
 			v.Signs = make([][]signs.Sign, len(s.Processes))
 		}
 		v.Signs[i] = found
-		for _, sg := range found {
+		for k, sg := range found {
+			if ack := a.Baseline.Acknowledged(string(sg.Code), p.Exe); ack != nil {
+				found = slices.Clone(found)
+				found[k].Ack = ack.Reason
+				v.Signs[i] = found
+				reasons = append(reasons, "sign acknowledged in the baseline: "+string(sg.Code)+" ("+ack.Reason+")")
+				continue
+			}
 			v.Risk = max(v.Risk, sg.Risk)
 			reasons = append(reasons, "sign of a rogue process: "+string(sg.Code)+" — "+sg.Detail+" (pid "+strconv.Itoa(p.PID)+")")
 		}
