@@ -212,8 +212,10 @@ func (a *App) judge(in *Inspection) {
 		IsContainer: in.Containers.HasAddr,
 		Where:       func(s *sockets.Socket) baseline.Where { return verdict.Where(in.Containers, s) },
 		Reach:       reachOf(in.firewalls, in.Containers),
-		Blocks:      in.Blocks,
-		Signs:       func(p *sockets.Process) []signs.Sign { return in.Signs[p.PID] }}
+		Blocks:      in.Blocks}
+	if len(in.Signs) > 0 { // else no socket need ask
+		assessor.Signs = func(p *sockets.Process) []signs.Sign { return in.Signs[p.PID] }
+	}
 	in.Judged = assessor.Assess(in.Snapshot)
 }
 
