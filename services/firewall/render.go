@@ -233,44 +233,37 @@ func routeTypes(mask uint16) string {
 
 // ctStates names the conntrack states of a bit mask.
 func ctStates(b []byte) string {
-	if len(b) != 4 {
-		return fmt.Sprintf("0x%x", b)
-	}
-	v := binary.NativeEndian.Uint32(b)
-	var names []string
-	for _, s := range []struct {
-		bit  uint32
-		name string
-	}{{1, "invalid"}, {2, "established"}, {4, "related"}, {8, "new"}, {64, "untracked"}} {
-		if v&s.bit != 0 {
-			names = append(names, s.name)
-		}
-	}
-	if len(names) == 0 {
-		return fmt.Sprintf("0x%x", v)
-	}
-	return strings.Join(names, ",")
+	return bitNames(b, []bitName{{1, "invalid"}, {2, "established"}, {4, "related"}, {8, "new"}, {64, "untracked"}})
 }
 
 // ctStatusBits names the conntrack status bits of a mask (IPS_*).
 func ctStatusBits(b []byte) string {
+	return bitNames(b, []bitName{{1, "expected"}, {2, "seen-reply"}, {4, "assured"}, {8, "confirmed"},
+		{16, "snat"}, {32, "dnat"}, {512, "dying"}})
+}
+
+type bitName struct {
+	bit  uint32
+	name string
+}
+
+// bitNames names the bits a 32-bit mask sets, as nft lists them:
+// "established,related"; hexadecimal when none has a name.
+func bitNames(b []byte, names []bitName) string {
 	if len(b) != 4 {
 		return fmt.Sprintf("0x%x", b)
 	}
 	v := binary.NativeEndian.Uint32(b)
-	var names []string
-	for _, s := range []struct {
-		bit  uint32
-		name string
-	}{{1, "expected"}, {2, "seen-reply"}, {4, "assured"}, {8, "confirmed"}, {16, "snat"}, {32, "dnat"}, {512, "dying"}} {
-		if v&s.bit != 0 {
-			names = append(names, s.name)
+	var out []string
+	for _, n := range names {
+		if v&n.bit != 0 {
+			out = append(out, n.name)
 		}
 	}
-	if len(names) == 0 {
+	if len(out) == 0 {
 		return fmt.Sprintf("0x%x", v)
 	}
-	return strings.Join(names, ",")
+	return strings.Join(out, ",")
 }
 
 func ctKeyName(k expr.CtKey) string {
