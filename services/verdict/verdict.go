@@ -103,6 +103,15 @@ type Assessor struct {
 	// Signs returns the signs of a rogue process seen on p; nil: none
 	// read.
 	Signs func(p *sockets.Process) []signs.Sign
+
+	signedBy map[*sockets.Process]signedProcess // per Assess: each process's signs, judged once
+}
+
+// signedProcess is a process's signs as its sockets' verdicts carry them.
+type signedProcess struct {
+	signs   []signs.Sign
+	reasons []string
+	risk    catalog.Risk
 }
 
 // Where names the container s belongs to, in x, for the baseline's
@@ -154,6 +163,7 @@ func (a *Assessor) Assess(snap *sockets.Snapshot) []Judged {
 	}
 	out := make([]Judged, len(socks))
 	verdicts := make([]Verdict, len(socks))
+	a.signedBy = map[*sockets.Process]signedProcess{}
 	for i := range socks {
 		s := &socks[i]
 		out[i].Socket, out[i].Verdict = s, &verdicts[i]
@@ -168,34 +178,52 @@ func (a *Assessor) Assess(snap *sockets.Snapshot) []Judged {
 }
 
 // signed adds the signs of the socket's processes: each raises the risk
-// to its own and is named first among the reasons.
+// to its own and is named first among the reasons. A process's signs are
+// judged once per Assess, however many sockets it holds.
 func (a *Assessor) signed(s *sockets.Socket, v *Verdict) {
 	if a.Signs == nil {
 		return
 	}
 	var reasons []string
 	for i, p := range s.Processes {
-		found := a.Signs(p)
-		if len(found) == 0 {
+		sp, ok := a.signedBy[p]
+		if !ok {
+			sp = a.judgeSigns(p)
+			a.signedBy[p] = sp
+		}
+		if sp.signs == nil {
 			continue
 		}
 		if v.Signs == nil {
 			v.Signs = make([][]signs.Sign, len(s.Processes))
 		}
-		v.Signs[i] = found
-		for k, sg := range found {
-			if ack := a.Baseline.Acknowledged(string(sg.Code), p.Exe); ack != nil {
-				found = slices.Clone(found)
-				found[k].Ack = ack.Reason
-				v.Signs[i] = found
-				reasons = append(reasons, "sign acknowledged in the baseline: "+string(sg.Code)+" ("+ack.Reason+")")
-				continue
-			}
-			v.Risk = max(v.Risk, sg.Risk)
-			reasons = append(reasons, "sign of a rogue process: "+string(sg.Code)+" — "+sg.Detail+" (pid "+strconv.Itoa(p.PID)+")")
-		}
+		v.Signs[i] = sp.signs
+		v.Risk = max(v.Risk, sp.risk)
+		reasons = append(reasons, sp.reasons...)
 	}
-	v.Reasons = append(reasons, v.Reasons...)
+	if reasons != nil {
+		v.Reasons = append(reasons, v.Reasons...)
+	}
+}
+
+// judgeSigns marks the signs the baseline acknowledges for p's binary and
+// words the others.
+func (a *Assessor) judgeSigns(p *sockets.Process) signedProcess {
+	found := a.Signs(p)
+	if len(found) == 0 {
+		return signedProcess{}
+	}
+	sp := signedProcess{signs: slices.Clone(found)} // the reader's are shared: marks go on a copy
+	for k, sg := range found {
+		if ack := a.Baseline.Acknowledged(string(sg.Code), p.Exe); ack != nil {
+			sp.signs[k].Ack = ack.Reason
+			sp.reasons = append(sp.reasons, "sign acknowledged in the baseline: "+string(sg.Code)+" ("+ack.Reason+")")
+			continue
+		}
+		sp.risk = max(sp.risk, sg.Risk)
+		sp.reasons = append(sp.reasons, "sign of a rogue process: "+string(sg.Code)+" — "+sg.Detail+" (pid "+strconv.Itoa(p.PID)+")")
+	}
+	return sp
 }
 
 func (a *Assessor) listener(s *sockets.Socket, v *Verdict) {
