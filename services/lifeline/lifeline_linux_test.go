@@ -3,13 +3,11 @@ package lifeline
 import (
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 
-	"github.com/portwarden/portwarden/internal/netns"
+	"github.com/portwarden/portwarden/sockets/sockettest"
 )
 
 // TestReadInANamespace builds a namespace whose routes, next hops and
@@ -17,18 +15,11 @@ import (
 // another table, a nexthop object — and checks every one is a lifeline,
 // and that an unrelated documentation peer is not.
 func TestReadInANamespace(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root for a network namespace")
-	}
-	name := "pw-life-" + strconv.Itoa(os.Getpid())
-	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
-		t.Fatalf("ip netns add: %v: %s", err, out)
-	}
-	t.Cleanup(func() { exec.Command("ip", "netns", "del", name).Run() })
+	ns := sockettest.NamespaceForTest(t, "pw-life")
 	for _, args := range [][]string{
 		{"link", "add", "d0", "type", "veth", "peer", "name", "d0p"}, {"link", "add", "d1", "type", "veth", "peer", "name", "d1p"},
 		{"link", "set", "d0p", "up"}, {"link", "set", "d1p", "up"},
-		{"link", "set", "d0", "up"}, {"link", "set", "d1", "up"}, {"link", "set", "lo", "up"},
+		{"link", "set", "d0", "up"}, {"link", "set", "d1", "up"},
 		{"addr", "add", "10.9.0.2/24", "dev", "d0"}, {"addr", "add", "10.9.1.2/24", "dev", "d1"},
 		{"-6", "addr", "add", "2001:db8:9::2/64", "dev", "d0", "nodad"},
 		{"route", "add", "default", "via", "10.9.0.1"},
@@ -37,8 +28,8 @@ func TestReadInANamespace(t *testing.T) {
 		{"nexthop", "add", "id", "7", "via", "10.9.1.77", "dev", "d1"},
 		{"-6", "route", "add", "default", "via", "2001:db8:9::1"},
 	} {
-		if out, err := exec.Command("ip", append([]string{"-n", name}, args...)...).CombinedOutput(); err != nil {
-			t.Fatalf("ip %v: %v: %s", args, err, out)
+		if err := ns.IP(args...); err != nil {
+			t.Fatal(err)
 		}
 	}
 	resolv := filepath.Join(t.TempDir(), "resolv.conf")
@@ -46,7 +37,7 @@ func TestReadInANamespace(t *testing.T) {
 		t.Fatal(err)
 	}
 	var set *Set
-	if err := netns.Do("/run/netns/"+name, func() error { set = Read(resolv); return nil }); err != nil {
+	if err := ns.Do(func() error { set = Read(resolv); return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if len(set.Gaps) > 0 {

@@ -15,8 +15,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/portwarden/portwarden/internal/netns"
 )
 
 // FirewallBed is three network namespaces of a test's own: a server, and
@@ -33,26 +31,6 @@ type FirewallBed struct {
 	PublicLink, InternalLink         string
 	PublicNet4, InternalNet4         netip.Prefix
 	PublicNet6, InternalNet6         netip.Prefix
-}
-
-// Namespace is a network namespace made by a test.
-type Namespace struct{ Name string }
-
-// Path is the namespace's file, for setns.
-func (n *Namespace) Path() string { return "/run/netns/" + n.Name }
-
-// Do runs fn on an OS thread moved into the namespace: sockets fn creates
-// belong to the namespace (and to this process).
-func (n *Namespace) Do(fn func() error) error { return netns.Do(n.Path(), fn) }
-
-// Run runs a command inside the namespace and returns its error with its
-// output.
-func (n *Namespace) Run(name string, args ...string) error {
-	out, err := exec.Command("ip", append([]string{"netns", "exec", n.Name, name}, args...)...).CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("%s %s in %s: %v: %s", name, strings.Join(args, " "), n.Name, err, out)
-	}
-	return nil
 }
 
 // NewFirewallBed makes the three namespaces and their links.

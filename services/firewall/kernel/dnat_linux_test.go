@@ -1,13 +1,12 @@
 package kernel
 
 import (
-	"fmt"
 	"net/netip"
-	"os"
 	"os/exec"
 	"testing"
 
 	"github.com/portwarden/portwarden/sockets"
+	"github.com/portwarden/portwarden/sockets/sockettest"
 
 	"github.com/google/nftables/expr"
 )
@@ -15,17 +14,10 @@ import (
 // TestReadDNAT writes port forwards with iptables (the nft backend) in a
 // network namespace of the test's own and reads them back.
 func TestReadDNAT(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root for a network namespace")
-	}
 	if _, err := exec.LookPath("iptables"); err != nil {
 		t.Skip("iptables is not installed")
 	}
-	ns := fmt.Sprintf("pwfw-%d", os.Getpid()%100000)
-	if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
-		t.Fatalf("ip netns add: %v %s", err, out)
-	}
-	defer exec.Command("ip", "netns", "del", ns).Run()
+	ns := sockettest.NamespaceForTest(t, "pwfw")
 	for _, args := range [][]string{
 		{"-t", "nat", "-N", "FWD"},
 		{"-t", "nat", "-A", "PREROUTING", "-j", "FWD"},
@@ -33,11 +25,11 @@ func TestReadDNAT(t *testing.T) {
 		{"-t", "nat", "-A", "FWD", "-d", "198.51.100.1", "-p", "udp", "--dport", "5353", "-j", "DNAT", "--to-destination", "198.51.100.131"},
 		{"-t", "nat", "-A", "FWD", "-p", "tcp", "--dport", "2222", "-j", "ACCEPT"},
 	} {
-		if out, err := exec.Command("ip", append([]string{"netns", "exec", ns, "iptables"}, args...)...).CombinedOutput(); err != nil {
-			t.Fatalf("iptables %v: %v %s", args, err, out)
+		if err := ns.Run("iptables", args...); err != nil {
+			t.Fatal(err)
 		}
 	}
-	rules, err := ReadDNAT("/run/netns/" + ns)
+	rules, err := ReadDNAT(ns.Path())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,41 +1,34 @@
 package kernel
 
 import (
-	"fmt"
-	"os"
 	"os/exec"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/portwarden/portwarden/sockets/sockettest"
 )
 
 // TestLegacyInUse: iptables-legacy tables that merely exist (listing the
 // rules instantiates them, empty, with ACCEPT policies) change nothing;
 // a rule or a DROP policy does, IPv4 and IPv6 alike.
 func TestLegacyInUse(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root for a network namespace")
-	}
 	if _, err := exec.LookPath("iptables-legacy"); err != nil {
 		t.Skip("iptables-legacy is not installed")
 	}
-	ns := fmt.Sprintf("pw-legacy-%d", os.Getpid()%100000)
-	if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
-		t.Fatalf("ip netns add: %v %s", err, out)
-	}
-	defer exec.Command("ip", "netns", "del", ns).Run()
-	run := func(args ...string) {
+	ns := sockettest.NamespaceForTest(t, "pw-legacy")
+	run := func(name string, args ...string) {
 		t.Helper()
-		if out, err := exec.Command("ip", append([]string{"netns", "exec", ns}, args...)...).CombinedOutput(); err != nil {
-			t.Fatalf("%v: %v %s", args, err, out)
+		if err := ns.Run(name, args...); err != nil {
+			t.Fatal(err)
 		}
 	}
-	path := "/run/netns/" + ns
+	path := ns.Path()
 	inUse := func() []string {
 		t.Helper()
 		var names []string
 		for prefix, file := range map[string]string{"": "ip_tables_names", "ip6:": "ip6_tables_names"} {
-			out, _ := exec.Command("ip", "netns", "exec", ns, "cat", "/proc/net/"+file).Output()
+			out, _ := exec.Command("ip", "netns", "exec", ns.Name, "cat", "/proc/net/"+file).Output()
 			for _, n := range strings.Fields(string(out)) {
 				names = append(names, prefix+n)
 			}
