@@ -315,6 +315,20 @@ func holdListener(t *testing.T, n int) ([]*sockettest.Holder, string) {
 
 var running = sockettest.Running
 
+// combinedOutput runs cmd and returns its stdout and stderr together and
+// its exit code; it fails t if cmd could not be run at all.
+func combinedOutput(t *testing.T, cmd *exec.Cmd) (string, int) {
+	t.Helper()
+	out, err := cmd.CombinedOutput()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return string(out), code
+}
+
 func runBin(t *testing.T, bin string, args ...string) (string, string, int) {
 	t.Helper()
 	cmd := exec.Command(bin, args...)

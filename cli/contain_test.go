@@ -209,14 +209,7 @@ func TestContainmentGuardsOwnSSHSession(t *testing.T) {
 	defer sshd.Stop()
 	inSession := func(args ...string) (string, int) {
 		cmdline := sshd.SSH(false, append([]string{f.bin}, append(args, "--netns", "self", "--audit-log", f.audit)...)...)
-		out, err := exec.Command(cmdline[0], cmdline[1:]...).CombinedOutput()
-		code := 0
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		return string(out), code
+		return combinedOutput(t, exec.Command(cmdline[0], cmdline[1:]...))
 	}
 	waitUntil(t, "an SSH login", func() bool { _, code := inSession("version"); return code == 0 })
 	me := f.peer.Host4.String()

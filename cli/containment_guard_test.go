@@ -149,14 +149,7 @@ func TestUnprivilegedBlocks(t *testing.T) {
 	}
 	asNobody := func(args ...string) (string, int) {
 		cmd := f.peer.Command("setpriv", append([]string{"--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", f.bin}, args...)...)
-		out, err := cmd.CombinedOutput()
-		code := 0
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		return string(out), code
+		return combinedOutput(t, cmd)
 	}
 	for _, args := range [][]string{{"blocks"}, {"blocks", "--json"}, {"unblock", "--all", "--audit-log", "/dev/null"}} {
 		out, code := asNobody(args...)

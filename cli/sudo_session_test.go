@@ -35,14 +35,7 @@ func TestGuardsUnderSudoOverSSH(t *testing.T) {
 		args := sshd.SSHAs(user, tty, command)
 		cmd := exec.CommandContext(ctx, args[0], args[1:]...)
 		cmd.Env = append(os.Environ(), "TERM=xterm")
-		out, err := cmd.CombinedOutput()
-		code := 0
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		return string(out), code
+		return combinedOutput(t, cmd)
 	}
 	waitUntil(t, "an SSH login with sudo", func() bool { _, code := remote(false, "sudo -n true"); return code == 0 })
 	me := f.peer.Host4.String()
