@@ -38,10 +38,7 @@ func LegacyInUse(nsPath string, tables []string) ([]string, error) {
 	var out []string
 	err := netns.Do(nsPath, func() error {
 		for _, t := range tables {
-			family, name := unix.AF_INET, t
-			if rest, ok := strings.CutPrefix(t, "ip6:"); ok {
-				family, name = unix.AF_INET6, rest
-			}
+			family, name := legacyFamily(t)
 			inUse, err := legacyTableInUse(family, name)
 			if err != nil {
 				return fmt.Errorf("iptables-legacy table %s: %w", t, err)
@@ -53,6 +50,15 @@ func LegacyInUse(nsPath string, tables []string) ([]string, error) {
 		return nil
 	})
 	return out, err
+}
+
+// legacyFamily splits a name LegacyTables gives ("filter", "ip6:mangle")
+// into its address family and the table's own name.
+func legacyFamily(table string) (family int, name string) {
+	if rest, ok := strings.CutPrefix(table, "ip6:"); ok {
+		return unix.AF_INET6, rest
+	}
+	return unix.AF_INET, table
 }
 
 // legacyTableInUse reads one table's info and entries.

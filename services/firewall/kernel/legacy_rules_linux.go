@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"hash/fnv"
-	"strings"
 
 	"github.com/portwarden/portwarden/services/firewall"
 
@@ -35,10 +34,7 @@ func ReadLegacy(nsPath string, tables []string) (*Legacy, error) {
 	sum := fnv.New64a()
 	err := netns.Do(nsPath, func() error {
 		for _, t := range tables {
-			family, name := unix.AF_INET, t
-			if rest, ok := strings.CutPrefix(t, "ip6:"); ok {
-				family, name = unix.AF_INET6, rest
-			}
+			family, name := legacyFamily(t)
 			lt, err := readLegacyTable(family, name)
 			if err != nil {
 				return fmt.Errorf("iptables-legacy table %s: %w", t, err)
