@@ -1,0 +1,180 @@
+// SPDX-License-Identifier: GPL-2.0
+/* tcpevents: the life of every TCP socket, as the kernel changes its state.
+ *
+ * The sock:inet_sock_set_state tracepoint reports each state change of every
+ * TCP socket in every network namespace. Only the changes that open or end a
+ * lifetime go to user space: SYN_SENT (connect), ESTABLISHED after it (the
+ * local port is chosen only then), SYN_RECV (a connection arriving on a
+ * listener), LISTEN, and CLOSE (by then the local port reads 0). The process is recorded only
+ * where the change runs in the process's own system call (connect, listen):
+ * an arriving connection changes state in softirq, on whatever process the
+ * CPU happened to run, so its owner comes from accept() instead.
+ *
+ * A full ring buffer drops the event and counts it in lost: never silently. */
+#include "types.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
+
+#define AF_INET 2
+#define AF_INET6 10
+#define IPPROTO_TCP 6
+
+/* include/net/tcp_states.h */
+#define TCP_ESTABLISHED 1
+#define TCP_SYN_SENT 2
+#define TCP_SYN_RECV 3
+#define TCP_CLOSE 7
+#define TCP_LISTEN 10
+
+#define EVENT_STATE 1
+#define EVENT_ACCEPT 2
+
+struct event {
+	__u64 time_ns; /* CLOCK_BOOTTIME */
+	__u64 sock;    /* the socket's kernel address: its identity while it lives */
+	__u64 cookie;  /* sock_diag's idiag_cookie */
+	__u32 netns;   /* network namespace inode */
+	__u32 pid;     /* thread group (process) ID; 0 when not in process context */
+	__u8 kind;
+	__u8 old_state;
+	__u8 new_state;
+	__u8 family;
+	__u16 local_port;  /* host byte order */
+	__u16 remote_port; /* network byte order, as the kernel keeps it */
+	__u8 local_addr[16];
+	__u8 remote_addr[16];
+	char comm[16];
+};
+
+/* Force the type into BTF so bpf2go generates its Go twin. */
+const struct event *unused_event __attribute__((unused));
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 16 << 20);
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} lost SEC(".maps");
+
+static __always_inline void count_lost(void)
+{
+	__u32 zero = 0;
+	__u64 *n = bpf_map_lookup_elem(&lost, &zero);
+	if (n)
+		(*n)++;
+}
+
+static __always_inline void fill_ends(struct event *e, const struct sock *sk)
+{
+	e->family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	e->local_port = BPF_CORE_READ(sk, __sk_common.skc_num);
+	e->remote_port = BPF_CORE_READ(sk, __sk_common.skc_dport);
+	e->netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+	if (e->family == AF_INET) {
+		__be32 l = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
+		__be32 r = BPF_CORE_READ(sk, __sk_common.skc_daddr);
+		__builtin_memcpy(e->local_addr, &l, 4);
+		__builtin_memcpy(e->remote_addr, &r, 4);
+	} else {
+		BPF_CORE_READ_INTO(&e->local_addr, sk, __sk_common.skc_v6_rcv_saddr);
+		BPF_CORE_READ_INTO(&e->remote_addr, sk, __sk_common.skc_v6_daddr);
+	}
+}
+
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(state_change, struct sock *sk, int old_state, int new_state)
+{
+	if (new_state != TCP_SYN_SENT && new_state != TCP_SYN_RECV &&
+	    new_state != TCP_LISTEN && new_state != TCP_CLOSE &&
+	    !(new_state == TCP_ESTABLISHED && old_state == TCP_SYN_SENT))
+		return 0;
+	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+		return 0;
+	unsigned short family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	if (family != AF_INET && family != AF_INET6)
+		return 0;
+
+	struct event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		count_lost();
+		return 0;
+	}
+	__builtin_memset(e, 0, sizeof(*e));
+	e->time_ns = bpf_ktime_get_boot_ns();
+	e->sock = (__u64)sk;
+	e->cookie = bpf_get_socket_cookie(sk);
+	e->kind = EVENT_STATE;
+	e->old_state = old_state;
+	e->new_state = new_state;
+	fill_ends(e, sk);
+	/* connect() and listen() run in the owner's system call. */
+	if (new_state == TCP_SYN_SENT || new_state == TCP_LISTEN) {
+		e->pid = bpf_get_current_pid_tgid() >> 32;
+		bpf_get_current_comm(e->comm, sizeof(e->comm));
+	}
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+/* The numbers of accept(2) and accept4(2) on the running architecture, set
+ * by the loader; -1 for a system call the architecture lacks. */
+volatile const long accept_nr = -1;
+volatile const long accept4_nr = -1;
+
+static __always_inline long syscall_nr(struct pt_regs *regs)
+{
+	if (bpf_core_field_exists(((struct pt_regs___x86 *)0)->orig_ax))
+		return BPF_CORE_READ((struct pt_regs___x86 *)regs, orig_ax);
+	if (bpf_core_field_exists(((struct pt_regs___arm64 *)0)->syscallno))
+		return BPF_CORE_READ((struct pt_regs___arm64 *)regs, syscallno);
+	return -1;
+}
+
+/* accept() hands an arrived connection to a process, as a new descriptor.
+ * No tracepoint marks it and function tracing (fentry, kprobes) is not
+ * available on every kernel, so the exit of every system call is watched
+ * and all but a successful accept leave at the first comparison. The new
+ * descriptor's socket is then read from the process's own file table. */
+SEC("tp_btf/sys_exit")
+int BPF_PROG(accepted, struct pt_regs *regs, long ret)
+{
+	if (ret < 0)
+		return 0;
+	long nr = syscall_nr(regs);
+	if (nr < 0 || (nr != accept_nr && nr != accept4_nr))
+		return 0;
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	if (!fdt || (unsigned long)ret >= BPF_CORE_READ(fdt, max_fds))
+		return 0;
+	struct file **fds = BPF_CORE_READ(fdt, fd);
+	struct file *f = NULL;
+	bpf_probe_read_kernel(&f, sizeof(f), &fds[ret]);
+	if (!f)
+		return 0;
+	struct socket *so = BPF_CORE_READ(f, private_data);
+	struct sock *sk = BPF_CORE_READ(so, sk);
+	if (!sk || BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+		return 0;
+	struct event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		count_lost();
+		return 0;
+	}
+	__builtin_memset(e, 0, sizeof(*e));
+	e->time_ns = bpf_ktime_get_boot_ns();
+	e->sock = (__u64)sk;
+	e->kind = EVENT_ACCEPT;
+	e->pid = bpf_get_current_pid_tgid() >> 32;
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "GPL";

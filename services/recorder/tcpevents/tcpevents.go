@@ -1,0 +1,43 @@
+package tcpevents
+
+import (
+	"net/netip"
+	"time"
+
+	"github.com/portwarden/portwarden/sockets"
+)
+
+// Kind says what an Event reports.
+type Kind uint8
+
+// The kinds of event.
+const (
+	// StateChange is a TCP socket entering SYN_SENT (connect),
+	// ESTABLISHED from SYN_SENT, SYN_RECV (a connection arriving on a
+	// listener), LISTEN, or CLOSE. The local port reads 0 in SYN_SENT
+	// (not chosen yet) and in CLOSE (already given back).
+	StateChange Kind = 1
+	// Accepted is a process taking an arrived connection with accept().
+	// It names the socket and the process only.
+	Accepted Kind = 2
+)
+
+// Event is one change in the life of a TCP socket.
+type Event struct {
+	Kind Kind
+	Time time.Time
+	// Sock is the socket's kernel address: its identity while it lives,
+	// and the only one an Accepted event carries.
+	Sock uint64
+	// Cookie is sock_diag's idiag_cookie for the socket, as a netlink
+	// dump reports it.
+	Cookie uint64
+	NetNS  uint64 // network namespace inode
+	// PID and Comm name the process in whose system call the change ran:
+	// set for connect (SYN_SENT), listen (LISTEN) and accept; 0 and ""
+	// otherwise, as the kernel makes those changes on no process's behalf.
+	PID           int
+	Comm          string
+	Old, New      sockets.State
+	Local, Remote netip.AddrPort
+}

@@ -1,0 +1,167 @@
+//go:build (386 || amd64 || arm || arm64 || loong64 || mips64le || mipsle || ppc64le || riscv64) && linux
+
+package tcpevents
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"time"
+	"unsafe"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/link"
+	"github.com/cilium/ebpf/ringbuf"
+	"github.com/cilium/ebpf/rlimit"
+	"golang.org/x/sys/unix"
+
+	"github.com/portwarden/portwarden/sockets"
+)
+
+// ErrClosed is returned by Read once the Reader is closed.
+var ErrClosed = os.ErrClosed
+
+// Reader holds the loaded program and reads its events.
+type Reader struct {
+	objs  tcpEventsObjects
+	links []link.Link
+	ring  *ringbuf.Reader
+}
+
+// Open loads the program into the kernel and attaches it. It needs root
+// (CAP_BPF and CAP_PERFMON, or CAP_SYS_ADMIN), a kernel with BTF and BPF
+// trampolines (5.5 and later; 5.12 for socket cookies), and no lockdown
+// forbidding BPF; the error says which step failed.
+func Open() (*Reader, error) {
+	if err := rlimit.RemoveMemlock(); err != nil {
+		return nil, fmt.Errorf("eBPF: lifting the locked-memory limit: %w", err)
+	}
+	spec, err := loadTcpEvents()
+	if err != nil {
+		return nil, fmt.Errorf("eBPF: reading the embedded program: %w", err)
+	}
+	if err := spec.Variables[tcpEventsVarAcceptNr].Set(acceptSyscalls[0]); err != nil {
+		return nil, fmt.Errorf("eBPF: setting accept's number: %w", err)
+	}
+	if err := spec.Variables[tcpEventsVarAccept4Nr].Set(acceptSyscalls[1]); err != nil {
+		return nil, fmt.Errorf("eBPF: setting accept4's number: %w", err)
+	}
+	r := &Reader{}
+	if err := spec.LoadAndAssign(&r.objs, nil); err != nil {
+		var verr *ebpf.VerifierError
+		if errors.As(err, &verr) {
+			return nil, fmt.Errorf("eBPF: the kernel's verifier refused the program: %+v", verr)
+		}
+		return nil, fmt.Errorf("eBPF: loading the program: %w", err)
+	}
+	for _, p := range []*ebpf.Program{r.objs.StateChange, r.objs.Accepted} {
+		l, err := link.AttachTracing(link.TracingOptions{Program: p})
+		if err != nil {
+			r.Close()
+			return nil, fmt.Errorf("eBPF: attaching %s: %w", p, err)
+		}
+		r.links = append(r.links, l)
+	}
+	ring, err := ringbuf.NewReader(r.objs.Events)
+	if err != nil {
+		r.Close()
+		return nil, fmt.Errorf("eBPF: opening the ring buffer: %w", err)
+	}
+	r.ring = ring
+	return r, nil
+}
+
+// Read waits for the next event and decodes it into ev. After Close it
+// returns ErrClosed.
+func (r *Reader) Read(ev *Event) error {
+	rec, err := r.ring.Read()
+	if err != nil {
+		if errors.Is(err, ringbuf.ErrClosed) {
+			return ErrClosed
+		}
+		return fmt.Errorf("eBPF: reading the ring buffer: %w", err)
+	}
+	var raw tcpEventsEvent
+	if len(rec.RawSample) < int(unsafe.Sizeof(raw)) {
+		return fmt.Errorf("eBPF: a %d-byte event, shorter than %d", len(rec.RawSample), unsafe.Sizeof(raw))
+	}
+	if err := binary.Read(bytes.NewReader(rec.RawSample), binary.NativeEndian, &raw); err != nil {
+		return fmt.Errorf("eBPF: decoding an event: %w", err)
+	}
+	decode(&raw, ev)
+	return nil
+}
+
+// decode turns the kernel's record into an Event, dating it on the wall
+// clock by CLOCK_BOOTTIME now.
+func decode(raw *tcpEventsEvent, ev *Event) {
+	var ts unix.Timespec
+	now := time.Now()
+	if unix.ClockGettime(unix.CLOCK_BOOTTIME, &ts) == nil {
+		ev.Time = now.Add(-time.Duration(uint64(ts.Nano()) - raw.TimeNs))
+	} else {
+		ev.Time = now
+	}
+	*ev = Event{
+		Kind:   Kind(raw.Kind),
+		Time:   ev.Time,
+		Sock:   raw.Sock,
+		Cookie: raw.Cookie,
+		NetNS:  uint64(raw.Netns),
+		PID:    int(raw.Pid),
+		Old:    sockets.State(raw.OldState),
+		New:    sockets.State(raw.NewState),
+	}
+	n := 0
+	for n < len(raw.Comm) && raw.Comm[n] != 0 {
+		n++
+	}
+	comm := make([]byte, n)
+	for i := range comm {
+		comm[i] = byte(raw.Comm[i])
+	}
+	ev.Comm = string(comm)
+	if ev.Kind != StateChange {
+		return
+	}
+	rport := binary.BigEndian.Uint16(binary.NativeEndian.AppendUint16(nil, raw.RemotePort))
+	switch raw.Family {
+	case unix.AF_INET:
+		ev.Local = netip.AddrPortFrom(netip.AddrFrom4([4]byte(raw.LocalAddr[:4])), raw.LocalPort)
+		ev.Remote = netip.AddrPortFrom(netip.AddrFrom4([4]byte(raw.RemoteAddr[:4])), rport)
+	case unix.AF_INET6:
+		ev.Local = netip.AddrPortFrom(netip.AddrFrom16(raw.LocalAddr), raw.LocalPort)
+		ev.Remote = netip.AddrPortFrom(netip.AddrFrom16(raw.RemoteAddr), rport)
+	}
+}
+
+// Lost returns how many events the kernel dropped because the ring buffer
+// was full, since Open.
+func (r *Reader) Lost() (uint64, error) {
+	var perCPU []uint64
+	if err := r.objs.Lost.Lookup(uint32(0), &perCPU); err != nil {
+		return 0, fmt.Errorf("eBPF: reading the lost-event count: %w", err)
+	}
+	var n uint64
+	for _, v := range perCPU {
+		n += v
+	}
+	return n, nil
+}
+
+// Close detaches the program and frees it; a Read in progress returns
+// ErrClosed.
+func (r *Reader) Close() error {
+	var errs []error
+	if r.ring != nil {
+		errs = append(errs, r.ring.Close())
+	}
+	for _, l := range r.links {
+		errs = append(errs, l.Close())
+	}
+	errs = append(errs, r.objs.Close())
+	return errors.Join(errs...)
+}

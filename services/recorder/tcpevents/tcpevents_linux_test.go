@@ -1,0 +1,98 @@
+//go:build (386 || amd64 || arm || arm64 || loong64 || mips64le || mipsle || ppc64le || riscv64) && linux
+
+package tcpevents
+
+import (
+	"net"
+	"net/netip"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/portwarden/portwarden/sockets"
+)
+
+// TestEventsOfOneConnection listens, connects and accepts on loopback and
+// finds each step in the kernel's events, with the right process.
+func TestEventsOfOneConnection(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("loading eBPF needs root")
+	}
+	r, err := Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := uint16(ln.Addr().(*net.TCPAddr).Port)
+	c, err := net.Dial("tcp4", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	clientPort := uint16(c.LocalAddr().(*net.TCPAddr).Port)
+	c.Close()
+	s.Close()
+	ln.Close()
+
+	pid := os.Getpid()
+	loop := netip.MustParseAddr("127.0.0.1")
+	type step struct {
+		name string
+		ok   func(*Event) bool
+	}
+	var serverSock, clientSock uint64
+	steps := []step{
+		{"listen", func(e *Event) bool {
+			return e.Kind == StateChange && e.New == sockets.Listen && e.Local == netip.AddrPortFrom(loop, port) && e.PID == pid
+		}},
+		{"connect", func(e *Event) bool {
+			if e.Kind == StateChange && e.New == sockets.SynSent && e.Remote == netip.AddrPortFrom(loop, port) && e.PID == pid && e.Cookie != 0 {
+				clientSock = e.Sock
+				return true
+			}
+			return false
+		}},
+		{"established", func(e *Event) bool {
+			return e.Kind == StateChange && e.Sock == clientSock && e.New == sockets.Established && e.Local.Port() == clientPort
+		}},
+		{"arrival", func(e *Event) bool {
+			if e.Kind == StateChange && e.New == sockets.SynRecv && e.Local.Port() == port && e.Remote.Port() == clientPort {
+				serverSock = e.Sock
+				return true
+			}
+			return false
+		}},
+		{"accept", func(e *Event) bool { return e.Kind == Accepted && e.Sock == serverSock && e.PID == pid }},
+		{"client close", func(e *Event) bool {
+			return e.Kind == StateChange && e.Sock == clientSock && e.New == sockets.Close
+		}},
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	var ev Event
+	for len(steps) > 0 && time.Now().Before(deadline) {
+		r.ring.SetDeadline(deadline)
+		if err := r.Read(&ev); err != nil {
+			t.Fatalf("waiting for %s: %v", steps[0].name, err)
+		}
+		if steps[0].ok(&ev) {
+			if time.Since(ev.Time).Abs() > 5*time.Second {
+				t.Errorf("%s dated %v, not now", steps[0].name, ev.Time)
+			}
+			steps = steps[1:]
+		}
+	}
+	if len(steps) > 0 {
+		t.Fatalf("no %s event", steps[0].name)
+	}
+	if lost, err := r.Lost(); err != nil || lost != 0 {
+		t.Errorf("Lost() = %d, %v; want 0", lost, err)
+	}
+}

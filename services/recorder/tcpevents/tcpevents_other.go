@@ -1,0 +1,28 @@
+//go:build !((386 || amd64 || arm || arm64 || loong64 || mips64le || mipsle || ppc64le || riscv64) && linux)
+
+package tcpevents
+
+import (
+	"errors"
+	"os"
+)
+
+// ErrClosed is returned by Read once the Reader is closed.
+var ErrClosed = os.ErrClosed
+
+// Reader reads no events here: the program is built for Linux only.
+type Reader struct{}
+
+// Open says eBPF is not available on this system.
+func Open() (*Reader, error) {
+	return nil, errors.New("eBPF: not available on this operating system or architecture")
+}
+
+// Read returns ErrClosed.
+func (*Reader) Read(*Event) error { return ErrClosed }
+
+// Lost returns 0.
+func (*Reader) Lost() (uint64, error) { return 0, nil }
+
+// Close does nothing.
+func (*Reader) Close() error { return nil }
