@@ -1,0 +1,143 @@
+package history
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"net/netip"
+)
+
+// Counters are what a recorder adds to the record's totals with a write.
+type Counters struct {
+	Events, Lost uint64 // since the last write
+	Source       Source // how the recorder runs; 0 leaves it as it was
+}
+
+// Write stores lifetimes in one transaction, with the counters: a lifetime
+// without an ID is inserted (and given one), one with an ID has its last
+// sighting, openness and owner updated. Either all of it is committed or
+// none.
+func (d *DB) Write(lifetimes []*Lifetime, c Counters) error {
+	ctx := context.Background()
+	tx, err := d.sql.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("history: writing %s: %w", d.path, err)
+	}
+	ids := make([]int64, len(lifetimes))
+	if err := writeTx(ctx, tx, lifetimes, ids, c); err != nil {
+		tx.Rollback()
+		return fmt.Errorf("history: writing %s: %w", d.path, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("history: committing to %s: %w", d.path, err)
+	}
+	for i, l := range lifetimes {
+		l.ID = ids[i]
+	}
+	return nil
+}
+
+func writeTx(ctx context.Context, tx *sql.Tx, lifetimes []*Lifetime, ids []int64, c Counters) error {
+	findOwner, err := tx.PrepareContext(ctx, `SELECT id FROM owners WHERE pid = ? AND process = ? AND exe = ? AND user = ? AND unit = ? AND container = ? AND netns = ?`)
+	if err != nil {
+		return err
+	}
+	defer findOwner.Close()
+	addOwner, err := tx.PrepareContext(ctx, `INSERT INTO owners (pid, process, exe, user, unit, container, netns) VALUES (?, ?, ?, ?, ?, ?, ?)`)
+	if err != nil {
+		return err
+	}
+	defer addOwner.Close()
+	insert, err := tx.PrepareContext(ctx, `INSERT INTO lifetimes
+		(kind, proto, direction, local_addr, local_port, remote_addr, remote_port, service_port, owner, first_seen, duration, open, source)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+	if err != nil {
+		return err
+	}
+	defer insert.Close()
+	update, err := tx.PrepareContext(ctx, `UPDATE lifetimes SET duration = ?, open = ?, owner = ? WHERE id = ?`)
+	if err != nil {
+		return err
+	}
+	defer update.Close()
+
+	owners := map[Owner]int64{}
+	ownerID := func(o Owner) (int64, error) {
+		if id, ok := owners[o]; ok {
+			return id, nil
+		}
+		args := []any{o.PID, o.Process, o.Exe, o.User, o.Unit, o.Container, int64(o.NetNS)}
+		var id int64
+		err := findOwner.QueryRowContext(ctx, args...).Scan(&id)
+		if err == sql.ErrNoRows {
+			var res sql.Result
+			if res, err = addOwner.ExecContext(ctx, args...); err == nil {
+				id, err = res.LastInsertId()
+			}
+		}
+		if err != nil {
+			return 0, fmt.Errorf("owner: %w", err)
+		}
+		owners[o] = id
+		return id, nil
+	}
+	for i, l := range lifetimes {
+		owner, err := ownerID(l.Owner)
+		if err != nil {
+			return err
+		}
+		duration := l.LastSeen.Sub(l.FirstSeen).Nanoseconds()
+		if l.ID != 0 {
+			if _, err := update.ExecContext(ctx, duration, l.Open, owner, l.ID); err != nil {
+				return fmt.Errorf("lifetime %d: %w", l.ID, err)
+			}
+			ids[i] = l.ID
+			continue
+		}
+		res, err := insert.ExecContext(ctx, l.Kind, l.Proto, l.Direction,
+			addrBytes(l.Local.Addr()), l.Local.Port(), addrBytes(l.Remote.Addr()), l.Remote.Port(),
+			l.ServicePort, owner, l.FirstSeen.UnixNano(), duration, l.Open, l.Source)
+		if err != nil {
+			return fmt.Errorf("lifetime: %w", err)
+		}
+		if ids[i], err = res.LastInsertId(); err != nil {
+			return err
+		}
+	}
+	return addCounters(ctx, tx, c)
+}
+
+func addCounters(ctx context.Context, tx *sql.Tx, c Counters) error {
+	add := `INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = value + excluded.value`
+	for key, n := range map[string]uint64{"events": c.Events, "lost": c.Lost} {
+		if n == 0 {
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, add, key, int64(n)); err != nil {
+			return fmt.Errorf("counter %s: %w", key, err)
+		}
+	}
+	if c.Source != 0 {
+		set := `INSERT INTO meta (key, value) VALUES ('source', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`
+		if _, err := tx.ExecContext(ctx, set, c.Source); err != nil {
+			return fmt.Errorf("source: %w", err)
+		}
+	}
+	return nil
+}
+
+// addrBytes is an address as stored: 4 bytes for IPv4 (also an IPv4-mapped
+// IPv6 address), 16 for IPv6, none for the zero address. Same-length
+// blobs sort as addresses do, so a prefix is a range.
+func addrBytes(a netip.Addr) []byte {
+	if !a.IsValid() {
+		return []byte{}
+	}
+	return a.Unmap().AsSlice()
+}
+
+// addrFrom reads an address stored by addrBytes.
+func addrFrom(b []byte) netip.Addr {
+	a, _ := netip.AddrFromSlice(b)
+	return a
+}
