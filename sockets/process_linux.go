@@ -217,3 +217,21 @@ func fileOwner(fi os.FileInfo) uint32 {
 	}
 	return 0
 }
+
+// ProcessReader reads single processes from /proc, each read once per
+// process start (PID and start time). It is not safe for concurrent use.
+type ProcessReader struct{ cache *processCache }
+
+// NewProcessReader reads processes under procRoot ("/proc").
+func NewProcessReader(procRoot string) *ProcessReader {
+	return &ProcessReader{cache: newProcessCache(procRoot)}
+}
+
+// Lookup returns the process with this PID; an error when it is gone or
+// cannot be read. The cache forgets everything past 4,096 processes.
+func (r *ProcessReader) Lookup(pid int) (*Process, error) {
+	if len(r.cache.byPID) > 4096 {
+		r.cache.prune(nil)
+	}
+	return r.cache.lookup(pid)
+}

@@ -136,6 +136,8 @@ type Stats struct {
 	Events, Lost uint64
 	// Source is how the last recorder ran.
 	Source Source
+	// LastCommit is when a recorder last wrote; zero if never.
+	LastCommit time.Time
 	// Oldest and Newest bound the record; zero when it is empty.
 	Oldest, Newest time.Time
 	// Bytes is the size of the database with its write-ahead log.

@@ -156,6 +156,8 @@ func (d *DB) Stats() (Stats, error) {
 			s.Lost = uint64(v)
 		case "source":
 			s.Source = Source(v)
+		case "committed":
+			s.LastCommit = time.Unix(0, v)
 		}
 	}
 	if err := rows.Err(); err != nil {

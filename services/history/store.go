@@ -225,6 +225,9 @@ func (d *DB) migrate() error {
 			return fmt.Errorf("history: %s: %w: it holds %d other tables (left untouched)", d.path, ErrForeign, tables)
 		}
 	}
+	if version == schemaVersion {
+		return nil
+	}
 	for ; version < schemaVersion; version++ {
 		tx, err := conn.BeginTx(ctx, nil)
 		if err != nil {
@@ -238,6 +241,11 @@ func (d *DB) migrate() error {
 		if err := tx.Commit(); err != nil {
 			return fmt.Errorf("history: migrating %s to schema %d: %w", d.path, version+1, err)
 		}
+	}
+	// Bring the header, with its application ID, from the log into the
+	// file, where the next Open reads it.
+	if _, err := conn.ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
+		return fmt.Errorf("history: checkpointing %s: %w", d.path, err)
 	}
 	return nil
 }

@@ -5,12 +5,16 @@ import (
 	"database/sql"
 	"fmt"
 	"net/netip"
+	"time"
 )
 
 // Counters are what a recorder adds to the record's totals with a write.
 type Counters struct {
 	Events, Lost uint64 // since the last write
 	Source       Source // how the recorder runs; 0 leaves it as it was
+	// Committed is when the recorder writes: a lifetime a recorder
+	// killed left open ended, at the latest, at its last commit.
+	Committed time.Time
 }
 
 // Write stores lifetimes in one transaction, with the counters: a lifetime
@@ -117,10 +121,15 @@ func addCounters(ctx context.Context, tx *sql.Tx, c Counters) error {
 			return fmt.Errorf("counter %s: %w", key, err)
 		}
 	}
+	set := `INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`
 	if c.Source != 0 {
-		set := `INSERT INTO meta (key, value) VALUES ('source', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`
-		if _, err := tx.ExecContext(ctx, set, c.Source); err != nil {
+		if _, err := tx.ExecContext(ctx, set, "source", c.Source); err != nil {
 			return fmt.Errorf("source: %w", err)
+		}
+	}
+	if !c.Committed.IsZero() {
+		if _, err := tx.ExecContext(ctx, set, "committed", c.Committed.UnixNano()); err != nil {
+			return fmt.Errorf("commit time: %w", err)
 		}
 	}
 	return nil
@@ -140,4 +149,17 @@ func addrBytes(a netip.Addr) []byte {
 func addrFrom(b []byte) netip.Addr {
 	a, _ := netip.AddrFromSlice(b)
 	return a
+}
+
+// LastCommit is when a recorder last wrote; zero if never.
+func (d *DB) LastCommit() (time.Time, error) {
+	var ns int64
+	err := d.sql.QueryRow(`SELECT value FROM meta WHERE key = 'committed'`).Scan(&ns)
+	if err == sql.ErrNoRows {
+		return time.Time{}, nil
+	}
+	if err != nil {
+		return time.Time{}, fmt.Errorf("history: reading %s: %w", d.path, err)
+	}
+	return time.Unix(0, ns), nil
 }

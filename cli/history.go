@@ -1,0 +1,282 @@
+package cli
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/portwarden/portwarden/safetext"
+	"github.com/portwarden/portwarden/services/baseline"
+	"github.com/portwarden/portwarden/services/history"
+	"github.com/portwarden/portwarden/services/verdict"
+	"github.com/portwarden/portwarden/sockets"
+)
+
+type historyFlags struct {
+	db, since, until, port, peer, process string
+	pid                                   int
+	listeners, connections, external      bool
+	asJSON, stats                         bool
+}
+
+func historyCommand(g *globals) *cobra.Command {
+	var h historyFlags
+	cmd := &cobra.Command{
+		Use:   "history [--db PATH] [--since 1h|RFC3339] [--until …] [--port [tcp|udp/]PORT] [--peer ADDR|PREFIX] [--pid N] [--process NAME] [--listeners] [--connections] [--external] [--json] [--stats]",
+		Short: "Show what listened and who connected, from the recorder's history",
+		Long: `Print the connections and listeners the recorder (portwarden record) saw,
+oldest first: when each was first and last seen, both ends, direction,
+process. --port matches the listening side's port: a listener's, an inbound
+connection's local port, an outbound connection's remote one. --json prints
+JSON Lines, one object per lifetime. --stats describes the record: events,
+events the kernel dropped (lost), how it was recorded, its span and size.
+What polling recorded (source "poll") may miss what lived shorter than the
+recorder's interval.`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error { return runHistory(cmd, g, &h) },
+	}
+	f := cmd.Flags()
+	f.StringVar(&h.db, "db", history.DefaultPath, "the history database")
+	f.StringVar(&h.since, "since", "24h", "from this long ago (1h, 7d) or this time (RFC 3339); \"all\" for everything")
+	f.StringVar(&h.until, "until", "", "up to this long ago or this time (default: now)")
+	f.StringVar(&h.port, "port", "", "the listening side's port, optionally with a protocol (tcp/22)")
+	f.StringVar(&h.peer, "peer", "", "the remote address, or a network in CIDR form")
+	f.IntVar(&h.pid, "pid", 0, "the process ID")
+	f.StringVar(&h.process, "process", "", "the process's short name (comm), exactly")
+	f.BoolVar(&h.listeners, "listeners", false, "listeners only")
+	f.BoolVar(&h.connections, "connections", false, "connections only")
+	f.BoolVar(&h.external, "external", false, "connections with an external peer only")
+	f.BoolVar(&h.asJSON, "json", false, "JSON Lines: one object per lifetime")
+	f.BoolVar(&h.stats, "stats", false, "describe the record instead")
+	return cmd
+}
+
+func runHistory(cmd *cobra.Command, g *globals, h *historyFlags) error {
+	filter, err := h.filter(g, time.Now())
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(h.db); errors.Is(err, os.ErrNotExist) {
+		return broken(fmt.Errorf("history: %s does not exist: is the recorder running (portwarden record, or portwarden-record.service)?", h.db))
+	}
+	db, err := history.Open(h.db, false)
+	if err != nil {
+		return broken(err)
+	}
+	defer db.Close()
+	out := cmd.OutOrStdout()
+	if h.stats {
+		return printHistoryStats(out, db, h.asJSON)
+	}
+	stats, err := db.Stats()
+	if err != nil {
+		return broken(err)
+	}
+	if stats.Source == history.Poll && !h.asJSON {
+		fmt.Fprintln(cmd.ErrOrStderr(), "portwarden: this record was made by polling: connections shorter than the recorder's interval may be missing")
+	}
+	if h.asJSON {
+		enc := json.NewEncoder(out)
+		err = db.Query(filter, func(l *history.Lifetime) error { return enc.Encode(lifetimeJSON(l)) })
+	} else {
+		err = writeHistoryTable(out, db, filter)
+	}
+	if err != nil {
+		return broken(err)
+	}
+	return nil
+}
+
+// filter turns the flags into a query.
+func (h *historyFlags) filter(g *globals, now time.Time) (history.Filter, error) {
+	var f history.Filter
+	var err error
+	if h.since != "all" {
+		if f.Since, err = parseWhen(h.since, now); err != nil {
+			return f, badUsage("--since: %v", err)
+		}
+	}
+	if h.until != "" {
+		if f.Until, err = parseWhen(h.until, now); err != nil {
+			return f, badUsage("--until: %v", err)
+		}
+	}
+	if h.port != "" {
+		port := h.port
+		if proto, p, ok := strings.Cut(h.port, "/"); ok {
+			if f.Proto, err = sockets.ParseProto(proto); err != nil {
+				return f, badUsage("--port: %v", err)
+			}
+			port = p
+		}
+		n, err := strconv.ParseUint(port, 10, 16)
+		if err != nil || n == 0 {
+			return f, badUsage("--port: %q: want a port from 1 to 65535, optionally as tcp/PORT or udp/PORT", h.port)
+		}
+		f.Port = uint16(n)
+	}
+	if h.peer != "" {
+		if a, err := netip.ParseAddr(h.peer); err == nil {
+			f.Peer = netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen())
+		} else if f.Peer, err = netip.ParsePrefix(h.peer); err != nil {
+			return f, badUsage("--peer: %q: want an address or a network in CIDR form", h.peer)
+		}
+	}
+	f.PID, f.Process = h.pid, h.process
+	switch {
+	case h.listeners && h.connections:
+	case h.listeners:
+		f.Kind = history.Listener
+	case h.connections || h.external:
+		f.Kind = history.Connection
+	}
+	if h.external {
+		internal := append([]netip.Prefix(nil), g.internalPrefixes()...)
+		if base, err := baseline.Load(g.baselinePath); err == nil {
+			internal = append(internal, base.Internal...)
+		}
+		f.Keep = func(l *history.Lifetime) bool {
+			return verdict.ClassifyPeer(l.Remote.Addr(), internal) == verdict.PeerExternal
+		}
+	}
+	return f, nil
+}
+
+// internalPrefixes are the --internal-networks that parse.
+func (g *globals) internalPrefixes() []netip.Prefix {
+	var out []netip.Prefix
+	for _, s := range g.internal {
+		if p, err := netip.ParsePrefix(strings.TrimSpace(s)); err == nil {
+			out = append(out, p.Masked())
+		}
+	}
+	return out
+}
+
+// parseWhen reads a time (RFC 3339) or an age before now (1h, 7d).
+func parseWhen(s string, now time.Time) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t, nil
+	}
+	age, err := parseAge(s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%q: want an age (1h, 7d) or a time (2026-12-03T03:14:00Z)", s)
+	}
+	return now.Add(-age), nil
+}
+
+// lifetimeJSON is one line of history --json.
+type lifetimeJSONLine struct {
+	Kind       string `json:"kind"`
+	Proto      string `json:"proto"`
+	LocalAddr  string `json:"local_addr"`
+	LocalPort  uint16 `json:"local_port"`
+	RemoteAddr string `json:"remote_addr,omitempty"`
+	RemotePort uint16 `json:"remote_port,omitempty"`
+	Direction  string `json:"direction,omitempty"`
+	PID        int    `json:"pid,omitempty"`
+	Process    string `json:"process,omitempty"`
+	Exe        string `json:"exe,omitempty"`
+	User       string `json:"user,omitempty"`
+	Unit       string `json:"unit,omitempty"`
+	Container  string `json:"container,omitempty"`
+	NetNS      uint64 `json:"netns,omitempty"`
+	FirstSeen  string `json:"first_seen"`
+	LastSeen   string `json:"last_seen"`
+	Open       bool   `json:"open"`
+	Source     string `json:"source"`
+}
+
+func lifetimeJSON(l *history.Lifetime) lifetimeJSONLine {
+	j := lifetimeJSONLine{
+		Kind: l.Kind.String(), Proto: l.Proto.String(),
+		LocalAddr: l.Local.Addr().String(), LocalPort: l.Local.Port(),
+		Direction: l.Direction.String(),
+		PID:       l.Owner.PID, Process: l.Owner.Process, Exe: l.Owner.Exe, User: l.Owner.User,
+		Unit: l.Owner.Unit, Container: l.Owner.Container, NetNS: l.Owner.NetNS,
+		FirstSeen: l.FirstSeen.UTC().Format(time.RFC3339Nano), LastSeen: l.LastSeen.UTC().Format(time.RFC3339Nano),
+		Open: l.Open, Source: l.Source.String(),
+	}
+	if l.Kind == history.Connection {
+		j.RemoteAddr, j.RemotePort = l.Remote.Addr().String(), l.Remote.Port()
+	}
+	return j
+}
+
+func writeHistoryTable(out io.Writer, db *history.DB, f history.Filter) error {
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "FIRST SEEN\tLASTED\tKIND\tPROTO\tLOCAL\tREMOTE\tDIR\tPID\tPROCESS\tUSER\tUNIT/CONTAINER\tSOURCE")
+	n := 0
+	err := db.Query(f, func(l *history.Lifetime) error {
+		n++
+		lasted := l.LastSeen.Sub(l.FirstSeen).Round(time.Millisecond).String()
+		if l.Open {
+			lasted = "open"
+		}
+		remote, pid := "-", "?"
+		if l.Kind == history.Connection {
+			remote = l.Remote.String()
+		}
+		if l.Owner.PID != 0 {
+			pid = strconv.Itoa(l.Owner.PID)
+		}
+		where := l.Owner.Unit
+		if l.Owner.Container != "" {
+			where = "container " + l.Owner.Container
+		}
+		_, err := fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
+			l.FirstSeen.Local().Format("2006-01-02 15:04:05.000"), lasted, l.Kind, l.Proto, l.Local, remote,
+			dash(l.Direction.String()), pid, dash(safetext.Visible(l.Owner.Process)), dash(safetext.Visible(l.Owner.User)),
+			dash(safetext.Visible(where)), l.Source)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		fmt.Fprintln(tw, "(nothing recorded matches)")
+	}
+	return tw.Flush()
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func printHistoryStats(out io.Writer, db *history.DB, asJSON bool) error {
+	s, err := db.Stats()
+	if err != nil {
+		return broken(err)
+	}
+	when := func(t time.Time) string {
+		if t.IsZero() {
+			return ""
+		}
+		return t.UTC().Format(time.RFC3339Nano)
+	}
+	if asJSON {
+		err = json.NewEncoder(out).Encode(map[string]any{
+			"lifetimes": s.Lifetimes, "events": s.Events, "lost": s.Lost, "source": s.Source.String(),
+			"oldest": when(s.Oldest), "newest": when(s.Newest), "last_commit": when(s.LastCommit), "db_bytes": s.Bytes,
+		})
+	} else {
+		_, err = fmt.Fprintf(out, "lifetimes    %d\nevents       %d\nlost         %d (events the kernel dropped)\nsource       %s\noldest       %s\nnewest       %s\nlast commit  %s\nsize         %d bytes\n",
+			s.Lifetimes, s.Events, s.Lost, s.Source, dash(when(s.Oldest)), dash(when(s.Newest)), dash(when(s.LastCommit)), s.Bytes)
+	}
+	if err != nil {
+		return broken(err)
+	}
+	return nil
+}

@@ -1,0 +1,201 @@
+//go:build linux
+
+package recorder
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/portwarden/portwarden/services/container"
+	"github.com/portwarden/portwarden/services/history"
+	"github.com/portwarden/portwarden/services/origin"
+	"github.com/portwarden/portwarden/services/recorder/tcpevents"
+	"github.com/portwarden/portwarden/sockets"
+	"golang.org/x/sys/unix"
+)
+
+// Run records until ctx ends, then commits what it holds and returns nil;
+// it returns an error when recording cannot start or the store keeps
+// refusing writes.
+func Run(ctx context.Context, o Options) error {
+	release, err := lockRecord(o.DB.Path())
+	if err != nil {
+		return err
+	}
+	defer release()
+	source := history.Poll
+	var events *tcpevents.Reader
+	if o.Source != "poll" {
+		r, err := tcpevents.Open()
+		switch {
+		case err == nil:
+			events, source = r, history.EBPF
+			defer r.Close()
+		case o.Source == "ebpf":
+			return err
+		default:
+			o.status(fmt.Sprintf("%v: falling back to polling", err))
+		}
+	}
+	every := o.interval()
+	polled := map[sockets.Proto]bool{sockets.UDP: true}
+	if source == history.EBPF {
+		o.status(fmt.Sprintf("recording TCP from the kernel's events (eBPF), UDP by a netlink dump every %v, into %s", every, o.DB.Path()))
+	} else {
+		polled[sockets.TCP] = true
+		o.status(fmt.Sprintf("recording by a netlink dump every %v into %s: connections shorter than that may be missing", every, o.DB.Path()))
+	}
+
+	procs := sockets.NewProcessReader("/proc")
+	t := newTracker(func(pid int, comm string, netns uint64) history.Owner {
+		return readOwner(procs, pid, comm, netns)
+	})
+	collector := sockets.NewCollector()
+	snap, err := collector.Collect(sockets.Query{})
+	if err != nil {
+		return fmt.Errorf("record: the first dump: %w", err)
+	}
+	previous, err := o.DB.OpenLifetimes()
+	if err != nil {
+		return err
+	}
+	lastCommit, err := o.DB.LastCommit()
+	if err != nil {
+		return err
+	}
+	t.start(snap.Sockets, snap.Time, source, previous, lastCommit)
+
+	var wg sync.WaitGroup
+	if events != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var ev tcpevents.Event
+			for {
+				if err := events.Read(&ev); err != nil {
+					if !errors.Is(err, tcpevents.ErrClosed) {
+						o.status(err.Error())
+					}
+					return
+				}
+				t.event(&ev)
+			}
+		}()
+	}
+	w := &writer{db: o.DB, source: source, events: events}
+	if _, err := o.DB.Trim(o.Retention, time.Now()); err != nil {
+		o.status(err.Error())
+	}
+	lastTrim, lastPoll := time.Now(), snap.Time
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			if events != nil {
+				events.Close()
+				wg.Wait()
+			}
+			return w.flush(t, time.Now())
+		case now := <-tick.C:
+			snap, err := collector.Collect(sockets.Query{UDP: !polled[sockets.TCP]})
+			if err != nil {
+				o.status(fmt.Sprintf("record: dump: %v", err))
+			} else {
+				t.poll(snap.Sockets, snap.Time, lastPoll, polled)
+				lastPoll = snap.Time
+			}
+			if err := w.flush(t, now); err != nil {
+				o.status(err.Error())
+				if w.failures >= 10 {
+					return fmt.Errorf("record: giving up after %d failed commits: %w", w.failures, err)
+				}
+			}
+			if now.Sub(lastTrim) >= trimEvery {
+				lastTrim = now
+				if _, err := o.DB.Trim(o.Retention, now); err != nil {
+					o.status(err.Error())
+				}
+			}
+		}
+	}
+}
+
+// writer commits the tracker's changes.
+type writer struct {
+	db       *history.DB
+	source   history.Source
+	events   *tcpevents.Reader
+	lost     uint64 // the kernel's count at the last commit
+	failures int    // commits failed in a row
+}
+
+func (w *writer) flush(t *tracker, now time.Time) error {
+	copies, originals, n := t.takeDirty()
+	c := history.Counters{Events: n, Source: w.source, Committed: now}
+	var lost uint64
+	if w.events != nil {
+		var err error
+		if lost, err = w.events.Lost(); err == nil && lost > w.lost {
+			c.Lost = lost - w.lost
+		}
+	}
+	ptrs := make([]*history.Lifetime, len(copies))
+	for i := range copies {
+		ptrs[i] = &copies[i]
+	}
+	if err := w.db.Write(ptrs, c); err != nil {
+		w.failures++
+		t.retry(originals, n)
+		return err
+	}
+	w.failures = 0
+	if c.Lost > 0 {
+		w.lost = lost
+	}
+	t.committed(copies, originals)
+	return nil
+}
+
+// readOwner reads what the record keeps of a process. A process gone
+// already keeps the name the kernel gave with the event and nothing else.
+func readOwner(procs *sockets.ProcessReader, pid int, comm string, netns uint64) history.Owner {
+	o := history.Owner{PID: pid, Process: comm, NetNS: netns}
+	if pid == 0 {
+		return o
+	}
+	p, err := procs.Lookup(pid)
+	if err != nil || (comm != "" && p.Name != comm) {
+		return o
+	}
+	o.Process, o.Exe, o.User = p.Name, p.Exe, p.User
+	if origin.SystemdRunning() {
+		o.Unit = origin.Unit(p.Cgroup)
+	}
+	if ref, ok := container.FromCgroup(p.Cgroup); ok {
+		o.Container = ref.Short()
+	}
+	return o
+}
+
+// lockRecord makes sure one recorder writes a record: it holds an
+// exclusive flock on the database file (SQLite's own locks are fcntl
+// locks, which flock does not touch).
+func lockRecord(path string) (func(), error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("record: %w", err)
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, unix.EWOULDBLOCK) {
+			return nil, fmt.Errorf("record: another recorder is writing %s", path)
+		}
+		return nil, fmt.Errorf("record: locking %s: %w", path, err)
+	}
+	return func() { f.Close() }, nil
+}
