@@ -20,6 +20,7 @@ declare -A need=(
 	[lintian]=lintian [rpm]=rpm
 	[nft]=nftables [iptables]=iptables [ufw]=ufw
 	[sudo]=sudo [firewalld]=firewalld [iptables-legacy]=iptables
+	[clang]=clang [llvm-strip]=llvm
 )
 missing=()
 for c in "${!need[@]}"; do command -v "$c" >/dev/null || missing+=("${need[$c]}"); done
@@ -33,6 +34,7 @@ if ! command -v xinetd >/dev/null && [[ ! -x $xinetd_dir/usr/sbin/xinetd ]]; the
 		missing+=(xinetd)
 	fi
 fi
+[[ -e /usr/include/bpf/bpf_helpers.h ]] || missing+=(libbpf-dev) # the recorder's eBPF program
 [[ -x /lib/systemd/systemd ]] || missing+=(systemd) # booted in a box by the disable tests
 # Debian's own python3: the systemd test units run /usr/bin/python3.
 [[ -x /usr/bin/python3 ]] || missing+=(python3)
@@ -68,6 +70,10 @@ fi
 step "gofmt"
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
 [[ -z $unformatted ]] || { echo "not gofmt'ed: $unformatted" >&2; exit 1; }
+step "eBPF objects: regenerated with clang, identical to the committed ones"
+go generate ./services/recorder/tcpevents
+git diff --exit-code --stat -- services/recorder/tcpevents ||
+	{ echo "the committed eBPF objects differ from what clang builds from the C source: commit the regenerated ones" >&2; exit 1; }
 step "go vet"
 go vet ./...
 step "staticcheck"
