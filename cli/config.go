@@ -33,6 +33,9 @@ var configKeys = map[string]string{
 	"fail_on_external":  "fail-on-external",
 	"fail_on_sign":      "fail-on-sign",
 	"internal_networks": "internal-networks",
+	"history_db":        "db",
+	"history_max_age":   "max-age",
+	"history_max_size":  "max-size",
 }
 
 // DefaultConfigPath is /etc/portwarden/config.toml for root, else
@@ -83,6 +86,12 @@ func checkValue(key, value string) error {
 	switch key {
 	case "interval", "kill_wait":
 		_, err := time.ParseDuration(value)
+		return err
+	case "history_max_age":
+		_, err := parseAge(value)
+		return err
+	case "history_max_size":
+		_, err := parseSize(value)
 		return err
 	case "read_only":
 		_, err := strconv.ParseBool(value)
