@@ -1,0 +1,162 @@
+package cli
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// recorderForTest starts `portwarden record` on db and waits for its
+// first commit; the returned stop ends it with sig and returns its exit.
+func recorderForTest(t *testing.T, bin, db string) (stop func(syscall.Signal) error) {
+	t.Helper()
+	var out bytes.Buffer
+	cmd := exec.Command(bin, "record", "--db", db)
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	stopped := false
+	stop = func(sig syscall.Signal) error {
+		if stopped {
+			return nil
+		}
+		stopped = true
+		cmd.Process.Signal(sig) // the PID this test started
+		select {
+		case err := <-done:
+			return err
+		case <-time.After(30 * time.Second):
+			cmd.Process.Kill()
+			return fmt.Errorf("the recorder did not stop on %v: %s", sig, out.String())
+		}
+	}
+	t.Cleanup(func() { stop(syscall.SIGKILL) })
+	start := time.Now()
+	waitUntil(t, "the recorder's first commit", func() bool {
+		var s struct {
+			LastCommit string `json:"last_commit"`
+		}
+		text, _, code := runBin(t, bin, "history", "--db", db, "--stats", "--json")
+		if code != 0 || json.Unmarshal([]byte(text), &s) != nil || s.LastCommit == "" {
+			return false
+		}
+		at, err := time.Parse(time.RFC3339Nano, s.LastCommit)
+		return err == nil && at.After(start)
+	})
+	return stop
+}
+
+type listenerLine struct {
+	LocalPort uint16 `json:"local_port"`
+	PID       int    `json:"pid"`
+	FirstSeen string `json:"first_seen"`
+	LastSeen  string `json:"last_seen"`
+	Open      bool   `json:"open"`
+	Source    string `json:"source"`
+}
+
+func listenerLines(t *testing.T, bin, db string, port int) []listenerLine {
+	out, errOut, code := runBin(t, bin, "history", "--db", db, "--since", "all", "--listeners", "--port", fmt.Sprint(port), "--json")
+	if code != 0 {
+		t.Fatalf("history: exit %d: %s", code, errOut)
+	}
+	var lines []listenerLine
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		var x listenerLine
+		if l != "" && json.Unmarshal([]byte(l), &x) == nil {
+			lines = append(lines, x)
+		}
+	}
+	return lines
+}
+
+func listen(t *testing.T) (net.Listener, int) {
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ln, ln.Addr().(*net.TCPAddr).Port
+}
+
+// TestRecorderKilledAndRestarted: what a recorder committed survives
+// kill -9; on restart a listener still open is taken up (one lifetime,
+// first seen as before) and one closed meanwhile ends at the last commit.
+func TestRecorderKilledAndRestarted(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("the recorder reads every namespace as root")
+	}
+	bin := buildBinary(t)
+	db := filepath.Join(t.TempDir(), "history.db")
+	stop := recorderForTest(t, bin, db)
+
+	brief, briefPort := listen(t)
+	brief.Close()
+	kept, keptPort := listen(t)
+	defer kept.Close()
+	gone, gonePort := listen(t)
+	waitUntil(t, "three listeners recorded", func() bool {
+		b, k, g := listenerLines(t, bin, db, briefPort), listenerLines(t, bin, db, keptPort), listenerLines(t, bin, db, gonePort)
+		return len(b) == 1 && !b[0].Open && len(k) == 1 && k[0].Open && len(g) == 1 && g[0].Open
+	})
+	before := listenerLines(t, bin, db, keptPort)[0]
+	if err := stop(syscall.SIGKILL); err == nil {
+		t.Fatal("the recorder survived SIGKILL")
+	}
+	killed := time.Now()
+	gone.Close() // while nothing records
+
+	stop = recorderForTest(t, bin, db)
+	if b := listenerLines(t, bin, db, briefPort); len(b) != 1 || b[0].Open || b[0].PID != os.Getpid() || b[0].Source != "ebpf" {
+		t.Errorf("the brief listener after the restart: %+v", b)
+	}
+	if k := listenerLines(t, bin, db, keptPort); len(k) != 1 || !k[0].Open || k[0].FirstSeen != before.FirstSeen {
+		t.Errorf("the kept listener after the restart: %+v, want one open lifetime first seen %s", k, before.FirstSeen)
+	}
+	g := listenerLines(t, bin, db, gonePort)
+	if len(g) != 1 || g[0].Open {
+		t.Fatalf("the listener closed while the recorder was dead: %+v, want one closed lifetime", g)
+	}
+	if last, err := time.Parse(time.RFC3339Nano, g[0].LastSeen); err != nil || last.After(killed) {
+		t.Errorf("it ended at %s, after the kill at %s: the last commit is the latest it was known open", g[0].LastSeen, killed)
+	}
+	if err := stop(syscall.SIGTERM); err != nil {
+		t.Errorf("the recorder on SIGTERM: %v", err)
+	}
+}
+
+// TestRecordAndHistoryRefuseAForeignFile: exit 2, a message naming the
+// file, and the file as it was.
+func TestRecordAndHistoryRefuseAForeignFile(t *testing.T) {
+	bin := buildBinary(t)
+	path := filepath.Join(t.TempDir(), "notes.db")
+	content := []byte("my notes, not a database\n")
+	if err := os.WriteFile(path, content, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"history", "--db", path}, {"record", "--db", path, "--source", "poll"}} {
+		_, errOut, code := runBin(t, bin, args...)
+		if code != 2 || !strings.Contains(errOut, path) || !strings.Contains(errOut, "left untouched") {
+			t.Errorf("%s: exit %d, %q; want 2 naming the file", args[0], code, errOut)
+		}
+		if after, _ := os.ReadFile(path); !bytes.Equal(after, content) {
+			t.Fatalf("%s changed the file", args[0])
+		}
+	}
+	if _, errOut, code := runBin(t, bin, "history", "--db", path+".missing"); code != 2 || !strings.Contains(errOut, "recorder") {
+		t.Errorf("a missing record: exit %d, %q", code, errOut)
+	}
+	if _, errOut, code := runBin(t, bin, "history", "--db", path, "--since", "yesterday"); code != 2 || !strings.Contains(errOut, "--since") {
+		t.Errorf("a bad --since: exit %d, %q", code, errOut)
+	}
+}
