@@ -33,17 +33,24 @@ var migrations = []string{
 		UNIQUE (pid, process, exe, user, unit, container, netns));
 	CREATE TABLE lifetimes (
 		id INTEGER PRIMARY KEY,
-		kind INTEGER NOT NULL, proto INTEGER NOT NULL, direction INTEGER NOT NULL,
+		-- kind, protocol, direction and source in one integer: a few
+		-- bytes a row less than four columns (the record is kept under
+		-- 100 bytes a lifetime); the virtual columns read them back.
+		class INTEGER NOT NULL,
+		proto INTEGER AS (class & 255) VIRTUAL,
+		kind INTEGER AS ((class >> 8) & 3) VIRTUAL,
+		direction INTEGER AS ((class >> 10) & 3) VIRTUAL,
+		source INTEGER AS ((class >> 12) & 3) VIRTUAL,
 		local_addr BLOB NOT NULL, local_port INTEGER NOT NULL,
 		remote_addr BLOB NOT NULL, remote_port INTEGER NOT NULL,
 		service_port INTEGER NOT NULL,
 		owner INTEGER NOT NULL REFERENCES owners(id),
 		first_seen INTEGER NOT NULL, -- Unix nanoseconds
 		duration INTEGER NOT NULL,   -- last seen minus first seen, nanoseconds
-		open INTEGER NOT NULL, source INTEGER NOT NULL);
+		open INTEGER NOT NULL);
 	CREATE INDEX lifetimes_first_seen ON lifetimes (first_seen);
-	CREATE INDEX lifetimes_service_port ON lifetimes (service_port, first_seen);
-	CREATE INDEX lifetimes_remote_addr ON lifetimes (remote_addr, first_seen);
+	CREATE INDEX lifetimes_service_port ON lifetimes (service_port);
+	CREATE INDEX lifetimes_remote_addr ON lifetimes (remote_addr);
 	CREATE INDEX lifetimes_open ON lifetimes (open) WHERE open;`,
 }
 

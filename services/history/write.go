@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"net/netip"
+	"strings"
 	"time"
 )
 
@@ -18,8 +19,9 @@ type Counters struct {
 }
 
 // Write stores lifetimes in one transaction, with the counters: a lifetime
-// without an ID is inserted (and given one), one with an ID has its last
-// sighting, openness and owner updated. Either all of it is committed or
+// without an ID is inserted (and given one if it is open: an ended one is
+// never updated), one with an ID has its last sighting, openness and owner
+// updated. Either all of it is committed or
 // none.
 func (d *DB) Write(lifetimes []*Lifetime, c Counters) error {
 	ctx := context.Background()
@@ -52,13 +54,13 @@ func writeTx(ctx context.Context, tx *sql.Tx, lifetimes []*Lifetime, ids []int64
 		return err
 	}
 	defer addOwner.Close()
-	insert, err := tx.PrepareContext(ctx, `INSERT INTO lifetimes
-		(kind, proto, direction, local_addr, local_port, remote_addr, remote_port, service_port, owner, first_seen, duration, open, source)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+	insert, err := tx.PrepareContext(ctx, insertRows(1))
 	if err != nil {
 		return err
 	}
 	defer insert.Close()
+	ended := newBulkInsert(ctx, tx)
+	defer ended.close()
 	update, err := tx.PrepareContext(ctx, `UPDATE lifetimes SET duration = ?, open = ?, owner = ? WHERE id = ?`)
 	if err != nil {
 		return err
@@ -98,9 +100,18 @@ func writeTx(ctx context.Context, tx *sql.Tx, lifetimes []*Lifetime, ids []int64
 			ids[i] = l.ID
 			continue
 		}
-		res, err := insert.ExecContext(ctx, l.Kind, l.Proto, l.Direction,
-			addrBytes(l.Local.Addr()), l.Local.Port(), addrBytes(l.Remote.Addr()), l.Remote.Port(),
-			l.ServicePort, owner, l.FirstSeen.UnixNano(), duration, l.Open, l.Source)
+		class := int(l.Proto) | int(l.Kind&3)<<8 | int(l.Direction&3)<<10 | int(l.Source&3)<<12
+		row := []any{class, addrBytes(l.Local.Addr()), l.Local.Port(), addrBytes(l.Remote.Addr()), l.Remote.Port(),
+			l.ServicePort, owner, l.FirstSeen.UnixNano(), duration, l.Open}
+		if !l.Open {
+			// Ended already: never updated, so its ID is not needed, and
+			// many go in one statement.
+			if err := ended.add(row); err != nil {
+				return fmt.Errorf("lifetime: %w", err)
+			}
+			continue
+		}
+		res, err := insert.ExecContext(ctx, row...)
 		if err != nil {
 			return fmt.Errorf("lifetime: %w", err)
 		}
@@ -108,7 +119,67 @@ func writeTx(ctx context.Context, tx *sql.Tx, lifetimes []*Lifetime, ids []int64
 			return err
 		}
 	}
+	if err := ended.flush(); err != nil {
+		return fmt.Errorf("lifetime: %w", err)
+	}
 	return addCounters(ctx, tx, c)
+}
+
+// insertRows is an INSERT of n lifetimes.
+func insertRows(n int) string {
+	row := "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+	return `INSERT INTO lifetimes (class, local_addr, local_port, remote_addr, remote_port, service_port, owner, first_seen, duration, open) VALUES ` +
+		strings.TrimSuffix(strings.Repeat(row+", ", n), ", ")
+}
+
+// bulkRows is how many lifetimes one bulk INSERT carries: a statement per
+// row costs the SQLite driver most of a write.
+const bulkRows = 100
+
+// bulkInsert inserts rows bulkRows at a time.
+type bulkInsert struct {
+	ctx  context.Context
+	tx   *sql.Tx
+	full *sql.Stmt
+	args []any
+	n    int
+}
+
+func newBulkInsert(ctx context.Context, tx *sql.Tx) *bulkInsert {
+	return &bulkInsert{ctx: ctx, tx: tx}
+}
+
+func (b *bulkInsert) add(row []any) error {
+	b.args = append(b.args, row...)
+	b.n++
+	if b.n < bulkRows {
+		return nil
+	}
+	if b.full == nil {
+		var err error
+		if b.full, err = b.tx.PrepareContext(b.ctx, insertRows(bulkRows)); err != nil {
+			return err
+		}
+	}
+	_, err := b.full.ExecContext(b.ctx, b.args...)
+	b.args, b.n = b.args[:0], 0
+	return err
+}
+
+// flush inserts the rows not yet inserted.
+func (b *bulkInsert) flush() error {
+	if b.n == 0 {
+		return nil
+	}
+	_, err := b.tx.ExecContext(b.ctx, insertRows(b.n), b.args...)
+	b.args, b.n = b.args[:0], 0
+	return err
+}
+
+func (b *bulkInsert) close() {
+	if b.full != nil {
+		b.full.Close()
+	}
 }
 
 func addCounters(ctx context.Context, tx *sql.Tx, c Counters) error {
