@@ -36,8 +36,11 @@ type Event struct {
 	// PID and Comm name the process in whose system call the change ran:
 	// set for connect (SYN_SENT), listen (LISTEN) and accept; 0 and ""
 	// otherwise, as the kernel makes those changes on no process's behalf.
-	PID           int
-	Comm          string
+	PID  int
+	Comm string
+	// ProcessStart is when that process started, in nanoseconds since
+	// boot: with PID, it names one process, whatever PIDs are reused.
+	ProcessStart  uint64
 	Old, New      sockets.State
 	Local, Remote netip.AddrPort
 }

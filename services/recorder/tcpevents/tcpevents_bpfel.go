@@ -18,6 +18,7 @@ type tcpEventsEvent struct {
 	TimeNs     uint64
 	Sock       uint64
 	Cookie     uint64
+	StartNs    uint64
 	Netns      uint32
 	Pid        uint32
 	Kind       uint8

@@ -74,15 +74,27 @@ func Open() (*Reader, error) {
 	return r, nil
 }
 
+// Latency bounds how long an event can wait in the ring buffer: the
+// program wakes the reader only when much is waiting, and the reader looks
+// this often besides.
+const Latency = 100 * time.Millisecond
+
 // Read waits for the next event and decodes it into ev. After Close it
 // returns ErrClosed.
 func (r *Reader) Read(ev *Event) error {
-	rec, err := r.ring.Read()
-	if err != nil {
-		if errors.Is(err, ringbuf.ErrClosed) {
+	var rec ringbuf.Record
+	for {
+		r.ring.SetDeadline(time.Now().Add(Latency))
+		err := r.ring.ReadInto(&rec)
+		if err == nil {
+			break
+		}
+		if errors.Is(err, ringbuf.ErrClosed) || errors.Is(err, ringbuf.ErrFlushed) {
 			return ErrClosed
 		}
-		return fmt.Errorf("eBPF: reading the ring buffer: %w", err)
+		if !errors.Is(err, os.ErrDeadlineExceeded) {
+			return fmt.Errorf("eBPF: reading the ring buffer: %w", err)
+		}
 	}
 	var raw tcpEventsEvent
 	if len(rec.RawSample) < int(unsafe.Sizeof(raw)) {
@@ -106,14 +118,15 @@ func decode(raw *tcpEventsEvent, ev *Event) {
 		ev.Time = now
 	}
 	*ev = Event{
-		Kind:   Kind(raw.Kind),
-		Time:   ev.Time,
-		Sock:   raw.Sock,
-		Cookie: raw.Cookie,
-		NetNS:  uint64(raw.Netns),
-		PID:    int(raw.Pid),
-		Old:    sockets.State(raw.OldState),
-		New:    sockets.State(raw.NewState),
+		Kind:         Kind(raw.Kind),
+		Time:         ev.Time,
+		Sock:         raw.Sock,
+		Cookie:       raw.Cookie,
+		NetNS:        uint64(raw.Netns),
+		PID:          int(raw.Pid),
+		ProcessStart: raw.StartNs,
+		Old:          sockets.State(raw.OldState),
+		New:          sockets.State(raw.NewState),
 	}
 	n := 0
 	for n < len(raw.Comm) && raw.Comm[n] != 0 {
@@ -136,6 +149,12 @@ func decode(raw *tcpEventsEvent, ev *Event) {
 		ev.Local = netip.AddrPortFrom(netip.AddrFrom16(raw.LocalAddr), raw.LocalPort)
 		ev.Remote = netip.AddrPortFrom(netip.AddrFrom16(raw.RemoteAddr), rport)
 	}
+}
+
+// Drain makes Read return every event waiting, then ErrClosed: to stop
+// without leaving events unread.
+func (r *Reader) Drain() error {
+	return r.ring.Flush()
 }
 
 // Lost returns how many events the kernel dropped because the ring buffer

@@ -75,10 +75,10 @@ func TestEventsOfOneConnection(t *testing.T) {
 			return e.Kind == StateChange && e.Sock == clientSock && e.New == sockets.Close
 		}},
 	}
-	deadline := time.Now().Add(10 * time.Second)
+	timeout := time.AfterFunc(10*time.Second, func() { r.Close() })
+	defer timeout.Stop()
 	var ev Event
-	for len(steps) > 0 && time.Now().Before(deadline) {
-		r.ring.SetDeadline(deadline)
+	for len(steps) > 0 {
 		if err := r.Read(&ev); err != nil {
 			t.Fatalf("waiting for %s: %v", steps[0].name, err)
 		}

@@ -21,6 +21,9 @@ func Open() (*Reader, error) {
 // Read returns ErrClosed.
 func (*Reader) Read(*Event) error { return ErrClosed }
 
+// Drain does nothing.
+func (*Reader) Drain() error { return nil }
+
 // Lost returns 0.
 func (*Reader) Lost() (uint64, error) { return 0, nil }
 

@@ -34,6 +34,7 @@ struct event {
 	__u64 time_ns; /* CLOCK_BOOTTIME */
 	__u64 sock;    /* the socket's kernel address: its identity while it lives */
 	__u64 cookie;  /* sock_diag's idiag_cookie */
+	__u64 start_ns; /* the process's start, ns since boot: PID and this name one process */
 	__u32 netns;   /* network namespace inode */
 	__u32 pid;     /* thread group (process) ID; 0 when not in process context */
 	__u8 kind;
@@ -62,12 +63,31 @@ struct {
 	__type(value, __u64);
 } lost SEC(".maps");
 
+/* Waking the reader for every event costs it more than reading the event:
+ * it is woken only once this much waits, and reads on a short timer too. */
+#define WAKEUP_BYTES (256 << 10)
+
+static __always_inline void submit(struct event *e)
+{
+	__u64 waiting = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+	bpf_ringbuf_submit(e, waiting > WAKEUP_BYTES ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
+}
+
 static __always_inline void count_lost(void)
 {
 	__u32 zero = 0;
 	__u64 *n = bpf_map_lookup_elem(&lost, &zero);
 	if (n)
 		(*n)++;
+}
+
+/* set_process names the process whose system call this is. */
+static __always_inline void set_process(struct event *e)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	e->pid = bpf_get_current_pid_tgid() >> 32;
+	e->start_ns = BPF_CORE_READ(task, group_leader, start_boottime);
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
 }
 
 static __always_inline void fill_ends(struct event *e, const struct sock *sk)
@@ -114,11 +134,9 @@ int BPF_PROG(state_change, struct sock *sk, int old_state, int new_state)
 	e->new_state = new_state;
 	fill_ends(e, sk);
 	/* connect() and listen() run in the owner's system call. */
-	if (new_state == TCP_SYN_SENT || new_state == TCP_LISTEN) {
-		e->pid = bpf_get_current_pid_tgid() >> 32;
-		bpf_get_current_comm(e->comm, sizeof(e->comm));
-	}
-	bpf_ringbuf_submit(e, 0);
+	if (new_state == TCP_SYN_SENT || new_state == TCP_LISTEN)
+		set_process(e);
+	submit(e);
 	return 0;
 }
 
@@ -171,9 +189,8 @@ int BPF_PROG(accepted, struct pt_regs *regs, long ret)
 	e->time_ns = bpf_ktime_get_boot_ns();
 	e->sock = (__u64)sk;
 	e->kind = EVENT_ACCEPT;
-	e->pid = bpf_get_current_pid_tgid() >> 32;
-	bpf_get_current_comm(e->comm, sizeof(e->comm));
-	bpf_ringbuf_submit(e, 0);
+	set_process(e);
+	submit(e);
 	return 0;
 }
 
