@@ -50,10 +50,7 @@ func Run(ctx context.Context, o Options) error {
 		o.status(fmt.Sprintf("recording by a netlink dump every %v into %s: connections shorter than that may be missing", every, o.DB.Path()))
 	}
 
-	procs := sockets.NewProcessReader("/proc")
-	t := newTracker(func(pid int, comm string, netns uint64) history.Owner {
-		return readOwner(procs, pid, comm, netns)
-	})
+	t := newTracker(newOwnerCache().owner)
 	collector := sockets.NewCollector()
 	snap, err := collector.Collect(sockets.Query{})
 	if err != nil {
@@ -97,8 +94,9 @@ func Run(ctx context.Context, o Options) error {
 		select {
 		case <-ctx.Done():
 			if events != nil {
-				events.Close()
+				events.Drain() // what the kernel reported before the stop is read
 				wg.Wait()
+				events.Close()
 			}
 			return w.flush(t, time.Now())
 		case now := <-tick.C:
@@ -161,16 +159,37 @@ func (w *writer) flush(t *tracker, now time.Time) error {
 	return nil
 }
 
-// readOwner reads what the record keeps of a process. A process gone
-// already keeps the name the kernel gave with the event and nothing else.
-func readOwner(procs *sockets.ProcessReader, pid int, comm string, netns uint64) history.Owner {
+// ownerCache reads owners from /proc, once per process: a process named
+// by an event (PID and start time) is read on its first connection only.
+type ownerCache struct {
+	procs   *sockets.ProcessReader
+	byStart map[procKey]history.Owner
+}
+
+type procKey struct {
+	pid   int
+	start uint64
+}
+
+func newOwnerCache() *ownerCache {
+	return &ownerCache{procs: sockets.NewProcessReader("/proc"), byStart: map[procKey]history.Owner{}}
+}
+
+// owner reads what the record keeps of a process. A process gone already
+// keeps the name the kernel gave with the event and nothing else.
+func (c *ownerCache) owner(pid int, start uint64, comm string, netns uint64) history.Owner {
+	key := procKey{pid, start}
+	if o, ok := c.byStart[key]; ok && start != 0 && o.Process == comm {
+		o.NetNS = netns
+		return o
+	}
 	o := history.Owner{PID: pid, Process: comm, NetNS: netns}
 	if pid == 0 {
 		return o
 	}
-	p, err := procs.Lookup(pid)
+	p, err := c.procs.Lookup(pid)
 	if err != nil || (comm != "" && p.Name != comm) {
-		return o
+		return o // gone, or no longer the process the kernel named
 	}
 	o.Process, o.Exe, o.User = p.Name, p.Exe, p.User
 	if origin.SystemdRunning() {
@@ -178,6 +197,12 @@ func readOwner(procs *sockets.ProcessReader, pid int, comm string, netns uint64)
 	}
 	if ref, ok := container.FromCgroup(p.Cgroup); ok {
 		o.Container = ref.Short()
+	}
+	if start != 0 {
+		if len(c.byStart) >= 8192 {
+			clear(c.byStart)
+		}
+		c.byStart[key] = o
 	}
 	return o
 }

@@ -28,10 +28,14 @@ type tracker struct {
 	// saw, so that one is recorded once.
 	timeWait map[uint64]bool
 	events   uint64
-	owner    func(pid int, comm string, netns uint64) history.Owner
+	owner    ownerFunc
 }
 
-func newTracker(owner func(pid int, comm string, netns uint64) history.Owner) *tracker {
+// ownerFunc reads the owner of a process: its PID, its start (ns since
+// boot; 0 when not known), the kernel's name for it, and the namespace.
+type ownerFunc func(pid int, start uint64, comm string, netns uint64) history.Owner
+
+func newTracker(owner ownerFunc) *tracker {
 	return &tracker{
 		open:       map[uint64]*history.Lifetime{},
 		unaccepted: map[uint64]*history.Lifetime{},
@@ -48,7 +52,7 @@ func (t *tracker) event(ev *tcpevents.Event) {
 	if ev.Kind == tcpevents.Accepted {
 		if l := t.unaccepted[ev.Sock]; l != nil {
 			delete(t.unaccepted, ev.Sock)
-			l.Owner = t.owner(ev.PID, ev.Comm, l.Owner.NetNS)
+			l.Owner = t.owner(ev.PID, ev.ProcessStart, ev.Comm, l.Owner.NetNS)
 			t.dirty[l] = true
 		}
 		return
@@ -64,10 +68,10 @@ func (t *tracker) event(ev *tcpevents.Event) {
 		switch ev.New {
 		case sockets.Listen:
 			l.Kind, l.Remote, l.ServicePort = history.Listener, netip.AddrPort{}, ev.Local.Port()
-			l.Owner = t.owner(ev.PID, ev.Comm, ev.NetNS)
+			l.Owner = t.owner(ev.PID, ev.ProcessStart, ev.Comm, ev.NetNS)
 		case sockets.SynSent:
 			l.Direction, l.ServicePort = direction(history.Outbound, ev.Local.Addr(), ev.Remote.Addr()), ev.Remote.Port()
-			l.Owner = t.owner(ev.PID, ev.Comm, ev.NetNS)
+			l.Owner = t.owner(ev.PID, ev.ProcessStart, ev.Comm, ev.NetNS)
 		case sockets.SynRecv:
 			l.Direction, l.ServicePort = direction(history.Inbound, ev.Local.Addr(), ev.Remote.Addr()), ev.Local.Port()
 			l.Owner = history.Owner{NetNS: ev.NetNS}
@@ -110,7 +114,7 @@ func (t *tracker) seen(s *sockets.Socket, now time.Time, listening map[listenKey
 		FirstSeen: now, LastSeen: now, Open: s.State != sockets.TimeWait, Source: source}
 	if len(s.Processes) > 0 {
 		p := s.Processes[0]
-		l.Owner = t.owner(p.PID, p.Name, s.NetNS)
+		l.Owner = t.owner(p.PID, 0, p.Name, s.NetNS)
 	} else {
 		l.Owner = history.Owner{NetNS: s.NetNS}
 	}
