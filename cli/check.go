@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -8,6 +9,7 @@ import (
 	"github.com/portwarden/portwarden/report"
 	"github.com/portwarden/portwarden/services/atomicfile"
 	"github.com/portwarden/portwarden/services/catalog"
+	"github.com/portwarden/portwarden/services/history"
 	"github.com/portwarden/portwarden/services/verdict"
 	"github.com/portwarden/portwarden/sockets"
 )
@@ -17,10 +19,10 @@ func checkCommand(g *globals) *cobra.Command {
 		asJSON, failUnreachable bool
 		prom                    string
 		failOn, failOnExternal  string
-		failOnSign              string
+		failOnSign, historyDB   string
 	)
 	cmd := &cobra.Command{
-		Use:   "check [--json] [--prometheus FILE] [--fail-on RISK] [--fail-on-external RISK] [--fail-on-sign RISK] [--fail-on-unreachable]",
+		Use:   "check [--json] [--prometheus FILE] [--fail-on RISK] [--fail-on-external RISK] [--fail-on-sign RISK] [--fail-on-unreachable] [--history-db PATH]",
 		Short: "Exit 0 when all is expected, 1 when not (listed), 2 on error",
 		Long: `Judge every socket against the baseline, for cron and monitoring. It fails on
 an unexpected listener (at or above --fail-on) that something outside this host
@@ -34,7 +36,12 @@ above --fail-on-sign fails too, even where the baseline documents the socket.
 An external client of a
 listener the baseline expects is the service doing its job: counted, not a
 failure. Exit 0 when nothing fails, 1 when something does (listed with its
-reasons), 2 on an error such as a baseline that cannot be read.`,
+reasons), 2 on an error such as a baseline that cannot be read.
+
+Where the flight recorder runs (portwarden record), check also judges what
+came and went since its last run: a listener that opened and closed, or an
+external connection to a high-risk service, between two runs fails the next
+one (listed on stdout; on stderr with --json).`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			policy := verdict.DefaultPolicy()
@@ -49,16 +56,22 @@ reasons), 2 on an error such as a baseline that cannot be read.`,
 			if policy.FailOnSign, err = catalog.ParseRisk(failOnSign); err != nil {
 				return badUsage("--fail-on-sign: %v", err)
 			}
-			_, in, err := inspectJudged(cmd, g, sockets.Query{})
+			a, in, err := inspectJudged(cmd, g, sockets.Query{})
 			if err != nil {
 				return err
 			}
+			out := cmd.OutOrStdout()
+			var pastText bytes.Buffer
+			pastFailing, pastErr := judgePast(&pastText, cmd.ErrOrStderr(), a, in, historyDB, sockets.NetNSFilter(g.netns), policy)
 			if prom != "" {
-				if err := atomicfile.Write(prom, report.Prometheus(in.Snapshot, in.Judged, policy)); err != nil {
+				metrics := report.Prometheus(in.Snapshot, in.Judged, policy)
+				if pastErr == nil {
+					metrics = append(metrics, report.PastMetrics(pastFailing)...)
+				}
+				if err := atomicfile.Write(prom, metrics); err != nil {
 					return broken(err)
 				}
 			}
-			out := cmd.OutOrStdout()
 			if asJSON {
 				err = report.WriteCheckJSON(out, in.Host, in.Snapshot, in.Containers, in.Baseline, in.Judged, policy)
 			} else {
@@ -67,6 +80,14 @@ reasons), 2 on an error such as a baseline that cannot be read.`,
 			if err != nil {
 				return broken(fmt.Errorf("write: %w", err))
 			}
+			if asJSON {
+				cmd.ErrOrStderr().Write(pastText.Bytes())
+			} else {
+				out.Write(pastText.Bytes())
+			}
+			if pastErr != nil {
+				return broken(fmt.Errorf("the flight recorder's record: %w", pastErr))
+			}
 			if !in.Baseline.Exists {
 				init := "portwarden baseline init"
 				if cmd.Flags().Changed("baseline") {
@@ -74,7 +95,7 @@ reasons), 2 on an error such as a baseline that cannot be read.`,
 				}
 				fmt.Fprintf(cmd.ErrOrStderr(), "portwarden check: no baseline at %s: record today's listeners with `%s`\n", in.Baseline.Path, init)
 			}
-			if !verdict.Summarize(in.Judged, policy).OK() {
+			if !verdict.Summarize(in.Judged, policy).OK() || pastFailing > 0 {
 				return silent(ExitFail)
 			}
 			return nil
@@ -86,6 +107,7 @@ reasons), 2 on an error such as a baseline that cannot be read.`,
 	cmd.Flags().StringVar(&failOnExternal, "fail-on-external", def.FailOnExternal.String(), "least `RISK` of the service an outbound external connection reaches that fails the check")
 	cmd.Flags().StringVar(&failOnSign, "fail-on-sign", def.FailOnSign.String(), "least `RISK` of a sign of a rogue process that fails the check, even on a socket the baseline documents")
 	cmd.Flags().BoolVar(&failUnreachable, "fail-on-unreachable", false, "fail unexpected listeners nothing outside this host can reach, too (bound to loopback, or firewalled off)")
+	cmd.Flags().StringVar(&historyDB, "history-db", history.DefaultPath, "the flight recorder's record, judged since the last check where it exists")
 	cmd.Flags().StringVar(&prom, "prometheus", "", "also write node_exporter textfile metrics to `FILE` (atomically)")
 	return cmd
 }

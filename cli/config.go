@@ -38,6 +38,12 @@ var configKeys = map[string]string{
 	"history_max_size":  "max-size",
 }
 
+// configAliases names the flag a key sets on the commands that spell it
+// otherwise.
+var configAliases = map[string]string{
+	"history_db": "history-db", // check
+}
+
 // DefaultConfigPath is /etc/portwarden/config.toml for root, else
 // $XDG_CONFIG_HOME/portwarden/config.toml (~/.config by default).
 func DefaultConfigPath() string { return paths.ConfigFile("config.toml") }
@@ -70,7 +76,11 @@ func applyConfig(cmd *cobra.Command, path string, explicit bool) error {
 		if err == nil {
 			err = checkValue(key, value) // every key, whichever command reads it
 		}
-		if f := cmd.Flags().Lookup(name); err == nil && f != nil && !f.Changed {
+		f := cmd.Flags().Lookup(name)
+		if f == nil {
+			f = cmd.Flags().Lookup(configAliases[key])
+		}
+		if err == nil && f != nil && !f.Changed {
 			err = f.Value.Set(value) // a flag given on the command line wins
 		}
 		if err != nil {

@@ -160,3 +160,37 @@ func TestRecordAndHistoryRefuseAForeignFile(t *testing.T) {
 		t.Errorf("a bad --since: exit %d, %q", code, errOut)
 	}
 }
+
+// TestCheckJudgesWhatCameAndWentBetweenRuns: an IRC listener that lived
+// 300 ms between two checks fails the second, named with when it lived,
+// and only that one.
+func TestCheckJudgesWhatCameAndWentBetweenRuns(t *testing.T) {
+	f := newNSFixture(t)
+	db := filepath.Join(t.TempDir(), "history.db")
+	recorderForTest(t, f.bin, db)
+	base := filepath.Join(t.TempDir(), "baseline.toml")
+	if out, errOut, code := f.run(t, "baseline", "init", "--baseline", base); code != 0 {
+		t.Fatalf("baseline init: exit %d %s%s", code, out, errOut)
+	}
+	check := []string{"check", "--baseline", base, "--history-db", db}
+	if out, errOut, code := f.run(t, check...); code != 0 || !strings.Contains(errOut, "from now on") {
+		t.Fatalf("the first check: exit %d\n%s%s", code, out, errOut)
+	}
+	var irc net.Listener
+	if err := f.peer.Do(func() (err error) { irc, err = net.Listen("tcp4", "0.0.0.0:6667"); return err }); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond) // how long the listener lives, not a wait for anything
+	irc.Close()
+	waitUntil(t, "the listener's end in the record", func() bool {
+		out, _, _ := runBin(t, f.bin, "history", "--db", db, "--listeners", "--port", "6667", "--json")
+		return strings.Contains(out, `"open":false`)
+	})
+	out, errOut, code := f.run(t, check...)
+	if code != 1 || !strings.Contains(out, "between checks") || !strings.Contains(out, "0.0.0.0:6667") || !strings.Contains(out, "not in baseline") {
+		t.Errorf("the check after it: exit %d, want 1 naming the listener\n%s%s", code, out, errOut)
+	}
+	if out, errOut, code := f.run(t, check...); code != 0 {
+		t.Errorf("the next check: exit %d, want 0: the listener was reported once\n%s%s", code, out, errOut)
+	}
+}

@@ -1,0 +1,132 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/portwarden/portwarden/app"
+	"github.com/portwarden/portwarden/report"
+	"github.com/portwarden/portwarden/services/atomicfile"
+	"github.com/portwarden/portwarden/services/history"
+	"github.com/portwarden/portwarden/services/verdict"
+	"github.com/portwarden/portwarden/sockets"
+)
+
+// commitMargin is how far before the recorder's last commit a check takes
+// the record as complete: an event can wait in the kernel's ring buffer,
+// and be committed, a little after it happened.
+const commitMargin = 2 * time.Second
+
+// judgePast judges what the flight recorder saw end since the last check:
+// listeners and connections that came and went between two runs. It
+// returns how many fail. With no record it does nothing; on the first run
+// it only notes where the next one starts.
+func judgePast(out, errOut io.Writer, a *app.App, in *app.Inspection, dbPath string, netns sockets.NetNSFilter, policy verdict.Policy) (int, error) {
+	if _, err := os.Stat(dbPath); errors.Is(err, os.ErrNotExist) {
+		return 0, nil // no recorder runs here
+	}
+	db, err := history.Open(dbPath, false)
+	if err != nil {
+		return 0, err
+	}
+	defer db.Close()
+	statePath := dbPath + ".last-check"
+	since, reported, err := readLastCheck(statePath)
+	if err != nil {
+		return 0, err
+	}
+	committed, err := db.LastCommit()
+	if err != nil {
+		return 0, err
+	}
+	if committed.IsZero() {
+		return 0, nil // nothing recorded yet
+	}
+	next := committed.Add(-commitMargin)
+	if since.IsZero() {
+		fmt.Fprintf(errOut, "portwarden check: judging the flight recorder's record (%s) from now on\n", dbPath)
+		return 0, writeLastCheck(statePath, next, nil)
+	}
+	// The namespaces --netns picks, as the live check reads them.
+	var picked map[uint64]bool
+	if netns != "" && netns != "all" {
+		picked = map[uint64]bool{}
+		for _, n := range in.Snapshot.Namespaces {
+			picked[n.Inode] = true
+		}
+	}
+	var past []history.Lifetime
+	err = db.Query(history.Filter{Since: since}, func(l *history.Lifetime) error {
+		if picked != nil && !picked[l.Owner.NetNS] {
+			return nil
+		}
+		if !l.Open && !l.LastSeen.Before(since) && !slices.Contains(reported, l.ID) {
+			past = append(past, *l)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	judged := a.JudgePast(in, past)
+	failing := report.PastFailing(judged, policy)
+	if err := report.WritePast(out, since, past, judged, failing); err != nil {
+		return 0, fmt.Errorf("write: %w", err)
+	}
+	// Failures the next check will see again, in the margin, are not
+	// reported twice.
+	var again []int64
+	for _, i := range failing {
+		if !past[i].LastSeen.Before(next) {
+			again = append(again, past[i].ID)
+		}
+	}
+	return len(failing), writeLastCheck(statePath, next, again)
+}
+
+// readLastCheck reads where the last check stopped judging the record and
+// the failures it reported past that point; zero when there was none.
+func readLastCheck(path string) (time.Time, []int64, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return time.Time{}, nil, nil
+	}
+	if err != nil {
+		return time.Time{}, nil, fmt.Errorf("check: %w", err)
+	}
+	lines := strings.Fields(string(b))
+	if len(lines) == 0 {
+		return time.Time{}, nil, fmt.Errorf("check: %s is empty (remove it to judge the record from now on)", path)
+	}
+	since, err := time.Parse(time.RFC3339Nano, lines[0])
+	if err != nil {
+		return time.Time{}, nil, fmt.Errorf("check: %s: %q is not a time (remove the file to judge the record from now on)", path, lines[0])
+	}
+	var ids []int64
+	for _, s := range lines[1:] {
+		id, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return time.Time{}, nil, fmt.Errorf("check: %s: %q is not a lifetime's ID", path, s)
+		}
+		ids = append(ids, id)
+	}
+	return since, ids, nil
+}
+
+func writeLastCheck(path string, since time.Time, reported []int64) error {
+	var b strings.Builder
+	b.WriteString(since.UTC().Format(time.RFC3339Nano) + "\n")
+	for _, id := range reported {
+		b.WriteString(strconv.FormatInt(id, 10) + "\n")
+	}
+	if err := atomicfile.Write(path, []byte(b.String())); err != nil {
+		return fmt.Errorf("check: %w", err)
+	}
+	return nil
+}
