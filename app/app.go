@@ -59,6 +59,10 @@ type Options struct {
 	// Session is the admin's own session, which actions must not cut by
 	// accident; nil means this process's (action.CurrentSession).
 	Session *action.Session
+	// HistoryPath is the flight recorder's record each inspection reads
+	// its recent lifetimes from (the dashboard's History view); "" reads
+	// none.
+	HistoryPath string
 }
 
 // App collects, judges and acts. Make one with New.
@@ -133,6 +137,10 @@ type Inspection struct {
 	// a socket, by PID.
 	Signs map[int][]signs.Sign
 
+	// Recent is what the flight recorder saw lately; nil when
+	// Options.HistoryPath is not set.
+	Recent *Recent
+
 	firewalls map[uint64]*nsFirewall // by namespace inode
 }
 
@@ -172,6 +180,9 @@ func (a *App) Inspect(q sockets.Query) (*Inspection, error) {
 	in.Blocks, _ = block.Blocker{}.List() // none readable: none to mark
 	in.Signs = a.readSigns(snap)
 	a.judge(in)
+	if a.opts.HistoryPath != "" {
+		in.Recent = a.readRecent(in)
+	}
 	if a.opts.Trace != nil {
 		fmt.Fprintf(a.opts.Trace, "%s sockets=%d collect_ms=%.1f assess_ms=%.1f\n", start.Format(time.RFC3339Nano),
 			len(snap.Sockets), collected.Sub(start).Seconds()*1000, time.Since(collected).Seconds()*1000)

@@ -1,6 +1,11 @@
 package app
 
 import (
+	"errors"
+	"net/netip"
+	"os"
+	"time"
+
 	"github.com/portwarden/portwarden/services/history"
 	"github.com/portwarden/portwarden/services/verdict"
 	"github.com/portwarden/portwarden/sockets"
@@ -47,4 +52,97 @@ func pastSocket(l *history.Lifetime) sockets.Socket {
 		s.Processes = []*sockets.Process{{PID: l.Owner.PID, Name: l.Owner.Process, Exe: l.Owner.Exe, User: l.Owner.User}}
 	}
 	return s
+}
+
+// recentLimit bounds the lifetimes a frame carries: the newest of the
+// last recentSpan.
+const (
+	recentLimit = 500
+	recentSpan  = time.Hour
+)
+
+// Recent is the flight recorder's newest lifetimes, judged.
+type Recent struct {
+	Path string
+	// Missing is set when there is no record at Path: no recorder runs.
+	Missing bool
+	// Err is why the record could not be read.
+	Err error
+	// Lifetimes are the newest, oldest first; Judged their verdicts, in
+	// the same order.
+	Lifetimes []history.Lifetime
+	Judged    []verdict.Judged
+	// Source is how the record was made: by polling, short connections
+	// may be missing.
+	Source history.Source
+}
+
+// readRecent reads and judges the record's newest lifetimes.
+func (a *App) readRecent(in *Inspection) *Recent {
+	r := &Recent{Path: a.opts.HistoryPath}
+	if _, err := os.Stat(r.Path); errors.Is(err, os.ErrNotExist) {
+		r.Missing = true
+		return r
+	}
+	db, err := history.Open(r.Path, false)
+	if err != nil {
+		r.Err = err
+		return r
+	}
+	defer db.Close()
+	if r.Source, err = db.Source(); err != nil {
+		r.Err = err
+		return r
+	}
+	f := history.Filter{Since: time.Now().Add(-recentSpan), Last: recentLimit}
+	if a.opts.NetNS != "" && a.opts.NetNS != "all" { // the namespaces the frame reads
+		picked := map[uint64]bool{}
+		for _, n := range in.Snapshot.Namespaces {
+			picked[n.Inode] = true
+		}
+		f.Keep = func(l *history.Lifetime) bool { return picked[l.Owner.NetNS] }
+	}
+	err = db.Query(f, func(l *history.Lifetime) error {
+		r.Lifetimes = append(r.Lifetimes, *l)
+		return nil
+	})
+	if err != nil {
+		r.Err, r.Lifetimes = err, nil
+		return r
+	}
+	r.Judged = a.JudgePast(in, r.Lifetimes)
+	return r
+}
+
+// FirstSeen says since when the flight recorder has seen s open: false
+// when there is no record, or it holds no open lifetime of s (it began
+// before the recorder, or polling has not seen it yet).
+func (a *App) FirstSeen(s *sockets.Socket) (time.Time, bool) {
+	if a.opts.HistoryPath == "" {
+		return time.Time{}, false
+	}
+	db, err := history.Open(a.opts.HistoryPath, false)
+	if err != nil {
+		return time.Time{}, false
+	}
+	defer db.Close()
+	f := history.Filter{Open: true, Proto: s.Proto, Kind: history.Connection}
+	if s.Listening() {
+		f.Kind, f.Port = history.Listener, s.Local.Port()
+	} else {
+		a := s.Remote.Addr().Unmap()
+		f.Peer = netip.PrefixFrom(a, a.BitLen())
+	}
+	var first time.Time
+	db.Query(f, func(l *history.Lifetime) error {
+		if l.Owner.NetNS == s.NetNS && unmap(l.Local) == unmap(s.Local) && (s.Listening() || unmap(l.Remote) == unmap(s.Remote)) {
+			first = l.FirstSeen
+		}
+		return nil
+	})
+	return first, !first.IsZero()
+}
+
+func unmap(a netip.AddrPort) netip.AddrPort {
+	return netip.AddrPortFrom(a.Addr().Unmap(), a.Port())
 }

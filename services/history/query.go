@@ -23,6 +23,9 @@ type Filter struct {
 	Process      string // the process's short name, exactly
 	Kind         Kind   // 0: both
 	Open         bool   // only lifetimes still open
+	// Last, when positive, keeps only the newest Last lifetimes (by
+	// first sighting), still given oldest first.
+	Last int
 	// Keep, when set, is asked last about each lifetime.
 	Keep func(*Lifetime) bool
 }
@@ -71,7 +74,29 @@ func (d *DB) Query(f Filter, fn func(*Lifetime) error) error {
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
+	if f.Last > 0 {
+		// Newest first with the limit, then given back in order.
+		q += " ORDER BY l.first_seen DESC, l.id DESC LIMIT ?"
+		args = append(args, f.Last)
+		var newest []Lifetime
+		inner := f
+		inner.Last = 0
+		if err := d.scan(q, args, inner, func(l *Lifetime) error { newest = append(newest, *l); return nil }); err != nil {
+			return err
+		}
+		for i := len(newest) - 1; i >= 0; i-- {
+			if err := fn(&newest[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	q += " ORDER BY l.first_seen, l.id"
+	return d.scan(q, args, f, fn)
+}
+
+// scan runs a lifetime query and calls fn with each row f.Keep keeps.
+func (d *DB) scan(q string, args []any, f Filter, fn func(*Lifetime) error) error {
 	rows, err := d.sql.Query(q, args...)
 	if err != nil {
 		return fmt.Errorf("history: querying %s: %w", d.path, err)
@@ -125,6 +150,19 @@ func (d *DB) OpenLifetimes() ([]*Lifetime, error) {
 		return nil
 	})
 	return out, err
+}
+
+// Source is how the last recorder ran; 0 when none has.
+func (d *DB) Source() (Source, error) {
+	var v int64
+	err := d.sql.QueryRow(`SELECT value FROM meta WHERE key = 'source'`).Scan(&v)
+	if err == sql.ErrNoRows {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("history: reading %s: %w", d.path, err)
+	}
+	return Source(v), nil
 }
 
 // Stats describes the record.

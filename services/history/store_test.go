@@ -66,6 +66,7 @@ func TestWriteUpdateQuery(t *testing.T) {
 		{Filter{PID: 7}, 1},
 		{Filter{Process: "curl"}, 1},
 		{Filter{Open: true}, 0},
+		{Filter{Last: 1}, 1},
 	} {
 		got = nil
 		if err := db.Query(c.f, collect); err != nil {
@@ -74,6 +75,10 @@ func TestWriteUpdateQuery(t *testing.T) {
 		if len(got) != c.want {
 			t.Errorf("%+v: %d lifetimes, want %d", c.f, len(got), c.want)
 		}
+	}
+	got = nil
+	if err := db.Query(Filter{Last: 1}, collect); err != nil || len(got) != 1 || got[0].Kind != Connection {
+		t.Errorf("the last one: %+v, %v; want the connection, first seen last", got, err)
 	}
 	s, err := db.Stats()
 	if err != nil {
