@@ -11,6 +11,7 @@ import (
 
 	"github.com/portwarden/portwarden/app"
 	"github.com/portwarden/portwarden/services/audit"
+	"github.com/portwarden/portwarden/services/history"
 	"github.com/portwarden/portwarden/sockets"
 	"github.com/portwarden/portwarden/ui"
 )
@@ -19,10 +20,10 @@ func dashboardCommand(g *globals) *cobra.Command {
 	var (
 		interval, killWait time.Duration
 		readOnly           bool
-		trace              string
+		trace, historyDB   string
 	)
 	cmd := &cobra.Command{
-		Use:   "portwarden [--interval 2s] [--read-only] [--kill-wait 5s] [--trace FILE]",
+		Use:   "portwarden [--interval 2s] [--read-only] [--kill-wait 5s] [--trace FILE] [--history-db PATH]",
 		Short: "See every listening port and connection, who owns it, and whether it should be there",
 		Long: `portwarden shows every TCP and UDP socket with the process that owns it and a
 verdict, and says which listeners are not in the admin's baseline. With no
@@ -39,7 +40,7 @@ Exit codes: 0 ok, 1 found (check), refused or failed, 2 bad usage or error.`,
 			if !isFile || !term.IsTerminal(int(out.Fd())) || os.Getenv("TERM") == "dumb" {
 				return printSnapshot(cmd, g, sockets.Query{}, false)
 			}
-			opts := app.Options{ReadOnly: readOnly, KillWait: killWait}
+			opts := app.Options{ReadOnly: readOnly, KillWait: killWait, HistoryPath: historyDB}
 			if trace != "" {
 				f, err := os.OpenFile(trace, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
 				if err != nil {
@@ -71,6 +72,7 @@ Exit codes: 0 ok, 1 found (check), refused or failed, 2 bad usage or error.`,
 	f.DurationVar(&interval, "interval", 2*time.Second, "time between refreshes")
 	f.BoolVar(&readOnly, "read-only", false, "hide and refuse every action (mark, unmark, kill, disable)")
 	f.DurationVar(&killWait, "kill-wait", 5*time.Second, "how long a kill waits for the process to end")
+	f.StringVar(&historyDB, "history-db", history.DefaultPath, "the flight recorder's record, for the History view (6) and when each socket was first seen")
 	f.StringVar(&trace, "trace", "", "append a line per refresh with its timings to `FILE` (for benchmarks)")
 	return cmd
 }

@@ -32,6 +32,9 @@ type Backend interface {
 	// SocketUnits names the systemd socket units a listener held by
 	// systemd itself belongs to (socket activation).
 	SocketUnits(s *sockets.Socket) []string
+	// FirstSeen says since when the flight recorder has seen s open;
+	// false when it has not (no record, or not in it).
+	FirstSeen(s *sockets.Socket) (time.Time, bool)
 
 	// Mark adds baseline entries; Unmark removes the entries with e's key.
 	Mark(entries ...baseline.Entry) error

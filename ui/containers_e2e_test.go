@@ -41,6 +41,6 @@ func TestDashboardShowsContainers(t *testing.T) {
 	s.waitFor("the detail pane", contains("container pwdb1 (docker", "image "+d.Image, "own network namespace", "not published on the host"))
 	// By container: one row per container, its unpublished port internal.
 	s.send("Enter", "5")
-	s.waitFor("the By container view", contains("[5 By container]", "CONTAINER", "pwdb1", "busyb", "tcp/5432"))
+	s.waitFor("the Containers view", contains("[5 Containers]", "CONTAINER", "pwdb1", "busyb", "tcp/5432"))
 	s.quit()
 }

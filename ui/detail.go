@@ -30,6 +30,8 @@ func (m *Model) detailText() []string {
 		d.plain("This row vanished at the last refresh: the socket or process no longer exists.")
 	case m.view == viewContainers:
 		m.describeContainer(d, r.key.ctr)
+	case m.view == viewHistory:
+		m.describeLifetime(d, r)
 	case m.view == viewProcesses:
 		if p := m.selectedProcess(); p != nil {
 			m.describeProcess(d, p, nil)
@@ -84,6 +86,13 @@ func (m *Model) describeSocket(d *detailWriter, s *sockets.Socket, v *verdict.Ve
 		d.field("Verdict", strings.Join(v.Reasons, "; "))
 	}
 	describeSigns(d, s, v)
+	if m.recording() {
+		if at, ok := m.firstSeen[s.ID()]; ok {
+			d.field("Recorded", "open since "+at.Local().Format("2006-01-02 15:04:05")+" ("+shortDuration(m.cfg.Now().Sub(at))+" ago), as the flight recorder first saw it")
+		} else {
+			d.field("Recorded", "not in the flight recorder's record yet (it began before the recorder, or the record has not caught up)")
+		}
+	}
 	switch {
 	case v.Baseline != nil:
 		e := v.Baseline

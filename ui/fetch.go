@@ -39,7 +39,15 @@ func (m *Model) fetchDetail() tea.Cmd {
 			sock, msg.sock = s, s.ID()
 		}
 	}
-	if proc.PID == 0 && msg.port == 0 && msg.sock == (sockets.ID{}) {
+	// Since when the recorder has seen it, where one records; asked
+	// again at each refresh until the record has it.
+	var seen *sockets.Socket
+	if s != nil && m.recording() {
+		if _, ok := m.firstSeen[s.ID()]; !ok {
+			seen, msg.seen = s, s.ID()
+		}
+	}
+	if proc.PID == 0 && msg.port == 0 && msg.sock == (sockets.ID{}) && seen == nil {
 		return nil
 	}
 	b := m.backend
@@ -53,6 +61,9 @@ func (m *Model) fetchDetail() tea.Cmd {
 		}
 		if msg.sock != (sockets.ID{}) {
 			msg.socketUnits = append([]string{}, b.SocketUnits(sock)...)
+		}
+		if seen != nil {
+			msg.firstSeen, _ = b.FirstSeen(seen)
 		}
 		return msg
 	}
@@ -78,4 +89,11 @@ func (m *Model) where(s *sockets.Socket) string {
 		return "host"
 	}
 	return safetext.Visible(m.frame.Snapshot.Namespace(s.NetNS).Label())
+}
+
+// recording reports whether the flight recorder's record is read and
+// there.
+func (m *Model) recording() bool {
+	r := m.frame.Recent
+	return r != nil && !r.Missing && r.Err == nil
 }

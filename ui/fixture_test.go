@@ -115,6 +115,9 @@ func (b *fixedBackend) Block(p *app.BlockPlan, forced bool) error {
 	return nil
 }
 
+// FirstSeen knows no record: the fixed frames have none.
+func (b *fixedBackend) FirstSeen(*sockets.Socket) (time.Time, bool) { return time.Time{}, false }
+
 func (b *fixedBackend) Inspect(sockets.Query) (*app.Inspection, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()

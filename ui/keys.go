@@ -7,7 +7,7 @@ import "charm.land/bubbles/v2/key"
 type keyMap struct {
 	Table                                   tableKeyMap
 	NextView, PrevView, View1, View2, View3 key.Binding
-	View4, View5                            key.Binding
+	View4, View5, View6                     key.Binding
 	Detail                                  key.Binding
 	DetailPane                              detailKeyMap
 	Filter, ClearFilter, AcceptFilter, Back key.Binding
@@ -28,6 +28,7 @@ func newKeyMap() keyMap {
 		View3:        key.NewBinding(key.WithKeys("3"), key.WithHelp("3", "all sockets")),
 		View4:        key.NewBinding(key.WithKeys("4"), key.WithHelp("4", "by process")),
 		View5:        key.NewBinding(key.WithKeys("5"), key.WithHelp("5", "by container")),
+		View6:        key.NewBinding(key.WithKeys("6"), key.WithHelp("6", "history")),
 		Detail:       key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "details")),
 		DetailPane:   newDetailKeyMap(),
 		Filter:       key.NewBinding(key.WithKeys("/"), key.WithHelp("/", "filter")),
@@ -75,7 +76,7 @@ func (k keyMap) ShortHelp() []key.Binding {
 func (k keyMap) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
 		{k.Table.Up, k.Table.Down, k.Table.PageUp, k.Table.PageDown, k.Table.Top, k.Table.Bottom, k.Help, k.Quit},
-		{k.NextView, k.PrevView, k.View1, k.View2, k.View3, k.View4, k.View5, k.Pause, k.Refresh, k.Warnings, k.QuitNow},
+		{k.NextView, k.PrevView, k.View1, k.View2, k.View3, k.View4, k.View5, k.View6, k.Pause, k.Refresh, k.Warnings, k.QuitNow},
 		{k.Detail, k.DetailPane.ScrollUp, k.DetailPane.ScrollDown, k.Filter, k.Back, k.Table.Sort, k.Table.Reverse,
 			k.Mark, k.Unmark, k.Kill, k.KillNow, k.Disable, k.Close, k.Block},
 	}

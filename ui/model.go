@@ -51,9 +51,10 @@ type Model struct {
 	detailOpen   bool
 	warningsOpen bool // the lower pane shows every warning, whole
 	detail       *detailPane
-	origins      map[procKey]origin.Info // how each process was started
-	portClasses  map[uint16]string       // what each port number's range means
-	socketUnits  map[sockets.ID][]string // the socket units systemd holds a listener for
+	origins      map[procKey]origin.Info  // how each process was started
+	portClasses  map[uint16]string        // what each port number's range means
+	socketUnits  map[sockets.ID][]string  // the socket units systemd holds a listener for
+	firstSeen    map[sockets.ID]time.Time // since when the flight recorder has seen a socket
 
 	status    string
 	statusErr bool
@@ -85,6 +86,8 @@ type (
 		portClass   string
 		sock        sockets.ID
 		socketUnits []string // nil when sock was not asked about
+		seen        sockets.ID
+		firstSeen   time.Time // zero when the record does not have it
 	}
 )
 
@@ -123,6 +126,7 @@ func New(cfg Config, backend Backend) *Model {
 		origins:     map[procKey]origin.Info{},
 		portClasses: map[uint16]string{},
 		socketUnits: map[sockets.ID][]string{},
+		firstSeen:   map[sockets.ID]time.Time{},
 	}
 	m.detail = newDetailPane(keys.DetailPane, styles)
 	for v := range viewCount {
@@ -132,8 +136,11 @@ func New(cfg Config, backend Backend) *Model {
 }
 
 func defaultSort(v viewKind) int {
-	if v == viewProcesses || v == viewContainers {
+	switch v {
+	case viewProcesses, viewContainers:
 		return 1 // PID, CONTAINER
+	case viewHistory:
+		return 1 // FIRST SEEN
 	}
 	return 2 // LOCAL
 }
@@ -238,6 +245,9 @@ func (m *Model) onDetail(msg detailMsg) {
 	if msg.socketUnits != nil {
 		m.socketUnits[msg.sock] = msg.socketUnits
 	}
+	if !msg.firstSeen.IsZero() {
+		m.firstSeen[msg.seen] = msg.firstSeen
+	}
 }
 
 func (m *Model) table() *table { return m.tables[m.view] }
@@ -280,13 +290,19 @@ func (m *Model) showFrame() {
 // building a string.
 func (m *Model) buildRows(t *table) []*row {
 	gen := m.frameSeq
-	if m.view == viewProcesses || m.view == viewContainers {
-		rows := processRows(m.frame)
-		if m.view == viewContainers {
+	if m.view.socketless() {
+		var rows []*row
+		switch m.view {
+		case viewProcesses:
+			rows = processRows(m.frame)
+		case viewContainers:
 			rows = containerRows(m.frame)
+		case viewHistory:
+			rows = historyRows(m.frame.Recent)
 		}
 		for i, r := range rows {
 			rows[i] = t.offer(gen, t.index[r.key], r)
+			rows[i].sock = i // a lifetime's index in the record's; unused otherwise
 		}
 		return rows
 	}
@@ -325,7 +341,7 @@ func (m *Model) setSize(w, h int) {
 // nil when the cursor is on a gone row or a process.
 func (m *Model) selectedSocket() (*sockets.Socket, *verdict.Verdict) {
 	r := m.table().selected()
-	if r == nil || m.view == viewProcesses || m.view == viewContainers || r.sock < 0 || r.sock >= len(m.frame.Judged) {
+	if r == nil || m.view.socketless() || r.sock < 0 || r.sock >= len(m.frame.Judged) {
 		return nil, nil
 	}
 	j := &m.frame.Judged[r.sock]

@@ -163,7 +163,7 @@ func TestViewsAndHighlights(t *testing.T) {
 	}
 	m = press(t, m, "tab")
 	rows := rowsOf(m)
-	if len(rows) != 5 || !strings.Contains(screen(m), "[4 By process]") {
+	if len(rows) != 5 || !strings.Contains(screen(m), "[4 Processes]") {
 		t.Fatalf("by-process view:\n%s", screen(m))
 	}
 	if !strings.Contains(strings.Join(rows, "\n"), "tcp/22 tcp/6379") && !strings.Contains(strings.Join(rows, "\n"), "tcp/22") {

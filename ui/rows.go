@@ -24,10 +24,17 @@ const (
 	viewAll
 	viewProcesses
 	viewContainers
+	viewHistory
 	viewCount
 )
 
-var viewNames = [viewCount]string{"Listeners", "Connections", "All", "By process", "By container"}
+var viewNames = [viewCount]string{"Listeners", "Connections", "All", "Processes", "Containers", "History"}
+
+// socketless reports whether the view's rows are no live sockets: a
+// process, a container, or a lifetime from the record.
+func (v viewKind) socketless() bool {
+	return v == viewProcesses || v == viewContainers || v == viewHistory
+}
 
 // includes reports whether a socket belongs in a socket view.
 func (v viewKind) includes(s *sockets.Socket) bool {
@@ -117,6 +124,7 @@ type sortKeys struct {
 	reach    string
 	severity int
 	count    int
+	when     int64 // a lifetime's first sighting, Unix nanoseconds
 }
 
 // column describes one column of a view.
@@ -217,6 +225,8 @@ func (v viewKind) columns() []column {
 		return processColumns
 	case viewContainers:
 		return containerColumns
+	case viewHistory:
+		return historyColumns
 	}
 	return socketColumns(v)
 }

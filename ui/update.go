@@ -40,6 +40,8 @@ func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 		m.switchView(viewProcesses)
 	case key.Matches(msg, k.View5):
 		m.switchView(viewContainers)
+	case key.Matches(msg, k.View6):
+		m.switchView(viewHistory)
 	case key.Matches(msg, k.Detail):
 		m.detailOpen = !m.detailOpen
 		m.detail.Top()

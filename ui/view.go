@@ -139,6 +139,8 @@ func (m *Model) emptyMessage() string {
 		return "collecting sockets…"
 	case len(m.table().terms) > 0:
 		return "no rows match the filter (esc clears it)"
+	case m.view == viewHistory:
+		return historyEmpty(m.frame.Recent)
 	}
 	return "nothing here"
 }
