@@ -16,7 +16,8 @@ import (
 // sockets are, so a connection to IRC that lasted 50 ms stands out like
 // a live one.
 
-func byWhen(a, b *sortKeys) int { return cmp.Or(cmp.Compare(a.when, b.when), byLocal(a, b)) }
+// byWhen puts the newest first, as an admin reads a log of what happened.
+func byWhen(a, b *sortKeys) int { return cmp.Or(cmp.Compare(b.when, a.when), byLocal(a, b)) }
 
 var historyColumns = []column{
 	{title: "", min: 1, ideal: 1, priority: 100},

@@ -70,6 +70,9 @@ func TestHistoryViewWithARealRecorder(t *testing.T) {
 	}
 	s.waitFor("the first frame", contains("PROTO"))
 	s.send("6")
+	s.send("/")
+	s.send(strings.Split(briefPort, "")...)
+	s.send("Enter")
 	s.waitFor("the brief listener in the History view", func(screen string) bool {
 		for _, line := range strings.Split(screen, "\n") {
 			if strings.Contains(line, "127.0.0.1:"+briefPort) && strings.Contains(line, "listen") &&
@@ -80,7 +83,10 @@ func TestHistoryViewWithARealRecorder(t *testing.T) {
 		return false
 	})
 	s.send("1")
-	s.send("/")
+	s.send("/") // the filter typed before, edited: clear it with backspaces
+	for range len(briefPort) {
+		s.send("BSpace")
+	}
 	s.send(strings.Split(keptAddr, "")...)
 	s.send("Enter")
 	s.send("Enter")

@@ -46,7 +46,7 @@ func TestHistoryView(t *testing.T) {
 		m, _ := newTestModel(t, w, h, withRecent(t, frameOf(fixtureSockets())))
 		m = press(t, m, "6")
 		golden(t, "history-"+sizeName(w, h), screen(m))
-		m = press(t, m, "up", "up", "enter") // the listener, oldest
+		m = press(t, m, "down", "down", "enter") // the listener, oldest
 		golden(t, "history-detail-"+sizeName(w, h), screen(m))
 	}
 	// The listener that lived 300 ms and the 50 ms connection to IRC are

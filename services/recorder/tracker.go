@@ -244,9 +244,16 @@ func (t *tracker) start(socks []sockets.Socket, now time.Time, tcp history.Sourc
 	for _, l := range previous {
 		prior[identityOf(l)] = l
 	}
+	t.timeWait = map[uint64]bool{}
 	for i := range socks {
 		s := &socks[i]
 		if s.Cookie == 0 {
+			continue
+		}
+		if s.State == sockets.TimeWait {
+			// Ended before the recorder started: when it began is not
+			// known, so it is not recorded (nor by the first poll).
+			t.timeWait[s.Cookie] = true
 			continue
 		}
 		source := history.Poll

@@ -3,7 +3,6 @@
 package tcpevents
 
 import (
-	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -96,15 +95,32 @@ func (r *Reader) Read(ev *Event) error {
 			return fmt.Errorf("eBPF: reading the ring buffer: %w", err)
 		}
 	}
+	if len(rec.RawSample) < eventSize {
+		return fmt.Errorf("eBPF: a %d-byte event, shorter than %d", len(rec.RawSample), eventSize)
+	}
 	var raw tcpEventsEvent
-	if len(rec.RawSample) < int(unsafe.Sizeof(raw)) {
-		return fmt.Errorf("eBPF: a %d-byte event, shorter than %d", len(rec.RawSample), unsafe.Sizeof(raw))
-	}
-	if err := binary.Read(bytes.NewReader(rec.RawSample), binary.NativeEndian, &raw); err != nil {
-		return fmt.Errorf("eBPF: decoding an event: %w", err)
-	}
+	unmarshal(rec.RawSample, &raw)
 	decode(&raw, ev)
 	return nil
+}
+
+// eventSize is the size of struct event.
+const eventSize = int(unsafe.Sizeof(tcpEventsEvent{}))
+
+// unmarshal reads struct event field by field: binary.Read's reflection
+// cost more than everything else the recorder does with an event. The
+// offsets are the C struct's (checked against binary.Read in a test).
+func unmarshal(b []byte, raw *tcpEventsEvent) {
+	ne := binary.NativeEndian
+	raw.TimeNs, raw.Sock, raw.Cookie, raw.StartNs = ne.Uint64(b[0:]), ne.Uint64(b[8:]), ne.Uint64(b[16:]), ne.Uint64(b[24:])
+	raw.Netns, raw.Pid = ne.Uint32(b[32:]), ne.Uint32(b[36:])
+	raw.Kind, raw.OldState, raw.NewState, raw.Family = b[40], b[41], b[42], b[43]
+	raw.LocalPort, raw.RemotePort = ne.Uint16(b[44:]), ne.Uint16(b[46:])
+	copy(raw.LocalAddr[:], b[48:64])
+	copy(raw.RemoteAddr[:], b[64:80])
+	for i := range raw.Comm {
+		raw.Comm[i] = int8(b[80+i])
+	}
 }
 
 // decode turns the kernel's record into an Event, dating it on the wall

@@ -3,6 +3,8 @@
 package tcpevents
 
 import (
+	"bytes"
+	"encoding/binary"
 	"net"
 	"net/netip"
 	"os"
@@ -94,5 +96,22 @@ func TestEventsOfOneConnection(t *testing.T) {
 	}
 	if lost, err := r.Lost(); err != nil || lost != 0 {
 		t.Errorf("Lost() = %d, %v; want 0", lost, err)
+	}
+}
+
+// TestUnmarshalMatchesTheCLayout: the hand-written decoder reads what
+// binary.Read reads into bpf2go's struct, field for field.
+func TestUnmarshalMatchesTheCLayout(t *testing.T) {
+	b := make([]byte, eventSize)
+	for i := range b {
+		b[i] = byte(i*7 + 3)
+	}
+	var want, got tcpEventsEvent
+	if err := binary.Read(bytes.NewReader(b), binary.NativeEndian, &want); err != nil {
+		t.Fatal(err)
+	}
+	unmarshal(b, &got)
+	if got != want {
+		t.Errorf("unmarshal:\n%+v\nbinary.Read:\n%+v", got, want)
 	}
 }
