@@ -81,6 +81,22 @@ static __always_inline void count_lost(void)
 		(*n)++;
 }
 
+/* reserve takes room for an event about sk in the ring, cleared and dated;
+ * NULL, counted as lost, when the ring is full. */
+static __always_inline struct event *reserve(const struct sock *sk, __u8 kind)
+{
+	struct event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		count_lost();
+		return NULL;
+	}
+	__builtin_memset(e, 0, sizeof(*e));
+	e->time_ns = bpf_ktime_get_boot_ns();
+	e->sock = (__u64)sk;
+	e->kind = kind;
+	return e;
+}
+
 /* set_process names the process whose system call this is. */
 static __always_inline void set_process(struct event *e)
 {
@@ -120,16 +136,10 @@ int BPF_PROG(state_change, struct sock *sk, int old_state, int new_state)
 	if (family != AF_INET && family != AF_INET6)
 		return 0;
 
-	struct event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-	if (!e) {
-		count_lost();
+	struct event *e = reserve(sk, EVENT_STATE);
+	if (!e)
 		return 0;
-	}
-	__builtin_memset(e, 0, sizeof(*e));
-	e->time_ns = bpf_ktime_get_boot_ns();
-	e->sock = (__u64)sk;
 	e->cookie = bpf_get_socket_cookie(sk);
-	e->kind = EVENT_STATE;
 	e->old_state = old_state;
 	e->new_state = new_state;
 	fill_ends(e, sk);
@@ -180,15 +190,9 @@ int BPF_PROG(accepted, struct pt_regs *regs, long ret)
 	struct sock *sk = BPF_CORE_READ(so, sk);
 	if (!sk || BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
 		return 0;
-	struct event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-	if (!e) {
-		count_lost();
+	struct event *e = reserve(sk, EVENT_ACCEPT);
+	if (!e)
 		return 0;
-	}
-	__builtin_memset(e, 0, sizeof(*e));
-	e->time_ns = bpf_ktime_get_boot_ns();
-	e->sock = (__u64)sk;
-	e->kind = EVENT_ACCEPT;
 	set_process(e);
 	submit(e);
 	return 0;
