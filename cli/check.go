@@ -3,9 +3,11 @@ package cli
 import (
 	"bytes"
 	"fmt"
+	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/portwarden/portwarden/app"
 	"github.com/portwarden/portwarden/report"
 	"github.com/portwarden/portwarden/services/atomicfile"
 	"github.com/portwarden/portwarden/services/catalog"
@@ -56,18 +58,24 @@ one (listed on stdout; on stderr with --json).`,
 			if policy.FailOnSign, err = catalog.ParseRisk(failOnSign); err != nil {
 				return badUsage("--fail-on-sign: %v", err)
 			}
+			start := time.Now()
 			a, in, err := inspectJudged(cmd, g, sockets.Query{})
 			if err != nil {
 				return err
 			}
 			out := cmd.OutOrStdout()
 			var pastText bytes.Buffer
-			pastFailing, pastErr := judgePast(&pastText, cmd.ErrOrStderr(), a, in, historyDB, sockets.NetNSFilter(g.netns), policy)
+			pastFailing, recorder, pastErr := judgePast(&pastText, cmd.ErrOrStderr(), a, in, historyDB, sockets.NetNSFilter(g.netns), policy)
 			if prom != "" {
 				metrics := report.Prometheus(in.Snapshot, in.Judged, policy)
+				metrics = append(metrics, report.FleetMetrics(in.Judged, app.Unit)...)
 				if pastErr == nil {
 					metrics = append(metrics, report.PastMetrics(pastFailing)...)
 				}
+				if recorder != nil {
+					metrics = append(metrics, report.RecorderMetrics(*recorder)...)
+				}
+				metrics = append(metrics, report.RunMetrics(time.Since(start), pastErr == nil)...)
 				if err := atomicfile.Write(prom, metrics); err != nil {
 					return broken(err)
 				}

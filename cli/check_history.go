@@ -25,17 +25,27 @@ const commitMargin = 2 * time.Second
 
 // judgePast judges what the flight recorder saw end since the last check:
 // listeners and connections that came and went between two runs. It
-// returns how many fail. With no record it does nothing; on the first run
-// it only notes where the next one starts.
-func judgePast(out, errOut io.Writer, a *app.App, in *app.Inspection, dbPath string, netns sockets.NetNSFilter, policy verdict.Policy) (int, error) {
+// returns how many fail, and the record's stats (nil without a record).
+// With no record it does nothing; on the first run it only notes where
+// the next one starts.
+func judgePast(out, errOut io.Writer, a *app.App, in *app.Inspection, dbPath string, netns sockets.NetNSFilter, policy verdict.Policy) (int, *history.Stats, error) {
 	if _, err := os.Stat(dbPath); errors.Is(err, os.ErrNotExist) {
-		return 0, nil // no recorder runs here
+		return 0, nil, nil // no recorder runs here
 	}
 	db, err := history.Open(dbPath, false)
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	defer db.Close()
+	stats, err := db.Stats()
+	if err != nil {
+		return 0, nil, err
+	}
+	n, err := judgeRecord(out, errOut, a, in, db, dbPath, netns, policy)
+	return n, &stats, err
+}
+
+func judgeRecord(out, errOut io.Writer, a *app.App, in *app.Inspection, db *history.DB, dbPath string, netns sockets.NetNSFilter, policy verdict.Policy) (int, error) {
 	statePath := dbPath + ".last-check"
 	since, reported, err := readLastCheck(statePath)
 	if err != nil {
