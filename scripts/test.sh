@@ -21,6 +21,7 @@ declare -A need=(
 	[nft]=nftables [iptables]=iptables [ufw]=ufw
 	[sudo]=sudo [firewalld]=firewalld [iptables-legacy]=iptables
 	[clang]=clang [llvm-strip]=llvm
+	[promtool]=prometheus [prometheus-node-exporter]=prometheus-node-exporter
 )
 missing=()
 for c in "${!need[@]}"; do command -v "$c" >/dev/null || missing+=("${need[$c]}"); done
@@ -74,6 +75,9 @@ step "eBPF objects: regenerated with clang, identical to the committed ones"
 go generate ./services/recorder/tcpevents
 git diff --exit-code --stat -- services/recorder/tcpevents ||
 	{ echo "the committed eBPF objects differ from what clang builds from the C source: commit the regenerated ones" >&2; exit 1; }
+step "Prometheus rules: promtool check rules, promtool test rules"
+promtool check rules packaging/prometheus/portwarden.rules.yml
+(cd packaging/prometheus && promtool test rules portwarden.rules.test.yml)
 step "go vet"
 go vet ./...
 step "staticcheck"
@@ -107,6 +111,10 @@ for f in /usr/bin/portwarden /usr/share/man/man1/portwarden.1.gz /usr/share/bash
 	grep -qx "$f" <<<"$rpmfiles" || { echo "$rpm lacks $f" >&2; exit 1; }
 done
 grep -q ' \./lib/systemd/system/portwarden-check.timer$' <<<"$debfiles" || { echo "$deb lacks the timer" >&2; exit 1; }
+for f in /usr/share/portwarden/prometheus/portwarden.rules.yml /usr/share/portwarden/grafana/portwarden-fleet.json; do
+	grep -q " \.$f\$" <<<"$debfiles" || { echo "$deb lacks $f" >&2; exit 1; }
+	grep -qx "$f" <<<"$rpmfiles" || { echo "$rpm lacks $f" >&2; exit 1; }
+done
 grep -qx /usr/lib/systemd/system/portwarden-check.timer <<<"$rpmfiles" || { echo "$rpm lacks the timer" >&2; exit 1; }
 grep -q '/etc/portwarden/config.toml' <(dpkg-deb -f "$deb" Conffiles 2>/dev/null; dpkg-deb -I "$deb" conffiles 2>/dev/null) ||
 	{ echo "$deb: config.toml is not a conffile" >&2; exit 1; }
