@@ -5,8 +5,13 @@ package signs
 import (
 	"bufio"
 	"crypto/md5"
+	"crypto/sha1"
+	"crypto/sha256"
+	"crypto/sha512"
 	"encoding/hex"
 	"errors"
+	"fmt"
+	"hash"
 	"io"
 	"os"
 	"path/filepath"
@@ -15,15 +20,18 @@ import (
 	"time"
 )
 
-// packages answers which installed package owns a file, and the MD5 the
-// package recorded for it, from dpkg's database read directly
-// (/var/lib/dpkg/info/*.list and *.md5sums). It reads the database again
-// when dpkg changes it.
+// packages answers which installed package owns a file, and the digest
+// the package recorded for it, from the package database read directly:
+// dpkg's (/var/lib/dpkg/info/*.list and *.md5sums) or, where there is none,
+// rpm's (/var/lib/rpm/rpmdb.sqlite). It reads a database again when it
+// changes.
 type packages struct {
+	root   string
 	info   string // …/var/lib/dpkg/info
 	stamp  time.Time
 	owners map[string]string            // path → package (as its .list file is named)
 	sums   map[string]map[string]string // package → path without the leading "/" → MD5
+	rpm    *rpmDB
 	hashes map[fileKey]string
 }
 
@@ -31,37 +39,65 @@ type fileKey struct {
 	dev, ino uint64
 	size     int64
 	mtime    int64
+	algo     string
+}
+
+// digest is what a package recorded of a file's content.
+type digest struct {
+	algo string // "md5", "sha1", "sha256", "sha512"
+	hex  string // "" when the package recorded none
 }
 
 func newPackages(root string) *packages {
-	return &packages{info: filepath.Join(root, "var/lib/dpkg/info"), hashes: map[fileKey]string{}}
+	return &packages{root: root, info: filepath.Join(root, "var/lib/dpkg/info"), hashes: map[fileKey]string{},
+		rpm: &rpmDB{path: filepath.Join(root, "var/lib/rpm/rpmdb.sqlite")}}
 }
 
 // errNoDatabase says why unpackaged and modified binaries cannot be told.
-var errNoDatabase = errors.New("no dpkg database (/var/lib/dpkg) was found, and rpm's is not read: whether binaries are packaged is not known")
+var errNoDatabase = errors.New("no package database (dpkg's /var/lib/dpkg, rpm's /var/lib/rpm) was found: whether binaries are packaged is not known")
 
-// owner returns the package that owns exe and the MD5 it recorded ("" when
-// it recorded none); pkg is "" when no package owns it.
-func (p *packages) owner(exe string) (pkg, sum string, err error) {
-	if err := p.load(); err != nil {
-		return "", "", err
+// owner returns the package that owns exe and the digest it recorded; pkg
+// is "" when no package owns it.
+func (p *packages) owner(exe string) (pkg string, sum digest, err error) {
+	err = p.load()
+	if os.IsNotExist(err) {
+		return p.rpmOwner(exe)
+	}
+	if err != nil {
+		return "", digest{}, err
 	}
 	for _, alias := range aliases(exe) {
 		if pkg = p.owners[alias]; pkg != "" {
-			return pkg, p.sum(pkg, alias), nil
+			return pkg, digest{"md5", p.sum(pkg, alias)}, nil
 		}
 	}
-	return "", "", nil
+	return "", digest{}, nil
+}
+
+// rpmOwner answers from rpm's database, on a host without dpkg's.
+func (p *packages) rpmOwner(exe string) (string, digest, error) {
+	if err := p.rpm.load(); err != nil {
+		if !os.IsNotExist(err) {
+			return "", digest{}, err
+		}
+		if err := rpmOther(p.root); err != nil {
+			return "", digest{}, err
+		}
+		return "", digest{}, errNoDatabase
+	}
+	for _, alias := range aliases(exe) {
+		if f, ok := p.rpm.files[alias]; ok {
+			return f.pkg, digest{f.algo, f.digest}, nil
+		}
+	}
+	return "", digest{}, nil
 }
 
 // load indexes the .list files, again when the directory changed.
 func (p *packages) load() error {
 	fi, err := os.Stat(p.info)
 	if err != nil {
-		if os.IsNotExist(err) {
-			return errNoDatabase
-		}
-		return err
+		return err // not there: rpm's is asked
 	}
 	if p.owners != nil && fi.ModTime().Equal(p.stamp) {
 		return nil
@@ -106,9 +142,13 @@ func (p *packages) sum(pkg, path string) string {
 	return sums[strings.TrimPrefix(path, "/")]
 }
 
-// md5 hashes the file a process runs (procExe: /proc/PID/exe, which opens
-// the very file, whatever the path now names), once per file.
-func (p *packages) md5(procExe, exe string) (string, error) {
+// hash hashes the file a process runs (procExe: /proc/PID/exe, which opens
+// the very file, whatever the path now names) with algo, once per file.
+func (p *packages) hash(procExe, algo string) (string, error) {
+	newHash, ok := hashes[algo]
+	if !ok {
+		return "", fmt.Errorf("the package records a %s digest, which portwarden does not compute", algo)
+	}
 	f, err := os.Open(procExe)
 	if err != nil {
 		return "", err
@@ -120,12 +160,12 @@ func (p *packages) md5(procExe, exe string) (string, error) {
 	}
 	var k fileKey
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		k = fileKey{dev: uint64(st.Dev), ino: st.Ino, size: fi.Size(), mtime: fi.ModTime().UnixNano()}
+		k = fileKey{dev: uint64(st.Dev), ino: st.Ino, size: fi.Size(), mtime: fi.ModTime().UnixNano(), algo: algo}
 		if h, ok := p.hashes[k]; ok {
 			return h, nil
 		}
 	}
-	h := md5.New()
+	h := newHash()
 	if _, err := io.Copy(h, f); err != nil {
 		return "", err
 	}
@@ -133,6 +173,9 @@ func (p *packages) md5(procExe, exe string) (string, error) {
 	p.hashes[k] = sum
 	return sum, nil
 }
+
+// hashes are the digests packages record, by the names digest uses.
+var hashes = map[string]func() hash.Hash{"md5": md5.New, "sha1": sha1.New, "sha256": sha256.New, "sha512": sha512.New}
 
 // aliases are the paths a file has under Debian's merged /usr: dpkg may
 // list /bin/bash for what runs as /usr/bin/bash.

@@ -131,12 +131,13 @@ func (r *Reader) pathSigns(p *sockets.Process, dir, exe string, deleted bool, ad
 			c.Risk, c.Detail = catalog.Low, c.Detail+" (installed by hand where admins do)"
 		}
 		addSign(c)
-	case sum != "":
-		got, err := r.packages.md5(dir+"/exe", exe)
+	case sum.hex != "":
+		got, err := r.packages.hash(dir+"/exe", sum.algo)
 		if err != nil {
-			*warnings = append(*warnings, "could not read "+exe+" to check it: "+err.Error())
-		} else if got != sum {
-			add(ExeModified, quote(exe)+" differs from what package "+pkg+" installed (MD5 "+got+", package "+sum+")")
+			*warnings = append(*warnings, "could not check "+exe+": "+err.Error())
+		} else if got != sum.hex {
+			algo := strings.ToUpper(sum.algo)
+			add(ExeModified, quote(exe)+" differs from what package "+pkg+" installed ("+algo+" "+got+", package "+sum.hex+")")
 		}
 	}
 }
