@@ -9,6 +9,9 @@
 #   steady   --interval 1s, nothing changes:        bytes per refresh
 #   one-row  --interval 1s, one listener toggles:   bytes per refresh
 #   cpu      --interval 2s, nothing changes:        CPU per refresh, % of a core
+# and, per scale, the CPU of one bare `ss -tuan` on the same population
+# (the median of 9 runs), so each phase's CPU per refresh is also given as
+# a ratio to it: the figure issue 24 asks for.
 # Refreshes are counted exactly from the dashboard's --trace file. Needs root, go, tmux,
 # python3. Bars (issue 4): steady < 200 B/refresh, one-row < 2 KB/refresh,
 # CPU < 15% of one core at 2 s with 50k sockets.
@@ -65,9 +68,23 @@ phase() {
 	local refreshes=$((n1 - n0)) bytes; bytes=$(stat -c %s "$out")
 	local collect; collect=$(tail -n "$refreshes" "$trace" | sed 's/.*collect_ms=\([0-9.]*\).*/\1/' | sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}')
 	awk -v s="$scale" -v n="$name" -v iv="$interval" -v r="$refreshes" -v b="$bytes" -v c="$((c1 - c0))" -v hz="$tps" \
-		-v t0="$t0" -v t1="$t1" -v col="$collect" 'BEGIN {
-		printf "| %s | %s | %s | %d | %d | %.0f | %s | %.1f | %.1f%% |\n", s, n, iv, r, b, b / r, col, c / hz / r * 1000, 100 * c / hz / (t1 - t0)
+		-v t0="$t0" -v t1="$t1" -v col="$collect" -v ss="$ss_ms" 'BEGIN {
+		printf "| %s | %s | %s | %d | %d | %.0f | %s | %.1f | %.1f%% | %.2f |\n", s, n, iv, r, b, b / r, col, c / hz / r * 1000, 100 * c / hz / (t1 - t0), c / hz / r * 1000 / ss
 	}' | tee -a "$work/rows"
+}
+
+# ss_cpu_ms: the median CPU (user + system) of one `ss -tuan`, in ms.
+ss_cpu_ms() {
+	python3 - <<'PY'
+import resource, subprocess, statistics
+runs = []
+for _ in range(9):
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    subprocess.run(["ss", "-tuan"], stdout=subprocess.DEVNULL, check=True)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    runs.append((after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime) * 1000)
+print("%.1f" % statistics.median(runs))
+PY
 }
 
 start_toggler() {
@@ -93,6 +110,9 @@ for scale in "${scales[@]}"; do
 	for ((i = 0; i < 1200; i++)); do grep -q '^ready: ' "$work/ready" && break; sleep 0.1; done
 	grep -q '^ready: ' "$work/ready" || { cat "$work/sockload.err" >&2; exit 1; }
 	echo "== $scale: $(sed -n 's/.*"total":\([0-9]*\).*/\1/p' "$work/ready") sockets" >&2
+	ss_ms=$(ss_cpu_ms)
+	echo "   ss -tuan: $ss_ms ms CPU (median of 9)" >&2
+	echo "| $scale | ss -tuan | - | 9 | - | - | - | $ss_ms | - | 1.00 |" >>"$work/rows"
 	phase steady 1s
 	phase one-row 1s
 	phase cpu 2s
@@ -102,14 +122,15 @@ done
 echo
 echo "Host: $(uname -r), $(nproc) CPUs; load average at end: $(cut -d' ' -f1-3 /proc/loadavg); ${secs}s per phase, 120x40 tmux pane"
 echo
-echo "| scale | phase | interval | refreshes | bytes | bytes/refresh | collect ms (median) | CPU ms/refresh | CPU % of a core |"
-echo "|---|---|---|---|---|---|---|---|---|"
+echo "| scale | phase | interval | refreshes | bytes | bytes/refresh | collect ms (median) | CPU ms/refresh | CPU % of a core | × ss -tuan |"
+echo "|---|---|---|---|---|---|---|---|---|---|"
 cat "$work/rows"
 echo
 status=0
 while IFS='|' read -r _ scale name _ _ _ per _ _ pct _; do
 	scale=${scale// /} name=${name// /} per=${per// /} pct=${pct//[ %]/}
 	case $name in
+	ss-tuan) continue ;;
 	steady) lim=200 ;;
 	one-row) lim=2048 ;;
 	cpu) [[ $scale == 50000/200 ]] || continue; per=$pct lim=15 ;;
