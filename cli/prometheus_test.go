@@ -35,17 +35,6 @@ func daemonForTest(t *testing.T, name string, args ...string) {
 	})
 }
 
-// freePort is a loopback port nothing listens on now.
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 // promQuery runs an instant query and returns its status, error and the
 // label sets of its result.
 func promQuery(base, expr string) (status, errText string, result []map[string]string) {
@@ -112,7 +101,7 @@ func TestFleetMonitoringWithRealPrometheus(t *testing.T) {
 		t.Errorf("promtool check metrics: %v\n%s", err, out)
 	}
 
-	exporter := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	exporter := fmt.Sprintf("127.0.0.1:%d", freeLoopbackPort(t))
 	daemonForTest(t, "prometheus-node-exporter", "--web.listen-address="+exporter,
 		"--collector.disable-defaults", "--collector.textfile", "--collector.textfile.directory="+textfiles)
 	rules, err := filepath.Abs("../packaging/prometheus/portwarden.rules.yml")
@@ -131,7 +120,7 @@ scrape_configs:
 `, rules, exporter)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	api := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	api := fmt.Sprintf("127.0.0.1:%d", freeLoopbackPort(t))
 	daemonForTest(t, "prometheus", "--config.file="+config, "--storage.tsdb.path="+filepath.Join(dir, "tsdb"),
 		"--web.listen-address="+api)
 	baseURL := "http://" + api
