@@ -243,12 +243,7 @@ func (a *App) ExplainPort(port uint16) string { return a.catalog.ExplainClass(po
 func (a *App) SocketUnits(s *sockets.Socket) []string { return disable.SocketUnits(s) }
 
 // Unit names the systemd unit of a process, where systemd runs; else "".
-func Unit(p *sockets.Process) string {
-	if !origin.SystemdRunning() {
-		return ""
-	}
-	return origin.Unit(p.Cgroup)
-}
+func Unit(p *sockets.Process) string { return origin.ManagedUnit(p.Cgroup) }
 
 // readDNAT reads the port forwards of every namespace but a container's
 // own — the host's, an engine's own — so that a container's listener

@@ -43,9 +43,5 @@ func isRefusal(err error) bool {
 // auditProcess is how the audit log names a process: PID, start time, exe
 // and unit.
 func auditProcess(t action.Target) *audit.Process {
-	p := &audit.Process{PID: t.PID, StartTicks: t.StartTicks, Name: t.Name, Exe: t.Exe}
-	if origin.SystemdRunning() {
-		p.Unit = origin.Unit(t.Cgroup)
-	}
-	return p
+	return &audit.Process{PID: t.PID, StartTicks: t.StartTicks, Name: t.Name, Exe: t.Exe, Unit: origin.ManagedUnit(t.Cgroup)}
 }

@@ -33,6 +33,15 @@ func Unit(cgroup string) string {
 	return ""
 }
 
+// ManagedUnit is Unit where systemd manages the system, else "": the unit
+// of a process as portwarden names it everywhere.
+func ManagedUnit(cgroup string) string {
+	if !SystemdRunning() {
+		return ""
+	}
+	return Unit(cgroup)
+}
+
 // Ancestor is one process in a parent chain.
 type Ancestor struct {
 	PID  int
@@ -50,10 +59,7 @@ type Info struct {
 // "/proc") and names the systemd unit or super-server that started it.
 // Processes that vanish mid-walk end the chain; nothing here fails.
 func Describe(procRoot string, pid, ppid int, cgroup string) Info {
-	var info Info
-	if SystemdRunning() {
-		info.Unit = Unit(cgroup)
-	}
+	info := Info{Unit: ManagedUnit(cgroup)}
 	seen := map[int]bool{pid: true}
 	for p := ppid; p > 0 && !seen[p] && len(info.Parents) < 32; {
 		seen[p] = true

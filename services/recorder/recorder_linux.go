@@ -10,9 +10,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/portwarden/portwarden/services/container"
 	"github.com/portwarden/portwarden/services/history"
-	"github.com/portwarden/portwarden/services/origin"
 	"github.com/portwarden/portwarden/services/recorder/tcpevents"
 	"github.com/portwarden/portwarden/sockets"
 	"golang.org/x/sys/unix"
@@ -183,21 +181,16 @@ func (c *ownerCache) owner(pid int, start uint64, comm string, netns uint64) his
 		o.NetNS = netns
 		return o
 	}
-	o := history.Owner{PID: pid, Process: comm, NetNS: netns}
 	if pid == 0 {
-		return o
+		return history.Owner{NetNS: netns}
 	}
 	p, err := c.procs.Lookup(pid)
-	if err != nil || (comm != "" && p.Name != comm) {
-		return o // gone, or no longer the process the kernel named
+	if err != nil || p.Name != comm {
+		// Gone, or no longer the process the kernel named: its name is
+		// all that is known.
+		return history.Owner{PID: pid, Process: comm, NetNS: netns}
 	}
-	o.Process, o.Exe, o.User = p.Name, p.Exe, p.User
-	if origin.SystemdRunning() {
-		o.Unit = origin.Unit(p.Cgroup)
-	}
-	if ref, ok := container.FromCgroup(p.Cgroup); ok {
-		o.Container = ref.Short()
-	}
+	o := ownerOf(p, netns)
 	if start != 0 {
 		if len(c.byStart) >= 8192 {
 			clear(c.byStart)

@@ -9,7 +9,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/portwarden/portwarden/services/container"
 	"github.com/portwarden/portwarden/services/history"
+	"github.com/portwarden/portwarden/services/origin"
 	"github.com/portwarden/portwarden/services/recorder/tcpevents"
 	"github.com/portwarden/portwarden/sockets"
 )
@@ -18,8 +20,9 @@ import (
 // commit. Events and polls change it; flush hands the changes to the store.
 type tracker struct {
 	mu sync.Mutex
-	// open holds open lifetimes by socket cookie.
-	open map[uint64]*history.Lifetime
+	// open holds open lifetimes by socket cookie; polled those of them
+	// whose end a poll sees (source Poll), for each poll to walk.
+	open, polled map[uint64]*history.Lifetime
 	// unaccepted holds arrived connections by kernel socket address until
 	// a process accepts them.
 	unaccepted map[uint64]*history.Lifetime
@@ -38,6 +41,7 @@ type ownerFunc func(pid int, start uint64, comm string, netns uint64) history.Ow
 func newTracker(owner ownerFunc) *tracker {
 	return &tracker{
 		open:       map[uint64]*history.Lifetime{},
+		polled:     map[uint64]*history.Lifetime{},
 		unaccepted: map[uint64]*history.Lifetime{},
 		dirty:      map[*history.Lifetime]bool{},
 		owner:      owner,
@@ -95,6 +99,15 @@ func (t *tracker) event(ev *tcpevents.Event) {
 	t.dirty[l] = true
 }
 
+// ownerOf is what the record keeps of a process read from /proc.
+func ownerOf(p *sockets.Process, netns uint64) history.Owner {
+	o := history.Owner{PID: p.PID, Process: p.Name, Exe: p.Exe, User: p.User, Unit: origin.ManagedUnit(p.Cgroup), NetNS: netns}
+	if ref, ok := container.FromCgroup(p.Cgroup); ok {
+		o.Container = ref.Short()
+	}
+	return o
+}
+
 // direction is dir, or Local when the peer is this host itself.
 func direction(dir history.Direction, local, remote netip.Addr) history.Direction {
 	if remote.Unmap().IsLoopback() || remote.Unmap() == local.Unmap() {
@@ -113,8 +126,7 @@ func (t *tracker) seen(s *sockets.Socket, now time.Time, listening map[listenKey
 	l := &history.Lifetime{Kind: history.Connection, Proto: s.Proto, Local: s.Local, Remote: s.Remote,
 		FirstSeen: now, LastSeen: now, Open: s.State != sockets.TimeWait, Source: source}
 	if len(s.Processes) > 0 {
-		p := s.Processes[0]
-		l.Owner = t.owner(p.PID, 0, p.Name, s.NetNS)
+		l.Owner = ownerOf(s.Processes[0], s.NetNS) // the dump read it already
 	} else {
 		l.Owner = history.Owner{NetNS: s.NetNS}
 	}
@@ -131,6 +143,9 @@ func (t *tracker) seen(s *sockets.Socket, now time.Time, listening map[listenKey
 	t.dirty[l] = true
 	if l.Open {
 		t.open[s.Cookie] = l
+		if source == history.Poll {
+			t.polled[s.Cookie] = l
+		}
 	}
 	return l
 }
@@ -183,9 +198,10 @@ func (t *tracker) poll(socks []sockets.Socket, now, previous time.Time, polled m
 		t.seen(s, now, listening, history.Poll)
 	}
 	t.timeWait = timeWait
-	for cookie, l := range t.open {
-		if polled[l.Proto] && l.Source == history.Poll && !present[cookie] {
+	for cookie, l := range t.polled {
+		if !present[cookie] {
 			delete(t.open, cookie)
+			delete(t.polled, cookie)
 			l.LastSeen, l.Open = previous, false
 			t.events++
 			t.dirty[l] = true
