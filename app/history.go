@@ -94,14 +94,7 @@ func (a *App) readRecent(in *Inspection) *Recent {
 		r.Err = err
 		return r
 	}
-	f := history.Filter{Since: time.Now().Add(-recentSpan), Last: recentLimit}
-	if a.opts.NetNS != "" && a.opts.NetNS != "all" { // the namespaces the frame reads
-		picked := map[uint64]bool{}
-		for _, n := range in.Snapshot.Namespaces {
-			picked[n.Inode] = true
-		}
-		f.Keep = func(l *history.Lifetime) bool { return picked[l.Owner.NetNS] }
-	}
+	f := history.Filter{Since: time.Now().Add(-recentSpan), Last: recentLimit, Keep: a.InNamespaces(in)}
 	err = db.Query(f, func(l *history.Lifetime) error {
 		r.Lifetimes = append(r.Lifetimes, *l)
 		return nil
@@ -112,6 +105,19 @@ func (a *App) readRecent(in *Inspection) *Recent {
 	}
 	r.Judged = a.JudgePast(in, r.Lifetimes)
 	return r
+}
+
+// InNamespaces keeps the lifetimes of the namespaces in read, when the
+// options pick some (--netns); nil, keeping all, when they pick all.
+func (a *App) InNamespaces(in *Inspection) func(*history.Lifetime) bool {
+	if a.opts.NetNS == "" || a.opts.NetNS == "all" {
+		return nil
+	}
+	picked := map[uint64]bool{}
+	for _, n := range in.Snapshot.Namespaces {
+		picked[n.Inode] = true
+	}
+	return func(l *history.Lifetime) bool { return picked[l.Owner.NetNS] }
 }
 
 // FirstSeen says since when the flight recorder has seen s open: false

@@ -65,7 +65,7 @@ one (listed on stdout; on stderr with --json).`,
 			}
 			out := cmd.OutOrStdout()
 			var pastText bytes.Buffer
-			pastFailing, recorder, pastErr := judgePast(&pastText, cmd.ErrOrStderr(), a, in, historyDB, sockets.NetNSFilter(g.netns), policy)
+			pastFailing, recorder, pastErr := judgePast(&pastText, cmd.ErrOrStderr(), a, in, historyDB, policy)
 			if prom != "" {
 				metrics := report.Prometheus(in.Snapshot, in.Judged, policy)
 				metrics = append(metrics, report.FleetMetrics(in.Judged, app.Unit)...)

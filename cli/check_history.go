@@ -15,7 +15,6 @@ import (
 	"github.com/portwarden/portwarden/services/atomicfile"
 	"github.com/portwarden/portwarden/services/history"
 	"github.com/portwarden/portwarden/services/verdict"
-	"github.com/portwarden/portwarden/sockets"
 )
 
 // commitMargin is how far before the recorder's last commit a check takes
@@ -28,7 +27,7 @@ const commitMargin = 2 * time.Second
 // returns how many fail, and the record's stats (nil without a record).
 // With no record it does nothing; on the first run it only notes where
 // the next one starts.
-func judgePast(out, errOut io.Writer, a *app.App, in *app.Inspection, dbPath string, netns sockets.NetNSFilter, policy verdict.Policy) (int, *history.Stats, error) {
+func judgePast(out, errOut io.Writer, a *app.App, in *app.Inspection, dbPath string, policy verdict.Policy) (int, *history.Stats, error) {
 	if _, err := os.Stat(dbPath); errors.Is(err, os.ErrNotExist) {
 		return 0, nil, nil // no recorder runs here
 	}
@@ -41,11 +40,11 @@ func judgePast(out, errOut io.Writer, a *app.App, in *app.Inspection, dbPath str
 	if err != nil {
 		return 0, nil, err
 	}
-	n, err := judgeRecord(out, errOut, a, in, db, dbPath, netns, policy)
+	n, err := judgeRecord(out, errOut, a, in, db, dbPath, policy)
 	return n, &stats, err
 }
 
-func judgeRecord(out, errOut io.Writer, a *app.App, in *app.Inspection, db *history.DB, dbPath string, netns sockets.NetNSFilter, policy verdict.Policy) (int, error) {
+func judgeRecord(out, errOut io.Writer, a *app.App, in *app.Inspection, db *history.DB, dbPath string, policy verdict.Policy) (int, error) {
 	statePath := dbPath + ".last-check"
 	since, reported, err := readLastCheck(statePath)
 	if err != nil {
@@ -63,19 +62,8 @@ func judgeRecord(out, errOut io.Writer, a *app.App, in *app.Inspection, db *hist
 		fmt.Fprintf(errOut, "portwarden check: judging the flight recorder's record (%s) from now on\n", dbPath)
 		return 0, writeLastCheck(statePath, next, nil)
 	}
-	// The namespaces --netns picks, as the live check reads them.
-	var picked map[uint64]bool
-	if netns != "" && netns != "all" {
-		picked = map[uint64]bool{}
-		for _, n := range in.Snapshot.Namespaces {
-			picked[n.Inode] = true
-		}
-	}
 	var past []history.Lifetime
-	err = db.Query(history.Filter{Since: since}, func(l *history.Lifetime) error {
-		if picked != nil && !picked[l.Owner.NetNS] {
-			return nil
-		}
+	err = db.Query(history.Filter{Since: since, Keep: a.InNamespaces(in)}, func(l *history.Lifetime) error {
 		if !l.Open && !l.LastSeen.Before(since) && !slices.Contains(reported, l.ID) {
 			past = append(past, *l)
 		}
