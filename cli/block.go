@@ -71,23 +71,36 @@ Recorded in the audit log.`,
 
 // portBlocks reads --port: "tcp/22", "udp/53", or "22" for both.
 func portBlocks(peer netip.Prefix, d time.Duration, arg string) ([]block.Block, error) {
-	protos := []sockets.Proto{sockets.TCP, sockets.UDP}
-	if name, num, ok := strings.Cut(arg, "/"); ok {
-		proto, err := sockets.ParseProto(name)
-		if err != nil {
-			return nil, err
-		}
-		protos, arg = []sockets.Proto{proto}, num
+	proto, port, err := parseAnyProtoPort(arg)
+	if err != nil {
+		return nil, err
 	}
-	n, err := strconv.ParseUint(arg, 10, 16)
-	if err != nil || n == 0 {
-		return nil, fmt.Errorf("%q is not a port (1-65535)", arg)
+	protos := []sockets.Proto{sockets.TCP, sockets.UDP}
+	if proto != 0 {
+		protos = []sockets.Proto{proto}
 	}
 	var out []block.Block
 	for _, p := range protos {
-		out = append(out, block.Block{Peer: peer, Proto: p, Port: uint16(n), For: d})
+		out = append(out, block.Block{Peer: peer, Proto: p, Port: port, For: d})
 	}
 	return out, nil
+}
+
+// parseAnyProtoPort reads "tcp/22", "udp/53", or "22": any protocol (0).
+func parseAnyProtoPort(arg string) (sockets.Proto, uint16, error) {
+	var proto sockets.Proto
+	if name, num, ok := strings.Cut(arg, "/"); ok {
+		var err error
+		if proto, err = sockets.ParseProto(name); err != nil {
+			return 0, 0, err
+		}
+		arg = num
+	}
+	n, err := strconv.ParseUint(arg, 10, 16)
+	if err != nil || n == 0 {
+		return 0, 0, fmt.Errorf("%q is not a port (1-65535)", arg)
+	}
+	return proto, uint16(n), nil
 }
 
 func runBlock(cmd *cobra.Command, g *globals, blocks []block.Block, yes, dryRun, force, closeToo, readOnly bool) error {

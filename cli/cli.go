@@ -76,14 +76,24 @@ type globals struct {
 // newApp opens the application layer with the global flags.
 func (g *globals) newApp(opts app.Options) (*app.App, error) {
 	opts.BaselinePath, opts.AuditPath, opts.NetNS = g.baselinePath, g.auditPath, sockets.NetNSFilter(g.netns)
+	var err error
+	if opts.Internal, err = g.internalNetworks(); err != nil {
+		return nil, err
+	}
+	return app.New(opts)
+}
+
+// internalNetworks reads --internal-networks.
+func (g *globals) internalNetworks() ([]netip.Prefix, error) {
+	var out []netip.Prefix
 	for _, s := range g.internal {
 		p, err := netip.ParsePrefix(strings.TrimSpace(s))
 		if err != nil {
 			return nil, badUsage("--internal-networks: %q is not a network in CIDR form (like 192.0.2.0/24)", s)
 		}
-		opts.Internal = append(opts.Internal, p.Masked())
+		out = append(out, p.Masked())
 	}
-	return app.New(opts)
+	return out, nil
 }
 
 // Root returns the portwarden command with every subcommand.

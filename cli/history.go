@@ -5,10 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/netip"
 	"os"
 	"strconv"
-	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -16,9 +14,9 @@ import (
 
 	"github.com/portwarden/portwarden/safetext"
 	"github.com/portwarden/portwarden/services/baseline"
+	"github.com/portwarden/portwarden/services/block"
 	"github.com/portwarden/portwarden/services/history"
 	"github.com/portwarden/portwarden/services/verdict"
-	"github.com/portwarden/portwarden/sockets"
 )
 
 type historyFlags struct {
@@ -77,11 +75,11 @@ func runHistory(cmd *cobra.Command, g *globals, h *historyFlags) error {
 	if h.stats {
 		return printHistoryStats(out, db, h.asJSON)
 	}
-	stats, err := db.Stats()
+	source, err := db.Source() // not Stats: it counts every lifetime
 	if err != nil {
 		return broken(err)
 	}
-	if stats.Source == history.Poll && !h.asJSON {
+	if source == history.Poll && !h.asJSON {
 		fmt.Fprintln(cmd.ErrOrStderr(), "portwarden: this record was made by polling: connections shorter than the recorder's interval may be missing")
 	}
 	if h.asJSON {
@@ -111,24 +109,13 @@ func (h *historyFlags) filter(g *globals, now time.Time) (history.Filter, error)
 		}
 	}
 	if h.port != "" {
-		port := h.port
-		if proto, p, ok := strings.Cut(h.port, "/"); ok {
-			if f.Proto, err = sockets.ParseProto(proto); err != nil {
-				return f, badUsage("--port: %v", err)
-			}
-			port = p
+		if f.Proto, f.Port, err = parseAnyProtoPort(h.port); err != nil {
+			return f, badUsage("--port: %v", err)
 		}
-		n, err := strconv.ParseUint(port, 10, 16)
-		if err != nil || n == 0 {
-			return f, badUsage("--port: %q: want a port from 1 to 65535, optionally as tcp/PORT or udp/PORT", h.port)
-		}
-		f.Port = uint16(n)
 	}
 	if h.peer != "" {
-		if a, err := netip.ParseAddr(h.peer); err == nil {
-			f.Peer = netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen())
-		} else if f.Peer, err = netip.ParsePrefix(h.peer); err != nil {
-			return f, badUsage("--peer: %q: want an address or a network in CIDR form", h.peer)
+		if f.Peer, err = block.ParsePeer(h.peer); err != nil {
+			return f, badUsage("--peer: %v", err)
 		}
 	}
 	f.PID, f.Process = h.pid, h.process
@@ -140,7 +127,10 @@ func (h *historyFlags) filter(g *globals, now time.Time) (history.Filter, error)
 		f.Kind = history.Connection
 	}
 	if h.external {
-		internal := append([]netip.Prefix(nil), g.internalPrefixes()...)
+		internal, err := g.internalNetworks()
+		if err != nil {
+			return f, err
+		}
 		if base, err := baseline.Load(g.baselinePath); err == nil {
 			internal = append(internal, base.Internal...)
 		}
@@ -149,17 +139,6 @@ func (h *historyFlags) filter(g *globals, now time.Time) (history.Filter, error)
 		}
 	}
 	return f, nil
-}
-
-// internalPrefixes are the --internal-networks that parse.
-func (g *globals) internalPrefixes() []netip.Prefix {
-	var out []netip.Prefix
-	for _, s := range g.internal {
-		if p, err := netip.ParsePrefix(strings.TrimSpace(s)); err == nil {
-			out = append(out, p.Masked())
-		}
-	}
-	return out
 }
 
 // parseWhen reads a time (RFC 3339) or an age before now (1h, 7d).
@@ -174,7 +153,7 @@ func parseWhen(s string, now time.Time) (time.Time, error) {
 	return now.Add(-age), nil
 }
 
-// lifetimeJSON is one line of history --json.
+// lifetimeJSONLine is one line of history --json.
 type lifetimeJSONLine struct {
 	Kind       string `json:"kind"`
 	Proto      string `json:"proto"`
