@@ -3,7 +3,6 @@ package app
 import (
 	"os"
 	"path/filepath"
-	"strconv"
 	"testing"
 
 	"github.com/portwarden/portwarden/sockets"
@@ -20,8 +19,7 @@ func BenchmarkRefreshAndSigns(b *testing.B) {
 	if os.Geteuid() != 0 {
 		b.Skip("reading every owner needs root")
 	}
-	conns, procs := benchEnv("PORTWARDEN_BENCH_CONNS", 10000), benchEnv("PORTWARDEN_BENCH_PROCS", 100)
-	pop, err := sockettest.Start(sockettest.Config{Conns: conns, Procs: procs, V6: 0.25, UDP: 1})
+	pop, err := sockettest.Start(sockettest.BenchConfig())
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -52,11 +50,4 @@ func BenchmarkRefreshAndSigns(b *testing.B) {
 		}
 		b.ReportMetric(float64(pop.Sockets), "sockets")
 	})
-}
-
-func benchEnv(name string, def int) int {
-	if n, err := strconv.Atoi(os.Getenv(name)); err == nil && n > 0 {
-		return n
-	}
-	return def
 }

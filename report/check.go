@@ -158,32 +158,29 @@ func WriteCheckJSON(w io.Writer, host string, snap *sockets.Snapshot, containers
 func Prometheus(snap *sockets.Snapshot, judged []verdict.Judged, p verdict.Policy) []byte {
 	sum := verdict.Summarize(judged, p)
 	var b strings.Builder
-	metric := func(name, help string) {
-		fmt.Fprintf(&b, "# HELP %s %s\n# TYPE %s gauge\n", name, help, name)
-	}
-	metric("portwarden_listeners", "Listening sockets (TCP listeners, unconnected UDP) by protocol.")
+	gauge(&b, "portwarden_listeners", "Listening sockets (TCP listeners, unconnected UDP) by protocol.")
 	for _, p := range []sockets.Proto{sockets.TCP, sockets.UDP} {
 		fmt.Fprintf(&b, "portwarden_listeners{proto=%q} %d\n", p, sum.Listeners[p])
 	}
-	metric("portwarden_unexpected_listeners", "Listeners not covered by the baseline, by risk.")
+	gauge(&b, "portwarden_unexpected_listeners", "Listeners not covered by the baseline, by risk.")
 	for r, n := range sum.UnexpectedBy {
 		fmt.Fprintf(&b, "portwarden_unexpected_listeners{risk=%q} %d\n", riskName(r), n)
 	}
-	metric("portwarden_external_connections", "Connections with an external peer, by direction.")
+	gauge(&b, "portwarden_external_connections", "Connections with an external peer, by direction.")
 	for _, d := range []verdict.Direction{verdict.DirectionInbound, verdict.DirectionOutbound} {
 		fmt.Fprintf(&b, "portwarden_external_connections{direction=%q} %d\n", d, sum.External[d])
 	}
-	metric("portwarden_risky_external_connections", "Unusual external connections, which fail the check: inbound to an unexpected listener, or outbound to a high-risk service.")
+	gauge(&b, "portwarden_risky_external_connections", "Unusual external connections, which fail the check: inbound to an unexpected listener, or outbound to a high-risk service.")
 	fmt.Fprintf(&b, "portwarden_risky_external_connections %d\n", sum.RiskyExternal)
-	metric("portwarden_sockets", "Sockets by risk.")
+	gauge(&b, "portwarden_sockets", "Sockets by risk.")
 	for r, n := range sum.SocketsBy {
 		fmt.Fprintf(&b, "portwarden_sockets{risk=%q} %d\n", riskName(r), n)
 	}
-	metric("portwarden_listeners_by_reach", "Listeners by the widest class of sources the firewall lets connect: public, internal, host, none, unknown.")
+	gauge(&b, "portwarden_listeners_by_reach", "Listeners by the widest class of sources the firewall lets connect: public, internal, host, none, unknown.")
 	for _, r := range []firewall.Reach{firewall.ReachPublic, firewall.ReachInternal, firewall.ReachHost, firewall.ReachNone, firewall.ReachUnknown} {
 		fmt.Fprintf(&b, "portwarden_listeners_by_reach{reach=%q} %d\n", r, sum.ByReach[r])
 	}
-	metric("portwarden_processes_with_signs", "Processes holding sockets that show a sign of a rogue process, by sign.")
+	gauge(&b, "portwarden_processes_with_signs", "Processes holding sockets that show a sign of a rogue process, by sign.")
 	bySign := map[signs.Code]map[int]bool{}
 	for i := range judged {
 		for k, found := range judged[i].Verdict.Signs {
@@ -198,11 +195,11 @@ func Prometheus(snap *sockets.Snapshot, judged []verdict.Judged, p verdict.Polic
 	for _, c := range signs.Codes() {
 		fmt.Fprintf(&b, "portwarden_processes_with_signs{sign=%q} %d\n", c, len(bySign[c]))
 	}
-	metric("portwarden_check_ok", "1 when the check passes: no unexpected listener, no unusual external connection, no sign of a rogue process.")
+	gauge(&b, "portwarden_check_ok", "1 when the check passes: no unexpected listener, no unusual external connection, no sign of a rogue process.")
 	fmt.Fprintf(&b, "portwarden_check_ok %d\n", boolInt(sum.OK()))
-	metric("portwarden_snapshot_complete", "1 when every socket's owner could be read.")
+	gauge(&b, "portwarden_snapshot_complete", "1 when every socket's owner could be read.")
 	fmt.Fprintf(&b, "portwarden_snapshot_complete %d\n", boolInt(snap.Complete))
-	metric("portwarden_last_check_timestamp_seconds", "When the check ran, in Unix seconds.")
+	gauge(&b, "portwarden_last_check_timestamp_seconds", "When the check ran, in Unix seconds.")
 	fmt.Fprintf(&b, "portwarden_last_check_timestamp_seconds %d\n", snap.Time.Unix())
 	return []byte(b.String())
 }

@@ -44,6 +44,8 @@ func WritePast(w io.Writer, since time.Time, past []history.Lifetime, judged []v
 
 // PastMetrics is the textfile metric for what check found between runs.
 func PastMetrics(failing int) []byte {
-	return fmt.Appendf(nil, "# HELP portwarden_between_checks_failing Listeners and external connections that came and went since the last check and fail its policy.\n"+
-		"# TYPE portwarden_between_checks_failing gauge\nportwarden_between_checks_failing %d\n", failing)
+	var b strings.Builder
+	gauge(&b, "portwarden_between_checks_failing", "Listeners and external connections that came and went since the last check and fail its policy.")
+	fmt.Fprintf(&b, "portwarden_between_checks_failing %d\n", failing)
+	return []byte(b.String())
 }

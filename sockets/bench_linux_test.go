@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"net/netip"
-	"os"
-	"strconv"
 	"sync"
 	"testing"
 
@@ -26,20 +24,12 @@ var benchPop struct {
 func population(b *testing.B) *sockettest.Population {
 	b.Helper()
 	benchPop.once.Do(func() {
-		conns, procs := envInt("PORTWARDEN_BENCH_CONNS", 10000), envInt("PORTWARDEN_BENCH_PROCS", 100)
-		benchPop.pop, benchPop.err = sockettest.Start(sockettest.Config{Conns: conns, Procs: procs, V6: 0.25, UDP: 1})
+		benchPop.pop, benchPop.err = sockettest.Start(sockettest.BenchConfig())
 	})
 	if benchPop.err != nil {
 		b.Fatal(benchPop.err)
 	}
 	return benchPop.pop
-}
-
-func envInt(name string, def int) int {
-	if n, err := strconv.Atoi(os.Getenv(name)); err == nil && n > 0 {
-		return n
-	}
-	return def
 }
 
 func benchCollect(b *testing.B, m Method) {

@@ -83,17 +83,6 @@ func (s Source) String() string {
 	return "unknown"
 }
 
-// ParseSource reads "ebpf" or "poll".
-func ParseSource(s string) Source {
-	switch s {
-	case "ebpf":
-		return EBPF
-	case "poll":
-		return Poll
-	}
-	return 0
-}
-
 // Owner is the process a lifetime belongs to, with the namespace it lived
 // in. Empty fields were not known: not read, or gone before they could be.
 type Owner struct {

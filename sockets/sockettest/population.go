@@ -45,6 +45,21 @@ type child struct {
 	out   *bufio.Reader
 }
 
+// BenchConfig is the population benchmarks run against: its size from
+// PORTWARDEN_BENCH_CONNS and PORTWARDEN_BENCH_PROCS (default 10000/100,
+// 20k sockets), a quarter of the connections over IPv6, one UDP socket a
+// worker.
+func BenchConfig() Config {
+	return Config{Conns: envInt("PORTWARDEN_BENCH_CONNS", 10000), Procs: envInt("PORTWARDEN_BENCH_PROCS", 100), V6: 0.25, UDP: 1}
+}
+
+func envInt(name string, def int) int {
+	if n, err := strconv.Atoi(os.Getenv(name)); err == nil && n > 0 {
+		return n
+	}
+	return def
+}
+
 // Start launches a population and returns once every connection is
 // established and accepted. Worker k dials worker k+1, so the two ends of a
 // connection belong to different processes. Close stops it.

@@ -2,10 +2,14 @@ package tcpevents
 
 import (
 	"net/netip"
+	"os"
 	"time"
 
 	"github.com/portwarden/portwarden/sockets"
 )
+
+// ErrClosed is returned by Read once the Reader is closed.
+var ErrClosed = os.ErrClosed
 
 // Kind says what an Event reports.
 type Kind uint8

@@ -20,9 +20,6 @@ import (
 	"github.com/portwarden/portwarden/sockets"
 )
 
-// ErrClosed is returned by Read once the Reader is closed.
-var ErrClosed = os.ErrClosed
-
 // Reader holds the loaded program and reads its events.
 type Reader struct {
 	objs  tcpEventsObjects
@@ -31,8 +28,8 @@ type Reader struct {
 }
 
 // Open loads the program into the kernel and attaches it. It needs root
-// (CAP_BPF and CAP_PERFMON, or CAP_SYS_ADMIN), a kernel with BTF and BPF
-// trampolines (5.5 and later; 5.12 for socket cookies), and no lockdown
+// (CAP_BPF and CAP_PERFMON, or CAP_SYS_ADMIN), a kernel with BTF
+// tracepoints (5.5 and later; 5.12 for socket cookies), and no lockdown
 // forbidding BPF; the error says which step failed.
 func Open() (*Reader, error) {
 	if err := rlimit.RemoveMemlock(); err != nil {
@@ -126,16 +123,14 @@ func unmarshal(b []byte, raw *tcpEventsEvent) {
 // decode turns the kernel's record into an Event, dating it on the wall
 // clock by CLOCK_BOOTTIME now.
 func decode(raw *tcpEventsEvent, ev *Event) {
+	at := time.Now()
 	var ts unix.Timespec
-	now := time.Now()
 	if unix.ClockGettime(unix.CLOCK_BOOTTIME, &ts) == nil {
-		ev.Time = now.Add(-time.Duration(uint64(ts.Nano()) - raw.TimeNs))
-	} else {
-		ev.Time = now
+		at = at.Add(-time.Duration(uint64(ts.Nano()) - raw.TimeNs))
 	}
 	*ev = Event{
 		Kind:         Kind(raw.Kind),
-		Time:         ev.Time,
+		Time:         at,
 		Sock:         raw.Sock,
 		Cookie:       raw.Cookie,
 		NetNS:        uint64(raw.Netns),

@@ -2,13 +2,7 @@
 
 package tcpevents
 
-import (
-	"errors"
-	"os"
-)
-
-// ErrClosed is returned by Read once the Reader is closed.
-var ErrClosed = os.ErrClosed
+import "errors"
 
 // Reader reads no events here: the program is built for Linux only.
 type Reader struct{}
