@@ -92,7 +92,7 @@ func BenchmarkWalkOwners(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		res := walkOwners("/proc", pids, want)
+		res := walkOwners("/proc", pids, inMap(want))
 		if len(res.hits) < pop.Sockets {
 			b.Fatalf("found %d owners, population holds %d sockets", len(res.hits), pop.Sockets)
 		}

@@ -44,6 +44,7 @@ type LinuxCollector struct {
 type ownerMemory struct {
 	byInode    map[uint64][]int32 // holders of each socket; empty when none was found
 	walked     map[int32]bool     // processes whose fds are known
+	holds      map[int32]bool     // processes found holding a socket
 	unreadable []int              // processes whose fds could not be read
 	lastFull   time.Time
 }
@@ -104,27 +105,33 @@ func (c *LinuxCollector) Collect(q Query) (*Snapshot, error) {
 	}
 	snap.Sockets = socks
 	c.lastSize = len(socks)
-	c.attribute(snap, pids)
+	c.attribute(snap, pids, nil)
 	return snap, nil
 }
 
 // attribute finds the processes holding each socket with one walk of
 // /proc/*/fd (socket inodes are unique across namespaces), then reads each
-// distinct owner's details once.
-func (c *LinuxCollector) attribute(snap *Snapshot, pids []int32) {
+// distinct owner's details once. hints are processes the kernel named in
+// its changes since the last collection (connect, listen, accept): new
+// sockets are looked for in their fds before every process's.
+func (c *LinuxCollector) attribute(snap *Snapshot, pids, hints []int32) {
 	socks := snap.Sockets
 	want := make(map[uint64]int32, len(socks))
-	known := c.owners != nil && time.Since(c.owners.lastFull) < fullWalkEvery
+	recent := c.owners != nil && time.Since(c.owners.lastFull) < fullWalkEvery
+	var unknown map[uint64]int32
 	for i := range socks {
 		if ino := socks[i].Inode; ino != 0 {
 			want[ino] = int32(i)
-			if known {
-				_, known = c.owners.byInode[ino]
+			if _, ok := c.owners.inodes()[ino]; recent && !ok {
+				if unknown == nil {
+					unknown = map[uint64]int32{}
+				}
+				unknown[ino] = int32(i)
 			}
 		}
 	}
 	var walk walkResult
-	if known {
+	if recent && (len(unknown) == 0 || c.walkHinted(hints, socks, unknown)) {
 		walk = c.walkNew(pids, socks, want)
 	} else {
 		walk = c.walkAll(pids, socks, want)
@@ -171,6 +178,7 @@ func (c *LinuxCollector) attribute(snap *Snapshot, pids []int32) {
 			live[pid] = p
 		} else {
 			delete(c.owners.walked, int32(pid)) // gone: forget what it held
+			delete(c.owners.holds, int32(pid))
 		}
 	}
 	c.procs.prune(live)
@@ -188,10 +196,11 @@ func (c *LinuxCollector) attribute(snap *Snapshot, pids []int32) {
 
 // walkAll reads every process's fds and remembers the result.
 func (c *LinuxCollector) walkAll(pids []int32, socks []Socket, want map[uint64]int32) walkResult {
-	walk := walkOwners(c.procRoot, pids, want)
+	walk := walkOwners(c.procRoot, pids, inMap(want))
 	mem := &ownerMemory{
 		byInode:    make(map[uint64][]int32, len(want)),
 		walked:     make(map[int32]bool, len(pids)),
+		holds:      make(map[int32]bool),
 		unreadable: walk.unreadable,
 		lastFull:   time.Now(),
 	}
@@ -201,6 +210,7 @@ func (c *LinuxCollector) walkAll(pids []int32, socks []Socket, want map[uint64]i
 	for _, h := range walk.hits {
 		ino := socks[h.socket].Inode
 		mem.byInode[ino] = append(mem.byInode[ino], h.pid)
+		mem.holds[h.pid] = true
 	}
 	for _, pid := range pids {
 		mem.walked[pid] = true
@@ -221,17 +231,10 @@ func (c *LinuxCollector) walkNew(pids []int32, socks []Socket, want map[uint64]i
 			fresh = append(fresh, pid)
 		}
 	}
-	for pid := range mem.walked {
-		if !listed[pid] {
-			delete(mem.walked, pid)
-		}
-	}
-	walk := walkOwners(c.procRoot, fresh, want)
+	mem.forgetExited(listed)
+	walk := walkOwners(c.procRoot, fresh, inMap(want))
 	for _, h := range walk.hits {
-		ino := socks[h.socket].Inode
-		if !slices.Contains(mem.byInode[ino], h.pid) {
-			mem.byInode[ino] = append(mem.byInode[ino], h.pid)
-		}
+		mem.add(socks[h.socket].Inode, h.pid)
 	}
 	for _, pid := range fresh {
 		mem.walked[pid] = true
@@ -246,6 +249,95 @@ func (c *LinuxCollector) walkNew(pids []int32, socks []Socket, want map[uint64]i
 		}
 	}
 	return all
+}
+
+// inodes is the holders of every socket known, by inode; nil for no memory.
+func (m *ownerMemory) inodes() map[uint64][]int32 {
+	if m == nil {
+		return nil
+	}
+	return m.byInode
+}
+
+// add remembers that pid holds the socket inode.
+func (m *ownerMemory) add(inode uint64, pid int32) {
+	if !slices.Contains(m.byInode[inode], pid) {
+		m.byInode[inode] = append(m.byInode[inode], pid)
+	}
+	m.holds[pid] = true
+}
+
+// forgetExited forgets the processes no longer listed.
+func (m *ownerMemory) forgetExited(listed map[int32]bool) {
+	for pid := range m.walked {
+		if !listed[pid] {
+			delete(m.walked, pid)
+			delete(m.holds, pid)
+		}
+	}
+}
+
+// walkHinted looks for sockets not seen before (unknown: inode → index)
+// in the fds of the processes the kernel named (hints) only. It reports
+// whether that found every one, which spares a walk of every process.
+func (c *LinuxCollector) walkHinted(hints []int32, socks []Socket, unknown map[uint64]int32) bool {
+	if len(hints) == 0 {
+		return false
+	}
+	slices.Sort(hints)
+	walk := walkOwners(c.procRoot, slices.Compact(hints), inMap(unknown))
+	if len(walk.unreadable) > 0 {
+		return false
+	}
+	mem := c.owners
+	for _, h := range walk.hits {
+		mem.add(socks[h.socket].Inode, h.pid)
+	}
+	for ino := range unknown {
+		if _, ok := mem.byInode[ino]; !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// ownersUnchanged reports whether the owners the last collection found
+// still hold, reading no more than new processes' fds: no process that
+// held a socket has exited, and no new one holds a known socket. New
+// processes that hold none are remembered as read.
+func (c *LinuxCollector) ownersUnchanged(pids []int32) bool {
+	mem := c.owners
+	if mem == nil || time.Since(mem.lastFull) >= fullWalkEvery {
+		return false
+	}
+	listed := make(map[int32]bool, len(pids))
+	var fresh []int32
+	for _, pid := range pids {
+		listed[pid] = true
+		if !mem.walked[pid] {
+			fresh = append(fresh, pid)
+		}
+	}
+	for pid := range mem.holds {
+		if !listed[pid] {
+			return false
+		}
+	}
+	mem.forgetExited(listed)
+	if len(fresh) == 0 {
+		return true
+	}
+	walk := walkOwners(c.procRoot, fresh, func(inode uint64) (int32, bool) {
+		_, ok := mem.byInode[inode]
+		return 0, ok
+	})
+	if len(walk.hits) > 0 || len(walk.unreadable) > 0 {
+		return false
+	}
+	for _, pid := range fresh {
+		mem.walked[pid] = true
+	}
+	return true
 }
 
 // pidList renders up to limit PIDs as "pid 1, 2, 3 and 4 more".

@@ -61,11 +61,7 @@ func (c *LinuxCollector) enumerate(q Query, snap *Snapshot, d nsDiscovery) ([]So
 	if len(snap.Namespaces) == 0 {
 		return nil, fmt.Errorf("%w: %q", ErrNoNamespace, q.NetNS)
 	}
-	if d.unreadable > 0 {
-		snap.Complete = false
-		snap.Warnings = append(snap.Warnings, fmt.Sprintf("could not see the network namespace of %s; their namespaces' sockets may be missing",
-			safetext.Count(d.unreadable, "process", "processes")))
-	}
+	d.warn(snap)
 	for src, n := range e.malformed {
 		if n > 0 {
 			snap.Warnings = append(snap.Warnings, fmt.Sprintf("skipped %d malformed entries in %s", n, src))
@@ -80,6 +76,15 @@ func (c *LinuxCollector) enumerate(q Query, snap *Snapshot, d nsDiscovery) ([]So
 		snap.Source = "netlink"
 	}
 	return socks, nil
+}
+
+// warn says, in snap, how many processes' namespaces could not be seen.
+func (d nsDiscovery) warn(snap *Snapshot) {
+	if d.unreadable > 0 {
+		snap.Complete = false
+		snap.Warnings = append(snap.Warnings, fmt.Sprintf("could not see the network namespace of %s; their namespaces' sockets may be missing",
+			safetext.Count(d.unreadable, "process", "processes")))
+	}
 }
 
 // enumerateIn lists the sockets of every wanted table in one namespace:

@@ -32,7 +32,7 @@ func TestFixtureWalkOwners(t *testing.T) {
 	}
 	// Socket indexes by inode: 1001 is shared by sshd and its session.
 	want := map[uint64]int32{1001: 0, 1002: 1, 1003: 2, 2001: 3, 3001: 4, 9: 5}
-	res := walkOwners(fixtureProc, pids, want)
+	res := walkOwners(fixtureProc, pids, inMap(want))
 	got := map[int32][]int32{}
 	for _, h := range res.hits {
 		got[h.socket] = append(got[h.socket], h.pid)

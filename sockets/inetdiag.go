@@ -43,6 +43,40 @@ func inetDiagRequest(family, protocol uint8, states uint32, seq uint32) []byte {
 	return b
 }
 
+// inetDiagLookup builds a SOCK_DIAG_BY_FAMILY request for the one TCP
+// socket with these ends (not a dump): the kernel looks it up in its
+// connection hash, as a packet from remote to local would be, and answers
+// with it or with ENOENT. Where no connection matches, the kernel may
+// answer with a listener on the local port instead: callers check the
+// ends of what comes back.
+func inetDiagLookup(local, remote netip.AddrPort, seq uint32) []byte {
+	family := uint8(afInet6)
+	if local.Addr().Is4() {
+		family = afInet
+	}
+	b := inetDiagRequest(family, ipprotoTCP, ^uint32(0), seq)
+	binary.NativeEndian.PutUint16(b[6:], nlmFRequest)
+	id := b[nlmsgHdrLen+8:] // struct inet_diag_sockid
+	binary.BigEndian.PutUint16(id[0:], local.Port())
+	binary.BigEndian.PutUint16(id[2:], remote.Port())
+	putDiagAddr(id[4:20], local.Addr())
+	putDiagAddr(id[20:36], remote.Addr())
+	binary.NativeEndian.PutUint64(id[40:], ^uint64(0)) // INET_DIAG_NOCOOKIE: any socket with these ends
+	return b
+}
+
+// putDiagAddr writes an address as inet_diag_sockid holds it: an IPv4
+// address in the first four bytes, an IPv6 one in all sixteen.
+func putDiagAddr(b []byte, a netip.Addr) {
+	if a.Is4() {
+		v4 := a.As4()
+		copy(b, v4[:])
+		return
+	}
+	v6 := a.As16()
+	copy(b, v6[:])
+}
+
 // parseInetDiag appends the sockets in one buffer of netlink messages to
 // socks. It returns errDumpDone after NLMSG_DONE, the kernel's error for
 // NLMSG_ERROR, and counts messages too short to be an inet_diag_msg.
@@ -112,6 +146,10 @@ func parseInetDiagMsg(b []byte, proto Proto) (Socket, bool) {
 		Inode:  uint64(binary.NativeEndian.Uint32(b[68:])),
 		V6Only: family == afInet6 && v6OnlyAttr(b[inetDiagMsgLen:]),
 		Cookie: binary.NativeEndian.Uint64(b[44:52]), // inet_diag_sockid.idiag_cookie
+		// idiag_timer and idiag_expires: which timer runs (3 for a
+		// timewait socket) and in how many milliseconds it fires.
+		timer:     b[2],
+		expiresMs: binary.NativeEndian.Uint32(b[52:56]),
 	}, true
 }
 

@@ -1,8 +1,10 @@
 package sockets
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"net/netip"
 
 	"golang.org/x/sys/unix"
 )
@@ -54,5 +56,38 @@ func (d *netlinkDumper) dump(family, protocol uint8, proto Proto, states uint32,
 		if err != nil {
 			return socks, malformed, err
 		}
+	}
+}
+
+// lookup reads the one TCP socket with these ends in the dumper's
+// namespace: found is false when the kernel has none (a listener it
+// offers instead does not count).
+func (d *netlinkDumper) lookup(local, remote netip.AddrPort) (s Socket, found bool, err error) {
+	d.seq++
+	if err := unix.Sendto(d.fd, inetDiagLookup(local, remote, d.seq), 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
+		return Socket{}, false, fmt.Errorf("send sock_diag lookup: %w", err)
+	}
+	for {
+		n, _, err := unix.Recvfrom(d.fd, d.buf, 0)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return Socket{}, false, fmt.Errorf("read sock_diag reply: %w", err)
+		}
+		if n < nlmsgHdrLen || binary.NativeEndian.Uint32(d.buf[8:]) != d.seq {
+			continue // an answer to an earlier request that failed midway
+		}
+		socks, _, err := parseInetDiag(d.buf[:n], TCP, nil)
+		switch {
+		case errors.Is(err, unix.ENOENT):
+			return Socket{}, false, nil
+		case err != nil && !errors.Is(err, errDumpDone):
+			return Socket{}, false, err
+		case len(socks) == 0:
+			return Socket{}, false, errors.New("sock_diag lookup: an answer without a socket")
+		}
+		s = socks[0]
+		return s, s.Local == local && s.Remote == remote && s.State != Listen, nil
 	}
 }

@@ -26,12 +26,21 @@ type walkResult struct {
 	vanished   int   // processes that exited during the walk
 }
 
+// match tells whether a socket inode is one a walk looks for, and its
+// index in the snapshot's socket slice.
+type match func(inode uint64) (int32, bool)
+
+// inMap matches the inodes of want (inode → socket index).
+func inMap(want map[uint64]int32) match {
+	return func(inode uint64) (int32, bool) { i, ok := want[inode]; return i, ok }
+}
+
 // walkOwners reads the fd directory of each of pids once and reports, for
-// each fd that is a socket in want (inode → socket index), the holding PID.
+// each fd that is a socket want matches, the holding PID.
 // This is the single pass that replaces a per-socket search: its cost is
 // one readlink per open fd, whatever the number of sockets. The PIDs are
 // split between a few workers, one per CPU.
-func walkOwners(procRoot string, pids []int32, want map[uint64]int32) walkResult {
+func walkOwners(procRoot string, pids []int32, want match) walkResult {
 	if len(pids) == 0 {
 		return walkResult{}
 	}
@@ -82,14 +91,14 @@ func listPIDs(procRoot string) ([]int32, error) {
 // fdWalker holds one worker's reusable buffers.
 type fdWalker struct {
 	procRoot string
-	want     map[uint64]int32
+	want     match
 	dirBuf   []byte
 	linkBuf  []byte
 	path     []byte
 	res      walkResult
 }
 
-func newFdWalker(procRoot string, want map[uint64]int32) *fdWalker {
+func newFdWalker(procRoot string, want match) *fdWalker {
 	return &fdWalker{
 		procRoot: procRoot,
 		want:     want,
@@ -138,7 +147,7 @@ func (w *fdWalker) walk(pid int32) {
 		if err != nil {
 			return
 		}
-		if idx, ok := w.want[inode]; ok {
+		if idx, ok := w.want(inode); ok {
 			w.res.hits = append(w.res.hits, ownerHit{socket: idx, pid: pid})
 		}
 	})

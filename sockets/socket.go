@@ -121,6 +121,24 @@ type Socket struct {
 	// never a later one with the same addresses. 0 when read from
 	// /proc/net, which does not tell.
 	Cookie uint64
+
+	// timer and expiresMs are what sock_diag said of the socket's timer
+	// when read: which one runs (timewaitTimer for the kernel's small
+	// socket that outlives a closed connection) and in how many
+	// milliseconds it fires.
+	timer     uint8
+	expiresMs uint32
+}
+
+// timewaitTimer is sock_diag's idiag_timer for a timewait socket: one in
+// TIME_WAIT, or an orphaned FIN_WAIT2 the kernel keeps the same way.
+const timewaitTimer = 3
+
+// same reports whether a and b are the same socket in the same state, as
+// the kernel reported them; owners are not compared.
+func (s *Socket) same(o *Socket) bool {
+	return s.Proto == o.Proto && s.Local == o.Local && s.Remote == o.Remote && s.State == o.State &&
+		s.UID == o.UID && s.Inode == o.Inode && s.V6Only == o.V6Only && s.NetNS == o.NetNS && s.Cookie == o.Cookie
 }
 
 // IPVersion returns 4 or 6, the family of the socket (an IPv6 socket with an

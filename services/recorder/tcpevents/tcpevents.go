@@ -11,6 +11,17 @@ import (
 // ErrClosed is returned by Read once the Reader is closed.
 var ErrClosed = os.ErrClosed
 
+// Options choose what a Reader reports. The zero value is the recorder's.
+type Options struct {
+	// EveryChange reports every state change of every TCP socket, not
+	// only those that open or end a lifetime: what a table kept up to
+	// date between full reads needs.
+	EveryChange bool
+	// RingBytes sizes the ring buffer: a power of two, a multiple of the
+	// page size; 0 means 16 MiB.
+	RingBytes uint32
+}
+
 // Kind says what an Event reports.
 type Kind uint8
 
@@ -21,8 +32,8 @@ const (
 	// listener), LISTEN, or CLOSE. The local port reads 0 in SYN_SENT
 	// (not chosen yet) and in CLOSE (already given back).
 	StateChange Kind = 1
-	// Accepted is a process taking an arrived connection with accept().
-	// It names the socket and the process only.
+	// Accepted is a process taking an arrived connection with accept():
+	// the socket, its ends and the process; no cookie, no states.
 	Accepted Kind = 2
 )
 
@@ -31,7 +42,7 @@ type Event struct {
 	Kind Kind
 	Time time.Time
 	// Sock is the socket's kernel address: its identity while it lives,
-	// and the only one an Accepted event carries.
+	// and the one an Accepted event carries besides its ends.
 	Sock uint64
 	// Cookie is sock_diag's idiag_cookie for the socket, as a netlink
 	// dump reports it.

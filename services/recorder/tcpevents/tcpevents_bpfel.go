@@ -42,6 +42,7 @@ const (
 	tcpEventsProgStateChange = "state_change"
 	tcpEventsVarAccept4Nr    = "accept4_nr"
 	tcpEventsVarAcceptNr     = "accept_nr"
+	tcpEventsVarEveryChange  = "every_change"
 	tcpEventsVarUnusedEvent  = "unused_event"
 )
 
@@ -105,6 +106,7 @@ type tcpEventsMapSpecs struct {
 type tcpEventsVariableSpecs struct {
 	Accept4Nr   *ebpf.VariableSpec `ebpf:"accept4_nr"`
 	AcceptNr    *ebpf.VariableSpec `ebpf:"accept_nr"`
+	EveryChange *ebpf.VariableSpec `ebpf:"every_change"`
 	UnusedEvent *ebpf.VariableSpec `ebpf:"unused_event"`
 }
 
@@ -145,6 +147,7 @@ func (m *tcpEventsMaps) Close() error {
 type tcpEventsVariables struct {
 	Accept4Nr   *ebpf.Variable `ebpf:"accept4_nr"`
 	AcceptNr    *ebpf.Variable `ebpf:"accept_nr"`
+	EveryChange *ebpf.Variable `ebpf:"every_change"`
 	UnusedEvent *ebpf.Variable `ebpf:"unused_event"`
 }
 

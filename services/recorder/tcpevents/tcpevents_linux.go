@@ -27,11 +27,14 @@ type Reader struct {
 	ring  *ringbuf.Reader
 }
 
-// Open loads the program into the kernel and attaches it. It needs root
+// Open loads the recorder's program (Options{}); see OpenWith.
+func Open() (*Reader, error) { return OpenWith(Options{}) }
+
+// OpenWith loads the program into the kernel and attaches it. It needs root
 // (CAP_BPF and CAP_PERFMON, or CAP_SYS_ADMIN), a kernel with BTF
 // tracepoints (5.5 and later; 5.12 for socket cookies), and no lockdown
 // forbidding BPF; the error says which step failed.
-func Open() (*Reader, error) {
+func OpenWith(opts Options) (*Reader, error) {
 	if err := rlimit.RemoveMemlock(); err != nil {
 		return nil, fmt.Errorf("eBPF: lifting the locked-memory limit: %w", err)
 	}
@@ -44,6 +47,14 @@ func Open() (*Reader, error) {
 	}
 	if err := spec.Variables[tcpEventsVarAccept4Nr].Set(acceptSyscalls[1]); err != nil {
 		return nil, fmt.Errorf("eBPF: setting accept4's number: %w", err)
+	}
+	if opts.EveryChange {
+		if err := spec.Variables[tcpEventsVarEveryChange].Set(uint8(1)); err != nil {
+			return nil, fmt.Errorf("eBPF: asking for every change: %w", err)
+		}
+	}
+	if opts.RingBytes != 0 {
+		spec.Maps["events"].MaxEntries = opts.RingBytes
 	}
 	r := &Reader{}
 	if err := spec.LoadAndAssign(&r.objs, nil); err != nil {
@@ -101,6 +112,31 @@ func (r *Reader) Read(ev *Event) error {
 	return nil
 }
 
+// Poll calls fn with every event waiting, without waiting for more. ev is
+// reused between calls.
+func (r *Reader) Poll(fn func(ev *Event)) error {
+	var rec ringbuf.Record
+	var raw tcpEventsEvent
+	var ev Event
+	r.ring.SetDeadline(time.Unix(1, 0)) // in the past: read what waits, then stop
+	for {
+		err := r.ring.ReadInto(&rec)
+		switch {
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			return nil
+		case errors.Is(err, ringbuf.ErrClosed), errors.Is(err, ringbuf.ErrFlushed):
+			return ErrClosed
+		case err != nil:
+			return fmt.Errorf("eBPF: reading the ring buffer: %w", err)
+		case len(rec.RawSample) < eventSize:
+			return fmt.Errorf("eBPF: a %d-byte event, shorter than %d", len(rec.RawSample), eventSize)
+		}
+		unmarshal(rec.RawSample, &raw)
+		decode(&raw, &ev)
+		fn(&ev)
+	}
+}
+
 // eventSize is the size of struct event.
 const eventSize = int(unsafe.Sizeof(tcpEventsEvent{}))
 
@@ -148,9 +184,6 @@ func decode(raw *tcpEventsEvent, ev *Event) {
 		comm[i] = byte(raw.Comm[i])
 	}
 	ev.Comm = string(comm)
-	if ev.Kind != StateChange {
-		return
-	}
 	rport := binary.BigEndian.Uint16(binary.NativeEndian.AppendUint16(nil, raw.RemotePort))
 	switch raw.Family {
 	case unix.AF_INET:

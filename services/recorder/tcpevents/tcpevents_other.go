@@ -8,9 +8,15 @@ import "errors"
 type Reader struct{}
 
 // Open says eBPF is not available on this system.
-func Open() (*Reader, error) {
+func Open() (*Reader, error) { return OpenWith(Options{}) }
+
+// OpenWith says eBPF is not available on this system.
+func OpenWith(Options) (*Reader, error) {
 	return nil, errors.New("eBPF: not available on this operating system or architecture")
 }
+
+// Poll returns ErrClosed.
+func (*Reader) Poll(func(*Event)) error { return ErrClosed }
 
 // Read returns ErrClosed.
 func (*Reader) Read(*Event) error { return ErrClosed }

@@ -10,6 +10,10 @@
  * an arriving connection changes state in softirq, on whatever process the
  * CPU happened to run, so its owner comes from accept() instead.
  *
+ * With every_change set (the dashboard's incremental table), every state
+ * change goes to user space: the table must follow ESTABLISHED to FIN_WAIT1
+ * and the rest as a fresh dump would show them.
+ *
  * A full ring buffer drops the event and counts it in lost: never silently. */
 #include "types.h"
 #include <bpf/bpf_helpers.h>
@@ -123,10 +127,13 @@ static __always_inline void fill_ends(struct event *e, const struct sock *sk)
 	}
 }
 
+/* Set by the loader: report every state change, not only a lifetime's ends. */
+volatile const __u8 every_change = 0;
+
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(state_change, struct sock *sk, int old_state, int new_state)
 {
-	if (new_state != TCP_SYN_SENT && new_state != TCP_SYN_RECV &&
+	if (!every_change && new_state != TCP_SYN_SENT && new_state != TCP_SYN_RECV &&
 	    new_state != TCP_LISTEN && new_state != TCP_CLOSE &&
 	    !(new_state == TCP_ESTABLISHED && old_state == TCP_SYN_SENT))
 		return 0;
@@ -193,6 +200,7 @@ int BPF_PROG(accepted, struct pt_regs *regs, long ret)
 	struct event *e = reserve(sk, EVENT_ACCEPT);
 	if (!e)
 		return 0;
+	fill_ends(e, sk);
 	set_process(e);
 	submit(e);
 	return 0;

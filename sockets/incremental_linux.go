@@ -1,0 +1,382 @@
+package sockets
+
+import (
+	"maps"
+	"net/netip"
+	"slices"
+	"time"
+)
+
+// Resync is how long an IncrementalCollector trusts its table by default:
+// a full collection then reads every socket and owner again, so nothing it
+// could not follow (a half-open connection, a socket passed to another
+// process) stays wrong longer.
+const Resync = 30 * time.Second
+
+// maxLookups bounds the sockets one refresh reads again one by one: past
+// it, one full dump costs less.
+const maxLookups = 4096
+
+// IncrementalCollector keeps the TCP connections it last read and, between
+// full collections, reads again only those the kernel reports changed (a
+// ChangeFeed). Listeners and UDP sockets, few and cheap to list, are read
+// afresh every time. When nothing changed it returns the last snapshot's
+// sockets as they were: the same slice, which callers may take as "nothing
+// to judge again". Only the zero-filter query of its first call is kept
+// up to date; any other query, a lost change or a new namespace makes a
+// full collection.
+type IncrementalCollector struct {
+	full   *LinuxCollector
+	feed   ChangeFeed
+	resync time.Duration
+
+	q          Query
+	last       *Snapshot
+	lastFull   time.Time
+	conns      []Socket           // TCP sockets in the connection hash; owners not set
+	at         map[connKey]int32  // conns by ends
+	byCookie   map[uint64]connKey // conns by cookie
+	expiry     map[connKey]time.Time
+	pending    map[uint64]uint64 // SYN_SENT sockets whose port is not known yet: address → namespace
+	live       []Socket          // listeners and UDP sockets, last read; owners not set
+	unreadable int               // processes whose namespace could not be seen, last time
+	dumpers    map[uint64]*netlinkDumper
+	changes    []TCPChange
+
+	// Stats counts what each refresh did, for traces and tests.
+	Stats IncrementalStats
+}
+
+// IncrementalStats counts an IncrementalCollector's refreshes by kind.
+type IncrementalStats struct {
+	Full      int // full collections
+	Unchanged int // refreshes that found nothing changed
+	Changed   int // refreshes that read some sockets again
+	Lookups   int // sockets read again one by one
+}
+
+// connKey names a TCP connection: its ends in its namespace.
+type connKey struct {
+	ns            uint64
+	local, remote netip.AddrPort
+}
+
+// NewIncrementalCollector returns a collector that follows feed between
+// full collections every resync (Resync if 0).
+func NewIncrementalCollector(feed ChangeFeed, resync time.Duration) *IncrementalCollector {
+	if resync <= 0 {
+		resync = Resync
+	}
+	return &IncrementalCollector{full: NewLinuxCollector("/proc", Auto), feed: feed, resync: resync,
+		dumpers: map[uint64]*netlinkDumper{}}
+}
+
+// Close closes the sock_diag sockets it keeps open, one per namespace.
+func (c *IncrementalCollector) Close() error {
+	for ns, d := range c.dumpers {
+		d.close()
+		delete(c.dumpers, ns)
+	}
+	return nil
+}
+
+// Collect takes a snapshot of the sockets q asks for.
+func (c *IncrementalCollector) Collect(q Query) (*Snapshot, error) {
+	if c.last == nil || q != c.q || time.Since(c.lastFull) >= c.resync {
+		return c.collectFull(q)
+	}
+	changes, lost, err := c.feed.Changes(c.changes[:0])
+	c.changes = changes[:0]
+	if err != nil || lost {
+		return c.collectFull(q)
+	}
+	snap, ok := c.refresh(changes)
+	if !ok {
+		return c.collectFull(q)
+	}
+	return snap, nil
+}
+
+// collectFull reads everything, and keeps what it read as the table.
+func (c *IncrementalCollector) collectFull(q Query) (*Snapshot, error) {
+	c.feed.Changes(c.changes[:0]) // what happened before is in the dump
+	pids, err := listPIDs(c.full.procRoot)
+	if err != nil {
+		return nil, err
+	}
+	c.unreadable = discoverNamespaces(c.full.procRoot, pids).unreadable
+	snap, err := c.full.Collect(q)
+	if err != nil {
+		return nil, err
+	}
+	c.q, c.last, c.lastFull = q, snap, time.Now()
+	c.conns, c.live = nil, nil
+	c.at, c.byCookie = map[connKey]int32{}, map[uint64]connKey{}
+	c.expiry, c.pending = map[connKey]time.Time{}, map[uint64]uint64{}
+	for _, s := range snap.Sockets {
+		s.Processes = nil
+		if s.Proto == TCP && s.State != Listen {
+			c.put(s, c.lastFull)
+		} else {
+			c.live = append(c.live, s)
+		}
+	}
+	entered := map[uint64]bool{}
+	for _, ns := range snap.Namespaces {
+		entered[ns.Inode] = ns.Entered
+	}
+	for ns, d := range c.dumpers {
+		if !entered[ns] {
+			d.close()
+			delete(c.dumpers, ns)
+		}
+	}
+	c.Stats.Full++
+	return snap, nil
+}
+
+// refresh brings the table up to date from changes; ok is false when only
+// a full collection can (a namespace came or went, one cannot be read, too
+// much changed).
+func (c *IncrementalCollector) refresh(changes []TCPChange) (snap *Snapshot, ok bool) {
+	now := time.Now()
+	pids, err := listPIDs(c.full.procRoot)
+	if err != nil {
+		return nil, false
+	}
+	d := discoverNamespaces(c.full.procRoot, pids)
+	var targets []nsTarget
+	for _, t := range d.targets {
+		if c.q.NetNS.matches(&t.Namespace, d.self) {
+			t.Namespace.Path, t.Entered = t.path, true
+			targets = append(targets, t)
+		}
+	}
+	if !c.sameNamespaces(targets) {
+		return nil, false
+	}
+	live := make([]Socket, 0, len(c.live))
+	for _, t := range targets {
+		if live, ok = c.readLive(t, live); !ok {
+			return nil, false
+		}
+	}
+	dirty, hints := c.dirty(changes, now)
+	if len(dirty) > maxLookups {
+		return nil, false
+	}
+	changed := !slices.EqualFunc(live, c.live, func(a, b Socket) bool { return a.same(&b) })
+	for k := range dirty {
+		s, found, err := c.dumpers[k.ns].lookup(k.local, k.remote)
+		if err != nil {
+			return nil, false
+		}
+		c.Stats.Lookups++
+		changed = c.apply(k, s, found, now) || changed
+	}
+	waiting := map[uint64]bool{}
+	for _, ns := range c.pending {
+		waiting[ns] = true
+	}
+	for ns := range waiting {
+		more, ok := c.readSynSent(ns, now)
+		if !ok {
+			return nil, false
+		}
+		changed = changed || more
+	}
+	c.live = live
+	snap = &Snapshot{Time: now, Complete: c.last.Complete, Source: c.last.Source, Warnings: c.last.Warnings}
+	for _, t := range targets {
+		snap.Namespaces = append(snap.Namespaces, t.Namespace)
+	}
+	if !changed && d.unreadable == c.unreadable && c.full.ownersUnchanged(pids) {
+		snap.Sockets = c.last.Sockets
+		c.Stats.Unchanged++
+		c.last = snap
+		return snap, true
+	}
+	snap.Complete, snap.Warnings, c.unreadable = true, nil, d.unreadable
+	d.warn(snap)
+	snap.Sockets = make([]Socket, 0, len(c.conns)+len(live))
+	snap.Sockets = append(append(snap.Sockets, c.conns...), live...)
+	c.full.attribute(snap, pids, hints)
+	c.Stats.Changed++
+	c.last = snap
+	return snap, true
+}
+
+// sameNamespaces reports whether targets are the namespaces the table
+// holds, each with a sock_diag socket open in it (opened here if needed).
+func (c *IncrementalCollector) sameNamespaces(targets []nsTarget) bool {
+	if len(targets) != len(c.last.Namespaces) {
+		return false
+	}
+	for i, t := range targets {
+		if c.last.Namespaces[i].Inode != t.Inode || !c.last.Namespaces[i].Entered {
+			return false
+		}
+		if c.dumpers[t.Inode] != nil {
+			continue
+		}
+		var d *netlinkDumper
+		var err error
+		if t.self {
+			d, err = newNetlinkDumper()
+		} else {
+			d, err = newNetlinkDumperIn(t.path)
+		}
+		if err != nil {
+			return false
+		}
+		c.dumpers[t.Inode] = d
+	}
+	return true
+}
+
+// readLive appends the listeners and UDP sockets of namespace t.
+func (c *IncrementalCollector) readLive(t nsTarget, live []Socket) ([]Socket, bool) {
+	nl := c.dumpers[t.Inode]
+	for _, tb := range tables {
+		if !tb.wanted(c.q) {
+			continue
+		}
+		states := ^uint32(0)
+		if tb.proto == TCP {
+			states = 1 << Listen
+		}
+		before := len(live)
+		var bad int
+		var err error
+		live, bad, err = nl.dump(tb.family, tb.protocol, tb.proto, states, live)
+		if err != nil || bad > 0 {
+			return live, false
+		}
+		for i := before; i < len(live); i++ {
+			live[i].NetNS = t.Inode
+		}
+	}
+	return live, true
+}
+
+// dirty lists the connections to read again: those the changes name, and
+// TIME_WAIT sockets whose time is up. hints are the processes the changes
+// name.
+func (c *IncrementalCollector) dirty(changes []TCPChange, now time.Time) (map[connKey]bool, []int32) {
+	dirty := map[connKey]bool{}
+	var hints []int32
+	for _, ch := range changes {
+		if c.dumpers[ch.NetNS] == nil {
+			continue // a namespace the query does not read
+		}
+		if ch.PID > 0 {
+			hints = append(hints, int32(ch.PID))
+		}
+		if ch.New == Listen || ch.Old == Listen {
+			continue // listeners are read every time
+		}
+		if ch.New == SynSent && ch.Local.Port() == 0 {
+			c.pending[ch.Sock] = ch.NetNS
+			continue
+		}
+		delete(c.pending, ch.Sock)
+		if k, ok := c.byCookie[ch.Cookie]; ok && ch.Cookie != 0 {
+			dirty[k] = true
+		}
+		if ch.Local.Port() != 0 && ch.Remote.Port() != 0 {
+			dirty[connKey{ch.NetNS, ch.Local, ch.Remote}] = true
+		}
+	}
+	for k, at := range c.expiry {
+		if !now.Before(at) {
+			dirty[k] = true
+		}
+	}
+	return dirty, hints
+}
+
+// readSynSent reads the connections of namespace ns waiting for an answer
+// (SYN_SENT), whose ports the changes could not name.
+func (c *IncrementalCollector) readSynSent(ns uint64, now time.Time) (changed, ok bool) {
+	var found []Socket
+	for _, tb := range tables {
+		if tb.proto != TCP || !tb.wanted(c.q) {
+			continue
+		}
+		var err error
+		if found, _, err = c.dumpers[ns].dump(tb.family, tb.protocol, TCP, 1<<SynSent, found); err != nil {
+			return false, false
+		}
+	}
+	for _, s := range found {
+		s.NetNS = ns
+		changed = c.apply(connKey{ns, s.Local, s.Remote}, s, true, now) || changed
+	}
+	maps.DeleteFunc(c.pending, func(_, in uint64) bool { return in == ns })
+	return changed, true
+}
+
+// apply records what a lookup of k found, and reports whether the table
+// changed.
+func (c *IncrementalCollector) apply(k connKey, s Socket, found bool, now time.Time) bool {
+	i, had := c.at[k]
+	if !found {
+		if !had {
+			return false
+		}
+		c.remove(k, i)
+		return true
+	}
+	s.NetNS = k.ns
+	if had && c.conns[i].same(&s) {
+		c.expire(k, s, now)
+		return false
+	}
+	if had {
+		c.remove(k, i)
+	}
+	c.put(s, now)
+	return true
+}
+
+// put adds s to the table.
+func (c *IncrementalCollector) put(s Socket, now time.Time) {
+	k := connKey{s.NetNS, s.Local, s.Remote}
+	c.at[k] = int32(len(c.conns))
+	c.conns = append(c.conns, s)
+	if s.Cookie != 0 {
+		c.byCookie[s.Cookie] = k
+	}
+	c.expire(k, s, now)
+}
+
+// expire notes when a timewait socket is to be read again: a TIME_WAIT
+// one when it is due to go; an orphaned FIN_WAIT2 one, which turns to
+// TIME_WAIT when the peer's FIN comes, at every refresh. No event marks
+// either: the kernel's timewait sockets change state without one.
+func (c *IncrementalCollector) expire(k connKey, s Socket, now time.Time) {
+	switch {
+	case s.timer != timewaitTimer:
+		delete(c.expiry, k)
+	case s.State == TimeWait:
+		c.expiry[k] = now.Add(time.Duration(s.expiresMs) * time.Millisecond)
+	default:
+		c.expiry[k] = now
+	}
+}
+
+// remove takes the connection at index i out, moving the last into its
+// place.
+func (c *IncrementalCollector) remove(k connKey, i int32) {
+	delete(c.byCookie, c.conns[i].Cookie)
+	delete(c.expiry, k)
+	delete(c.at, k)
+	last := int32(len(c.conns) - 1)
+	if i != last {
+		moved := c.conns[last]
+		c.conns[i] = moved
+		c.at[connKey{moved.NetNS, moved.Local, moved.Remote}] = i
+	}
+	c.conns[last] = Socket{}
+	c.conns = c.conns[:last]
+}

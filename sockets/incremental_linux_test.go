@@ -1,0 +1,190 @@
+package sockets_test
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/portwarden/portwarden/services/recorder/tcpevents"
+	"github.com/portwarden/portwarden/sockets"
+	"github.com/portwarden/portwarden/sockets/sockettest"
+)
+
+// churn is a server and its clients in one process, changing its sockets
+// one step at a time on "step": new connections, closes from either end
+// (TIME_WAIT on both sides), a listener that comes and goes, a UDP socket,
+// a connection that waits for an answer that never comes (SYN_SENT), and a
+// child that shares its sockets for one step, then exits.
+const churn = `
+import os, socket, sys, time
+srv = socket.socket(); srv.bind(("127.0.0.1", 7000)); srv.listen(512)
+srv6 = socket.socket(socket.AF_INET6); srv6.bind(("::1", 7000)); srv6.listen(512)
+pairs, toggled, udp, waiting, child = [], None, None, None, 0
+step = 0
+print("ready", flush=True)
+for line in sys.stdin:
+    step += 1
+    for i in range(12):
+        fam, ln, addr = (socket.AF_INET6, srv6, "::1") if i % 3 == 0 else (socket.AF_INET, srv, "127.0.0.1")
+        c = socket.socket(fam); c.connect((addr, 7000)); s, _ = ln.accept(); pairs.append((c, s))
+    for c, s in pairs[:3]:   # the client closes first: TIME_WAIT at the client
+        c.close(); s.close()
+    for c, s in pairs[3:6]:  # the server closes first: TIME_WAIT at the server
+        s.close(); c.close()
+    c, s = pairs[6]; c.close()   # half closed: CLOSE_WAIT at the server, FIN_WAIT2 at the client
+    pairs = pairs[7:]
+    if toggled: toggled.close(); toggled = None
+    else: toggled = socket.socket(); toggled.bind(("127.0.0.1", 7001)); toggled.listen()
+    if udp: udp.close(); udp = None
+    else: udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); udp.bind(("127.0.0.1", 7002))
+    if waiting: waiting.close()
+    waiting = socket.socket(); waiting.setblocking(False)
+    try: waiting.connect(("192.0.2.99", 80))
+    except BlockingIOError: pass
+    if child: os.kill(child, 9); os.waitpid(child, 0); child = 0
+    else:
+        child = os.fork()
+        if child == 0:
+            time.sleep(3600); os._exit(0)
+    print("done", step, flush=True)
+`
+
+// TestIncrementalEqualsFullUnderChurn drives real sockets through every
+// kind of change and, after each round, compares the incremental table
+// with a full collection made just after it: sockets, states, cookies and
+// owners must be the same, and the incremental collector must not have
+// fallen back to a full collection to get there.
+func TestIncrementalEqualsFullUnderChurn(t *testing.T) {
+	ns := sockettest.NamespaceForTest(t, "pwinc")
+	for _, args := range [][]string{
+		// A link whose far end answers nobody: a SYN to 192.0.2.99 waits.
+		{"link", "add", "pwinc0", "type", "veth", "peer", "name", "pwinc1"},
+		{"addr", "add", "192.0.2.1/24", "dev", "pwinc0"},
+		{"link", "set", "pwinc0", "up"}, {"link", "set", "pwinc1", "up"},
+		{"neigh", "add", "192.0.2.99", "lladdr", "02:00:00:00:00:99", "dev", "pwinc0", "nud", "permanent"},
+	} {
+		if err := ns.IP(args...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	feed, err := tcpevents.OpenFeed()
+	if err != nil {
+		t.Fatalf("eBPF (root, BTF) is needed: %v", err)
+	}
+	defer feed.Close()
+
+	cmd := exec.Command("ip", "netns", "exec", ns.Name, "python3", "-c", churn)
+	stdin, _ := cmd.StdinPipe()
+	stdout, _ := cmd.StdoutPipe()
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { stdin.Close(); cmd.Process.Kill(); cmd.Wait() }()
+	lines := bufio.NewScanner(stdout)
+	expect := func(prefix string) {
+		t.Helper()
+		if !lines.Scan() || !strings.HasPrefix(lines.Text(), prefix) {
+			t.Fatalf("churn: want %q, got %q (%v)", prefix, lines.Text(), lines.Err())
+		}
+	}
+	expect("ready")
+
+	q := sockets.Query{NetNS: sockets.NetNSFilter(ns.Name)}
+	inc := sockets.NewIncrementalCollector(feed, time.Hour)
+	defer inc.Close()
+	if _, err := inc.Collect(q); err != nil {
+		t.Fatal(err)
+	}
+	for round := 1; round <= 6; round++ {
+		fmt.Fprintln(stdin, "step")
+		expect("done")
+		settled := settle(t, q)
+		got, err := inc.Collect(q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := collectFull(t, q)
+		if d := tableDiff(table(want), table(got)); d != "" {
+			t.Fatalf("round %d: the incremental table differs from a full collection (- full, + incremental):\n%s", round, d)
+		}
+		if !slices.Equal(table(want), settled) {
+			t.Fatalf("round %d: the sockets changed while being compared; the churn did not settle:\n%s", round, tableDiff(settled, table(want)))
+		}
+		if n := len(got.Sockets); n < 20 {
+			t.Fatalf("round %d: %d sockets; the churn made more", round, n)
+		}
+	}
+	if inc.Stats.Full != 1 || inc.Stats.Changed < 6 || inc.Stats.Lookups == 0 {
+		t.Fatalf("stats %+v: want one full collection, then a refresh reading changed sockets each round", inc.Stats)
+	}
+	// Nothing changes now: the same sockets come back, not read again.
+	before, _ := inc.Collect(q)
+	after, _ := inc.Collect(q)
+	if len(after.Sockets) == 0 || &before.Sockets[0] != &after.Sockets[0] {
+		t.Fatalf("a refresh with nothing changed built a new table (stats %+v)", inc.Stats)
+	}
+}
+
+// settle waits until two full collections in a row agree and no socket is
+// half way through a close, and returns that table.
+func settle(t *testing.T, q sockets.Query) []string {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	prev := table(collectFull(t, q))
+	for time.Now().Before(deadline) {
+		cur := table(collectFull(t, q))
+		if slices.Equal(prev, cur) && !slices.ContainsFunc(cur, func(s string) bool {
+			return strings.Contains(s, "FIN_WAIT1") || strings.Contains(s, "LAST_ACK") || strings.Contains(s, "CLOSING")
+		}) {
+			return cur
+		}
+		prev = cur
+	}
+	t.Fatal("the namespace's sockets did not settle in 10s")
+	return nil
+}
+
+func collectFull(t *testing.T, q sockets.Query) *sockets.Snapshot {
+	t.Helper()
+	snap, err := sockets.NewLinuxCollector("/proc", sockets.Netlink).Collect(q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return snap
+}
+
+// table renders every socket and its owners, sorted.
+func table(snap *sockets.Snapshot) []string {
+	var rows []string
+	for _, s := range snap.Sockets {
+		var pids []string
+		for _, p := range s.Processes {
+			pids = append(pids, fmt.Sprint(p.PID, "/", p.StartTicks))
+		}
+		rows = append(rows, fmt.Sprintf("%s %s uid=%d v6only=%v cookie=%d ns=%d by %s",
+			s.ID(), s.State, s.UID, s.V6Only, s.Cookie, s.NetNS, strings.Join(pids, ",")))
+	}
+	slices.Sort(rows)
+	return rows
+}
+
+func tableDiff(want, got []string) string {
+	var b strings.Builder
+	for _, w := range want {
+		if !slices.Contains(got, w) {
+			fmt.Fprintln(&b, "-", w)
+		}
+	}
+	for _, g := range got {
+		if !slices.Contains(want, g) {
+			fmt.Fprintln(&b, "+", g)
+		}
+	}
+	return b.String()
+}
