@@ -15,6 +15,7 @@ import (
 	"io"
 	"net/netip"
 	"os"
+	"reflect"
 	"slices"
 	"strconv"
 	"sync"
@@ -59,6 +60,10 @@ type Options struct {
 	// Session is the admin's own session, which actions must not cut by
 	// accident; nil means this process's (action.CurrentSession).
 	Session *action.Session
+	// Changes, when set, tells the collector which TCP sockets changed
+	// between refreshes, so that it reads only those again (the
+	// dashboard's, from the kernel's events).
+	Changes sockets.ChangeFeed
 	// HistoryPath is the flight recorder's record each inspection reads
 	// its recent lifetimes from (the dashboard's History view); "" reads
 	// none.
@@ -78,6 +83,8 @@ type App struct {
 	mu        sync.Mutex // serialises collections; guards the fields below
 	collector sockets.Collector
 	lastBase  *baseline.Baseline // the last baseline that loaded
+	merged    *mergedBaseline    // lastBase with Options.Internal
+	last      *judgement         // the last verdicts, with what they were judged on
 	rulesets  rulesets           // each namespace's firewall, by namespace inode
 }
 
@@ -100,7 +107,11 @@ func New(opts Options) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &App{opts: opts, catalog: cat, log: audit.Log{Path: opts.AuditPath}, collector: sockets.NewCollector(),
+	collector := sockets.NewCollector()
+	if opts.Changes != nil {
+		collector = sockets.NewCollectorFollowing(opts.Changes)
+	}
+	a := &App{opts: opts, catalog: cat, log: audit.Log{Path: opts.AuditPath}, collector: collector,
 		containers: container.NewResolver(container.DefaultEngines()), rulesets: rulesets{},
 		signs: signs.NewReader(procRoot, "/")}
 	if opts.Session != nil {
@@ -153,7 +164,9 @@ func (a *App) Inspect(q sockets.Query) (*Inspection, error) {
 	in := &Inspection{}
 	in.Host, _ = os.Hostname()
 	if base, err := baseline.Load(a.opts.BaselinePath); err == nil {
-		a.lastBase = base
+		if a.lastBase == nil || !reflect.DeepEqual(base, a.lastBase) {
+			a.lastBase = base // else the same one: verdicts judged against it may stand
+		}
 	} else {
 		in.BaselineErr = err
 		if a.lastBase == nil {
@@ -162,9 +175,12 @@ func (a *App) Inspect(q sockets.Query) (*Inspection, error) {
 	}
 	in.Baseline = a.lastBase
 	if len(a.opts.Internal) > 0 {
-		merged := *in.Baseline
-		merged.Internal = append(slices.Clone(merged.Internal), a.opts.Internal...)
-		in.Baseline = &merged
+		if a.merged == nil || a.merged.from != a.lastBase {
+			merged := *in.Baseline
+			merged.Internal = append(slices.Clone(merged.Internal), a.opts.Internal...)
+			a.merged = &mergedBaseline{from: a.lastBase, merged: &merged}
+		}
+		in.Baseline = a.merged.merged
 	}
 	if q.NetNS == "" {
 		q.NetNS = a.opts.NetNS
@@ -208,6 +224,12 @@ func (a *App) judge(in *Inspection) {
 	in.Containers = a.containers.Index(in.Snapshot, sockets.ReadCgroup)
 	a.readDNAT(in)
 	ifs, _ := verdict.LocalInterfaces() // without names, interfaces show as addresses
+	on := judgedOn{sockets: in.Snapshot.Sockets, baseline: in.Baseline, firewalls: in.firewalls, blocks: in.Blocks,
+		containers: in.Containers, interfaces: ifs, signs: in.Signs}
+	if a.last != nil && a.last.on.same(&on) {
+		in.Judged = a.last.judged // nothing it depends on changed
+		return
+	}
 	assessor := &verdict.Assessor{Catalog: a.catalog, Baseline: in.Baseline, Interfaces: ifs,
 		Contained: func(s *sockets.Socket) *verdict.Containment {
 			c := in.Containers.Inside(s)
@@ -228,6 +250,7 @@ func (a *App) judge(in *Inspection) {
 		assessor.Signs = func(p *sockets.Process) []signs.Sign { return in.Signs[p.PID] }
 	}
 	in.Judged = assessor.Assess(in.Snapshot)
+	a.last = &judgement{on: on, judged: in.Judged}
 }
 
 // Origin tells how a process was started.

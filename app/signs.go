@@ -35,20 +35,15 @@ func (a *App) readSigns(snap *sockets.Snapshot) map[int][]signs.Sign {
 	}
 	out := map[int][]signs.Sign{}
 	seen := map[int]uint64{}
-	for i := range snap.Sockets {
-		for _, p := range snap.Sockets[i].Processes {
-			if _, done := seen[p.PID]; done {
-				continue
-			}
-			seen[p.PID] = p.StartTicks
-			found, warnings := a.signs.Of(p, network)
-			if len(found) > 0 {
-				out[p.PID] = found
-			}
-			for _, w := range warnings {
-				if !slices.Contains(snap.Warnings, w) {
-					snap.Warnings = append(snap.Warnings, w)
-				}
+	for _, p := range snap.Holders() {
+		seen[p.PID] = p.StartTicks
+		found, warnings := a.signs.Of(p, network)
+		if len(found) > 0 {
+			out[p.PID] = found
+		}
+		for _, w := range warnings {
+			if !slices.Contains(snap.Warnings, w) {
+				snap.Warnings = append(snap.Warnings, w)
 			}
 		}
 	}

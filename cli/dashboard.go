@@ -12,6 +12,7 @@ import (
 	"github.com/portwarden/portwarden/app"
 	"github.com/portwarden/portwarden/services/audit"
 	"github.com/portwarden/portwarden/services/history"
+	"github.com/portwarden/portwarden/services/recorder/tcpevents"
 	"github.com/portwarden/portwarden/sockets"
 	"github.com/portwarden/portwarden/ui"
 )
@@ -48,6 +49,17 @@ Exit codes: 0 ok, 1 found (check), refused or failed, 2 bad usage or error.`,
 				}
 				defer f.Close()
 				opts.Trace = f
+			}
+			// The kernel's TCP events keep the table between full reads,
+			// where they can be had (root, BTF); else every refresh
+			// reads everything, as it did.
+			if os.Geteuid() == 0 {
+				if feed, err := tcpevents.OpenFeed(); err == nil {
+					defer feed.Close()
+					opts.Changes = feed
+				} else if opts.Trace != nil {
+					fmt.Fprintf(opts.Trace, "# every refresh reads every socket: %v\n", err)
+				}
 			}
 			a, err := g.newApp(opts)
 			if err != nil {

@@ -37,7 +37,11 @@ type LinuxCollector struct {
 	method   Method
 	procs    *processCache
 	owners   *ownerMemory
-	lastSize int // sockets seen last time: sizes the next slice up front
+	// ownerTrust is how long remembered owners are trusted before a
+	// full walk: fullWalkEvery, or an IncrementalCollector's resync
+	// period, as the kernel names the processes of new sockets there.
+	ownerTrust time.Duration
+	lastSize   int // sockets seen last time: sizes the next slice up front
 }
 
 // ownerMemory is what the last walks found.
@@ -55,7 +59,7 @@ func NewCollector() Collector { return NewLinuxCollector("/proc", Auto) }
 // NewLinuxCollector returns a collector reading procRoot (normally "/proc")
 // and enumerating sockets by method.
 func NewLinuxCollector(procRoot string, method Method) *LinuxCollector {
-	return &LinuxCollector{procRoot: procRoot, method: method, procs: newProcessCache(procRoot)}
+	return &LinuxCollector{procRoot: procRoot, method: method, procs: newProcessCache(procRoot), ownerTrust: fullWalkEvery}
 }
 
 // table is one kernel socket table.
@@ -117,7 +121,7 @@ func (c *LinuxCollector) Collect(q Query) (*Snapshot, error) {
 func (c *LinuxCollector) attribute(snap *Snapshot, pids, hints []int32) {
 	socks := snap.Sockets
 	want := make(map[uint64]int32, len(socks))
-	recent := c.owners != nil && time.Since(c.owners.lastFull) < fullWalkEvery
+	recent := c.owners != nil && time.Since(c.owners.lastFull) < c.ownerTrust
 	var unknown map[uint64]int32
 	for i := range socks {
 		if ino := socks[i].Inode; ino != 0 {
@@ -182,6 +186,13 @@ func (c *LinuxCollector) attribute(snap *Snapshot, pids, hints []int32) {
 		}
 	}
 	c.procs.prune(live)
+	held := make(map[int]*Process, len(live))
+	for _, h := range walk.hits {
+		if p := single[int(h.pid)]; p != nil {
+			held[p.PID] = p
+		}
+	}
+	snap.holders = holdersOf(held)
 
 	if len(walk.unreadable) > 0 {
 		snap.Complete = false
@@ -307,7 +318,7 @@ func (c *LinuxCollector) walkHinted(hints []int32, socks []Socket, unknown map[u
 // processes that hold none are remembered as read.
 func (c *LinuxCollector) ownersUnchanged(pids []int32) bool {
 	mem := c.owners
-	if mem == nil || time.Since(mem.lastFull) >= fullWalkEvery {
+	if mem == nil || time.Since(mem.lastFull) >= c.ownerTrust {
 		return false
 	}
 	listed := make(map[int32]bool, len(pids))

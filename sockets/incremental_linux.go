@@ -40,6 +40,8 @@ type IncrementalCollector struct {
 	pending    map[uint64]uint64 // SYN_SENT sockets whose port is not known yet: address → namespace
 	live       []Socket          // listeners and UDP sockets, last read; owners not set
 	unreadable int               // processes whose namespace could not be seen, last time
+	complete   bool              // the collector's own word on the last table;
+	warnings   []string          // callers add their warnings to a snapshot's
 	dumpers    map[uint64]*netlinkDumper
 	changes    []TCPChange
 
@@ -67,8 +69,9 @@ func NewIncrementalCollector(feed ChangeFeed, resync time.Duration) *Incremental
 	if resync <= 0 {
 		resync = Resync
 	}
-	return &IncrementalCollector{full: NewLinuxCollector("/proc", Auto), feed: feed, resync: resync,
-		dumpers: map[uint64]*netlinkDumper{}}
+	full := NewLinuxCollector("/proc", Auto)
+	full.ownerTrust = resync
+	return &IncrementalCollector{full: full, feed: feed, resync: resync, dumpers: map[uint64]*netlinkDumper{}}
 }
 
 // Close closes the sock_diag sockets it keeps open, one per namespace.
@@ -110,6 +113,7 @@ func (c *IncrementalCollector) collectFull(q Query) (*Snapshot, error) {
 		return nil, err
 	}
 	c.q, c.last, c.lastFull = q, snap, time.Now()
+	c.complete, c.warnings = snap.Complete, slices.Clone(snap.Warnings)
 	c.conns, c.live = nil, nil
 	c.at, c.byCookie = map[connKey]int32{}, map[uint64]connKey{}
 	c.expiry, c.pending = map[connKey]time.Time{}, map[uint64]uint64{}
@@ -186,12 +190,12 @@ func (c *IncrementalCollector) refresh(changes []TCPChange) (snap *Snapshot, ok 
 		changed = changed || more
 	}
 	c.live = live
-	snap = &Snapshot{Time: now, Complete: c.last.Complete, Source: c.last.Source, Warnings: c.last.Warnings}
+	snap = &Snapshot{Time: now, Complete: c.complete, Source: c.last.Source, Warnings: slices.Clone(c.warnings)}
 	for _, t := range targets {
 		snap.Namespaces = append(snap.Namespaces, t.Namespace)
 	}
 	if !changed && d.unreadable == c.unreadable && c.full.ownersUnchanged(pids) {
-		snap.Sockets = c.last.Sockets
+		snap.Sockets, snap.holders = c.last.Sockets, c.last.holders
 		c.Stats.Unchanged++
 		c.last = snap
 		return snap, true
@@ -201,6 +205,7 @@ func (c *IncrementalCollector) refresh(changes []TCPChange) (snap *Snapshot, ok 
 	snap.Sockets = make([]Socket, 0, len(c.conns)+len(live))
 	snap.Sockets = append(append(snap.Sockets, c.conns...), live...)
 	c.full.attribute(snap, pids, hints)
+	c.complete, c.warnings = snap.Complete, slices.Clone(snap.Warnings)
 	c.Stats.Changed++
 	c.last = snap
 	return snap, true

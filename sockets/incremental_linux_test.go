@@ -29,6 +29,14 @@ step = 0
 print("ready", flush=True)
 for line in sys.stdin:
     step += 1
+    if line.startswith("fork"):  # only the owners change: no socket does
+        child = os.fork()
+        if child == 0:
+            time.sleep(3600); os._exit(0)
+        print("done", step, flush=True); continue
+    if line.startswith("reap"):
+        os.kill(child, 9); os.waitpid(child, 0); child = 0
+        print("done", step, flush=True); continue
     for i in range(12):
         fam, ln, addr = (socket.AF_INET6, srv6, "::1") if i % 3 == 0 else (socket.AF_INET, srv, "127.0.0.1")
         c = socket.socket(fam); c.connect((addr, 7000)); s, _ = ln.accept(); pairs.append((c, s))
@@ -101,8 +109,10 @@ func TestIncrementalEqualsFullUnderChurn(t *testing.T) {
 	if _, err := inc.Collect(q); err != nil {
 		t.Fatal(err)
 	}
-	for round := 1; round <= 6; round++ {
-		fmt.Fprintln(stdin, "step")
+	steps := []string{"step", "step", "step", "step", "fork", "reap", "step", "step"}
+	for i, step := range steps {
+		round := i + 1
+		fmt.Fprintln(stdin, step)
 		expect("done")
 		settled := settle(t, q)
 		got, err := inc.Collect(q)
@@ -120,7 +130,7 @@ func TestIncrementalEqualsFullUnderChurn(t *testing.T) {
 			t.Fatalf("round %d: %d sockets; the churn made more", round, n)
 		}
 	}
-	if inc.Stats.Full != 1 || inc.Stats.Changed < 6 || inc.Stats.Lookups == 0 {
+	if inc.Stats.Full != 1 || inc.Stats.Changed < len(steps) || inc.Stats.Lookups == 0 {
 		t.Fatalf("stats %+v: want one full collection, then a refresh reading changed sockets each round", inc.Stats)
 	}
 	// Nothing changes now: the same sockets come back, not read again.

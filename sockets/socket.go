@@ -241,6 +241,33 @@ type Snapshot struct {
 	// Namespaces are the network namespaces the sockets live in, the
 	// host's first.
 	Namespaces []Namespace
+
+	holders []*Process // set by the collector that found them; see Holders
+}
+
+// Holders returns every process holding a socket of the snapshot, once
+// each, ascending by PID. The slice is shared: treat it as read-only.
+func (snap *Snapshot) Holders() []*Process {
+	if snap.holders != nil {
+		return snap.holders
+	}
+	byPID := map[int]*Process{}
+	for i := range snap.Sockets {
+		for _, p := range snap.Sockets[i].Processes {
+			byPID[p.PID] = p
+		}
+	}
+	return holdersOf(byPID)
+}
+
+// holdersOf lists processes by PID, ascending; never nil.
+func holdersOf(byPID map[int]*Process) []*Process {
+	out := make([]*Process, 0, len(byPID))
+	for _, p := range byPID {
+		out = append(out, p)
+	}
+	slices.SortFunc(out, func(a, b *Process) int { return a.PID - b.PID })
+	return out
 }
 
 // Holds reports whether process pid holds s.

@@ -42,11 +42,13 @@ type Model struct {
 
 	frame    *app.Inspection
 	frameSeq int64
-	summary  verdict.Summary
-	loaded   bool
-	paused   bool
-	inflight bool
-	ticking  bool // a tick is scheduled: one chain of refreshes, never two
+	// unchanged marks a frame whose verdicts are the last frame's.
+	unchanged bool
+	summary   verdict.Summary
+	loaded    bool
+	paused    bool
+	inflight  bool
+	ticking   bool // a tick is scheduled: one chain of refreshes, never two
 
 	detailOpen   bool
 	warningsOpen bool // the lower pane shows every warning, whole
@@ -262,10 +264,16 @@ func (m *Model) onFrame(msg frameMsg) tea.Cmd {
 	if m.status != "" && m.cfg.Now().Sub(m.statusAt) > statusTTL {
 		m.status, m.statusErr = "", false // an old message or a cleared error
 	}
+	// The backend hands back the same verdicts when nothing changed:
+	// then the summary and the rows built from them stand too.
+	same := m.frame != nil && sameJudged(m.frame.Judged, msg.frame.Judged)
 	m.frame = msg.frame
 	m.frameSeq++
 	m.loaded = true
-	m.summary = verdict.Summarize(m.frame.Judged, verdict.DefaultPolicy())
+	if !same {
+		m.summary = verdict.Summarize(m.frame.Judged, verdict.DefaultPolicy())
+	}
+	m.unchanged = same
 	m.showFrame()
 	return tea.Batch(m.tick(), m.fetchDetail())
 }
@@ -280,9 +288,18 @@ func (m *Model) showFrame() {
 	t := m.table()
 	first := m.seen[m.view] == 0 || m.seen[m.view] != m.frameSeq-1
 	m.seen[m.view] = m.frameSeq
+	if m.unchanged && !first && !m.view.socketless() && !t.marked() {
+		return // the rows shown are this frame's already
+	}
 	now := m.cfg.Now()
 	expired := func(since int64) bool { return now.Sub(time.Unix(0, since)) >= m.cfg.GoneAfter }
 	t.replace(m.buildRows(t), m.frameSeq, first, now.UnixNano(), expired)
+}
+
+// sameJudged reports whether a and b are the same verdicts: the same
+// slice, not merely equal ones.
+func sameJudged(a, b []verdict.Judged) bool {
+	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
 }
 
 // buildRows offers the current view's rows to its table for this frame;

@@ -150,6 +150,17 @@ func (t *table) replace(fresh []*row, gen int64, first bool, now int64, expired 
 	t.refilter()
 }
 
+// marked reports whether a row shows as new or gone: the next refresh
+// has marks to clear, even when nothing else changed.
+func (t *table) marked() bool {
+	for _, r := range t.rows {
+		if r.status != statusSteady {
+			return true
+		}
+	}
+	return false
+}
+
 // sort orders every row by the current sort column: on the first frame and
 // when the admin asks, never on a plain refresh.
 func (t *table) sort() {

@@ -46,20 +46,13 @@ func (r *Resolver) Index(snap *sockets.Snapshot, cgroupOf func(pid int) string) 
 	if len(snap.Namespaces) > 0 && snap.Namespaces[0].Host {
 		x.hostNS = snap.Namespaces[0].Inode
 	}
-	seen := map[int]bool{}
-	for i := range snap.Sockets {
-		for _, p := range snap.Sockets[i].Processes {
-			if seen[p.PID] {
-				continue
-			}
-			seen[p.PID] = true
-			if ref, ok := FromCgroup(p.Cgroup); ok {
-				x.byPID[p.PID] = x.info(r, ref)
-			}
-			if p.Name == "docker-proxy" {
-				if proto, host, _, ok := proxyTarget(p.Cmdline); ok {
-					x.proxied[proxyKey{proto, host}] = true
-				}
+	for _, p := range snap.Holders() {
+		if ref, ok := FromCgroup(p.Cgroup); ok {
+			x.byPID[p.PID] = x.info(r, ref)
+		}
+		if p.Name == "docker-proxy" {
+			if proto, host, _, ok := proxyTarget(p.Cmdline); ok {
+				x.proxied[proxyKey{proto, host}] = true
 			}
 		}
 	}
