@@ -13,8 +13,10 @@
 # (the median of 9 runs), so each phase's CPU per refresh is also given as
 # a ratio to it: the figure issue 24 asks for.
 # Refreshes are counted exactly from the dashboard's --trace file. Needs root, go, tmux,
-# python3. Bars (issue 4): steady < 200 B/refresh, one-row < 2 KB/refresh,
-# CPU < 15% of one core at 2 s with 50k sockets.
+# python3. Bars: steady < 200 B/refresh, one-row < 2 KB/refresh, CPU < 15% of
+# one core at 2 s with 50k connections (issue 4); at 50k connections, CPU per
+# refresh ≤ 0.5× one `ss -tuan` steady and ≤ 1.0× with one row changing
+# (issue 24: the dashboard follows the kernel's TCP events as root).
 set -euo pipefail
 
 secs=30
@@ -127,14 +129,27 @@ echo "|---|---|---|---|---|---|---|---|---|---|"
 cat "$work/rows"
 echo
 status=0
-while IFS='|' read -r _ scale name _ _ _ per _ _ pct _; do
-	scale=${scale// /} name=${name// /} per=${per// /} pct=${pct//[ %]/}
+# bar WHAT VALUE LIMIT: passes when VALUE < LIMIT (≤ with "le").
+bar() {
+	local what=$1 v=$2 l=$3 op=${4:-lt}
+	if awk -v v="$v" -v l="$l" -v op="$op" 'BEGIN {exit !(op == "le" ? v <= l : v < l)}'; then
+		echo "- PASS $what: $v ${op/lt/<} $l"
+	else
+		echo "- FAIL $what: $v, over $l"; status=1
+	fi
+}
+while IFS='|' read -r _ scale name _ _ _ per _ _ pct ratio; do
+	scale=${scale// /} name=${name// /} per=${per// /} pct=${pct//[ %]/} ratio=${ratio// /}
 	case $name in
-	ss-tuan) continue ;;
-	steady) lim=200 ;;
-	one-row) lim=2048 ;;
-	cpu) [[ $scale == 50000/200 ]] || continue; per=$pct lim=15 ;;
+	steady) bar "$scale steady bytes/refresh" "$per" 200 ;;
+	one-row) bar "$scale one-row bytes/refresh" "$per" 2048 ;;
+	cpu) [[ $scale == 50000/200 ]] && bar "$scale cpu % of a core at 2s" "$pct" 15 ;;
 	esac
-	if awk -v v="$per" -v l="$lim" 'BEGIN {exit !(v < l)}'; then echo "- PASS $scale $name: $per < $lim"; else echo "- FAIL $scale $name: $per ≥ $lim"; status=1; fi
+	if [[ $scale == 50000/200 ]]; then
+		case $name in
+		steady) bar "$scale steady CPU/refresh × ss -tuan" "$ratio" 0.5 le ;;
+		one-row) bar "$scale one-row CPU/refresh × ss -tuan" "$ratio" 1.0 le ;;
+		esac
+	fi
 done <"$work/rows"
 exit $status
