@@ -17,7 +17,7 @@ import (
 // container's socket, rare and richer, goes through encoding/json.
 func appendSocket(b []byte, j *verdict.Judged, ns *sockets.Namespace, containers *container.Index, slow func(Socket) []byte) []byte {
 	s, v := j.Socket, j.Verdict
-	if containers.Of(s) != nil || containers.ForwardOf(s) != nil || v.Signs != nil {
+	if containers.Of(s) != nil || containers.ForwardOf(s) != nil {
 		return append(b, slow(SocketOf(j, ns, containers))...)
 	}
 	b = append(b, `{"proto":"`...)
@@ -55,6 +55,26 @@ func appendSocket(b []byte, j *verdict.Judged, ns *sockets.Namespace, containers
 		b = appendString(b, p.User)
 		b = append(b, `,"uid":`...)
 		b = strconv.AppendUint(b, uint64(p.UID), 10)
+		if i < len(v.Signs) && len(v.Signs[i]) > 0 {
+			b = append(b, `,"signs":[`...)
+			for k, sg := range v.Signs[i] {
+				if k > 0 {
+					b = append(b, ',')
+				}
+				b = append(b, `{"sign":`...)
+				b = appendString(b, string(sg.Code))
+				b = append(b, `,"detail":`...)
+				b = appendString(b, sg.Detail)
+				b = append(b, `,"risk":`...)
+				b = appendString(b, sg.Risk.String())
+				if sg.Ack != "" {
+					b = append(b, `,"acknowledged":`...)
+					b = appendString(b, sg.Ack)
+				}
+				b = append(b, '}')
+			}
+			b = append(b, ']')
+		}
 		b = append(b, '}')
 	}
 	b = append(b, `],"service":`...)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/portwarden/portwarden/services/catalog"
 	"github.com/portwarden/portwarden/services/firewall"
+	"github.com/portwarden/portwarden/services/signs"
 	"github.com/portwarden/portwarden/services/verdict"
 	"github.com/portwarden/portwarden/sockets"
 )
@@ -63,5 +64,9 @@ func FuzzFastJSON(f *testing.F) {
 			Firewall: &firewall.Decision{Reach: firewall.ReachUnknown, Verdict: firewall.VerdictUnknown, Chain: nsName, Handle: uint64(port),
 				Rule: reason, Why: name, Sources: []netip.Prefix{netip.MustParsePrefix("2001:db8::/32")}}}}
 		checkSame(t, j, &sockets.Namespace{Inode: 9, Name: nsName})
+		// The same socket, its process showing signs of a rogue process.
+		j.Verdict.Signs = [][]signs.Sign{{{Code: signs.Code(reason), Detail: exe, Risk: catalog.High},
+			{Code: signs.ExeDeleted, Detail: name, Risk: catalog.Medium, Ack: nsName}}}
+		checkSame(t, j, nil)
 	})
 }
