@@ -43,10 +43,11 @@ type LinuxCollector struct {
 	// period, as the kernel names the processes of new sockets there.
 	ownerTrust time.Duration
 	// scanner lists every process's sockets in one pass where the kernel
-	// allows (see scanAll); scanErr says why it does not.
+	// allows (see startScan); scanErr says why it does not.
 	scanner  *sockfiles.Scanner
 	scanErr  error
-	lastSize int // sockets seen last time: sizes the next slice up front
+	scan     <-chan scanned // the scan started for this collection, if any
+	lastSize int            // sockets seen last time: sizes the next slice up front
 }
 
 // NewCollector returns the collector for this operating system.
@@ -99,8 +100,15 @@ func (c *LinuxCollector) Collect(q Query) (*Snapshot, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list processes: %w", err)
 	}
+	if c.owners == nil || time.Since(c.owners.lastFull) >= c.ownerTrust {
+		c.scan = c.startScan() // every owner will be read: start now
+	}
 	socks, err := c.enumerate(q, snap, discoverNamespaces(c.procRoot, pids))
 	if err != nil {
+		if c.scan != nil {
+			<-c.scan
+			c.scan = nil
+		}
 		return nil, err
 	}
 	snap.Sockets = socks
@@ -122,7 +130,7 @@ func (c *LinuxCollector) attribute(snap *Snapshot, pids, hints []int32) {
 	for i := range socks {
 		if ino := socks[i].Inode; ino != 0 {
 			want[ino] = int32(i)
-			if _, ok := c.owners.inodes()[ino]; recent && !ok {
+			if recent && !c.owners.knows(ino) {
 				if unknown == nil {
 					unknown = map[uint64]int32{}
 				}

@@ -132,8 +132,21 @@ func (c *LinuxCollector) enumerateIn(q Query, snap *Snapshot, ns nsTarget, socks
 		counts = readSockstat(procNet)
 	}
 	malformed, usedProc, usedNetlink := e.malformed, false, false
+	bothTCP := false // both TCP tables read in one dump
+	if nl != nil && !counts.ok && tables[0].wanted(q) && tables[1].wanted(q) {
+		before := len(socks)
+		var bad int
+		var err error
+		socks, bad, err = nl.dumpTCP(tables[0].stateMask(q), socks)
+		if err == nil {
+			bothTCP, usedNetlink = true, true
+			malformed["netlink tcp+tcp6"] += bad
+		} else {
+			socks = socks[:before] // each table on its own, below
+		}
+	}
 	for _, t := range tables {
-		if !t.wanted(q) {
+		if !t.wanted(q) || (bothTCP && t.proto == TCP) {
 			continue
 		}
 		if counts.ok && nl != nil {

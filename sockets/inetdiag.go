@@ -15,6 +15,8 @@ const (
 	nlmsgDone       = 3
 	nlmsgError      = 2
 	sockDiagByFam   = 20
+	tcpDiagGetSock  = 18 // TCPDIAG_GETSOCK: the older request, both families at once
+	inetDiagOldLen  = 60 // struct inet_diag_req
 	inetDiagMsgLen  = 72
 	inetDiagReqLen  = 56
 	nlmFRequest     = 0x1
@@ -40,6 +42,20 @@ func inetDiagRequest(family, protocol uint8, states uint32, seq uint32) []byte {
 	b[16] = family
 	b[17] = protocol
 	binary.NativeEndian.PutUint32(b[20:], states)
+	return b
+}
+
+// tcpDiagRequest builds a TCPDIAG_GETSOCK dump request for the TCP
+// sockets of both families whose state bit is in states (struct
+// inet_diag_req: the family is not asked, so the kernel walks its hash
+// once for both).
+func tcpDiagRequest(states uint32, seq uint32) []byte {
+	b := make([]byte, nlmsgHdrLen+inetDiagOldLen)
+	binary.NativeEndian.PutUint32(b[0:], uint32(len(b)))
+	binary.NativeEndian.PutUint16(b[4:], tcpDiagGetSock)
+	binary.NativeEndian.PutUint16(b[6:], nlmFRequest|nlmFDump)
+	binary.NativeEndian.PutUint32(b[8:], seq)
+	binary.NativeEndian.PutUint32(b[nlmsgHdrLen+4+48:], states) // after family, lengths, ext and the sockid
 	return b
 }
 
@@ -98,7 +114,7 @@ func parseInetDiag(buf []byte, proto Proto, socks []Socket) ([]Socket, int, erro
 					return socks, malformed, fmt.Errorf("netlink: sock_diag: %w", syscall.Errno(errno))
 				}
 			}
-		case sockDiagByFam:
+		case sockDiagByFam, tcpDiagGetSock:
 			if s, ok := parseInetDiagMsg(body, proto); ok {
 				socks = append(socks, s)
 			} else {

@@ -34,7 +34,19 @@ func (d *netlinkDumper) close() error { return unix.Close(d.fd) }
 // in states, and counts malformed messages.
 func (d *netlinkDumper) dump(family, protocol uint8, proto Proto, states uint32, socks []Socket) ([]Socket, int, error) {
 	d.seq++
-	req := inetDiagRequest(family, protocol, states, d.seq)
+	return d.run(inetDiagRequest(family, protocol, states, d.seq), proto, socks)
+}
+
+// dumpTCP appends every TCP socket of both families whose state bit is in
+// states: one walk of the kernel's hash (the older TCPDIAG_GETSOCK request,
+// which asks for no family), where a dump per family walks it twice.
+func (d *netlinkDumper) dumpTCP(states uint32, socks []Socket) ([]Socket, int, error) {
+	d.seq++
+	return d.run(tcpDiagRequest(states, d.seq), TCP, socks)
+}
+
+// run sends a dump request and appends what comes back.
+func (d *netlinkDumper) run(req []byte, proto Proto, socks []Socket) ([]Socket, int, error) {
 	if err := unix.Sendto(d.fd, req, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
 		return socks, 0, fmt.Errorf("send sock_diag request: %w", err)
 	}

@@ -10,10 +10,14 @@ import (
 
 // ownerMemory is what the last walks found.
 type ownerMemory struct {
-	byInode    map[uint64][]int32 // holders of each socket; empty when none was found
-	walked     map[int32]bool     // processes whose fds are known
-	holds      map[int32]bool     // processes found holding a socket
-	unreadable []int              // processes whose fds could not be read
+	// byInode is the holder of each socket known: a PID, noHolder when
+	// none was found, or severalHolders (then shared lists them). Most
+	// sockets have one holder: no slice each for 100k of them.
+	byInode    map[uint64]int32
+	shared     map[uint64][]int32
+	walked     map[int32]bool // processes whose fds are known
+	holds      map[int32]bool // processes found holding a socket
+	unreadable []int          // processes whose fds could not be read
 	lastFull   time.Time
 }
 
@@ -24,19 +28,18 @@ func (c *LinuxCollector) walkAll(pids []int32, socks []Socket, want map[uint64]i
 		walk = walkOwners(c.procRoot, pids, inMap(want))
 	}
 	mem := &ownerMemory{
-		byInode:    make(map[uint64][]int32, len(want)),
+		byInode:    make(map[uint64]int32, len(want)),
+		shared:     map[uint64][]int32{},
 		walked:     make(map[int32]bool, len(pids)),
 		holds:      make(map[int32]bool),
 		unreadable: walk.unreadable,
 		lastFull:   time.Now(),
 	}
 	for ino := range want {
-		mem.byInode[ino] = nil // known: holders, if any, are added below
+		mem.byInode[ino] = noHolder // known: holders, if any, are added below
 	}
 	for _, h := range walk.hits {
-		ino := socks[h.socket].Inode
-		mem.byInode[ino] = append(mem.byInode[ino], h.pid)
-		mem.holds[h.pid] = true
+		mem.add(socks[h.socket].Inode, h.pid)
 	}
 	for _, pid := range pids {
 		mem.walked[pid] = true
@@ -45,25 +48,58 @@ func (c *LinuxCollector) walkAll(pids []int32, socks []Socket, want map[uint64]i
 	return walk
 }
 
-// scanAll finds the holders of the sockets in want with the kernel's
-// task-file iterator where it can be loaded (root, BTF, /proc being the
-// host's): one pass in the kernel instead of a readlink per fd. ok is
-// false where it cannot; the walk of /proc/*/fd does the work then.
-func (c *LinuxCollector) scanAll(want map[uint64]int32) (walk walkResult, ok bool) {
+// heldSocket is one socket a process holds, as the kernel's task-file
+// iterator lists it.
+type heldSocket struct {
+	pid   int32
+	inode uint64
+}
+
+// scanned is what one run of the iterator found.
+type scanned struct {
+	held []heldSocket
+	err  error
+}
+
+// startScan runs the kernel's task-file iterator in the background where
+// it can be loaded (root, BTF, /proc being the host's): one pass in the
+// kernel instead of a readlink per fd, beside the netlink dump. It
+// returns nil where it cannot; the walk of /proc/*/fd does the work then.
+func (c *LinuxCollector) startScan() <-chan scanned {
 	if c.procRoot != "/proc" || os.Geteuid() != 0 || c.scanErr != nil {
-		return walk, false
+		return nil
 	}
 	if c.scanner == nil {
 		if c.scanner, c.scanErr = sockfiles.Open(); c.scanErr != nil {
-			return walk, false
+			return nil
 		}
 	}
-	err := c.scanner.Scan(func(pid int32, inode uint64) {
-		if idx, ok := want[inode]; ok {
-			walk.hits = append(walk.hits, ownerHit{socket: idx, pid: pid})
+	out := make(chan scanned, 1)
+	go func() {
+		var s scanned
+		s.err = c.scanner.Scan(func(pid int32, inode uint64) { s.held = append(s.held, heldSocket{pid, inode}) })
+		out <- s
+	}()
+	return out
+}
+
+// scanAll finds the holders of the sockets in want from the scan started
+// with this collection, if one was; ok is false otherwise.
+func (c *LinuxCollector) scanAll(want map[uint64]int32) (walk walkResult, ok bool) {
+	if c.scan == nil {
+		return walk, false
+	}
+	s := <-c.scan
+	c.scan = nil
+	if s.err != nil {
+		return walk, false
+	}
+	for _, h := range s.held {
+		if idx, ok := want[h.inode]; ok {
+			walk.hits = append(walk.hits, ownerHit{socket: idx, pid: h.pid})
 		}
-	})
-	return walk, err == nil
+	}
+	return walk, true
 }
 
 // walkNew reads only the fds of processes not walked before; every socket
@@ -89,7 +125,15 @@ func (c *LinuxCollector) walkNew(pids []int32, socks []Socket, want map[uint64]i
 	mem.unreadable = append(mem.unreadable, walk.unreadable...)
 	all := walkResult{vanished: walk.vanished, unreadable: slices.Clone(mem.unreadable)}
 	for i := range socks {
-		for _, pid := range mem.byInode[socks[i].Inode] {
+		switch pid := mem.byInode[socks[i].Inode]; pid {
+		case noHolder:
+		case severalHolders:
+			for _, pid := range mem.shared[socks[i].Inode] {
+				if mem.walked[pid] {
+					all.hits = append(all.hits, ownerHit{socket: int32(i), pid: pid})
+				}
+			}
+		default:
 			if mem.walked[pid] {
 				all.hits = append(all.hits, ownerHit{socket: int32(i), pid: pid})
 			}
@@ -98,20 +142,35 @@ func (c *LinuxCollector) walkNew(pids []int32, socks []Socket, want map[uint64]i
 	return all
 }
 
-// inodes is the holders of every socket known, by inode; nil for no memory.
-func (m *ownerMemory) inodes() map[uint64][]int32 {
+// Markers in ownerMemory.byInode.
+const (
+	noHolder       int32 = 0
+	severalHolders int32 = -1
+)
+
+// knows reports whether the socket inode was seen by the last walks.
+func (m *ownerMemory) knows(inode uint64) bool {
 	if m == nil {
-		return nil
+		return false
 	}
-	return m.byInode
+	_, ok := m.byInode[inode]
+	return ok
 }
 
 // add remembers that pid holds the socket inode.
 func (m *ownerMemory) add(inode uint64, pid int32) {
-	if !slices.Contains(m.byInode[inode], pid) {
-		m.byInode[inode] = append(m.byInode[inode], pid)
-	}
 	m.holds[pid] = true
+	switch first := m.byInode[inode]; first {
+	case noHolder, pid:
+		m.byInode[inode] = pid
+	case severalHolders:
+		if !slices.Contains(m.shared[inode], pid) {
+			m.shared[inode] = append(m.shared[inode], pid)
+		}
+	default:
+		m.byInode[inode] = severalHolders
+		m.shared[inode] = []int32{first, pid}
+	}
 }
 
 // forgetExited forgets the processes no longer listed.
@@ -141,7 +200,7 @@ func (c *LinuxCollector) walkHinted(hints []int32, socks []Socket, unknown map[u
 		mem.add(socks[h.socket].Inode, h.pid)
 	}
 	for ino := range unknown {
-		if _, ok := mem.byInode[ino]; !ok {
+		if !mem.knows(ino) {
 			return false
 		}
 	}
@@ -175,8 +234,7 @@ func (c *LinuxCollector) ownersUnchanged(pids []int32) bool {
 		return true
 	}
 	walk := walkOwners(c.procRoot, fresh, func(inode uint64) (int32, bool) {
-		_, ok := mem.byInode[inode]
-		return 0, ok
+		return 0, mem.knows(inode)
 	})
 	if len(walk.hits) > 0 || len(walk.unreadable) > 0 {
 		return false
