@@ -186,6 +186,11 @@ func (a *App) Inspect(q sockets.Query) (*Inspection, error) {
 		q.NetNS = a.opts.NetNS
 	}
 	start := time.Now()
+	// The package database's index (for the signs) does not depend on
+	// the sockets: read it beside the collection.
+	preloaded := make(chan struct{})
+	go func() { a.signs.Preload(); close(preloaded) }()
+	defer func() { <-preloaded }()
 	snap, err := a.collector.Collect(q)
 	if err != nil {
 		return nil, fmt.Errorf("collect sockets: %w", err)
@@ -194,6 +199,7 @@ func (a *App) Inspect(q sockets.Query) (*Inspection, error) {
 	in.Snapshot = snap
 	in.firewalls = a.readFirewalls(in)
 	in.Blocks, _ = block.Blocker{}.List() // none readable: none to mark
+	<-preloaded
 	in.Signs = a.readSigns(snap)
 	a.judge(in)
 	if a.opts.HistoryPath != "" {

@@ -4,6 +4,7 @@ package signs
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/md5"
 	"crypto/sha1"
 	"crypto/sha256"
@@ -15,9 +16,11 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
+	"unsafe"
 )
 
 // packages answers which installed package owns a file, and the digest
@@ -26,10 +29,16 @@ import (
 // rpm's (/var/lib/rpm/rpmdb.sqlite). It reads a database again when it
 // changes.
 type packages struct {
-	root   string
-	info   string // …/var/lib/dpkg/info
-	stamp  time.Time
-	owners map[string]string            // path → package (as its .list file is named)
+	root  string
+	info  string // …/var/lib/dpkg/info
+	stamp time.Time
+	// owners indexes every path a package lists by its hash, to the
+	// packages (as their .list files are named) listing a path with it;
+	// a hit is confirmed in the package's list (listed), so no hash
+	// collision ever names a wrong owner.
+	owners map[uint64][]int32
+	pkgs   []string
+	listed map[string]map[string]bool   // package → the paths it lists, read when asked
 	sums   map[string]map[string]string // package → path without the leading "/" → MD5
 	rpm    *rpmDB
 	hashes map[fileKey]string
@@ -67,8 +76,10 @@ func (p *packages) owner(exe string) (pkg string, sum digest, err error) {
 		return "", digest{}, err
 	}
 	for _, alias := range aliases(exe) {
-		if pkg = p.owners[alias]; pkg != "" {
-			return pkg, digest{"md5", p.sum(pkg, alias)}, nil
+		for _, i := range p.owners[pathHash(alias)] {
+			if pkg = p.pkgs[i]; p.lists(pkg)[alias] {
+				return pkg, digest{"md5", p.sum(pkg, alias)}, nil
+			}
 		}
 	}
 	return "", digest{}, nil
@@ -106,21 +117,80 @@ func (p *packages) load() error {
 	if err != nil {
 		return err
 	}
-	owners := make(map[string]string, 1<<17)
+	// A Debian system lists a hundred thousand paths: they are hashed,
+	// not kept, and a list is read again only for a path asked about.
+	owners := make(map[uint64][]int32, 1<<17)
+	pkgs := make([]string, 0, len(lists))
+	buf := make([]byte, 0, 64<<10)
+	nl := []byte{'\n'}
 	for _, l := range lists {
-		pkg := strings.TrimSuffix(filepath.Base(l), ".list")
-		f, err := os.Open(l)
+		b, err := readInto(l, buf)
 		if err != nil {
 			continue // one unreadable list: its files read as unowned; the warning below says so
 		}
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			owners[sc.Text()] = pkg
+		buf = b[:0]
+		i := int32(len(pkgs))
+		pkgs = append(pkgs, strings.TrimSuffix(filepath.Base(l), ".list"))
+		for line := range bytes.Lines(b) {
+			if path := bytes.TrimSuffix(line, nl); len(path) > 0 {
+				h := pathHash(unsafe.String(&path[0], len(path)))
+				if list := owners[h]; !slices.Contains(list, i) {
+					owners[h] = append(list, i)
+				}
+			}
 		}
-		f.Close()
 	}
-	p.owners, p.sums, p.stamp = owners, map[string]map[string]string{}, fi.ModTime()
+	p.owners, p.pkgs, p.stamp = owners, pkgs, fi.ModTime()
+	p.listed, p.sums = map[string]map[string]bool{}, map[string]map[string]string{}
 	return nil
+}
+
+// lists returns the paths package pkg lists, read once.
+func (p *packages) lists(pkg string) map[string]bool {
+	paths, ok := p.listed[pkg]
+	if !ok {
+		paths = map[string]bool{}
+		if b, err := os.ReadFile(filepath.Join(p.info, pkg+".list")); err == nil {
+			for line := range strings.Lines(string(b)) {
+				paths[strings.TrimSuffix(line, "\n")] = true
+			}
+		}
+		p.listed[pkg] = paths
+	}
+	return paths
+}
+
+// pathHash is the index's key for a path (FNV-1a, 64 bits).
+func pathHash(path string) uint64 {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(path); i++ {
+		h ^= uint64(path[i])
+		h *= 1099511628211
+	}
+	return h
+}
+
+// readInto reads the file at path into buf, growing it as needed.
+func readInto(path string, buf []byte) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	buf = buf[:0]
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := f.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
 }
 
 // sum is the MD5 package pkg recorded for path.

@@ -42,6 +42,11 @@ func NewReader(procRoot, dbRoot string) *Reader {
 	return &Reader{procRoot: procRoot, byProc: map[procKey]cached{}, packages: newPackages(dbRoot)}
 }
 
+// Preload reads the package database's index now, where it reads one at
+// all, so that a caller can overlap it with other work; Of would read it
+// at its first question otherwise. Not safe to run beside Of.
+func (r *Reader) Preload() { r.packages.load() }
+
 // Network describes a socket inode that is a TCP or UDP socket ("a TCP
 // connection to 198.51.100.7:4445"); ok is false for any other (a unix
 // socket, a pipe).
