@@ -14,16 +14,28 @@ import (
 // address and port, then remote address and port. Output is deterministic,
 // so two snapshots of the same box diff cleanly.
 func Sort(judged []verdict.Judged) {
+	// Each key is compared only when those before it tie: cmp.Or would
+	// evaluate all seven, two address comparisons among them, every time.
 	slices.SortFunc(judged, func(x, y verdict.Judged) int {
 		a, b := x.Socket, y.Socket
-		return cmp.Or(
-			cmp.Compare(a.Proto, b.Proto),
-			cmp.Compare(a.IPVersion(), b.IPVersion()),
-			a.Local.Addr().Compare(b.Local.Addr()),
-			cmp.Compare(a.Local.Port(), b.Local.Port()),
-			a.Remote.Addr().Compare(b.Remote.Addr()),
-			cmp.Compare(a.Remote.Port(), b.Remote.Port()),
-			cmp.Compare(a.Inode, b.Inode),
-		)
+		if c := cmp.Compare(a.Proto, b.Proto); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(a.IPVersion(), b.IPVersion()); c != 0 {
+			return c
+		}
+		if c := a.Local.Addr().Compare(b.Local.Addr()); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(a.Local.Port(), b.Local.Port()); c != 0 {
+			return c
+		}
+		if c := a.Remote.Addr().Compare(b.Remote.Addr()); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(a.Remote.Port(), b.Remote.Port()); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Inode, b.Inode)
 	})
 }

@@ -112,6 +112,7 @@ type signedProcess struct {
 	signs   []signs.Sign
 	reasons []string
 	risk    catalog.Risk
+	alone   [][]signs.Sign // {signs}: Verdict.Signs of a socket it holds alone, shared
 }
 
 // Where names the container s belongs to, in x, for the baseline's
@@ -184,13 +185,25 @@ func (a *Assessor) signed(s *sockets.Socket, v *Verdict) {
 	if a.Signs == nil {
 		return
 	}
+	if len(s.Processes) == 1 {
+		// The common case, 100k times over on a busy host: the process's
+		// words are shared, clipped so an append copies, not allocated
+		// per socket.
+		sp := a.signedOf(s.Processes[0])
+		if sp.signs == nil {
+			return
+		}
+		v.Signs, v.Risk = sp.alone, max(v.Risk, sp.risk)
+		if len(v.Reasons) == 0 {
+			v.Reasons = slices.Clip(sp.reasons)
+		} else {
+			v.Reasons = append(slices.Clip(sp.reasons), v.Reasons...)
+		}
+		return
+	}
 	var reasons []string
 	for i, p := range s.Processes {
-		sp, ok := a.signedBy[p]
-		if !ok {
-			sp = a.judgeSigns(p)
-			a.signedBy[p] = sp
-		}
+		sp := a.signedOf(p)
 		if sp.signs == nil {
 			continue
 		}
@@ -204,6 +217,16 @@ func (a *Assessor) signed(s *sockets.Socket, v *Verdict) {
 	if reasons != nil {
 		v.Reasons = append(reasons, v.Reasons...)
 	}
+}
+
+// signedOf judges p's signs once per Assess.
+func (a *Assessor) signedOf(p *sockets.Process) signedProcess {
+	sp, ok := a.signedBy[p]
+	if !ok {
+		sp = a.judgeSigns(p)
+		a.signedBy[p] = sp
+	}
+	return sp
 }
 
 // judgeSigns marks the signs the baseline acknowledges for p's binary and
@@ -223,6 +246,7 @@ func (a *Assessor) judgeSigns(p *sockets.Process) signedProcess {
 		sp.risk = max(sp.risk, sg.Risk)
 		sp.reasons = append(sp.reasons, "sign of a rogue process: "+string(sg.Code)+" — "+sg.Detail+" (pid "+strconv.Itoa(p.PID)+")")
 	}
+	sp.alone = [][]signs.Sign{sp.signs}
 	return sp
 }
 
