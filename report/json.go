@@ -1,9 +1,7 @@
 package report
 
 import (
-	"bufio"
 	"bytes"
-	"encoding/json"
 	"io"
 	"time"
 
@@ -231,51 +229,6 @@ func WriteJSON(w io.Writer, host string, snap *sockets.Snapshot, judged []verdic
 		doc.Namespaces = append(doc.Namespaces, Namespace{Inode: n.Inode, Name: optional(n.Name), Host: n.Host, Processes: n.Processes, Entered: n.Entered})
 	}
 	return streamJSON(w, snap, containers, doc, judged, func(*verdict.Judged) bool { return true })
-}
-
-// streamJSON writes doc, whose last field is an empty "sockets" list, with
-// the picked judged sockets streamed into that list one by one.
-func streamJSON(w io.Writer, snap *sockets.Snapshot, containers *container.Index, doc any, judged []verdict.Judged, pick func(*verdict.Judged) bool) error {
-	bw := bufio.NewWriterSize(w, 64<<10)
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(doc); err != nil {
-		return err
-	}
-	head := bytes.TrimSuffix(buf.Bytes(), []byte("[]}\n"))
-	bw.Write(escapeC1(head))
-	bw.WriteByte('[')
-	var encErr error
-	slow := func(s Socket) []byte {
-		buf.Reset()
-		if err := enc.Encode(s); err != nil {
-			encErr = err
-		}
-		return escapeC1(bytes.TrimSuffix(buf.Bytes(), []byte("\n")))
-	}
-	line := make([]byte, 0, 1024)
-	n := 0
-	for i := range judged {
-		if !pick(&judged[i]) {
-			continue
-		}
-		line = line[:0]
-		if n++; n > 1 {
-			line = append(line, ',')
-		}
-		line = append(line, '\n')
-		s := judged[i].Socket
-		line = appendSocket(line, &judged[i], snap.Namespace(s.NetNS), containers, slow)
-		if encErr != nil {
-			return encErr
-		}
-		if _, err := bw.Write(line); err != nil {
-			return err
-		}
-	}
-	bw.WriteString("]}\n")
-	return bw.Flush()
 }
 
 // escapeC1 escapes the C1 control characters (U+0080–U+009F), which

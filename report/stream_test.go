@@ -1,0 +1,43 @@
+package report
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/netip"
+	"testing"
+)
+
+// TestStreamJSONKeepsOrderAcrossBlocks writes more sockets than two blocks
+// hold, an odd number, and checks the document parses and lists every
+// socket once, in order, as the fast encoder writes each alone.
+func TestStreamJSONKeepsOrderAcrossBlocks(t *testing.T) {
+	for _, n := range []int{0, 1, 2*streamBlock + 7} {
+		snap := fixedSnapshot()
+		base := snap.Sockets[0]
+		snap.Sockets = nil
+		for i := range n {
+			s := base
+			s.Local = netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(1000+i%60000))
+			s.Inode = uint64(i + 1)
+			snap.Sockets = append(snap.Sockets, s)
+		}
+		judged := assess(snap)
+		var out bytes.Buffer
+		if err := WriteJSON(&out, "h", snap, judged, nil); err != nil {
+			t.Fatal(err)
+		}
+		var doc struct{ Sockets []json.RawMessage }
+		if err := json.Unmarshal(out.Bytes(), &doc); err != nil {
+			t.Fatalf("%d sockets: %v", n, err)
+		}
+		if len(doc.Sockets) != n {
+			t.Fatalf("%d sockets written, want %d", len(doc.Sockets), n)
+		}
+		for i := range judged {
+			want := appendSocket(nil, &judged[i], snap.Namespace(judged[i].Socket.NetNS), nil, slowJSON)
+			if !bytes.Equal(doc.Sockets[i], want) {
+				t.Fatalf("socket %d of %d:\n got %s\nwant %s", i, n, doc.Sockets[i], want)
+			}
+		}
+	}
+}
