@@ -36,7 +36,8 @@ type packages struct {
 	// packages (as their .list files are named) listing a path with it;
 	// a hit is confirmed in the package's list (listed), so no hash
 	// collision ever names a wrong owner.
-	owners map[uint64][]int32
+	owners map[uint64]int32   // hash → index in pkgs, or -1: several (then in clashes)
+	clash  map[uint64][]int32 // the packages of each hash several list
 	pkgs   []string
 	listed map[string]map[string]bool   // package → the paths it lists, read when asked
 	sums   map[string]map[string]string // package → path without the leading "/" → MD5
@@ -76,7 +77,7 @@ func (p *packages) owner(exe string) (pkg string, sum digest, err error) {
 		return "", digest{}, err
 	}
 	for _, alias := range aliases(exe) {
-		for _, i := range p.owners[pathHash(alias)] {
+		for _, i := range p.listing(pathHash(alias)) {
 			if pkg = p.pkgs[i]; p.lists(pkg)[alias] {
 				return pkg, digest{"md5", p.sum(pkg, alias)}, nil
 			}
@@ -119,7 +120,7 @@ func (p *packages) load() error {
 	}
 	// A Debian system lists a hundred thousand paths: they are hashed,
 	// not kept, and a list is read again only for a path asked about.
-	owners := make(map[uint64][]int32, 1<<17)
+	owners, clash := make(map[uint64]int32, 1<<17), map[uint64][]int32{}
 	pkgs := make([]string, 0, len(lists))
 	buf := make([]byte, 0, 64<<10)
 	nl := []byte{'\n'}
@@ -134,15 +135,34 @@ func (p *packages) load() error {
 		for line := range bytes.Lines(b) {
 			if path := bytes.TrimSuffix(line, nl); len(path) > 0 {
 				h := pathHash(unsafe.String(&path[0], len(path)))
-				if list := owners[h]; !slices.Contains(list, i) {
-					owners[h] = append(list, i)
+				switch first, ok := owners[h]; {
+				case !ok:
+					owners[h] = i
+				case first == i:
+				case first >= 0: // a path two packages list (a directory), or a clash
+					owners[h], clash[h] = -1, []int32{first, i}
+				case !slices.Contains(clash[h], i):
+					clash[h] = append(clash[h], i)
 				}
 			}
 		}
 	}
-	p.owners, p.pkgs, p.stamp = owners, pkgs, fi.ModTime()
+	p.owners, p.clash, p.pkgs, p.stamp = owners, clash, pkgs, fi.ModTime()
 	p.listed, p.sums = map[string]map[string]bool{}, map[string]map[string]string{}
 	return nil
+}
+
+// listing returns the packages (indexes in pkgs) listing a path with hash
+// h.
+func (p *packages) listing(h uint64) []int32 {
+	i, ok := p.owners[h]
+	switch {
+	case !ok:
+		return nil
+	case i < 0:
+		return p.clash[h]
+	}
+	return []int32{i}
 }
 
 // lists returns the paths package pkg lists, read once.
