@@ -55,6 +55,9 @@ type IncrementalStats struct {
 	Unchanged int // refreshes that found nothing changed
 	Changed   int // refreshes that read some sockets again
 	Lookups   int // sockets read again one by one
+	// Drifted counts full collections that found the table not as kept:
+	// what no kernel event told (see the type's comment).
+	Drifted int
 }
 
 // connKey names a TCP connection: its ends in its namespace.
@@ -112,6 +115,15 @@ func (c *IncrementalCollector) collectFull(q Query) (*Snapshot, error) {
 	if err != nil {
 		return nil, err
 	}
+	if c.last != nil && q == c.q {
+		if sameSockets(c.last.Sockets, snap.Sockets) {
+			// The table was right: the same sockets go back, so nothing
+			// is judged or drawn again.
+			snap.Sockets, snap.holders = c.last.Sockets, c.last.holders
+		} else {
+			c.Stats.Drifted++
+		}
+	}
 	c.q, c.last, c.lastFull = q, snap, time.Now()
 	c.complete, c.warnings = snap.Complete, slices.Clone(snap.Warnings)
 	c.conns, c.live = nil, nil
@@ -138,6 +150,9 @@ func (c *IncrementalCollector) collectFull(q Query) (*Snapshot, error) {
 	c.Stats.Full++
 	return snap, nil
 }
+
+// Resync makes the next Collect a full collection.
+func (c *IncrementalCollector) Resync() { c.lastFull = time.Time{} }
 
 // refresh brings the table up to date from changes; ok is false when only
 // a full collection can (a namespace came or went, one cannot be read, too
@@ -319,69 +334,4 @@ func (c *IncrementalCollector) readSynSent(ns uint64, now time.Time) (changed, o
 	}
 	maps.DeleteFunc(c.pending, func(_, in uint64) bool { return in == ns })
 	return changed, true
-}
-
-// apply records what a lookup of k found, and reports whether the table
-// changed.
-func (c *IncrementalCollector) apply(k connKey, s Socket, found bool, now time.Time) bool {
-	i, had := c.at[k]
-	if !found {
-		if !had {
-			return false
-		}
-		c.remove(k, i)
-		return true
-	}
-	s.NetNS = k.ns
-	if had && c.conns[i].same(&s) {
-		c.expire(k, s, now)
-		return false
-	}
-	if had {
-		c.remove(k, i)
-	}
-	c.put(s, now)
-	return true
-}
-
-// put adds s to the table.
-func (c *IncrementalCollector) put(s Socket, now time.Time) {
-	k := connKey{s.NetNS, s.Local, s.Remote}
-	c.at[k] = int32(len(c.conns))
-	c.conns = append(c.conns, s)
-	if s.Cookie != 0 {
-		c.byCookie[s.Cookie] = k
-	}
-	c.expire(k, s, now)
-}
-
-// expire notes when a timewait socket is to be read again: a TIME_WAIT
-// one when it is due to go; an orphaned FIN_WAIT2 one, which turns to
-// TIME_WAIT when the peer's FIN comes, at every refresh. No event marks
-// either: the kernel's timewait sockets change state without one.
-func (c *IncrementalCollector) expire(k connKey, s Socket, now time.Time) {
-	switch {
-	case s.timer != timewaitTimer:
-		delete(c.expiry, k)
-	case s.State == TimeWait:
-		c.expiry[k] = now.Add(time.Duration(s.expiresMs) * time.Millisecond)
-	default:
-		c.expiry[k] = now
-	}
-}
-
-// remove takes the connection at index i out, moving the last into its
-// place.
-func (c *IncrementalCollector) remove(k connKey, i int32) {
-	delete(c.byCookie, c.conns[i].Cookie)
-	delete(c.expiry, k)
-	delete(c.at, k)
-	last := int32(len(c.conns) - 1)
-	if i != last {
-		moved := c.conns[last]
-		c.conns[i] = moved
-		c.at[connKey{moved.NetNS, moved.Local, moved.Remote}] = i
-	}
-	c.conns[last] = Socket{}
-	c.conns = c.conns[:last]
 }

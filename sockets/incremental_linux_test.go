@@ -133,6 +133,17 @@ func TestIncrementalEqualsFullUnderChurn(t *testing.T) {
 	if inc.Stats.Full != 1 || inc.Stats.Changed < len(steps) || inc.Stats.Lookups == 0 {
 		t.Fatalf("stats %+v: want one full collection, then a refresh reading changed sockets each round", inc.Stats)
 	}
+	// A full collection now finds the table as it was kept, and hands
+	// back the same sockets.
+	kept, _ := inc.Collect(q)
+	inc.Resync()
+	resynced, err := inc.Collect(q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if inc.Stats.Full != 2 || inc.Stats.Drifted != 0 || &kept.Sockets[0] != &resynced.Sockets[0] {
+		t.Fatalf("after a resync: stats %+v; want a second full collection that found no drift and kept the table", inc.Stats)
+	}
 	// Nothing changes now: the same sockets come back, not read again.
 	before, _ := inc.Collect(q)
 	after, _ := inc.Collect(q)
