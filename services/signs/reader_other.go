@@ -10,6 +10,9 @@ type Reader struct{}
 // NewReader returns a Reader that reads nothing.
 func NewReader(procRoot, dbRoot string) *Reader { return &Reader{} }
 
+// Preload does nothing: there is no package database to read here.
+func (*Reader) Preload() {}
+
 // Network describes a socket inode that is a TCP or UDP socket.
 type Network func(inode uint64) (desc string, ok bool)
 
