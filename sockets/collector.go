@@ -9,6 +9,9 @@ type Query struct {
 	// NetNS picks the network namespaces to read; the zero value reads
 	// every one.
 	NetNS NetNSFilter
+	// Fresh reads everything again: no table or owner a collector kept
+	// from earlier collections is trusted.
+	Fresh bool
 }
 
 func (q Query) wantsTCP() bool { return q.TCP || !q.UDP }

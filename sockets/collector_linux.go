@@ -100,6 +100,9 @@ func (c *LinuxCollector) Collect(q Query) (*Snapshot, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list processes: %w", err)
 	}
+	if q.Fresh {
+		c.owners = nil // every owner is read again
+	}
 	if c.owners == nil || time.Since(c.owners.lastFull) >= c.ownerTrust {
 		c.scan = c.startScan() // every owner will be read: start now
 	}

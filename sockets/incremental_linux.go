@@ -88,6 +88,11 @@ func (c *IncrementalCollector) Close() error {
 
 // Collect takes a snapshot of the sockets q asks for.
 func (c *IncrementalCollector) Collect(q Query) (*Snapshot, error) {
+	if q.Fresh {
+		c.Resync()
+		q.Fresh = false // the next ones follow the table again
+		c.full.owners = nil
+	}
 	if c.last == nil || q != c.q || time.Since(c.lastFull) >= c.resync {
 		return c.collectFull(q)
 	}

@@ -133,20 +133,25 @@ func TestIncrementalEqualsFullUnderChurn(t *testing.T) {
 	if inc.Stats.Full != 1 || inc.Stats.Changed < len(steps) || inc.Stats.Lookups == 0 {
 		t.Fatalf("stats %+v: want one full collection, then a refresh reading changed sockets each round", inc.Stats)
 	}
-	// A full collection now finds the table as it was kept, and hands
-	// back the same sockets.
+	// A fresh collection (the dashboard's r) reads everything, finds the
+	// table as it was kept, and hands back the same sockets; the next
+	// refresh follows the table again.
 	kept, _ := inc.Collect(q)
-	inc.Resync()
-	resynced, err := inc.Collect(q)
+	fresh := q
+	fresh.Fresh = true
+	resynced, err := inc.Collect(fresh)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if inc.Stats.Full != 2 || inc.Stats.Drifted != 0 || &kept.Sockets[0] != &resynced.Sockets[0] {
-		t.Fatalf("after a resync: stats %+v; want a second full collection that found no drift and kept the table", inc.Stats)
+		t.Fatalf("after a fresh collection: stats %+v; want a second full collection that found no drift and kept the table", inc.Stats)
 	}
 	// Nothing changes now: the same sockets come back, not read again.
 	before, _ := inc.Collect(q)
 	after, _ := inc.Collect(q)
+	if inc.Stats.Full != 2 {
+		t.Fatalf("stats %+v: a refresh after the fresh one read everything again", inc.Stats)
+	}
 	if len(after.Sockets) == 0 || &before.Sockets[0] != &after.Sockets[0] {
 		t.Fatalf("a refresh with nothing changed built a new table (stats %+v)", inc.Stats)
 	}

@@ -118,9 +118,12 @@ func (b *fixedBackend) Block(p *app.BlockPlan, forced bool) error {
 // FirstSeen knows no record: the fixed frames have none.
 func (b *fixedBackend) FirstSeen(*sockets.Socket) (time.Time, bool) { return time.Time{}, false }
 
-func (b *fixedBackend) Inspect(sockets.Query) (*app.Inspection, error) {
+func (b *fixedBackend) Inspect(q sockets.Query) (*app.Inspection, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if q.Fresh {
+		b.calls = append(b.calls, "inspect fresh")
+	}
 	f := b.frames[min(b.next, len(b.frames)-1)]
 	b.next++
 	return f, nil

@@ -153,14 +153,20 @@ func (m *Model) Init() tea.Cmd { return m.collect() }
 // collect asks the backend for a frame, unless one is already on its way:
 // at most one collection is ever in flight. It closes over the backend
 // only.
-func (m *Model) collect() tea.Cmd {
+func (m *Model) collect() tea.Cmd { return m.collectWith(sockets.Query{}) }
+
+// collectFresh is collect reading everything again (r): nothing the
+// backend remembers from earlier refreshes is trusted.
+func (m *Model) collectFresh() tea.Cmd { return m.collectWith(sockets.Query{Fresh: true}) }
+
+func (m *Model) collectWith(q sockets.Query) tea.Cmd {
 	if m.inflight {
 		return nil
 	}
 	m.inflight = true
 	b := m.backend
 	return func() tea.Msg {
-		f, err := b.Inspect(sockets.Query{})
+		f, err := b.Inspect(q)
 		return frameMsg{frame: f, err: err}
 	}
 }

@@ -237,9 +237,15 @@ func TestPauseAndRefresh(t *testing.T) {
 	if b.next != calls+1 || strings.Contains(screen(m), "PAUSED") {
 		t.Errorf("unpausing should refresh at once (%d → %d collections)", calls, b.next)
 	}
+	if slices.Contains(b.calls, "inspect fresh") {
+		t.Error("a plain refresh asked to read everything again")
+	}
 	press(t, m, "r")
 	if b.next != calls+2 {
 		t.Error("r does not refresh")
+	}
+	if !slices.Contains(b.calls, "inspect fresh") {
+		t.Error("r did not ask to read everything again (Query.Fresh)")
 	}
 }
 

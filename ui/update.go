@@ -80,7 +80,7 @@ func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(msg, k.Refresh):
 		if !m.inflight {
 			m.status, m.statusErr = "", false
-			return m.collect()
+			return m.collectFresh()
 		}
 	default:
 		// Moving and sorting are the table's keys, scrolling the pane's.
