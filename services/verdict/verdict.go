@@ -154,17 +154,19 @@ func (a *Assessor) Assess(snap *sockets.Snapshot) []Judged {
 		}
 	}
 	out := make([]Judged, len(socks))
-	verdicts := make([]Verdict, len(socks))
 	a.signedBy = map[*sockets.Process]signedProcess{}
+	verdicts := newInterner()
+	var v Verdict
 	for i := range socks {
 		s := &socks[i]
-		out[i].Socket, out[i].Verdict = s, &verdicts[i]
+		v = Verdict{}
 		if s.Listening() {
-			a.listener(s, out[i].Verdict)
+			a.listener(s, &v)
 		} else {
-			a.connection(s, socks, listeners, out[i].Verdict)
+			a.connection(s, socks, listeners, &v)
 		}
-		a.signed(s, out[i].Verdict)
+		a.signed(s, &v)
+		out[i].Socket, out[i].Verdict = s, verdicts.intern(&v)
 	}
 	return out
 }
