@@ -4,6 +4,7 @@ import (
 	"maps"
 	"net/netip"
 	"slices"
+	"strconv"
 	"time"
 )
 
@@ -262,8 +263,14 @@ func (c *IncrementalCollector) sameNamespaces(targets []nsTarget) bool {
 // readLive appends the listeners and UDP sockets of namespace t.
 func (c *IncrementalCollector) readLive(t nsTarget, live []Socket) ([]Socket, bool) {
 	nl := c.dumpers[t.Inode]
+	// Another namespace's counts spare dumps, as in a full collection: a
+	// dump walks the kernel's hash of every namespace's sockets.
+	var counts sockstat
+	if !t.self && t.pid > 0 {
+		counts = readSockstat(c.full.procRoot + "/" + strconv.Itoa(t.pid) + "/net")
+	}
 	for _, tb := range tables {
-		if !tb.wanted(c.q) {
+		if !tb.wanted(c.q) || (counts.ok && counts.inuse[tb.statKey()] == 0) {
 			continue
 		}
 		states := ^uint32(0)
