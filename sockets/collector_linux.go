@@ -46,6 +46,7 @@ type LinuxCollector struct {
 	// allows (see startScan); scanErr says why it does not.
 	scanner  *sockfiles.Scanner
 	scanErr  error
+	scanFrom int            // how many sockets make the iterator worth loading: scanAbove
 	scan     <-chan scanned // the scan started for this collection, if any
 	lastSize int            // sockets seen last time: sizes the next slice up front
 }
@@ -56,7 +57,8 @@ func NewCollector() Collector { return NewLinuxCollector("/proc", Auto) }
 // NewLinuxCollector returns a collector reading procRoot (normally "/proc")
 // and enumerating sockets by method.
 func NewLinuxCollector(procRoot string, method Method) *LinuxCollector {
-	return &LinuxCollector{procRoot: procRoot, method: method, procs: newProcessCache(procRoot), ownerTrust: fullWalkEvery}
+	return &LinuxCollector{procRoot: procRoot, method: method, procs: newProcessCache(procRoot), ownerTrust: fullWalkEvery,
+		scanFrom: scanAbove}
 }
 
 // table is one kernel socket table.
@@ -127,6 +129,17 @@ func (c *LinuxCollector) Collect(q Query) (*Snapshot, error) {
 // sockets are looked for in their fds before every process's.
 func (c *LinuxCollector) attribute(snap *Snapshot, pids, hints []int32) {
 	socks := snap.Sockets
+	walk, scanned := c.scannedHolders(socks, pids)
+	if !scanned {
+		walk = c.findHolders(socks, pids, hints)
+	}
+	c.resolve(snap, walk)
+}
+
+// findHolders finds the holders of socks in /proc/*/fd: the fds of new
+// processes (and of those hints names) while the remembered owners are
+// recent, every process's otherwise.
+func (c *LinuxCollector) findHolders(socks []Socket, pids, hints []int32) walkResult {
 	want := make(map[uint64]int32, len(socks))
 	recent := c.owners != nil && time.Since(c.owners.lastFull) < c.ownerTrust
 	var unknown map[uint64]int32
@@ -141,12 +154,16 @@ func (c *LinuxCollector) attribute(snap *Snapshot, pids, hints []int32) {
 			}
 		}
 	}
-	var walk walkResult
 	if recent && (len(unknown) == 0 || c.walkHinted(hints, socks, unknown)) {
-		walk = c.walkNew(pids, socks, want)
-	} else {
-		walk = c.walkAll(pids, socks, want)
+		return c.walkNew(pids, socks, want)
 	}
+	return c.walkAll(pids, socks, want)
+}
+
+// resolve reads the details of each holder walk found, once each, and
+// sets every socket's processes and the snapshot's holders and warnings.
+func (c *LinuxCollector) resolve(snap *Snapshot, walk walkResult) {
+	socks := snap.Sockets
 	// Most sockets have one owner: they share that owner's one-element
 	// slice. Sockets held by several processes get their own slice.
 	single := make(map[int]*Process)

@@ -23,10 +23,7 @@ type ownerMemory struct {
 
 // walkAll reads every process's fds and remembers the result.
 func (c *LinuxCollector) walkAll(pids []int32, socks []Socket, want map[uint64]int32) walkResult {
-	walk, ok := c.scanAll(want)
-	if !ok {
-		walk = walkOwners(c.procRoot, pids, inMap(want))
-	}
+	walk := walkOwners(c.procRoot, pids, inMap(want))
 	mem := &ownerMemory{
 		byInode:    make(map[uint64]int32, len(want)),
 		shared:     map[uint64][]int32{},
@@ -68,28 +65,23 @@ func (c *LinuxCollector) socketsInUse() int {
 	return n
 }
 
-// heldSocket is one socket a process holds, as the kernel's task-file
-// iterator lists it.
-type heldSocket struct {
-	pid   int32
-	inode uint64
-}
-
-// scanned is what one run of the iterator found.
+// scanned is what one run of the iterator found: the holders of every
+// socket on the system, as an owner memory not yet tied to a snapshot.
 type scanned struct {
-	held []heldSocket
-	err  error
+	mem *ownerMemory
+	err error
 }
 
 // startScan runs the kernel's task-file iterator in the background where
 // it can be loaded (root, BTF, /proc being the host's): one pass in the
-// kernel instead of a readlink per fd, beside the netlink dump. It
+// kernel instead of a readlink per fd, beside the netlink dump, which
+// also indexes what it finds and reads the holders' details there. It
 // returns nil where it cannot; the walk of /proc/*/fd does the work then.
 func (c *LinuxCollector) startScan() <-chan scanned {
 	if c.procRoot != "/proc" || os.Geteuid() != 0 || c.scanErr != nil {
 		return nil
 	}
-	if c.scanner == nil && c.socketsInUse() < scanAbove {
+	if c.scanner == nil && c.socketsInUse() < c.scanFrom {
 		return nil // the walk costs less than loading the program
 	}
 	if c.scanner == nil {
@@ -98,17 +90,26 @@ func (c *LinuxCollector) startScan() <-chan scanned {
 		}
 	}
 	out := make(chan scanned, 1)
+	// The goroutine touches only what it is given here: the collector
+	// reads no process until it has received the scan.
+	scanner, procs, size := c.scanner, c.procs, c.socketsInUse()
 	go func() {
-		var s scanned
-		s.err = c.scanner.Scan(func(pid int32, inode uint64) { s.held = append(s.held, heldSocket{pid, inode}) })
-		out <- s
+		mem := &ownerMemory{byInode: make(map[uint64]int32, size+size/4),
+			shared: map[uint64][]int32{}, holds: map[int32]bool{}}
+		err := scanner.Scan(func(pid int32, inode uint64) { mem.add(inode, pid) })
+		if err == nil {
+			for pid := range mem.holds {
+				procs.lookup(int(pid)) // cached for attribute; a vanished one is found then
+			}
+		}
+		out <- scanned{mem, err}
 	}()
 	return out
 }
 
-// scanAll finds the holders of the sockets in want from the scan started
-// with this collection, if one was; ok is false otherwise.
-func (c *LinuxCollector) scanAll(want map[uint64]int32) (walk walkResult, ok bool) {
+// scannedHolders takes the holders of socks from the scan started with
+// this collection; ok is false when none was started or it failed.
+func (c *LinuxCollector) scannedHolders(socks []Socket, pids []int32) (walk walkResult, ok bool) {
 	if c.scan == nil {
 		return walk, false
 	}
@@ -117,11 +118,37 @@ func (c *LinuxCollector) scanAll(want map[uint64]int32) (walk walkResult, ok boo
 	if s.err != nil {
 		return walk, false
 	}
-	for _, h := range s.held {
-		if idx, ok := want[h.inode]; ok {
-			walk.hits = append(walk.hits, ownerHit{socket: idx, pid: h.pid})
+	mem := s.mem
+	walk.hits = make([]ownerHit, 0, len(socks))
+	for i := range socks {
+		ino := socks[i].Inode
+		if ino == 0 {
+			continue
+		}
+		switch pid, found := mem.byInode[ino]; {
+		case !found:
+			mem.byInode[ino] = noHolder // known: no process holds it
+		case pid == severalHolders:
+			for _, pid := range mem.shared[ino] {
+				walk.hits = append(walk.hits, ownerHit{socket: int32(i), pid: pid})
+			}
+		default:
+			walk.hits = append(walk.hits, ownerHit{socket: int32(i), pid: pid})
 		}
 	}
+	// The scan saw every socket, unix ones too: only holders of the
+	// snapshot's count, or a process leaving its unix sockets behind
+	// would read as an owner gone.
+	mem.holds = make(map[int32]bool, len(mem.holds))
+	for _, h := range walk.hits {
+		mem.holds[h.pid] = true
+	}
+	mem.walked = make(map[int32]bool, len(pids))
+	for _, pid := range pids {
+		mem.walked[pid] = true
+	}
+	mem.lastFull = time.Now()
+	c.owners = mem
 	return walk, true
 }
 
