@@ -35,7 +35,7 @@ if ! command -v xinetd >/dev/null && [[ ! -x $xinetd_dir/usr/sbin/xinetd ]]; the
 		missing+=(xinetd)
 	fi
 fi
-[[ -e /usr/include/bpf/bpf_helpers.h ]] || missing+=(libbpf-dev) # the recorder's eBPF program
+[[ -e /usr/include/bpf/bpf_helpers.h ]] || missing+=(libbpf-dev) # the eBPF programs' helpers
 [[ -x /lib/systemd/systemd ]] || missing+=(systemd) # booted in a box by the disable tests
 # Debian's own python3: the systemd test units run /usr/bin/python3.
 [[ -x /usr/bin/python3 ]] || missing+=(python3)
