@@ -48,7 +48,10 @@ type LinuxCollector struct {
 	scanErr  error
 	scanFrom int            // how many sockets make the iterator worth loading: scanAbove
 	scan     <-chan scanned // the scan started for this collection, if any
-	lastSize int            // sockets seen last time: sizes the next slice up front
+	// unreadable counts the processes whose namespace the last
+	// collection could not see.
+	unreadable int
+	lastSize   int // sockets seen last time: sizes the next slice up front
 }
 
 // NewCollector returns the collector for this operating system.
@@ -210,13 +213,7 @@ func (c *LinuxCollector) resolve(snap *Snapshot, walk walkResult) {
 		}
 	}
 	c.procs.prune(live)
-	held := make(map[int]*Process, len(live))
-	for _, h := range walk.hits {
-		if p := single[int(h.pid)]; p != nil {
-			held[p.PID] = p
-		}
-	}
-	snap.holders = holdersOf(held)
+	snap.holders = holdersOf(live) // single holds the hits' processes only
 
 	if len(walk.unreadable) > 0 {
 		snap.Complete = false

@@ -62,6 +62,7 @@ func (c *LinuxCollector) enumerate(q Query, snap *Snapshot, d nsDiscovery) ([]So
 		return nil, fmt.Errorf("%w: %q", ErrNoNamespace, q.NetNS)
 	}
 	d.warn(snap)
+	c.unreadable = d.unreadable
 	for src, n := range e.malformed {
 		if n > 0 {
 			snap.Warnings = append(snap.Warnings, fmt.Sprintf("skipped %d malformed entries in %s", n, src))
@@ -95,22 +96,10 @@ func (c *LinuxCollector) enumerateIn(q Query, snap *Snapshot, ns nsTarget, socks
 	if !ns.self {
 		where = " in network namespace " + ns.Label()
 	}
-	procNet := c.procRoot + "/thread-self/net"
-	if !ns.self {
-		procNet = ""
-		if ns.pid > 0 {
-			procNet = c.procRoot + "/" + strconv.Itoa(ns.pid) + "/net"
-		}
-	}
+	procNet := ns.procNet(c.procRoot)
 	var nl *netlinkDumper
 	if c.method != ProcFS {
-		var d *netlinkDumper
-		var err error
-		if ns.self {
-			d, err = newNetlinkDumper()
-		} else {
-			d, err = newNetlinkDumperIn(ns.path)
-		}
+		d, err := ns.dumper()
 		switch {
 		case err != nil && (c.method == Netlink || procNet == ""):
 			return socks, err

@@ -4,7 +4,6 @@ import (
 	"maps"
 	"net/netip"
 	"slices"
-	"strconv"
 	"time"
 )
 
@@ -89,12 +88,9 @@ func (c *IncrementalCollector) Close() error {
 
 // Collect takes a snapshot of the sockets q asks for.
 func (c *IncrementalCollector) Collect(q Query) (*Snapshot, error) {
-	if q.Fresh {
-		c.Resync()
-		q.Fresh = false // the next ones follow the table again
-		c.full.owners = nil
-	}
-	if c.last == nil || q != c.q || time.Since(c.lastFull) >= c.resync {
+	follow := q
+	follow.Fresh = false
+	if q.Fresh || c.last == nil || follow != c.q || time.Since(c.lastFull) >= c.resync {
 		return c.collectFull(q)
 	}
 	changes, lost, err := c.feed.Changes(c.changes[:0])
@@ -112,15 +108,12 @@ func (c *IncrementalCollector) Collect(q Query) (*Snapshot, error) {
 // collectFull reads everything, and keeps what it read as the table.
 func (c *IncrementalCollector) collectFull(q Query) (*Snapshot, error) {
 	c.feed.Changes(c.changes[:0]) // what happened before is in the dump
-	pids, err := listPIDs(c.full.procRoot)
-	if err != nil {
-		return nil, err
-	}
-	c.unreadable = discoverNamespaces(c.full.procRoot, pids).unreadable
 	snap, err := c.full.Collect(q)
 	if err != nil {
 		return nil, err
 	}
+	q.Fresh = false // kept: the next refreshes follow the table
+	c.unreadable = c.full.unreadable
 	if c.last != nil && q == c.q {
 		if sameSockets(c.last.Sockets, snap.Sockets) {
 			// The table was right: the same sockets go back, so nothing
@@ -156,9 +149,6 @@ func (c *IncrementalCollector) collectFull(q Query) (*Snapshot, error) {
 	c.Stats.Full++
 	return snap, nil
 }
-
-// Resync makes the next Collect a full collection.
-func (c *IncrementalCollector) Resync() { c.lastFull = time.Time{} }
 
 // refresh brings the table up to date from changes; ok is false when only
 // a full collection can (a namespace came or went, one cannot be read, too
@@ -245,13 +235,7 @@ func (c *IncrementalCollector) sameNamespaces(targets []nsTarget) bool {
 		if c.dumpers[t.Inode] != nil {
 			continue
 		}
-		var d *netlinkDumper
-		var err error
-		if t.self {
-			d, err = newNetlinkDumper()
-		} else {
-			d, err = newNetlinkDumperIn(t.path)
-		}
+		d, err := t.dumper()
 		if err != nil {
 			return false
 		}
@@ -266,8 +250,8 @@ func (c *IncrementalCollector) readLive(t nsTarget, live []Socket) ([]Socket, bo
 	// Another namespace's counts spare dumps, as in a full collection: a
 	// dump walks the kernel's hash of every namespace's sockets.
 	var counts sockstat
-	if !t.self && t.pid > 0 {
-		counts = readSockstat(c.full.procRoot + "/" + strconv.Itoa(t.pid) + "/net")
+	if dir := t.procNet(c.full.procRoot); !t.self && dir != "" {
+		counts = readSockstat(dir)
 	}
 	for _, tb := range tables {
 		if !tb.wanted(c.q) || (counts.ok && counts.inuse[tb.statKey()] == 0) {

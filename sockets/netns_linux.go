@@ -198,6 +198,26 @@ func unescapeMount(s string) string {
 	return b.String()
 }
 
+// dumper opens a sock_diag socket in the namespace.
+func (t nsTarget) dumper() (*netlinkDumper, error) {
+	if t.self {
+		return newNetlinkDumper()
+	}
+	return newNetlinkDumperIn(t.path)
+}
+
+// procNet is the namespace's /proc/PID/net under procRoot (portwarden's
+// own thread's for its own namespace); "" where no process lives in it.
+func (t nsTarget) procNet(procRoot string) string {
+	switch {
+	case t.self:
+		return procRoot + "/thread-self/net"
+	case t.pid > 0:
+		return procRoot + "/" + strconv.Itoa(t.pid) + "/net"
+	}
+	return ""
+}
+
 // newNetlinkDumperIn opens a sock_diag socket inside the namespace path
 // refers to. A netlink socket belongs to the namespace it was made in, so
 // only its creation happens there.
