@@ -2,6 +2,7 @@ package report
 
 import (
 	"net/netip"
+	"slices"
 	"strconv"
 	"unicode/utf8"
 
@@ -10,15 +11,49 @@ import (
 	"github.com/portwarden/portwarden/sockets"
 )
 
-// appendSocket appends the JSON of SocketOf(j, ns, containers) without
+// socketEncoder appends the JSON of SocketOf(j, ns, containers) without
 // building it: at 100k sockets, encoding/json's garbage doubled the
 // snapshot's peak memory. The Socket struct stays the schema; a test and
 // a fuzz target hold this encoder to encoding/json's output of it. A
-// container's socket, rare and richer, goes through encoding/json.
-func appendSocket(b []byte, j *verdict.Judged, ns *sockets.Namespace, containers *container.Index, slow func(Socket) []byte) []byte {
+// container's socket, rare and richer, goes through slow (encoding/json).
+//
+// What sockets share is encoded once: equal verdicts are one value (the
+// verdict package interns them) and a process's sockets share its slice
+// of holders, so at 100k sockets a few hundred encodings of each stand
+// for most of the document.
+type socketEncoder struct {
+	containers *container.Index
+	slow       func(Socket) []byte
+	verdicts   map[*verdict.Verdict]verdictJSON
+	holders    map[holdersKey][]byte
+}
+
+// verdictJSON is a verdict's encoding: the fields before "netns" (from
+// "service" on) and those after it.
+type verdictJSON struct{ before, after []byte }
+
+// holdersKey names one slice of holders with the signs a verdict gives
+// them: the slice by its first element's address and its length.
+type holdersKey struct {
+	first   **sockets.Process
+	n       int
+	verdict *verdict.Verdict
+}
+
+// sharedLimit bounds each memory of encodings: sockets that share
+// nothing (every verdict different) are encoded each on its own.
+const sharedLimit = 1 << 12
+
+func newSocketEncoder(containers *container.Index, slow func(Socket) []byte) *socketEncoder {
+	return &socketEncoder{containers: containers, slow: slow,
+		verdicts: map[*verdict.Verdict]verdictJSON{}, holders: map[holdersKey][]byte{}}
+}
+
+// append appends the JSON of j's socket in namespace ns to b.
+func (e *socketEncoder) append(b []byte, j *verdict.Judged, ns *sockets.Namespace) []byte {
 	s, v := j.Socket, j.Verdict
-	if containers.Of(s) != nil || containers.ForwardOf(s) != nil {
-		return append(b, slow(SocketOf(j, ns, containers))...)
+	if e.containers.Of(s) != nil || e.containers.ForwardOf(s) != nil {
+		return append(b, e.slow(SocketOf(j, ns, e.containers))...)
 	}
 	b = append(b, `{"proto":"`...)
 	b = append(b, s.Proto.String()...)
@@ -38,8 +73,61 @@ func appendSocket(b []byte, j *verdict.Judged, ns *sockets.Namespace, containers
 	b = strconv.AppendUint(b, uint64(s.UID), 10)
 	b = append(b, `,"inode":`...)
 	b = strconv.AppendUint(b, s.Inode, 10)
-	b = append(b, `,"processes":[`...)
-	for i, p := range s.Processes {
+	b = append(b, `,"processes":`...)
+	b = e.appendHolders(b, s.Processes, v)
+	vj := e.verdict(v)
+	b = append(b, vj.before...)
+	b = append(b, `,"netns":`...)
+	if ns == nil {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, `{"inode":`...)
+		b = strconv.AppendUint(b, ns.Inode, 10)
+		b = append(b, `,"name":`...)
+		b = appendOptional(b, ns.Name)
+		b = append(b, `,"host":`...)
+		b = strconv.AppendBool(b, ns.Host)
+		b = append(b, '}')
+	}
+	return append(b, vj.after...)
+}
+
+// appendHolders appends the processes holding a socket, each with the
+// signs v gives it, remembering the encoding for the slice's other
+// sockets.
+func (e *socketEncoder) appendHolders(b []byte, procs []*sockets.Process, v *verdict.Verdict) []byte {
+	if len(procs) == 0 {
+		return append(b, "[]"...)
+	}
+	key := holdersKey{&procs[0], len(procs), v}
+	if enc, ok := e.holders[key]; ok {
+		return append(b, enc...)
+	}
+	start := len(b)
+	b = appendHolders(b, procs, v)
+	if e.holders != nil && len(e.holders) < sharedLimit {
+		e.holders[key] = slices.Clone(b[start:])
+	}
+	return b
+}
+
+// verdict returns v's encoding, made once.
+func (e *socketEncoder) verdict(v *verdict.Verdict) verdictJSON {
+	if enc, ok := e.verdicts[v]; ok {
+		return enc
+	}
+	enc := verdictJSON{appendVerdictBefore(nil, v), appendVerdictAfter(nil, v)}
+	if e.verdicts != nil && len(e.verdicts) < sharedLimit {
+		e.verdicts[v] = enc
+	}
+	return enc
+}
+
+// appendHolders appends procs as a JSON array, each process with the
+// signs v gives it.
+func appendHolders(b []byte, procs []*sockets.Process, v *verdict.Verdict) []byte {
+	b = append(b, '[')
+	for i, p := range procs {
 		if i > 0 {
 			b = append(b, ',')
 		}
@@ -77,7 +165,13 @@ func appendSocket(b []byte, j *verdict.Judged, ns *sockets.Namespace, containers
 		}
 		b = append(b, '}')
 	}
-	b = append(b, `],"service":`...)
+	return append(b, ']')
+}
+
+// appendVerdictBefore appends the verdict's fields that come before
+// "netns", with the comma before them.
+func appendVerdictBefore(b []byte, v *verdict.Verdict) []byte {
+	b = append(b, `,"service":`...)
 	b = appendString(b, v.Service)
 	b = append(b, `,"exposure":`...)
 	b = appendOptional(b, string(v.Exposure))
@@ -96,18 +190,12 @@ func appendSocket(b []byte, j *verdict.Judged, ns *sockets.Namespace, containers
 		}
 		b = appendString(b, r)
 	}
-	b = append(b, `],"netns":`...)
-	if ns == nil {
-		b = append(b, "null"...)
-	} else {
-		b = append(b, `{"inode":`...)
-		b = strconv.AppendUint(b, ns.Inode, 10)
-		b = append(b, `,"name":`...)
-		b = appendOptional(b, ns.Name)
-		b = append(b, `,"host":`...)
-		b = strconv.AppendBool(b, ns.Host)
-		b = append(b, '}')
-	}
+	return append(b, ']')
+}
+
+// appendVerdictAfter appends the fields after "netns" (a socket outside
+// containers) and closes the socket's object.
+func appendVerdictAfter(b []byte, v *verdict.Verdict) []byte {
 	b = append(b, `,"container":null,"published":null,"forwards_to":null,"reach":`...)
 	b = appendOptional(b, string(v.Reach()))
 	b = append(b, `,"firewall":`...)

@@ -25,11 +25,11 @@ func slowJSON(s Socket) []byte {
 	return escapeC1(bytes.TrimSuffix(buf.Bytes(), []byte("\n")))
 }
 
-// checkSame fails unless the fast encoder writes exactly what
+// checkSame fails unless the fast encoder e writes exactly what
 // encoding/json writes of the Socket struct.
-func checkSame(t *testing.T, j *verdict.Judged, ns *sockets.Namespace) {
+func checkSame(t *testing.T, e *socketEncoder, j *verdict.Judged, ns *sockets.Namespace) {
 	t.Helper()
-	fast := appendSocket(nil, j, ns, nil, slowJSON)
+	fast := e.append(nil, j, ns)
 	slow := slowJSON(SocketOf(j, ns, nil))
 	if !bytes.Equal(fast, slow) {
 		t.Fatalf("fast and encoding/json differ:\nfast %s\nslow %s", fast, slow)
@@ -42,9 +42,46 @@ func checkSame(t *testing.T, j *verdict.Judged, ns *sockets.Namespace) {
 func TestFastJSONMatchesTheSchema(t *testing.T) {
 	snap := fixedSnapshot()
 	judged := assess(snap)
+	shared := newSocketEncoder(nil, slowJSON)
+	for range 2 { // the second time from what the first remembered
+		for i := range judged {
+			checkSame(t, &socketEncoder{slow: slowJSON}, &judged[i], snap.Namespace(judged[i].Socket.NetNS))
+			checkSame(t, shared, &judged[i], snap.Namespace(judged[i].Socket.NetNS))
+			checkSame(t, shared, &judged[i], nil)
+		}
+	}
+}
+
+// TestFastJSONSharesOnlyWhatIsShared encodes sockets that share a
+// verdict or a slice of holders, and some that only seem to (the same
+// first holder, fewer of them; the same holders, other signs), with one
+// encoder: each must read as if encoded alone.
+func TestFastJSONSharesOnlyWhatIsShared(t *testing.T) {
+	web := &sockets.Process{PID: 80, Name: "nginx", Exe: "/usr/sbin/nginx", User: "root"}
+	worker := &sockets.Process{PID: 81, Name: "nginx", Exe: "/usr/sbin/nginx", User: "www-data"}
+	both := []*sockets.Process{web, worker}
+	ap := netip.MustParseAddrPort
+	calm := &verdict.Verdict{Service: "http", Risk: catalog.Low, Reasons: []string{"in baseline"}}
+	signed := &verdict.Verdict{Service: "http", Risk: catalog.High, Reasons: []string{"sign"},
+		Signs: [][]signs.Sign{nil, {{Code: signs.ExeDeleted, Detail: "gone", Risk: catalog.High}}}}
+	socket := func(port uint16, procs []*sockets.Process) *sockets.Socket {
+		return &sockets.Socket{Proto: sockets.TCP, State: sockets.Established, Local: ap("127.0.0.1:80"),
+			Remote: netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), port), Processes: procs}
+	}
+	judged := []verdict.Judged{
+		{Socket: socket(1, both), Verdict: calm},
+		{Socket: socket(2, both), Verdict: calm},     // all shared
+		{Socket: socket(3, both[:1]), Verdict: calm}, // the same first holder alone
+		{Socket: socket(4, both), Verdict: signed},   // the same holders, other signs
+		{Socket: socket(5, nil), Verdict: signed},    // no holder
+		{Socket: socket(6, []*sockets.Process{web}), Verdict: calm},
+	}
+	e := newSocketEncoder(nil, slowJSON)
 	for i := range judged {
-		checkSame(t, &judged[i], snap.Namespace(judged[i].Socket.NetNS))
-		checkSame(t, &judged[i], nil)
+		checkSame(t, e, &judged[i], nil)
+	}
+	if len(e.verdicts) != 2 || len(e.holders) != 4 {
+		t.Fatalf("remembered %d verdicts and %d holder lists, want 2 and 4", len(e.verdicts), len(e.holders))
 	}
 }
 
@@ -63,10 +100,10 @@ func FuzzFastJSON(f *testing.F) {
 			Exposure: verdict.ExposureLoopback, Peer: verdict.PeerExternal,
 			Firewall: &firewall.Decision{Reach: firewall.ReachUnknown, Verdict: firewall.VerdictUnknown, Chain: nsName, Handle: uint64(port),
 				Rule: reason, Why: name, Sources: []netip.Prefix{netip.MustParsePrefix("2001:db8::/32")}}}}
-		checkSame(t, j, &sockets.Namespace{Inode: 9, Name: nsName})
+		checkSame(t, &socketEncoder{slow: slowJSON}, j, &sockets.Namespace{Inode: 9, Name: nsName})
 		// The same socket, its process showing signs of a rogue process.
 		j.Verdict.Signs = [][]signs.Sign{{{Code: signs.Code(reason), Detail: exe, Risk: catalog.High},
 			{Code: signs.ExeDeleted, Detail: name, Risk: catalog.Medium, Ack: nsName}}}
-		checkSame(t, j, nil)
+		checkSame(t, newSocketEncoder(nil, slowJSON), j, nil)
 	})
 }

@@ -59,19 +59,20 @@ func streamJSON(w io.Writer, snap *sockets.Snapshot, containers *container.Index
 
 // blockEncoder encodes blocks of sockets, each after ",\n".
 type blockEncoder struct {
-	snap       *sockets.Snapshot
-	containers *container.Index
-	pick       func(*verdict.Judged) bool
-	buf        []byte
-	err        error
-	slowBuf    bytes.Buffer
-	enc        *json.Encoder
+	snap    *sockets.Snapshot
+	pick    func(*verdict.Judged) bool
+	sockets *socketEncoder
+	buf     []byte
+	err     error
+	slowBuf bytes.Buffer
+	enc     *json.Encoder
 }
 
 func newBlockEncoder(snap *sockets.Snapshot, containers *container.Index, pick func(*verdict.Judged) bool) *blockEncoder {
-	e := &blockEncoder{snap: snap, containers: containers, pick: pick}
+	e := &blockEncoder{snap: snap, pick: pick}
 	e.enc = json.NewEncoder(&e.slowBuf)
 	e.enc.SetEscapeHTML(false)
+	e.sockets = newSocketEncoder(containers, e.slow)
 	return e
 }
 
@@ -86,7 +87,7 @@ func (e *blockEncoder) encode(judged []verdict.Judged) {
 			continue
 		}
 		e.buf = append(e.buf, ",\n"...)
-		e.buf = appendSocket(e.buf, &judged[i], e.snap.Namespace(judged[i].Socket.NetNS), e.containers, e.slow)
+		e.buf = e.sockets.append(e.buf, &judged[i], e.snap.Namespace(judged[i].Socket.NetNS))
 	}
 }
 

@@ -34,7 +34,7 @@ func TestStreamJSONKeepsOrderAcrossBlocks(t *testing.T) {
 			t.Fatalf("%d sockets written, want %d", len(doc.Sockets), n)
 		}
 		for i := range judged {
-			want := appendSocket(nil, &judged[i], snap.Namespace(judged[i].Socket.NetNS), nil, slowJSON)
+			want := (&socketEncoder{slow: slowJSON}).append(nil, &judged[i], snap.Namespace(judged[i].Socket.NetNS))
 			if !bytes.Equal(doc.Sockets[i], want) {
 				t.Fatalf("socket %d of %d:\n got %s\nwant %s", i, n, doc.Sockets[i], want)
 			}
