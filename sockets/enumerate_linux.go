@@ -7,6 +7,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/portwarden/portwarden/safetext"
 )
@@ -32,7 +35,7 @@ func (c *LinuxCollector) enumerate(q Query, snap *Snapshot, d nsDiscovery) ([]So
 			}
 		}
 	}
-	socks := make([]Socket, 0, size+size/8+64)
+	socks := prefault(make([]Socket, 0, size+size/8+64))
 	e := &enumeration{malformed: map[string]int{}}
 	for _, t := range d.targets {
 		if !q.NetNS.matches(&t.Namespace, d.self) {
@@ -263,4 +266,27 @@ func readSockstat(dir string) sockstat {
 	_, tcp6 := st.inuse["TCP6"]
 	st.ok = tcp && tcp6
 	return st
+}
+
+// prefault has the kernel back a fresh slice's spare capacity with
+// writable pages at once (MADV_POPULATE_WRITE, Linux 5.14; elsewhere it
+// does nothing). Allocating 100k sockets starts a garbage collection,
+// which reads the whole slice before the parser fills it: each page read
+// first is mapped to the kernel's shared zero page, and the parser's
+// first write to it then copies the page and flushes the TLB of every CPU
+// running the process, an interprocessor interrupt per page (perf: ~4,000
+// such faults, ~50 ms of CPU in a 100k-socket snapshot).
+func prefault(socks []Socket) []Socket {
+	spare := socks[len(socks):cap(socks)]
+	if len(spare) == 0 {
+		return socks
+	}
+	b := unsafe.Slice((*byte)(unsafe.Pointer(&spare[0])), len(spare)*int(unsafe.Sizeof(spare[0])))
+	// madvise takes whole pages: the ones wholly inside the slice.
+	page := os.Getpagesize()
+	if skip := (page - int(uintptr(unsafe.Pointer(&b[0])))%page) % page; skip < len(b) {
+		b = b[skip:]
+		unix.Madvise(b[:len(b)/page*page], unix.MADV_POPULATE_WRITE) // an optimisation: its error changes nothing
+	}
+	return socks
 }
