@@ -101,6 +101,10 @@ type Assessor struct {
 	Blocks []block.Block
 	// Signs returns the signs of a rogue process seen on p; nil: none
 	// read.
+	//
+	// Contained and Reach are asked from the goroutine calling Assess;
+	// IsContainer, Where and Signs, which connections ask too, may be
+	// asked from two goroutines at once: they must only read.
 	Signs func(p *sockets.Process) []signs.Sign
 
 	signedBy map[*sockets.Process]signedProcess // per Assess: each process's signs, judged once
@@ -146,29 +150,64 @@ type listenKey struct {
 // sockets instead.
 func (a *Assessor) Assess(snap *sockets.Snapshot) []Judged {
 	socks := snap.Sockets
-	listeners := make(map[listenKey][]int32)
+	listeners := make(map[listenKey][]*sockets.Socket)
 	for i := range socks {
 		if socks[i].Listening() {
 			k := listenKey{socks[i].Proto, socks[i].Local.Port(), socks[i].NetNS}
-			listeners[k] = append(listeners[k], int32(i))
+			listeners[k] = append(listeners[k], &socks[i])
 		}
 	}
 	out := make([]Judged, len(socks))
 	a.signedBy = map[*sockets.Process]signedProcess{}
 	verdicts := newInterner()
-	var v Verdict
+	// Listeners first, here: judging one asks the callbacks that follow
+	// firewalls and containers.
 	for i := range socks {
-		s := &socks[i]
-		v = Verdict{}
-		if s.Listening() {
-			a.listener(s, &v)
-		} else {
-			a.connection(s, socks, listeners, &v)
+		if socks[i].Listening() {
+			var v Verdict
+			a.listener(&socks[i], &v)
+			a.signed(&socks[i], &v)
+			out[i].Socket, out[i].Verdict = &socks[i], verdicts.intern(&v)
 		}
+	}
+	// Then connections, most of a busy host's sockets: on two cores past
+	// a few thousand, each half with its own memory of processes and
+	// verdicts (a verdict the halves share is kept twice, at most).
+	if len(socks) < parallelFrom {
+		a.connections(socks, listeners, out, verdicts)
+		return out
+	}
+	half := len(socks) / 2
+	second := *a
+	second.signedBy = map[*sockets.Process]signedProcess{}
+	done := make(chan struct{})
+	go func() {
+		second.connections(socks[half:], listeners, out[half:], newInterner())
+		close(done)
+	}()
+	a.connections(socks[:half], listeners, out[:half], verdicts)
+	<-done
+	return out
+}
+
+// parallelFrom is how many sockets make judging connections on two cores
+// worth a goroutine.
+const parallelFrom = 8192
+
+// connections judges the connections among part into out (as long as
+// part), interning their verdicts in verdicts.
+func (a *Assessor) connections(part []sockets.Socket, listeners map[listenKey][]*sockets.Socket, out []Judged, verdicts *interner) {
+	var v Verdict
+	for i := range part {
+		s := &part[i]
+		if s.Listening() {
+			continue
+		}
+		v = Verdict{}
+		a.connection(s, listeners, &v)
 		a.signed(s, &v)
 		out[i].Socket, out[i].Verdict = s, verdicts.intern(&v)
 	}
-	return out
 }
 
 func (a *Assessor) listener(s *sockets.Socket, v *Verdict) {
@@ -242,7 +281,7 @@ func (a *Assessor) listener(s *sockets.Socket, v *Verdict) {
 	}
 }
 
-func (a *Assessor) connection(s *sockets.Socket, socks []sockets.Socket, listeners map[listenKey][]int32, v *Verdict) {
+func (a *Assessor) connection(s *sockets.Socket, listeners map[listenKey][]*sockets.Socket, v *Verdict) {
 	var internal []netip.Prefix
 	if a.Baseline != nil {
 		internal = a.Baseline.Internal
@@ -263,7 +302,7 @@ func (a *Assessor) connection(s *sockets.Socket, socks []sockets.Socket, listene
 		}
 	}
 	port := s.Remote.Port()
-	if l := accepting(s, socks, listeners[listenKey{s.Proto, s.Local.Port(), s.NetNS}]); l != nil {
+	if l := accepting(s, listeners[listenKey{s.Proto, s.Local.Port(), s.NetNS}]); l != nil {
 		v.Direction = DirectionInbound
 		port = s.Local.Port()
 		if a.Baseline != nil {
@@ -308,10 +347,9 @@ func (a *Assessor) connection(s *sockets.Socket, socks []sockets.Socket, listene
 
 // accepting returns the listener that accepted connection s, or nil when
 // s was opened from this side.
-func accepting(s *sockets.Socket, socks []sockets.Socket, candidates []int32) *sockets.Socket {
+func accepting(s *sockets.Socket, candidates []*sockets.Socket) *sockets.Socket {
 	local := s.Local.Addr().WithZone("")
-	for _, i := range candidates {
-		l := &socks[i]
+	for _, l := range candidates {
 		la := l.Local.Addr().WithZone("")
 		switch {
 		case la.Unmap() == local.Unmap():
