@@ -195,6 +195,12 @@ func readInto(path string, buf []byte) ([]byte, error) {
 	}
 	defer f.Close()
 	buf = buf[:0]
+	// Grown once to the file's size where it is known: growing by
+	// appends through a 4 MB list (google-cloud-cli's) left ~16 MB of
+	// copies behind, a fifth of a large snapshot's peak heap.
+	if fi, err := f.Stat(); err == nil && fi.Size() < 1<<30 {
+		buf = slices.Grow(buf, int(fi.Size())+512)
+	}
 	for {
 		if len(buf) == cap(buf) {
 			buf = append(buf, 0)[:len(buf)]
