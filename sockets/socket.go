@@ -96,18 +96,20 @@ func (s State) String() string {
 	return fmt.Sprintf("STATE(%d)", uint8(s))
 }
 
-// Socket is one TCP or UDP socket.
+// Socket is one TCP or UDP socket. Its small fields come first, packed
+// together: 128 bytes a socket, not 144, a hundred thousand times over
+// on a busy host.
 type Socket struct {
-	Proto  Proto
-	Local  netip.AddrPort
-	Remote netip.AddrPort
-	State  State
-	UID    uint32 // owner of the socket as the kernel records it
-	Inode  uint64 // 0 for sockets no file refers to (TIME_WAIT, backlog)
+	Proto Proto
+	State State
 	// V6Only is set for an IPv6 socket that refuses IPv4 (IPV6_V6ONLY).
 	// An IPv6 listener on [::] without it accepts IPv4 as well. Known
 	// from netlink only; /proc/net does not tell, and reads as false.
 	V6Only bool
+	UID    uint32 // owner of the socket as the kernel records it
+	Local  netip.AddrPort
+	Remote netip.AddrPort
+	Inode  uint64 // 0 for sockets no file refers to (TIME_WAIT, backlog)
 	// Processes hold the socket; several for a socket inherited or passed
 	// between processes (a pre-forked server). Empty when no process holds
 	// it, or when the owner could not be read (see Snapshot.Complete).
