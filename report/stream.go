@@ -15,7 +15,7 @@ import (
 // streamBlock is how many sockets one encoder writes at a time. Two
 // encoders take turns block by block, so memory stays two blocks however
 // many sockets there are, and the output keeps the sockets' order.
-const streamBlock = 2048
+const streamBlock = 1024
 
 // streamJSON writes doc, whose last field is an empty "sockets" list, with
 // the picked judged sockets streamed into that list, encoded on two cores.
