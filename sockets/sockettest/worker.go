@@ -53,8 +53,11 @@ func RunIfChild() {
 	}
 }
 
-// noKeepAlive turns off TCP keepalive: at 100k loopback connections Go's
-// default probes overflow the kernel's backlog and abort connections.
+// noKeepAlive, with a negative KeepAlive beside it, turns off TCP
+// keepalive (Enable false alone leaves Go's 15 s probes on): at 100k
+// loopback connections those probes, sent together, overflow the
+// kernel's backlog while the machine is busy, and unanswered ones abort
+// connections — a population decayed by tens of thousands in minutes.
 var noKeepAlive = net.KeepAliveConfig{Enable: false}
 
 // worker holds one process's sockets.
@@ -94,7 +97,7 @@ func (w *worker) serve(ln net.Listener) {
 // and exits when stdin closes.
 func runWorker() error {
 	w := &worker{}
-	lc := net.ListenConfig{KeepAliveConfig: noKeepAlive}
+	lc := net.ListenConfig{KeepAlive: -1, KeepAliveConfig: noKeepAlive}
 	ln4, err := lc.Listen(context.Background(), "tcp4", "127.0.0.1:0")
 	if err != nil {
 		return err
@@ -121,7 +124,7 @@ func runWorker() error {
 	}
 	fmt.Println(strings.Join(line, " "))
 
-	d := net.Dialer{KeepAliveConfig: noKeepAlive, Timeout: 10 * time.Second}
+	d := net.Dialer{KeepAlive: -1, KeepAliveConfig: noKeepAlive, Timeout: 10 * time.Second}
 	in := bufio.NewScanner(os.Stdin)
 	for in.Scan() {
 		f := strings.Fields(in.Text())
