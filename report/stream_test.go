@@ -3,8 +3,12 @@ package report
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"net/netip"
+	"runtime"
+	"strings"
 	"testing"
+	"time"
 )
 
 // TestStreamJSONKeepsOrderAcrossBlocks writes more sockets than two blocks
@@ -39,5 +43,43 @@ func TestStreamJSONKeepsOrderAcrossBlocks(t *testing.T) {
 				t.Fatalf("socket %d of %d:\n got %s\nwant %s", i, n, doc.Sockets[i], want)
 			}
 		}
+	}
+}
+
+// failingWriter takes n bytes, then fails every write.
+type failingWriter struct{ n int }
+
+func (w *failingWriter) Write(p []byte) (int, error) {
+	if len(p) > w.n {
+		w.n = 0
+		return 0, errors.New("disk full")
+	}
+	w.n -= len(p)
+	return len(p), nil
+}
+
+// TestStreamJSONStopsOnAWriteError writes to a writer that fails midway:
+// the error comes back and both encoders stop.
+func TestStreamJSONStopsOnAWriteError(t *testing.T) {
+	snap := fixedSnapshot()
+	base := snap.Sockets[0]
+	snap.Sockets = nil
+	for i := range 8 * streamBlock {
+		s := base
+		s.Inode = uint64(i + 1)
+		snap.Sockets = append(snap.Sockets, s)
+	}
+	judged := assess(snap)
+	before := runtime.NumGoroutine()
+	err := WriteJSON(&failingWriter{n: 200 << 10}, "h", snap, judged, nil)
+	if err == nil || !strings.Contains(err.Error(), "disk full") {
+		t.Fatalf("WriteJSON to a failing writer: %v, want disk full", err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > before {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d goroutines left running after the error (%d before)", runtime.NumGoroutine(), before)
+		}
+		runtime.Gosched()
 	}
 }
