@@ -294,10 +294,6 @@ func (a *App) readDNAT(in *Inspection) {
 			}
 			continue
 		}
-		forwards := make([]container.DNATRule, len(rules))
-		for i, r := range rules {
-			forwards[i] = container.DNATRule(r)
-		}
-		in.Containers.AddDNAT(forwards)
+		in.Containers.AddDNAT(rules)
 	}
 }

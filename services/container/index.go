@@ -3,6 +3,7 @@ package container
 import (
 	"net/netip"
 
+	"github.com/portwarden/portwarden/services/firewall/kernel"
 	"github.com/portwarden/portwarden/sockets"
 )
 
@@ -17,22 +18,12 @@ type Index struct {
 	all     []*Info              // every container named, once
 	byIP    map[netip.Addr]*Info // containers by address
 	proxied map[proxyKey]bool    // host endpoints docker-proxy holds
-	dnat    []DNATRule           // port forwards read from the packet filter
-}
-
-// DNATRule is a destination NAT rule of the packet filter: new connections
-// to Port (on Dest, or on any local address) go to To instead.
-type DNATRule struct {
-	Proto sockets.Proto // TCP or UDP; 0 for both
-	Dest  netip.Addr    // invalid: any address
-	Port  uint16
-	To    netip.AddrPort // To.Port() is 0 when the port is kept
-	Rule  string         // "ip nat DOCKER handle 12", for the admin to find it
+	dnat    []kernel.DNAT        // port forwards read from the packet filter
 }
 
 // AddDNAT adds port forwards read from the packet filter: a forward to a
 // container's listener publishes it, as the engine's record does.
-func (x *Index) AddDNAT(rules []DNATRule) {
+func (x *Index) AddDNAT(rules []kernel.DNAT) {
 	if x != nil {
 		x.dnat = append(x.dnat, rules...)
 	}
