@@ -143,6 +143,16 @@ func (s *Socket) same(o *Socket) bool {
 		s.UID == o.UID && s.Inode == o.Inode && s.V6Only == o.V6Only && s.NetNS == o.NetNS && s.Cookie == o.Cookie
 }
 
+// PeerIsSelf reports whether a connection between these addresses stays
+// on this host: the peer's is a loopback address, or the connection's own
+// local one. The kernel sends a connection to one of the host's own
+// addresses from that same address, over lo, so a peer with the local
+// address is this host, never another.
+func PeerIsSelf(local, remote netip.Addr) bool {
+	remote = remote.WithZone("").Unmap()
+	return remote.IsLoopback() || remote == local.WithZone("").Unmap()
+}
+
 // IPVersion returns 4 or 6, the family of the socket (an IPv6 socket with an
 // IPv4-mapped address is still 6).
 func (s *Socket) IPVersion() int {

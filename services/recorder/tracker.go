@@ -110,7 +110,7 @@ func ownerOf(p *sockets.Process, netns uint64) history.Owner {
 
 // direction is dir, or Local when the peer is this host itself.
 func direction(dir history.Direction, local, remote netip.Addr) history.Direction {
-	if remote.Unmap().IsLoopback() || remote.Unmap() == local.Unmap() {
+	if sockets.PeerIsSelf(local, remote) {
 		return history.Local
 	}
 	return dir

@@ -47,7 +47,7 @@ func ExplainExposure(s *sockets.Socket, v *Verdict) string {
 func ExplainPeer(v *Verdict) string {
 	switch v.Peer {
 	case PeerLoopback:
-		return "The peer is on this host (loopback)."
+		return "The peer is on this host: a loopback address, or this host's own address at both ends. The connection never leaves the host."
 	case PeerLinkLocal:
 		return "The peer is on the same network link (a link-local address, not routed)."
 	case PeerInternal:

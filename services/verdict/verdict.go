@@ -287,6 +287,9 @@ func (a *Assessor) connection(s *sockets.Socket, listeners map[listenKey][]*sock
 		internal = a.Baseline.Internal
 	}
 	v.Peer = ClassifyPeer(s.Remote.Addr(), internal)
+	if v.Peer != PeerNone && sockets.PeerIsSelf(s.Local.Addr(), s.Remote.Addr()) {
+		v.Peer = PeerLoopback // this host's own address at both ends: it never leaves the host
+	}
 	if v.Peer != PeerLoopback && v.Peer != PeerNone && a.IsContainer != nil && a.IsContainer(s.Remote.Addr().WithZone("").Unmap()) {
 		v.Peer = PeerInternal
 	}

@@ -171,6 +171,13 @@ func TestAssessLive(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer loc.Close()
+	// The host connecting to its own (documentation, so "external")
+	// address: the kernel sends it from that address over lo.
+	self, err := net.Dial("tcp4", in4.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer self.Close()
 
 	path := filepath.Join(t.TempDir(), "baseline.toml")
 	if err := baseline.Add(path, baseline.Entry{Proto: "tcp", Port: port(in4.Addr()), Bind: peer.Host4.String(), Reason: "test service", Owner: "test"}); err != nil {
@@ -224,6 +231,14 @@ func TestAssessLive(t *testing.T) {
 	}
 	if v := find(loc.RemoteAddr(), loc.LocalAddr()); v.Peer != PeerLoopback || v.Direction != DirectionInbound {
 		t.Errorf("loopback server end: %+v", v)
+	}
+	if addrPort(self.LocalAddr()).Addr() != peer.Host4 {
+		t.Fatalf("a connection to this host's %v came from %v, not from that address", peer.Host4, self.LocalAddr())
+	}
+	for _, ends := range [][2]net.Addr{{self.LocalAddr(), self.RemoteAddr()}, {self.RemoteAddr(), self.LocalAddr()}} {
+		if v := find(ends[0], ends[1]); v.Peer != PeerLoopback || v.External || v.Risk > catalog.Low {
+			t.Errorf("this host connected to its own address, end %v: %+v", ends[0], v)
+		}
 	}
 
 	// Declaring the namespace's network internal turns external into internal.
