@@ -45,6 +45,12 @@ func pastSocket(l *history.Lifetime) sockets.Socket {
 		if l.Proto == sockets.UDP {
 			s.State = sockets.Close
 		}
+		// No peer, as the kernel reports a listener's: the wildcard of
+		// its family, port 0.
+		s.Remote = netip.AddrPortFrom(netip.IPv4Unspecified(), 0)
+		if l.Local.Addr().Is6() {
+			s.Remote = netip.AddrPortFrom(netip.IPv6Unspecified(), 0)
+		}
 	} else {
 		s.Remote = l.Remote
 	}
