@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bytes"
 	"fmt"
 	"time"
 
@@ -43,7 +42,7 @@ reasons), 2 on an error such as a baseline that cannot be read.
 Where the flight recorder runs (portwarden record), check also judges what
 came and went since its last run: a listener that opened and closed, or an
 external connection to a high-risk service, between two runs fails the next
-one (listed on stdout; on stderr with --json).`,
+one (listed after the live failures; with --json, under "between_checks").`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			policy := verdict.DefaultPolicy()
@@ -64,8 +63,11 @@ one (listed on stdout; on stderr with --json).`,
 				return err
 			}
 			out := cmd.OutOrStdout()
-			var pastText bytes.Buffer
-			pastFailing, recorder, pastErr := judgePast(&pastText, cmd.ErrOrStderr(), a, in, historyDB, policy)
+			past, recorder, pastErr := judgePast(cmd.ErrOrStderr(), a, in, historyDB, policy)
+			pastFailing := 0
+			if past != nil {
+				pastFailing = len(past.Failing)
+			}
 			if prom != "" {
 				metrics := report.Prometheus(in.Snapshot, in.Judged, policy)
 				metrics = append(metrics, report.FleetMetrics(in.Judged, app.Unit)...)
@@ -81,17 +83,12 @@ one (listed on stdout; on stderr with --json).`,
 				}
 			}
 			if asJSON {
-				err = report.WriteCheckJSON(out, in.Host, in.Snapshot, in.Containers, in.Baseline, in.Judged, policy)
-			} else {
-				err = report.WriteCheck(out, in.Judged, policy)
+				err = report.WriteCheckJSON(out, in.Host, in.Snapshot, in.Containers, in.Baseline, in.Judged, policy, past)
+			} else if err = report.WriteCheck(out, in.Judged, policy); err == nil {
+				err = report.WritePast(out, past)
 			}
 			if err != nil {
 				return broken(fmt.Errorf("write: %w", err))
-			}
-			if asJSON {
-				cmd.ErrOrStderr().Write(pastText.Bytes())
-			} else {
-				out.Write(pastText.Bytes())
 			}
 			if pastErr != nil {
 				return broken(fmt.Errorf("the flight recorder's record: %w", pastErr))

@@ -24,68 +24,72 @@ const commitMargin = 2 * time.Second
 
 // judgePast judges what the flight recorder saw end since the last check:
 // listeners and connections that came and went between two runs. It
-// returns how many fail, and the record's stats (nil without a record).
-// With no record it does nothing; on the first run it only notes where
-// the next one starts.
-func judgePast(out, errOut io.Writer, a *app.App, in *app.Inspection, dbPath string, policy verdict.Policy) (int, *history.Stats, error) {
+// returns what it found (nil when it judged no record) and the record's
+// stats (nil without a record). With no record it does nothing; on the
+// first run it only notes where the next one starts.
+func judgePast(errOut io.Writer, a *app.App, in *app.Inspection, dbPath string, policy verdict.Policy) (*report.PastCheck, *history.Stats, error) {
 	if _, err := os.Stat(dbPath); errors.Is(err, os.ErrNotExist) {
-		return 0, nil, nil // no recorder runs here
+		return nil, nil, nil // no recorder runs here
 	}
 	db, err := history.Open(dbPath, false)
 	if err != nil {
-		return 0, nil, err
+		return nil, nil, err
 	}
 	defer db.Close()
 	stats, err := db.Stats()
 	if err != nil {
-		return 0, nil, err
+		return nil, nil, err
 	}
-	n, err := judgeRecord(out, errOut, a, in, db, dbPath, policy)
-	return n, &stats, err
+	pc, err := judgeRecord(errOut, a, in, db, dbPath, policy)
+	return pc, &stats, err
 }
 
-func judgeRecord(out, errOut io.Writer, a *app.App, in *app.Inspection, db *history.DB, dbPath string, policy verdict.Policy) (int, error) {
+func judgeRecord(errOut io.Writer, a *app.App, in *app.Inspection, db *history.DB, dbPath string, policy verdict.Policy) (*report.PastCheck, error) {
 	statePath := dbPath + ".last-check"
 	since, reported, err := readLastCheck(statePath)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	committed, err := db.LastCommit()
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	if committed.IsZero() {
-		return 0, nil // nothing recorded yet
+		return nil, nil // nothing recorded yet
 	}
 	next := committed.Add(-commitMargin)
 	if since.IsZero() {
 		fmt.Fprintf(errOut, "portwarden check: judging the flight recorder's record (%s) from now on\n", dbPath)
-		return 0, writeLastCheck(statePath, next, nil)
+		return nil, writeLastCheck(statePath, next, nil)
 	}
+	// Failures the next check will see again, in the margin, are not
+	// reported twice: neither this check's nor those an earlier one
+	// reported that are still in it.
 	var past []history.Lifetime
+	var again []int64
 	err = db.Query(history.Filter{Since: since, Keep: a.InNamespaces(in)}, func(l *history.Lifetime) error {
-		if !l.Open && !l.LastSeen.Before(since) && !slices.Contains(reported, l.ID) {
+		switch {
+		case l.Open || l.LastSeen.Before(since):
+		case slices.Contains(reported, l.ID):
+			if !l.LastSeen.Before(next) {
+				again = append(again, l.ID)
+			}
+		default:
 			past = append(past, *l)
 		}
 		return nil
 	})
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	judged := a.JudgePast(in, past)
-	failing := report.PastFailing(judged, policy)
-	if err := report.WritePast(out, since, past, judged, failing); err != nil {
-		return 0, fmt.Errorf("write: %w", err)
-	}
-	// Failures the next check will see again, in the margin, are not
-	// reported twice.
-	var again []int64
-	for _, i := range failing {
+	pc := &report.PastCheck{Since: since, Past: past, Judged: judged, Failing: report.PastFailing(judged, policy)}
+	for _, i := range pc.Failing {
 		if !past[i].LastSeen.Before(next) {
 			again = append(again, past[i].ID)
 		}
 	}
-	return len(failing), writeLastCheck(statePath, next, again)
+	return pc, writeLastCheck(statePath, next, again)
 }
 
 // readLastCheck reads where the last check stopped judging the record and

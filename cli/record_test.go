@@ -193,4 +193,28 @@ func TestCheckJudgesWhatCameAndWentBetweenRuns(t *testing.T) {
 	if out, errOut, code := f.run(t, check...); code != 0 {
 		t.Errorf("the next check: exit %d, want 0: the listener was reported once\n%s%s", code, out, errOut)
 	}
+	// Again, for a script: the JSON names it and is not ok.
+	if err := f.peer.Do(func() (err error) { irc, err = net.Listen("tcp4", "0.0.0.0:6668"); return err }); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond) // how long the listener lives, not a wait for anything
+	irc.Close()
+	waitUntil(t, "the second listener's end in the record", func() bool {
+		out, _, _ := runBin(t, f.bin, "history", "--db", db, "--listeners", "--port", "6668", "--json")
+		return strings.Contains(out, `"open":false`)
+	})
+	out, errOut, code = f.run(t, append(check, "--json")...)
+	var doc struct {
+		OK            bool `json:"ok"`
+		BetweenChecks *struct {
+			Failing []struct {
+				LocalPort int    `json:"local_port"`
+				FirstSeen string `json:"first_seen"`
+			} `json:"failing"`
+		} `json:"between_checks"`
+	}
+	if err := json.Unmarshal([]byte(out), &doc); err != nil || code != 1 || doc.OK || doc.BetweenChecks == nil ||
+		len(doc.BetweenChecks.Failing) != 1 || doc.BetweenChecks.Failing[0].LocalPort != 6668 || doc.BetweenChecks.Failing[0].FirstSeen == "" {
+		t.Errorf("check --json after it: exit %d (%v), want 1 with the listener under between_checks\n%s%s", code, err, out, errOut)
+	}
 }

@@ -109,6 +109,9 @@ type Check struct {
 	Signed []Socket `json:"signed"`
 	// ReachUnknown counts listeners whose firewall could not be evaluated.
 	ReachUnknown int `json:"reach_unknown"`
+	// BetweenChecks is what came and went since the last check and
+	// fails: null where no flight recorder's record was judged.
+	BetweenChecks *BetweenChecks `json:"between_checks"`
 }
 
 // Policy is what made the check fail, in JSON.
@@ -127,10 +130,12 @@ type Baseline struct {
 	Entries int    `json:"entries"`
 }
 
-// WriteCheckJSON writes the check's result as one Check document.
-func WriteCheckJSON(w io.Writer, host string, snap *sockets.Snapshot, containers *container.Index, base *baseline.Baseline, judged []verdict.Judged, p verdict.Policy) error {
+// WriteCheckJSON writes the check's result as one Check document, with
+// past (nil: no record judged) as its between_checks.
+func WriteCheckJSON(w io.Writer, host string, snap *sockets.Snapshot, containers *container.Index, base *baseline.Baseline, judged []verdict.Judged, p verdict.Policy, past *PastCheck) error {
 	sum := verdict.Summarize(judged, p)
-	doc := Check{Time: snap.Time.Format(time.RFC3339), Host: host, OK: sum.OK(), Complete: snap.Complete,
+	ok := sum.OK() && (past == nil || len(past.Failing) == 0)
+	doc := Check{Time: snap.Time.Format(time.RFC3339), Host: host, OK: ok, Complete: snap.Complete, BetweenChecks: betweenChecks(past),
 		Listeners: sum.ListenerCount(), Baseline: Baseline{Path: base.Path, Exists: base.Exists, Entries: len(base.Entries)},
 		Policy:     Policy{FailOn: p.FailOn.String(), FailOnExternal: p.FailOnExternal.String(), FailOnSign: p.FailOnSign.String(), FailUnreachable: p.FailUnreachable},
 		Unexpected: []Socket{}, RiskyExternal: []Socket{}, Signed: []Socket{}, ReachUnknown: sum.ByReach[firewall.ReachUnknown]}

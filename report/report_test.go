@@ -151,7 +151,7 @@ func TestGoldenOutputs(t *testing.T) {
 		t.Fatal(err)
 	}
 	golden(t, "snapshot.json", snapJSON.Bytes())
-	if err := WriteCheckJSON(&checkJSON, "web1", snap, nil, &baseline.Baseline{Path: "/etc/portwarden/baseline.toml"}, judged, verdict.DefaultPolicy()); err != nil {
+	if err := WriteCheckJSON(&checkJSON, "web1", snap, nil, &baseline.Baseline{Path: "/etc/portwarden/baseline.toml"}, judged, verdict.DefaultPolicy(), nil); err != nil {
 		t.Fatal(err)
 	}
 	golden(t, "check.json", checkJSON.Bytes())
