@@ -78,10 +78,11 @@ func (e *Entry) Ports() string {
 	return p + "/" + strings.Join(protos, ",")
 }
 
-type key struct {
-	proto sockets.Proto
-	port  uint16
-}
+// key is a protocol and port as one integer: the maps' fast path, looked
+// up for every connection a snapshot judges.
+type key uint32
+
+func keyOf(proto sockets.Proto, port uint16) key { return key(proto)<<16 | key(port) }
 
 // Catalog answers what a port is. The zero value is not usable: use Load
 // or Embedded.
@@ -103,8 +104,8 @@ func Embedded() *Catalog {
 	for _, e := range entries {
 		for _, pr := range e.Protos {
 			for p := int(e.First); p <= int(e.Last); p++ {
-				if _, dup := c.known[key{pr, uint16(p)}]; !dup {
-					c.known[key{pr, uint16(p)}] = e
+				if _, dup := c.known[keyOf(pr, uint16(p))]; !dup {
+					c.known[keyOf(pr, uint16(p))] = e
 				}
 			}
 		}
@@ -163,7 +164,7 @@ func (c *Catalog) readServices(r io.Reader) error {
 		default:
 			continue
 		}
-		k := key{pr, uint16(port)}
+		k := keyOf(pr, uint16(port))
 		if _, seen := c.names[k]; !seen {
 			c.names[k] = f[0]
 		}
@@ -173,16 +174,16 @@ func (c *Catalog) readServices(r io.Reader) error {
 
 // Lookup returns what the catalog knows of a port, or nil.
 func (c *Catalog) Lookup(proto sockets.Proto, port uint16) *Entry {
-	return c.known[key{proto, port}]
+	return c.known[keyOf(proto, port)]
 }
 
 // ServiceName returns the port's service name: the system's /etc/services
 // first, then the compiled-in table; "" when neither knows it.
 func (c *Catalog) ServiceName(proto sockets.Proto, port uint16) string {
-	if n, ok := c.names[key{proto, port}]; ok {
+	if n, ok := c.names[keyOf(proto, port)]; ok {
 		return n
 	}
-	if e := c.known[key{proto, port}]; e != nil {
+	if e := c.known[keyOf(proto, port)]; e != nil {
 		return e.Name
 	}
 	return ""

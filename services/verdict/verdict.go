@@ -139,10 +139,14 @@ type Published struct {
 }
 
 // listenKey finds the listeners of a protocol and port in a namespace.
+// Two words with no padding: hashed as plain memory, once per connection.
 type listenKey struct {
-	proto sockets.Proto
-	port  uint16
-	netns uint64
+	netns     uint64
+	protoPort uint64
+}
+
+func listenKeyOf(s *sockets.Socket) listenKey {
+	return listenKey{s.NetNS, uint64(s.Proto)<<16 | uint64(s.Local.Port())}
 }
 
 // Assess judges every socket of snap. Each Judged points into
@@ -153,7 +157,7 @@ func (a *Assessor) Assess(snap *sockets.Snapshot) []Judged {
 	listeners := make(map[listenKey][]*sockets.Socket)
 	for i := range socks {
 		if socks[i].Listening() {
-			k := listenKey{socks[i].Proto, socks[i].Local.Port(), socks[i].NetNS}
+			k := listenKeyOf(&socks[i])
 			listeners[k] = append(listeners[k], &socks[i])
 		}
 	}
@@ -305,7 +309,7 @@ func (a *Assessor) connection(s *sockets.Socket, listeners map[listenKey][]*sock
 		}
 	}
 	port := s.Remote.Port()
-	if l := accepting(s, listeners[listenKey{s.Proto, s.Local.Port(), s.NetNS}]); l != nil {
+	if l := accepting(s, listeners[listenKeyOf(s)]); l != nil {
 		v.Direction = DirectionInbound
 		port = s.Local.Port()
 		if a.Baseline != nil {
