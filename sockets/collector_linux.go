@@ -143,24 +143,33 @@ func (c *LinuxCollector) attribute(snap *Snapshot, pids, hints []int32) {
 // processes (and of those hints names) while the remembered owners are
 // recent, every process's otherwise.
 func (c *LinuxCollector) findHolders(socks []Socket, pids, hints []int32) walkResult {
-	want := make(map[uint64]int32, len(socks))
 	recent := c.owners != nil && time.Since(c.owners.lastFull) < c.ownerTrust
-	var unknown map[uint64]int32
-	for i := range socks {
-		if ino := socks[i].Inode; ino != 0 {
-			want[ino] = int32(i)
-			if recent && !c.owners.knows(ino) {
+	if recent {
+		var unknown map[uint64]int32
+		for i := range socks {
+			if ino := socks[i].Inode; ino != 0 && !c.owners.knows(ino) {
 				if unknown == nil {
 					unknown = map[uint64]int32{}
 				}
 				unknown[ino] = int32(i)
 			}
 		}
+		if len(unknown) == 0 || c.walkHinted(hints, socks, unknown) {
+			return c.walkNew(pids, socks)
+		}
 	}
-	if recent && (len(unknown) == 0 || c.walkHinted(hints, socks, unknown)) {
-		return c.walkNew(pids, socks, want)
+	return c.walkAll(pids, socks, wantOf(socks))
+}
+
+// wantOf indexes socks by inode, for a walk to match fds against.
+func wantOf(socks []Socket) map[uint64]int32 {
+	want := make(map[uint64]int32, len(socks))
+	for i := range socks {
+		if ino := socks[i].Inode; ino != 0 {
+			want[ino] = int32(i)
+		}
 	}
-	return c.walkAll(pids, socks, want)
+	return want
 }
 
 // resolve reads the details of each holder walk found, once each, and

@@ -154,7 +154,7 @@ func (c *LinuxCollector) scannedHolders(socks []Socket, pids []int32) (walk walk
 
 // walkNew reads only the fds of processes not walked before; every socket
 // is already known, so the other holders come from memory.
-func (c *LinuxCollector) walkNew(pids []int32, socks []Socket, want map[uint64]int32) walkResult {
+func (c *LinuxCollector) walkNew(pids []int32, socks []Socket) walkResult {
 	mem := c.owners
 	var fresh []int32
 	listed := make(map[int32]bool, len(pids))
@@ -165,7 +165,10 @@ func (c *LinuxCollector) walkNew(pids []int32, socks []Socket, want map[uint64]i
 		}
 	}
 	mem.forgetExited(listed)
-	walk := walkOwners(c.procRoot, fresh, inMap(want))
+	var walk walkResult
+	if len(fresh) > 0 { // most refreshes start no process: no index to build
+		walk = walkOwners(c.procRoot, fresh, inMap(wantOf(socks)))
+	}
 	for _, h := range walk.hits {
 		mem.add(socks[h.socket].Inode, h.pid)
 	}
