@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -161,6 +162,22 @@ func TestRecordAndHistoryRefuseAForeignFile(t *testing.T) {
 	}
 }
 
+// briefListener listens on port in f's namespace for 300 ms and waits
+// for the recorder writing at db to record its end.
+func briefListener(t *testing.T, f *nsFixture, db string, port int) {
+	t.Helper()
+	var ln net.Listener
+	if err := f.peer.Do(func() (err error) { ln, err = net.Listen("tcp4", fmt.Sprintf("0.0.0.0:%d", port)); return err }); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond) // how long the listener lives, not a wait for anything
+	ln.Close()
+	waitUntil(t, fmt.Sprintf("the end of the listener on %d in the record", port), func() bool {
+		out, _, _ := runBin(t, f.bin, "history", "--db", db, "--listeners", "--port", strconv.Itoa(port), "--json")
+		return strings.Contains(out, `"open":false`)
+	})
+}
+
 // TestCheckJudgesWhatCameAndWentBetweenRuns: an IRC listener that lived
 // 300 ms between two checks fails the second, named with when it lived,
 // and only that one.
@@ -176,16 +193,7 @@ func TestCheckJudgesWhatCameAndWentBetweenRuns(t *testing.T) {
 	if out, errOut, code := f.run(t, check...); code != 0 || !strings.Contains(errOut, "from now on") {
 		t.Fatalf("the first check: exit %d\n%s%s", code, out, errOut)
 	}
-	var irc net.Listener
-	if err := f.peer.Do(func() (err error) { irc, err = net.Listen("tcp4", "0.0.0.0:6667"); return err }); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(300 * time.Millisecond) // how long the listener lives, not a wait for anything
-	irc.Close()
-	waitUntil(t, "the listener's end in the record", func() bool {
-		out, _, _ := runBin(t, f.bin, "history", "--db", db, "--listeners", "--port", "6667", "--json")
-		return strings.Contains(out, `"open":false`)
-	})
+	briefListener(t, f, db, 6667)
 	out, errOut, code := f.run(t, check...)
 	if code != 1 || !strings.Contains(out, "between checks") || !strings.Contains(out, "0.0.0.0:6667") || !strings.Contains(out, "not in baseline") {
 		t.Errorf("the check after it: exit %d, want 1 naming the listener\n%s%s", code, out, errOut)
@@ -194,15 +202,7 @@ func TestCheckJudgesWhatCameAndWentBetweenRuns(t *testing.T) {
 		t.Errorf("the next check: exit %d, want 0: the listener was reported once\n%s%s", code, out, errOut)
 	}
 	// Again, for a script: the JSON names it and is not ok.
-	if err := f.peer.Do(func() (err error) { irc, err = net.Listen("tcp4", "0.0.0.0:6668"); return err }); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(300 * time.Millisecond) // how long the listener lives, not a wait for anything
-	irc.Close()
-	waitUntil(t, "the second listener's end in the record", func() bool {
-		out, _, _ := runBin(t, f.bin, "history", "--db", db, "--listeners", "--port", "6668", "--json")
-		return strings.Contains(out, `"open":false`)
-	})
+	briefListener(t, f, db, 6668)
 	out, errOut, code = f.run(t, append(check, "--json")...)
 	var doc struct {
 		OK            bool `json:"ok"`
