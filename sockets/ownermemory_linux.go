@@ -119,23 +119,7 @@ func (c *LinuxCollector) scannedHolders(socks []Socket, pids []int32) (walk walk
 		return walk, false
 	}
 	mem := s.mem
-	walk.hits = make([]ownerHit, 0, len(socks))
-	for i := range socks {
-		ino := socks[i].Inode
-		if ino == 0 {
-			continue
-		}
-		switch pid, found := mem.byInode[ino]; {
-		case !found:
-			mem.byInode[ino] = noHolder // known: no process holds it
-		case pid == severalHolders:
-			for _, pid := range mem.shared[ino] {
-				walk.hits = append(walk.hits, ownerHit{socket: int32(i), pid: pid})
-			}
-		default:
-			walk.hits = append(walk.hits, ownerHit{socket: int32(i), pid: pid})
-		}
-	}
+	walk.hits = mem.holders(socks, nil)
 	// The scan saw every socket, unix ones too: only holders of the
 	// snapshot's count, or a process leaving its unix sockets behind
 	// would read as an owner gone.
@@ -156,14 +140,7 @@ func (c *LinuxCollector) scannedHolders(socks []Socket, pids []int32) (walk walk
 // is already known, so the other holders come from memory.
 func (c *LinuxCollector) walkNew(pids []int32, socks []Socket) walkResult {
 	mem := c.owners
-	var fresh []int32
-	listed := make(map[int32]bool, len(pids))
-	for _, pid := range pids {
-		listed[pid] = true
-		if !mem.walked[pid] {
-			fresh = append(fresh, pid)
-		}
-	}
+	listed, fresh := mem.split(pids)
 	mem.forgetExited(listed)
 	var walk walkResult
 	if len(fresh) > 0 { // most refreshes start no process: no index to build
@@ -176,23 +153,50 @@ func (c *LinuxCollector) walkNew(pids []int32, socks []Socket) walkResult {
 		mem.walked[pid] = true
 	}
 	mem.unreadable = append(mem.unreadable, walk.unreadable...)
-	all := walkResult{vanished: walk.vanished, unreadable: slices.Clone(mem.unreadable)}
-	for i := range socks {
-		switch pid := mem.byInode[socks[i].Inode]; pid {
-		case noHolder:
-		case severalHolders:
-			for _, pid := range mem.shared[socks[i].Inode] {
-				if mem.walked[pid] {
-					all.hits = append(all.hits, ownerHit{socket: int32(i), pid: pid})
-				}
-			}
-		default:
-			if mem.walked[pid] {
-				all.hits = append(all.hits, ownerHit{socket: int32(i), pid: pid})
-			}
+	return walkResult{hits: mem.holders(socks, mem.walked), vanished: walk.vanished, unreadable: slices.Clone(mem.unreadable)}
+}
+
+// holders lists, socket by socket, the holders memory knows of socks,
+// those in keep only (nil: all). An inode it never saw is remembered as
+// held by none.
+func (m *ownerMemory) holders(socks []Socket, keep map[int32]bool) []ownerHit {
+	hits := make([]ownerHit, 0, len(socks))
+	hit := func(i int, pid int32) {
+		if keep == nil || keep[pid] {
+			hits = append(hits, ownerHit{socket: int32(i), pid: pid})
 		}
 	}
-	return all
+	for i := range socks {
+		ino := socks[i].Inode
+		if ino == 0 {
+			continue
+		}
+		switch pid, found := m.byInode[ino]; {
+		case !found:
+			m.byInode[ino] = noHolder
+		case pid == noHolder:
+		case pid == severalHolders:
+			for _, pid := range m.shared[ino] {
+				hit(i, pid)
+			}
+		default:
+			hit(i, pid)
+		}
+	}
+	return hits
+}
+
+// split marks pids as the processes listed, and returns those whose fds
+// memory has not read.
+func (m *ownerMemory) split(pids []int32) (listed map[int32]bool, fresh []int32) {
+	listed = make(map[int32]bool, len(pids))
+	for _, pid := range pids {
+		listed[pid] = true
+		if !m.walked[pid] {
+			fresh = append(fresh, pid)
+		}
+	}
+	return listed, fresh
 }
 
 // Markers in ownerMemory.byInode.
@@ -269,14 +273,7 @@ func (c *LinuxCollector) ownersUnchanged(pids []int32) bool {
 	if mem == nil || time.Since(mem.lastFull) >= c.ownerTrust {
 		return false
 	}
-	listed := make(map[int32]bool, len(pids))
-	var fresh []int32
-	for _, pid := range pids {
-		listed[pid] = true
-		if !mem.walked[pid] {
-			fresh = append(fresh, pid)
-		}
-	}
+	listed, fresh := mem.split(pids)
 	for pid := range mem.holds {
 		if !listed[pid] {
 			return false
