@@ -135,7 +135,7 @@ func (h *historyFlags) filter(g *globals, now time.Time) (history.Filter, error)
 			internal = append(internal, base.Internal...)
 		}
 		f.Keep = func(l *history.Lifetime) bool {
-			return verdict.ClassifyPeer(l.Remote.Addr(), internal) == verdict.PeerExternal
+			return verdict.ClassifyPeer(l.Local.Addr(), l.Remote.Addr(), internal) == verdict.PeerExternal
 		}
 	}
 	return f, nil

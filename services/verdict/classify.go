@@ -3,6 +3,8 @@ package verdict
 import (
 	"net"
 	"net/netip"
+
+	"github.com/portwarden/portwarden/sockets"
 )
 
 // Exposure says who can reach a listener.
@@ -36,16 +38,19 @@ const (
 
 var cgnat = netip.MustParsePrefix("100.64.0.0/10")
 
-// ClassifyPeer tells what kind of address a peer has. IPv4-mapped IPv6
-// addresses are judged as the IPv4 address they carry, and zones ignored.
-// The admin's internal networks win over the built-in private ranges.
-func ClassifyPeer(addr netip.Addr, internal []netip.Prefix) Peer {
-	if !addr.IsValid() || addr.IsUnspecified() {
+// ClassifyPeer tells what kind of address the peer of a connection from
+// local to remote has: loopback when it stays on this host (see
+// sockets.PeerIsSelf; local may be the zero Addr when not known).
+// IPv4-mapped IPv6 addresses are judged as the IPv4 address they carry,
+// and zones ignored. The admin's internal networks win over the built-in
+// private ranges.
+func ClassifyPeer(local, remote netip.Addr, internal []netip.Prefix) Peer {
+	if !remote.IsValid() || remote.IsUnspecified() {
 		return PeerNone
 	}
-	a := addr.WithZone("").Unmap()
+	a := remote.WithZone("").Unmap()
 	switch {
-	case a.IsLoopback():
+	case sockets.PeerIsSelf(local, remote):
 		return PeerLoopback
 	case a.IsLinkLocalUnicast() || a.IsLinkLocalMulticast():
 		return PeerLinkLocal

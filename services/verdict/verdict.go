@@ -290,10 +290,7 @@ func (a *Assessor) connection(s *sockets.Socket, listeners map[listenKey][]*sock
 	if a.Baseline != nil {
 		internal = a.Baseline.Internal
 	}
-	v.Peer = ClassifyPeer(s.Remote.Addr(), internal)
-	if v.Peer != PeerNone && sockets.PeerIsSelf(s.Local.Addr(), s.Remote.Addr()) {
-		v.Peer = PeerLoopback // this host's own address at both ends: it never leaves the host
-	}
+	v.Peer = ClassifyPeer(s.Local.Addr(), s.Remote.Addr(), internal)
 	if v.Peer != PeerLoopback && v.Peer != PeerNone && a.IsContainer != nil && a.IsContainer(s.Remote.Addr().WithZone("").Unmap()) {
 		v.Peer = PeerInternal
 	}

@@ -38,12 +38,17 @@ func TestClassifyPeer(t *testing.T) {
 		{"0.0.0.0", PeerNone}, {"::", PeerNone},
 	}
 	for _, tt := range tests {
-		if got := ClassifyPeer(netip.MustParseAddr(tt.addr), internal); got != tt.want {
+		if got := ClassifyPeer(netip.Addr{}, netip.MustParseAddr(tt.addr), internal); got != tt.want {
 			t.Errorf("ClassifyPeer(%s) = %q, want %q", tt.addr, got, tt.want)
 		}
 	}
-	if got := ClassifyPeer(netip.Addr{}, nil); got != PeerNone {
+	if got := ClassifyPeer(netip.Addr{}, netip.Addr{}, nil); got != PeerNone {
 		t.Errorf("zero address: %q", got)
+	}
+	// A peer with the connection's own local address is this host.
+	own := netip.MustParseAddr("198.51.100.7")
+	if got := ClassifyPeer(netip.MustParseAddr("::ffff:198.51.100.7"), own, internal); got != PeerLoopback {
+		t.Errorf("a connection to this host's own %s: %q", own, got)
 	}
 }
 
