@@ -119,6 +119,9 @@ func missingExprs(decoded []expr.Any, names []rawExpr) []firewall.Missing {
 	j := 0
 	for _, x := range names {
 		if j < len(decoded) && decodedName(decoded[j]) == x.name {
+			if ct, ok := decoded[j].(*expr.Ct); ok {
+				repairCtSet(ct, x.data)
+			}
 			j++
 			continue
 		}
@@ -129,6 +132,22 @@ func missingExprs(decoded []expr.Any, names []rawExpr) []firewall.Missing {
 		out = append(out, m)
 	}
 	return out
+}
+
+// repairCtSet marks a ct statement ("ct mark set …") as one: the library
+// reads NFTA_CT_SREG into nothing, so the statement would look like a
+// load of the connection's mark into register 0.
+func repairCtSet(ct *expr.Ct, b []byte) {
+	ad, err := netlink.NewAttributeDecoder(b)
+	if err != nil {
+		return
+	}
+	ad.ByteOrder = binary.BigEndian
+	for ad.Next() {
+		if ad.Type() == unix.NFTA_CT_SREG {
+			ct.Register, ct.SourceRegister = ad.Uint32(), true
+		}
+	}
 }
 
 // parseByteorder reads NFTA_BYTEORDER_SREG, _DREG, _OP, _LEN and _SIZE.

@@ -157,6 +157,9 @@ func readTables(nsFd int) ([]firewall.Chain, []firewall.Set, []firewall.Object, 
 			if err != nil {
 				return nil, nil, nil, fmt.Errorf("nftables: elements of %s %s: %w", firewall.TableName(t.Family, t.Name), s.Name, err)
 			}
+			if isVerdictMap(s) {
+				decodeVerdicts(els)
+			}
 			sets = append(sets, firewall.Set{Family: t.Family, Table: t.Name, Name: s.Name, ID: s.ID, Interval: s.Interval,
 				Map: s.IsMap, Concat: s.Concatenation, Elements: els})
 		}
