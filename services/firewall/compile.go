@@ -3,11 +3,11 @@
 package firewall
 
 import (
+	"slices"
 	"strconv"
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
-	"github.com/google/nftables/xt"
 	"golang.org/x/sys/unix"
 )
 
@@ -46,6 +46,8 @@ const (
 	fieldFibSaddrType // fib saddr type
 	fieldICMPType     // icmp/icmpv6 type: the transport header's first byte
 	fieldHopLimit     // ip6 hoplimit: known for neighbour discovery only (255)
+	fieldMark         // meta mark: the packet's, as the ruleset set it (marks.go)
+	fieldCtMark       // ct mark: the connection's, likewise
 	fieldCount
 )
 
@@ -61,7 +63,6 @@ const (
 	verdictGoto                       // into target, not back
 	verdictReturn                     // back to the calling chain
 	verdictDNAT                       // to another destination: not this listener
-	verdictMap                        // from a verdict map
 	verdictUnknown                    // a terminal statement not understood
 )
 
@@ -84,8 +85,22 @@ type rule struct {
 	verdict    verdictKind
 	targetName string // jump, goto
 	target     *chain
-	vmap       *test // verdictMap: the lookup that picks the verdict
-	text       string
+	// marks and rewrites are statements that change the packet or its
+	// connection for the rules after (statements.go).
+	marks    []markStmt
+	rewrites []rewrite
+	// mapText is how the map lookup a rule was lowered from reads
+	// ("tcp dport vmap @ports"): its element test is not rendered.
+	mapText string
+	text    string
+}
+
+// clone copies a rule being compiled, for another branch of a map.
+func (r *rule) clone() *rule {
+	c := *r
+	c.tests, c.unknown, c.limited = slices.Clone(r.tests), slices.Clone(r.unknown), slices.Clone(r.limited)
+	c.marks, c.rewrites = slices.Clone(r.marks), slices.Clone(r.rewrites)
+	return &c
 }
 
 // reg is what the compiler knows a register holds.
@@ -108,231 +123,262 @@ func regIndex(r uint32) uint32 {
 	return 1 << 20 // the verdict register
 }
 
+// compiler compiles the expressions of one rule. A map lookup forks the
+// compilation: a rule is lowered into one rule per element of each map it
+// looks up (see lower.go), so the evaluator has one kind of rule to follow.
+type compiler struct {
+	c         *chain
+	r         *Rule
+	lookupSet func(name string, id uint32) *compiledSet
+	lookupObj func(name string) *Object
+	out       []*rule
+}
+
+// branch is one path through a rule's expressions: what the registers
+// hold, and the rule compiled so far.
+type branch struct {
+	out  *rule
+	regs map[uint32]reg
+	// v6 is the IP version the rule's network-header loads read: the
+	// table's, or in an inet table the one its "meta nfproto" test picked.
+	v6 bool
+}
+
+func (b *branch) clone() *branch {
+	regs := make(map[uint32]reg, len(b.regs))
+	for k, v := range b.regs {
+		regs[k] = v
+	}
+	return &branch{out: b.out.clone(), regs: regs, v6: b.v6}
+}
+
 // compileRule follows a rule's expressions through the registers, as the
-// kernel would, and records what each comparison tests.
-func compileRule(c *chain, r *Rule, lookupSet func(name string, id uint32) *compiledSet, lookupObj func(name string) *Object) *rule {
-	out := &rule{handle: r.Handle}
-	regs := map[uint32]reg{}
-	// An expression not understood may have written any register: none is
-	// trusted after it, so a later comparison is undecided rather than a
-	// test of whatever an earlier load left there.
-	notUnderstood := func(what string) {
-		out.unknown = append(out.unknown, what)
-		for k := range regs {
-			regs[k] = reg{unknown: what}
-		}
+// kernel would, and records what each comparison tests. A rule that looks
+// up a map comes back as several rules, one per element (in order), each
+// with the element's verdict or data.
+func compileRule(c *chain, r *Rule, lookupSet func(name string, id uint32) *compiledSet, lookupObj func(name string) *Object) []*rule {
+	cp := &compiler{c: c, r: r, lookupSet: lookupSet, lookupObj: lookupObj}
+	cp.run(&branch{out: &rule{handle: r.Handle}, regs: map[uint32]reg{}, v6: c.Family == nftables.TableFamilyIPv6}, 0, r.Missing)
+	for _, out := range cp.out {
+		out.text = renderRule(c, out)
 	}
-	// The IP version the rule's network-header loads read: the table's,
-	// or in an inet table the one its "meta nfproto" test picked.
-	v6 := c.Family == nftables.TableFamilyIPv6
-	load := func(dst uint32, x reg) { regs[regIndex(dst)] = x }
-	addTest := func(src uint32, t test) {
-		x, ok := regs[regIndex(src)]
-		switch {
-		case !ok:
-			out.unknown = append(out.unknown, "a comparison of an empty register")
-			return
-		case x.unknown != "":
-			out.unknown = append(out.unknown, x.unknown)
-			return
-		}
-		t.field, t.start, t.length, t.mask, t.xor = x.field, x.start, x.length, x.mask, x.xor
-		t.prepare()
-		out.tests = append(out.tests, t)
+	return cp.out
+}
+
+// notUnderstood records what a branch does not understand. It may have
+// written any register: none is trusted after it, so a later comparison
+// is undecided rather than a test of whatever an earlier load left there.
+func (b *branch) notUnderstood(what string) {
+	b.out.unknown = append(b.out.unknown, what)
+	for k := range b.regs {
+		b.regs[k] = reg{unknown: what}
 	}
-	missing := r.Missing
-	for i, e := range r.Exprs {
+}
+
+func (b *branch) load(dst uint32, x reg) { b.regs[regIndex(dst)] = x }
+
+// addTest adds a comparison of what register src holds.
+func (b *branch) addTest(src uint32, t test) {
+	x, ok := b.regs[regIndex(src)]
+	switch {
+	case !ok:
+		b.out.unknown = append(b.out.unknown, "a comparison of an empty register")
+		return
+	case x.unknown != "":
+		b.out.unknown = append(b.out.unknown, x.unknown)
+		return
+	}
+	t.field, t.start, t.length, t.mask, t.xor = x.field, x.start, x.length, x.mask, x.xor
+	t.prepare()
+	b.out.tests = append(b.out.tests, t)
+}
+
+// concatenated reports whether a lookup of s from register src reads a
+// concatenation: the set says so (an interval one does), or its key is
+// longer than the field the register holds — the kernel reads the key's
+// length from consecutive registers.
+func (b *branch) concatenated(src uint32, s *compiledSet) bool {
+	if s.concat {
+		return true
+	}
+	x, ok := b.regs[regIndex(src)]
+	return ok && x.unknown == "" && x.field != fieldNone && s.keyLen > int((x.length+3)&^3)
+}
+
+// run compiles the rule's expressions from the i-th on into branch b.
+func (cp *compiler) run(b *branch, from int, missing []Missing) {
+	for i := from; i < len(cp.r.Exprs); i++ {
 		for ; len(missing) > 0 && missing[0].Before <= i; missing = missing[1:] {
 			if bo := missing[0].Byteorder; bo != nil && bo.Len/bo.Size == 0 && bo.Dst == bo.Src {
 				// nft's "hton(reg 2, 2, 1)" before a concatenated lookup:
 				// fewer bytes than one word of its size, so nothing turns.
 				continue
 			}
-			notUnderstood(missing[0].Name)
+			b.notUnderstood(missing[0].Name)
 		}
-		switch e := e.(type) {
-		case *expr.Meta:
-			if e.SourceRegister {
-				continue // "meta mark set": changes nothing a filter here tests
+		if l, ok := cp.r.Exprs[i].(*expr.Lookup); ok && l.IsDestRegSet {
+			if s := cp.lookupSet(l.SetName, l.SetID); s != nil {
+				cp.lower(b, l, s, i, missing)
+				return
 			}
-			load(e.Register, metaField(e.Key))
-		case *expr.Payload:
-			if e.OperationType != expr.PayloadLoad {
-				continue // a header rewrite
-			}
-			load(e.DestRegister, payloadField(e, v6))
-		case *expr.Ct:
-			if e.SourceRegister {
-				continue // "ct mark set"
-			}
-			switch {
-			case e.Key == expr.CtKeySTATE:
-				load(e.Register, reg{field: fieldCtState, length: 4})
-			case e.Key == expr.CtKeySTATUS:
-				load(e.Register, reg{field: fieldCtStatus, length: 4})
-			case e.Key == expr.CtKeyDIRECTION:
-				load(e.Register, reg{field: fieldCtDir, length: 1})
-			default:
-				load(e.Register, reg{unknown: "ct " + ctKeyName(e.Key)})
-			}
-		case *expr.Fib:
-			load(e.Register, fibField(e))
-		case *expr.Bitwise:
-			x := regs[regIndex(e.SourceRegister)]
-			if x.mask != nil || x.unknown != "" {
-				x = reg{unknown: "a bitwise operation"}
-			} else {
-				x.mask, x.xor = e.Mask, e.Xor
-			}
-			load(e.DestRegister, x)
-		case *expr.Immediate:
-			load(e.Register, reg{value: e.Data})
-		case *expr.Cmp:
-			if x := regs[regIndex(e.Register)]; e.Op == expr.CmpOpEq && len(e.Data) > 0 &&
-				(x.field == fieldNFProto || x.field == fieldEtherType) && x.mask == nil {
-				v6 = e.Data[len(e.Data)-1] == unix.NFPROTO_IPV6 || e.Data[len(e.Data)-1] == 0xdd // 0x86dd
-			}
-			addTest(e.Register, test{op: opCmp, cmp: e.Op, data: e.Data})
-		case *expr.Range:
-			addTest(e.Register, test{op: opRange, cmp: e.Op, data: e.FromData, to: e.ToData})
-		case *expr.Lookup:
-			s := lookupSet(e.SetName, e.SetID)
-			switch {
-			case s == nil:
-				out.unknown = append(out.unknown, "lookup in missing set "+e.SetName)
-			case s.concat && !e.IsDestRegSet:
-				if t, ok := concatTest(regs, e.SourceRegister, s, e.Invert); ok {
-					out.tests = append(out.tests, t)
-				} else {
-					out.unknown = append(out.unknown, "lookup in concatenated set "+s.label)
-				}
-			case s.concat:
-				out.unknown = append(out.unknown, "map lookup in concatenated set "+s.label)
-			case e.IsDestRegSet && regIndex(e.DestRegister) == 1<<20:
-				n := len(out.tests)
-				addTest(e.SourceRegister, test{op: opLookup, set: s})
-				if len(out.tests) > n {
-					vmap := out.tests[n]
-					out.vmap = &vmap
-					out.tests = out.tests[:n]
-					out.verdict = verdictMap
-				}
-			case e.IsDestRegSet:
-				load(e.DestRegister, reg{unknown: "data map lookup"})
-			default:
-				addTest(e.SourceRegister, test{op: opLookup, set: s, invert: e.Invert})
-			}
-		case *expr.Counter, *expr.Log:
-			// statements that do not decide
-		case *expr.Notrack:
-			out.notrack = true
-		case *expr.Limit, *expr.Quota, *expr.Connlimit:
-			out.stateful(e, false)
-		case *expr.Objref:
-			switch o := lookupObj(e.Name); {
-			case o == nil:
-				notUnderstood("a reference to missing object " + e.Name)
-			case e.Type == objCounter:
-			case e.Type == objQuota || e.Type == objLimit || e.Type == objConnlimit:
-				if !out.stateful(o.Obj, false) {
-					notUnderstood("object " + e.Name)
-				}
-			default:
-				notUnderstood("object " + e.Name + " of type " + strconv.Itoa(e.Type))
-			}
-		case *expr.Dynset:
-			// "add @set { ip saddr limit rate … }", a meter: each new source
-			// gets a fresh element, so a first connection is within its
-			// limits. Without expressions it only records the packet.
-			for _, x := range e.Exprs {
-				if _, counter := x.(*expr.Counter); !counter && !out.stateful(x, true) {
-					notUnderstood("a set statement (dynset) with " + exprName(x))
-				}
-			}
-		case *expr.Verdict:
-			switch e.Kind {
-			case expr.VerdictAccept:
-				out.verdict = verdictAccept
-			case expr.VerdictDrop:
-				out.verdict = verdictDrop
-			case expr.VerdictReturn:
-				out.verdict = verdictReturn
-			case expr.VerdictJump:
-				out.verdict, out.targetName = verdictJump, e.Chain
-			case expr.VerdictGoto:
-				out.verdict, out.targetName = verdictGoto, e.Chain
-			case expr.VerdictContinue:
-			default:
-				out.verdict = verdictUnknown
-				out.unknown = append(out.unknown, "verdict "+verdictName(e.Kind))
-			}
-		case *expr.Reject:
-			out.verdict = verdictReject
-		case *expr.NAT:
-			if e.Type == expr.NATTypeDestNAT {
-				out.verdict = verdictDNAT
-				out.nat = natOf(regs, e.RegAddrMin, e.RegAddrMax, e.RegProtoMin, e.RegProtoMax, false)
-			}
-		case *expr.Redir:
-			out.verdict = verdictDNAT
-			out.nat = natOf(regs, 0, 0, e.RegisterProtoMin, e.RegisterProtoMax, true)
-		case *expr.Masq:
-		case *expr.Match:
-			switch info := e.Info.(type) {
-			case *xt.AddrType:
-				out.tests = append(out.tests, addrTypeTests(info.Source, info.InvertSource, info.Dest, info.InvertDest)...)
-			case *xt.AddrTypeV1:
-				out.tests = append(out.tests, addrTypeTests(info.Source, info.Flags&xtAddrTypeInvertSource != 0,
-					info.Dest, info.Flags&xtAddrTypeInvertDest != 0)...)
-			case *xt.ConntrackMtinfo1:
-				out.addConntrack(&info.ConntrackMtinfoBase, uint16(info.StateMask))
-			case *xt.ConntrackMtinfo2:
-				out.addConntrack(&info.ConntrackMtinfoBase, info.StateMask)
-			case *xt.ConntrackMtinfo3:
-				out.addConntrack(&info.ConntrackMtinfoBase, info.StateMask)
-			default:
-				switch e.Name {
-				case "comment":
-				case "rt":
-					// ip6tables -m rt: matches only a packet with an IPv6
-					// routing header.
-					out.tests = append(out.tests, test{field: fieldRoutingHdr})
-				case "limit", "hashlimit", "recent":
-					if !out.xtRateMatch(e) {
-						notUnderstood("xt match " + e.Name)
-					}
-				default:
-					if !out.xtMatch(e, v6) {
-						notUnderstood("xt match " + e.Name)
-					}
-				}
-			}
-		case *expr.Target:
-			switch e.Name {
-			case "LOG", "NFLOG", "MARK", "CONNMARK":
-			case "REJECT":
-				out.verdict = verdictReject
-			case "DNAT":
-				out.verdict = verdictDNAT
-				if to, ok := DNATTarget(e.Info); ok {
-					out.nat = &natTarget{addr: to.Addr(), port: to.Port()}
-				}
-			case "REDIRECT":
-				out.verdict = verdictDNAT
-			default:
-				out.verdict = verdictUnknown
-				out.unknown = append(out.unknown, "xt target "+e.Name)
-			}
-		case *expr.Queue:
-			out.verdict = verdictUnknown
-			out.unknown = append(out.unknown, "queue")
-		default:
-			notUnderstood(exprName(e))
 		}
+		cp.step(b, cp.r.Exprs[i])
 	}
 	for _, m := range missing {
-		notUnderstood(m.Name)
+		b.notUnderstood(m.Name)
 	}
-	out.text = renderRule(c, out)
-	return out
+	cp.out = append(cp.out, b.out)
+}
+
+// step compiles one expression into branch b.
+func (cp *compiler) step(b *branch, e expr.Any) {
+	out := b.out
+	switch e := e.(type) {
+	case *expr.Meta:
+		if e.SourceRegister {
+			b.setMark(e)
+			return
+		}
+		b.load(e.Register, metaField(e.Key))
+	case *expr.Payload:
+		if e.OperationType != expr.PayloadLoad {
+			b.rewrite(e)
+			return
+		}
+		b.load(e.DestRegister, payloadField(e, b.v6))
+	case *expr.Ct:
+		if e.SourceRegister {
+			b.setCtMark(e)
+			return
+		}
+		switch {
+		case e.Key == expr.CtKeySTATE:
+			b.load(e.Register, reg{field: fieldCtState, length: 4})
+		case e.Key == expr.CtKeySTATUS:
+			b.load(e.Register, reg{field: fieldCtStatus, length: 4})
+		case e.Key == expr.CtKeyDIRECTION:
+			b.load(e.Register, reg{field: fieldCtDir, length: 1})
+		case e.Key == expr.CtKeyMARK:
+			b.load(e.Register, reg{field: fieldCtMark, length: 4})
+		default:
+			b.load(e.Register, reg{unknown: "ct " + ctKeyName(e.Key)})
+		}
+	case *expr.Fib:
+		b.load(e.Register, fibField(e))
+	case *expr.Bitwise:
+		x := b.regs[regIndex(e.SourceRegister)]
+		if x.mask != nil || x.unknown != "" {
+			x = reg{unknown: "a bitwise operation"}
+		} else {
+			x.mask, x.xor = e.Mask, e.Xor
+		}
+		b.load(e.DestRegister, x)
+	case *expr.Immediate:
+		b.load(e.Register, reg{value: e.Data})
+	case *expr.Cmp:
+		if x := b.regs[regIndex(e.Register)]; e.Op == expr.CmpOpEq && len(e.Data) > 0 &&
+			(x.field == fieldNFProto || x.field == fieldEtherType) && x.mask == nil {
+			b.v6 = e.Data[len(e.Data)-1] == unix.NFPROTO_IPV6 || e.Data[len(e.Data)-1] == 0xdd // 0x86dd
+		}
+		b.addTest(e.Register, test{op: opCmp, cmp: e.Op, data: e.Data})
+	case *expr.Range:
+		b.addTest(e.Register, test{op: opRange, cmp: e.Op, data: e.FromData, to: e.ToData})
+	case *expr.Lookup:
+		s := cp.lookupSet(e.SetName, e.SetID)
+		switch {
+		case s == nil:
+			out.unknown = append(out.unknown, "lookup in missing set "+e.SetName)
+		case b.concatenated(e.SourceRegister, s):
+			if t, ok := concatTest(b.regs, e.SourceRegister, s, e.Invert); ok {
+				out.tests = append(out.tests, t)
+			} else {
+				out.unknown = append(out.unknown, "lookup in concatenated set "+s.label)
+			}
+		default:
+			b.addTest(e.SourceRegister, test{op: opLookup, set: s, invert: e.Invert})
+		}
+	case *expr.Counter, *expr.Log:
+		// statements that do not decide
+	case *expr.Notrack:
+		out.notrack = true
+	case *expr.Limit, *expr.Quota, *expr.Connlimit:
+		out.stateful(e, false)
+	case *expr.Objref:
+		switch o := cp.lookupObj(e.Name); {
+		case o == nil:
+			b.notUnderstood("a reference to missing object " + e.Name)
+		case e.Type == objCounter:
+		case e.Type == objQuota || e.Type == objLimit || e.Type == objConnlimit:
+			if !out.stateful(o.Obj, false) {
+				b.notUnderstood("object " + e.Name)
+			}
+		default:
+			b.notUnderstood("object " + e.Name + " of type " + strconv.Itoa(e.Type))
+		}
+	case *expr.Dynset:
+		// "add @set { ip saddr limit rate … }", a meter: each new source
+		// gets a fresh element, so a first connection is within its
+		// limits. Without expressions it only records the packet.
+		for _, x := range e.Exprs {
+			if _, counter := x.(*expr.Counter); !counter && !out.stateful(x, true) {
+				b.notUnderstood("a set statement (dynset) with " + exprName(x))
+			}
+		}
+	case *expr.Verdict:
+		out.setVerdict(e)
+	case *expr.Reject:
+		out.verdict = verdictReject
+	case *expr.NAT:
+		if e.Type == expr.NATTypeDestNAT {
+			out.verdict = verdictDNAT
+			out.nat = natOf(b.regs, e.RegAddrMin, e.RegAddrMax, e.RegProtoMin, e.RegProtoMax, false, e.Family == unix.NFPROTO_IPV6)
+		}
+	case *expr.Redir:
+		out.verdict = verdictDNAT
+		out.nat = natOf(b.regs, 0, 0, e.RegisterProtoMin, e.RegisterProtoMax, true, false)
+	case *expr.Masq:
+	case *expr.Match:
+		cp.match(b, e)
+	case *expr.Target:
+		switch e.Name {
+		case "LOG", "NFLOG", "MARK", "CONNMARK":
+		case "REJECT":
+			out.verdict = verdictReject
+		case "DNAT":
+			out.verdict = verdictDNAT
+			if to, ok := DNATTarget(e.Info); ok {
+				out.nat = &natTarget{addr: to.Addr(), port: to.Port()}
+			}
+		case "REDIRECT":
+			out.verdict = verdictDNAT
+		default:
+			out.verdict = verdictUnknown
+			out.unknown = append(out.unknown, "xt target "+e.Name)
+		}
+	case *expr.Queue:
+		out.verdict = verdictUnknown
+		out.unknown = append(out.unknown, "queue")
+	default:
+		b.notUnderstood(exprName(e))
+	}
+}
+
+// setVerdict records an immediate verdict, or one a verdict map gives.
+func (r *rule) setVerdict(e *expr.Verdict) {
+	switch e.Kind {
+	case expr.VerdictAccept:
+		r.verdict = verdictAccept
+	case expr.VerdictDrop:
+		r.verdict = verdictDrop
+	case expr.VerdictReturn:
+		r.verdict = verdictReturn
+	case expr.VerdictJump:
+		r.verdict, r.targetName = verdictJump, e.Chain
+	case expr.VerdictGoto:
+		r.verdict, r.targetName = verdictGoto, e.Chain
+	case expr.VerdictContinue:
+	default:
+		r.verdict = verdictUnknown
+		r.unknown = append(r.unknown, "verdict "+verdictName(e.Kind))
+	}
 }

@@ -8,6 +8,9 @@
 // answer unknown, naming the rule.
 //
 // Where a new construct goes: a new packet field in fields.go (and its
-// value for each packet in packet.go), a statement in compile.go, an
-// xtables match in xtmatch.go, a rate limit in stateful.go.
+// value for each packet in packet.go), an expression in compile.go, a
+// statement that changes the packet for later rules (marks, rewrites) in
+// statements.go and marks.go, an xtables match in xtmatch.go, a rate
+// limit in stateful.go. Maps are lowered into a rule per element
+// (lower.go): the evaluator never sees a map lookup.
 package firewall

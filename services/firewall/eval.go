@@ -7,7 +7,6 @@ import (
 	"slices"
 
 	"github.com/google/nftables"
-	"github.com/google/nftables/expr"
 )
 
 // maxDepth bounds jumps, as the kernel does (it refuses deeper rulesets).
@@ -44,11 +43,16 @@ type evaluator struct {
 	keeps  func(addr netip.Addr, port uint16) bool
 	steps  int      // rules visited
 	limits []string // rate limits passed so far
+	// marks are the sources whose marks the ruleset set (marks.go)
+	marks []markPart
+	// hostBind is the listener's bind while this host's own packets are
+	// followed (see rewritten).
+	hostBind netip.Addr
 }
 
 // reset readies the evaluator for another flow, keeping its storage.
 func (ev *evaluator) reset(keeps func(netip.Addr, uint16) bool) {
-	ev.pieces, ev.limits, ev.steps, ev.keeps = ev.pieces[:0], nil, 0, keeps
+	ev.pieces, ev.limits, ev.steps, ev.keeps, ev.marks, ev.hostBind = ev.pieces[:0], nil, 0, keeps, nil, netip.Addr{}
 }
 
 // follow makes the evaluator's packet the one f describes.
@@ -56,6 +60,9 @@ func (ev *evaluator) follow(f flow) {
 	if ev.pkt == nil {
 		ev.pkt = newPacket(f)
 		return
+	}
+	if ev.pkt.stage != f.stage {
+		ev.newPacket() // the same packet goes on across lo; another starts unmarked
 	}
 	ev.pkt.fill(f)
 }
@@ -162,6 +169,29 @@ func (ev *evaluator) run(c *chain, in AddrSet, depth int) AddrSet {
 			}
 			ev.pkt.untrack()
 		}
+		if len(r.marks) > 0 {
+			if why == "" {
+				ev.setMarks(m, r.marks)
+			} else {
+				ev.setMarks(m, []markStmt{{unknown: why}})
+			}
+		}
+		if len(r.rewrites) > 0 {
+			gone, w := ev.rewritten(r.rewrites)
+			if why == "" {
+				why = w
+			}
+			switch {
+			case why != "":
+				ev.add(piece{sources: m, verdict: verdictUnknown, chain: c, rule: r, why: why})
+				in = in.Minus(m)
+				continue
+			case gone:
+				ev.add(piece{sources: m, verdict: verdictDNAT, chain: c, rule: r})
+				in = in.Minus(m)
+				continue
+			}
+		}
 		if r.verdict == verdictNone {
 			continue // nothing decided
 		}
@@ -171,14 +201,6 @@ func (ev *evaluator) run(c *chain, in AddrSet, depth int) AddrSet {
 			continue
 		}
 		v, target := r.verdict, r.target
-		if v == verdictMap {
-			v, target, why = ev.fromMap(c, r)
-			if why != "" {
-				ev.add(piece{sources: m, verdict: verdictUnknown, chain: c, rule: r, why: why})
-				in = in.Minus(m)
-				continue
-			}
-		}
 		if v == verdictDNAT && !ev.passDNAT && ev.keeps != nil && r.nat != nil && ev.keeps(r.nat.addr, r.nat.port) {
 			v = verdictAccept // a DNAT onto the listener itself: it goes on there
 		}
@@ -220,7 +242,7 @@ func (ev *evaluator) match(r *rule, in AddrSet) (AddrSet, string) {
 		t := &r.tests[i]
 		var o outcome
 		switch {
-		case t.op == opConcat, t.field == peer4 || t.field == peer6:
+		case t.op == opConcat, t.field == peer4 || t.field == peer6, t.field == fieldMark || t.field == fieldCtMark:
 			sources = true
 			continue
 		case t.field == fieldRoutingHdr:
@@ -270,6 +292,13 @@ func (ev *evaluator) match(r *rule, in AddrSet) (AddrSet, string) {
 			} else if m.Empty() {
 				return nil, ""
 			}
+		case t.field == fieldMark || t.field == fieldCtMark:
+			var w string
+			if m, w = ev.markPasses(t, m); w != "" {
+				why = w
+			} else if m.Empty() {
+				return nil, ""
+			}
 		case t.field != peer4 && t.field != peer6:
 		case (t.field == peer6) != ev.pkt.v6:
 			why = "an address test of the other IP version"
@@ -285,39 +314,4 @@ func (ev *evaluator) match(r *rule, in AddrSet) (AddrSet, string) {
 		why = r.unknown[0]
 	}
 	return m, why
-}
-
-// fromMap looks the packet up in a rule's verdict map.
-func (ev *evaluator) fromMap(c *chain, r *rule) (verdictKind, *chain, string) {
-	t := r.vmap
-	v := ev.pkt.vals[t.field]
-	peer4, peer6, peerPort := ev.pkt.peer()
-	if v == nil || t.field == peer4 || t.field == peer6 || t.field == peerPort {
-		return verdictUnknown, nil, "a verdict map on the peer's address or port"
-	}
-	end := t.start + t.length
-	if uint32(len(v)) < end {
-		return verdictUnknown, nil, "a verdict map longer than its field"
-	}
-	e, ok := t.set.find(v[t.start:end])
-	if !ok || e.verdict == nil {
-		return verdictNone, nil, ""
-	}
-	switch e.verdict.Kind {
-	case expr.VerdictAccept:
-		return verdictAccept, nil, ""
-	case expr.VerdictDrop:
-		return verdictDrop, nil, ""
-	case expr.VerdictReturn:
-		return verdictReturn, nil, ""
-	case expr.VerdictJump, expr.VerdictGoto:
-		target := ev.rs.byName[tableKey(c.Family, c.Table)+" "+e.verdict.Chain]
-		if e.verdict.Kind == expr.VerdictJump {
-			return verdictJump, target, ""
-		}
-		return verdictGoto, target, ""
-	case expr.VerdictContinue:
-		return verdictNone, nil, ""
-	}
-	return verdictUnknown, nil, "verdict " + verdictName(e.verdict.Kind) + " in a map"
 }

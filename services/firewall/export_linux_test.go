@@ -34,3 +34,14 @@ func BlockedByNeighbourDiscovery(rs *Ruleset, sc *Scope, l Listener, client neti
 	}
 	return false
 }
+
+// DebugRules lists every compiled rule's text (tests only).
+func DebugRules(rs *Ruleset) string {
+	var b strings.Builder
+	for _, c := range rs.chains {
+		for _, r := range c.rules {
+			fmt.Fprintf(&b, "%s handle %d: %s\n", c.name(), r.handle, r.text)
+		}
+	}
+	return b.String()
+}

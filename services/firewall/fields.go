@@ -23,10 +23,13 @@ type natTarget struct {
 
 // natOf reads a DNAT's target from the registers its immediates loaded:
 // a single address and port only (a range or a map is not followed).
-func natOf(regs map[uint32]reg, addrMin, addrMax, protoMin, protoMax uint32, redirect bool) *natTarget {
+func natOf(regs map[uint32]reg, addrMin, addrMax, protoMin, protoMax uint32, redirect, v6 bool) *natTarget {
 	t := &natTarget{redirect: redirect}
 	if addrMin != 0 {
 		v := regs[regIndex(addrMin)].value
+		if n := map[bool]int{false: 4, true: 16}[v6]; len(v) > n {
+			v = v[:n] // the address of a concatenation from a map: address . port
+		}
 		a, ok := netip.AddrFromSlice(v)
 		if !ok || addrMax != 0 && addrMax != addrMin {
 			return nil
@@ -117,6 +120,7 @@ var metaFields = map[expr.MetaKey]reg{
 	expr.MetaKeyOIF:      {field: fieldOif, length: 4},
 	expr.MetaKeyIIFTYPE:  {field: fieldIifType, length: 2},
 	expr.MetaKeyPKTTYPE:  {field: fieldPktType, length: 1},
+	expr.MetaKeyMARK:     {field: fieldMark, length: 4},
 }
 
 func metaField(k expr.MetaKey) reg {
@@ -145,7 +149,15 @@ func payloadField(p *expr.Payload, v6 bool) reg {
 			if p.Offset == 7 && p.Len == 1 {
 				return reg{field: fieldHopLimit, length: 1}
 			}
+			if p.Offset == 6 && p.Len == 1 {
+				// ip6 nexthdr: a new connection's packets carry no
+				// extension header, so it is the transport protocol.
+				return reg{field: fieldL4Proto, length: 1}
+			}
 			break
+		}
+		if p.Offset == 9 && p.Len == 1 {
+			return reg{field: fieldL4Proto, length: 1} // ip protocol
 		}
 		if r, ok := within(fieldSaddr4, 12, 4); ok {
 			return r

@@ -5,17 +5,12 @@ package firewall
 import (
 	"bytes"
 	"encoding/binary"
-	"fmt"
 	"math/bits"
 	"net/netip"
 	"slices"
-	"sort"
 
-	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
 )
-
-type nftablesElement = nftables.SetElement
 
 // testOp is the kind of comparison a test makes.
 type testOp uint8
@@ -49,6 +44,9 @@ type test struct {
 	set           *compiledSet
 	invert        bool
 	parts         []concatPart // opConcat: the fields, in key order
+	// inMap: the test of a map element's key in a rule lowered from a map
+	// lookup (lower.go); the rule is rendered with the lookup instead.
+	inMap bool
 
 	// sources holds the source addresses that pass a test of the source
 	// address, computed once; sourcesOK is false when the test has a shape
@@ -377,81 +375,3 @@ func prefixMask(mask []byte) (int, bool) {
 }
 
 func allZero(b []byte) bool { return !slices.ContainsFunc(b, func(x byte) bool { return x != 0 }) }
-
-// compiledSet is a set's elements as ranges of keys, each with the
-// verdict a verdict map gives it.
-type compiledSet struct {
-	label  string // "@name", or the elements of an anonymous set
-	concat bool
-	keyLen int
-	ranges []keyRange // sorted by lo, disjoint
-}
-
-type keyRange struct {
-	lo, hi  []byte // both included
-	verdict *expr.Verdict
-}
-
-func compileSet(s *Set) *compiledSet {
-	cs := &compiledSet{label: "@" + s.Name, concat: s.Concat}
-	els := slices.Clone(s.Elements)
-	slices.SortStableFunc(els, func(a, b nftablesElement) int { return bytes.Compare(a.Key, b.Key) })
-	var open *keyRange
-	for _, e := range els {
-		if cs.keyLen == 0 {
-			cs.keyLen = len(e.Key)
-		}
-		switch {
-		case s.Concat:
-			// each element its own box: a range per field, Key to KeyEnd
-			hi := e.Key
-			if len(e.KeyEnd) == len(e.Key) {
-				hi = e.KeyEnd
-			}
-			cs.ranges = append(cs.ranges, keyRange{lo: e.Key, hi: hi, verdict: e.VerdictData})
-		case !s.Interval:
-			cs.ranges = append(cs.ranges, keyRange{lo: e.Key, hi: e.Key, verdict: e.VerdictData})
-		case e.IntervalEnd:
-			if open != nil {
-				open.hi = decrement(e.Key)
-				cs.ranges = append(cs.ranges, *open)
-				open = nil
-			}
-		default:
-			if open != nil { // a range that runs to the end of the key space
-				open.hi = bytes.Repeat([]byte{0xff}, len(open.lo))
-				cs.ranges = append(cs.ranges, *open)
-			}
-			open = &keyRange{lo: e.Key, verdict: e.VerdictData}
-		}
-	}
-	if open != nil {
-		open.hi = bytes.Repeat([]byte{0xff}, len(open.lo))
-		cs.ranges = append(cs.ranges, *open)
-	}
-	if s.Name == "" || s.Name[0] == '_' || len(s.Name) > 2 && s.Name[:2] == "__" {
-		cs.label = fmt.Sprintf("{ %d elements }", len(cs.ranges))
-	}
-	return cs
-}
-
-// find returns the range holding key.
-func (s *compiledSet) find(key []byte) (*keyRange, bool) {
-	i := sort.Search(len(s.ranges), func(i int) bool { return bytes.Compare(s.ranges[i].hi, key) >= 0 })
-	if i < len(s.ranges) && bytes.Compare(s.ranges[i].lo, key) <= 0 {
-		return &s.ranges[i], true
-	}
-	return nil, false
-}
-
-// decrement returns b minus one, as a big-endian number.
-func decrement(b []byte) []byte {
-	out := slices.Clone(b)
-	for i := len(out) - 1; i >= 0; i-- {
-		out[i]--
-		if out[i] != 0xff {
-			break
-		}
-	}
-	return out
-}

@@ -34,7 +34,7 @@ func TestReachAgreesWithPackets(t *testing.T) {
 	listeners := bedListeners(t, bed)
 	scope := bedScope(t, bed)
 
-	for _, c := range append(reachCases(bed), ufwCase(t, bed)) {
+	for _, c := range append(append(reachCases(bed), mapCases(bed)...), ufwCase(t, bed)) {
 		t.Run(c.name, func(t *testing.T) {
 			if c.needs != "" {
 				if _, err := exec.LookPath(c.needs); err != nil {
@@ -203,13 +203,13 @@ func reachCases(bed *sockettest.FirewallBed) []reachCase {
 				iif lo accept
 				tcp dport 9001 socket transparent 1 accept
 				tcp dport 9002 accept
-				udp dport 9005 meta mark 0x1 drop
+				udp dport 9005 meta iifgroup 1 drop
 				udp dport 9005 accept
 			}
 		}`)},
 			// "socket" loads a register: the comparison after it must not
 			// test the port the register held before (reach none).
-			unknown: map[uint16]string{9001: "socket", 9005: "meta mark"}},
+			unknown: map[uint16]string{9001: "socket", 9005: "meta iifgroup"}},
 		{name: "rate limits of every form", setup: [][]string{nftScript(`table inet filter {
 			limit per_minute { rate 600/minute burst 50 packets }
 			quota plenty { 500 mbytes }

@@ -23,6 +23,9 @@ func renderRule(c *chain, r *rule) string {
 	var parts []string
 	proto := "th"
 	for i, t := range r.tests {
+		if t.inMap {
+			continue
+		}
 		if t.field == fieldL4Proto && t.op == opCmp && t.cmp == expr.CmpOpEq && len(t.data) == 1 {
 			if name := sockets.Proto(t.data[0]).Name(); name != "" {
 				proto = name
@@ -36,11 +39,21 @@ func renderRule(c *chain, r *rule) string {
 		}
 		parts = append(parts, renderTest(&t, proto))
 	}
-	if r.vmap != nil {
-		parts = append(parts, fieldName(r.vmap.field, proto)+" vmap "+r.vmap.set.label)
+	if r.mapText != "" {
+		parts = append(parts, r.mapText)
 	}
+	for _, m := range r.marks {
+		parts = append(parts, renderMark(m))
+	}
+	for _, w := range r.rewrites {
+		parts = append(parts, renderRewrite(w))
+	}
+	seen := map[string]bool{}
 	for _, u := range r.unknown {
-		parts = append(parts, "["+u+"]")
+		if !seen[u] {
+			parts = append(parts, "["+u+"]")
+			seen[u] = true
+		}
 	}
 	switch r.verdict {
 	case verdictAccept:
@@ -152,6 +165,37 @@ func renderTest(t *test, proto string) string {
 	return name + cmpOp(t.cmp) + formatValue(t.field, t.data)
 }
 
+// renderMark writes a mark statement: "meta mark set 0x1", "ct mark set
+// meta mark".
+func renderMark(m markStmt) string {
+	to := "meta mark set "
+	if m.ct {
+		to = "ct mark set "
+	}
+	switch {
+	case m.unknown != "":
+		return to + "[" + m.unknown + "]"
+	case m.from == fieldNone:
+		return to + fmt.Sprintf("0x%x", m.xor)
+	case m.mask == ^uint32(0) && m.xor == 0:
+		return to + fieldName(m.from, "")
+	}
+	return to + fmt.Sprintf("%s & 0x%x ^ 0x%x", fieldName(m.from, ""), m.mask, m.xor)
+}
+
+// renderRewrite writes a header rewrite: "ip daddr set 10.0.0.1".
+func renderRewrite(w rewrite) string {
+	switch {
+	case w.unknown != "":
+		return "[" + w.unknown + "]"
+	case w.addr.IsValid() && w.port != 0:
+		return "daddr set " + w.addr.String() + " th dport set " + strconv.Itoa(int(w.port))
+	case w.addr.IsValid():
+		return "daddr set " + w.addr.String()
+	}
+	return "th dport set " + strconv.Itoa(int(w.port))
+}
+
 func cmpOp(op expr.CmpOp) string {
 	return map[expr.CmpOp]string{expr.CmpOpEq: " ", expr.CmpOpNeq: " != ", expr.CmpOpLt: " < ",
 		expr.CmpOpLte: " <= ", expr.CmpOpGt: " > ", expr.CmpOpGte: " >= "}[op]
@@ -167,7 +211,8 @@ func fieldName(f field, proto string) string {
 		fieldPktType: "pkttype", fieldSaddr4: "ip saddr", fieldDaddr4: "ip daddr", fieldSaddr6: "ip6 saddr",
 		fieldDaddr6: "ip6 daddr", fieldTCPFlags: "tcp flags", fieldCtState: "ct state",
 		fieldFibDaddrType: "fib daddr type", fieldSaddrTypes: "addrtype src-type", fieldDaddrTypes: "addrtype dst-type", fieldXtCtState: "conntrack ctstate", fieldPorts: "th sport . th dport", fieldRoutingHdr: "rt",
-		fieldCtStatus: "ct status", fieldCtDir: "ct direction", fieldFibSaddrOif: "fib saddr . iif oif", fieldFibSaddrType: "fib saddr type", fieldICMPType: "icmp type", fieldHopLimit: "ip6 hoplimit"}[f]
+		fieldCtStatus: "ct status", fieldCtDir: "ct direction", fieldFibSaddrOif: "fib saddr . iif oif", fieldFibSaddrType: "fib saddr type", fieldICMPType: "icmp type", fieldHopLimit: "ip6 hoplimit",
+		fieldMark: "meta mark", fieldCtMark: "ct mark"}[f]
 }
 
 // formatValue writes a field's value as nft would.
@@ -214,6 +259,10 @@ func formatValue(f field, b []byte) string {
 	case fieldIif, fieldOif:
 		if len(b) == 4 {
 			return strconv.Itoa(int(binary.NativeEndian.Uint32(b)))
+		}
+	case fieldMark, fieldCtMark:
+		if len(b) == 4 {
+			return fmt.Sprintf("0x%x", binary.NativeEndian.Uint32(b))
 		}
 	}
 	return "0x" + fmt.Sprintf("%x", b)

@@ -138,18 +138,23 @@ func NewRuleset(chains []Chain, sets []Set, objects ...Object) *Ruleset {
 		}
 		lookupObj := func(name string) *Object { return objByName[tk+" "+name] }
 		for i := range c.Rules {
-			r := compileRule(c, &c.Rules[i], lookup, lookupObj)
-			if r.verdict == verdictJump || r.verdict == verdictGoto {
-				r.target = byName[tk+" "+r.targetName]
-				if r.target == nil {
-					r.unknown = append(r.unknown, "jump to missing chain "+r.targetName)
+			for _, r := range compileSafely(c, &c.Rules[i], lookup, lookupObj) {
+				if r.verdict == verdictJump || r.verdict == verdictGoto {
+					r.target = byName[tk+" "+r.targetName]
+					if r.target == nil {
+						r.unknown = append(r.unknown, "jump to missing chain "+r.targetName)
+					}
 				}
+				for _, t := range r.tests {
+					rs.testsIif = rs.testsIif || t.field == fieldIif || t.field == fieldIifname
+					rs.testsDaddr = rs.testsDaddr || t.field == fieldDaddr4 || t.field == fieldDaddr6
+					for _, p := range t.parts {
+						rs.testsIif = rs.testsIif || p.field == fieldIif || p.field == fieldIifname
+						rs.testsDaddr = rs.testsDaddr || p.field == fieldDaddr4 || p.field == fieldDaddr6
+					}
+				}
+				c.rules = append(c.rules, r)
 			}
-			for _, t := range r.tests {
-				rs.testsIif = rs.testsIif || t.field == fieldIif || t.field == fieldIifname
-				rs.testsDaddr = rs.testsDaddr || t.field == fieldDaddr4 || t.field == fieldDaddr6
-			}
-			c.rules = append(c.rules, r)
 		}
 		c.index()
 		switch {
@@ -169,6 +174,20 @@ func NewRuleset(chains []Chain, sets []Set, objects ...Object) *Ruleset {
 		slices.SortStableFunc(rs.hooks[h], func(a, b *chain) int { return cmp.Compare(a.Priority, b.Priority) })
 	}
 	return rs
+}
+
+// compileSafely compiles a rule; should the compiler fail on a rule the
+// kernel accepted, the rule is undecided, and the rest of the ruleset,
+// and every other namespace's, is still evaluated.
+func compileSafely(c *chain, r *Rule, lookupSet func(string, uint32) *compiledSet, lookupObj func(string) *Object) (out []*rule) {
+	defer func() {
+		if p := recover(); p != nil {
+			u := &rule{handle: r.Handle, verdict: verdictUnknown, unknown: []string{fmt.Sprintf("a rule portwarden failed to compile (%v)", p)}}
+			u.text = renderRule(c, u)
+			out = []*rule{u}
+		}
+	}()
+	return compileRule(c, r, lookupSet, lookupObj)
 }
 
 // Empty reports whether the ruleset has no base chain a packet to a

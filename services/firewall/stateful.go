@@ -3,6 +3,7 @@
 package firewall
 
 import (
+	"bytes"
 	"encoding/binary"
 	"strconv"
 	"strings"
@@ -106,6 +107,26 @@ func (r *rule) xtRateMatch(m *expr.Match) bool {
 			r.never, r.rate = "xt hashlimit --hashlimit-above", true
 		} else {
 			r.limited = append(r.limited, "xt hashlimit --hashlimit-upto")
+		}
+	case "connlimit":
+		// struct xt_connlimit_info: union nf_inet_addr mask; u32 limit;
+		// u32 flags. Grouped per source address (a full mask, not
+		// --connlimit-daddr), a first connection from a source counts 1,
+		// and the match is (count > limit) unless inverted (--upto).
+		if len(b) < 24 {
+			return false
+		}
+		limit, flags := binary.NativeEndian.Uint32(b[16:]), binary.NativeEndian.Uint32(b[20:])
+		const invert, daddr = 0x1, 0x2
+		full4 := bytes.Equal(b[:4], []byte{0xff, 0xff, 0xff, 0xff}) && allZero(b[4:16])
+		if flags&daddr != 0 || !full4 && !bytes.Equal(b[:16], bytes.Repeat([]byte{0xff}, 16)) {
+			return false // a count over several sources: what it is now is not in the ruleset
+		}
+		what := "xt connlimit " + strconv.FormatUint(uint64(limit), 10) + " per source"
+		if matches := (1 > limit) != (flags&invert != 0); matches {
+			r.limited = append(r.limited, what)
+		} else {
+			r.never, r.rate = what, true
 		}
 	case "recent":
 		// struct xt_recent_mtinfo: u32 seconds, u32 hit_count, u8

@@ -179,3 +179,37 @@ func (r *rule) iprange(b []byte, rev uint32, v6 bool) bool {
 	}
 	return true
 }
+
+// match compiles an xtables match (iptables-nft's, and legacy tables').
+func (cp *compiler) match(b *branch, e *expr.Match) {
+	out := b.out
+	switch info := e.Info.(type) {
+	case *xt.AddrType:
+		out.tests = append(out.tests, addrTypeTests(info.Source, info.InvertSource, info.Dest, info.InvertDest)...)
+	case *xt.AddrTypeV1:
+		out.tests = append(out.tests, addrTypeTests(info.Source, info.Flags&xtAddrTypeInvertSource != 0,
+			info.Dest, info.Flags&xtAddrTypeInvertDest != 0)...)
+	case *xt.ConntrackMtinfo1:
+		out.addConntrack(&info.ConntrackMtinfoBase, uint16(info.StateMask))
+	case *xt.ConntrackMtinfo2:
+		out.addConntrack(&info.ConntrackMtinfoBase, info.StateMask)
+	case *xt.ConntrackMtinfo3:
+		out.addConntrack(&info.ConntrackMtinfoBase, info.StateMask)
+	default:
+		switch e.Name {
+		case "comment":
+		case "rt":
+			// ip6tables -m rt: matches only a packet with an IPv6
+			// routing header.
+			out.tests = append(out.tests, test{field: fieldRoutingHdr})
+		case "limit", "hashlimit", "recent", "connlimit":
+			if !out.xtRateMatch(e) {
+				b.notUnderstood("xt match " + e.Name)
+			}
+		default:
+			if !out.xtMatch(e, b.v6) {
+				b.notUnderstood("xt match " + e.Name)
+			}
+		}
+	}
+}

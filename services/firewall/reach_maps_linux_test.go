@@ -1,0 +1,121 @@
+package firewall_test
+
+import (
+	"fmt"
+
+	"github.com/portwarden/portwarden/sockets/sockettest"
+)
+
+// mapCases are rulesets built on verdict maps, data maps, marks and
+// header rewrites — the constructs issue 30 found read wrong — checked
+// against real packets like the others.
+func mapCases(bed *sockettest.FirewallBed) []reachCase {
+	pubLink, inLink := bed.PublicLink, bed.InternalLink
+	return []reachCase{
+		// The nftables wiki's "simple ruleset for a server", with the
+		// bed's ports for its 22, 80 and 443.
+		{name: "the wiki's simple ruleset for a server", setup: [][]string{nftScript(`table inet firewall {
+			chain inbound_ipv4 {
+				icmp type echo-request limit rate 5/second accept
+			}
+			chain inbound_ipv6 {
+				icmpv6 type { nd-neighbor-solicit, nd-router-advert, nd-neighbor-advert } accept
+				icmpv6 type echo-request limit rate 5/second accept
+			}
+			chain inbound {
+				type filter hook input priority 0; policy drop;
+				ct state vmap { established : accept, related : accept, invalid : drop }
+				iifname lo accept
+				meta protocol vmap { ip : jump inbound_ipv4, ip6 : jump inbound_ipv6 }
+				tcp dport { 9001, 9002, 9003 } accept
+			}
+			chain forward {
+				type filter hook forward priority 0; policy drop;
+			}
+		}`)}, rules: map[uint16]string{9001: "inet firewall inbound handle", 9007: "inet firewall inbound policy drop"}},
+		// A perimeter: the interface picks the chain through a verdict map.
+		{name: "a perimeter, interfaces mapped to chains", setup: [][]string{nftScript(fmt.Sprintf(`table inet filter {
+			chain inbound_world {
+				tcp dport 9001 accept
+				udp dport 9005 accept
+			}
+			chain inbound_private {
+				tcp dport { 9002, 9007 } accept
+				meta l4proto udp accept
+			}
+			chain inbound {
+				type filter hook input priority 0; policy drop;
+				ct state vmap { established : accept, related : accept, invalid : drop }
+				icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert } accept
+				iifname vmap { lo : accept, %q : jump inbound_world, %q : jump inbound_private }
+			}
+		}`, pubLink, inLink))}},
+		{name: "verdict maps of ports, addresses and concatenations; a catch-all", setup: [][]string{nftScript(fmt.Sprintf(`table inet filter {
+			map ports { type inet_service : verdict; elements = { 9001 : accept, 9003 : jump internal, 9007 : accept, * : drop } }
+			chain internal {
+				ip saddr %s accept
+			}
+			chain input {
+				type filter hook input priority 0; policy accept;
+				ct state vmap { established : accept, related : accept, invalid : drop }
+				iif lo accept
+				icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert } accept
+				ip6 saddr . udp dport vmap { %s . 9006 : accept, %s . 9006 : drop }
+				meta l4proto udp ip saddr vmap { %s : drop }
+				tcp dport vmap @ports
+			}
+		}`, bed.InternalNet4, bed.InternalNet6, bed.PublicNet6, bed.PublicNet4))},
+			rules: map[uint16]string{9002: "tcp dport vmap @ports drop", 9001: "tcp dport vmap @ports accept"}},
+		{name: "marks set in prerouting, tested in input", setup: [][]string{nftScript(fmt.Sprintf(`table inet mangle {
+			chain pre {
+				type filter hook prerouting priority -150; policy accept;
+				iifname %q meta mark set 0x1
+				ct state new ct mark set meta mark
+				tcp dport 9003 meta mark set mark or 0x10
+			}
+		}
+		table inet filter {
+			chain input {
+				type filter hook input priority 0; policy drop;
+				iif lo accept
+				ct state established,related accept
+				icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert } accept
+				meta mark 0x1 tcp dport 9001 accept
+				ct mark 0x1 meta l4proto udp accept
+				meta mark & 0x10 == 0x10 accept
+				meta mark vmap { 0x1 : jump marked }
+			}
+			chain marked {
+				tcp dport 9007 accept
+			}
+		}`, inLink))}},
+		{name: "a DNAT map that misses, and stateless NAT", setup: [][]string{nftScript(`table ip nat {
+			map z { type ipv4_addr . inet_proto . inet_service : ipv4_addr . inet_service; elements = { 203.0.113.99 . tcp . 9001 : 203.0.113.98 . 80 } }
+			chain pre {
+				type nat hook prerouting priority -100;
+				dnat ip to ip saddr . ip protocol . tcp dport map @z
+			}
+		}
+		table inet raw {
+			chain pre {
+				type filter hook prerouting priority -300; policy accept;
+				udp dport 9005 ip daddr set 203.0.113.77
+				tcp dport 9007 ip6 daddr set numgen inc mod 2 map { 0 : 2001:db8:ffff::1, 1 : 2001:db8:ffff::2 }
+			}
+		}`)}, unknown: map[uint16]string{9007: "numgen"}},
+		connlimitCase(),
+	}
+}
+
+// connlimitCase: iptables' per-source connection limits read as rate
+// limits, as "ct count" is.
+func connlimitCase() reachCase {
+	return reachCase{name: "iptables connlimit", needs: "iptables", setup: [][]string{
+		{"iptables", "-P", "INPUT", "DROP"},
+		{"iptables", "-A", "INPUT", "-i", "lo", "-j", "ACCEPT"},
+		{"iptables", "-A", "INPUT", "-m", "state", "--state", "ESTABLISHED,RELATED", "-j", "ACCEPT"},
+		{"iptables", "-A", "INPUT", "-p", "tcp", "--dport", "9001", "-m", "connlimit", "--connlimit-above", "4", "-j", "REJECT"},
+		{"iptables", "-A", "INPUT", "-p", "tcp", "--dport", "9001", "-j", "ACCEPT"},
+		{"iptables", "-A", "INPUT", "-p", "udp", "--dport", "9005", "-m", "connlimit", "--connlimit-upto", "2", "-j", "ACCEPT"},
+	}, limited: map[uint16]string{9001: "xt connlimit 4 per source", 9005: "xt connlimit 2 per source"}}
+}
