@@ -212,9 +212,33 @@ func (g grammar) match() string {
 		"meta nfproto "+g.pick("ipv4", "ipv6"),
 		"limit rate 100000/second burst 10000 packets",
 		"limit rate over 100000/second burst 10000 packets",
-		"meta mark 0x1", // not evaluated: unknown
+		"meta mark 0x1",
+		"meta mark & 0x2 == 0x2",
+		"ct mark 0x1",
 		"tcp flags syn",
 		"tcp sport 1-1023",
+	)
+}
+
+// vmap draws a verdict map: of every key the evaluator lowers, and a
+// named one with a catch-all.
+func (g grammar) vmap(withJump bool) string {
+	v := func() string {
+		if withJump && g.rng.IntN(4) == 0 {
+			return "jump more"
+		}
+		return g.pick("accept", "drop", "continue")
+	}
+	p := func() int { return 9001 + g.rng.IntN(7) }
+	return g.pick(
+		"ct state vmap { established : accept, related : accept, invalid : drop }",
+		fmt.Sprintf("tcp dport vmap { %d : %s, %d : %s }", p(), v(), p()+7, v()),
+		fmt.Sprintf("meta l4proto udp udp dport vmap { %d-%d : %s }", p(), p()+2, v()),
+		fmt.Sprintf("ip saddr vmap { %s : %s, %s : %s }", g.pick("@PUB4@", "198.51.100.16/30"), v(), "@IN4@", v()),
+		fmt.Sprintf("ip6 saddr . tcp dport vmap { %s . %d : %s }", g.pick("@PUB6@", "@IN6@"), p(), v()),
+		fmt.Sprintf(`iifname vmap { "@PUBLINK@" : %s, "lo" : accept }`, v()),
+		fmt.Sprintf("meta mark vmap { 0x1 : %s }", v()),
+		"th dport vmap @ports",
 	)
 }
 
@@ -232,14 +256,30 @@ func (g grammar) rules(n int, withJump bool) string {
 		if v == "return" && withJump {
 			v = "accept"
 		}
+		if g.rng.IntN(4) == 0 {
+			parts, v = parts[:g.rng.IntN(2)], g.vmap(withJump)
+		}
 		b.WriteString("\t\t" + strings.Join(parts, " ") + " " + v + "\n")
+	}
+	return b.String()
+}
+
+// marks draws the rules of a prerouting chain that set marks.
+func (g grammar) marks() string {
+	var b strings.Builder
+	for range 1 + g.rng.IntN(2) {
+		fmt.Fprintf(&b, "\t\t%s %s\n", g.match(), g.pick("meta mark set 0x1", "meta mark set mark or 0x2", "ct mark set 0x1",
+			"ct state new ct mark set meta mark", "meta mark set ct mark"))
 	}
 	return b.String()
 }
 
 func (g grammar) ruleset() string {
 	var b strings.Builder
-	b.WriteString("table inet t {\n\tchain more {\n" + g.rules(1+g.rng.IntN(3), false) + "\t}\n")
+	first := 9001 + g.rng.IntN(6)
+	fmt.Fprintf(&b, "table inet t {\n\tmap ports { type inet_service : verdict; elements = { %d : accept, %d : drop, * : %s } }\n",
+		first, first+1+g.rng.IntN(9007-first), g.pick("accept", "drop", "continue"))
+	b.WriteString("\tchain more {\n" + g.rules(1+g.rng.IntN(3), false) + "\t}\n")
 	fmt.Fprintf(&b, "\tchain input {\n\t\ttype filter hook input priority 0; policy %s;\n", g.pick("accept", "drop"))
 	if g.rng.IntN(2) == 0 {
 		b.WriteString("\t\tiif lo accept\n")
@@ -247,6 +287,9 @@ func (g grammar) ruleset() string {
 	b.WriteString(g.rules(1+g.rng.IntN(5), true) + "\t}\n")
 	if g.rng.IntN(3) == 0 {
 		b.WriteString("\tchain pre {\n\t\ttype filter hook prerouting priority -150; policy accept;\n" + g.rules(1+g.rng.IntN(2), false) + "\t}\n")
+	}
+	if g.rng.IntN(2) == 0 {
+		b.WriteString("\tchain marks {\n\t\ttype filter hook prerouting priority -160; policy accept;\n" + g.marks() + "\t}\n")
 	}
 	b.WriteString("}\n")
 	if g.rng.IntN(4) == 0 {

@@ -54,3 +54,23 @@ func TestElementsOfAnotherLength(t *testing.T) {
 		t.Errorf("ranges %v, key length %d; want the one 2-byte key", s.ranges, s.keyLen)
 	}
 }
+
+// Adjacent intervals (198.51.100.16/28 and .32/28) share no end element:
+// the second's start ends the first, as in the kernel's lookup.
+func TestAdjacentIntervals(t *testing.T) {
+	s := compileSet(&Set{Name: "x", Interval: true, Elements: []nftables.SetElement{
+		{Key: []byte{198, 51, 100, 48}, IntervalEnd: true},
+		{Key: []byte{198, 51, 100, 32}, VerdictData: &expr.Verdict{Kind: expr.VerdictDrop}},
+		{Key: []byte{198, 51, 100, 16}, VerdictData: &expr.Verdict{Kind: expr.VerdictAccept}},
+		{Key: []byte{0, 0, 0, 0}, IntervalEnd: true},
+	}})
+	for key, want := range map[[4]byte]expr.VerdictKind{{198, 51, 100, 20}: expr.VerdictAccept, {198, 51, 100, 39}: expr.VerdictDrop} {
+		r, ok := s.find(key[:])
+		if !ok || r.verdict.Kind != want {
+			t.Errorf("%v: found %v (%v), want verdict %v", key, r, ok, want)
+		}
+	}
+	if _, ok := s.find([]byte{198, 51, 100, 48}); ok {
+		t.Errorf("198.51.100.48 is past the last interval, but found")
+	}
+}

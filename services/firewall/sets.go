@@ -36,7 +36,20 @@ type keyRange struct {
 func compileSet(s *Set) *compiledSet {
 	cs := &compiledSet{label: "@" + s.Name, concat: s.Concat}
 	els := slices.Clone(s.Elements)
-	slices.SortStableFunc(els, func(a, b nftablesElement) int { return bytes.Compare(a.Key, b.Key) })
+	// An interval's end may share its key with the next one's start
+	// (adjacent intervals: 10.0.0.0/25 and 10.0.0.128/25): the end first.
+	slices.SortStableFunc(els, func(a, b nftablesElement) int {
+		if c := bytes.Compare(a.Key, b.Key); c != 0 {
+			return c
+		}
+		switch {
+		case a.IntervalEnd == b.IntervalEnd:
+			return 0
+		case a.IntervalEnd:
+			return -1
+		}
+		return 1
+	})
 	var open *keyRange
 	for _, e := range els {
 		if len(e.Key) == 0 {
@@ -69,8 +82,11 @@ func compileSet(s *Set) *compiledSet {
 				open = nil
 			}
 		default:
-			if open != nil { // a range that runs to the end of the key space
-				open.hi = bytes.Repeat([]byte{0xff}, len(open.lo))
+			if open != nil {
+				// Adjacent intervals share no end: the kernel finds the
+				// greatest element at or below a key, so a start ends the
+				// interval before it.
+				open.hi = decrement(e.Key)
 				cs.ranges = append(cs.ranges, *open)
 			}
 			open = &keyRange{lo: e.Key, verdict: e.VerdictData, data: e.Val}
