@@ -102,7 +102,13 @@ func (a *App) ruleset(ns sockets.Namespace, path string) (*firewall.Ruleset, err
 			return nil, err
 		}
 		if gen == rs.Generation {
-			return rs, nil
+			changed, err := kernel.IPSetsChanged(path, rs)
+			if err != nil {
+				return nil, err
+			}
+			if !changed {
+				return rs, nil
+			}
 		}
 	}
 	rs, err := kernel.ReadWith(path, legacy)

@@ -131,6 +131,7 @@ type compiler struct {
 	r         *Rule
 	lookupSet func(name string, id uint32) *compiledSet
 	lookupObj func(name string) *Object
+	ipsets    map[uint16]*IPSet // by kernel index
 	out       []*rule
 }
 
@@ -152,15 +153,14 @@ func (b *branch) clone() *branch {
 	return &branch{out: b.out.clone(), regs: regs, v6: b.v6}
 }
 
-// compileRule follows a rule's expressions through the registers, as the
+// compile follows a rule's expressions through the registers, as the
 // kernel would, and records what each comparison tests. A rule that looks
 // up a map comes back as several rules, one per element (in order), each
 // with the element's verdict or data.
-func compileRule(c *chain, r *Rule, lookupSet func(name string, id uint32) *compiledSet, lookupObj func(name string) *Object) []*rule {
-	cp := &compiler{c: c, r: r, lookupSet: lookupSet, lookupObj: lookupObj}
-	cp.run(&branch{out: &rule{handle: r.Handle}, regs: map[uint32]reg{}, v6: c.Family == nftables.TableFamilyIPv6}, 0, r.Missing)
+func (cp *compiler) compile() []*rule {
+	cp.run(&branch{out: &rule{handle: cp.r.Handle}, regs: map[uint32]reg{}, v6: cp.c.Family == nftables.TableFamilyIPv6}, 0, cp.r.Missing)
 	for _, out := range cp.out {
-		out.text = renderRule(c, out)
+		out.text = renderRule(cp.c, out)
 	}
 	return cp.out
 }

@@ -49,47 +49,11 @@ func TestDifferential(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		type seen struct{ pub, in, host bool }
-		observed := make([]seen, len(listeners))
-		bed.FlushNeighbours()
-		var wg sync.WaitGroup
-		for i, l := range listeners {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				o := &observed[i]
-				o.pub, o.in, o.host = bed.ObserveEach(l.network, l.addr, l.v6only)
-			}()
+		wrong := disagreements(bed, scope, listeners, rs)
+		for _, w := range wrong {
+			t.Errorf("%s\n%s", w, ruleset)
 		}
-		wg.Wait()
-		pubClient, inClient := bed.ClientAddrs()
-		ok := true
-		for i, l := range listeners {
-			d := rs.Decide(scope, firewall.Listener{Proto: protoOf(l.network), Addr: l.addr.Addr(), Port: l.addr.Port(), V6Only: l.v6only})
-			if d.Reach == firewall.ReachUnknown {
-				continue
-			}
-			o := observed[i]
-			want := seen{admits(d, pubClient, true), admits(d, inClient, false), d.Host}
-			// What the evaluator said it could not follow is no answer, nor
-			// is what the packets say of neighbour discovery (a flushed
-			// cache entry that a route still holds stays usable).
-			l6 := firewall.Listener{Proto: protoOf(l.network), Addr: l.addr.Addr(), Port: l.addr.Port(), V6Only: l.v6only}
-			if unsure(d, pubClient) || firewall.BlockedByNeighbourDiscovery(rs, scope, l6, pubClient[1]) {
-				want.pub = o.pub
-			}
-			if unsure(d, inClient) || firewall.BlockedByNeighbourDiscovery(rs, scope, l6, inClient[1]) {
-				want.in = o.in
-			}
-			if d.HostUnknown {
-				want.host = o.host
-			}
-			if want != o {
-				t.Errorf("%s: evaluator says %s %v, host %v (%s %s): public client %v, internal %v; packets say public %v, internal %v, host %v\n%s",
-					l, d.Reach, d.Sources, d.Host, d.Verdict, d.RuleRef(), want.pub, want.in, o.pub, o.in, o.host, ruleset)
-				ok = false
-			}
-		}
+		ok := len(wrong) == 0
 		return ok
 	}
 
@@ -130,6 +94,54 @@ func TestDifferential(t *testing.T) {
 		}
 	}
 	t.Logf("%d random rulesets, %d of them refused by nft", n, refused)
+}
+
+// disagreements compares what the evaluator decides for each listener
+// with what real packets from the bed's public, internal and local
+// clients do, client by client: an answer that is neither the packets'
+// nor unknown is a disagreement.
+func disagreements(bed *sockettest.FirewallBed, scope *firewall.Scope, listeners []bedListener, rs *firewall.Ruleset) []string {
+	type seen struct{ pub, in, host bool }
+	observed := make([]seen, len(listeners))
+	bed.FlushNeighbours()
+	var wg sync.WaitGroup
+	for i, l := range listeners {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			o := &observed[i]
+			o.pub, o.in, o.host = bed.ObserveEach(l.network, l.addr, l.v6only)
+		}()
+	}
+	wg.Wait()
+	pubClient, inClient := bed.ClientAddrs()
+	var wrong []string
+	for i, l := range listeners {
+		fl := firewall.Listener{Proto: protoOf(l.network), Addr: l.addr.Addr(), Port: l.addr.Port(), V6Only: l.v6only}
+		d := rs.Decide(scope, fl)
+		if d.Reach == firewall.ReachUnknown {
+			continue
+		}
+		o := observed[i]
+		want := seen{admits(d, pubClient, true), admits(d, inClient, false), d.Host}
+		// What the evaluator said it could not follow is no answer, nor
+		// is what the packets say of neighbour discovery (a flushed
+		// cache entry that a route still holds stays usable).
+		if unsure(d, pubClient) || firewall.BlockedByNeighbourDiscovery(rs, scope, fl, pubClient[1]) {
+			want.pub = o.pub
+		}
+		if unsure(d, inClient) || firewall.BlockedByNeighbourDiscovery(rs, scope, fl, inClient[1]) {
+			want.in = o.in
+		}
+		if d.HostUnknown {
+			want.host = o.host
+		}
+		if want != o {
+			wrong = append(wrong, fmt.Sprintf("%s: evaluator says %s %v, host %v (%s %s): public client %v, internal %v; packets say public %v, internal %v, host %v",
+				l, d.Reach, d.Sources, d.Host, d.Verdict, d.RuleRef(), want.pub, want.in, o.pub, o.in, o.host))
+		}
+	}
+	return wrong
 }
 
 // admits says whether decision d lets in a client from either of its

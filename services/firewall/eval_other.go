@@ -15,6 +15,8 @@ var errNoNftables = errors.New("evaluating the firewall needs Linux's nftables")
 type Ruleset struct {
 	Generation uint32
 	LegacySum  uint64
+	UsesIPSets bool
+	IPSetSum   uint64
 }
 
 // Empty reports that there is nothing to evaluate.

@@ -2,7 +2,10 @@ package firewall_test
 
 import (
 	"fmt"
+	"testing"
 
+	"github.com/portwarden/portwarden/services/firewall"
+	"github.com/portwarden/portwarden/services/firewall/kernel"
 	"github.com/portwarden/portwarden/sockets/sockettest"
 )
 
@@ -118,4 +121,19 @@ func connlimitCase() reachCase {
 		{"iptables", "-A", "INPUT", "-p", "tcp", "--dport", "9001", "-j", "ACCEPT"},
 		{"iptables", "-A", "INPUT", "-p", "udp", "--dport", "9005", "-m", "connlimit", "--connlimit-upto", "2", "-j", "ACCEPT"},
 	}, limited: map[uint16]string{9001: "xt connlimit 4 per source", 9005: "xt connlimit 2 per source"}}
+}
+
+func sockettestBed(t *testing.T) *sockettest.FirewallBed { return sockettest.FirewallBedForTest(t) }
+
+func readRuleset(t *testing.T, bed *sockettest.FirewallBed) *firewall.Ruleset {
+	t.Helper()
+	rs, err := kernel.Read(bed.Server.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rs
+}
+
+func kernelIPSetsChanged(bed *sockettest.FirewallBed, rs *firewall.Ruleset) (bool, error) {
+	return kernel.IPSetsChanged(bed.Server.Path(), rs)
 }

@@ -93,6 +93,11 @@ type Ruleset struct {
 	// LegacySum identifies the iptables-legacy tables evaluated with the
 	// ruleset (Legacy.Sum); 0 for none.
 	LegacySum uint64
+	// UsesIPSets is set when a rule matches on an ipset; IPSetSum then
+	// identifies the ipsets read with the ruleset, which change without a
+	// new generation.
+	UsesIPSets bool
+	IPSetSum   uint64
 
 	chains []*chain
 	byName map[string]*chain // "inet filter input"
@@ -105,10 +110,28 @@ type Ruleset struct {
 	testsIif, testsDaddr bool
 }
 
+// Tables is what a namespace's packet filter holds: chains, nftables
+// sets and named objects, and the ipsets iptables rules match on.
+type Tables struct {
+	Chains  []Chain
+	Sets    []Set
+	Objects []Object
+	IPSets  []IPSet
+}
+
 // NewRuleset compiles chains, sets and named objects for evaluation.
-// Expressions it does not understand are kept and make the rules holding
-// them undecided.
 func NewRuleset(chains []Chain, sets []Set, objects ...Object) *Ruleset {
+	return Compile(Tables{Chains: chains, Sets: sets, Objects: objects})
+}
+
+// Compile compiles a namespace's tables for evaluation. Expressions it
+// does not understand are kept and make the rules holding them undecided.
+func Compile(t Tables) *Ruleset {
+	chains, sets, objects := t.Chains, t.Sets, t.Objects
+	ipsets := map[uint16]*IPSet{}
+	for i := range t.IPSets {
+		ipsets[t.IPSets[i].Index] = &t.IPSets[i]
+	}
 	rs := &Ruleset{hooks: map[Hook][]*chain{}, byName: map[string]*chain{}}
 	byName := rs.byName
 	objByName := map[string]*Object{}
@@ -138,7 +161,7 @@ func NewRuleset(chains []Chain, sets []Set, objects ...Object) *Ruleset {
 		}
 		lookupObj := func(name string) *Object { return objByName[tk+" "+name] }
 		for i := range c.Rules {
-			for _, r := range compileSafely(c, &c.Rules[i], lookup, lookupObj) {
+			for _, r := range compileSafely(&compiler{c: c, r: &c.Rules[i], lookupSet: lookup, lookupObj: lookupObj, ipsets: ipsets}) {
 				if r.verdict == verdictJump || r.verdict == verdictGoto {
 					r.target = byName[tk+" "+r.targetName]
 					if r.target == nil {
@@ -179,15 +202,15 @@ func NewRuleset(chains []Chain, sets []Set, objects ...Object) *Ruleset {
 // compileSafely compiles a rule; should the compiler fail on a rule the
 // kernel accepted, the rule is undecided, and the rest of the ruleset,
 // and every other namespace's, is still evaluated.
-func compileSafely(c *chain, r *Rule, lookupSet func(string, uint32) *compiledSet, lookupObj func(string) *Object) (out []*rule) {
+func compileSafely(cp *compiler) (out []*rule) {
 	defer func() {
 		if p := recover(); p != nil {
-			u := &rule{handle: r.Handle, verdict: verdictUnknown, unknown: []string{fmt.Sprintf("a rule portwarden failed to compile (%v)", p)}}
-			u.text = renderRule(c, u)
+			u := &rule{handle: cp.r.Handle, verdict: verdictUnknown, unknown: []string{fmt.Sprintf("a rule portwarden failed to compile (%v)", p)}}
+			u.text = renderRule(cp.c, u)
 			out = []*rule{u}
 		}
 	}()
-	return compileRule(c, r, lookupSet, lookupObj)
+	return cp.compile()
 }
 
 // Empty reports whether the ruleset has no base chain a packet to a

@@ -202,6 +202,10 @@ func (cp *compiler) match(b *branch, e *expr.Match) {
 			// ip6tables -m rt: matches only a packet with an IPv6
 			// routing header.
 			out.tests = append(out.tests, test{field: fieldRoutingHdr})
+		case "set":
+			if why := cp.ipsetMatch(b, e); why != "" {
+				b.notUnderstood(why)
+			}
 		case "limit", "hashlimit", "recent", "connlimit":
 			if !out.xtRateMatch(e) {
 				b.notUnderstood("xt match " + e.Name)

@@ -12,6 +12,7 @@ import (
 	"github.com/portwarden/portwarden/services/firewall"
 
 	"github.com/google/nftables"
+	"github.com/google/nftables/expr"
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 )
@@ -48,7 +49,16 @@ func ReadWith(nsPath string, legacy *Legacy) (*firewall.Ruleset, error) {
 			if legacy != nil {
 				chains = append(chains, legacy.Chains...)
 			}
-			rs := firewall.NewRuleset(chains, sets, objs...)
+			t := firewall.Tables{Chains: chains, Sets: sets, Objects: objs}
+			var ipsetSum uint64
+			uses := usesIPSets(chains)
+			if uses {
+				if t.IPSets, ipsetSum, err = ReadIPSets(nsPath); err != nil {
+					return nil, err
+				}
+			}
+			rs := firewall.Compile(t)
+			rs.UsesIPSets, rs.IPSetSum = uses, ipsetSum
 			rs.Generation = after
 			if legacy != nil {
 				rs.LegacySum = legacy.Sum
@@ -57,6 +67,32 @@ func ReadWith(nsPath string, legacy *Legacy) (*firewall.Ruleset, error) {
 		}
 	}
 	return nil, errors.New("nftables: the ruleset kept changing while it was read")
+}
+
+// usesIPSets reports whether a rule matches on an ipset (iptables' "-m
+// set"): only then are the namespace's ipsets read.
+func usesIPSets(chains []firewall.Chain) bool {
+	for _, c := range chains {
+		for _, r := range c.Rules {
+			for _, e := range r.Exprs {
+				if m, ok := e.(*expr.Match); ok && m.Name == "set" {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// IPSetsChanged reports whether the ipsets a ruleset's rules match on
+// have changed since it was read: ipsets change without a new nftables
+// generation (fail2ban and CSF add and remove entries all day).
+func IPSetsChanged(nsPath string, rs *firewall.Ruleset) (bool, error) {
+	if !rs.UsesIPSets {
+		return false, nil
+	}
+	_, sum, err := ReadIPSets(nsPath)
+	return sum != rs.IPSetSum, err
 }
 
 // Generation returns the ruleset generation of the namespace nsPath refers

@@ -33,3 +33,6 @@ func LegacyInUse(nsPath string, tables []string) ([]string, error) { return tabl
 
 // LegacyTablesIn has no x_tables to list here.
 func LegacyTablesIn(nsPath string) ([]string, error) { return nil, nil }
+
+// IPSetsChanged has no ipsets to read here.
+func IPSetsChanged(nsPath string, rs *firewall.Ruleset) (bool, error) { return false, nil }
