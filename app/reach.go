@@ -47,8 +47,12 @@ func (a *App) readFirewalls(in *Inspection) map[uint64]*nsFirewall {
 		f.rules, f.err = a.ruleset(ns, path)
 		if f.err == nil {
 			var ifs []firewall.Interface
+			var routing *firewall.Routing
 			ifs, f.err = kernel.ReadInterfaces(path)
-			f.scope = firewall.NewScope(ifs, in.Baseline.Internal)
+			if f.err == nil {
+				routing, f.err = kernel.ReadRouting(path)
+			}
+			f.scope = firewall.NewScope(ifs, in.Baseline.Internal).WithRouting(routing)
 		}
 		if f.err != nil {
 			f.rules = nil

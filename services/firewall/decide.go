@@ -31,7 +31,7 @@ func (rs *Ruleset) follow(sc *Scope, l Listener) *tally {
 		if !bind.IsLoopback() {
 			for _, iif := range rs.inputInterfaces(sc) {
 				sources := sc.arriving(iif, v6)
-				if rs.oneStandsForAll() {
+				if rs.oneStandsForAll(sc) {
 					sources = sc.arriving(nil, v6) // one interface stands for all
 				}
 				if sources.Empty() {
@@ -43,6 +43,7 @@ func (rs *Ruleset) follow(sc *Scope, l Listener) *tally {
 					ev.follow(f)
 					accepted := ev.hook(HookInput, ev.hook(HookPrerouting, ev.hook(HookIngress, sources)))
 					accepted = ev.followUp(sc, f, ev.bridged(accepted))
+					accepted = ev.routed(sc, f, bind, accepted)
 					t.remote(v6, accepted, ev.pieces)
 				}
 			}
@@ -125,7 +126,7 @@ func (ev *evaluator) neighbours(sc *Scope, f flow, in AddrSet) AddrSet {
 	var onLink AddrSet
 	for _, i := range sc.Interfaces {
 		// Where one interface stands for all, its sources are every link's.
-		if i.Name != f.iif.Name && !ev.rs.oneStandsForAll() || i.Loopback {
+		if i.Name != f.iif.Name && !ev.rs.oneStandsForAll(sc) || i.Loopback {
 			continue
 		}
 		for _, p := range i.Addrs {
@@ -163,7 +164,7 @@ func (rs *Ruleset) inputInterfaces(sc *Scope) []*Interface {
 	for i := range sc.Interfaces {
 		if !sc.Interfaces[i].Loopback {
 			out = append(out, &sc.Interfaces[i])
-			if rs.oneStandsForAll() {
+			if rs.oneStandsForAll(sc) {
 				break
 			}
 		}
@@ -174,7 +175,9 @@ func (rs *Ruleset) inputInterfaces(sc *Scope) []*Interface {
 // oneStandsForAll reports whether one interface can stand for every
 // one: no rule tests the input interface, nor the destination address
 // (which depends on the interface a source arrives by).
-func (rs *Ruleset) oneStandsForAll() bool { return !rs.testsIif && !rs.testsDaddr }
+func (rs *Ruleset) oneStandsForAll(sc *Scope) bool {
+	return !rs.testsIif && !rs.testsDaddr && !sc.routing.selective()
+}
 
 // destinations are the local addresses a packet to bind, arriving on
 // iif, can be sent to: bind itself, or for a wildcard the addresses of
@@ -188,13 +191,13 @@ func (rs *Ruleset) destinations(sc *Scope, bind netip.Addr, v6 bool, iif *Interf
 	}
 	var out []netip.Addr
 	for _, i := range sc.Interfaces {
-		if i.Name != iif.Name && !i.Loopback && !rs.oneStandsForAll() {
+		if i.Name != iif.Name && !i.Loopback && !rs.oneStandsForAll(sc) {
 			continue // where one interface stands for all, any address will do
 		}
 		for _, p := range i.Addrs {
 			if a := p.Addr(); a.Is6() == v6 && !a.IsLoopback() && !a.IsLinkLocalUnicast() {
 				out = append(out, a)
-				if !rs.testsDaddr {
+				if !rs.testsDaddr && !sc.routing.selective() {
 					return out
 				}
 			}

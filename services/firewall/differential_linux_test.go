@@ -45,9 +45,26 @@ func TestDifferential(t *testing.T) {
 			refused++
 			return true
 		}
+		// Lines "# ip rule add …" are policy routing to set with it.
+		routed := false
+		for _, line := range strings.Split(ruleset, "\n") {
+			if args, ok := strings.CutPrefix(strings.TrimSpace(line), "# ip "); ok {
+				routed = true
+				if err := bed.Server.Run("ip", strings.Fields(args)...); err != nil {
+					t.Fatalf("ip %s: %v", args, err)
+				}
+			}
+		}
+		if routed {
+			defer resetRouting(t, bed)
+		}
 		rs, err := kernel.Read(bed.Server.Path())
 		if err != nil {
 			t.Fatal(err)
+		}
+		scope := scope
+		if routed {
+			scope = bedScope(t, bed)
 		}
 		wrong := disagreements(bed, scope, listeners, rs)
 		for _, w := range wrong {
@@ -142,6 +159,16 @@ func disagreements(bed *sockettest.FirewallBed, scope *firewall.Scope, listeners
 		}
 	}
 	return wrong
+}
+
+// resetRouting puts back the rules a namespace starts with.
+func resetRouting(t *testing.T, bed *sockettest.FirewallBed) {
+	for _, args := range [][]string{{"-4", "rule", "flush"}, {"-4", "rule", "add", "pref", "32766", "lookup", "main"},
+		{"-4", "rule", "add", "pref", "32767", "lookup", "default"}, {"-6", "rule", "flush"}, {"-6", "rule", "add", "pref", "32766", "lookup", "main"}} {
+		if err := bed.Server.Run("ip", args...); err != nil {
+			t.Error(err)
+		}
+	}
 }
 
 // admits says whether decision d lets in a client from either of its
@@ -276,6 +303,19 @@ func (g grammar) rules(n int, withJump bool) string {
 	return b.String()
 }
 
+// routing draws a policy routing rule that null-routes some peers.
+func (g grammar) routing() string {
+	return "# ip " + g.pick(
+		"rule add from @IN4@ blackhole",
+		"rule add to @PUB4@ prohibit",
+		"rule add ipproto udp to @IN4@ unreachable",
+		"rule add to @PUB4@ ipproto tcp dport 9001-9003 blackhole",
+		"-6 rule add to @IN6@ prohibit",
+		"-6 rule add from @PUB6@ blackhole",
+		"rule add iif lo to @PUB4@ blackhole",
+	) + "\n"
+}
+
 // marks draws the rules of a prerouting chain that set marks.
 func (g grammar) marks() string {
 	var b strings.Builder
@@ -304,6 +344,9 @@ func (g grammar) ruleset() string {
 		b.WriteString("\tchain marks {\n\t\ttype filter hook prerouting priority -160; policy accept;\n" + g.marks() + "\t}\n")
 	}
 	b.WriteString("}\n")
+	if g.rng.IntN(4) == 0 {
+		b.WriteString(g.routing())
+	}
 	if g.rng.IntN(4) == 0 {
 		fmt.Fprintf(&b, "table netdev e {\n\tchain in {\n\t\ttype filter hook ingress device %s priority 0; policy accept;\n\t\t%s drop\n\t}\n}\n",
 			g.pick(`"@PUBLINK@"`, `"@INLINK@"`), g.pick("tcp dport "+g.ports(), "udp dport "+g.ports(), "ip saddr @IN4@"))

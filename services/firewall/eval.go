@@ -24,6 +24,9 @@ type piece struct {
 	chain   *chain
 	rule    *rule  // nil: the chain's policy
 	why     string // unknown: what was not understood
+	// route names the routing rule or route that stopped the sources,
+	// for a piece routing decided (chain nil).
+	route string
 	// limits are the rate limits the packet passed on its way here.
 	limits []string
 	stage  stage // of the packet that met it

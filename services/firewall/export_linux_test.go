@@ -15,7 +15,7 @@ func DebugTrace(rs *Ruleset, sc *Scope, l Listener) string {
 		if p.rule != nil {
 			r = p.rule.text
 		}
-		fmt.Fprintf(&b, "   stage=%d verdict=%d chain=%s rule=%q src=%v why=%s\n", p.stage, p.verdict, p.chain.name(), r, p.sources, p.why)
+		fmt.Fprintf(&b, "   stage=%d verdict=%d chain=%s rule=%q route=%q src=%v why=%s\n", p.stage, p.verdict, p.chain.name(), r, p.route, debugPrefixes(p.sources), p.why)
 	}
 	return b.String()
 }
@@ -44,4 +44,9 @@ func DebugRules(rs *Ruleset) string {
 		}
 	}
 	return b.String()
+}
+
+func debugPrefixes(s AddrSet) []netip.Prefix {
+	p, _ := s.Prefixes(8)
+	return p
 }

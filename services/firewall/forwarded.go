@@ -27,7 +27,7 @@ func DecideForwarded(outer *Ruleset, outerScope *Scope, proto sockets.Proto, hos
 			continue // from the container's own network: not the outside
 		}
 		sources := outerScope.arriving(iif, v6)
-		if outer.oneStandsForAll() {
+		if outer.oneStandsForAll(outerScope) {
 			sources = outerScope.arriving(nil, v6)
 			if oif != nil {
 				sources = sources.Minus(outerScope.arriving(oif, v6))

@@ -61,10 +61,16 @@ type Decision struct {
 	Host, HostUnknown bool
 }
 
+// RoutingChain is Decision.Chain when routing decided: Rule then names
+// the rule or route ("ip rule 32765: from 192.0.2.0/24 blackhole").
+const RoutingChain = "routing"
+
 // RuleRef names the deciding rule for an admin to find it: "inet filter
 // input handle 7: tcp dport 9001 drop", or "inet filter input policy drop".
 func (d *Decision) RuleRef() string {
 	switch {
+	case d.Chain == RoutingChain:
+		return d.Rule
 	case d.Chain == "":
 		return ""
 	case d.Handle == 0:
@@ -114,6 +120,10 @@ type Scope struct {
 	// all is every source that can arrive, and outside those of them in
 	// the public and internal classes
 	all, outside [2]AddrSet
+	// routing is the namespace's policy routing, when read (WithRouting)
+	routing *Routing
+	// martians are the sources no packet comes from (martianSources)
+	martians [2]AddrSet
 }
 
 // Private ranges: internal whatever the baseline says.
@@ -152,8 +162,16 @@ func NewScope(ifs []Interface, internal []netip.Prefix) *Scope {
 		s.public[i] = fullSet(i == 1).Minus(s.internal[i]).Minus(excluded[i])
 	}
 	s.via = routedSources(ifs)
+	// No packet from outside comes from this host's own addresses or a
+	// subnet's broadcast address: the kernel drops such a source as a
+	// martian.
+	martians := martianSources(ifs)
+	s.martians = martians
+	for name, v := range s.via {
+		s.via[name] = [2]AddrSet{v[0].Minus(martians[0]), v[1].Minus(martians[1])}
+	}
 	for i := range 2 {
-		s.all[i] = fullSet(i == 1)
+		s.all[i] = fullSet(i == 1).Minus(martians[i])
 		if s.via != nil {
 			s.all[i] = nil
 			for _, v := range s.via {
@@ -163,6 +181,26 @@ func NewScope(ifs []Interface, internal []netip.Prefix) *Scope {
 		s.outside[i] = s.public[i].Union(s.internal[i]).Intersect(s.all[i])
 	}
 	return s
+}
+
+// martianSources are the addresses of the interfaces, and the broadcast
+// address of each IPv4 subnet, by IP version.
+func martianSources(ifs []Interface) [2]AddrSet {
+	var out [2]AddrSet
+	for _, i := range ifs {
+		for _, p := range i.Addrs {
+			v := 0
+			if p.Addr().Is6() {
+				v = 1
+			}
+			out[v] = out[v].Union(AddrSet{{p.Addr(), p.Addr()}})
+			if p.Addr().Is4() && p.Bits() < 31 {
+				b := lastOf(p)
+				out[v] = out[v].Union(AddrSet{{b, b}})
+			}
+		}
+	}
+	return out
 }
 
 // routedSources assigns each source address to the interface the
@@ -223,4 +261,13 @@ func (s *Scope) arriving(iif *Interface, v6 bool) AddrSet {
 		return s.all[i]
 	}
 	return s.via[iif.Name][i]
+}
+
+// WithRouting adds the namespace's policy routing to the scope: from then
+// on a source that no route carries to this host, or no route carries the
+// answer back to, is stopped as a drop rule would stop it. Without it,
+// every source that arrives is taken to be routed both ways.
+func (s *Scope) WithRouting(r *Routing) *Scope {
+	s.routing = r
+	return s
 }

@@ -405,5 +405,9 @@ func bedScope(t *testing.T, bed *sockettest.FirewallBed) *firewall.Scope {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return firewall.NewScope(ifs, []netip.Prefix{bed.InternalNet4, bed.InternalNet6})
+	routing, err := kernel.ReadRouting(bed.Server.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return firewall.NewScope(ifs, []netip.Prefix{bed.InternalNet4, bed.InternalNet6}).WithRouting(routing)
 }

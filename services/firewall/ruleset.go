@@ -108,6 +108,8 @@ type Ruleset struct {
 	// what the rules test, to try only the interfaces and addresses that
 	// can make a difference
 	testsIif, testsDaddr bool
+	// setsMarks: a rule sets a packet's or connection's mark
+	setsMarks bool
 }
 
 // Tables is what a namespace's packet filter holds: chains, nftables
@@ -176,6 +178,7 @@ func Compile(t Tables) *Ruleset {
 						rs.testsDaddr = rs.testsDaddr || p.field == fieldDaddr4 || p.field == fieldDaddr6
 					}
 				}
+				rs.setsMarks = rs.setsMarks || len(r.marks) > 0
 				c.rules = append(c.rules, r)
 			}
 		}
@@ -229,7 +232,12 @@ type chain struct {
 }
 
 // name is how nft lists the chain: "inet filter input".
-func (c *chain) name() string { return FamilyName(c.Family) + " " + c.Table + " " + c.Name }
+func (c *chain) name() string {
+	if c == nil {
+		return RoutingChain
+	}
+	return FamilyName(c.Family) + " " + c.Table + " " + c.Name
+}
 
 // attached reports whether an ingress or egress chain is attached to the
 // device named dev; other chains see every device's packets.

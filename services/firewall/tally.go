@@ -79,7 +79,7 @@ func (t *tally) decision(sc *Scope, loopbackBind bool) Decision {
 		outside := sc.outside[i]
 		through := t.accepted[i].Intersect(outside)
 		if !loopbackBind && !through.Empty() && !slices.Equal(through, outside) {
-			p, ok := through.Prefixes(maxSources)
+			p, ok := withMartians(through, sc.martians[i]).Prefixes(maxSources)
 			d.Sources = append(d.Sources, p...)
 			d.SourcesCut = d.SourcesCut || !ok
 		}
@@ -141,6 +141,9 @@ func (d *Decision) explain(p *piece) {
 	d.Verdict = map[verdictKind]string{verdictAccept: VerdictAccept, verdictDrop: VerdictDrop, verdictReject: VerdictReject,
 		verdictDNAT: VerdictRedirect, verdictUnknown: VerdictUnknown}[p.verdict]
 	d.Chain = p.chain.name()
+	if p.chain == nil {
+		d.Rule = p.route
+	}
 	if p.rule != nil {
 		d.Handle, d.Rule = p.rule.handle, p.rule.text
 	}
@@ -149,4 +152,18 @@ func (d *Decision) explain(p *piece) {
 		// A first connection within the rate gets in; more may not.
 		d.Why = "rate-limited: " + strings.Join(p.limits, ", ")
 	}
+}
+
+// withMartians adds to the sources that get through the martian sources
+// (this host's own addresses, broadcast ones) next to them, which no
+// packet comes from: "198.51.100.16/28", not sixteen pieces of it.
+func withMartians(through, martians AddrSet) AddrSet {
+	for _, m := range martians {
+		for a := m.lo; a.IsValid() && !m.hi.Less(a); a = a.Next() {
+			if through.Contains(a.Prev()) || through.Contains(a.Next()) {
+				through = through.Union(AddrSet{{a, a}})
+			}
+		}
+	}
+	return through
 }

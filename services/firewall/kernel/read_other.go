@@ -36,3 +36,6 @@ func LegacyTablesIn(nsPath string) ([]string, error) { return nil, nil }
 
 // IPSetsChanged has no ipsets to read here.
 func IPSetsChanged(nsPath string, rs *firewall.Ruleset) (bool, error) { return false, nil }
+
+// ReadRouting has no rtnetlink here.
+func ReadRouting(nsPath string) (*firewall.Routing, error) { return nil, errNoNftables }
