@@ -113,8 +113,8 @@ func BenchmarkReadAndDecide(b *testing.B) {
 	}
 }
 
-// readNamespace reads a namespace's ruleset and interfaces, as a refresh
-// does.
+// readNamespace reads a namespace's ruleset, interfaces and routing, as a
+// refresh does.
 func readNamespace(b *testing.B, path string) (*firewall.Ruleset, *firewall.Scope) {
 	rs, err := kernel.Read(path)
 	if err != nil {
@@ -124,7 +124,11 @@ func readNamespace(b *testing.B, path string) (*firewall.Ruleset, *firewall.Scop
 	if err != nil {
 		b.Fatal(err)
 	}
-	return rs, firewall.NewScope(ifs, nil)
+	routing, err := kernel.ReadRouting(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return rs, firewall.NewScope(ifs, nil).WithRouting(routing)
 }
 
 // BenchmarkDecide decides 1,000 listeners against a ruleset already read.

@@ -176,7 +176,7 @@ func (rs *Ruleset) inputInterfaces(sc *Scope) []*Interface {
 // one: no rule tests the input interface, nor the destination address
 // (which depends on the interface a source arrives by).
 func (rs *Ruleset) oneStandsForAll(sc *Scope) bool {
-	return !rs.testsIif && !rs.testsDaddr && !sc.routing.selective()
+	return !rs.testsIif && !rs.testsDaddr && !sc.selective
 }
 
 // destinations are the local addresses a packet to bind, arriving on
@@ -197,7 +197,7 @@ func (rs *Ruleset) destinations(sc *Scope, bind netip.Addr, v6 bool, iif *Interf
 		for _, p := range i.Addrs {
 			if a := p.Addr(); a.Is6() == v6 && !a.IsLoopback() && !a.IsLinkLocalUnicast() {
 				out = append(out, a)
-				if !rs.testsDaddr && !sc.routing.selective() {
+				if !rs.testsDaddr && !sc.selective {
 					return out
 				}
 			}

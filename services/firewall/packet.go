@@ -235,7 +235,16 @@ func (p *packet) peer() (addr4, addr6, port field) {
 func (p *packet) pack() {
 	for f, v := range p.vals {
 		p.lens[f] = uint32(len(v))
-		p.ints[f] = pack(v, 8, 0)
+		if len(v) >= 8 {
+			p.ints[f] = binary.BigEndian.Uint64(v)
+			continue
+		}
+		// pack(v, 8, 0), without a loop over the padding
+		var x uint64
+		for _, c := range v {
+			x = x<<8 | uint64(c)
+		}
+		p.ints[f] = x << (8 * (8 - len(v)) % 64)
 	}
 }
 

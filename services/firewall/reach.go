@@ -1,6 +1,7 @@
 package firewall
 
 import (
+	"cmp"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -122,8 +123,11 @@ type Scope struct {
 	all, outside [2]AddrSet
 	// routing is the namespace's policy routing, when read (WithRouting)
 	routing *Routing
-	// martians are the sources no packet comes from (martianSources)
-	martians [2]AddrSet
+	// martians are the sources no packet comes from (martianSources),
+	// and of them the subnets' broadcast addresses
+	martians, broadcasts [2]AddrSet
+	// selective: routing may treat sources differently (Routing.selective)
+	selective bool
 }
 
 // Private ranges: internal whatever the baseline says.
@@ -165,8 +169,8 @@ func NewScope(ifs []Interface, internal []netip.Prefix) *Scope {
 	// No packet from outside comes from this host's own addresses or a
 	// subnet's broadcast address: the kernel drops such a source as a
 	// martian.
-	martians := martianSources(ifs)
-	s.martians = martians
+	martians, broadcasts := martianSources(ifs)
+	s.martians, s.broadcasts = martians, broadcasts
 	for name, v := range s.via {
 		s.via[name] = [2]AddrSet{v[0].Minus(martians[0]), v[1].Minus(martians[1])}
 	}
@@ -184,9 +188,8 @@ func NewScope(ifs []Interface, internal []netip.Prefix) *Scope {
 }
 
 // martianSources are the addresses of the interfaces, and the broadcast
-// address of each IPv4 subnet, by IP version.
-func martianSources(ifs []Interface) [2]AddrSet {
-	var out [2]AddrSet
+// address of each IPv4 subnet (also returned alone), by IP version.
+func martianSources(ifs []Interface) (out, broadcasts [2]AddrSet) {
 	for _, i := range ifs {
 		for _, p := range i.Addrs {
 			v := 0
@@ -197,10 +200,11 @@ func martianSources(ifs []Interface) [2]AddrSet {
 			if p.Addr().Is4() && p.Bits() < 31 {
 				b := lastOf(p)
 				out[v] = out[v].Union(AddrSet{{b, b}})
+				broadcasts[v] = broadcasts[v].Union(AddrSet{{b, b}})
 			}
 		}
 	}
-	return out
+	return out, broadcasts
 }
 
 // routedSources assigns each source address to the interface the
@@ -268,6 +272,13 @@ func (s *Scope) arriving(iif *Interface, v6 bool) AddrSet {
 // answer back to, is stopped as a drop rule would stop it. Without it,
 // every source that arrives is taken to be routed both ways.
 func (s *Scope) WithRouting(r *Routing) *Scope {
-	s.routing = r
+	if r != nil {
+		// Rules in the order the kernel consults them.
+		sorted := *r
+		sorted.Rules = slices.Clone(r.Rules)
+		slices.SortStableFunc(sorted.Rules, func(a, b RouteRule) int { return cmp.Compare(a.Priority, b.Priority) })
+		r = &sorted
+	}
+	s.routing, s.selective = r, r.selective()
 	return s
 }

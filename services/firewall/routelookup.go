@@ -3,7 +3,6 @@
 package firewall
 
 import (
-	"cmp"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -34,15 +33,8 @@ type routeOutcome struct {
 // route follows the lookup for every peer of peers: those it routes, and
 // what happens to the others.
 func (r *Routing) route(f routeFlow, peers AddrSet) (AddrSet, []routeOutcome) {
-	rules := make([]RouteRule, 0, len(r.Rules))
-	for _, x := range r.Rules {
-		if x.V6 == f.v6 {
-			rules = append(rules, x)
-		}
-	}
-	slices.SortStableFunc(rules, func(a, b RouteRule) int { return cmp.Compare(a.Priority, b.Priority) })
 	var out []routeOutcome
-	ok := r.walk(f, rules, 0, peers, &out, 0)
+	ok := r.walk(f, r.Rules, 0, peers, &out, 0)
 	return ok, out
 }
 
@@ -51,6 +43,9 @@ func (r *Routing) walk(f routeFlow, rules []RouteRule, i int, peers AddrSet, out
 	var routed AddrSet
 	for ; i < len(rules) && !peers.Empty(); i++ {
 		x := &rules[i]
+		if x.V6 != f.v6 {
+			continue
+		}
 		m, why := x.matches(f, peers)
 		if m.Empty() {
 			continue
@@ -70,7 +65,7 @@ func (r *Routing) walk(f routeFlow, rules []RouteRule, i int, peers AddrSet, out
 				peers = peers.Minus(d.peers)
 			}
 		case ActionGoto:
-			j := slices.IndexFunc(rules, func(y RouteRule) bool { return y.Priority >= x.Goto })
+			j := slices.IndexFunc(rules, func(y RouteRule) bool { return y.V6 == x.V6 && y.Priority >= x.Goto })
 			if j <= i || depth > 32 {
 				*out = append(*out, routeOutcome{peers: m, why: "ip rule " + x.String() + ": a goto backwards"})
 			} else {

@@ -151,9 +151,13 @@ func (r *Routing) selective() bool {
 		}
 	}
 	for _, t := range r.Routes {
-		if t.Type != RouteUnicast && t.Type != RouteLocal && t.Type != RouteBroadcast {
+		switch {
+		case t.Table < 253 || t.Table > 255:
+			return true // a table only a rule could reach
+		case t.Type == RouteBlackhole || t.Type == RouteUnreachable || t.Type == RouteProhibit || t.Type == RouteThrow:
 			return true
 		}
 	}
 	return false
 }
+

@@ -14,8 +14,8 @@ import (
 // returns the sources routed both ways; the others end as pieces naming
 // the rule or route that stops them.
 func (ev *evaluator) routed(sc *Scope, f flow, bind netip.Addr, in AddrSet) AddrSet {
-	if sc.routing == nil || in.Empty() || f.iif == nil {
-		return in
+	if !sc.selective || in.Empty() || f.iif == nil {
+		return in // the rules a namespace starts with route every source that arrives
 	}
 	arrive := routeFlow{v6: f.v6, local: f.daddr, iif: f.iif.Name, proto: uint8(f.proto), port: f.dport, marked: ev.rs.setsMarks}
 	in = ev.routePieces(sc.routing.route(arrive, in))

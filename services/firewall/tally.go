@@ -79,7 +79,7 @@ func (t *tally) decision(sc *Scope, loopbackBind bool) Decision {
 		outside := sc.outside[i]
 		through := t.accepted[i].Intersect(outside)
 		if !loopbackBind && !through.Empty() && !slices.Equal(through, outside) {
-			p, ok := withMartians(through, sc.martians[i]).Prefixes(maxSources)
+			p, ok := withMartians(through, sc.martians[i], sc.broadcasts[i]).Prefixes(maxSources)
 			d.Sources = append(d.Sources, p...)
 			d.SourcesCut = d.SourcesCut || !ok
 		}
@@ -155,12 +155,13 @@ func (d *Decision) explain(p *piece) {
 }
 
 // withMartians adds to the sources that get through the martian sources
-// (this host's own addresses, broadcast ones) next to them, which no
-// packet comes from: "198.51.100.16/28", not sixteen pieces of it.
-func withMartians(through, martians AddrSet) AddrSet {
+// (this host's own addresses, broadcast ones) amid them, which no packet
+// comes from: "198.51.100.16/28", not sixteen pieces of it. A subnet's
+// broadcast address closes it: it joins the addresses below it.
+func withMartians(through, martians, broadcasts AddrSet) AddrSet {
 	for _, m := range martians {
 		for a := m.lo; a.IsValid() && !m.hi.Less(a); a = a.Next() {
-			if through.Contains(a.Prev()) || through.Contains(a.Next()) {
+			if through.Contains(a.Prev()) && (through.Contains(a.Next()) || broadcasts.Contains(a)) {
 				through = through.Union(AddrSet{{a, a}})
 			}
 		}
