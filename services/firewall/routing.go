@@ -160,4 +160,3 @@ func (r *Routing) selective() bool {
 	}
 	return false
 }
-
