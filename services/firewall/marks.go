@@ -12,9 +12,10 @@ import (
 // rest, and a later test of the mark passes those whose mark it admits,
 // as a test of the source address would. A packet's mark lives as long
 // as the packet (across hooks, and across lo for this host's own); the
-// connection's mark as long as the connection. Both start at 0: what
-// sets them outside the ruleset (tc, a socket's SO_MARK, an eBPF
-// program) is not read, as docs/reach.md says.
+// connection's mark as long as the connection. Both start at 0, but on an
+// interface with a tc ingress qdisc, whose filters may set the mark
+// before netfilter sees the packet: a mark test there is undecided. A
+// listener's SO_MARK, which its answers carry, is not read: 0 too.
 
 // markPart is a part of the sources whose marks the ruleset changed.
 type markPart struct {
@@ -127,8 +128,14 @@ func (ev *evaluator) markPasses(t *test, in AddrSet) (AddrSet, string) {
 			pass = pass.Union(part)
 		}
 	}
-	if !rest.Empty() && t.match(value(markPart{})) == matchAll {
-		pass = pass.Union(rest)
+	if !rest.Empty() {
+		if i := ev.pkt.iif; i != nil && i.TCIngress && !ev.pkt.stage.reply() {
+			// What the ruleset did not mark may carry a mark a tc filter set.
+			return in, "the mark a tc filter on " + i.Name + " may set (ingress qdisc)"
+		}
+		if t.match(value(markPart{})) == matchAll {
+			pass = pass.Union(rest)
+		}
 	}
 	return pass, why
 }

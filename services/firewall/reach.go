@@ -86,6 +86,10 @@ type Interface struct {
 	Index    int
 	Loopback bool
 	Bridge   bool // a Linux bridge: bridge-family chains see what crosses it
+	// TCIngress: traffic control classifies what the interface receives
+	// (an ingress or clsact qdisc), before netfilter: its filters may set
+	// a packet's mark.
+	TCIngress bool
 	Addrs    []netip.Prefix
 	// Routes are the destinations routing tables send through the
 	// interface (a default route is 0.0.0.0/0 or ::/0), each hop of a

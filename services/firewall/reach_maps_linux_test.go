@@ -2,6 +2,7 @@ package firewall_test
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/portwarden/portwarden/services/firewall"
@@ -136,4 +137,43 @@ func readRuleset(t *testing.T, bed *sockettest.FirewallBed) *firewall.Ruleset {
 
 func kernelIPSetsChanged(bed *sockettest.FirewallBed, rs *firewall.Ruleset) (bool, error) {
 	return kernel.IPSetsChanged(bed.Server.Path(), rs)
+}
+
+// TestMarkFromTC: a tc filter on an interface may set the mark before
+// netfilter sees the packet (here it does, for real), so a test of the
+// mark for what arrives there is unknown, naming the interface — not the
+// "no mark" the ruleset alone would say.
+func TestMarkFromTC(t *testing.T) {
+	bed := sockettestBed(t)
+	listeners := bedListeners(t, bed)
+	for _, cmd := range [][]string{
+		{"nft", `table inet filter {
+			chain input {
+				type filter hook input priority 0; policy drop;
+				iif lo accept
+				ct state established,related accept
+				meta mark 0x1 tcp dport 9001 accept
+			}
+		}`},
+		{"tc", "qdisc", "add", "dev", bed.PublicLink, "ingress"},
+	} {
+		if err := bed.Server.Run(cmd[0], cmd[1:]...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A real filter marking what arrives, where the kernel has one.
+	marked := bed.Server.Run("tc", "filter", "add", "dev", bed.PublicLink, "ingress", "matchall", "action", "skbedit", "mark", "1") == nil
+	if !marked {
+		t.Log("this kernel has no tc matchall classifier: the qdisc alone is there, no filter")
+	}
+	scope, rs := bedScope(t, bed), readRuleset(t, bed)
+	d := rs.Decide(scope, firewall.Listener{Proto: protoOf(listeners[0].network), Addr: listeners[0].addr.Addr(), Port: 9001})
+	if d.Reach != firewall.ReachUnknown || !strings.Contains(d.Why, "tc filter on "+bed.PublicLink) {
+		t.Errorf("tcp 0.0.0.0:9001: reach %s (%s), want unknown because of the tc filter on %s", d.Reach, d.Why, bed.PublicLink)
+	}
+	if marked {
+		if reach, _ := bed.Observe("tcp", listeners[0].addr, false); reach != "public" {
+			t.Errorf("packets marked by tc: reach %s, want public (the case this test is for)", reach)
+		}
+	}
 }

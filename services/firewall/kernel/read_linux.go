@@ -315,6 +315,18 @@ func ReadInterfaces(nsPath string) ([]firewall.Interface, error) {
 			out[i].Addrs = append(out[i].Addrs, netip.PrefixFrom(addr, bits))
 		}
 	}
+	qdiscs, err := c.Execute(netlink.Message{Header: netlink.Header{Type: unix.RTM_GETQDISC, Flags: netlink.Request | netlink.Dump},
+		Data: make([]byte, sizeofTcMsg)})
+	if err != nil {
+		return nil, fmt.Errorf("rtnetlink: list qdiscs: %w", err)
+	}
+	for _, m := range qdiscs {
+		if index, ok := ingressQdisc(m.Data); ok {
+			if i, known := byIndex[index]; known {
+				out[i].TCIngress = true
+			}
+		}
+	}
 	routes, err := c.Execute(netlink.Message{Header: netlink.Header{Type: unix.RTM_GETROUTE, Flags: netlink.Request | netlink.Dump},
 		Data: make([]byte, unix.SizeofRtMsg)})
 	if err != nil {
@@ -328,6 +340,30 @@ func ReadInterfaces(nsPath string) ([]firewall.Interface, error) {
 		}
 	}
 	return out, nil
+}
+
+// sizeofTcMsg is the size of struct tcmsg { u8 family, pad1; u16 pad2;
+// s32 ifindex; u32 handle, parent, info; }, which golang.org/x/sys lacks.
+const sizeofTcMsg = 20
+
+// ingressQdisc reads a struct tcmsg and its TCA_KIND: the interface's
+// index when the qdisc classifies what it receives (ingress, clsact).
+func ingressQdisc(b []byte) (int, bool) {
+	if len(b) < sizeofTcMsg {
+		return 0, false
+	}
+	index := int(int32(binary.NativeEndian.Uint32(b[4:8])))
+	ad, err := netlink.NewAttributeDecoder(b[sizeofTcMsg:])
+	if err != nil {
+		return 0, false
+	}
+	for ad.Next() {
+		if ad.Type() == unix.TCA_KIND {
+			kind := ad.String()
+			return index, kind == "ingress" || kind == "clsact"
+		}
+	}
+	return 0, false
 }
 
 type routeHop struct {
