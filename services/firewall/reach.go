@@ -90,7 +90,7 @@ type Interface struct {
 	// (an ingress or clsact qdisc), before netfilter: its filters may set
 	// a packet's mark.
 	TCIngress bool
-	Addrs    []netip.Prefix
+	Addrs     []netip.Prefix
 	// Routes are the destinations routing tables send through the
 	// interface (a default route is 0.0.0.0/0 or ::/0), each hop of a
 	// multipath route included: a source's packets are taken to arrive
