@@ -341,7 +341,9 @@ func (cp *compiler) step(b *branch, e expr.Any) {
 		cp.match(b, e)
 	case *expr.Target:
 		switch e.Name {
-		case "LOG", "NFLOG", "MARK", "CONNMARK":
+		case "LOG", "NFLOG":
+		case "MARK", "CONNMARK":
+			out.marks = append(out.marks, xtMarkTarget(e))
 		case "REJECT":
 			out.verdict = verdictReject
 		case "DNAT":

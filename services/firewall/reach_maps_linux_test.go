@@ -108,6 +108,21 @@ func mapCases(bed *sockettest.FirewallBed) []reachCase {
 			}
 		}`)}, unknown: map[uint16]string{9007: "numgen"}},
 		connlimitCase(),
+		{name: "iptables marks: MARK, CONNMARK, -m mark, -m connmark", needs: "iptables", setup: [][]string{
+			{"iptables", "-t", "mangle", "-A", "PREROUTING", "-i", inLink, "-j", "MARK", "--set-mark", "1"},
+			{"iptables", "-t", "mangle", "-A", "PREROUTING", "-j", "CONNMARK", "--save-mark"},
+			{"iptables", "-P", "INPUT", "DROP"},
+			{"iptables", "-A", "INPUT", "-i", "lo", "-j", "ACCEPT"},
+			{"iptables", "-A", "INPUT", "-m", "conntrack", "--ctstate", "ESTABLISHED,RELATED", "-j", "ACCEPT"},
+			{"iptables", "-A", "INPUT", "-p", "tcp", "--dport", "9001", "-m", "mark", "--mark", "1", "-j", "ACCEPT"},
+			{"iptables", "-A", "INPUT", "-p", "udp", "-m", "connmark", "--mark", "1", "-j", "ACCEPT"},
+			{"ip6tables", "-t", "mangle", "-A", "PREROUTING", "-i", pubLink, "-j", "MARK", "--or-mark", "2"},
+			{"ip6tables", "-P", "INPUT", "DROP"},
+			{"ip6tables", "-A", "INPUT", "-i", "lo", "-j", "ACCEPT"},
+			{"ip6tables", "-A", "INPUT", "-m", "conntrack", "--ctstate", "ESTABLISHED,RELATED", "-j", "ACCEPT"},
+			{"ip6tables", "-A", "INPUT", "-p", "ipv6-icmp", "-j", "ACCEPT"},
+			{"ip6tables", "-A", "INPUT", "-m", "mark", "!", "--mark", "0x2/0x2", "-j", "ACCEPT"},
+		}},
 	}
 }
 

@@ -206,6 +206,10 @@ func (cp *compiler) match(b *branch, e *expr.Match) {
 			if why := cp.ipsetMatch(b, e); why != "" {
 				b.notUnderstood(why)
 			}
+		case "mark", "connmark":
+			if !out.xtMarkTest(e) {
+				b.notUnderstood("xt match " + e.Name)
+			}
 		case "limit", "hashlimit", "recent", "connlimit":
 			if !out.xtRateMatch(e) {
 				b.notUnderstood("xt match " + e.Name)
