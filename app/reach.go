@@ -48,10 +48,7 @@ func (a *App) readFirewalls(in *Inspection) map[uint64]*nsFirewall {
 		if f.err == nil {
 			var ifs []firewall.Interface
 			var routing *firewall.Routing
-			ifs, f.err = kernel.ReadInterfaces(path)
-			if f.err == nil {
-				routing, f.err = kernel.ReadRouting(path)
-			}
+			ifs, routing, f.err = kernel.ReadNetwork(path)
 			f.scope = firewall.NewScope(ifs, in.Baseline.Internal).WithRouting(routing)
 		}
 		if f.err != nil {

@@ -18,7 +18,7 @@ declare -A need=(
 	[sshd]=openssh-server [ssh]=openssh-client [ssh-keygen]=openssh-client
 	[dockerd]=docker.io [busybox]=busybox-static
 	[lintian]=lintian [rpm]=rpm
-	[nft]=nftables [iptables]=iptables [ufw]=ufw
+	[nft]=nftables [iptables]=iptables [ufw]=ufw [ipset]=ipset
 	[sudo]=sudo [firewalld]=firewalld [iptables-legacy]=iptables
 	[clang]=clang [llvm-strip]=llvm
 	[promtool]=prometheus [prometheus-node-exporter]=prometheus-node-exporter

@@ -120,11 +120,7 @@ func readNamespace(b *testing.B, path string) (*firewall.Ruleset, *firewall.Scop
 	if err != nil {
 		b.Fatal(err)
 	}
-	ifs, err := kernel.ReadInterfaces(path)
-	if err != nil {
-		b.Fatal(err)
-	}
-	routing, err := kernel.ReadRouting(path)
+	ifs, routing, err := kernel.ReadNetwork(path)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -45,13 +45,15 @@ func TestDifferential(t *testing.T) {
 			refused++
 			return true
 		}
-		// Lines "# ip rule add …" are policy routing to set with it.
+		// Lines "# run: CMD" are commands run with it in the server
+		// namespace: policy routing (ip rule), ipsets and iptables-nft.
 		routed := false
 		for _, line := range strings.Split(ruleset, "\n") {
-			if args, ok := strings.CutPrefix(strings.TrimSpace(line), "# ip "); ok {
-				routed = true
-				if err := bed.Server.Run("ip", strings.Fields(args)...); err != nil {
-					t.Fatalf("ip %s: %v", args, err)
+			if cmd, ok := strings.CutPrefix(strings.TrimSpace(line), "# run: "); ok {
+				args := strings.Fields(cmd)
+				routed = routed || args[0] == "ip"
+				if err := bed.Server.Run(args[0], args[1:]...); err != nil {
+					t.Fatalf("%s: %v", cmd, err)
 				}
 			}
 		}
@@ -204,12 +206,15 @@ func unsure(d firewall.Decision, client [2]netip.Addr) bool {
 
 // expandBed fills a ruleset's placeholders with the bed's names, so that
 // corpus files stay valid in any bed: @PUBLINK@, @INLINK@, @PUB4@, @IN4@,
-// @PUB6@, @IN6@, @SRVPUB4@, @SRVIN4@.
+// @PUB6@, @IN6@, @SRVPUB4@, @SRVIN4@, and the clients' IPv4 addresses
+// @PUBCLIENT4@ and @INCLIENT4@.
 func expandBed(s string, bed *sockettest.FirewallBed) string {
+	pub, in := bed.ClientAddrs()
 	return strings.NewReplacer("@PUBLINK@", bed.PublicLink, "@INLINK@", bed.InternalLink,
 		"@PUB4@", bed.PublicNet4.String(), "@IN4@", bed.InternalNet4.String(),
 		"@PUB6@", bed.PublicNet6.String(), "@IN6@", bed.InternalNet6.String(),
-		"@SRVPUB4@", bed.ServerPublic4.String(), "@SRVIN4@", bed.ServerInternal4.String()).Replace(s)
+		"@SRVPUB4@", bed.ServerPublic4.String(), "@SRVIN4@", bed.ServerInternal4.String(),
+		"@PUBCLIENT4@", pub[0].String(), "@INCLIENT4@", in[0].String()).Replace(s)
 }
 
 // grammar draws rulesets.
@@ -305,7 +310,7 @@ func (g grammar) rules(n int, withJump bool) string {
 
 // routing draws a policy routing rule that null-routes some peers.
 func (g grammar) routing() string {
-	return "# ip " + g.pick(
+	return "# run: ip " + g.pick(
 		"rule add from @IN4@ blackhole",
 		"rule add to @PUB4@ prohibit",
 		"rule add ipproto udp to @IN4@ unreachable",
@@ -314,6 +319,29 @@ func (g grammar) routing() string {
 		"-6 rule add from @PUB6@ blackhole",
 		"rule add iif lo to @PUB4@ blackhole",
 	) + "\n"
+}
+
+// iptables draws iptables-nft rules beside the nft ones: an ipset match
+// (a trusted network and a blocklist) or a per-source connection limit.
+func (g grammar) iptables() string {
+	var b strings.Builder
+	b.WriteString("# run: ipset -exist create pwd-net hash:net\n# run: ipset flush pwd-net\n")
+	b.WriteString("# run: ipset -exist create pwd-ip hash:ip timeout 600\n# run: ipset flush pwd-ip\n")
+	fmt.Fprintf(&b, "# run: ipset add pwd-net %s\n# run: ipset add pwd-ip %s\n", g.pick("@IN4@", "@PUB4@", "198.51.100.16/30"), g.pick("@PUBCLIENT4@", "@INCLIENT4@"))
+	for range 1 + g.rng.IntN(2) {
+		fmt.Fprintf(&b, "# run: iptables -A INPUT %s\n", g.pick(
+			"-m set --match-set pwd-net src -j ACCEPT",
+			"-m set --match-set pwd-net src -j DROP",
+			"-m set ! --match-set pwd-ip src -p tcp --dport 9001 -j ACCEPT",
+			"-m set --match-set pwd-ip src -j REJECT",
+			"-p tcp --dport 9001 -m connlimit --connlimit-above 2 -j REJECT",
+			"-p udp -m connlimit --connlimit-upto 1 -j ACCEPT",
+		))
+	}
+	if g.rng.IntN(2) == 0 {
+		b.WriteString("# run: iptables -P INPUT DROP\n# run: iptables -I INPUT -i lo -j ACCEPT\n# run: iptables -I INPUT -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT\n")
+	}
+	return b.String()
 }
 
 // marks draws the rules of a prerouting chain that set marks.
@@ -346,6 +374,9 @@ func (g grammar) ruleset() string {
 	b.WriteString("}\n")
 	if g.rng.IntN(4) == 0 {
 		b.WriteString(g.routing())
+	}
+	if g.rng.IntN(4) == 0 {
+		b.WriteString(g.iptables())
 	}
 	if g.rng.IntN(4) == 0 {
 		fmt.Fprintf(&b, "table netdev e {\n\tchain in {\n\t\ttype filter hook ingress device %s priority 0; policy accept;\n\t\t%s drop\n\t}\n}\n",

@@ -401,11 +401,7 @@ func nthAddr(p netip.Prefix, n int) string {
 // internal client network declared internal.
 func bedScope(t *testing.T, bed *sockettest.FirewallBed) *firewall.Scope {
 	t.Helper()
-	ifs, err := kernel.ReadInterfaces(bed.Server.Path())
-	if err != nil {
-		t.Fatal(err)
-	}
-	routing, err := kernel.ReadRouting(bed.Server.Path())
+	ifs, routing, err := kernel.ReadNetwork(bed.Server.Path())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -37,5 +37,7 @@ func LegacyTablesIn(nsPath string) ([]string, error) { return nil, nil }
 // IPSetsChanged has no ipsets to read here.
 func IPSetsChanged(nsPath string, rs *firewall.Ruleset) (bool, error) { return false, nil }
 
-// ReadRouting has no rtnetlink here.
-func ReadRouting(nsPath string) (*firewall.Routing, error) { return nil, errNoNftables }
+// ReadNetwork has no rtnetlink here.
+func ReadNetwork(nsPath string) ([]firewall.Interface, *firewall.Routing, error) {
+	return nil, nil, errNoNftables
+}

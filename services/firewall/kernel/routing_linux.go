@@ -4,54 +4,13 @@ package kernel
 
 import (
 	"encoding/binary"
-	"fmt"
 	"net/netip"
-	"os"
 
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 
 	"github.com/portwarden/portwarden/services/firewall"
 )
-
-// ReadRouting reads the policy routing of the network namespace nsPath
-// refers to: every rule of both IP versions ("ip rule", "ip -6 rule") and
-// the routes of every table, of every type (local, blackhole, prohibit,
-// unreachable, throw as well as unicast).
-func ReadRouting(nsPath string) (*firewall.Routing, error) {
-	f, err := os.Open(nsPath)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	c, err := netlink.Dial(unix.NETLINK_ROUTE, &netlink.Config{NetNS: int(f.Fd())})
-	if err != nil {
-		return nil, fmt.Errorf("rtnetlink: %w", err)
-	}
-	defer c.Close()
-	r := &firewall.Routing{}
-	rules, err := c.Execute(netlink.Message{Header: netlink.Header{Type: unix.RTM_GETRULE, Flags: netlink.Request | netlink.Dump},
-		Data: make([]byte, 12)}) // struct fib_rule_hdr, family AF_UNSPEC: both
-	if err != nil {
-		return nil, fmt.Errorf("rtnetlink: list ip rules: %w", err)
-	}
-	for _, m := range rules {
-		if x, ok := parseRule(m.Data); ok {
-			r.Rules = append(r.Rules, x)
-		}
-	}
-	routes, err := c.Execute(netlink.Message{Header: netlink.Header{Type: unix.RTM_GETROUTE, Flags: netlink.Request | netlink.Dump},
-		Data: make([]byte, unix.SizeofRtMsg)})
-	if err != nil {
-		return nil, fmt.Errorf("rtnetlink: list routes: %w", err)
-	}
-	for _, m := range routes {
-		if t, ok := parseTableRoute(m.Data); ok {
-			r.Routes = append(r.Routes, t)
-		}
-	}
-	return r, nil
-}
 
 // parseRule reads a struct fib_rule_hdr { u8 family, dst_len, src_len,
 // tos, table, res1, res2, action; u32 flags } and its FRA_* attributes.
