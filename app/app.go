@@ -21,6 +21,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/portwarden/portwarden/services/session"
+
 	"github.com/portwarden/portwarden/services/block"
 	"github.com/portwarden/portwarden/services/firewall/kernel"
 	"github.com/portwarden/portwarden/services/signs"
@@ -197,6 +199,11 @@ func (a *App) Inspect(q sockets.Query) (*Inspection, error) {
 	}
 	collected := time.Now()
 	in.Snapshot = snap
+	for _, w := range session.MaxStartups(procRoot, snap) {
+		if !slices.Contains(snap.Warnings, w) {
+			snap.Warnings = append(snap.Warnings, w)
+		}
+	}
 	in.firewalls = a.readFirewalls(in)
 	in.Blocks, _ = block.Blocker{}.List() // none readable: none to mark
 	<-preloaded

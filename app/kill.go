@@ -74,6 +74,9 @@ func (a *App) PlanKill(snap *sockets.Snapshot, t action.Target, sig syscall.Sign
 		return p
 	}
 	p.Danger, p.Refused = a.guard(snap).Check(procRoot, t, snap)
+	if p.Refused == nil && p.Danger == "" {
+		p.Danger = a.killDanger(snap, t)
+	}
 	return p
 }
 

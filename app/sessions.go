@@ -3,6 +3,7 @@ package app
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 
 	"github.com/portwarden/portwarden/services/block"
 
@@ -41,13 +42,40 @@ func (a *App) guard(snap *sockets.Snapshot) action.Session {
 	return g
 }
 
+// killDanger says whether t serves an SSH session someone is logged in
+// to, as found from the kernel (so from tmux, screen and sudo too): one of
+// its SSH server processes, or the tmux or screen server the admin's own
+// session is attached to. The admin's own comes first and loudest; a
+// login attempt (nobody logged in) is no session.
+func (a *App) killDanger(snap *sockets.Snapshot, t action.Target) string {
+	other := ""
+	for _, s := range a.sshSessions(snap) {
+		if s.PreAuth {
+			continue
+		}
+		serves := slices.Contains(s.SSHD, t.PID)
+		switch {
+		case s.Own && serves:
+			return fmt.Sprintf("DANGER: YOUR OWN SSH SESSION: %s serves %s (%s). Killing it cuts your own session: you may lock yourself out of this machine.", t, s.String(), s.How)
+		case s.Own && s.Multiplexer == t.PID:
+			return fmt.Sprintf("DANGER: YOUR OWN SSH SESSION: %s is the terminal multiplexer this portwarden runs in (%s). Killing it ends every window in it, this one too.", t, s.How)
+		case serves && other == "":
+			other = fmt.Sprintf("DANGER: %s serves %s: killing it logs that user out.", t, s.String())
+		}
+	}
+	return other
+}
+
 // closeDangers says which of socks are SSH sessions, the admin's own
-// first and loudest.
+// first and loudest. A login attempt (nobody logged in) is none.
 func (a *App) closeDangers(snap *sockets.Snapshot, socks []*sockets.Socket) []string {
 	sessions := a.sshSessions(snap)
 	var own, others []string
 	for _, s := range socks {
 		ssh := sessionOf(sessions, s)
+		if ssh != nil && ssh.PreAuth {
+			continue
+		}
 		switch {
 		case ssh != nil && ssh.Own:
 			own = append(own, fmt.Sprintf("YOUR OWN SSH SESSION: %s is your own SSH connection, %s (%s): closing it ends this session",
@@ -62,12 +90,13 @@ func (a *App) closeDangers(snap *sockets.Snapshot, socks []*sockets.Socket) []st
 }
 
 // blockDangers says what blocking blk would cut: SSH sessions (the
-// admin's own first), and the host's lifelines — gateways, resolvers,
+// admin's own first; a login attempt is none: blocking a brute-forcer
+// needs no force), and the host's lifelines — gateways, resolvers,
 // link-local ranges, its own addresses, every address.
 func (a *App) blockDangers(snap *sockets.Snapshot, blk block.Block) []string {
 	var own, others []string
 	for _, ssh := range a.sshSessions(snap) {
-		if !blk.Covers(ssh.Client(), sockets.TCP, ssh.Conn.Local.Port()) {
+		if ssh.PreAuth || !blk.Covers(ssh.Client(), sockets.TCP, ssh.Conn.Local.Port()) {
 			continue
 		}
 		if ssh.Own {

@@ -9,14 +9,18 @@ import (
 	"os/user"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 )
 
 // Record is one action.
 type Record struct {
 	Time   time.Time `json:"time"`
-	User   string    `json:"user"` // the admin (behind sudo when there is one)
+	User   string    `json:"user"` // the admin: the human behind sudo and su (Admin)
 	UID    int       `json:"uid"`
+	// Effective is the user portwarden ran as, when not the admin ("root"
+	// under sudo or su).
+	Effective string `json:"effective_user,omitempty"`
 	Action string    `json:"action"` // kill, mark, unmark, disable
 	Target *Process  `json:"target,omitempty"`
 	Detail string    `json:"detail,omitempty"` // the signal, the baseline entry, the steps
@@ -47,15 +51,39 @@ func DefaultPath() string {
 	return filepath.Join(dir, "portwarden", "audit.log")
 }
 
-// Admin names who acts: the user behind sudo, else the current user.
+// Admin is the human behind this portwarden: the kernel's login uid
+// (which sudo and su keep), else sudo's SUDO_USER, else the user it runs as.
 func Admin() string {
+	if uid, ok := loginUID(); ok {
+		return userName(uid)
+	}
 	if u := os.Getenv("SUDO_USER"); u != "" {
 		return u
 	}
-	if u, err := user.Current(); err == nil {
+	return userName(os.Getuid())
+}
+
+// loginUID reads the kernel's login uid of this process: set when the
+// user logged in (pam_loginuid), kept across sudo and su, changed by
+// neither. It is unset (4294967295) for what no login started.
+func loginUID() (int, bool) {
+	b, err := os.ReadFile("/proc/self/loginuid")
+	if err != nil {
+		return 0, false
+	}
+	uid, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 32)
+	if err != nil || uid == 4294967295 {
+		return 0, false
+	}
+	return int(uid), true
+}
+
+// userName names a uid, or writes the number when no user has it.
+func userName(uid int) string {
+	if u, err := user.LookupId(strconv.Itoa(uid)); err == nil {
 		return u.Username
 	}
-	return strconv.Itoa(os.Getuid())
+	return strconv.Itoa(uid)
 }
 
 // Log appends records to a file (and to syslog, where there is one).
@@ -69,6 +97,9 @@ func (l Log) Append(r Record) error {
 	}
 	if r.User == "" {
 		r.User, r.UID = Admin(), os.Getuid()
+		if me := userName(os.Geteuid()); me != r.User {
+			r.Effective = me
+		}
 	}
 	line, err := json.Marshal(r)
 	if err != nil {

@@ -47,7 +47,7 @@ func (b *branch) markFrom(src uint32, ct bool) markStmt {
 		m.unknown = "a mark set from an empty register"
 	case x.unknown != "":
 		m.unknown = "a mark set from " + x.unknown
-	case x.value != nil && len(x.value) >= 4:
+	case len(x.value) >= 4:
 		m.mask, m.xor = 0, binary.NativeEndian.Uint32(x.value)
 	case (x.field == fieldMark || x.field == fieldCtMark) && x.start == 0 && x.length == 4:
 		m.from = x.field

@@ -46,6 +46,9 @@ func markOwn(procRoot string, sessions []SSH, members [][]int, t *tree, self int
 			}
 			if i, ok := sessionOf[pid]; ok {
 				mark(i, "portwarden runs in "+kind+" (server pid "+strconv.Itoa(p.pid)+"), attached from it by pid "+strconv.Itoa(pid))
+				if sessions[i].How != "" && sessions[i].Multiplexer == 0 {
+					sessions[i].Multiplexer = p.pid
+				}
 			}
 		}
 	}

@@ -25,19 +25,31 @@ type SSH struct {
 	SSHD []int  // SSH server processes holding the connection
 	User string // the user logged in; "" when unknown
 	TTY  string // "pts/3"; "" when the session has no terminal (a command, sftp)
+	// PreAuth is set when nobody is logged in yet: a client still
+	// authenticating (or idling before it does, or guessing passwords).
+	// It is a login attempt, not a session: no guard holds for it.
+	PreAuth bool
 	// Own is set when this portwarden runs inside the session; How says
 	// how that was found ("portwarden runs below its sshd (pid 812)").
 	Own bool
 	How string
+	// Multiplexer is the tmux or screen server this portwarden runs in,
+	// when the session was found through a client attached from it: it
+	// serves the session too.
+	Multiplexer int
 }
 
 // Client is the address the session comes from.
 func (s *SSH) Client() netip.Addr { return s.Conn.Remote.Addr().WithZone("").Unmap() }
 
 // String names the session for a person: "alice's SSH session on pts/1
-// from 198.51.100.7:50022".
+// from 198.51.100.7:50022", or "a login attempt (nobody logged in) from
+// 203.0.113.66:56430".
 func (s *SSH) String() string {
 	var b strings.Builder
+	if s.PreAuth {
+		return "a login attempt (nobody logged in) from " + netip.AddrPortFrom(s.Client(), s.Conn.Remote.Port()).String()
+	}
 	if s.User != "" {
 		b.WriteString(safetext.Visible(s.User) + "'s ")
 	}
@@ -98,6 +110,7 @@ func Find(procRoot string, snap *sockets.Snapshot, self int) []SSH {
 	for i := range out {
 		members[i] = t.below(out[i].SSHD)
 		out[i].User, out[i].TTY = t.describe(members[i])
+		out[i].PreAuth = preAuth(procRoot, t, members[i])
 	}
 	markOwn(procRoot, out, members, t, self)
 	return out

@@ -1,0 +1,95 @@
+package session
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"regexp"
+	"strconv"
+
+	"github.com/portwarden/portwarden/safetext"
+	"github.com/portwarden/portwarden/sockets"
+)
+
+// An SSH server titles its processes: OpenSSH's monitor and the user's
+// process read "sshd: alice [priv]" and "sshd: alice@pts/0" (or
+// "@notty") once someone is logged in, "sshd: [accepted]", "sshd: root
+// [priv]", "sshd: [net]" (or "sshd-session: …", "sshd-auth: …" from 9.8)
+// while a client is still authenticating; its listener "sshd: … [listener]
+// 7 of 10-100 startups". Dropbear gives no title: a logged-in session has
+// a process below it that is not dropbear (the shell, the command).
+
+// title reads a process's command line as it shows in ps: its arguments
+// joined by spaces (an SSH server rewrites them into its title).
+func title(procRoot string, pid int) (string, bool) {
+	b, err := os.ReadFile(procRoot + "/" + strconv.Itoa(pid) + "/cmdline")
+	if err != nil || len(b) == 0 {
+		return "", false
+	}
+	return string(bytes.TrimRight(bytes.ReplaceAll(b, []byte{0}, []byte{' '}), " ")), true
+}
+
+// preAuth reports whether the session's processes show nobody logged in:
+// only SSH server processes, none titled "user@tty". A title that cannot
+// be read counts as a login (the guards then hold): never a guess.
+func preAuth(procRoot string, t *tree, members []int) bool {
+	for _, pid := range members {
+		p := t.procs[pid]
+		if p == nil {
+			continue
+		}
+		if !IsServer(p.name) {
+			return false // a shell or command below the server
+		}
+		s, ok := title(procRoot, pid)
+		if !ok || bytes.ContainsRune([]byte(s), '@') {
+			return false
+		}
+	}
+	return len(members) > 0
+}
+
+// startups matches OpenSSH's listener title: "[listener] 7 of 10-100
+// startups" (MaxStartups start:rate:full, as start-full).
+var startups = regexp.MustCompile(`\[listener\] (\d+) of (\d+)-(\d+) startups`)
+
+// MaxStartups reads the titles of the SSH servers listening in snap and
+// returns a warning for each whose unauthenticated connections reach
+// MaxStartups' start: from there sshd drops new connections at random —
+// the admins' own logins too — and all of them at full.
+func MaxStartups(procRoot string, snap *sockets.Snapshot) []string {
+	var out []string
+	seen := map[int]bool{}
+	for i := range snap.Sockets {
+		s := &snap.Sockets[i]
+		if s.Proto != sockets.TCP || !s.Listening() {
+			continue
+		}
+		for _, p := range s.Processes {
+			if !IsServer(p.Name) || seen[p.PID] {
+				continue
+			}
+			seen[p.PID] = true
+			t, ok := title(procRoot, p.PID)
+			if !ok {
+				continue
+			}
+			m := startups.FindStringSubmatch(t)
+			if m == nil {
+				continue
+			}
+			n, _ := strconv.Atoi(m[1])
+			start, _ := strconv.Atoi(m[2])
+			full, _ := strconv.Atoi(m[3])
+			switch {
+			case n >= full:
+				out = append(out, fmt.Sprintf("sshd (pid %d, %s) refuses every new login: %d unauthenticated connections, MaxStartups full at %d — the admins' own logins included",
+					p.PID, safetext.Visible(s.Local.String()), n, full))
+			case n >= start:
+				out = append(out, fmt.Sprintf("sshd (pid %d, %s) drops new logins at random: %d unauthenticated connections, past MaxStartups' start %d (full at %d)",
+					p.PID, safetext.Visible(s.Local.String()), n, start, full))
+			}
+		}
+	}
+	return out
+}
