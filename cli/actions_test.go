@@ -17,10 +17,12 @@ import (
 )
 
 type auditLine struct {
-	Action string `json:"action"`
-	Result string `json:"result"`
-	Detail string `json:"detail"`
-	Target struct {
+	Action    string `json:"action"`
+	Result    string `json:"result"`
+	Detail    string `json:"detail"`
+	User      string `json:"user"`
+	Effective string `json:"effective_user"`
+	Target    struct {
 		PID        int    `json:"pid"`
 		StartTicks uint64 `json:"start_ticks"`
 		Exe        string `json:"exe"`

@@ -1,11 +1,14 @@
 package ui
 
 import (
+	"fmt"
+	"strconv"
 	"strings"
 
 	"charm.land/bubbles/v2/key"
 	"charm.land/bubbles/v2/textinput"
 	tea "charm.land/bubbletea/v2"
+	"github.com/portwarden/portwarden/safetext"
 )
 
 // dialogKeyMap is what a dialog answers to. The answer is no unless the
@@ -79,8 +82,9 @@ func (d *dialog) Update(msg tea.Msg) tea.Cmd {
 	case d.typePID != "" && isKey && key.Matches(k, d.Cancel):
 		d.close(outcome{status: "cancelled: nothing was done"})
 	case d.typePID != "" && isKey && key.Matches(k, d.Confirm):
-		if strings.TrimSpace(d.input.Value()) != d.typePID {
-			d.close(outcome{status: "the PID did not match: nothing was done"})
+		if typed := strings.TrimSpace(d.input.Value()); typed != d.typePID {
+			// What is asked for may be a PID, a port or an address.
+			d.close(outcome{status: fmt.Sprintf("%s did not match %s: nothing was done", strconv.Quote(safetext.Visible(typed)), d.typePID)})
 		} else {
 			d.close(outcome{status: "working…", action: d.action})
 		}

@@ -85,10 +85,11 @@ func (m *Model) where(s *sockets.Socket) string {
 	if c := m.frame.Containers.Of(s); c != nil {
 		return safetext.Visible(c.Label())
 	}
-	if len(m.frame.Snapshot.Namespaces) <= 1 {
-		return "host"
+	n := m.frame.Snapshot.Namespace(s.NetNS)
+	if n == nil {
+		return "host" // a snapshot that names no namespace: the host's, read plainly
 	}
-	return safetext.Visible(m.frame.Snapshot.Namespace(s.NetNS).Label())
+	return safetext.Visible(n.Label())
 }
 
 // recording reports whether the flight recorder's record is read and

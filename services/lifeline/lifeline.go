@@ -68,9 +68,9 @@ func Read(resolvConf string) *Set {
 func (s *Set) Hit(peer netip.Prefix) []string {
 	if peer.Bits() == 0 {
 		if peer.Addr().Is4() {
-			return []string{"0.0.0.0/0 is every IPv4 address: this host would lose all IPv4 traffic, your session with it"}
+			return []string{"0.0.0.0/0, every IPv4 address: this host would lose all IPv4 traffic, your session with it"}
 		}
-		return []string{"::/0 is every IPv6 address: this host would lose all IPv6 traffic, your session with it"}
+		return []string{"::/0, every IPv6 address: this host would lose all IPv6 traffic, your session with it"}
 	}
 	var out []string
 	for _, l := range s.Lines {

@@ -76,6 +76,22 @@ func nth(base netip.Addr, n int) netip.Addr {
 	return a
 }
 
+// AddHostAddress adds a (within the peer's IPv4 network) to the host end
+// of the link, so that the host can also connect from it: a second
+// client. remove takes it away; the link's removal does too.
+func (p *ExternalPeer) AddHostAddress(a netip.Addr) (remove func() error, err error) {
+	pfx := netip.PrefixFrom(a, 32).String()
+	if out, err := exec.Command("ip", "addr", "add", pfx, "dev", p.hostLink).CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("sockettest: ip addr add %s dev %s: %v: %s", pfx, p.hostLink, err, out)
+	}
+	return func() error {
+		if out, err := exec.Command("ip", "addr", "del", pfx, "dev", p.hostLink).CombinedOutput(); err != nil {
+			return fmt.Errorf("sockettest: ip addr del %s dev %s: %v: %s", pfx, p.hostLink, err, out)
+		}
+		return nil
+	}, nil
+}
+
 // Do runs fn on an OS thread moved into the namespace: sockets fn creates
 // belong to the namespace (and to this process).
 func (p *ExternalPeer) Do(fn func() error) error { return netns.Do("/var/run/netns/"+p.Name, fn) }

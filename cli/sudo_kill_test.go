@@ -1,0 +1,134 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/portwarden/portwarden/sockets/sockettest"
+)
+
+// TestKillGuardsAndLoginAttempts: an admin logged in over SSH as a user of
+// their own runs portwarden through sudo inside tmux, whose server is no
+// child of sshd. Killing the sshd serving their own session, or the tmux
+// server they are attached to, is refused without --force (and --dry-run
+// says so); so is killing the sshd of another logged-in session (root's).
+// A brute-forcer holding idle connections to sshd, where nobody logged
+// in, is blocked without --force. Under "su -" the audit log names the
+// human by the kernel's login uid. Nothing is killed.
+func TestKillGuardsAndLoginAttempts(t *testing.T) {
+	f := newNSFixture(t)
+	sshd, err := sockettest.StartSSHDAt(t.TempDir(), f.peer.Peer4, f.peer.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sshd.Stop()
+	user := fmt.Sprintf("pwkil%d", os.Getpid()%100000)
+	sockettest.SudoUserForTest(t, sshd, user)
+	flags := "--netns self --audit-log " + f.audit
+	remote := func(who string, tty bool, command string) (string, int) {
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		args := sshd.SSHAs(who, tty, command)
+		cmd := exec.CommandContext(ctx, args[0], args[1:]...)
+		cmd.Env = append(os.Environ(), "TERM=xterm")
+		return combinedOutput(t, cmd)
+	}
+	waitUntil(t, "an SSH login with sudo", func() bool { _, code := remote(user, false, "sudo -n true"); return code == 0 })
+
+	// A second admin, root, logged in with a command that lasts.
+	other := exec.Command(sshd.SSH(false, "sleep 120")[0], sshd.SSH(false, "sleep 120")[1:]...)
+	if err := other.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { other.Process.Kill(); other.Wait() })
+
+	// The brute-forcer: idle connections from an address of its own.
+	attacker := netip.AddrFrom4(f.peer.Host4.As4())
+	attacker = netip.AddrFrom4([4]byte{attacker.As4()[0], attacker.As4()[1], attacker.As4()[2], attacker.As4()[3] + 40})
+	remove, err := f.peer.AddHostAddress(attacker)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := remove(); err != nil {
+			t.Error(err)
+		}
+	})
+	d := net.Dialer{LocalAddr: net.TCPAddrFromAddrPort(netip.AddrPortFrom(attacker, 0)), Timeout: 5 * time.Second}
+	for range 3 {
+		c, err := d.Dial("tcp", netip.AddrPortFrom(f.peer.Peer4, uint16(sshd.Port)).String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+	}
+
+	// Inside tmux in the admin's session: a script the user can read, its
+	// results where the user's shell can write. $1 is the session's sshd.
+	dir := t.TempDir()
+	if err := os.Chmod(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	script := filepath.Join(dir, "inside.sh")
+	body := fmt.Sprintf(`own=$1
+tmuxd=$(tmux display -p '#{pid}')
+rootd=$(pgrep -f '^sshd: root@notty' | head -n 1)
+sudo %[1]s kill --yes $own %[2]s >%[3]s/own 2>&1; echo $? >%[3]s/own.code
+sudo %[1]s kill --dry-run $own %[2]s >%[3]s/dry 2>&1; echo $? >%[3]s/dry.code
+sudo %[1]s kill --yes $tmuxd %[2]s >%[3]s/tmux 2>&1; echo $? >%[3]s/tmux.code
+sudo %[1]s kill --yes $rootd %[2]s >%[3]s/root 2>&1; echo $? >%[3]s/root.code
+sudo %[1]s block --yes --for 10m %[4]s %[2]s >%[3]s/block 2>&1; echo $? >%[3]s/block.code
+sudo sh -c 'echo '$(id -u)' >/proc/self/loginuid && exec su - -c "%[1]s kill --yes '$own' %[2]s"' >%[3]s/su 2>&1; echo $? >%[3]s/su.code
+`, f.bin, flags, dir, attacker)
+	if err := os.WriteFile(script, []byte(body), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "root's second session", func() bool {
+		out, _ := exec.Command("pgrep", "-f", "^sshd: root@notty").Output()
+		return len(out) > 0
+	})
+	if out, code := remote(user, true, `tmux new-session "sh `+script+` $PPID"`); code != 0 {
+		t.Fatalf("tmux in the session: exit %d\n%s", code, out)
+	}
+	read := func(name string) (string, string) {
+		out, _ := os.ReadFile(filepath.Join(dir, name))
+		code, _ := os.ReadFile(filepath.Join(dir, name+".code"))
+		return string(out), strings.TrimSpace(string(code))
+	}
+	for _, c := range []struct{ name, code, want string }{
+		{"own", "1", "YOUR OWN SSH SESSION"},
+		{"dry", "1", "a real run would refuse this"},
+		{"tmux", "1", "your own session"},
+		{"root", "1", "root's SSH session"},
+		{"block", "0", ""},
+		{"su", "1", "YOUR OWN SSH SESSION"},
+	} {
+		out, code := read(c.name)
+		if code != c.code || !strings.Contains(out, c.want) {
+			t.Errorf("%s: exit %s, want %s and %q\n%s", c.name, code, c.code, c.want, out)
+		}
+	}
+	if out, _ := read("block"); strings.Contains(out, "SSH session") || strings.Contains(out, "--force") {
+		t.Errorf("blocking the brute-forcer spoke of a session:\n%s", out)
+	}
+	var su, killsRefused int
+	for _, r := range readAudit(t, f.audit) {
+		if r.Action == "kill" && r.Result == "refused" {
+			killsRefused++
+		}
+		if r.Action == "kill" && r.User == user && r.Effective == "root" {
+			su++
+		}
+	}
+	if killsRefused < 4 || su == 0 {
+		t.Errorf("audit: %d kills refused (want 4), %d naming %s with effective user root (want every one): %+v", killsRefused, su, user, readAudit(t, f.audit))
+	}
+}
