@@ -15,17 +15,17 @@ import (
 
 // Record is one action.
 type Record struct {
-	Time   time.Time `json:"time"`
-	User   string    `json:"user"` // the admin: the human behind sudo and su (Admin)
-	UID    int       `json:"uid"`
+	Time time.Time `json:"time"`
+	User string    `json:"user"` // the admin: the human behind sudo and su (Admin)
+	UID  int       `json:"uid"`
 	// Effective is the user portwarden ran as, when not the admin ("root"
 	// under sudo or su).
-	Effective string `json:"effective_user,omitempty"`
-	Action string    `json:"action"` // kill, mark, unmark, disable
-	Target *Process  `json:"target,omitempty"`
-	Detail string    `json:"detail,omitempty"` // the signal, the baseline entry, the steps
-	Result string    `json:"result"`           // done, refused, failed
-	Error  string    `json:"error,omitempty"`
+	Effective string   `json:"effective_user,omitempty"`
+	Action    string   `json:"action"` // kill, mark, unmark, disable
+	Target    *Process `json:"target,omitempty"`
+	Detail    string   `json:"detail,omitempty"` // the signal, the baseline entry, the steps
+	Result    string   `json:"result"`           // done, refused, failed
+	Error     string   `json:"error,omitempty"`
 }
 
 // Process identifies the process acted on.
