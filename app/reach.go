@@ -209,6 +209,14 @@ func forwarded(fws map[uint64]*nsFirewall, containers *container.Index, c *conta
 			}
 		}
 	}
+	if len(outers) > 1 {
+		// Another namespace may hold an address of the same network (a
+		// second engine, a test bed, a VPN): the one forwarding to the
+		// container redirects the published port.
+		if o := redirecting(outers, l.Proto, p.Host); o != nil {
+			outers = []*nsFirewall{o}
+		}
+	}
 	switch {
 	case len(outers) == 0:
 		return unknown("no namespace read holds container " + c.Label() + "'s network")
@@ -232,6 +240,24 @@ func forwarded(fws map[uint64]*nsFirewall, containers *container.Index, c *conta
 		}
 	}
 	return firewall.DecideForwarded(outer.rules, outer.scope, l.Proto, p.Host, netip.AddrPortFrom(to, l.Port), innerRules, innerScope)
+}
+
+// redirecting is the one namespace of outers whose firewall redirects
+// (DNATs) new connections to host, or nil when none or several do.
+func redirecting(outers []*nsFirewall, proto sockets.Proto, host netip.AddrPort) *nsFirewall {
+	var found *nsFirewall
+	for _, o := range outers {
+		if o.rules == nil || o.scope == nil {
+			continue
+		}
+		if d := o.rules.Decide(o.scope, firewall.Listener{Proto: proto, Addr: host.Addr(), Port: host.Port()}); d.Verdict == firewall.VerdictRedirect {
+			if found != nil {
+				return nil
+			}
+			found = o
+		}
+	}
+	return found
 }
 
 // reachRank orders reaches by how far they extend; unknown ranks next to

@@ -61,6 +61,16 @@ func TestDockerPublishedPortPassesInputDrop(t *testing.T) {
 		t.Fatal("input drop lets port 22 through")
 	}
 
+	// A decoy: another namespace holding an address of the container's
+	// network (as a second engine or a VPN may), which forwards nothing.
+	decoy := fmt.Sprintf("pw-dkd-%d", os.Getpid()%100000)
+	t.Cleanup(func() { exec.Command("ip", "netns", "del", decoy).Run() })
+	for _, args := range [][]string{{"netns", "add", decoy}, {"-n", decoy, "link", "add", "br0", "type", "bridge"},
+		{"-n", decoy, "addr", "add", "198.51.100.206/28", "dev", "br0"}, {"-n", decoy, "link", "set", "br0", "up"}} {
+		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+			t.Fatalf("ip %s: %v %s", strings.Join(args, " "), err, out)
+		}
+	}
 	snap := snapshotOf(t, bin, d, "--listening", "--tcp")
 	var container, reserved bool
 	for _, s := range snap.Sockets {

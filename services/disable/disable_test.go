@@ -27,12 +27,14 @@ func listener(t *testing.T, port int, want bool) *sockets.Socket {
 	return listenerAt(t, "127.0.0.1", port, want)
 }
 
-// listenerAt is listener for any local address.
+// listenerAt is listener for any local address. It looks only in the
+// test's own network namespace, where its daemons listen: on a busy
+// machine other namespaces hold the same ports (a container's sshd on 22).
 func listenerAt(t *testing.T, addr string, port int, want bool) *sockets.Socket {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for {
-		snap, err := sockets.NewCollector().Collect(sockets.Query{ListeningOnly: true, TCP: true})
+		snap, err := sockets.NewCollector().Collect(sockets.Query{ListeningOnly: true, TCP: true, NetNS: "self"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -46,7 +48,7 @@ func listenerAt(t *testing.T, addr string, port int, want bool) *sockets.Socket 
 			return found
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("port %d: listening=%v after 10s, want %v", port, found != nil, want)
+			t.Fatalf("port %d: listening=%v after 30s, want %v", port, found != nil, want)
 		}
 		time.Sleep(50 * time.Millisecond) // polling the socket table, with a deadline
 	}

@@ -37,6 +37,33 @@ func mapCases(bed *sockettest.FirewallBed) []reachCase {
 				type filter hook forward priority 0; policy drop;
 			}
 		}`)}, rules: map[uint16]string{9001: "inet firewall inbound handle", 9007: "inet firewall inbound policy drop"}},
+		// The nftables wiki's "classic perimetral firewall": the bed's
+		// internal link for its LAN, the public one for its WAN, the bed's
+		// ports for ssh and http.
+		{name: "the wiki's classic perimetral firewall", setup: [][]string{nftScript(fmt.Sprintf(`table inet filter {
+			chain input {
+				type filter hook input priority 0; policy drop;
+				ct state established,related accept
+				iifname lo accept
+				icmp type echo-request accept
+				icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert, echo-request } accept
+				tcp dport { 9001, 9002 } accept
+			}
+			chain forward {
+				type filter hook forward priority 0; policy drop;
+				ct state established,related accept
+				iifname %q accept
+			}
+			chain output {
+				type filter hook output priority 0; policy accept;
+			}
+		}
+		table ip nat {
+			chain postrouting {
+				type nat hook postrouting priority 100; policy accept;
+				oifname %q masquerade
+			}
+		}`, inLink, pubLink))}},
 		// A perimeter: the interface picks the chain through a verdict map.
 		{name: "a perimeter, interfaces mapped to chains", setup: [][]string{nftScript(fmt.Sprintf(`table inet filter {
 			chain inbound_world {

@@ -108,7 +108,15 @@ func startRecorder(t *testing.T, source string) string {
 // waitFor reads the record until ok says it holds what the test waits for.
 func waitFor(t *testing.T, path, what string, ok func(*history.DB) bool) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	waitSaying(t, path, what, 30*time.Second, ok, nil)
+}
+
+// waitSaying is waitFor with its own deadline, saying what the record
+// showed last (saw) when it gives up: on a busy machine a deadline is
+// generous, and a failure says how far things got.
+func waitSaying(t *testing.T, path, what string, limit time.Duration, ok func(*history.DB) bool, saw func() string) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
 	for {
 		db, err := history.Open(path, false)
 		if err == nil {
@@ -119,7 +127,11 @@ func waitFor(t *testing.T, path, what string, ok func(*history.DB) bool) {
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the record never showed %s (last error: %v)", what, err)
+			last := ""
+			if saw != nil {
+				last = "; it showed " + saw()
+			}
+			t.Fatalf("the record never showed %s in %v (last error: %v%s)", what, limit, err, last)
 		}
 		time.Sleep(50 * time.Millisecond) // poll the file; the recorder commits every second
 	}
@@ -216,7 +228,7 @@ func TestBurstLosesNothing(t *testing.T) {
 	// server took, once it stops growing.
 	var out, in int
 	var stats history.Stats
-	waitFor(t, path, fmt.Sprintf("%d connections out and every accepted one in", workers*each), func(db *history.DB) bool {
+	waitSaying(t, path, fmt.Sprintf("%d connections out and every accepted one in", workers*each), 2*time.Minute, func(db *history.DB) bool {
 		out, in = 0, 0
 		db.Query(history.Filter{Port: 8081, Kind: history.Connection}, func(l *history.Lifetime) error {
 			if l.Direction == history.Outbound {
@@ -228,6 +240,8 @@ func TestBurstLosesNothing(t *testing.T) {
 		})
 		stats, _ = db.Stats()
 		return out == workers*each && int64(in) == accepted.Load()
+	}, func() string {
+		return fmt.Sprintf("%d out, %d in of %d accepted, stats %+v", out, in, accepted.Load(), stats)
 	})
 	if stats.Lost != 0 || stats.Source != history.EBPF {
 		t.Errorf("stats %+v: want nothing lost, from eBPF", stats)
