@@ -1,8 +1,11 @@
 package ui
 
 import (
+	"strings"
+
 	"charm.land/bubbles/v2/help"
 	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
 )
 
 // component is a part of the dashboard that takes focus: while focused it
@@ -59,4 +62,44 @@ func (c *closing) closed() (outcome, bool) {
 		return outcome{}, false
 	}
 	return *c.result, true
+}
+
+// fitChoices fits a dialog to exactly h lines of width w: its question
+// (head) cut short when it must, so that its choices (tail) — what the
+// keys do — always show in full. Choices too wide for one line are
+// wrapped between items.
+func fitChoices(head, tail []string, w, h int) []string {
+	var wrapped []string
+	for _, l := range tail {
+		wrapped = append(wrapped, wrapItems(l, " · ", w)...)
+	}
+	room := max(h-len(wrapped), 0)
+	if len(head) > room && room > 0 {
+		head = append(head[:room-1:room-1], "  …")
+	} else if len(head) > room {
+		head = nil
+	}
+	return fitLines(append(head, wrapped...), w, h)
+}
+
+// wrapItems breaks a line of items joined by sep into lines no wider than
+// w, between items; the lines after the first are indented as the first.
+func wrapItems(line, sep string, w int) []string {
+	if ansi.StringWidth(line) <= w {
+		return []string{line}
+	}
+	indent := line[:len(line)-len(strings.TrimLeft(line, " "))]
+	var out []string
+	cur := ""
+	for _, item := range strings.Split(strings.TrimLeft(line, " "), sep) {
+		switch {
+		case cur == "":
+			cur = indent + item
+		case ansi.StringWidth(cur+sep+item) <= w:
+			cur += sep + item
+		default:
+			out, cur = append(out, cur), indent+item
+		}
+	}
+	return append(out, cur)
 }

@@ -221,15 +221,15 @@ func (d *blockDialog) Update(msg tea.Msg) tea.Cmd {
 
 func (d *blockDialog) View() []string {
 	st := d.styles
-	lines := questionLines(st, d.title, d.lines)
+	var choices []string
 	if d.open > 0 {
 		box := "[ ]"
 		if d.close {
 			box = "[x]"
 		}
-		lines = append(lines, fmt.Sprintf("  %s also close the %d open connections now (c toggles)", box, d.open))
+		choices = append(choices, fmt.Sprintf("  %s also close the %d open connections now (c toggles)", box, d.open))
 	}
-	lines = append(lines, "  "+st.DetailLabel.Render("1")+" for 10 minutes · "+st.DetailLabel.Render("2")+" for 1 hour · "+
+	choices = append(choices, "  "+st.DetailLabel.Render("1")+" for 10 minutes · "+st.DetailLabel.Render("2")+" for 1 hour · "+
 		st.DetailLabel.Render("3")+" until unblocked · any other key: no (the default)")
-	return fitLines(lines, d.width, d.height)
+	return fitChoices(questionLines(st, d.title, d.lines), choices, d.width, d.height)
 }
