@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/netip"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/portwarden/portwarden/report"
 	"github.com/portwarden/portwarden/sockets/sockettest"
 )
 
@@ -95,6 +97,32 @@ sudo sh -c 'echo '$(id -u)' >/proc/self/loginuid && exec su - -c "%[1]s kill --y
 		out, _ := exec.Command("pgrep", "-f", "^sshd: root@notty").Output()
 		return len(out) > 0
 	})
+	// The attacker's connections read as login attempts; root's session,
+	// logged in, does not.
+	waitUntil(t, "the brute-forcer's connections as login attempts", func() bool {
+		out, err := exec.Command(f.bin, "snapshot", "--json", "--tcp", "--netns", f.peer.Name, "--baseline", filepath.Join(t.TempDir(), "b.toml")).Output()
+		if err != nil {
+			return false
+		}
+		var snap report.Snapshot
+		if json.Unmarshal(out, &snap) != nil {
+			return false
+		}
+		attempts, sessions := 0, 0
+		for _, s := range snap.Sockets {
+			if s.State != "ESTABLISHED" || s.LocalPort != uint16(sshd.Port) {
+				continue
+			}
+			switch {
+			case s.LoginAttempt && s.RemoteIP == attacker.String():
+				attempts++
+			case !s.LoginAttempt && s.RemoteIP == f.peer.Host4.String():
+				sessions++
+			}
+		}
+		return attempts == 3 && sessions >= 1
+	})
+
 	if out, code := remote(user, true, `tmux new-session "sh `+script+` $PPID"`); code != 0 {
 		t.Fatalf("tmux in the session: exit %d\n%s", code, out)
 	}

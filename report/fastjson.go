@@ -181,6 +181,8 @@ func appendVerdictBefore(b []byte, v *verdict.Verdict) []byte {
 	b = appendOptional(b, string(v.Direction))
 	b = append(b, `,"expected":`...)
 	b = strconv.AppendBool(b, v.Expected)
+	b = append(b, `,"login_attempt":`...)
+	b = strconv.AppendBool(b, v.LoginAttempt)
 	b = append(b, `,"risk":"`...)
 	b = append(b, v.Risk.String()...)
 	b = append(b, `","reasons":[`...)

@@ -41,25 +41,28 @@ type NetNS struct {
 
 // Socket is one judged socket in JSON.
 type Socket struct {
-	Proto      string     `json:"proto"`
-	IPVersion  int        `json:"ip_version"`
-	State      string     `json:"state"`
-	LocalIP    string     `json:"local_ip"`
-	LocalPort  uint16     `json:"local_port"`
-	RemoteIP   string     `json:"remote_ip"`
-	RemotePort uint16     `json:"remote_port"`
-	UID        uint32     `json:"uid"`
-	Inode      uint64     `json:"inode"`
-	Processes  []Process  `json:"processes"`
-	Service    string     `json:"service"`
-	Exposure   *string    `json:"exposure"`  // listeners only
-	Peer       *string    `json:"peer"`      // connections only
-	Direction  *string    `json:"direction"` // connections only
-	Expected   bool       `json:"expected"`
-	Risk       string     `json:"risk"`
-	Reasons    []string   `json:"reasons"`
-	NetNS      *NetNS     `json:"netns"`     // null where the system has no namespaces
-	Container  *Container `json:"container"` // null outside containers
+	Proto      string    `json:"proto"`
+	IPVersion  int       `json:"ip_version"`
+	State      string    `json:"state"`
+	LocalIP    string    `json:"local_ip"`
+	LocalPort  uint16    `json:"local_port"`
+	RemoteIP   string    `json:"remote_ip"`
+	RemotePort uint16    `json:"remote_port"`
+	UID        uint32    `json:"uid"`
+	Inode      uint64    `json:"inode"`
+	Processes  []Process `json:"processes"`
+	Service    string    `json:"service"`
+	Exposure   *string   `json:"exposure"`  // listeners only
+	Peer       *string   `json:"peer"`      // connections only
+	Direction  *string   `json:"direction"` // connections only
+	Expected   bool      `json:"expected"`
+	// LoginAttempt marks a connection to an SSH server where nobody has
+	// logged in yet (connections only; false for every other socket).
+	LoginAttempt bool       `json:"login_attempt"`
+	Risk         string     `json:"risk"`
+	Reasons      []string   `json:"reasons"`
+	NetNS        *NetNS     `json:"netns"`     // null where the system has no namespaces
+	Container    *Container `json:"container"` // null outside containers
 	// Published are the host endpoints that reach a listener inside a
 	// container ([] when none does); null for any other socket.
 	Published []Published `json:"published"`
@@ -159,7 +162,7 @@ func SocketOf(j *verdict.Judged, ns *sockets.Namespace, containers *container.In
 		RemoteIP: s.Remote.Addr().String(), RemotePort: s.Remote.Port(),
 		UID: s.UID, Inode: s.Inode, Processes: make([]Process, len(s.Processes)),
 		Service: v.Service, Exposure: optional(string(v.Exposure)), Peer: optional(string(v.Peer)),
-		Direction: optional(string(v.Direction)), Expected: v.Expected, Risk: v.Risk.String(),
+		Direction: optional(string(v.Direction)), Expected: v.Expected, LoginAttempt: v.LoginAttempt, Risk: v.Risk.String(),
 		Reasons: v.Reasons,
 	}
 	for i, p := range s.Processes {

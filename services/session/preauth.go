@@ -3,6 +3,7 @@ package session
 import (
 	"bytes"
 	"fmt"
+	"strings"
 	"os"
 	"regexp"
 	"strconv"
@@ -29,24 +30,46 @@ func title(procRoot string, pid int) (string, bool) {
 	return string(bytes.TrimRight(bytes.ReplaceAll(b, []byte{0}, []byte{' '}), " ")), true
 }
 
-// preAuth reports whether the session's processes show nobody logged in:
-// only SSH server processes, none titled "user@tty". A title that cannot
-// be read counts as a login (the guards then hold): never a guess.
-func preAuth(procRoot string, t *tree, members []int) bool {
-	for _, pid := range members {
-		p := t.procs[pid]
-		if p == nil {
-			continue
+// LoginAttempt reports whether a connection held by an SSH server is one
+// where nobody has logged in yet: OpenSSH titles every process holding it
+// ("sshd: [accepted]", "sshd: root [priv]", "sshd-auth: [net]") and none
+// "user@tty". Only OpenSSH's titles say so: a connection any other
+// process holds (Dropbear, which gives no title), or one whose holder's
+// title could not be read, is not taken for one.
+func LoginAttempt(s *sockets.Socket) bool {
+	if s.Proto != sockets.TCP || s.State != sockets.Established || len(s.Processes) == 0 {
+		return false
+	}
+	for _, p := range s.Processes {
+		if p.Name == "dropbear" || !IsServer(p.Name) || len(p.Cmdline) == 0 {
+			return false
 		}
-		if !IsServer(p.name) {
-			return false // a shell or command below the server
-		}
-		s, ok := title(procRoot, pid)
-		if !ok || bytes.ContainsRune([]byte(s), '@') {
+		title := strings.Join(p.Cmdline, " ")
+		titled := strings.HasPrefix(title, "sshd: ") || strings.HasPrefix(title, "sshd-session: ") || strings.HasPrefix(title, "sshd-auth: ")
+		// A connection's own title names its stage; the listener's
+		// ("sshd: /usr/sbin/sshd -D [listener] …") names none.
+		stage := strings.Contains(title, "[accepted]") || strings.Contains(title, "[priv]") ||
+			strings.Contains(title, "[net]") || strings.Contains(title, "[preauth]")
+		if !titled || !stage || strings.Contains(title, "@") {
 			return false
 		}
 	}
-	return len(members) > 0
+	return true
+}
+
+// preAuth reports whether a session is a login attempt: its connection
+// is one (LoginAttempt), and no process below its server is anything but
+// the server (a shell, a command).
+func preAuth(conn *sockets.Socket, t *tree, members []int) bool {
+	if !LoginAttempt(conn) {
+		return false
+	}
+	for _, pid := range members {
+		if p := t.procs[pid]; p != nil && !IsServer(p.name) {
+			return false
+		}
+	}
+	return true
 }
 
 // startups matches OpenSSH's listener title: "[listener] 7 of 10-100

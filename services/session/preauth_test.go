@@ -26,29 +26,46 @@ func writeTitles(t *testing.T, root string, titles map[int]string) {
 	}
 }
 
-// Titles as OpenSSH 9.2 and 9.8 write them: a login attempt is one until
-// a "user@tty" process or a process that is not the server is below it;
-// a title that cannot be read counts as a login.
-func TestPreAuth(t *testing.T) {
-	procs := []fakeProc{{pid: 10, ppid: 1, name: "sshd"}, {pid: 11, ppid: 10, name: "sshd"}, {pid: 12, ppid: 11, name: "sshd"},
-		{pid: 13, ppid: 12, name: "bash"}, {pid: 20, ppid: 10, name: "sshd-session"}, {pid: 21, ppid: 20, name: "sshd-auth"},
-		{pid: 30, ppid: 10, name: "sshd"}}
-	root := writeProc(t, procs)
-	writeTitles(t, root, map[int]string{11: "sshd: alice [priv]", 12: "sshd: alice@pts/0",
-		20: "sshd-session: root [priv]", 21: "sshd-auth: root [net]"})
-	tr := newTree(processTable(root))
+// Titles as OpenSSH 9.2 and 9.8 write them: a connection is a login
+// attempt while every holder is titled and none "user@tty"; Dropbear's
+// and unreadable titles are never taken for one; a session with a process
+// below its server that is not the server (a shell) is no attempt.
+func TestLoginAttempt(t *testing.T) {
+	conn := func(holders ...*sockets.Process) *sockets.Socket {
+		return &sockets.Socket{Proto: sockets.TCP, State: sockets.Established, Processes: holders}
+	}
+	sshd := func(pid int, title string) *sockets.Process {
+		return &sockets.Process{PID: pid, Name: "sshd", Cmdline: strings.Fields(title)}
+	}
 	for _, c := range []struct {
-		members []int
-		want    bool
+		name string
+		s    *sockets.Socket
+		want bool
 	}{
-		{[]int{11, 12, 13}, false}, // logged in, with a shell
-		{[]int{11, 12}, false},     // logged in, a command without a process of its own yet
-		{[]int{20, 21}, true},      // still authenticating
-		{[]int{30}, false},         // no title to read: a login, to be safe
+		{"accepted", conn(sshd(11, "sshd: [accepted]")), true},
+		{"authenticating", conn(sshd(11, "sshd: root [priv]"), sshd(12, "sshd: root [net]")), true},
+		{"9.8", conn(&sockets.Process{PID: 20, Name: "sshd-session", Cmdline: []string{"sshd-session: root [priv]"}},
+			&sockets.Process{PID: 21, Name: "sshd-auth", Cmdline: []string{"sshd-auth: [net]"}}), true},
+		{"logged in", conn(sshd(11, "sshd: alice [priv]"), sshd(12, "sshd: alice@pts/0")), false},
+		{"logged in, no terminal", conn(sshd(12, "sshd: alice@notty")), false},
+		{"unreadable title", conn(&sockets.Process{PID: 30, Name: "sshd"}), false},
+		{"untitled sshd (its listener's argv)", conn(sshd(31, "/usr/sbin/sshd -D")), false},
+		{"the listener's title", conn(sshd(32, "sshd: /usr/sbin/sshd -D [listener] 0 of 10-100 startups")), false},
+		{"dropbear", conn(&sockets.Process{PID: 40, Name: "dropbear", Cmdline: []string{"/usr/sbin/dropbear", "-F"}}), false},
+		{"no holder", conn(), false},
 	} {
-		if got := preAuth(root, tr, c.members); got != c.want {
-			t.Errorf("members %v: preAuth %v, want %v", c.members, got, c.want)
+		if got := LoginAttempt(c.s); got != c.want {
+			t.Errorf("%s: LoginAttempt %v, want %v", c.name, got, c.want)
 		}
+	}
+	procs := []fakeProc{{pid: 11, ppid: 1, name: "sshd"}, {pid: 12, ppid: 11, name: "sshd"}, {pid: 13, ppid: 12, name: "bash"}}
+	tr := newTree(processTable(writeProc(t, procs)))
+	s := conn(sshd(11, "sshd: root [priv]"), sshd(12, "sshd: root [net]"))
+	if preAuth(s, tr, []int{11, 12, 13}) {
+		t.Error("a session with a shell below its server: taken for a login attempt")
+	}
+	if !preAuth(s, tr, []int{11, 12}) {
+		t.Error("an attempt with only its server's processes: not taken for one")
 	}
 }
 

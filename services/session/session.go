@@ -110,7 +110,7 @@ func Find(procRoot string, snap *sockets.Snapshot, self int) []SSH {
 	for i := range out {
 		members[i] = t.below(out[i].SSHD)
 		out[i].User, out[i].TTY = t.describe(members[i])
-		out[i].PreAuth = preAuth(procRoot, t, members[i])
+		out[i].PreAuth = preAuth(out[i].Conn, t, members[i])
 	}
 	markOwn(procRoot, out, members, t, self)
 	return out

@@ -37,7 +37,7 @@ type verdictKey struct {
 	outbound             *baseline.Outbound
 	expected, unexpected bool
 	undocumented         bool
-	external             bool
+	external, login      bool
 	risk                 catalog.Risk
 	reasons              uint64
 	signs                *[]signs.Sign
@@ -53,7 +53,7 @@ func (in *interner) intern(v *Verdict) *Verdict {
 	k := verdictKey{service: v.Service, iface: v.Interface, known: v.Known, exposure: v.Exposure, peer: v.Peer,
 		direction: v.Direction, contained: v.Contained, firewall: v.Firewall, blocked: v.Blocked, baseline: v.Baseline,
 		outbound: v.Outbound, expected: v.Expected, unexpected: v.Unexpected, undocumented: v.UndocumentedOutbound,
-		external: v.External, risk: v.Risk, nsigns: len(v.Signs)}
+		external: v.External, login: v.LoginAttempt, risk: v.Risk, nsigns: len(v.Signs)}
 	if len(v.Signs) > 0 {
 		k.signs = &v.Signs[0]
 	}

@@ -77,6 +77,12 @@ func (v *Verdict) label(risk string) string {
 		return "BLOCKED " + risk
 	}
 	c := v.Class()
+	if v.LoginAttempt && c != ClassPlain && c != ClassExpected && v.Risk != catalog.None {
+		return "PREAUTH " + risk // a login attempt, nobody logged in: not a session
+	}
+	if v.LoginAttempt {
+		return "PREAUTH"
+	}
 	if c == ClassPlain || c == ClassExpected || v.Risk == catalog.None {
 		return c.String()
 	}

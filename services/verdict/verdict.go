@@ -8,6 +8,8 @@ import (
 	"net/netip"
 	"strconv"
 
+	"github.com/portwarden/portwarden/services/session"
+
 	"github.com/portwarden/portwarden/services/block"
 	"github.com/portwarden/portwarden/services/signs"
 
@@ -58,6 +60,10 @@ type Verdict struct {
 	Unexpected bool
 	// External marks a connection with an external peer.
 	External bool
+	// LoginAttempt marks a connection to an SSH server where nobody has
+	// logged in yet (session.LoginAttempt): a client authenticating,
+	// idling before it does, or guessing passwords.
+	LoginAttempt bool
 	// Reasons say, in short phrases, what deserves attention.
 	Reasons []string
 	// Signs are the signs of a rogue process seen on the processes
@@ -324,6 +330,10 @@ func (a *Assessor) connection(s *sockets.Socket, listeners map[listenKey][]*sock
 	v.Service = a.Catalog.ServiceName(s.Proto, port)
 	if v.Known != nil {
 		v.Risk = v.Known.Risk
+	}
+	if v.Direction == DirectionInbound && session.LoginAttempt(s) {
+		v.LoginAttempt = true
+		v.Reasons = append(v.Reasons, "a login attempt: nobody has logged in on this SSH connection yet")
 	}
 	if v.Peer != PeerExternal {
 		if v.Peer == PeerLoopback {
