@@ -3,10 +3,10 @@ package session
 import (
 	"bytes"
 	"fmt"
-	"strings"
 	"os"
 	"regexp"
 	"strconv"
+	"strings"
 
 	"github.com/portwarden/portwarden/safetext"
 	"github.com/portwarden/portwarden/sockets"
