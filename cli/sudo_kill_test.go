@@ -160,3 +160,58 @@ sudo sh -c 'echo '$(id -u)' >/proc/self/loginuid && exec su - -c "%[1]s kill --y
 		t.Errorf("audit: %d kills refused (want 4), %d naming %s with effective user root (want every one): %+v", killsRefused, su, user, readAudit(t, f.audit))
 	}
 }
+
+// TestKillGuardFromReattachedScreen: an admin starts a screen session in
+// one SSH login, logs out, logs in again and reattaches it. The sshd of the
+// new login serves the session portwarden now runs in (through the screen
+// client attached from it): killing it is refused without --force.
+func TestKillGuardFromReattachedScreen(t *testing.T) {
+	if _, err := exec.LookPath("screen"); err != nil {
+		t.Skip("screen is not installed (scripts/test.sh installs it)")
+	}
+	f := newNSFixture(t)
+	sshd, err := sockettest.StartSSHDAt(t.TempDir(), f.peer.Peer4, f.peer.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sshd.Stop()
+	user := fmt.Sprintf("pwscr%d", os.Getpid()%100000)
+	sockettest.SudoUserForTest(t, sshd, user)
+	remote := func(tty bool, command string) (string, int) {
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		args := sshd.SSHAs(user, tty, command)
+		cmd := exec.CommandContext(ctx, args[0], args[1:]...)
+		cmd.Env = append(os.Environ(), "TERM=xterm")
+		return combinedOutput(t, cmd)
+	}
+	waitUntil(t, "an SSH login with sudo", func() bool { _, code := remote(false, "sudo -n true"); return code == 0 })
+	dir := t.TempDir()
+	if err := os.Chmod(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	// The script waits (with a deadline) for the screen to be reattached,
+	// then asks portwarden to kill the sshd of the one login left: the new
+	// one, which the screen client runs in.
+	script := filepath.Join(dir, "inside.sh")
+	body := fmt.Sprintf(`n=0
+until screen -ls pwtest | grep -q Attached; do n=$((n+1)); [ $n -gt 600 ] && exit 1; sleep 0.1; done
+own=$(pgrep -f '^sshd: %[1]s@' | head -n 1)
+sudo %[2]s kill --yes $own --netns self --audit-log %[3]s >%[4]s/own 2>&1; echo $? >%[4]s/own.code
+`, user, f.bin, f.audit, dir)
+	if err := os.WriteFile(script, []byte(body), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if out, code := remote(false, "screen -dmS pwtest sh "+script); code != 0 {
+		t.Fatalf("screen -dmS: exit %d\n%s", code, out)
+	}
+	// A new login reattaches; it returns when the script, and screen, end.
+	if out, code := remote(true, "screen -r pwtest"); code != 0 {
+		t.Fatalf("screen -r in a new login: exit %d\n%s", code, out)
+	}
+	out, _ := os.ReadFile(filepath.Join(dir, "own"))
+	code, _ := os.ReadFile(filepath.Join(dir, "own.code"))
+	if strings.TrimSpace(string(code)) != "1" || !strings.Contains(string(out), "YOUR OWN SSH SESSION") || !strings.Contains(string(out), "screen") {
+		t.Errorf("kill of the reattaching login's sshd from screen: exit %q, want a refusal found through screen\n%s", code, out)
+	}
+}

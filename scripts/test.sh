@@ -14,7 +14,7 @@ step() { printf '\n== %s\n' "$*"; }
 declare -A need=(
 	[ss]=iproute2 [ip]=iproute2 [setpriv]=util-linux [nsenter]=util-linux
 	[systemctl]=systemd [update-rc.d]=init-system-helpers
-	[tmux]=tmux
+	[tmux]=tmux [screen]=screen
 	[sshd]=openssh-server [ssh]=openssh-client [ssh-keygen]=openssh-client
 	[dockerd]=docker.io [busybox]=busybox-static
 	[lintian]=lintian [rpm]=rpm
