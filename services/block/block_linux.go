@@ -3,7 +3,6 @@
 package block
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
+	"github.com/portwarden/portwarden/services/firewall"
 	"github.com/portwarden/portwarden/services/firewall/kernel"
 	"golang.org/x/sys/unix"
 )
@@ -333,21 +333,8 @@ func blocksOf(set string, els []nftables.SetElement) []Block {
 	}
 	concat := set == setPort4 || set == setPort6
 	if !concat {
-		// Adjacent blocks meet: the end of one range (one past its last
-		// address) is the start of the next, so at one key the end comes
-		// first.
-		slices.SortFunc(els, func(a, b nftables.SetElement) int {
-			if c := bytes.Compare(a.Key, b.Key); c != 0 {
-				return c
-			}
-			switch {
-			case a.IntervalEnd == b.IntervalEnd:
-				return 0
-			case a.IntervalEnd:
-				return -1
-			}
-			return 1
-		})
+		// Adjacent blocks meet: at one key the end comes first.
+		slices.SortFunc(els, firewall.CompareElements)
 	}
 	var out []Block
 	for i, e := range els {

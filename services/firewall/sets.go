@@ -12,7 +12,6 @@ import (
 	"github.com/google/nftables/expr"
 )
 
-type nftablesElement = nftables.SetElement
 
 // compiledSet is a set's elements as ranges of keys, each with the
 // verdict a verdict map gives it.
@@ -33,23 +32,29 @@ type keyRange struct {
 	catchAll bool
 }
 
+// CompareElements orders the elements of an interval set by key, as the
+// kernel's lookup reads them: an interval's end may share its key with the
+// next one's start (adjacent intervals: 10.0.0.0/25 and 10.0.0.128/25, the
+// end one past the first's last address), and then the end comes first.
+func CompareElements(a, b nftables.SetElement) int {
+	if c := bytes.Compare(a.Key, b.Key); c != 0 {
+		return c
+	}
+	switch {
+	case a.IntervalEnd == b.IntervalEnd:
+		return 0
+	case a.IntervalEnd:
+		return -1
+	}
+	return 1
+}
+
+// compileSet turns a set's elements into sorted, disjoint key ranges,
+// each with its verdict or data, and a map's catch-all element.
 func compileSet(s *Set) *compiledSet {
 	cs := &compiledSet{label: "@" + s.Name, concat: s.Concat}
 	els := slices.Clone(s.Elements)
-	// An interval's end may share its key with the next one's start
-	// (adjacent intervals: 10.0.0.0/25 and 10.0.0.128/25): the end first.
-	slices.SortStableFunc(els, func(a, b nftablesElement) int {
-		if c := bytes.Compare(a.Key, b.Key); c != 0 {
-			return c
-		}
-		switch {
-		case a.IntervalEnd == b.IntervalEnd:
-			return 0
-		case a.IntervalEnd:
-			return -1
-		}
-		return 1
-	})
+	slices.SortStableFunc(els, CompareElements)
 	var open *keyRange
 	for _, e := range els {
 		if len(e.Key) == 0 {
