@@ -12,7 +12,6 @@ import (
 	"github.com/google/nftables/expr"
 )
 
-
 // compiledSet is a set's elements as ranges of keys, each with the
 // verdict a verdict map gives it.
 type compiledSet struct {
