@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -14,7 +13,6 @@ import (
 	"time"
 
 	"github.com/portwarden/portwarden/report"
-	"github.com/portwarden/portwarden/sockets/sockettest"
 )
 
 // TestKillGuardsAndLoginAttempts: an admin logged in over SSH as a user of
@@ -26,24 +24,10 @@ import (
 // in, is blocked without --force. Under "su -" the audit log names the
 // human by the kernel's login uid. Nothing is killed.
 func TestKillGuardsAndLoginAttempts(t *testing.T) {
-	f := newNSFixture(t)
-	sshd, err := sockettest.StartSSHDAt(t.TempDir(), f.peer.Peer4, f.peer.Name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sshd.Stop()
-	user := fmt.Sprintf("pwkil%d", os.Getpid()%100000)
-	sockettest.SudoUserForTest(t, sshd, user)
+	l := newSudoLogin(t, "pwkil")
+	f, sshd, user := l.f, l.sshd, l.user
 	flags := "--netns self --audit-log " + f.audit
-	remote := func(who string, tty bool, command string) (string, int) {
-		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-		defer cancel()
-		args := sshd.SSHAs(who, tty, command)
-		cmd := exec.CommandContext(ctx, args[0], args[1:]...)
-		cmd.Env = append(os.Environ(), "TERM=xterm")
-		return combinedOutput(t, cmd)
-	}
-	waitUntil(t, "an SSH login with sudo", func() bool { _, code := remote(user, false, "sudo -n true"); return code == 0 })
+	remote := func(who string, tty bool, command string) (string, int) { return l.run(t, who, tty, command) }
 
 	// A second admin, root, logged in with a command that lasts.
 	other := exec.Command(sshd.SSH(false, "sleep 120")[0], sshd.SSH(false, "sleep 120")[1:]...)
@@ -169,23 +153,9 @@ func TestKillGuardFromReattachedScreen(t *testing.T) {
 	if _, err := exec.LookPath("screen"); err != nil {
 		t.Skip("screen is not installed (scripts/test.sh installs it)")
 	}
-	f := newNSFixture(t)
-	sshd, err := sockettest.StartSSHDAt(t.TempDir(), f.peer.Peer4, f.peer.Name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sshd.Stop()
-	user := fmt.Sprintf("pwscr%d", os.Getpid()%100000)
-	sockettest.SudoUserForTest(t, sshd, user)
-	remote := func(tty bool, command string) (string, int) {
-		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-		defer cancel()
-		args := sshd.SSHAs(user, tty, command)
-		cmd := exec.CommandContext(ctx, args[0], args[1:]...)
-		cmd.Env = append(os.Environ(), "TERM=xterm")
-		return combinedOutput(t, cmd)
-	}
-	waitUntil(t, "an SSH login with sudo", func() bool { _, code := remote(false, "sudo -n true"); return code == 0 })
+	l := newSudoLogin(t, "pwscr")
+	f, user := l.f, l.user
+	remote := func(tty bool, command string) (string, int) { return l.run(t, user, tty, command) }
 	dir := t.TempDir()
 	if err := os.Chmod(dir, 0o777); err != nil {
 		t.Fatal(err)

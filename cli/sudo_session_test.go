@@ -20,24 +20,10 @@ import (
 // from inside tmux started in that session, whose server is no child of
 // sshd. Nothing is blocked or cut, and the refusals are recorded.
 func TestGuardsUnderSudoOverSSH(t *testing.T) {
-	f := newNSFixture(t)
-	sshd, err := sockettest.StartSSHDAt(t.TempDir(), f.peer.Peer4, f.peer.Name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sshd.Stop()
-	user := fmt.Sprintf("pwadm%d", os.Getpid()%100000)
-	sockettest.SudoUserForTest(t, sshd, user)
+	l := newSudoLogin(t, "pwadm")
+	f, user := l.f, l.user
 	flags := "--netns self --audit-log " + f.audit
-	remote := func(tty bool, command string) (string, int) {
-		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-		defer cancel()
-		args := sshd.SSHAs(user, tty, command)
-		cmd := exec.CommandContext(ctx, args[0], args[1:]...)
-		cmd.Env = append(os.Environ(), "TERM=xterm")
-		return combinedOutput(t, cmd)
-	}
-	waitUntil(t, "an SSH login with sudo", func() bool { _, code := remote(false, "sudo -n true"); return code == 0 })
+	remote := func(tty bool, command string) (string, int) { return l.run(t, user, tty, command) }
 	me := f.peer.Host4.String()
 
 	for _, action := range []string{"block --yes " + me, "close --yes --peer " + me} {
@@ -73,4 +59,40 @@ func TestGuardsUnderSudoOverSSH(t *testing.T) {
 	if refused < 3 {
 		t.Errorf("%d refusals in the audit log, want 3: %+v", refused, readAudit(t, f.audit))
 	}
+}
+
+// sudoLogin is a user of the test's own (prefix and this process's PID)
+// with sudo, who can log in over SSH, from the host, to an sshd in the
+// fixture's namespace.
+type sudoLogin struct {
+	f    *nsFixture
+	sshd *sockettest.SSHD
+	user string
+}
+
+// newSudoLogin starts the sshd, makes the user, and waits until a login
+// with sudo works.
+func newSudoLogin(t *testing.T, prefix string) *sudoLogin {
+	t.Helper()
+	f := newNSFixture(t)
+	sshd, err := sockettest.StartSSHDAt(t.TempDir(), f.peer.Peer4, f.peer.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sshd.Stop)
+	l := &sudoLogin{f: f, sshd: sshd, user: fmt.Sprintf("%s%d", prefix, os.Getpid()%100000)}
+	sockettest.SudoUserForTest(t, sshd, l.user)
+	waitUntil(t, "an SSH login with sudo", func() bool { _, code := l.run(t, l.user, false, "sudo -n true"); return code == 0 })
+	return l
+}
+
+// run logs in as who (the user, or root) and runs command; tty asks for
+// a terminal.
+func (l *sudoLogin) run(t *testing.T, who string, tty bool, command string) (string, int) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	args := l.sshd.SSHAs(who, tty, command)
+	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
+	cmd.Env = append(os.Environ(), "TERM=xterm")
+	return combinedOutput(t, cmd)
 }
