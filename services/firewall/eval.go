@@ -173,9 +173,13 @@ func (ev *evaluator) run(c *chain, in AddrSet, depth int) AddrSet {
 			ev.pkt.untrack()
 		}
 		if len(r.marks) > 0 {
-			if why == "" {
-				ev.setMarks(m, r.marks)
-			} else {
+			stmts, breaks := ev.markStatements(r.marks)
+			switch {
+			case breaks:
+				continue // it reads the connection's mark, and the packet has no connection
+			case why == "":
+				ev.setMarks(m, stmts)
+			default:
 				ev.setMarks(m, []markStmt{{unknown: why}})
 			}
 		}
@@ -245,6 +249,8 @@ func (ev *evaluator) match(r *rule, in AddrSet) (AddrSet, string) {
 		t := &r.tests[i]
 		var o outcome
 		switch {
+		case ev.pkt.noEntry(t.field):
+			return nil, "" // the ct expression breaks: no entry to read
 		case t.op == opConcat, t.field == peer4 || t.field == peer6, t.field == fieldMark || t.field == fieldCtMark:
 			sources = true
 			continue
@@ -267,8 +273,6 @@ func (ev *evaluator) match(r *rule, in AddrSet) (AddrSet, string) {
 				why = "a test of the client's port that only some client ports pass"
 				continue
 			}
-		case ev.pkt.noEntry(t.field):
-			return nil, "" // the ct expression breaks: no entry to read
 		case t.fast:
 			o = t.matchFast(ev.pkt.ints[t.field], ev.pkt.lens[t.field])
 		case ev.pkt.vals[t.field] == nil:

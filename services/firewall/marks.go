@@ -47,6 +47,25 @@ func (p *markPart) apply(stmts []markStmt) {
 	}
 }
 
+// markStatements are the mark statements of a rule as they act on the
+// evaluator's packet: on one without a connection (untracked), "ct mark
+// set" does nothing and a statement reading the connection's mark breaks
+// the rule, as the kernel's ct expression does.
+func (ev *evaluator) markStatements(stmts []markStmt) (out []markStmt, breaks bool) {
+	if !ev.pkt.untracked {
+		return stmts, false
+	}
+	for _, s := range stmts {
+		switch {
+		case s.from == fieldCtMark:
+			return nil, true
+		case !s.ct:
+			out = append(out, s)
+		}
+	}
+	return out, false
+}
+
 // setMarks applies mark statements to the sources m: those keep their
 // own part, with the marks the statements leave.
 func (ev *evaluator) setMarks(m AddrSet, stmts []markStmt) {

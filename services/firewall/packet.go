@@ -260,5 +260,5 @@ func (p *packet) untrack() {
 // noEntry reports whether a test of f cannot match because the packet
 // has no connection tracking entry.
 func (p *packet) noEntry(f field) bool {
-	return p.untracked && (f == fieldCtStatus || f == fieldCtDir)
+	return p.untracked && (f == fieldCtStatus || f == fieldCtDir || f == fieldCtMark)
 }
