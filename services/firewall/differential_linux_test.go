@@ -123,6 +123,9 @@ func disagreements(bed *sockettest.FirewallBed, scope *firewall.Scope, listeners
 	type seen struct{ pub, in, host bool }
 	observed := make([]seen, len(listeners))
 	bed.FlushNeighbours()
+	if err := bed.FlushConntrack(); err != nil {
+		return []string{err.Error()}
+	}
 	var wg sync.WaitGroup
 	for i, l := range listeners {
 		wg.Add(1)

@@ -15,6 +15,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/mdlayher/netlink"
+	"golang.org/x/sys/unix"
 )
 
 // FirewallBed is three network namespaces of a test's own: a server, and
@@ -205,6 +208,36 @@ func (b *FirewallBed) FlushNeighbours() {
 	for _, n := range []*Namespace{b.Server, b.Public, b.Internal} {
 		exec.Command("ip", "-n", n.Name, "neigh", "flush", "all").Run()
 	}
+}
+
+// FlushConntrack forgets every connection the server namespace tracks
+// (IPCTNL_MSG_CT_DELETE without a tuple, as "conntrack -F"), so that the
+// next probe's first packet is new whatever an earlier one left: a UDP
+// probe whose random source port meets a datagram's entry from a check
+// before would pass as established.
+func (b *FirewallBed) FlushConntrack() error {
+	const ipctnlMsgCtDelete = 2 // IPCTNL_MSG_CT_DELETE
+	f, err := os.Open(b.Server.Path())
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	c, err := netlink.Dial(unix.NETLINK_NETFILTER, &netlink.Config{NetNS: int(f.Fd())})
+	if err != nil {
+		return fmt.Errorf("sockettest: ctnetlink: %w", err)
+	}
+	defer c.Close()
+	for _, family := range []byte{unix.AF_INET, unix.AF_INET6} {
+		_, err := c.Execute(netlink.Message{
+			Header: netlink.Header{Type: netlink.HeaderType(unix.NFNL_SUBSYS_CTNETLINK<<8 | ipctnlMsgCtDelete),
+				Flags: netlink.Request | netlink.Acknowledge},
+			Data: []byte{family, unix.NFNETLINK_V0, 0, 0},
+		})
+		if err != nil {
+			return fmt.Errorf("sockettest: flush conntrack: %w", err)
+		}
+	}
+	return nil
 }
 
 // ClientAddrs are the addresses the public and internal clients connect
