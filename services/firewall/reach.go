@@ -147,10 +147,7 @@ var notPublic = []string{"0.0.0.0/8", "127.0.0.0/8", "169.254.0.0/16", "224.0.0.
 func NewScope(ifs []Interface, internal []netip.Prefix) *Scope {
 	s := &Scope{Interfaces: ifs}
 	add := func(to *[2]AddrSet, p netip.Prefix) {
-		i := 0
-		if p.Addr().Is6() {
-			i = 1
-		}
+		i := ipIndex(p.Addr().Is6())
 		to[i] = to[i].Union(prefixSet(p))
 	}
 	var excluded [2]AddrSet
@@ -196,10 +193,7 @@ func NewScope(ifs []Interface, internal []netip.Prefix) *Scope {
 func martianSources(ifs []Interface) (out, broadcasts [2]AddrSet) {
 	for _, i := range ifs {
 		for _, p := range i.Addrs {
-			v := 0
-			if p.Addr().Is6() {
-				v = 1
-			}
+			v := ipIndex(p.Addr().Is6())
 			out[v] = out[v].Union(AddrSet{{p.Addr(), p.Addr()}})
 			if p.Addr().Is4() && p.Bits() < 31 {
 				b := lastOf(p)
@@ -233,10 +227,7 @@ func routedSources(ifs []Interface) map[string][2]AddrSet {
 		slices.SortStableFunc(routes, func(a, b route) int { return b.dst.Bits() - a.dst.Bits() })
 		var covered [2]AddrSet
 		for _, r := range routes {
-			i := 0
-			if r.dst.Addr().Is6() {
-				i = 1
-			}
+			i := ipIndex(r.dst.Addr().Is6())
 			set := prefixSet(r.dst).Minus(covered[i])
 			covered[i] = covered[i].Union(prefixSet(r.dst))
 			v := via[r.via]
@@ -261,10 +252,7 @@ func (s *Scope) local(a netip.Addr) bool {
 
 // arriving is the set of sources of IP version v6 that arrive on iif.
 func (s *Scope) arriving(iif *Interface, v6 bool) AddrSet {
-	i := 0
-	if v6 {
-		i = 1
-	}
+	i := ipIndex(v6)
 	if s.via == nil || iif == nil {
 		return s.all[i]
 	}
@@ -285,4 +273,11 @@ func (s *Scope) WithRouting(r *Routing) *Scope {
 	}
 	s.routing, s.selective = r, r.selective()
 	return s
+}
+
+func ipIndex(v6 bool) int {
+	if v6 {
+		return 1
+	}
+	return 0
 }

@@ -35,13 +35,6 @@ func (t *tally) local(accepted AddrSet, pieces []piece) {
 	t.hostPieces = append(t.hostPieces, pieces...)
 }
 
-func ipIndex(v6 bool) int {
-	if v6 {
-		return 1
-	}
-	return 0
-}
-
 // decision names the widest class that gets through, and the rule that
 // decided for the widest class the bind admits.
 func (t *tally) decision(sc *Scope, loopbackBind bool) Decision {
