@@ -130,13 +130,27 @@ func (c *LinuxCollector) Collect(q Query) (*Snapshot, error) {
 // distinct owner's details once. hints are processes the kernel named in
 // its changes since the last collection (connect, listen, accept): new
 // sockets are looked for in their fds before every process's.
+//
+// Raw sockets are found by the same walk: their inodes follow the
+// snapshot's sockets in the slice walked (in the same backing array when
+// it has room), and their owners are copied back after.
 func (c *LinuxCollector) attribute(snap *Snapshot, pids, hints []int32) {
-	socks := snap.Sockets
+	socks, n := snap.Sockets, len(snap.Sockets)
+	if len(snap.Raw) > 0 {
+		socks = slices.Grow(socks, len(snap.Raw))
+		for _, r := range snap.Raw {
+			socks = append(socks, Socket{Inode: r.Inode, NetNS: r.NetNS})
+		}
+		snap.Sockets = socks[:n:n] // an append to it never writes over them
+	}
 	walk, scanned := c.scannedHolders(socks, pids)
 	if !scanned {
 		walk = c.findHolders(socks, pids, hints)
 	}
-	c.resolve(snap, walk)
+	c.resolve(snap, socks, walk)
+	for i := range snap.Raw {
+		snap.Raw[i].Processes = socks[n+i].Processes
+	}
 }
 
 // findHolders finds the holders of socks in /proc/*/fd: the fds of new
@@ -173,9 +187,8 @@ func wantOf(socks []Socket) map[uint64]int32 {
 }
 
 // resolve reads the details of each holder walk found, once each, and
-// sets every socket's processes and the snapshot's holders and warnings.
-func (c *LinuxCollector) resolve(snap *Snapshot, walk walkResult) {
-	socks := snap.Sockets
+// sets the processes of every socket of socks and the snapshot's holders and warnings.
+func (c *LinuxCollector) resolve(snap *Snapshot, socks []Socket, walk walkResult) {
 	// Most sockets have one owner: they share that owner's one-element
 	// slice. Sockets held by several processes get their own slice.
 	single := make(map[int]*Process)

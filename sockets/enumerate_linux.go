@@ -18,6 +18,7 @@ import (
 type enumeration struct {
 	malformed            map[string]int
 	usedProc, usedNetlnk bool
+	raw                  []RawSocket // packet and raw sockets, every namespace's
 }
 
 // enumerate lists the sockets of every wanted table in every picked
@@ -41,7 +42,7 @@ func (c *LinuxCollector) enumerate(q Query, snap *Snapshot, d nsDiscovery) ([]So
 		if !q.NetNS.matches(&t.Namespace, d.self) {
 			continue
 		}
-		before := len(socks)
+		before, rawBefore := len(socks), len(e.raw)
 		var err error
 		socks, err = c.enumerateIn(q, snap, t, socks, e)
 		switch {
@@ -50,7 +51,7 @@ func (c *LinuxCollector) enumerate(q Query, snap *Snapshot, d nsDiscovery) ([]So
 		case t.self:
 			return nil, err
 		default:
-			socks = socks[:before]
+			socks, e.raw = socks[:before], e.raw[:rawBefore]
 			snap.Complete = false
 			snap.Warnings = append(snap.Warnings, fmt.Sprintf("could not read network namespace %s (%s): %v",
 				t.Label(), safetext.Count(t.Processes, "process", "processes"), err))
@@ -64,6 +65,7 @@ func (c *LinuxCollector) enumerate(q Query, snap *Snapshot, d nsDiscovery) ([]So
 	if len(snap.Namespaces) == 0 {
 		return nil, fmt.Errorf("%w: %q", ErrNoNamespace, q.NetNS)
 	}
+	snap.Raw = e.raw
 	d.warn(snap)
 	c.unreadable = d.unreadable
 	for src, n := range e.malformed {
@@ -95,10 +97,7 @@ func (d nsDiscovery) warn(snap *Snapshot) {
 // through a sock_diag socket made there, falling back per table to the
 // namespace's /proc/PID/net files.
 func (c *LinuxCollector) enumerateIn(q Query, snap *Snapshot, ns nsTarget, socks []Socket, e *enumeration) ([]Socket, error) {
-	where := ""
-	if !ns.self {
-		where = " in network namespace " + ns.Label()
-	}
+	where := ns.where()
 	procNet := ns.procNet(c.procRoot)
 	var nl *netlinkDumper
 	if c.method != ProcFS {
@@ -188,6 +187,13 @@ func (c *LinuxCollector) enumerateIn(q Query, snap *Snapshot, ns nsTarget, socks
 	}
 	e.usedProc = e.usedProc || usedProc
 	e.usedNetlnk = e.usedNetlnk || usedNetlink
+	if q.wantsRaw() {
+		var err error
+		e.raw, err = readRawIn(q, ns, nl, procNet, e.raw, e, func(w string) { snap.Warnings = append(snap.Warnings, w) })
+		if err != nil {
+			return socks, err
+		}
+	}
 	return socks, nil
 }
 

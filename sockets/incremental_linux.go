@@ -39,6 +39,7 @@ type IncrementalCollector struct {
 	expiry     map[connKey]time.Time
 	pending    map[uint64]uint64 // SYN_SENT sockets whose port is not known yet: address → namespace
 	live       []Socket          // listeners and UDP sockets, last read; owners not set
+	raw        []RawSocket       // packet and raw sockets, last read
 	unreadable int               // processes whose namespace could not be seen, last time
 	complete   bool              // the collector's own word on the last table;
 	warnings   []string          // callers add their warnings to a snapshot's
@@ -115,17 +116,18 @@ func (c *IncrementalCollector) collectFull(q Query) (*Snapshot, error) {
 	q.Fresh = false // kept: the next refreshes follow the table
 	c.unreadable = c.full.unreadable
 	if c.last != nil && q == c.q {
-		if sameSockets(c.last.Sockets, snap.Sockets) {
+		if sameSockets(c.last.Sockets, snap.Sockets) && sameRaw(c.last.Raw, snap.Raw) &&
+			slices.EqualFunc(c.last.Raw, snap.Raw, func(a, b RawSocket) bool { return slices.Equal(a.Processes, b.Processes) }) {
 			// The table was right: the same sockets go back, so nothing
 			// is judged or drawn again.
-			snap.Sockets, snap.holders = c.last.Sockets, c.last.holders
+			snap.Sockets, snap.Raw, snap.holders = c.last.Sockets, c.last.Raw, c.last.holders
 		} else {
 			c.Stats.Drifted++
 		}
 	}
 	c.q, c.last, c.lastFull = q, snap, time.Now()
 	c.complete, c.warnings = snap.Complete, slices.Clone(snap.Warnings)
-	c.conns, c.live = nil, nil
+	c.conns, c.live, c.raw = nil, nil, snap.Raw
 	c.at, c.byCookie = map[connKey]int32{}, map[uint64]connKey{}
 	c.expiry, c.pending = map[connKey]time.Time{}, map[uint64]uint64{}
 	for _, s := range snap.Sockets {
@@ -176,11 +178,19 @@ func (c *IncrementalCollector) refresh(changes []TCPChange) (snap *Snapshot, ok 
 			return nil, false
 		}
 	}
+	var raw []RawSocket
+	if c.q.wantsRaw() {
+		for _, t := range targets {
+			if raw, ok = c.readRaw(t, raw); !ok {
+				return nil, false
+			}
+		}
+	}
 	dirty, hints := c.dirty(changes, now)
 	if len(dirty) > maxLookups {
 		return nil, false
 	}
-	changed := !slices.EqualFunc(live, c.live, func(a, b Socket) bool { return a.same(&b) })
+	changed := !slices.EqualFunc(live, c.live, func(a, b Socket) bool { return a.same(&b) }) || !sameRaw(raw, c.raw)
 	for k := range dirty {
 		s, found, err := c.dumpers[k.ns].lookup(k.local, k.remote)
 		if err != nil {
@@ -200,13 +210,13 @@ func (c *IncrementalCollector) refresh(changes []TCPChange) (snap *Snapshot, ok 
 		}
 		changed = changed || more
 	}
-	c.live = live
+	c.live, c.raw = live, raw
 	snap = &Snapshot{Time: now, Complete: c.complete, Source: c.last.Source, Warnings: slices.Clone(c.warnings)}
 	for _, t := range targets {
 		snap.Namespaces = append(snap.Namespaces, t.Namespace)
 	}
 	if !changed && d.unreadable == c.unreadable && c.full.ownersUnchanged(pids) {
-		snap.Sockets, snap.holders = c.last.Sockets, c.last.holders
+		snap.Sockets, snap.Raw, snap.holders = c.last.Sockets, c.last.Raw, c.last.holders
 		c.Stats.Unchanged++
 		c.last = snap
 		return snap, true
@@ -215,6 +225,7 @@ func (c *IncrementalCollector) refresh(changes []TCPChange) (snap *Snapshot, ok 
 	d.warn(snap)
 	snap.Sockets = make([]Socket, 0, len(c.conns)+len(live))
 	snap.Sockets = append(append(snap.Sockets, c.conns...), live...)
+	snap.Raw = raw
 	c.full.attribute(snap, pids, hints)
 	c.complete, c.warnings = snap.Complete, slices.Clone(snap.Warnings)
 	c.Stats.Changed++
@@ -273,6 +284,19 @@ func (c *IncrementalCollector) readLive(t nsTarget, live []Socket) ([]Socket, bo
 		}
 	}
 	return live, true
+}
+
+// readRaw appends the packet and raw sockets of namespace t, as a full
+// collection reads them (its warnings stand for the fallbacks to
+// /proc/net made here again); ok is false when they could not be read.
+func (c *IncrementalCollector) readRaw(t nsTarget, out []RawSocket) ([]RawSocket, bool) {
+	e := &enumeration{malformed: map[string]int{}}
+	out, err := readRawIn(c.q, t, c.dumpers[t.Inode], t.procNet(c.full.procRoot), out, e, func(string) {})
+	bad := 0
+	for _, n := range e.malformed {
+		bad += n
+	}
+	return out, err == nil && bad == 0
 }
 
 // dirty lists the connections to read again: those the changes name, and

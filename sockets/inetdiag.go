@@ -31,6 +31,19 @@ const (
 
 var errDumpDone = errors.New("dump done")
 
+// doneErr reads NLMSG_DONE: errDumpDone, or the error the kernel put in
+// it. A dump the kernel has no handler for (no raw_diag or udp_diag
+// module) ends at once with -ENOENT there, not with NLMSG_ERROR: read as
+// an empty table, it would be a false all-clear.
+func doneErr(body []byte) error {
+	if len(body) >= 4 {
+		if errno := -int32(binary.NativeEndian.Uint32(body)); errno > 0 {
+			return fmt.Errorf("netlink: sock_diag: %w", syscall.Errno(errno))
+		}
+	}
+	return errDumpDone
+}
+
 // inetDiagRequest builds a SOCK_DIAG_BY_FAMILY dump request for one address
 // family and protocol, asking for the sockets whose state bit is in states.
 func inetDiagRequest(family, protocol uint8, states uint32, seq uint32) []byte {
@@ -107,7 +120,7 @@ func parseInetDiag(buf []byte, proto Proto, socks []Socket) ([]Socket, int, erro
 		body := buf[nlmsgHdrLen:msgLen]
 		switch typ {
 		case nlmsgDone:
-			return socks, malformed, errDumpDone
+			return socks, malformed, doneErr(body)
 		case nlmsgError:
 			if len(body) >= 4 {
 				if errno := -int32(binary.NativeEndian.Uint32(body)); errno != 0 {

@@ -253,12 +253,16 @@ type Snapshot struct {
 	// Namespaces are the network namespaces the sockets live in, the
 	// host's first.
 	Namespaces []Namespace
+	// Raw are the packet and raw IP sockets, which receive without a
+	// port: read for queries that single out no protocol.
+	Raw []RawSocket
 
 	holders []*Process // set by the collector that found them; see Holders
 }
 
-// Holders returns every process holding a socket of the snapshot, once
-// each, ascending by PID. The slice is shared: treat it as read-only.
+// Holders returns every process holding a socket of the snapshot (raw ones
+// too), once each, ascending by PID. The slice is shared: treat it as
+// read-only.
 func (snap *Snapshot) Holders() []*Process {
 	if snap.holders != nil {
 		return snap.holders
@@ -266,6 +270,11 @@ func (snap *Snapshot) Holders() []*Process {
 	byPID := map[int]*Process{}
 	for i := range snap.Sockets {
 		for _, p := range snap.Sockets[i].Processes {
+			byPID[p.PID] = p
+		}
+	}
+	for i := range snap.Raw {
+		for _, p := range snap.Raw[i].Processes {
 			byPID[p.PID] = p
 		}
 	}
