@@ -52,6 +52,9 @@ type LinuxCollector struct {
 	// collection could not see.
 	unreadable int
 	lastSize   int // sockets seen last time: sizes the next slice up front
+	// rawRead are the raw sockets of the last collection as the kernel
+	// listed them, before owners and borrowed filters were added.
+	rawRead []RawSocket
 }
 
 // NewCollector returns the collector for this operating system.
@@ -136,6 +139,7 @@ func (c *LinuxCollector) Collect(q Query) (*Snapshot, error) {
 // it has room), and their owners are copied back after.
 func (c *LinuxCollector) attribute(snap *Snapshot, pids, hints []int32) {
 	socks, n := snap.Sockets, len(snap.Sockets)
+	c.rawRead = slices.Clone(snap.Raw)
 	if len(snap.Raw) > 0 {
 		socks = slices.Grow(socks, len(snap.Raw))
 		for _, r := range snap.Raw {
@@ -151,6 +155,7 @@ func (c *LinuxCollector) attribute(snap *Snapshot, pids, hints []int32) {
 	for i := range snap.Raw {
 		snap.Raw[i].Processes = socks[n+i].Processes
 	}
+	readHeldFilters(c.procRoot, snap.Raw)
 }
 
 // findHolders finds the holders of socks in /proc/*/fd: the fds of new

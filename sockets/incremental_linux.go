@@ -127,7 +127,7 @@ func (c *IncrementalCollector) collectFull(q Query) (*Snapshot, error) {
 	}
 	c.q, c.last, c.lastFull = q, snap, time.Now()
 	c.complete, c.warnings = snap.Complete, slices.Clone(snap.Warnings)
-	c.conns, c.live, c.raw = nil, nil, snap.Raw
+	c.conns, c.live, c.raw = nil, nil, c.full.rawRead
 	c.at, c.byCookie = map[connKey]int32{}, map[uint64]connKey{}
 	c.expiry, c.pending = map[connKey]time.Time{}, map[uint64]uint64{}
 	for _, s := range snap.Sockets {
@@ -225,7 +225,7 @@ func (c *IncrementalCollector) refresh(changes []TCPChange) (snap *Snapshot, ok 
 	d.warn(snap)
 	snap.Sockets = make([]Socket, 0, len(c.conns)+len(live))
 	snap.Sockets = append(append(snap.Sockets, c.conns...), live...)
-	snap.Raw = raw
+	snap.Raw = slices.Clone(raw) // owners and filters are added to the snapshot's, not to c.raw
 	c.full.attribute(snap, pids, hints)
 	c.complete, c.warnings = snap.Complete, slices.Clone(snap.Warnings)
 	c.Stats.Changed++

@@ -45,6 +45,9 @@ const (
 	FilterNone
 	// FilterAttached: the filter is in RawSocket.Filter.
 	FilterAttached
+	// FilterEBPF: an eBPF program is attached (SO_ATTACH_BPF), which the
+	// kernel does not give back as instructions.
+	FilterEBPF
 )
 
 // FilterInstruction is one instruction of a classic BPF program, as the
