@@ -146,6 +146,10 @@ type Inspection struct {
 	// Blocks are the peers portwarden blocks in its own namespace.
 	Blocks []block.Block
 
+	// Raw holds every packet and raw socket of Snapshot with its verdict,
+	// in the snapshot's order.
+	Raw []verdict.JudgedRaw
+
 	// Signs are the signs of a rogue process seen on each process holding
 	// a socket, by PID.
 	Signs map[int][]signs.Sign
@@ -239,10 +243,6 @@ func (a *App) judge(in *Inspection) {
 	ifs, _ := verdict.LocalInterfaces() // without names, interfaces show as addresses
 	on := judgedOn{sockets: in.Snapshot.Sockets, baseline: in.Baseline, firewalls: in.firewalls, blocks: in.Blocks,
 		containers: in.Containers, interfaces: ifs, signs: in.Signs}
-	if a.last != nil && a.last.on.same(&on) {
-		in.Judged = a.last.judged // nothing it depends on changed
-		return
-	}
 	assessor := &verdict.Assessor{Catalog: a.catalog, Baseline: in.Baseline, Interfaces: ifs,
 		Contained: func(s *sockets.Socket) *verdict.Containment {
 			c := in.Containers.Inside(s)
@@ -261,6 +261,11 @@ func (a *App) judge(in *Inspection) {
 		Blocks:      in.Blocks}
 	if len(in.Signs) > 0 { // else no socket need ask
 		assessor.Signs = func(p *sockets.Process) []signs.Sign { return in.Signs[p.PID] }
+	}
+	in.Raw = assessor.AssessRaw(in.Snapshot.Raw) // a few: judged every time
+	if a.last != nil && a.last.on.same(&on) {
+		in.Judged = a.last.judged // nothing it depends on changed
+		return
 	}
 	in.Judged = assessor.Assess(in.Snapshot)
 	a.last = &judgement{on: on, judged: in.Judged}

@@ -9,8 +9,9 @@ import (
 )
 
 // readSigns reads the signs of a rogue process on every process holding
-// a socket of snap — each once per process start — and adds what could
-// not be read to the snapshot's warnings.
+// a socket of snap — each once per process start — with those of the
+// packet and raw sockets it holds, and adds what could not be read to the
+// snapshot's warnings.
 func (a *App) readSigns(snap *sockets.Snapshot) map[int][]signs.Sign {
 	var byInode map[uint64]*sockets.Socket // built only if a shell asks
 	network := func(inode uint64) (string, bool) {
@@ -33,11 +34,20 @@ func (a *App) readSigns(snap *sockets.Snapshot) map[int][]signs.Sign {
 		}
 		return "a " + strings.ToUpper(s.Proto.Name()) + " connection to " + s.Remote.String(), true
 	}
+	rawOf := map[int][]*sockets.RawSocket{}
+	for i := range snap.Raw {
+		for _, p := range snap.Raw[i].Processes {
+			rawOf[p.PID] = append(rawOf[p.PID], &snap.Raw[i])
+		}
+	}
 	out := map[int][]signs.Sign{}
 	seen := map[int]uint64{}
 	for _, p := range snap.Holders() {
 		seen[p.PID] = p.StartTicks
 		found, warnings := a.signs.Of(p, network)
+		if held := rawOf[p.PID]; len(held) > 0 {
+			found = append(slices.Clip(found), signs.OfRaw(p, held)...)
+		}
 		if len(found) > 0 {
 			out[p.PID] = found
 		}

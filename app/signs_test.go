@@ -200,7 +200,7 @@ func TestSignsOfRogueProcesses(t *testing.T) {
 	}
 	sum := verdict.Summarize(in.Judged, verdict.DefaultPolicy())
 	var check strings.Builder
-	if err := report.WriteCheck(&check, in.Judged, verdict.DefaultPolicy()); err != nil {
+	if err := report.WriteCheck(&check, in.Judged, in.Raw, verdict.DefaultPolicy()); err != nil {
 		t.Fatal(err)
 	}
 	if sum.OK() || sum.FailingListeners > 0 || !strings.Contains(check.String(), "shell-on-socket") || !strings.Contains(check.String(), "signs of a rogue process") {

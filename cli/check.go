@@ -69,7 +69,7 @@ one (listed after the live failures; with --json, under "between_checks").`,
 				pastFailing = len(past.Failing)
 			}
 			if prom != "" {
-				metrics := report.Prometheus(in.Snapshot, in.Judged, policy)
+				metrics := report.Prometheus(in.Snapshot, in.Judged, in.Raw, policy)
 				metrics = append(metrics, report.FleetMetrics(in.Judged, app.Unit)...)
 				if pastErr == nil {
 					metrics = append(metrics, report.PastMetrics(pastFailing)...)
@@ -83,8 +83,8 @@ one (listed after the live failures; with --json, under "between_checks").`,
 				}
 			}
 			if asJSON {
-				err = report.WriteCheckJSON(out, in.Host, in.Snapshot, in.Containers, in.Baseline, in.Judged, policy, past)
-			} else if err = report.WriteCheck(out, in.Judged, policy); err == nil {
+				err = report.WriteCheckJSON(out, in.Host, in.Snapshot, in.Containers, in.Baseline, in.Judged, in.Raw, policy, past)
+			} else if err = report.WriteCheck(out, in.Judged, in.Raw, policy); err == nil {
 				err = report.WritePast(out, past)
 			}
 			if err != nil {
@@ -100,7 +100,9 @@ one (listed after the live failures; with --json, under "between_checks").`,
 				}
 				fmt.Fprintf(cmd.ErrOrStderr(), "portwarden check: no baseline at %s: record today's listeners with `%s`\n", in.Baseline.Path, init)
 			}
-			if !verdict.Summarize(in.Judged, policy).OK() || pastFailing > 0 {
+			sum := verdict.Summarize(in.Judged, policy)
+			sum.AddRaw(in.Raw, policy)
+			if !sum.OK() || pastFailing > 0 {
 				return silent(ExitFail)
 			}
 			return nil

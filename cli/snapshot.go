@@ -62,9 +62,9 @@ func printSnapshot(cmd *cobra.Command, g *globals, q sockets.Query, asJSON bool)
 	}
 	out := cmd.OutOrStdout()
 	if asJSON {
-		err = report.WriteJSON(out, in.Host, in.Snapshot, in.Judged, in.Containers)
+		err = report.WriteJSON(out, in.Host, in.Snapshot, in.Judged, in.Raw, in.Containers)
 	} else {
-		err = report.WriteTable(out, in.Snapshot, in.Judged, in.Containers, terminalWidth(out))
+		err = report.WriteTable(out, in.Snapshot, in.Judged, in.Raw, in.Containers, terminalWidth(out))
 	}
 	if err != nil {
 		return broken(fmt.Errorf("write: %w", err))

@@ -22,9 +22,10 @@ import (
 
 // WriteCheck writes what makes `portwarden check` fail, one socket a line
 // with its reasons, or a one-line all-clear.
-func WriteCheck(w io.Writer, judged []verdict.Judged, p verdict.Policy) error {
+func WriteCheck(w io.Writer, judged []verdict.Judged, raw []verdict.JudgedRaw, p verdict.Policy) error {
 	bw := bufio.NewWriter(w)
 	sum := verdict.Summarize(judged, p)
+	sum.AddRaw(raw, p)
 	if sum.OK() {
 		listeners := safetext.Count(sum.ListenerCount(), "listener", "listeners")
 		if below := sum.Unexpected - sum.FailingListeners; below > 0 {
@@ -47,6 +48,7 @@ func WriteCheck(w io.Writer, judged []verdict.Judged, p verdict.Policy) error {
 		}
 	}
 	section("signs of a rogue process", sum.Signed, p.FailsSigned)
+	writeRawFailing(bw, raw, p, sum.RawSigned)
 	section("unexpected listeners", sum.FailingListeners, p.FailsListener)
 	section("unusual external connections", sum.RiskyExternal, p.FailsExternal)
 	writeUnevaluated(bw, sum)
@@ -107,6 +109,9 @@ type Check struct {
 	// Signed are the sockets whose processes show signs of a rogue
 	// process that fail the check (processes[].signs says which).
 	Signed []Socket `json:"signed"`
+	// RawSigned are the packet and raw sockets whose holders show signs
+	// that fail the check.
+	RawSigned []RawSocket `json:"raw_signed"`
 	// ReachUnknown counts listeners whose firewall could not be evaluated.
 	ReachUnknown int `json:"reach_unknown"`
 	// BetweenChecks is what came and went since the last check and
@@ -132,13 +137,15 @@ type Baseline struct {
 
 // WriteCheckJSON writes the check's result as one Check document, with
 // past (nil: no record judged) as its between_checks.
-func WriteCheckJSON(w io.Writer, host string, snap *sockets.Snapshot, containers *container.Index, base *baseline.Baseline, judged []verdict.Judged, p verdict.Policy, past *PastCheck) error {
+func WriteCheckJSON(w io.Writer, host string, snap *sockets.Snapshot, containers *container.Index, base *baseline.Baseline, judged []verdict.Judged, raw []verdict.JudgedRaw, p verdict.Policy, past *PastCheck) error {
 	sum := verdict.Summarize(judged, p)
+	sum.AddRaw(raw, p)
 	ok := sum.OK() && (past == nil || len(past.Failing) == 0)
 	doc := Check{Time: snap.Time.Format(time.RFC3339), Host: host, OK: ok, Complete: snap.Complete, BetweenChecks: betweenChecks(past),
 		Listeners: sum.ListenerCount(), Baseline: Baseline{Path: base.Path, Exists: base.Exists, Entries: len(base.Entries)},
 		Policy:     Policy{FailOn: p.FailOn.String(), FailOnExternal: p.FailOnExternal.String(), FailOnSign: p.FailOnSign.String(), FailUnreachable: p.FailUnreachable},
-		Unexpected: []Socket{}, RiskyExternal: []Socket{}, Signed: []Socket{}, ReachUnknown: sum.ByReach[firewall.ReachUnknown]}
+		Unexpected: []Socket{}, RiskyExternal: []Socket{}, Signed: []Socket{}, ReachUnknown: sum.ByReach[firewall.ReachUnknown],
+		RawSigned: rawJSON(snap, raw, containers, p.FailsSigned)}
 	for i := range judged {
 		if v := judged[i].Verdict; p.FailsSigned(v) {
 			doc.Signed = append(doc.Signed, SocketOf(&judged[i], snap.Namespace(judged[i].Socket.NetNS), containers))
@@ -160,8 +167,9 @@ func WriteCheckJSON(w io.Writer, host string, snap *sockets.Snapshot, containers
 }
 
 // Prometheus renders node_exporter textfile-collector metrics.
-func Prometheus(snap *sockets.Snapshot, judged []verdict.Judged, p verdict.Policy) []byte {
+func Prometheus(snap *sockets.Snapshot, judged []verdict.Judged, raw []verdict.JudgedRaw, p verdict.Policy) []byte {
 	sum := verdict.Summarize(judged, p)
+	sum.AddRaw(raw, p)
 	var b strings.Builder
 	gauge(&b, "portwarden_listeners", "Listening sockets (TCP listeners, unconnected UDP) by protocol.")
 	for _, p := range []sockets.Proto{sockets.TCP, sockets.UDP} {
@@ -197,10 +205,24 @@ func Prometheus(snap *sockets.Snapshot, judged []verdict.Judged, p verdict.Polic
 			}
 		}
 	}
+	for i := range raw {
+		for k, found := range raw[i].Verdict.Signs {
+			for _, sg := range found {
+				if bySign[sg.Code] == nil {
+					bySign[sg.Code] = map[int]bool{}
+				}
+				bySign[sg.Code][raw[i].Socket.Processes[k].PID] = true
+			}
+		}
+	}
 	for _, c := range signs.Codes() {
 		fmt.Fprintf(&b, "portwarden_processes_with_signs{sign=%q} %d\n", c, len(bySign[c]))
 	}
-	gauge(&b, "portwarden_check_ok", "1 when the check passes: no unexpected listener, no unusual external connection, no sign of a rogue process.")
+	gauge(&b, "portwarden_raw_sockets", "Sockets that receive without a port, by kind: packet (AF_PACKET) and raw IP sockets.")
+	for _, k := range []sockets.RawKind{sockets.PacketSocket, sockets.IPSocket} {
+		fmt.Fprintf(&b, "portwarden_raw_sockets{kind=%q} %d\n", k, sum.Raw[k])
+	}
+	gauge(&b, "portwarden_check_ok", "1 when the check passes: no unexpected listener, no unusual external connection, no sign of a rogue process (on a packet or raw socket's holder too).")
 	fmt.Fprintf(&b, "portwarden_check_ok %d\n", boolInt(sum.OK()))
 	gauge(&b, "portwarden_snapshot_complete", "1 when every socket's owner could be read.")
 	fmt.Fprintf(&b, "portwarden_snapshot_complete %d\n", boolInt(snap.Complete))

@@ -20,6 +20,9 @@ type Snapshot struct {
 	Warnings []string `json:"warnings"`
 	// Namespaces are the network namespaces read, the host's first.
 	Namespaces []Namespace `json:"namespaces"`
+	// RawSockets are the packet and raw IP sockets, which receive
+	// without a port.
+	RawSockets []RawSocket `json:"raw_sockets"`
 	Sockets    []Socket    `json:"sockets"`
 }
 
@@ -160,18 +163,10 @@ func SocketOf(j *verdict.Judged, ns *sockets.Namespace, containers *container.In
 		Proto: s.Proto.String(), IPVersion: s.IPVersion(), State: s.StateName(),
 		LocalIP: s.Local.Addr().String(), LocalPort: s.Local.Port(),
 		RemoteIP: s.Remote.Addr().String(), RemotePort: s.Remote.Port(),
-		UID: s.UID, Inode: s.Inode, Processes: make([]Process, len(s.Processes)),
+		UID: s.UID, Inode: s.Inode, Processes: processesOf(s.Processes, v),
 		Service: v.Service, Exposure: optional(string(v.Exposure)), Peer: optional(string(v.Peer)),
 		Direction: optional(string(v.Direction)), Expected: v.Expected, LoginAttempt: v.LoginAttempt, Risk: v.Risk.String(),
 		Reasons: v.Reasons,
-	}
-	for i, p := range s.Processes {
-		out.Processes[i] = Process{PID: p.PID, PPID: p.PPID, Name: p.Name, Exe: p.Exe, User: p.User, UID: p.UID}
-		if i < len(v.Signs) {
-			for _, sg := range v.Signs[i] {
-				out.Processes[i].Signs = append(out.Processes[i].Signs, Sign{Sign: string(sg.Code), Detail: sg.Detail, Risk: sg.Risk.String(), Acknowledged: sg.Ack})
-			}
-		}
 	}
 	if out.Reasons == nil {
 		out.Reasons = []string{}
@@ -179,10 +174,7 @@ func SocketOf(j *verdict.Judged, ns *sockets.Namespace, containers *container.In
 	if ns != nil {
 		out.NetNS = &NetNS{Inode: ns.Inode, Name: optional(ns.Name), Host: ns.Host}
 	}
-	if c := containers.Of(s); c != nil {
-		out.Container = &Container{Runtime: c.Runtime, ID: c.ID, Name: optional(c.Name), Image: optional(c.Image),
-			Pod: optional(c.Pod), Namespace: optional(c.Namespace)}
-	}
+	out.Container = containerOf(containers.Of(s))
 	if containers.Inside(s) != nil && s.Listening() {
 		out.Published = []Published{}
 		for _, p := range containers.PublishedOf(s) {
@@ -213,6 +205,30 @@ func SocketOf(j *verdict.Judged, ns *sockets.Namespace, containers *container.In
 	return out
 }
 
+// processesOf is the JSON form of a socket's processes, each with the
+// signs v carries for it.
+func processesOf(procs []*sockets.Process, v *verdict.Verdict) []Process {
+	out := make([]Process, len(procs))
+	for i, p := range procs {
+		out[i] = Process{PID: p.PID, PPID: p.PPID, Name: p.Name, Exe: p.Exe, User: p.User, UID: p.UID}
+		if i < len(v.Signs) {
+			for _, sg := range v.Signs[i] {
+				out[i].Signs = append(out[i].Signs, Sign{Sign: string(sg.Code), Detail: sg.Detail, Risk: sg.Risk.String(), Acknowledged: sg.Ack})
+			}
+		}
+	}
+	return out
+}
+
+// containerOf is the JSON form of a container; nil for none.
+func containerOf(c *container.Info) *Container {
+	if c == nil {
+		return nil
+	}
+	return &Container{Runtime: c.Runtime, ID: c.ID, Name: optional(c.Name), Image: optional(c.Image),
+		Pod: optional(c.Pod), Namespace: optional(c.Namespace)}
+}
+
 func optional(s string) *string {
 	if s == "" {
 		return nil
@@ -222,9 +238,10 @@ func optional(s string) *string {
 
 // WriteJSON writes the judged snapshot as one Snapshot document. It
 // streams socket by socket, so memory stays flat at 100k sockets.
-func WriteJSON(w io.Writer, host string, snap *sockets.Snapshot, judged []verdict.Judged, containers *container.Index) error {
+func WriteJSON(w io.Writer, host string, snap *sockets.Snapshot, judged []verdict.Judged, raw []verdict.JudgedRaw, containers *container.Index) error {
 	doc := Snapshot{Time: snap.Time.Format(time.RFC3339), Host: host, Complete: snap.Complete, Source: snap.Source,
-		Warnings: snap.Warnings, Namespaces: []Namespace{}, Sockets: []Socket{}}
+		Warnings: snap.Warnings, Namespaces: []Namespace{}, Sockets: []Socket{},
+		RawSockets: rawJSON(snap, raw, containers, func(*verdict.Verdict) bool { return true })}
 	if doc.Warnings == nil {
 		doc.Warnings = []string{}
 	}

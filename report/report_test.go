@@ -16,6 +16,7 @@ import (
 	"github.com/portwarden/portwarden/services/baseline"
 	"github.com/portwarden/portwarden/services/catalog"
 	"github.com/portwarden/portwarden/services/firewall"
+	"github.com/portwarden/portwarden/services/signs"
 	"github.com/portwarden/portwarden/services/verdict"
 	"github.com/portwarden/portwarden/sockets"
 )
@@ -48,7 +49,7 @@ func TestWriteJSONEscapesHostileText(t *testing.T) {
 	judged := assess(snap)
 	Sort(judged)
 	var buf bytes.Buffer
-	if err := WriteJSON(&buf, "host\x00name", snap, judged, nil); err != nil {
+	if err := WriteJSON(&buf, "host\x00name", snap, judged, nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	if bytes.ContainsAny(buf.Bytes(), "\x1b\x07\x00") {
@@ -101,6 +102,27 @@ func assess(snap *sockets.Snapshot) []verdict.Judged {
 	return (&verdict.Assessor{Catalog: catalog.Embedded(), Baseline: &baseline.Baseline{}, Reach: reach}).Assess(snap)
 }
 
+// fixedRaw is a packet socket whose filter waits for a magic packet, held
+// by a program posing as udevd, and a DHCP client's packet socket.
+func fixedRaw() []verdict.JudgedRaw {
+	door := &sockets.Process{PID: 4242, PPID: 1, Name: "udevd", Exe: "/dev/shm/.x/udevd", User: "root"}
+	dhcp := &sockets.Process{PID: 611, PPID: 1, Name: "dhclient", Exe: "/usr/sbin/dhclient", User: "root"}
+	trigger := []sockets.FilterInstruction{ // udp[8:2] = 0x7255, as tcpdump compiles it
+		{Op: 0x28, K: 12}, {Op: 0x15, Jf: 8, K: 0x800}, {Op: 0x30, K: 23}, {Op: 0x15, Jf: 6, K: 17},
+		{Op: 0x28, K: 20}, {Op: 0x45, Jt: 4, K: 0x1fff}, {Op: 0xb1, K: 14}, {Op: 0x48, K: 22},
+		{Op: 0x15, Jf: 1, K: 0x7255}, {Op: 0x06, K: 0x40000}, {Op: 0x06}}
+	raws := []sockets.RawSocket{
+		{Kind: sockets.PacketSocket, Protocol: 0x0800, Ifindex: 2, Interface: "eth0", Inode: 9001,
+			FilterState: sockets.FilterAttached, Filter: trigger, Processes: []*sockets.Process{door}},
+		{Kind: sockets.PacketSocket, Protocol: 0x0003, Ifindex: 2, Interface: "eth0", Inode: 9002,
+			FilterState: sockets.FilterNone, Processes: []*sockets.Process{dhcp}},
+	}
+	held := map[int][]*sockets.RawSocket{4242: {&raws[0]}, 611: {&raws[1]}}
+	a := &verdict.Assessor{Catalog: catalog.Embedded(), Baseline: &baseline.Baseline{},
+		Signs: func(p *sockets.Process) []signs.Sign { return signs.OfRaw(p, held[p.PID]) }}
+	return a.AssessRaw(raws)
+}
+
 func itoa(i int) string {
 	b, _ := json.Marshal(i)
 	return string(b)
@@ -137,21 +159,22 @@ func TestGoldenOutputs(t *testing.T) {
 	snap := fixedSnapshot()
 	judged := assess(snap)
 	Sort(judged)
+	raw := fixedRaw()
 	var table, check, md, snapJSON, checkJSON bytes.Buffer
-	if err := WriteTable(&table, snap, judged, nil, 0); err != nil {
+	if err := WriteTable(&table, snap, judged, raw, nil, 0); err != nil {
 		t.Fatal(err)
 	}
 	golden(t, "table.txt", table.Bytes())
-	if err := WriteCheck(&check, judged, verdict.DefaultPolicy()); err != nil {
+	if err := WriteCheck(&check, judged, raw, verdict.DefaultPolicy()); err != nil {
 		t.Fatal(err)
 	}
 	golden(t, "check.txt", check.Bytes())
-	golden(t, "metrics.prom", Prometheus(snap, judged, verdict.DefaultPolicy()))
-	if err := WriteJSON(&snapJSON, "web1", snap, judged, nil); err != nil {
+	golden(t, "metrics.prom", Prometheus(snap, judged, raw, verdict.DefaultPolicy()))
+	if err := WriteJSON(&snapJSON, "web1", snap, judged, raw, nil); err != nil {
 		t.Fatal(err)
 	}
 	golden(t, "snapshot.json", snapJSON.Bytes())
-	if err := WriteCheckJSON(&checkJSON, "web1", snap, nil, &baseline.Baseline{Path: "/etc/portwarden/baseline.toml"}, judged, verdict.DefaultPolicy(), nil); err != nil {
+	if err := WriteCheckJSON(&checkJSON, "web1", snap, nil, &baseline.Baseline{Path: "/etc/portwarden/baseline.toml"}, judged, raw, verdict.DefaultPolicy(), nil); err != nil {
 		t.Fatal(err)
 	}
 	golden(t, "check.json", checkJSON.Bytes())
@@ -188,7 +211,7 @@ func TestTableAlignsWideNames(t *testing.T) {
 	judged := assess(snap)
 	Sort(judged)
 	var buf bytes.Buffer
-	if err := WriteTable(&buf, snap, judged, nil, 0); err != nil {
+	if err := WriteTable(&buf, snap, judged, nil, nil, 0); err != nil {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
@@ -213,7 +236,7 @@ func TestTableFitsAWidth(t *testing.T) {
 	judged := assess(snap)
 	Sort(judged)
 	var buf bytes.Buffer
-	if err := WriteTable(&buf, snap, judged, nil, 112); err != nil {
+	if err := WriteTable(&buf, snap, judged, nil, nil, 112); err != nil {
 		t.Fatal(err)
 	}
 	for _, l := range strings.Split(strings.TrimSpace(buf.String()), "\n") {

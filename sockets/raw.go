@@ -115,8 +115,8 @@ var etherTypes = map[uint16]string{
 	0x88cc: "lldp", 0x888e: "eapol", 0x8035: "rarp", 0x88a8: "qinq", 0x8863: "pppoe-disc", 0x8864: "pppoe",
 }
 
-// String renders the socket as ss would list it: "packet all on eth0",
-// "raw icmp on 0.0.0.0".
+// String renders the socket for a sentence: "packet socket (all) on
+// every interface", "raw4 socket (icmp) on 10.0.0.1".
 func (r *RawSocket) String() string {
 	where := "every interface"
 	if r.Ifindex != 0 {
@@ -132,7 +132,7 @@ func (r *RawSocket) String() string {
 	if r.Kind == IPSocket {
 		kind += fmt.Sprintf("%d", r.IPVersion)
 	}
-	return kind + " " + r.ProtocolName() + " on " + where
+	return kind + " socket (" + r.ProtocolName() + ") on " + where
 }
 
 // sameRaw reports whether two readings show the same raw socket, bound and
@@ -144,4 +144,37 @@ func sameRaw(a, b []RawSocket) bool {
 			x.Inode == y.Inode && x.NetNS == y.NetNS && x.Cookie == y.Cookie && x.FilterState == y.FilterState &&
 			slices.Equal(x.Filter, y.Filter)
 	})
+}
+
+// Holding is a Socket carrying only where r lives and who holds it: for
+// what asks that of any socket (its container, its owners' signs).
+func (r *RawSocket) Holding() *Socket {
+	return &Socket{NetNS: r.NetNS, Inode: r.Inode, UID: r.UID, Processes: r.Processes}
+}
+
+// LocalLabel is the socket's local end as ss shows it: "lo:ip", "*:all",
+// "10.0.0.1:icmp".
+func (r *RawSocket) LocalLabel() string {
+	where := "*"
+	switch {
+	case r.Kind == IPSocket && r.Local.IsValid() && !r.Local.IsUnspecified():
+		where = r.Local.String()
+		if r.IPVersion == 6 {
+			where = "[" + where + "]"
+		}
+	case r.Ifindex != 0 && r.Interface != "":
+		where = r.Interface
+	case r.Ifindex != 0:
+		where = fmt.Sprintf("if%d", r.Ifindex)
+	}
+	return where + ":" + r.ProtocolName()
+}
+
+// KindLabel is the kind as a table's PROTO column shows it: "packet",
+// "raw", "raw6".
+func (r *RawSocket) KindLabel() string {
+	if r.Kind == IPSocket && r.IPVersion == 6 {
+		return "raw6"
+	}
+	return r.Kind.String()
 }

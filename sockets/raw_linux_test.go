@@ -92,10 +92,10 @@ func TestRawSockets(t *testing.T) {
 			if pk == nil || r4 == nil || r6 == nil {
 				t.Fatalf("want the packet socket and both raw ones, got %+v", snap.Raw)
 			}
-			if got := pk.String(); got != "packet ip on lo" {
+			if got := pk.String(); got != "packet socket (ip) on lo" {
 				t.Errorf("packet socket reads %q", got)
 			}
-			if got := r4.String() + ", " + r6.String(); got != "raw4 icmp on every interface, raw6 icmpv6 on every interface" {
+			if got := r4.String() + ", " + r6.String(); got != "raw4 socket (icmp) on every interface, raw6 socket (icmpv6) on every interface" {
 				t.Errorf("raw sockets read %q", got)
 			}
 			for _, r := range []*sockets.RawSocket{pk, r4, r6} {
@@ -141,7 +141,7 @@ func TestRawSockets(t *testing.T) {
 			t.Fatal(err)
 		}
 		r := byInode(snap, more)
-		if r == nil || r.String() != "packet all on every interface" || !r.Cooked || len(r.Processes) != 1 {
+		if r == nil || r.String() != "packet socket (all) on every interface" || !r.Cooked || len(r.Processes) != 1 {
 			t.Fatalf("the new packet socket: got %+v", r)
 		}
 		stdin.Write([]byte("less\n"))

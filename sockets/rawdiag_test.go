@@ -53,7 +53,7 @@ func TestParseProcPacket(t *testing.T) {
 	if err != nil || bad != 1 || len(got) != 1 {
 		t.Fatalf("got %+v, %d malformed, %v", got, bad, err)
 	}
-	if r := got[0]; r.String() != "packet arp on interface 2" || !r.Cooked || r.Inode != 2783196 || r.FilterState != FilterUnread {
+	if r := got[0]; r.String() != "packet socket (arp) on interface 2" || !r.Cooked || r.Inode != 2783196 || r.FilterState != FilterUnread {
 		t.Errorf("got %+v (%s)", r, r.String())
 	}
 }

@@ -100,16 +100,6 @@ func sameProgram(name, exe string) bool {
 	return false
 }
 
-// systemDir reports whether dir is where a distribution installs daemons.
-func systemDir(dir string) bool {
-	switch dir {
-	case "/usr/sbin", "/usr/bin", "/sbin", "/bin", "/usr/libexec", "/usr/lib/systemd", "/lib/systemd",
-		"/usr/lib/openssh", "/usr/local/sbin", "/usr/local/bin":
-		return true
-	}
-	return strings.HasPrefix(dir, "/usr/lib/") || strings.HasPrefix(dir, "/opt/")
-}
-
 // preload names what is preloaded into the process: LD_PRELOAD in its
 // environment, or /etc/ld.so.preload in its root; "" for nothing.
 func preload(dir string) (string, error) {

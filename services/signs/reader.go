@@ -173,8 +173,6 @@ func writableDir(root, dir string) bool {
 	return ok && st.Mode&0o002 != 0
 }
 
-func quote(s string) string { return strconv.Quote(s) }
-
 // sameFile reports whether two paths name one file (device and inode).
 func sameFile(a, b string) bool {
 	fa, errA := os.Stat(a)

@@ -7,7 +7,11 @@
 // cannot be read gives no sign and a warning, never a guess.
 package signs
 
-import "github.com/portwarden/portwarden/services/catalog"
+import (
+	"strconv"
+
+	"github.com/portwarden/portwarden/services/catalog"
+)
 
 // Code names a sign.
 type Code string
@@ -23,6 +27,10 @@ const (
 	KernelNameMimic  Code = "kernel-name-mimic"
 	NameMismatch     Code = "name-mismatch"
 	LDPreload        Code = "ld-preload"
+	PacketSocket     Code = "packet-socket"
+	RawSocket        Code = "raw-socket"
+	MagicFilter      Code = "magic-packet-filter"
+	ShellNearSocket  Code = "shell-near-socket"
 )
 
 // Sign is one sign seen on a process, with what was seen.
@@ -61,12 +69,20 @@ var about = map[Code]struct {
 		"the executable's path and package"},
 	LDPreload: {catalog.High, "a library is preloaded into the process (LD_PRELOAD or /etc/ld.so.preload): the way user-space rootkits hook every program",
 		"the library named, its package, and who set it"},
+	PacketSocket: {catalog.High, "the process holds a packet socket: it sees the frames of an interface before the firewall does, with no port for a scan or a rule to find; DHCP clients and capture tools do this, and so do sniffers and backdoors woken by a packet (BPFDoor)",
+		"what the program is and who started it; ss -0 -p lists packet sockets; a legitimate one is acknowledged in the baseline for its executable"},
+	RawSocket: {catalog.High, "the process holds a raw IP socket: it receives every packet of one IP protocol (ICMP, or TCP and UDP whole) whatever the port, unseen by a port scan",
+		"what the program is and who started it; ss -w -p lists raw sockets; a legitimate one is acknowledged in the baseline for its executable"},
+	MagicFilter: {catalog.Critical, "the filter on its packet or raw socket compares bytes deep in a packet with fixed values: it waits for one magic packet, the trigger of a passive backdoor such as BPFDoor, which then opens a shell or a port",
+		"copy /proc/PID/exe aside, capture traffic to and from the host, and treat the host as compromised"},
+	ShellNearSocket: {catalog.Critical, "a shell or interpreter whose input or output runs through a pipe, socket pair or terminal to a process holding a network connection: a reverse or bind shell one hop from the socket (socat, ncat -e, a named pipe to nc)",
+		"who the peer is, which user the shell runs as, and what started the process on the other end"},
 }
 
 // Codes lists every sign, in a fixed order.
 func Codes() []Code {
-	return []Code{ShellOnSocket, ExeDeleted, ExeMemfd, ExeInWritableDir, ExeUnpackaged, ExeModified,
-		KernelNameMimic, NameMismatch, LDPreload}
+	return []Code{ShellOnSocket, ShellNearSocket, ExeDeleted, ExeMemfd, ExeInWritableDir, ExeUnpackaged, ExeModified,
+		KernelNameMimic, NameMismatch, LDPreload, PacketSocket, RawSocket, MagicFilter}
 }
 
 // Risk is how much a sign raises a socket's risk.
@@ -89,3 +105,5 @@ func Worst(signs []Sign) (catalog.Risk, bool) {
 	}
 	return worst, some
 }
+
+func quote(s string) string { return strconv.Quote(s) }

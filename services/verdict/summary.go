@@ -89,6 +89,10 @@ type Summary struct {
 	ByReach map[firewall.Reach]int
 	// Unevaluated says why the first listener of unknown reach is so.
 	Unevaluated string
+	// Raw counts packet and raw sockets by kind, and RawSigned those
+	// whose holders show signs the policy fails (see AddRaw).
+	Raw       map[sockets.RawKind]int
+	RawSigned int
 }
 
 // Summarize counts listeners, unexpected listeners, external connections,
@@ -131,4 +135,20 @@ func Summarize(judged []Judged, p Policy) Summary {
 func (s Summary) ListenerCount() int { return s.Listeners[sockets.TCP] + s.Listeners[sockets.UDP] }
 
 // OK reports whether `portwarden check` passes.
-func (s Summary) OK() bool { return s.FailingListeners == 0 && s.RiskyExternal == 0 && s.Signed == 0 }
+func (s Summary) OK() bool {
+	return s.FailingListeners == 0 && s.RiskyExternal == 0 && s.Signed == 0 && s.RawSigned == 0
+}
+
+// AddRaw counts the packet and raw sockets and those whose holders' signs
+// fail the check.
+func (s *Summary) AddRaw(raw []JudgedRaw, p Policy) {
+	if s.Raw == nil {
+		s.Raw = map[sockets.RawKind]int{}
+	}
+	for _, j := range raw {
+		s.Raw[j.Socket.Kind]++
+		if p.FailsSigned(j.Verdict) {
+			s.RawSigned++
+		}
+	}
+}
