@@ -340,5 +340,12 @@ func (snap *Snapshot) Process(pid int, startTicks uint64) *Process {
 			}
 		}
 	}
+	for i := range snap.Raw {
+		for _, p := range snap.Raw[i].Processes {
+			if p.PID == pid && p.StartTicks == startTicks {
+				return p
+			}
+		}
+	}
 	return nil
 }

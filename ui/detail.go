@@ -32,6 +32,10 @@ func (m *Model) detailText() []string {
 		m.describeContainer(d, r.key.ctr)
 	case m.view == viewHistory:
 		m.describeLifetime(d, r)
+	case m.view == viewRaw:
+		if j := m.selectedRaw(); j != nil {
+			m.describeRaw(d, j)
+		}
 	case m.view == viewProcesses:
 		if p := m.selectedProcess(); p != nil {
 			m.describeProcess(d, p, nil)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/portwarden/portwarden/services/block"
+	"github.com/portwarden/portwarden/services/signs"
 
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
@@ -175,7 +176,37 @@ func frameOf(socks []sockets.Socket) *app.Inspection {
 		{Proto: "tcp", Port: 22, Process: "sshd", Reason: "admin SSH", Owner: "ops", Added: time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC)},
 	}}
 	a := verdict.Assessor{Catalog: catalog.Embedded(), Baseline: base, Interfaces: verdict.Interfaces{netip.MustParseAddr("192.0.2.5"): "eth0"}}
-	return &app.Inspection{Host: "web1", Snapshot: snap, Judged: a.Assess(snap), Baseline: base}
+	in := &app.Inspection{Host: "web1", Snapshot: snap, Judged: a.Assess(snap), Baseline: base}
+	if len(socks) > 0 {
+		snap.Raw = fixtureRaw()
+		held := map[int][]*sockets.RawSocket{}
+		for i := range snap.Raw {
+			for _, p := range snap.Raw[i].Processes {
+				held[p.PID] = append(held[p.PID], &snap.Raw[i])
+			}
+		}
+		a.Signs = func(p *sockets.Process) []signs.Sign { return signs.OfRaw(p, held[p.PID]) }
+		in.Raw = a.AssessRaw(snap.Raw)
+	}
+	return in
+}
+
+// fixtureRaw is a DHCP client's packet socket and one whose filter waits
+// for a magic packet (udp[8:2] = 0x7255), held by a program posing as
+// udevd.
+func fixtureRaw() []sockets.RawSocket {
+	door := &sockets.Process{PID: 4242, PPID: 1, Name: "udevd", Exe: "/dev/shm/.x/udevd", User: "root", Cmdline: []string{"/sbin/udevd", "-d"}}
+	dhcp := &sockets.Process{PID: 611, PPID: 1, Name: "dhclient", Exe: "/usr/sbin/dhclient", User: "root", Cmdline: []string{"dhclient", "eth0"}}
+	trigger := []sockets.FilterInstruction{
+		{Op: 0x28, K: 12}, {Op: 0x15, Jf: 8, K: 0x800}, {Op: 0x30, K: 23}, {Op: 0x15, Jf: 6, K: 17},
+		{Op: 0x28, K: 20}, {Op: 0x45, Jt: 4, K: 0x1fff}, {Op: 0xb1, K: 14}, {Op: 0x48, K: 22},
+		{Op: 0x15, Jf: 1, K: 0x7255}, {Op: 0x06, K: 0x40000}, {Op: 0x06}}
+	return []sockets.RawSocket{
+		{Kind: sockets.PacketSocket, Protocol: 0x0003, Ifindex: 2, Interface: "eth0", Inode: 9002,
+			FilterState: sockets.FilterNone, Processes: []*sockets.Process{dhcp}},
+		{Kind: sockets.PacketSocket, Protocol: 0x0800, Inode: 9001,
+			FilterState: sockets.FilterAttached, Filter: trigger, Processes: []*sockets.Process{door}},
+	}
 }
 
 // newTestModel returns a model sized w×h that has received frames[0].

@@ -52,6 +52,8 @@ func TestGoldenViews(t *testing.T) {
 			{"detail-connection", []string{"2", "down", "down", "down", "enter"}},
 			{"filter", []string{"3", "/", "r", "e", "d", "i", "s"}},
 			{"help", []string{"?"}},
+			{"raw", []string{"7"}},
+			{"raw-detail", []string{"7", "down", "enter"}},
 		} {
 			t.Run(fmt.Sprintf("%s-%dx%d", tc.name, w, h), func(t *testing.T) {
 				m, _ := newTestModel(t, w, h, frameOf(fixtureSockets()))

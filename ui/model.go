@@ -322,6 +322,8 @@ func (m *Model) buildRows(t *table) []*row {
 			rows = containerRows(m.frame)
 		case viewHistory:
 			rows = historyRows(m.frame.Recent)
+		case viewRaw:
+			rows = rawRows(m.frame, m.where)
 		}
 		for i, r := range rows {
 			rows[i] = t.offer(gen, t.index[r.key], r)
@@ -383,6 +385,9 @@ func (m *Model) selectedProcess() *sockets.Process {
 	}
 	if s, _ := m.selectedSocket(); s != nil && len(s.Processes) > 0 {
 		return s.Processes[0]
+	}
+	if j := m.selectedRaw(); j != nil && len(j.Socket.Processes) > 0 {
+		return j.Socket.Processes[0]
 	}
 	return nil
 }

@@ -163,8 +163,11 @@ func TestViewsAndHighlights(t *testing.T) {
 	}
 	m = press(t, m, "tab")
 	rows := rowsOf(m)
-	if len(rows) != 5 || !strings.Contains(screen(m), "[4 Processes]") {
+	if len(rows) != 7 || !strings.Contains(screen(m), "[4 Processes]") { // 5 with sockets, 2 with packet sockets
 		t.Fatalf("by-process view:\n%s", screen(m))
+	}
+	if !strings.Contains(strings.Join(rows, "\n"), "packet/eth0:all") {
+		t.Errorf("a packet socket's holder does not list it:\n%s", strings.Join(rows, "\n"))
 	}
 	if !strings.Contains(strings.Join(rows, "\n"), "tcp/22 tcp/6379") && !strings.Contains(strings.Join(rows, "\n"), "tcp/22") {
 		t.Errorf("process rows do not fold listening ports:\n%s", strings.Join(rows, "\n"))

@@ -25,15 +25,16 @@ const (
 	viewProcesses
 	viewContainers
 	viewHistory
+	viewRaw
 	viewCount
 )
 
-var viewNames = [viewCount]string{"Listeners", "Connections", "All", "Processes", "Containers", "History"}
+var viewNames = [viewCount]string{"Listeners", "Connections", "All", "Processes", "Containers", "History", "Raw"}
 
 // socketless reports whether the view's rows are no live sockets: a
 // process, a container, or a lifetime from the record.
 func (v viewKind) socketless() bool {
-	return v == viewProcesses || v == viewContainers || v == viewHistory
+	return v == viewProcesses || v == viewContainers || v == viewHistory || v == viewRaw
 }
 
 // includes reports whether a socket belongs in a socket view.
@@ -53,6 +54,7 @@ type rowKey struct {
 	pid   int
 	start uint64
 	ctr   container.Ref
+	raw   uint64 // a packet or raw socket's inode
 }
 
 // rowStatus marks what happened to a row at the last refresh.
@@ -227,6 +229,8 @@ func (v viewKind) columns() []column {
 		return containerColumns
 	case viewHistory:
 		return historyColumns
+	case viewRaw:
+		return rawColumns
 	}
 	return socketColumns(v)
 }
@@ -310,25 +314,36 @@ func processRows(f *app.Inspection) []*row {
 	}
 	byPID := map[int]*agg{}
 	var order []int
+	holder := func(p *sockets.Process, v *verdict.Verdict) *agg {
+		a := byPID[p.PID]
+		if a == nil {
+			a = &agg{p: p, severity: -1}
+			byPID[p.PID] = a
+			order = append(order, p.PID)
+		}
+		a.sockets++
+		if sev := v.Severity(); sev > a.severity {
+			a.severity, a.worst = sev, v
+		}
+		return a
+	}
 	for i := range f.Judged {
 		s, v := f.Judged[i].Socket, f.Judged[i].Verdict
 		for _, p := range s.Processes {
-			a := byPID[p.PID]
-			if a == nil {
-				a = &agg{p: p, severity: -1}
-				byPID[p.PID] = a
-				order = append(order, p.PID)
-			}
-			a.sockets++
+			a := holder(p, v)
 			if s.Listening() {
 				a.listening = append(a.listening, s.Proto.String()+"/"+strconv.Itoa(int(s.Local.Port())))
 				if !a.lowest.IsValid() || s.Local.Port() < a.lowest.Port() {
 					a.lowest = s.Local
 				}
 			}
-			if sev := v.Severity(); sev > a.severity {
-				a.severity, a.worst = sev, v
-			}
+		}
+	}
+	for i := range f.Raw { // they hear too: packet/eth0:all
+		r := f.Raw[i].Socket
+		for _, p := range r.Processes {
+			a := holder(p, f.Raw[i].Verdict)
+			a.listening = append(a.listening, r.KindLabel()+"/"+safetext.Visible(r.LocalLabel()))
 		}
 	}
 	rows := make([]*row, 0, len(order))

@@ -42,6 +42,8 @@ func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 		m.switchView(viewContainers)
 	case key.Matches(msg, k.View6):
 		m.switchView(viewHistory)
+	case key.Matches(msg, k.View7):
+		m.switchView(viewRaw)
 	case key.Matches(msg, k.Detail):
 		m.detailOpen = !m.detailOpen
 		m.detail.Top()

@@ -130,7 +130,11 @@ func (m *Model) tabs() string {
 			parts = append(parts, m.styles.Tab.Render(" "+label+" "))
 		}
 	}
-	return fit(strings.Join(parts, " "), m.width)
+	line := strings.Join(parts, " ")
+	if ansi.StringWidth(line) > m.width {
+		line = strings.Join(parts, "") // each tab's own padding still parts them: all seven fit in 80
+	}
+	return fit(line, m.width)
 }
 
 func (m *Model) emptyMessage() string {
