@@ -22,6 +22,7 @@ declare -A need=(
 	[sudo]=sudo [firewalld]=firewalld [iptables-legacy]=iptables
 	[clang]=clang [llvm-strip]=llvm
 	[promtool]=prometheus [prometheus-node-exporter]=prometheus-node-exporter
+	[tcpdump]=tcpdump [dhclient]=isc-dhcp-client [socat]=socat [ncat]=ncat [openssl]=openssl
 )
 missing=()
 for c in "${!need[@]}"; do command -v "$c" >/dev/null || missing+=("${need[$c]}"); done

@@ -11,7 +11,7 @@ import (
 
 // rawHolders are the programs that rightly hold packet or raw sockets, by
 // the base name of their executable, with what each is. They count only
-// when run from a system directory; a busybox applet is named by argv[0].
+// when run from a system directory; a busybox applet is named by argv.
 var rawHolders = map[string]string{
 	"dhclient": "a DHCP client", "dhcpcd": "a DHCP client", "udhcpc": "a DHCP client", "dhcpd": "a DHCP server",
 	"kea-dhcp4": "a DHCP server", "kea-dhcp6": "a DHCP server", "dnsmasq": "a DHCP and DNS server",
@@ -38,8 +38,15 @@ func ExpectedRawHolder(p *sockets.Process) string {
 		return ""
 	}
 	name := path.Base(exe)
-	if name == "busybox" && len(p.Cmdline) > 0 {
-		name = path.Base(p.Cmdline[0])
+	if name == "busybox" { // the applet: argv[0] (a link), or "busybox udhcpc"
+		args := p.Cmdline
+		if len(args) > 1 && path.Base(args[0]) == "busybox" {
+			args = args[1:]
+		}
+		if len(args) == 0 {
+			return ""
+		}
+		name = path.Base(args[0])
 	}
 	return rawHolders[name]
 }
