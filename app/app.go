@@ -81,6 +81,7 @@ type App struct {
 
 	containers *container.Resolver // names containers, off the refresh path
 	signs      *signs.Reader       // signs of rogue processes, by process start
+	netIdx     *netIndex           // who holds what of the network, for the signs; under mu
 
 	mu        sync.Mutex // serialises collections; guards the fields below
 	collector sockets.Collector

@@ -1,17 +1,22 @@
 package app
 
 import (
+	"path"
 	"slices"
+	"strconv"
 	"strings"
 
+	"github.com/portwarden/portwarden/safetext"
+	"github.com/portwarden/portwarden/services/origin"
 	"github.com/portwarden/portwarden/services/signs"
 	"github.com/portwarden/portwarden/sockets"
 )
 
 // readSigns reads the signs of a rogue process on every process holding
 // a socket of snap — each once per process start — with those of the
-// packet and raw sockets it holds, and adds what could not be read to the
-// snapshot's warnings.
+// packet and raw sockets it holds and of the shells one hop from its
+// network sockets, and adds what could not be read to the snapshot's
+// warnings.
 func (a *App) readSigns(snap *sockets.Snapshot) map[int][]signs.Sign {
 	var byInode map[uint64]*sockets.Socket // built only if a shell asks
 	network := func(inode uint64) (string, bool) {
@@ -24,15 +29,10 @@ func (a *App) readSigns(snap *sockets.Snapshot) map[int][]signs.Sign {
 			}
 		}
 		s := byInode[inode]
-		switch {
-		case s == nil:
+		if s == nil {
 			return "", false
-		case s.State == sockets.Listen:
-			return "a " + strings.ToUpper(s.Proto.Name()) + " listener on " + s.Local.String(), true
-		case s.Remote.Port() == 0:
-			return "a " + strings.ToUpper(s.Proto.Name()) + " socket on " + s.Local.String(), true
 		}
-		return "a " + strings.ToUpper(s.Proto.Name()) + " connection to " + s.Remote.String(), true
+		return describeNetwork(s), true
 	}
 	rawOf := map[int][]*sockets.RawSocket{}
 	for i := range snap.Raw {
@@ -40,13 +40,29 @@ func (a *App) readSigns(snap *sockets.Snapshot) map[int][]signs.Sign {
 			rawOf[p.PID] = append(rawOf[p.PID], &snap.Raw[i])
 		}
 	}
+	idx := a.networkIndex(snap)
+	near := a.signs.Near(idx.holders)
 	out := map[int][]signs.Sign{}
 	seen := map[int]uint64{}
 	for _, p := range snap.Holders() {
 		seen[p.PID] = p.StartTicks
 		found, warnings := a.signs.Of(p, network)
+		found = slices.Clip(found) // the reader's: appends copy
 		if held := rawOf[p.PID]; len(held) > 0 {
-			found = append(slices.Clip(found), signs.OfRaw(p, held)...)
+			found = append(found, signs.OfRaw(p, held)...)
+		}
+		found = append(found, near[p.PID]...)
+		if conn := idx.connection[p.PID]; conn != "" && signs.IsShell(p) &&
+			!slices.ContainsFunc(found, func(s signs.Sign) bool { return s.Code == signs.ShellOnSocket }) {
+			found = append(found, signs.Sign{Code: signs.ShellOnSocket, Risk: signs.ShellOnSocket.Risk(),
+				Detail: safetext.Visible(p.Name) + " holds " + conn + " on a descriptor besides its standard streams"})
+		}
+		for i, s := range found {
+			if s.Code == signs.ShellOnSocket || s.Code == signs.ShellNearSocket {
+				if by := startedBy(p, idx.listens); by != "" {
+					found[i].Detail += "; " + by
+				}
+			}
 		}
 		if len(found) > 0 {
 			out[p.PID] = found
@@ -59,4 +75,92 @@ func (a *App) readSigns(snap *sockets.Snapshot) map[int][]signs.Sign {
 	}
 	a.signs.Prune(func(pid int, start uint64) bool { s, ok := seen[pid]; return ok && s == start })
 	return out
+}
+
+// describeNetwork says what a TCP or UDP socket is, for a sign's detail:
+// "a TCP connection to 198.51.100.7:4444".
+func describeNetwork(s *sockets.Socket) string {
+	proto := strings.ToUpper(s.Proto.Name())
+	switch {
+	case s.State == sockets.Listen:
+		return "a " + proto + " listener on " + s.Local.String()
+	case s.Remote.Port() == 0:
+		return "a " + proto + " socket on " + s.Local.String()
+	}
+	return "a " + proto + " connection to " + s.Remote.String()
+}
+
+// netIndex is what each process holds of the network, for the signs:
+// kept while the collector hands back the same sockets.
+type netIndex struct {
+	first *sockets.Socket
+	n     int
+	// holders are the processes holding a TCP or UDP socket, each with
+	// one of them (a connection rather than a listener).
+	holders    []signs.NetworkHolder
+	connection map[int]string // a connection each holds, described
+	listens    map[int]string // a listener each holds: its local address
+}
+
+// networkIndex indexes snap's sockets by holder: one pass, skipped when
+// the sockets are the ones last indexed.
+func (a *App) networkIndex(snap *sockets.Snapshot) *netIndex {
+	var first *sockets.Socket
+	if len(snap.Sockets) > 0 {
+		first = &snap.Sockets[0]
+	}
+	if x := a.netIdx; x != nil && x.first == first && x.n == len(snap.Sockets) {
+		return x
+	}
+	x := &netIndex{first: first, n: len(snap.Sockets), connection: map[int]string{}, listens: map[int]string{}}
+	byPID := map[int]*sockets.Process{}
+	var order []int
+	for i := range snap.Sockets {
+		s := &snap.Sockets[i]
+		if s.Inode == 0 {
+			continue
+		}
+		for _, p := range s.Processes {
+			if byPID[p.PID] == nil {
+				byPID[p.PID] = p
+				order = append(order, p.PID)
+			}
+			switch {
+			case s.Listening():
+				if x.listens[p.PID] == "" {
+					x.listens[p.PID] = s.Proto.String() + " " + s.Local.String()
+				}
+			case x.connection[p.PID] == "" && s.Remote.Port() != 0:
+				x.connection[p.PID] = describeNetwork(s)
+			}
+		}
+	}
+	for _, pid := range order {
+		holds := x.connection[pid]
+		if holds == "" {
+			holds = "a listener on " + x.listens[pid]
+		}
+		x.holders = append(x.holders, signs.NetworkHolder{Process: byPID[pid], Holds: holds})
+	}
+	a.netIdx = x
+	return x
+}
+
+// startedBy names the ancestor that holds a listener, past the shells
+// between: "started by php pid 812, which serves tcp 0.0.0.0:8080" — the
+// service a shell came out of. "" when none does.
+func startedBy(p *sockets.Process, listens map[int]string) string {
+	info := origin.Describe(procRoot, p.PID, p.PPID, "")
+	for i, anc := range info.Parents {
+		if i >= 4 {
+			break
+		}
+		if l := listens[anc.PID]; l != "" {
+			return "started by " + safetext.Visible(anc.Name) + " pid " + strconv.Itoa(anc.PID) + ", which serves " + l
+		}
+		if !signs.ShellName(path.Base(anc.Name)) {
+			break // the chain leaves the shells: what started them serves nothing
+		}
+	}
+	return ""
 }

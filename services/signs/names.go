@@ -56,11 +56,57 @@ func shellOnSocket(dir string, p *sockets.Process, exe string, network Network) 
 	return safetext.Visible(name) + "'s " + what + " " + map[bool]string{true: "are", false: "is"}[len(streams) > 1] + " " + desc
 }
 
-// mimics reports whether a user-space process (it has an executable) is
-// named like a kernel thread: "[kworker/0:2]".
-func mimics(p *sockets.Process) bool {
+// mimics returns the name under which a user-space process (it has an
+// executable) passes for a kernel thread: an argv[0] in brackets
+// ("[kworker/0:2]"), or a name or argv[0] kernel threads go by
+// ("kworker/1:1", set with prctl); "" when it does not.
+func mimics(p *sockets.Process) string {
+	if p.Exe == "" {
+		return ""
+	}
 	n := commandName(p)
-	return len(n) > 2 && n[0] == '[' && n[len(n)-1] == ']' && p.Exe != ""
+	if len(n) > 2 && n[0] == '[' && n[len(n)-1] == ']' {
+		return n
+	}
+	for _, name := range []string{p.Name, n} {
+		if kernelThreadName(name) {
+			return name
+		}
+	}
+	return ""
+}
+
+// kernelThreadPrefixes and kernelThreadNames are the names kernel threads
+// go by (ps -o comm --ppid 2): per-CPU and per-device ones by prefix.
+var kernelThreadPrefixes = []string{"kworker/", "ksoftirqd/", "migration/", "cpuhp/", "watchdog/", "irq/",
+	"jbd2/", "xfsaild/", "scsi_eh_", "scsi_tmf_", "kswapd", "kcompactd", "rcu_", "idle_inject/", "kthreadd"}
+
+var kernelThreadNames = map[string]bool{"khungtaskd": true, "kauditd": true, "kdevtmpfs": true, "oom_reaper": true,
+	"writeback": true, "kblockd": true, "ksmd": true, "khugepaged": true, "kintegrityd": true, "kstrp": true,
+	"netns": true, "kthrotld": true, "ipv6_addrconf": true, "mm_percpu_wq": true, "inet_frag_wq": true,
+	"ext4-rsv-conver": true, "edac-poller": true, "devfreq_wq": true, "watchdogd": true, "kworker": true}
+
+// kernelThreadName reports whether name is one a kernel thread goes by.
+func kernelThreadName(name string) bool {
+	if kernelThreadNames[name] {
+		return true
+	}
+	for _, pre := range kernelThreadPrefixes {
+		if strings.HasPrefix(name, pre) {
+			return true
+		}
+	}
+	return false
+}
+
+// claimedName is the program argv[0] names: "sshd: root@notty" claims
+// sshd, "/usr/sbin/nginx" nginx.
+func claimedName(p *sockets.Process) string {
+	if len(p.Cmdline) == 0 {
+		return ""
+	}
+	first, _, _ := strings.Cut(p.Cmdline[0], " ")
+	return path.Base(strings.TrimSuffix(first, ":"))
 }
 
 // commandName is what a process list shows: argv[0], else comm.
@@ -74,7 +120,7 @@ func commandName(p *sockets.Process) string {
 // daemons are names malware borrows, with the binaries that rightly run
 // under each.
 var daemons = map[string][]string{
-	"sshd": {"sshd"}, "cron": {"cron"}, "crond": {"crond"}, "nginx": {"nginx"}, "apache2": {"apache2"},
+	"sshd": {"sshd", "sshd-session", "sshd-auth"}, "cron": {"cron"}, "crond": {"crond"}, "nginx": {"nginx"}, "apache2": {"apache2"},
 	"httpd": {"httpd"}, "mysqld": {"mysqld", "mariadbd"}, "mariadbd": {"mariadbd"}, "postgres": {"postgres"},
 	"redis-server": {"redis-server", "redis-check-rdb"}, "rsyslogd": {"rsyslogd"}, "dockerd": {"dockerd"},
 	"containerd": {"containerd"}, "dnsmasq": {"dnsmasq"}, "named": {"named"}, "sendmail": {"sendmail", "sendmail-mta"},

@@ -96,8 +96,8 @@ func (r *Reader) static(p *sockets.Process, dir, exe string, exeErr error) ([]Si
 			r.pathSigns(p, dir, exe, deleted, addSign, &warnings)
 		}
 	}
-	if mimics(p) {
-		add(KernelNameMimic, "it is named "+quote(commandName(p))+", like a kernel thread, but runs "+quote(exe))
+	if name := mimics(p); name != "" {
+		add(KernelNameMimic, "it is named "+quote(name)+", like a kernel thread, but runs "+quote(exe))
 	}
 	if lib, err := preload(dir); err != nil {
 		warnings = append(warnings, "could not read the environment of pid "+strconv.Itoa(p.PID)+": "+err.Error())
@@ -113,8 +113,14 @@ func (r *Reader) pathSigns(p *sockets.Process, dir, exe string, deleted bool, ad
 	if writableDir(dir+"/root", path.Dir(exe)) {
 		add(ExeInWritableDir, "it runs "+quote(exe)+", in a directory any user can write to")
 	}
-	if want := knownName(p.Name); want != "" && !deleted && (!sameProgram(want, path.Base(exe)) || !systemDir(path.Dir(exe))) {
+	impostor := func(want string) bool {
+		return want != "" && !deleted && (!sameProgram(want, path.Base(exe)) || !systemDir(path.Dir(exe)))
+	}
+	switch {
+	case impostor(knownName(p.Name)):
 		add(NameMismatch, "it calls itself "+quote(p.Name)+" but runs "+quote(exe))
+	case impostor(knownName(claimedName(p))):
+		add(NameMismatch, "its command line reads "+quote(p.Cmdline[0])+" but it runs "+quote(exe))
 	}
 	if deleted {
 		return // the file on disk is not what runs

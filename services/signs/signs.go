@@ -8,9 +8,12 @@
 package signs
 
 import (
+	"path"
 	"strconv"
+	"strings"
 
 	"github.com/portwarden/portwarden/services/catalog"
+	"github.com/portwarden/portwarden/sockets"
 )
 
 // Code names a sign.
@@ -32,6 +35,13 @@ const (
 	MagicFilter      Code = "magic-packet-filter"
 	ShellNearSocket  Code = "shell-near-socket"
 )
+
+// NetworkHolder is a process holding a TCP or UDP socket, and what that
+// socket is: "a TCP connection to 198.51.100.7:4444".
+type NetworkHolder struct {
+	Process *sockets.Process
+	Holds   string
+}
 
 // Sign is one sign seen on a process, with what was seen.
 type Sign struct {
@@ -107,3 +117,17 @@ func Worst(signs []Sign) (catalog.Risk, bool) {
 }
 
 func quote(s string) string { return strconv.Quote(s) }
+
+// posixShells are the shells proper: a command line and nothing else.
+var posixShells = map[string]bool{"sh": true, "bash": true, "dash": true, "zsh": true, "ksh": true, "mksh": true,
+	"csh": true, "tcsh": true, "ash": true, "fish": true}
+
+// ShellName reports whether a program's name is a shell's ("bash").
+func ShellName(name string) bool { return posixShells[name] }
+
+// IsShell reports whether p runs a shell, by its name or its
+// executable's: interpreters (python, perl) serve ports for a living, a
+// shell holding a network connection does not.
+func IsShell(p *sockets.Process) bool {
+	return posixShells[p.Name] || posixShells[path.Base(strings.TrimSuffix(p.Exe, " (deleted)"))]
+}

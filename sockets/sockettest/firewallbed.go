@@ -80,12 +80,15 @@ func NewFirewallBed() (*FirewallBed, error) {
 	return b, nil
 }
 
-// Close removes the namespaces, and with them the links and rulesets.
+// Close ends what lives in the namespaces and removes the namespaces, and with them the links and rulesets.
 func (b *FirewallBed) Close() error {
 	var errs []error
 	for _, n := range []*Namespace{b.Server, b.Public, b.Internal} {
 		if _, err := os.Stat(n.Path()); err != nil {
 			continue
+		}
+		if err := n.KillAll(); err != nil {
+			errs = append(errs, err)
 		}
 		if out, err := exec.Command("ip", "netns", "del", n.Name).CombinedOutput(); err != nil {
 			errs = append(errs, fmt.Errorf("ip netns del %s: %v: %s", n.Name, err, out))

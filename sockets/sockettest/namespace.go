@@ -6,8 +6,11 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/portwarden/portwarden/internal/netns"
 )
@@ -28,6 +31,29 @@ func (n *Namespace) Run(name string, args ...string) error {
 	out, err := exec.Command("ip", append([]string{"netns", "exec", n.Name, name}, args...)...).CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("%s %s in %s: %v: %s", name, strings.Join(args, " "), n.Name, err, out)
+	}
+	return nil
+}
+
+// KillAll ends every process living in the namespace — a namespace a
+// test made holds only what the test started, and what those started
+// (a pipeline's children, a forked shell) — and waits until none is left.
+func (n *Namespace) KillAll() error {
+	pids := func() []int {
+		out, _ := exec.Command("ip", "netns", "pids", n.Name).Output()
+		var list []int
+		for _, f := range strings.Fields(string(out)) {
+			if pid, err := strconv.Atoi(f); err == nil && pid != os.Getpid() {
+				list = append(list, pid)
+			}
+		}
+		return list
+	}
+	for _, pid := range pids() {
+		syscall.Kill(pid, syscall.SIGKILL)
+	}
+	if !WaitFor(10*time.Second, func() bool { return len(pids()) == 0 }) {
+		return fmt.Errorf("processes still live in namespace %s: %v", n.Name, pids())
 	}
 	return nil
 }
