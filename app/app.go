@@ -33,6 +33,7 @@ import (
 	"github.com/portwarden/portwarden/services/catalog"
 	"github.com/portwarden/portwarden/services/container"
 	"github.com/portwarden/portwarden/services/disable"
+	"github.com/portwarden/portwarden/services/netprogs"
 	"github.com/portwarden/portwarden/services/origin"
 	"github.com/portwarden/portwarden/services/verdict"
 	"github.com/portwarden/portwarden/sockets"
@@ -82,6 +83,7 @@ type App struct {
 	containers *container.Resolver // names containers, off the refresh path
 	signs      *signs.Reader       // signs of rogue processes, by process start
 	netIdx     *netIndex           // who holds what of the network, for the signs; under mu
+	progs      *programs           // the eBPF programs on interfaces, last read; under mu
 
 	mu        sync.Mutex // serialises collections; guards the fields below
 	collector sockets.Collector
@@ -150,6 +152,9 @@ type Inspection struct {
 	// Raw holds every packet and raw socket of Snapshot with its verdict,
 	// in the snapshot's order.
 	Raw []verdict.JudgedRaw
+	// Programs are the eBPF programs attached to the interfaces of
+	// Snapshot's namespaces (XDP, tcx), with their verdicts.
+	Programs []netprogs.Judged
 
 	// Signs are the signs of a rogue process seen on each process holding
 	// a socket, by PID.
@@ -213,6 +218,7 @@ func (a *App) Inspect(q sockets.Query) (*Inspection, error) {
 	in.Blocks, _ = block.Blocker{}.List() // none readable: none to mark
 	<-preloaded
 	in.Signs = a.readSigns(snap)
+	in.Programs = a.readPrograms(snap, in.Baseline)
 	a.judge(in)
 	if a.opts.HistoryPath != "" {
 		in.Recent = a.readRecent(in)

@@ -189,7 +189,11 @@ func (c *LinuxCollector) enumerateIn(q Query, snap *Snapshot, ns nsTarget, socks
 	e.usedNetlnk = e.usedNetlnk || usedNetlink
 	if q.wantsRaw() {
 		var err error
-		e.raw, err = readRawIn(q, ns, nl, procNet, e.raw, e, func(w string) { snap.Warnings = append(snap.Warnings, w) })
+		e.raw, err = readRawIn(q, ns, nl, procNet, e.raw, e, func(w string) {
+			if !slices.Contains(snap.Warnings, w) { // one for every namespace it is true of
+				snap.Warnings = append(snap.Warnings, w)
+			}
+		})
 		if err != nil {
 			return socks, err
 		}

@@ -96,9 +96,12 @@ func readRawIn(q Query, ns nsTarget, nl *netlinkDumper, procNet string, out []Ra
 			}
 			out = out[:start]
 			if procNet == "" {
-				return out, fmt.Errorf("%s sockets: %w", t.name, err)
+				// A namespace no process lives in may still hold sockets
+				// (made there by a process that left): said, not fatal.
+				warn(fmt.Sprintf("%s sockets%s: not read: sock_diag failed (%v) and no process lives there to read /proc/PID/net/%s from", t.name, ns.where(), err, t.name))
+				continue
 			}
-			warn(fmt.Sprintf("%s sockets%s: sock_diag failed (%v), read %s/%s instead: their filters are not known", t.name, ns.where(), err, procNet, t.name))
+			warn(fmt.Sprintf("%s sockets: sock_diag does not answer (%v): read from /proc/net/%s, their interfaces and filters through their holders", t.name, err, t.name))
 		}
 		if procNet == "" {
 			continue

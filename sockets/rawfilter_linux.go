@@ -24,13 +24,15 @@ func readHeldFilters(procRoot string, raws []RawSocket) {
 		if r.FilterState != FilterUnread || len(r.Processes) == 0 {
 			continue
 		}
-		r.Filter, r.FilterState, _ = heldFilter(procRoot, r.Processes[0].PID, r.Inode)
+		r.Filter, r.FilterState, _ = heldFilter(procRoot, r)
 	}
 }
 
-// heldFilter reads the filter of socket inode through process pid's
-// descriptor for it.
-func heldFilter(procRoot string, pid int, inode uint64) ([]FilterInstruction, FilterState, error) {
+// heldFilter reads the filter of r through its first holder's
+// descriptor for it — and, for a raw socket read from /proc/net, which
+// does not tell, the interface it is bound to (SO_BINDTOIFINDEX).
+func heldFilter(procRoot string, r *RawSocket) ([]FilterInstruction, FilterState, error) {
+	pid, inode := r.Processes[0].PID, r.Inode
 	fd, err := fdOf(procRoot, pid, inode)
 	if err != nil {
 		return nil, FilterUnread, err
@@ -47,6 +49,12 @@ func heldFilter(procRoot string, pid int, inode uint64) ([]FilterInstruction, Fi
 	defer unix.Close(sock)
 	if !sameInode(sock, inode) {
 		return nil, FilterUnread, errors.New("the descriptor was reused")
+	}
+	if r.Kind == IPSocket && r.Ifindex == 0 {
+		if n, err := unix.GetsockoptInt(sock, unix.SOL_SOCKET, unix.SO_BINDTOIFINDEX); err == nil && n != 0 {
+			r.Ifindex = n
+			r.Interface, _ = unix.GetsockoptString(sock, unix.SOL_SOCKET, unix.SO_BINDTODEVICE)
+		}
 	}
 	n, err := getFilter(sock, nil)
 	switch {
