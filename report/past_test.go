@@ -46,7 +46,7 @@ func TestCheckJSONCarriesWhatCameAndWent(t *testing.T) {
 		} `json:"between_checks"`
 	}
 	var out bytes.Buffer
-	if err := WriteCheckJSON(&out, "h", live, nil, base, nil, nil, verdict.DefaultPolicy(), pc); err != nil {
+	if err := WriteCheckJSON(&out, "h", live, nil, base, nil, Portless{}, verdict.DefaultPolicy(), pc); err != nil {
 		t.Fatal(err)
 	}
 	if err := json.Unmarshal(out.Bytes(), &doc); err != nil {
@@ -67,7 +67,7 @@ func TestCheckJSONCarriesWhatCameAndWent(t *testing.T) {
 	pc.Failing = nil
 	out.Reset()
 	doc.BetweenChecks = nil
-	if err := WriteCheckJSON(&out, "h", live, nil, base, nil, nil, verdict.DefaultPolicy(), pc); err != nil {
+	if err := WriteCheckJSON(&out, "h", live, nil, base, nil, Portless{}, verdict.DefaultPolicy(), pc); err != nil {
 		t.Fatal(err)
 	}
 	if err := json.Unmarshal(out.Bytes(), &doc); err != nil || !doc.OK || doc.BetweenChecks == nil ||

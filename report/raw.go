@@ -3,14 +3,108 @@ package report
 import (
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 
 	"github.com/portwarden/portwarden/safetext"
 	"github.com/portwarden/portwarden/services/bpffilter"
 	"github.com/portwarden/portwarden/services/container"
+	"github.com/portwarden/portwarden/services/netprogs"
 	"github.com/portwarden/portwarden/services/verdict"
 	"github.com/portwarden/portwarden/sockets"
 )
+
+// Portless is what receives from the network without a port, judged:
+// packet and raw IP sockets, and the eBPF programs on interfaces.
+type Portless struct {
+	Raw      []verdict.JudgedRaw
+	Programs []netprogs.Judged
+}
+
+// summarize adds pl to a summary of the sockets.
+func (pl Portless) summarize(sum *verdict.Summary, p verdict.Policy) {
+	sum.AddRaw(pl.Raw, p)
+	sum.AddPrograms(pl.Programs, p)
+}
+
+// NetworkProgram is an eBPF program on an interface, judged, in JSON.
+type NetworkProgram struct {
+	Hook      string   `json:"hook"` // "xdp", "xdp (generic)", "tcx ingress", "tcx egress"
+	Interface string   `json:"interface"`
+	Ifindex   int      `json:"ifindex"`
+	NetNS     *NetNS   `json:"netns"`
+	ID        uint32   `json:"id"`
+	Name      string   `json:"name"`
+	Tag       string   `json:"tag"`
+	LinkID    uint32   `json:"link_id"` // 0: attached without a link
+	Holders   []Holder `json:"holders"`
+	Pins      []string `json:"pins"`
+	Known     *string  `json:"known"` // the tool that put it there; null: none known
+	Risk      string   `json:"risk"`
+	Reasons   []string `json:"reasons"`
+}
+
+// Holder is a process holding an eBPF program or its link, in JSON.
+type Holder struct {
+	PID  int    `json:"pid"`
+	Name string `json:"name"`
+	Exe  string `json:"exe"`
+}
+
+// programsJSON lists the judged programs the pick wants, in JSON.
+func programsJSON(snap *sockets.Snapshot, progs []netprogs.Judged, pick func(netprogs.Verdict) bool) []NetworkProgram {
+	out := []NetworkProgram{}
+	for _, j := range progs {
+		if !pick(j.Verdict) {
+			continue
+		}
+		p := j.Program
+		np := NetworkProgram{Hook: p.Hook, Interface: p.Interface, Ifindex: p.Ifindex, ID: p.ID, Name: p.Name, Tag: p.Tag,
+			LinkID: p.LinkID, Holders: []Holder{}, Pins: append([]string{}, p.Pins...), Known: optional(j.Verdict.Known),
+			Risk: j.Verdict.Risk.String(), Reasons: append([]string{}, j.Verdict.Reasons...)}
+		if ns := snap.Namespace(p.NetNS); ns != nil {
+			np.NetNS = &NetNS{Inode: ns.Inode, Name: optional(ns.Name), Host: ns.Host}
+		}
+		for _, h := range p.Holders {
+			np.Holders = append(np.Holders, Holder{PID: h.PID, Name: h.Name, Exe: h.Exe})
+		}
+		out = append(out, np)
+	}
+	return out
+}
+
+// programRow is a program as a row of WriteTable.
+func programRow(snap *sockets.Snapshot, j *netprogs.Judged) []string {
+	p, v := &j.Program, j.Verdict
+	user, pids, names := "-", "-", "-"
+	if len(p.Holders) > 0 {
+		pids, names = strconv.Itoa(p.Holders[0].PID), safetext.Visible(p.Holders[0].Name)
+	}
+	label := "UNEXPECTED " + v.Risk.String()
+	if v.Known != "" {
+		label = "expected"
+	}
+	name := p.Name
+	if name == "" {
+		name = "#" + strconv.Itoa(int(p.ID))
+	}
+	return []string{strings.Fields(p.Hook)[0], "-", safetext.Visible(p.Interface) + ":" + safetext.Visible(name), "-", user, pids, names,
+		orDash(snap.Namespace(p.NetNS).Label()), orDash(v.Known), "-", label}
+}
+
+// writeProgramsFailing lists the programs on interfaces that fail.
+func writeProgramsFailing(w io.Writer, progs []netprogs.Judged, p verdict.Policy, n int) {
+	if n == 0 {
+		return
+	}
+	fmt.Fprintf(w, "eBPF programs on interfaces (%d):\n", n)
+	for _, j := range progs {
+		if p.FailsProgram(j.Verdict) {
+			fmt.Fprintf(w, "  %s on %s, id %d %s — %s: %s\n", j.Program.Hook, safetext.Visible(j.Program.Interface), j.Program.ID,
+				safetext.Visible(j.Program.Name), j.Verdict.Risk, safetext.Visible(strings.Join(j.Verdict.Reasons, "; ")))
+		}
+	}
+}
 
 // RawSocket is a judged packet or raw IP socket in JSON.
 type RawSocket struct {

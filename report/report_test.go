@@ -16,6 +16,7 @@ import (
 	"github.com/portwarden/portwarden/services/baseline"
 	"github.com/portwarden/portwarden/services/catalog"
 	"github.com/portwarden/portwarden/services/firewall"
+	"github.com/portwarden/portwarden/services/netprogs"
 	"github.com/portwarden/portwarden/services/signs"
 	"github.com/portwarden/portwarden/services/verdict"
 	"github.com/portwarden/portwarden/sockets"
@@ -49,7 +50,7 @@ func TestWriteJSONEscapesHostileText(t *testing.T) {
 	judged := assess(snap)
 	Sort(judged)
 	var buf bytes.Buffer
-	if err := WriteJSON(&buf, "host\x00name", snap, judged, nil, nil); err != nil {
+	if err := WriteJSON(&buf, "host\x00name", snap, judged, Portless{}, nil); err != nil {
 		t.Fatal(err)
 	}
 	if bytes.ContainsAny(buf.Bytes(), "\x1b\x07\x00") {
@@ -123,6 +124,22 @@ func fixedRaw() []verdict.JudgedRaw {
 	return a.AssessRaw(raws)
 }
 
+// fixedPrograms are an XDP program no known tool holds, and Cilium's
+// tcx program.
+func fixedPrograms() []netprogs.Judged {
+	progs := []netprogs.Program{
+		{Hook: "xdp (generic)", Ifindex: 2, Interface: "eth0", ID: 41, Name: "xdp_filter", Tag: "a04f5eef06a7f555", LinkID: 7,
+			Holders: []netprogs.Holder{{PID: 4343, Name: "agent", Exe: "/var/tmp/.cache/agent"}}},
+		{Hook: "tcx ingress", Ifindex: 2, Interface: "eth0", ID: 42, Name: "cil_from_netdev", Tag: "b15f6ffe17b8e666", LinkID: 8,
+			Holders: []netprogs.Holder{{PID: 900, Name: "cilium-agent", Exe: "/usr/bin/cilium-agent"}}},
+	}
+	var out []netprogs.Judged
+	for i := range progs {
+		out = append(out, netprogs.Judged{Program: progs[i], Verdict: netprogs.Judge(&progs[i])})
+	}
+	return out
+}
+
 func itoa(i int) string {
 	b, _ := json.Marshal(i)
 	return string(b)
@@ -159,22 +176,22 @@ func TestGoldenOutputs(t *testing.T) {
 	snap := fixedSnapshot()
 	judged := assess(snap)
 	Sort(judged)
-	raw := fixedRaw()
+	pl := Portless{Raw: fixedRaw(), Programs: fixedPrograms()}
 	var table, check, md, snapJSON, checkJSON bytes.Buffer
-	if err := WriteTable(&table, snap, judged, raw, nil, 0); err != nil {
+	if err := WriteTable(&table, snap, judged, pl, nil, 0); err != nil {
 		t.Fatal(err)
 	}
 	golden(t, "table.txt", table.Bytes())
-	if err := WriteCheck(&check, judged, raw, verdict.DefaultPolicy()); err != nil {
+	if err := WriteCheck(&check, judged, pl, verdict.DefaultPolicy()); err != nil {
 		t.Fatal(err)
 	}
 	golden(t, "check.txt", check.Bytes())
-	golden(t, "metrics.prom", Prometheus(snap, judged, raw, verdict.DefaultPolicy()))
-	if err := WriteJSON(&snapJSON, "web1", snap, judged, raw, nil); err != nil {
+	golden(t, "metrics.prom", Prometheus(snap, judged, pl, verdict.DefaultPolicy()))
+	if err := WriteJSON(&snapJSON, "web1", snap, judged, pl, nil); err != nil {
 		t.Fatal(err)
 	}
 	golden(t, "snapshot.json", snapJSON.Bytes())
-	if err := WriteCheckJSON(&checkJSON, "web1", snap, nil, &baseline.Baseline{Path: "/etc/portwarden/baseline.toml"}, judged, raw, verdict.DefaultPolicy(), nil); err != nil {
+	if err := WriteCheckJSON(&checkJSON, "web1", snap, nil, &baseline.Baseline{Path: "/etc/portwarden/baseline.toml"}, judged, pl, verdict.DefaultPolicy(), nil); err != nil {
 		t.Fatal(err)
 	}
 	golden(t, "check.json", checkJSON.Bytes())
@@ -211,7 +228,7 @@ func TestTableAlignsWideNames(t *testing.T) {
 	judged := assess(snap)
 	Sort(judged)
 	var buf bytes.Buffer
-	if err := WriteTable(&buf, snap, judged, nil, nil, 0); err != nil {
+	if err := WriteTable(&buf, snap, judged, Portless{}, nil, 0); err != nil {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
@@ -236,7 +253,7 @@ func TestTableFitsAWidth(t *testing.T) {
 	judged := assess(snap)
 	Sort(judged)
 	var buf bytes.Buffer
-	if err := WriteTable(&buf, snap, judged, nil, nil, 112); err != nil {
+	if err := WriteTable(&buf, snap, judged, Portless{}, nil, 112); err != nil {
 		t.Fatal(err)
 	}
 	for _, l := range strings.Split(strings.TrimSpace(buf.String()), "\n") {

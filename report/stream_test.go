@@ -27,7 +27,7 @@ func TestStreamJSONKeepsOrderAcrossBlocks(t *testing.T) {
 		}
 		judged := assess(snap)
 		var out bytes.Buffer
-		if err := WriteJSON(&out, "h", snap, judged, nil, nil); err != nil {
+		if err := WriteJSON(&out, "h", snap, judged, Portless{}, nil); err != nil {
 			t.Fatal(err)
 		}
 		var doc struct{ Sockets []json.RawMessage }
@@ -71,7 +71,7 @@ func TestStreamJSONStopsOnAWriteError(t *testing.T) {
 	}
 	judged := assess(snap)
 	before := runtime.NumGoroutine()
-	err := WriteJSON(&failingWriter{n: 200 << 10}, "h", snap, judged, nil, nil)
+	err := WriteJSON(&failingWriter{n: 200 << 10}, "h", snap, judged, Portless{}, nil)
 	if err == nil || !strings.Contains(err.Error(), "disk full") {
 		t.Fatalf("WriteJSON to a failing writer: %v, want disk full", err)
 	}

@@ -18,7 +18,8 @@ import (
 var tableHeader = []string{"PROTO", "STATE", "LOCAL", "REMOTE", "USER", "PID", "PROCESS", "WHERE", "SERVICE", "REACH", "VERDICT"}
 
 // WriteTable writes the judged sockets as an aligned table like `ss
-// -tulpn`, packet and raw sockets last (as ss -0 and -w show them), WHERE naming the container or network namespace each lives in
+// -tulpn`, packet and raw sockets after them (as ss -0 and -w show them)
+// and the eBPF programs on interfaces last, WHERE naming the container or network namespace each lives in
 // and REACH who the firewall lets open a connection to a listener (public,
 // internal, host, none or unknown). Owners show as "-" when no process
 // holds the socket and "?" when
@@ -29,8 +30,8 @@ var tableHeader = []string{"PROTO", "STATE", "LOCAL", "REMOTE", "USER", "PID", "
 // width, when not 0, is the terminal's: the widest text columns (PROCESS,
 // USER, WHERE, SERVICE) are cut with "…" until the table fits, so that
 // lines do not wrap; addresses, ports and verdicts are never cut.
-func WriteTable(w io.Writer, snap *sockets.Snapshot, judged []verdict.Judged, raw []verdict.JudgedRaw, containers *container.Index, width int) error {
-	rows := make([][]string, 0, len(judged)+len(raw)+1)
+func WriteTable(w io.Writer, snap *sockets.Snapshot, judged []verdict.Judged, pl Portless, containers *container.Index, width int) error {
+	rows := make([][]string, 0, len(judged)+len(pl.Raw)+len(pl.Programs)+1)
 	rows = append(rows, tableHeader)
 	for i := range judged {
 		s, v := judged[i].Socket, judged[i].Verdict
@@ -40,8 +41,11 @@ func WriteTable(w io.Writer, snap *sockets.Snapshot, judged []verdict.Judged, ra
 		}
 		rows = append(rows, append(tableRow(s, snap.Complete), where, orDash(v.Service), orDash(string(v.Reach())), v.Label()))
 	}
-	for i := range raw {
-		rows = append(rows, rawRow(snap, &raw[i], containers))
+	for i := range pl.Raw {
+		rows = append(rows, rawRow(snap, &pl.Raw[i], containers))
+	}
+	for i := range pl.Programs {
+		rows = append(rows, programRow(snap, &pl.Programs[i]))
 	}
 	widths := make([]int, len(tableHeader))
 	for _, r := range rows {

@@ -35,6 +35,8 @@ func (m *Model) detailText() []string {
 	case m.view == viewRaw:
 		if j := m.selectedRaw(); j != nil {
 			m.describeRaw(d, j)
+		} else if j := m.selectedProgram(); j != nil {
+			m.describeProgram(d, j)
 		}
 	case m.view == viewProcesses:
 		if p := m.selectedProcess(); p != nil {

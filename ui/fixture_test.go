@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/portwarden/portwarden/services/block"
+	"github.com/portwarden/portwarden/services/netprogs"
 	"github.com/portwarden/portwarden/services/signs"
 
 	tea "charm.land/bubbletea/v2"
@@ -187,6 +188,9 @@ func frameOf(socks []sockets.Socket) *app.Inspection {
 		}
 		a.Signs = func(p *sockets.Process) []signs.Sign { return signs.OfRaw(p, held[p.PID]) }
 		in.Raw = a.AssessRaw(snap.Raw)
+		prog := netprogs.Program{Hook: "xdp (generic)", Ifindex: 2, Interface: "eth0", ID: 41, Name: "xdp_filter",
+			Tag: "a04f5eef06a7f555", LinkID: 7, Holders: []netprogs.Holder{{PID: 4343, Name: "agent", Exe: "/var/tmp/.cache/agent"}}}
+		in.Programs = []netprogs.Judged{{Program: prog, Verdict: netprogs.Judge(&prog)}}
 	}
 	return in
 }

@@ -54,6 +54,7 @@ func TestGoldenViews(t *testing.T) {
 			{"help", []string{"?"}},
 			{"raw", []string{"7"}},
 			{"raw-detail", []string{"7", "down", "enter"}},
+			{"program-detail", []string{"7", "down", "down", "enter"}},
 		} {
 			t.Run(fmt.Sprintf("%s-%dx%d", tc.name, w, h), func(t *testing.T) {
 				m, _ := newTestModel(t, w, h, frameOf(fixtureSockets()))

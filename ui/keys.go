@@ -29,7 +29,7 @@ func newKeyMap() keyMap {
 		View4:        key.NewBinding(key.WithKeys("4"), key.WithHelp("4", "by process")),
 		View5:        key.NewBinding(key.WithKeys("5"), key.WithHelp("5", "by container")),
 		View6:        key.NewBinding(key.WithKeys("6"), key.WithHelp("6", "history")),
-		View7:        key.NewBinding(key.WithKeys("7"), key.WithHelp("7", "packet and raw sockets")),
+		View7:        key.NewBinding(key.WithKeys("7"), key.WithHelp("7", "packet and raw sockets, eBPF on interfaces")),
 		Detail:       key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "details")),
 		DetailPane:   newDetailKeyMap(),
 		Filter:       key.NewBinding(key.WithKeys("/"), key.WithHelp("/", "filter")),

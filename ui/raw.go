@@ -1,12 +1,14 @@
 package ui
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 
 	"github.com/portwarden/portwarden/app"
 	"github.com/portwarden/portwarden/safetext"
 	"github.com/portwarden/portwarden/services/bpffilter"
+	"github.com/portwarden/portwarden/services/netprogs"
 	"github.com/portwarden/portwarden/services/verdict"
 	"github.com/portwarden/portwarden/sockets"
 )
@@ -55,7 +57,65 @@ func rawRows(f *app.Inspection, where func(*sockets.Socket) string) []*row {
 		row.search = strings.ToLower(strings.Join(row.cells[1:], " ") + " packet raw")
 		rows = append(rows, row)
 	}
+	for _, j := range f.Programs { // what sees the packets before any socket does
+		p, v := j.Program, j.Verdict
+		pid, name, label, class := "-", "-", "UNEXPECTED "+v.Risk.Short(), verdict.ClassUnexpected
+		if len(p.Holders) > 0 {
+			pid, name = strconv.Itoa(p.Holders[0].PID), safetext.Visible(p.Holders[0].Name)
+		}
+		if v.Known != "" {
+			label, class = "expected", verdict.ClassExpected
+		}
+		on := safetext.Visible(p.Interface) + ":" + safetext.Visible(orDash(p.Name))
+		w := orDash(f.Snapshot.Namespace(p.NetNS).Label())
+		row := &row{
+			key:      rowKey{prog: p.ID},
+			cells:    []string{"", strings.Fields(p.Hook)[0], on, "eBPF", pid, name, "-", w, orDash(v.Known), label},
+			class:    class,
+			sortKeys: sortKeys{service: p.Hook, state: on, process: name, where: w, severity: 10*int(class) + int(v.Risk)},
+		}
+		row.sig = strings.Join(row.cells, "\x00")
+		row.search = strings.ToLower(strings.Join(row.cells[1:], " ") + " ebpf xdp tcx " + p.Tag)
+		rows = append(rows, row)
+	}
 	return rows
+}
+
+// selectedProgram returns the eBPF program under the cursor in the Raw
+// view, or nil.
+func (m *Model) selectedProgram() *netprogs.Judged {
+	r := m.table().selected()
+	if m.view != viewRaw || m.frame == nil || r == nil || r.key.prog == 0 {
+		return nil
+	}
+	for i := range m.frame.Programs {
+		if m.frame.Programs[i].Program.ID == r.key.prog {
+			return &m.frame.Programs[i]
+		}
+	}
+	return nil
+}
+
+// describeProgram explains an eBPF program on an interface.
+func (m *Model) describeProgram(d *detailWriter, j *netprogs.Judged) {
+	p, v := j.Program, j.Verdict
+	label := "UNEXPECTED " + v.Risk.String()
+	if v.Known != "" {
+		label = "expected: " + v.Known
+	}
+	d.title("eBPF program " + safetext.Visible(p.Name) + " on " + safetext.Visible(p.Interface) + " (" + p.Hook + ") · " + label)
+	d.field("What", "An eBPF program attached here sees every packet the interface receives (XDP: before the kernel's network stack; tcx: before the firewall) and may drop, rewrite or answer it, unseen by ss and by the firewall's rules. Load balancers and container networks (Cilium, Calico) put them here; so do eBPF backdoors.")
+	d.field("Program", fmt.Sprintf("id %d, tag %s, link %d: bpftool prog show id %d", p.ID, orDash(p.Tag), p.LinkID, p.ID))
+	holders := make([]string, 0, len(p.Holders))
+	for _, h := range p.Holders {
+		holders = append(holders, fmt.Sprintf("%s (pid %d, %s)", safetext.Visible(h.Name), h.PID, safetext.Visible(h.Exe)))
+	}
+	d.field("Held by", orDash(strings.Join(holders, " · ")))
+	d.field("Pinned", orDash(strings.Join(p.Pins, " · ")))
+	d.field("Verdict", safetext.Visible(strings.Join(v.Reasons, "; ")))
+	if v.Known == "" {
+		d.field("Check", "who loaded it (the holder, or the admin who ran ip link … xdp); to remove it: bpftool net detach on the interface, or end its holder. A legitimate one is acknowledged in the baseline for its holder's executable (sign network-program).")
+	}
 }
 
 func orDash(s string) string {
@@ -79,7 +139,7 @@ func (m *Model) selectedRaw() *verdict.JudgedRaw {
 		return nil
 	}
 	r := m.table().selected()
-	if r == nil || r.status == statusGone {
+	if r == nil || r.status == statusGone || r.key.raw == 0 {
 		return nil
 	}
 	for i := range m.frame.Raw {

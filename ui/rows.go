@@ -55,6 +55,7 @@ type rowKey struct {
 	start uint64
 	ctr   container.Ref
 	raw   uint64 // a packet or raw socket's inode
+	prog  uint32 // an eBPF program's ID
 }
 
 // rowStatus marks what happened to a row at the last refresh.

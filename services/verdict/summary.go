@@ -3,6 +3,7 @@ package verdict
 import (
 	"github.com/portwarden/portwarden/services/catalog"
 	"github.com/portwarden/portwarden/services/firewall"
+	"github.com/portwarden/portwarden/services/netprogs"
 	"github.com/portwarden/portwarden/sockets"
 )
 
@@ -93,6 +94,10 @@ type Summary struct {
 	// whose holders show signs the policy fails (see AddRaw).
 	Raw       map[sockets.RawKind]int
 	RawSigned int
+	// Programs counts the eBPF programs on interfaces, and
+	// FailingPrograms those no known tool put there, at or above the
+	// policy's FailOnSign (see AddPrograms).
+	Programs, FailingPrograms int
 }
 
 // Summarize counts listeners, unexpected listeners, external connections,
@@ -136,7 +141,23 @@ func (s Summary) ListenerCount() int { return s.Listeners[sockets.TCP] + s.Liste
 
 // OK reports whether `portwarden check` passes.
 func (s Summary) OK() bool {
-	return s.FailingListeners == 0 && s.RiskyExternal == 0 && s.Signed == 0 && s.RawSigned == 0
+	return s.FailingListeners == 0 && s.RiskyExternal == 0 && s.Signed == 0 && s.RawSigned == 0 && s.FailingPrograms == 0
+}
+
+// AddPrograms counts the eBPF programs on interfaces and those that fail.
+func (s *Summary) AddPrograms(progs []netprogs.Judged, p Policy) {
+	for _, j := range progs {
+		s.Programs++
+		if p.FailsProgram(j.Verdict) {
+			s.FailingPrograms++
+		}
+	}
+}
+
+// FailsProgram reports whether an eBPF program on an interface fails the
+// check: one no known tool put there, at or above FailOnSign.
+func (p Policy) FailsProgram(v netprogs.Verdict) bool {
+	return v.Known == "" && v.Risk >= p.FailOnSign
 }
 
 // AddRaw counts the packet and raw sockets and those whose holders' signs
