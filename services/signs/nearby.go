@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -38,7 +39,65 @@ var terminalServers = map[string]bool{"sshd": true, "sshd-session": true, "sshd-
 // holds. sshd, telnetd, login, dropbear and mosh (from a system
 // directory) are where shells rightly live and are passed over. The
 // signs are the holder's, keyed by its PID.
+//
+// A shell appears by a fork, which takes a new PID: while the kernel has
+// handed out none since the last look (/proc/loadavg's last field) and
+// the holders are the same, the last answer stands — for at most
+// nearEvery, which bounds how long a process that execs a shell in place
+// goes unseen. A quiet refresh so reads one small file, not every
+// holder's children.
 func (r *Reader) Near(holders []NetworkHolder) map[int][]Sign {
+	lastPID := r.lastPID()
+	if n := &r.near; n.at.IsZero() || time.Since(n.at) >= nearEvery || lastPID == 0 || lastPID != n.lastPID || !sameHolders(n.holders, holders) {
+		n.signs, n.at, n.lastPID = r.findNear(holders), time.Now(), lastPID
+		n.holders = n.holders[:0]
+		for _, h := range holders {
+			n.holders = append(n.holders, procKey{h.Process.PID, h.Process.StartTicks})
+		}
+	}
+	return r.near.signs
+}
+
+// nearEvery bounds how long Near's last answer stands.
+const nearEvery = 10 * time.Second
+
+// nearMemory is Near's last answer and what it was given.
+type nearMemory struct {
+	at      time.Time
+	lastPID int
+	holders []procKey
+	signs   map[int][]Sign
+}
+
+func sameHolders(keys []procKey, holders []NetworkHolder) bool {
+	if len(keys) != len(holders) {
+		return false
+	}
+	for i, h := range holders {
+		if keys[i] != (procKey{h.Process.PID, h.Process.StartTicks}) {
+			return false
+		}
+	}
+	return true
+}
+
+// lastPID is the PID the kernel handed out last (threads included), or 0
+// when it cannot be read.
+func (r *Reader) lastPID() int {
+	b, err := os.ReadFile(r.procRoot + "/loadavg")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 5 {
+		return 0
+	}
+	n, _ := strconv.Atoi(f[4])
+	return n
+}
+
+// findNear looks at every holder's children and siblings.
+func (r *Reader) findNear(holders []NetworkHolder) map[int][]Sign {
 	out := map[int][]Sign{}
 	for _, h := range holders {
 		p := h.Process

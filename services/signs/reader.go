@@ -22,6 +22,7 @@ type Reader struct {
 	procRoot string
 	byProc   map[procKey]cached
 	packages *packages
+	near     nearMemory
 }
 
 // cached are a process's signs that change only when it runs another
