@@ -57,3 +57,21 @@ func TestParseProcPacket(t *testing.T) {
 		t.Errorf("got %+v (%s)", r, r.String())
 	}
 }
+
+// FuzzRawDiag feeds random netlink buffers to the packet and raw socket
+// parsers: a malformed answer is counted or refused, never a panic.
+func FuzzRawDiag(f *testing.F) {
+	msg := make([]byte, nlmsgHdrLen+packetDiagMsgLen+12)
+	binary.NativeEndian.PutUint32(msg[0:], uint32(len(msg)))
+	binary.NativeEndian.PutUint16(msg[4:], sockDiagByFam)
+	msg[nlmsgHdrLen] = afPacket
+	binary.NativeEndian.PutUint16(msg[nlmsgHdrLen+packetDiagMsgLen:], 12)
+	binary.NativeEndian.PutUint16(msg[nlmsgHdrLen+packetDiagMsgLen+2:], packetDiagFilter)
+	f.Add(msg)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		eachDiagMsg(b, func(body []byte) {
+			parsePacketDiagMsg(body)
+			parseRawDiagMsg(body)
+		})
+	})
+}

@@ -108,3 +108,34 @@ func TestTriggers(t *testing.T) {
 		}
 	}
 }
+
+// FuzzTriggers feeds random programs — a filter is the attacker's to
+// write — to the analysis and the disassembly: neither may panic, and a
+// trigger must point at a comparison inside the program.
+func FuzzTriggers(f *testing.F) {
+	f.Add(encode(bpfdoor))
+	f.Add([]byte{0x28, 0, 0, 0, 12, 0, 0, 0})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var prog []sockets.FilterInstruction
+		for ; len(b) >= 8 && len(prog) < 4096; b = b[8:] {
+			prog = append(prog, sockets.FilterInstruction{Op: uint16(b[0]) | uint16(b[1])<<8, Jt: b[2], Jf: b[3],
+				K: uint32(b[4]) | uint32(b[5])<<8 | uint32(b[6])<<16 | uint32(b[7])<<24})
+		}
+		if d := Disassemble(prog); len(d) != len(prog) {
+			t.Fatalf("%d instructions disassembled as %d lines", len(prog), len(d))
+		}
+		for _, tr := range Triggers(prog) {
+			if tr.Instruction < 0 || tr.Instruction >= len(prog) || tr.Size < 2 {
+				t.Fatalf("trigger %+v outside a program of %d", tr, len(prog))
+			}
+		}
+	})
+}
+
+func encode(prog []sockets.FilterInstruction) []byte {
+	var b []byte
+	for _, in := range prog {
+		b = append(b, byte(in.Op), byte(in.Op>>8), in.Jt, in.Jf, byte(in.K), byte(in.K>>8), byte(in.K>>16), byte(in.K>>24))
+	}
+	return b
+}
