@@ -47,26 +47,37 @@ func (d *netlinkDumper) dumpTCP(states uint32, socks []Socket) ([]Socket, int, e
 
 // run sends a dump request and appends what comes back.
 func (d *netlinkDumper) run(req []byte, proto Proto, socks []Socket) ([]Socket, int, error) {
-	if err := unix.Sendto(d.fd, req, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
-		return socks, 0, fmt.Errorf("send sock_diag request: %w", err)
-	}
 	malformed := 0
+	err := d.exchange(req, func(buf []byte) error {
+		var bad int
+		var err error
+		socks, bad, err = parseInetDiag(buf, proto, socks)
+		malformed += bad
+		return err
+	})
+	return socks, malformed, err
+}
+
+// exchange sends a dump request and hands each buffer of the answer to
+// parse, until parse says the dump is done (errDumpDone: nil here) or
+// fails.
+func (d *netlinkDumper) exchange(req []byte, parse func(buf []byte) error) error {
+	if err := unix.Sendto(d.fd, req, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
+		return fmt.Errorf("send sock_diag request: %w", err)
+	}
 	for {
 		n, _, err := unix.Recvfrom(d.fd, d.buf, 0)
 		if errors.Is(err, unix.EINTR) {
 			continue
 		}
 		if err != nil {
-			return socks, malformed, fmt.Errorf("read sock_diag reply: %w", err)
+			return fmt.Errorf("read sock_diag reply: %w", err)
 		}
-		var bad int
-		socks, bad, err = parseInetDiag(d.buf[:n], proto, socks)
-		malformed += bad
-		if errors.Is(err, errDumpDone) {
-			return socks, malformed, nil
-		}
-		if err != nil {
-			return socks, malformed, err
+		switch err := parse(d.buf[:n]); {
+		case errors.Is(err, errDumpDone):
+			return nil
+		case err != nil:
+			return err
 		}
 	}
 }

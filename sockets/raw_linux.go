@@ -6,8 +6,6 @@ import (
 	"net"
 	"os"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/portwarden/portwarden/internal/netns"
 )
 
@@ -18,32 +16,17 @@ func (q Query) wantsRaw() bool { return !q.TCP && !q.UDP }
 // dumpRaw sends a sock_diag dump request and appends each answer parse
 // decodes; it counts the answers it could not.
 func (d *netlinkDumper) dumpRaw(req []byte, parse func([]byte) (RawSocket, bool), out []RawSocket) ([]RawSocket, int, error) {
-	if err := unix.Sendto(d.fd, req, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
-		return out, 0, fmt.Errorf("send sock_diag request: %w", err)
-	}
 	malformed := 0
-	for {
-		n, _, err := unix.Recvfrom(d.fd, d.buf, 0)
-		if errors.Is(err, unix.EINTR) {
-			continue
-		}
-		if err != nil {
-			return out, malformed, fmt.Errorf("read sock_diag reply: %w", err)
-		}
-		err = eachDiagMsg(d.buf[:n], func(body []byte) {
+	err := d.exchange(req, func(buf []byte) error {
+		return eachDiagMsg(buf, func(body []byte) {
 			if r, ok := parse(body); ok {
 				out = append(out, r)
 			} else {
 				malformed++
 			}
 		})
-		if errors.Is(err, errDumpDone) {
-			return out, malformed, nil
-		}
-		if err != nil {
-			return out, malformed, err
-		}
-	}
+	})
+	return out, malformed, err
 }
 
 // rawTable is one kernel list of raw sockets, with its sock_diag request
