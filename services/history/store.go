@@ -65,10 +65,15 @@ type DB struct {
 
 // Open opens the record at path. Writable opens create it (and its
 // directory) when missing and bring its schema up to date; read-only opens
-// change nothing. A file that is not SQLite, is another program's
+// change nothing (one on a read-only filesystem reads the file as it is).
+// What stands in the way — a directory, a pseudo-filesystem, a read-only
+// mount, a permission — is said as such, before SQLite is asked. A file that is not SQLite, is another program's
 // database, or is newer than this portwarden is refused before anything is
 // written to it.
 func Open(path string, writable bool) (*DB, error) {
+	if err := whyNot(path, writable); err != nil {
+		return nil, err
+	}
 	sidecars := existingSidecars(path)
 	exists, err := checkHeader(path, writable)
 	if err != nil {
@@ -151,6 +156,11 @@ func openSQL(path string, writable bool) (*DB, error) {
 		q.Add("_pragma", "synchronous(NORMAL)")
 	} else {
 		q.Set("mode", "ro")
+		if readOnlyFS(path) {
+			// Nothing can write it there, and SQLite could not make the
+			// index of its log beside it: read it as it is.
+			q.Set("immutable", "1")
+		}
 	}
 	dsn := (&url.URL{Scheme: "file", OmitHost: true, Path: path, RawQuery: q.Encode()}).String()
 	db, err := sql.Open("sqlite", dsn)

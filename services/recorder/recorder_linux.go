@@ -211,6 +211,9 @@ func lockRecord(path string) (func(), error) {
 	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
 		f.Close()
 		if errors.Is(err, unix.EWOULDBLOCK) {
+			if holder := history.LockHolder(path); holder != "" {
+				return nil, fmt.Errorf("record: another recorder, %s, is writing %s", holder, path)
+			}
 			return nil, fmt.Errorf("record: another recorder is writing %s", path)
 		}
 		return nil, fmt.Errorf("record: locking %s: %w", path, err)
