@@ -247,12 +247,12 @@ func printHistoryStats(out io.Writer, db *history.DB, asJSON bool) error {
 	}
 	if asJSON {
 		err = json.NewEncoder(out).Encode(map[string]any{
-			"lifetimes": s.Lifetimes, "events": s.Events, "lost": s.Lost, "source": s.Source.String(),
+			"lifetimes": s.Lifetimes, "events": s.Events, "lost": s.Lost, "dropped": s.Dropped, "source": s.Source.String(),
 			"oldest": when(s.Oldest), "newest": when(s.Newest), "last_commit": when(s.LastCommit), "db_bytes": s.Bytes,
 		})
 	} else {
-		_, err = fmt.Fprintf(out, "lifetimes    %d\nevents       %d\nlost         %d (events the kernel dropped)\nsource       %s\noldest       %s\nnewest       %s\nlast commit  %s\nsize         %d bytes\n",
-			s.Lifetimes, s.Events, s.Lost, s.Source, dash(when(s.Oldest)), dash(when(s.Newest)), dash(when(s.LastCommit)), s.Bytes)
+		_, err = fmt.Fprintf(out, "lifetimes    %d\nevents       %d\nlost         %d (events the kernel dropped)\ndropped      %d (lifetimes given up on a full disk)\nsource       %s\noldest       %s\nnewest       %s\nlast commit  %s\nsize         %d bytes\n",
+			s.Lifetimes, s.Events, s.Lost, s.Dropped, s.Source, dash(when(s.Oldest)), dash(when(s.Newest)), dash(when(s.LastCommit)), s.Bytes)
 	}
 	if err != nil {
 		return broken(err)

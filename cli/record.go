@@ -32,7 +32,10 @@ milliseconds is recorded; where eBPF cannot load (not root, an old kernel,
 lockdown) the recorder polls with netlink every --interval instead and says
 so: connections shorter than that may be missing. UDP is always polled.
 Commits at least every --interval; retention removes what ended before
---max-age and the oldest past --max-size. Stop it with Ctrl-C or SIGTERM.
+--max-age and the oldest past --max-size. On a full disk it goes on
+recording: the oldest lifetimes make way, counted as dropped (history
+--stats, portwarden_recorder_dropped_lifetimes_total), and the error is
+said on stderr once a minute. Stop it with Ctrl-C or SIGTERM.
 Packaged as portwarden-record.service (disabled).`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -72,7 +75,9 @@ func runRecord(cmd *cobra.Command, dbPath string, o recorder.Options) error {
 	defer db.Close()
 	out := cmd.OutOrStdout()
 	o.DB = db
+	errOut := cmd.ErrOrStderr()
 	o.Status = func(line string) { fmt.Fprintf(out, "portwarden record: %s\n", line) }
+	o.Errors = func(line string) { fmt.Fprintf(errOut, "portwarden record: %s\n", line) }
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := recorder.Run(ctx, o); err != nil {

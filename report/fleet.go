@@ -136,6 +136,8 @@ func RecorderMetrics(s history.Stats) []byte {
 	fmt.Fprintf(&b, "portwarden_recorder_events_total %d\n", s.Events)
 	counter("portwarden_recorder_lost_events_total", "Events the kernel's ring buffer dropped before the recorder read them, over every run.")
 	fmt.Fprintf(&b, "portwarden_recorder_lost_events_total %d\n", s.Lost)
+	counter("portwarden_recorder_dropped_lifetimes_total", "Lifetimes the flight recorder gave up to go on recording on a full disk (the oldest), over every run.")
+	fmt.Fprintf(&b, "portwarden_recorder_dropped_lifetimes_total %d\n", s.Dropped)
 	gauge(&b, "portwarden_recorder_last_commit_timestamp_seconds", "When the flight recorder last committed, in Unix seconds.")
 	fmt.Fprintf(&b, "portwarden_recorder_last_commit_timestamp_seconds %d\n", s.LastCommit.Unix())
 	gauge(&b, "portwarden_recorder_polling", "1 when the recorder polls (connections shorter than its interval may be missing), 0 when it reads the kernel's events.")

@@ -143,3 +143,13 @@ func LockHolder(path string) string {
 	}
 	return ""
 }
+
+// Free is how many bytes the filesystem holding the record has free for
+// this user, and its size; ok is false when statfs cannot say.
+func (d *DB) Free() (free, size int64, ok bool) {
+	var fs unix.Statfs_t
+	if unix.Statfs(filepath.Dir(d.path), &fs) != nil {
+		return 0, 0, false
+	}
+	return int64(fs.Bavail) * fs.Bsize, int64(fs.Blocks) * fs.Bsize, true
+}

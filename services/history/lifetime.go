@@ -123,6 +123,9 @@ type Stats struct {
 	// Events is how many kernel events or poll changes were recorded;
 	// Lost is how many the kernel dropped, over every run of the recorder.
 	Events, Lost uint64
+	// Dropped is how many lifetimes recorders gave up to go on recording
+	// on a full disk, over every run.
+	Dropped uint64
 	// Source is how the last recorder ran.
 	Source Source
 	// LastCommit is when a recorder last wrote; zero if never.

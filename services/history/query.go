@@ -192,6 +192,8 @@ func (d *DB) Stats() (Stats, error) {
 			s.Events = uint64(v)
 		case "lost":
 			s.Lost = uint64(v)
+		case "dropped":
+			s.Dropped = uint64(v)
 		case "source":
 			s.Source = Source(v)
 		case "committed":

@@ -12,7 +12,10 @@ import (
 // Counters are what a recorder adds to the record's totals with a write.
 type Counters struct {
 	Events, Lost uint64 // since the last write
-	Source       Source // how the recorder runs; 0 leaves it as it was
+	// Dropped counts the lifetimes the recorder gave up since the last
+	// write: removed, or never written, to go on recording on a full disk.
+	Dropped uint64
+	Source  Source // how the recorder runs; 0 leaves it as it was
 	// Committed is when the recorder writes: a lifetime a recorder
 	// killed left open ended, at the latest, at its last commit.
 	Committed time.Time
@@ -184,7 +187,7 @@ func (b *bulkInsert) close() {
 
 func addCounters(ctx context.Context, tx *sql.Tx, c Counters) error {
 	add := `INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = value + excluded.value`
-	for key, n := range map[string]uint64{"events": c.Events, "lost": c.Lost} {
+	for key, n := range map[string]uint64{"events": c.Events, "lost": c.Lost, "dropped": c.Dropped} {
 		if n == 0 {
 			continue
 		}

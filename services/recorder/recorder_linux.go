@@ -73,7 +73,7 @@ func Run(ctx context.Context, o Options) error {
 			for {
 				if err := events.Read(&ev); err != nil {
 					if !errors.Is(err, tcpevents.ErrClosed) {
-						o.status(err.Error())
+						o.errorLine(err.Error())
 					}
 					return
 				}
@@ -83,9 +83,10 @@ func Run(ctx context.Context, o Options) error {
 	}
 	w := &writer{db: o.DB, source: source, events: events}
 	if _, err := o.DB.Trim(o.Retention, time.Now()); err != nil {
-		o.status(err.Error())
+		o.errorLine(err.Error())
 	}
 	lastTrim, lastPoll := time.Now(), snap.Time
+	said := map[string]*errorSaid{}
 	tick := time.NewTicker(every)
 	defer tick.Stop()
 	for {
@@ -96,17 +97,48 @@ func Run(ctx context.Context, o Options) error {
 				wg.Wait()
 				events.Close()
 			}
-			return w.flush(t, time.Now())
+			err := w.flush(t, time.Now())
+			if history.IsFull(err) {
+				w.makeRoom(t)
+				err = w.flush(t, time.Now())
+			}
+			return err
 		case now := <-tick.C:
 			snap, err := collector.Collect(sockets.Query{UDP: !polled[sockets.TCP]})
 			if err != nil {
-				o.status(fmt.Sprintf("record: dump: %v", err))
+				o.sayError(said, fmt.Sprintf("record: dump: %v", err), now)
 			} else {
 				t.poll(snap.Sockets, snap.Time, lastPoll, polled)
 				lastPoll = snap.Time
 			}
-			if err := w.flush(t, now); err != nil {
-				o.status(err.Error())
+			// A full disk is no reason to stop recording, nor to exit
+			// into a restart loop: the oldest lifetimes make way, before
+			// SQLite can no longer make any.
+			free, size, ok := o.DB.Free()
+			if ok && free < 2*reserve(size) {
+				if err := o.DB.Checkpoint(); err != nil {
+					o.sayError(said, err.Error(), now)
+				}
+				free, size, ok = o.DB.Free()
+			}
+			if ok && free < reserve(size) {
+				removed, shed, roomErr := w.makeRoom(t)
+				o.sayError(said, fmt.Sprintf("record: the disk holding %s is nearly full (%d KiB free): gave up the oldest lifetimes to go on recording, counted as dropped", o.DB.Path(), free>>10), now)
+				if roomErr != nil || removed+int64(shed) == 0 && free == 0 {
+					o.sayError(said, fmt.Sprintf("record: no room could be made in %s: %v", o.DB.Path(), roomErr), now)
+				}
+			}
+			switch err := w.flush(t, now); {
+			case err == nil:
+			case history.IsFull(err):
+				w.failures = 0
+				_, _, roomErr := w.makeRoom(t)
+				o.sayError(said, fmt.Sprintf("record: %v: gave up the oldest lifetimes to go on recording, counted as dropped", err), now)
+				if roomErr != nil {
+					o.sayError(said, roomErr.Error(), now)
+				}
+			default:
+				o.sayError(said, err.Error(), now)
 				if w.failures >= 10 {
 					return fmt.Errorf("record: giving up after %d failed commits: %w", w.failures, err)
 				}
@@ -114,11 +146,24 @@ func Run(ctx context.Context, o Options) error {
 			if now.Sub(lastTrim) >= trimEvery {
 				lastTrim = now
 				if _, err := o.DB.Trim(o.Retention, now); err != nil {
-					o.status(err.Error())
+					o.sayError(said, err.Error(), now)
 				}
 			}
 		}
 	}
+}
+
+// maxPending bounds the lifetimes a recorder holds unwritten while the
+// disk is full: past it, the oldest ended ones are given up.
+const maxPending = 100000
+
+// makeRoom frees room in the record and sheds what it cannot hold, and
+// counts both as dropped, for the next commit to record.
+func (w *writer) makeRoom(t *tracker) (removed int64, shed int, err error) {
+	removed, err = w.db.MakeRoom()
+	shed = t.shed(maxPending)
+	w.dropped += uint64(removed) + uint64(shed)
+	return removed, shed, err
 }
 
 // writer commits the tracker's changes.
@@ -128,11 +173,12 @@ type writer struct {
 	events   *tcpevents.Reader
 	lost     uint64 // the kernel's count at the last commit
 	failures int    // commits failed in a row
+	dropped  uint64 // lifetimes given up since the last commit
 }
 
 func (w *writer) flush(t *tracker, now time.Time) error {
 	copies, originals, n := t.takeDirty()
-	c := history.Counters{Events: n, Source: w.source, Committed: now}
+	c := history.Counters{Events: n, Source: w.source, Committed: now, Dropped: w.dropped}
 	var lost uint64
 	if w.events != nil {
 		var err error
@@ -149,7 +195,7 @@ func (w *writer) flush(t *tracker, now time.Time) error {
 		t.retry(originals, n)
 		return err
 	}
-	w.failures = 0
+	w.failures, w.dropped = 0, 0
 	if c.Lost > 0 {
 		w.lost = lost
 	}

@@ -6,6 +6,7 @@ package recorder
 
 import (
 	"net/netip"
+	"slices"
 	"sync"
 	"time"
 
@@ -235,6 +236,29 @@ func (t *tracker) committed(copies []history.Lifetime, originals []*history.Life
 	for i, l := range originals {
 		l.ID = copies[i].ID
 	}
+}
+
+// shed gives up the oldest ended lifetimes waiting to be written until at
+// most limit wait, and returns how many it gave up. Open ones stay: their
+// end is still to come.
+func (t *tracker) shed(limit int) int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if len(t.dirty) <= limit {
+		return 0
+	}
+	var ended []*history.Lifetime
+	for l := range t.dirty {
+		if !l.Open {
+			ended = append(ended, l)
+		}
+	}
+	slices.SortFunc(ended, func(a, b *history.Lifetime) int { return a.FirstSeen.Compare(b.FirstSeen) })
+	n := min(len(t.dirty)-limit, len(ended))
+	for _, l := range ended[:n] {
+		delete(t.dirty, l)
+	}
+	return n
 }
 
 // retry gives back lifetimes whose write failed, to be written next time.

@@ -1,0 +1,123 @@
+package cli
+
+import (
+	"encoding/json"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/portwarden/portwarden/sockets/sockettest"
+)
+
+// TestRecordSurvivesAFullDisk runs the real recorder on a 2 MiB tmpfs
+// (mounted in a mount namespace of its own, gone with it) and fills it
+// with connections: the recorder keeps running and recording — the
+// newest connection is in the record — counts what it gave up, says the
+// error on stderr only, and stops cleanly.
+func TestRecordSurvivesAFullDisk(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: a mount namespace, the kernel's events")
+	}
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	small := filepath.Join(dir, "small")
+	if err := os.Mkdir(small, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	stdout, _ := os.Create(filepath.Join(dir, "stdout"))
+	stderr, _ := os.Create(filepath.Join(dir, "stderr"))
+	defer stdout.Close()
+	defer stderr.Close()
+	rec := exec.Command("unshare", "--mount", "sh", "-c", `mount -t tmpfs -o size=2m pwfull "$0" && exec "$1" record --db "$0/h.db" --interval 200ms`, small, bin)
+	rec.Stdout, rec.Stderr = stdout, stderr
+	if err := rec.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { rec.Process.Kill(); rec.Wait() }()
+	said := func(f *os.File) string { b, _ := os.ReadFile(f.Name()); return string(b) }
+	if !sockettest.WaitFor(20*time.Second, func() bool { return strings.Contains(said(stdout), "recording") }) {
+		t.Fatalf("the recorder did not start: %s%s", said(stdout), said(stderr))
+	}
+	// Read inside the recorder's own mount namespace, where the tmpfs is.
+	db := small + "/h.db"
+	history := func(args ...string) (string, string, int) {
+		return runBin(t, "nsenter", append([]string{"-t", strconv.Itoa(rec.Process.Pid), "-m", bin, "history", "--db", db}, args...)...)
+	}
+
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	connect := func(addr string) {
+		if c, err := net.Dial("tcp4", addr); err == nil {
+			c.Close()
+		}
+	}
+	// 2,000 connections a second (paced: a load, not a wait), 4,000
+	// lifetimes: some 80 KiB a commit.
+	pace := time.NewTicker(100 * time.Millisecond)
+	defer pace.Stop()
+	full := sockettest.WaitFor(120*time.Second, func() bool {
+		<-pace.C
+		for range 200 {
+			connect(ln.Addr().String())
+		}
+		return strings.Contains(said(stderr), "full")
+	})
+	if !full {
+		t.Fatalf("the disk never filled: %s", said(stderr))
+	}
+	// Past the full disk, a new connection is still recorded.
+	marker, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer marker.Close()
+	go func() {
+		if c, err := marker.Accept(); err == nil {
+			c.Close()
+		}
+	}()
+	port := strconv.Itoa(marker.Addr().(*net.TCPAddr).Port)
+	connect(marker.Addr().String())
+	recorded := sockettest.WaitFor(20*time.Second, func() bool {
+		out, _, _ := history("--port", port, "--connections", "--json")
+		return strings.Contains(out, `"local_port":`+port) || strings.Contains(out, `"remote_port":`+port)
+	})
+	if !recorded {
+		out, errOut, _ := history("--stats")
+		t.Errorf("the newest connection is not in the record: %s%s\nstderr: %s", out, errOut, said(stderr))
+	}
+	out, errOut, code := history("--stats", "--json")
+	var stats struct {
+		Dropped int `json:"dropped"`
+	}
+	if err := json.Unmarshal([]byte(out), &stats); err != nil || code != 0 || stats.Dropped == 0 {
+		t.Errorf("history --stats: exit %d, %v, %s%s; want lifetimes counted as dropped", code, err, out, errOut)
+	}
+	if s := said(stdout); strings.Contains(s, "full") {
+		t.Errorf("an error reached stdout:\n%s", s)
+	}
+	if err := rec.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	if err := rec.Wait(); err != nil {
+		t.Errorf("the recorder's stop: %v\nstderr: %s", err, said(stderr))
+	}
+}
