@@ -82,6 +82,13 @@ func judgeRecord(errOut io.Writer, a *app.App, in *app.Inspection, db *history.D
 	if err != nil {
 		return nil, err
 	}
+	gaps, err := db.Gaps(since, time.Now(), time.Now(), history.LockHolder(dbPath) != "")
+	if err != nil {
+		return nil, err
+	}
+	for _, g := range gaps {
+		fmt.Fprintf(errOut, "portwarden check: the flight recorder's record since the last check has a gap: %s\n", describeGap(g))
+	}
 	judged := a.JudgePast(in, past)
 	pc := &report.PastCheck{Since: since, Past: past, Judged: judged, Failing: report.PastFailing(judged, policy)}
 	for _, i := range pc.Failing {

@@ -91,7 +91,29 @@ func runHistory(cmd *cobra.Command, g *globals, h *historyFlags) error {
 	if err != nil {
 		return broken(err)
 	}
+	gaps, err := db.Gaps(filter.Since, filter.Until, time.Now(), history.LockHolder(h.db) != "")
+	if err != nil {
+		return broken(err)
+	}
+	for _, g := range gaps { // the blind spells in the window: what came and went then is not here
+		fmt.Fprintln(cmd.ErrOrStderr(), "portwarden: "+describeGap(g))
+	}
 	return nil
+}
+
+// describeGap says when the record was blind: "not recording from … to …
+// (2.1s; the recorder was killed: from its last commit)".
+func describeGap(g history.Gap) string {
+	why := "the recorder was stopped"
+	if g.Unclean {
+		why = "the recorder was killed or the machine went down: from its last commit"
+	}
+	to := g.To.Local().Format("2006-01-02 15:04:05.000")
+	if g.Ongoing {
+		to = "now: no recorder runs"
+	}
+	return fmt.Sprintf("not recording from %s to %s (%s; %s)", g.From.Local().Format("2006-01-02 15:04:05.000"), to,
+		g.Duration().Round(time.Millisecond), why)
 }
 
 // filter turns the flags into a query.
@@ -248,11 +270,12 @@ func printHistoryStats(out io.Writer, db *history.DB, asJSON bool) error {
 	if asJSON {
 		err = json.NewEncoder(out).Encode(map[string]any{
 			"lifetimes": s.Lifetimes, "events": s.Events, "lost": s.Lost, "dropped": s.Dropped, "source": s.Source.String(),
+			"gaps": len(s.Gaps), "gap_seconds": s.GapTime().Seconds(),
 			"oldest": when(s.Oldest), "newest": when(s.Newest), "last_commit": when(s.LastCommit), "db_bytes": s.Bytes,
 		})
 	} else {
-		_, err = fmt.Fprintf(out, "lifetimes    %d\nevents       %d\nlost         %d (events the kernel dropped)\ndropped      %d (lifetimes given up on a full disk)\nsource       %s\noldest       %s\nnewest       %s\nlast commit  %s\nsize         %d bytes\n",
-			s.Lifetimes, s.Events, s.Lost, s.Dropped, s.Source, dash(when(s.Oldest)), dash(when(s.Newest)), dash(when(s.LastCommit)), s.Bytes)
+		_, err = fmt.Fprintf(out, "lifetimes    %d\nevents       %d\nlost         %d (events the kernel dropped)\ndropped      %d (lifetimes given up on a full disk)\ngaps         %d (%s not recording)\nsource       %s\noldest       %s\nnewest       %s\nlast commit  %s\nsize         %d bytes\n",
+			s.Lifetimes, s.Events, s.Lost, s.Dropped, len(s.Gaps), s.GapTime().Round(time.Millisecond), s.Source, dash(when(s.Oldest)), dash(when(s.Newest)), dash(when(s.LastCommit)), s.Bytes)
 	}
 	if err != nil {
 		return broken(err)

@@ -121,3 +121,69 @@ func TestRecordSurvivesAFullDisk(t *testing.T) {
 		t.Errorf("the recorder's stop: %v\nstderr: %s", err, said(stderr))
 	}
 }
+
+// TestRecordGapsAreSaid kills a real recorder (SIGKILL) and starts it
+// again: the blind spell between its last commit and the restart is a gap
+// in history --stats (counted, timed) and said by history; after a clean
+// stop, the time since is one too, said as a stop.
+func TestRecordGapsAreSaid(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: the kernel's events")
+	}
+	bin := buildBinary(t)
+	db := filepath.Join(t.TempDir(), "h.db")
+	start := func() (*exec.Cmd, *os.File) {
+		out, _ := os.CreateTemp(t.TempDir(), "stdout")
+		rec := exec.Command(bin, "record", "--db", db, "--interval", "200ms")
+		rec.Stdout, rec.Stderr = out, out
+		if err := rec.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { rec.Process.Kill(); rec.Wait(); out.Close() })
+		return rec, out
+	}
+	type stats struct {
+		Gaps       int     `json:"gaps"`
+		GapSeconds float64 `json:"gap_seconds"`
+		LastCommit string  `json:"last_commit"`
+	}
+	read := func() stats {
+		var s stats
+		out, errOut, code := runBin(t, bin, "history", "--db", db, "--stats", "--json")
+		if err := json.Unmarshal([]byte(out), &s); code != 0 || err != nil {
+			t.Fatalf("history --stats: exit %d, %v %s%s", code, err, out, errOut)
+		}
+		return s
+	}
+	rec, _ := start()
+	if !sockettest.WaitFor(20*time.Second, func() bool { _, err := os.Stat(db); return err == nil && read().LastCommit != "" }) {
+		t.Fatal("the recorder never committed")
+	}
+	rec.Process.Kill()
+	rec.Wait()
+	if s := read(); s.Gaps != 1 {
+		t.Errorf("killed, none running: %d gaps, want the one since its last commit", s.Gaps)
+	}
+	rec, out := start()
+	said := func() string { b, _ := os.ReadFile(out.Name()); return string(b) }
+	if !sockettest.WaitFor(20*time.Second, func() bool { return strings.Contains(said(), "recording") }) {
+		t.Fatalf("the second recorder did not start: %s", said())
+	}
+	if s := read(); s.Gaps != 1 || s.GapSeconds <= 0 || s.GapSeconds > 60 {
+		t.Errorf("after the restart: %+v; want one gap, of the time between", s)
+	}
+	if _, errOut, code := runBin(t, bin, "history", "--db", db); code != 0 || !strings.Contains(errOut, "not recording from") ||
+		!strings.Contains(errOut, "killed") {
+		t.Errorf("history: exit %d, stderr %q; want the gap said", code, errOut)
+	}
+	rec.Process.Signal(syscall.SIGINT)
+	if err := rec.Wait(); err != nil {
+		t.Fatalf("the clean stop: %v %s", err, said())
+	}
+	if _, errOut, _ := runBin(t, bin, "history", "--db", db); !strings.Contains(errOut, "no recorder runs") || !strings.Contains(errOut, "the recorder was stopped") {
+		t.Errorf("after a clean stop: stderr %q; want the time since said as a stop", errOut)
+	}
+	if s := read(); s.Gaps != 2 {
+		t.Errorf("after a clean stop: %d gaps, want 2", s.Gaps)
+	}
+}

@@ -134,4 +134,16 @@ type Stats struct {
 	Oldest, Newest time.Time
 	// Bytes is the size of the database with its write-ahead log.
 	Bytes int64
+	// Gaps are the times no recorder ran, over the whole record (the
+	// time since the last run too, when none runs now).
+	Gaps []Gap
+}
+
+// GapTime is how long the record was blind, in all.
+func (s Stats) GapTime() time.Duration {
+	var d time.Duration
+	for _, g := range s.Gaps {
+		d += g.Duration()
+	}
+	return d
 }

@@ -204,7 +204,8 @@ func (d *DB) Stats() (Stats, error) {
 		return s, fmt.Errorf("history: reading %s: %w", d.path, err)
 	}
 	s.Bytes = d.Bytes()
-	return s, nil
+	s.Gaps, err = d.Gaps(time.Time{}, time.Time{}, time.Now(), LockHolder(d.path) != "")
+	return s, err
 }
 
 // Bytes is the size of the database file with its write-ahead log.

@@ -21,7 +21,7 @@ const applicationID = 0x50574448
 
 // schemaVersion is the version migrations bring a database to; it is kept
 // in the header's user_version field.
-const schemaVersion = 1
+const schemaVersion = 2
 
 // migrations[i] takes a database from version i to i+1.
 var migrations = []string{
@@ -52,6 +52,9 @@ var migrations = []string{
 	CREATE INDEX lifetimes_service_port ON lifetimes (service_port);
 	CREATE INDEX lifetimes_remote_addr ON lifetimes (remote_addr);
 	CREATE INDEX lifetimes_open ON lifetimes (open) WHERE open;`,
+	// Each run of a recorder: when it started, and when it stopped (the
+	// last commit of one killed, found by the next) and whether cleanly.
+	`CREATE TABLE runs (id INTEGER PRIMARY KEY, started INTEGER NOT NULL, stopped INTEGER, clean INTEGER NOT NULL DEFAULT 0);`,
 }
 
 // ErrForeign is wrapped by Open for a file that is not portwarden's record.

@@ -62,6 +62,10 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
+	run, err := o.DB.StartRun(time.Now()) // and closes a killed one's at its last commit
+	if err != nil {
+		return err
+	}
 	t.start(snap.Sockets, snap.Time, source, previous, lastCommit)
 
 	var wg sync.WaitGroup
@@ -102,7 +106,10 @@ func Run(ctx context.Context, o Options) error {
 				w.makeRoom(t)
 				err = w.flush(t, time.Now())
 			}
-			return err
+			if err != nil {
+				return err
+			}
+			return o.DB.StopRun(run, time.Now())
 		case now := <-tick.C:
 			snap, err := collector.Collect(sockets.Query{UDP: !polled[sockets.TCP]})
 			if err != nil {
