@@ -17,6 +17,7 @@ import (
 	"github.com/portwarden/portwarden/services/block"
 	"github.com/portwarden/portwarden/services/history"
 	"github.com/portwarden/portwarden/services/verdict"
+	"github.com/portwarden/portwarden/sockets"
 )
 
 type historyFlags struct {
@@ -116,6 +117,25 @@ func describeGap(g history.Gap) string {
 		g.Duration().Round(time.Millisecond), why)
 }
 
+// recordedNamespaces keeps the lifetimes of the namespaces --netns picks:
+// by inode, as the record keeps them, a name resolved to the namespace it
+// names now (an inode given as a number matches a namespace gone since).
+func recordedNamespaces(netns string) (func(*history.Lifetime) bool, error) {
+	picked := map[uint64]bool{}
+	if n, err := strconv.ParseUint(netns, 10, 64); err == nil {
+		picked[n] = true
+	} else {
+		snap, err := sockets.NewCollector().Collect(sockets.Query{NetNS: sockets.NetNSFilter(netns), ListeningOnly: true})
+		if err != nil {
+			return nil, broken(fmt.Errorf("--netns %s: %w (the record keeps namespaces by inode: give the inode of one gone since)", netns, err))
+		}
+		for _, ns := range snap.Namespaces {
+			picked[ns.Inode] = true
+		}
+	}
+	return func(l *history.Lifetime) bool { return picked[l.Owner.NetNS] }, nil
+}
+
 // filter turns the flags into a query.
 func (h *historyFlags) filter(g *globals, now time.Time) (history.Filter, error) {
 	var f history.Filter
@@ -148,6 +168,13 @@ func (h *historyFlags) filter(g *globals, now time.Time) (history.Filter, error)
 	case h.connections || h.external:
 		f.Kind = history.Connection
 	}
+	if g.netns != "" && g.netns != "all" {
+		in, err := recordedNamespaces(g.netns)
+		if err != nil {
+			return f, err
+		}
+		f.Keep = in
+	}
 	if h.external {
 		internal, err := g.internalNetworks()
 		if err != nil {
@@ -156,8 +183,9 @@ func (h *historyFlags) filter(g *globals, now time.Time) (history.Filter, error)
 		if base, err := baseline.Load(g.baselinePath); err == nil {
 			internal = append(internal, base.Internal...)
 		}
+		inNS := f.Keep
 		f.Keep = func(l *history.Lifetime) bool {
-			return verdict.ClassifyPeer(l.Local.Addr(), l.Remote.Addr(), internal) == verdict.PeerExternal
+			return (inNS == nil || inNS(l)) && verdict.ClassifyPeer(l.Local.Addr(), l.Remote.Addr(), internal) == verdict.PeerExternal
 		}
 	}
 	return f, nil

@@ -187,3 +187,76 @@ func TestRecordGapsAreSaid(t *testing.T) {
 		t.Errorf("after a clean stop: %d gaps, want 2", s.Gaps)
 	}
 }
+
+// TestHistoryNetNSFilters records connections in two namespaces of the
+// test's own and asks history for one of them, by name and by inode: only
+// its lifetimes come back (the flag was silently ignored).
+func TestHistoryNetNSFilters(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: namespaces, the kernel's events")
+	}
+	bin := buildBinary(t)
+	db := filepath.Join(t.TempDir(), "h.db")
+	out, _ := os.CreateTemp(t.TempDir(), "stdout")
+	defer out.Close()
+	rec := exec.Command(bin, "record", "--db", db, "--interval", "200ms")
+	rec.Stdout, rec.Stderr = out, out
+	if err := rec.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { rec.Process.Kill(); rec.Wait() }()
+	if !sockettest.WaitFor(20*time.Second, func() bool { b, _ := os.ReadFile(out.Name()); return strings.Contains(string(b), "recording") }) {
+		t.Fatal("the recorder did not start")
+	}
+	ports := map[string]int{}
+	var names []string
+	for _, prefix := range []string{"pwhista", "pwhistb"} {
+		ns := sockettest.NamespaceForTest(t, prefix)
+		names = append(names, ns.Name)
+		if err := ns.Do(func() error {
+			ln, err := net.Listen("tcp4", "127.0.0.1:0")
+			if err != nil {
+				return err
+			}
+			t.Cleanup(func() { ln.Close() })
+			go func() {
+				if c, err := ln.Accept(); err == nil {
+					c.Close()
+				}
+			}()
+			ports[ns.Name] = ln.Addr().(*net.TCPAddr).Port
+			c, err := net.Dial("tcp4", ln.Addr().String())
+			if err == nil {
+				c.Close()
+			}
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a, b := names[0], names[1]
+	seen := func(args ...string) string {
+		out, errOut, code := runBin(t, bin, append([]string{"history", "--db", db, "--connections", "--json"}, args...)...)
+		if code != 0 {
+			t.Fatalf("history %v: exit %d %s", args, code, errOut)
+		}
+		return out
+	}
+	port := func(name string) string { return `"local_port":` + strconv.Itoa(ports[name]) }
+	if !sockettest.WaitFor(20*time.Second, func() bool { all := seen(); return strings.Contains(all, port(a)) && strings.Contains(all, port(b)) }) {
+		t.Fatalf("both namespaces' connections never reached the record:\n%s", seen())
+	}
+	if got := seen("--netns", a); !strings.Contains(got, port(a)) || strings.Contains(got, port(b)) {
+		t.Errorf("--netns %s: want its connection only:\n%s", a, got)
+	}
+	var inode uint64
+	if fi, err := os.Stat("/run/netns/" + b); err == nil {
+		inode = fi.Sys().(*syscall.Stat_t).Ino
+	}
+	if got := seen("--netns", strconv.FormatUint(inode, 10)); !strings.Contains(got, port(b)) || strings.Contains(got, port(a)) {
+		t.Errorf("--netns %d (%s's inode): want its connection only:\n%s", inode, b, got)
+	}
+	if _, errOut, code := runBin(t, bin, "history", "--db", db, "--netns", "pw-no-such-namespace"); code != 2 || !strings.Contains(errOut, "pw-no-such-namespace") {
+		t.Errorf("an unknown namespace: exit %d %q; want 2 naming it", code, errOut)
+	}
+}
