@@ -25,6 +25,7 @@ type historyFlags struct {
 	pid                                   int
 	listeners, connections, external      bool
 	asJSON, stats                         bool
+	goneNetNS                             string // a --netns name that names no namespace now
 }
 
 func historyCommand(g *globals) *cobra.Command {
@@ -72,6 +73,11 @@ func runHistory(cmd *cobra.Command, g *globals, h *historyFlags) error {
 		return broken(err)
 	}
 	defer db.Close()
+	if h.goneNetNS != "" {
+		if known, err := db.HasNamespaceName(h.goneNetNS); err != nil || !known {
+			return broken(errors.Join(err, fmt.Errorf("--netns %s: no network namespace is named so now, and the record holds none by that name", h.goneNetNS)))
+		}
+	}
 	out := cmd.OutOrStdout()
 	if h.stats {
 		return printHistoryStats(out, db, h.asJSON)
@@ -117,17 +123,27 @@ func describeGap(g history.Gap) string {
 		g.Duration().Round(time.Millisecond), why)
 }
 
+// errGoneNamespace says a --netns name names no namespace now: the record
+// must hold one by that name.
+var errGoneNamespace = errors.New("no namespace by that name now")
+
 // recordedNamespaces keeps the lifetimes of the namespaces --netns picks:
 // by inode, as the record keeps them, a name resolved to the namespace it
-// names now (an inode given as a number matches a namespace gone since).
+// names now — or, when it names none now, matched against the name the
+// recorder wrote — and an inode given as a number as it is.
 func recordedNamespaces(netns string) (func(*history.Lifetime) bool, error) {
 	picked := map[uint64]bool{}
 	if n, err := strconv.ParseUint(netns, 10, 64); err == nil {
 		picked[n] = true
 	} else {
 		snap, err := sockets.NewCollector().Collect(sockets.Query{NetNS: sockets.NetNSFilter(netns), ListeningOnly: true})
+		if errors.Is(err, sockets.ErrNoNamespace) && netns != "host" && netns != "self" {
+			// Gone since, perhaps: the name the recorder wrote beside it
+			// (checked against the record once it is open).
+			return func(l *history.Lifetime) bool { return l.Owner.NetNSName == netns }, errGoneNamespace
+		}
 		if err != nil {
-			return nil, broken(fmt.Errorf("--netns %s: %w (the record keeps namespaces by inode: give the inode of one gone since)", netns, err))
+			return nil, broken(fmt.Errorf("--netns %s: %w", netns, err))
 		}
 		for _, ns := range snap.Namespaces {
 			picked[ns.Inode] = true
@@ -170,7 +186,10 @@ func (h *historyFlags) filter(g *globals, now time.Time) (history.Filter, error)
 	}
 	if g.netns != "" && g.netns != "all" {
 		in, err := recordedNamespaces(g.netns)
-		if err != nil {
+		switch {
+		case errors.Is(err, errGoneNamespace):
+			h.goneNetNS = g.netns
+		case err != nil:
 			return f, err
 		}
 		f.Keep = in
@@ -219,6 +238,7 @@ type lifetimeJSONLine struct {
 	Unit       string `json:"unit,omitempty"`
 	Container  string `json:"container,omitempty"`
 	NetNS      uint64 `json:"netns,omitempty"`
+	NetNSName  string `json:"netns_name,omitempty"`
 	FirstSeen  string `json:"first_seen"`
 	LastSeen   string `json:"last_seen"`
 	Open       bool   `json:"open"`
@@ -231,7 +251,7 @@ func lifetimeJSON(l *history.Lifetime) lifetimeJSONLine {
 		LocalAddr: l.Local.Addr().String(), LocalPort: l.Local.Port(),
 		Direction: l.Direction.String(),
 		PID:       l.Owner.PID, Process: l.Owner.Process, Exe: l.Owner.Exe, User: l.Owner.User,
-		Unit: l.Owner.Unit, Container: l.Owner.Container, NetNS: l.Owner.NetNS,
+		Unit: l.Owner.Unit, Container: l.Owner.Container, NetNS: l.Owner.NetNS, NetNSName: l.Owner.NetNSName,
 		FirstSeen: l.FirstSeen.UTC().Format(time.RFC3339Nano), LastSeen: l.LastSeen.UTC().Format(time.RFC3339Nano),
 		Open: l.Open, Source: l.Source.String(),
 	}

@@ -256,6 +256,9 @@ func TestHistoryNetNSFilters(t *testing.T) {
 	if got := seen("--netns", strconv.FormatUint(inode, 10)); !strings.Contains(got, port(b)) || strings.Contains(got, port(a)) {
 		t.Errorf("--netns %d (%s's inode): want its connection only:\n%s", inode, b, got)
 	}
+	if got := seen(); !strings.Contains(got, `"netns_name":"`+a+`"`) {
+		t.Errorf("the lifetimes do not carry their namespace's name:\n%s", got)
+	}
 	if _, errOut, code := runBin(t, bin, "history", "--db", db, "--netns", "pw-no-such-namespace"); code != 2 || !strings.Contains(errOut, "pw-no-such-namespace") {
 		t.Errorf("an unknown namespace: exit %d %q; want 2 naming it", code, errOut)
 	}

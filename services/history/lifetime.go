@@ -93,6 +93,9 @@ type Owner struct {
 	Unit      string
 	Container string
 	NetNS     uint64
+	// NetNSName is the namespace's name when recorded (ip netns, Docker);
+	// "" for the host's or one without.
+	NetNSName string
 }
 
 // Lifetime is one connection or listener, from when it was first seen to

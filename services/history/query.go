@@ -69,7 +69,7 @@ func (d *DB) Query(f Filter, fn func(*Lifetime) error) error {
 	}
 	q := `SELECT l.id, l.kind, l.proto, l.direction, l.local_addr, l.local_port, l.remote_addr, l.remote_port,
 		l.service_port, l.first_seen, l.duration, l.open, l.source,
-		o.pid, o.process, o.exe, o.user, o.unit, o.container, o.netns
+		o.pid, o.process, o.exe, o.user, o.unit, o.container, o.netns, o.netns_name
 		FROM lifetimes l JOIN owners o ON o.id = l.owner`
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
@@ -109,7 +109,7 @@ func (d *DB) scan(q string, args []any, f Filter, fn func(*Lifetime) error) erro
 		var first, duration, netns int64
 		if err := rows.Scan(&l.ID, &l.Kind, &l.Proto, &l.Direction, &local, &lport, &remote, &rport,
 			&l.ServicePort, &first, &duration, &l.Open, &l.Source,
-			&l.Owner.PID, &l.Owner.Process, &l.Owner.Exe, &l.Owner.User, &l.Owner.Unit, &l.Owner.Container, &netns); err != nil {
+			&l.Owner.PID, &l.Owner.Process, &l.Owner.Exe, &l.Owner.User, &l.Owner.Unit, &l.Owner.Container, &netns, &l.Owner.NetNSName); err != nil {
 			return fmt.Errorf("history: reading %s: %w", d.path, err)
 		}
 		l.Local = netip.AddrPortFrom(addrFrom(local), lport)

@@ -93,3 +93,13 @@ func (d *DB) Gaps(since, until, now time.Time, running bool) ([]Gap, error) {
 	}
 	return out, nil
 }
+
+// HasNamespaceName reports whether the record holds anything of a
+// namespace the recorder saw by that name.
+func (d *DB) HasNamespaceName(name string) (bool, error) {
+	var n int
+	if err := d.sql.QueryRow(`SELECT count(*) FROM owners WHERE netns_name = ?`, name).Scan(&n); err != nil {
+		return false, fmt.Errorf("history: reading %s: %w", d.path, err)
+	}
+	return n > 0, nil
+}

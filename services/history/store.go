@@ -21,7 +21,7 @@ const applicationID = 0x50574448
 
 // schemaVersion is the version migrations bring a database to; it is kept
 // in the header's user_version field.
-const schemaVersion = 2
+const schemaVersion = 3
 
 // migrations[i] takes a database from version i to i+1.
 var migrations = []string{
@@ -55,6 +55,9 @@ var migrations = []string{
 	// Each run of a recorder: when it started, and when it stopped (the
 	// last commit of one killed, found by the next) and whether cleanly.
 	`CREATE TABLE runs (id INTEGER PRIMARY KEY, started INTEGER NOT NULL, stopped INTEGER, clean INTEGER NOT NULL DEFAULT 0);`,
+	// The namespace's name (ip netns, Docker) as the recorder saw it:
+	// inodes are reused, and a namespace outlives no record.
+	`ALTER TABLE owners ADD COLUMN netns_name TEXT NOT NULL DEFAULT '';`,
 }
 
 // ErrForeign is wrapped by Open for a file that is not portwarden's record.

@@ -3,6 +3,7 @@ package history
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -191,5 +192,40 @@ func TestTrimByAgeAndSize(t *testing.T) {
 	open, err := db.OpenLifetimes()
 	if err != nil || len(open) != 1 || open[0].ID != batch[0].ID {
 		t.Errorf("the open lifetime: %v %v", open, err)
+	}
+}
+
+// TestMigratesAnOlderRecord opens a record of schema 1 — the first
+// recorder's — for writing: it is brought to this version with its
+// lifetimes, which read back with no namespace name and no runs.
+func TestMigratesAnOlderRecord(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "old.db")
+	old, err := openSQL(path, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stmt := migrations[0] + fmt.Sprintf("; PRAGMA application_id = %d; PRAGMA user_version = 1;", applicationID) +
+		`INSERT INTO owners (id, pid, process, exe, user, unit, container, netns) VALUES (1, 7, 'curl', '/usr/bin/curl', 'root', '', '', 4026531840);
+		INSERT INTO lifetimes (class, local_addr, local_port, remote_addr, remote_port, service_port, owner, first_seen, duration, open)
+			VALUES (6 | (2 << 8), x'c0000201', 40000, x'c6336407', 443, 443, 1, 1000, 5, 0);
+		PRAGMA wal_checkpoint(TRUNCATE);`
+	if _, err := old.sql.Exec(stmt); err != nil {
+		t.Fatal(err)
+	}
+	old.Close()
+	db, err := Open(path, true)
+	if err != nil {
+		t.Fatalf("open for writing: %v", err)
+	}
+	defer db.Close()
+	var got []Lifetime
+	if err := db.Query(Filter{}, func(l *Lifetime) error { got = append(got, *l); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].Owner.Process != "curl" || got[0].Owner.NetNSName != "" || got[0].Remote.Port() != 443 {
+		t.Errorf("after migration: %+v", got)
+	}
+	if gaps, err := db.Gaps(time.Time{}, time.Time{}, time.Now(), false); err != nil || len(gaps) != 0 {
+		t.Errorf("a record with no runs has no gaps to say: %v %v", gaps, err)
 	}
 }

@@ -52,7 +52,7 @@ func writeTx(ctx context.Context, tx *sql.Tx, lifetimes []*Lifetime, ids []int64
 		return err
 	}
 	defer findOwner.Close()
-	addOwner, err := tx.PrepareContext(ctx, `INSERT INTO owners (pid, process, exe, user, unit, container, netns) VALUES (?, ?, ?, ?, ?, ?, ?)`)
+	addOwner, err := tx.PrepareContext(ctx, `INSERT INTO owners (pid, process, exe, user, unit, container, netns, netns_name) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
 	if err != nil {
 		return err
 	}
@@ -80,7 +80,7 @@ func writeTx(ctx context.Context, tx *sql.Tx, lifetimes []*Lifetime, ids []int64
 		err := findOwner.QueryRowContext(ctx, args...).Scan(&id)
 		if err == sql.ErrNoRows {
 			var res sql.Result
-			if res, err = addOwner.ExecContext(ctx, args...); err == nil {
+			if res, err = addOwner.ExecContext(ctx, append(args, o.NetNSName)...); err == nil {
 				id, err = res.LastInsertId()
 			}
 		}

@@ -85,7 +85,7 @@ func Run(ctx context.Context, o Options) error {
 			}
 		}()
 	}
-	w := &writer{db: o.DB, source: source, events: events}
+	w := &writer{db: o.DB, source: source, events: events, names: namesOf(snap)}
 	if _, err := o.DB.Trim(o.Retention, time.Now()); err != nil {
 		o.errorLine(err.Error())
 	}
@@ -116,7 +116,7 @@ func Run(ctx context.Context, o Options) error {
 				o.sayError(said, fmt.Sprintf("record: dump: %v", err), now)
 			} else {
 				t.poll(snap.Sockets, snap.Time, lastPoll, polled)
-				lastPoll = snap.Time
+				lastPoll, w.names = snap.Time, namesOf(snap)
 			}
 			// A full disk is no reason to stop recording, nor to exit
 			// into a restart loop: the oldest lifetimes make way, before
@@ -178,9 +178,21 @@ type writer struct {
 	db       *history.DB
 	source   history.Source
 	events   *tcpevents.Reader
-	lost     uint64 // the kernel's count at the last commit
-	failures int    // commits failed in a row
-	dropped  uint64 // lifetimes given up since the last commit
+	lost     uint64            // the kernel's count at the last commit
+	failures int               // commits failed in a row
+	dropped  uint64            // lifetimes given up since the last commit
+	names    map[uint64]string // the namespaces' names, by inode, as last read
+}
+
+// namesOf names the namespaces of snap by inode (ip netns, Docker).
+func namesOf(snap *sockets.Snapshot) map[uint64]string {
+	names := make(map[uint64]string, len(snap.Namespaces))
+	for _, ns := range snap.Namespaces {
+		if ns.Name != "" {
+			names[ns.Inode] = ns.Name
+		}
+	}
+	return names
 }
 
 func (w *writer) flush(t *tracker, now time.Time) error {
@@ -195,6 +207,9 @@ func (w *writer) flush(t *tracker, now time.Time) error {
 	}
 	ptrs := make([]*history.Lifetime, len(copies))
 	for i := range copies {
+		if o := &copies[i].Owner; o.NetNSName == "" {
+			o.NetNSName = w.names[o.NetNS]
+		}
 		ptrs[i] = &copies[i]
 	}
 	if err := w.db.Write(ptrs, c); err != nil {
