@@ -7,10 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/user"
+	"strconv"
 	"sync"
 	"time"
 
+	"github.com/portwarden/portwarden/services/container"
 	"github.com/portwarden/portwarden/services/history"
+	"github.com/portwarden/portwarden/services/origin"
 	"github.com/portwarden/portwarden/services/recorder/tcpevents"
 	"github.com/portwarden/portwarden/sockets"
 	"golang.org/x/sys/unix"
@@ -227,9 +231,13 @@ func (w *writer) flush(t *tracker, now time.Time) error {
 
 // ownerCache reads owners from /proc, once per process: a process named
 // by an event (PID and start time) is read on its first connection only.
+// One gone before it is read keeps what the kernel told with the event:
+// its name, user, and the unit or container of its cgroup.
 type ownerCache struct {
 	procs   *sockets.ProcessReader
 	byStart map[procKey]history.Owner
+	users   map[uint32]string
+	cgroups *cgroupPaths
 }
 
 type procKey struct {
@@ -238,12 +246,13 @@ type procKey struct {
 }
 
 func newOwnerCache() *ownerCache {
-	return &ownerCache{procs: sockets.NewProcessReader("/proc"), byStart: map[procKey]history.Owner{}}
+	return &ownerCache{procs: sockets.NewProcessReader("/proc"), byStart: map[procKey]history.Owner{},
+		users: map[uint32]string{}, cgroups: newCgroupPaths()}
 }
 
-// owner reads what the record keeps of a process. A process gone already
-// keeps the name the kernel gave with the event and nothing else.
-func (c *ownerCache) owner(pid int, start uint64, comm string, netns uint64) history.Owner {
+// owner reads what the record keeps of the process ev names.
+func (c *ownerCache) owner(ev *tcpevents.Event, netns uint64) history.Owner {
+	pid, start, comm := ev.PID, ev.ProcessStart, ev.Comm
 	key := procKey{pid, start}
 	if o, ok := c.byStart[key]; ok && start != 0 && o.Process == comm {
 		o.NetNS = netns
@@ -254,9 +263,16 @@ func (c *ownerCache) owner(pid int, start uint64, comm string, netns uint64) his
 	}
 	p, err := c.procs.Lookup(pid)
 	if err != nil || p.Name != comm {
-		// Gone, or no longer the process the kernel named: its name is
-		// all that is known.
-		return history.Owner{PID: pid, Process: comm, NetNS: netns}
+		// Gone, or no longer the process the kernel named: what the
+		// kernel read with the event is what is known.
+		o := history.Owner{PID: pid, Process: comm, NetNS: netns, User: c.user(ev.UID)}
+		if cg, ok := c.cgroups.path(ev.Cgroup); ok {
+			o.Unit = origin.ManagedUnit(cg)
+			if ref, ok := container.FromCgroup(cg); ok {
+				o.Container = ref.Short()
+			}
+		}
+		return o
 	}
 	o := ownerOf(p, netns)
 	if start != 0 {
@@ -266,6 +282,23 @@ func (c *ownerCache) owner(pid int, start uint64, comm string, netns uint64) his
 		c.byStart[key] = o
 	}
 	return o
+}
+
+// user names a user ID as /proc-read owners are named: the account's
+// name, or the ID in decimal.
+func (c *ownerCache) user(uid uint32) string {
+	if name, ok := c.users[uid]; ok {
+		return name
+	}
+	name := strconv.FormatUint(uint64(uid), 10)
+	if u, err := user.LookupId(name); err == nil {
+		name = u.Username
+	}
+	if len(c.users) >= 1024 {
+		clear(c.users)
+	}
+	c.users[uid] = name
+	return name
 }
 
 // lockRecord makes sure one recorder writes a record: it holds an

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -272,4 +273,34 @@ func TestPollingFallbackIsLabelled(t *testing.T) {
 		s, err := db.Stats()
 		return len(got) == 1 && !got[0].Open && err == nil && s.Source == history.Poll
 	})
+}
+
+// TestShortLivedClientsKeepTheirUser: clients run as nobody that connect
+// and exit at once — gone before /proc can be read — keep their user,
+// which the kernel read with the event.
+func TestShortLivedClientsKeepTheirUser(t *testing.T) {
+	path := startRecorder(t, "auto")
+	p := newPair(t)
+	p.serve(t, 8081)
+	for range 10 {
+		cmd := exec.Command("ip", "netns", "exec", p.client.Name, "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+			"bash", "--noprofile", "--norc", "-c", "exec 3<>/dev/tcp/198.51.100.7/8081")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("client: %v: %s", err, out)
+		}
+	}
+	nobody := "65534"
+	if u, err := user.LookupId(nobody); err == nil {
+		nobody = u.Username
+	}
+	var out []history.Lifetime
+	waitFor(t, path, "10 connections from clients run as nobody", func(db *history.DB) bool {
+		out = query(db, history.Filter{Port: 8081, Kind: history.Connection, Peer: netip.MustParsePrefix("198.51.100.7/32")})
+		return len(out) >= 10
+	})
+	for i, l := range out {
+		if l.Owner.User != nobody || l.Owner.Process != "bash" || l.Owner.PID == 0 {
+			t.Errorf("client %d: owner %+v, want bash run by %s", i, l.Owner, nobody)
+		}
+	}
 }

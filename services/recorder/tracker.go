@@ -35,9 +35,10 @@ type tracker struct {
 	owner    ownerFunc
 }
 
-// ownerFunc reads the owner of a process: its PID, its start (ns since
-// boot; 0 when not known), the kernel's name for it, and the namespace.
-type ownerFunc func(pid int, start uint64, comm string, netns uint64) history.Owner
+// ownerFunc reads the owner of the process an event names (PID, start,
+// comm, and what the kernel read of it: user, group, cgroup), in
+// namespace netns.
+type ownerFunc func(ev *tcpevents.Event, netns uint64) history.Owner
 
 func newTracker(owner ownerFunc) *tracker {
 	return &tracker{
@@ -57,7 +58,7 @@ func (t *tracker) event(ev *tcpevents.Event) {
 	if ev.Kind == tcpevents.Accepted {
 		if l := t.unaccepted[ev.Sock]; l != nil {
 			delete(t.unaccepted, ev.Sock)
-			l.Owner = t.owner(ev.PID, ev.ProcessStart, ev.Comm, l.Owner.NetNS)
+			l.Owner = t.owner(ev, l.Owner.NetNS)
 			t.dirty[l] = true
 		}
 		return
@@ -73,10 +74,10 @@ func (t *tracker) event(ev *tcpevents.Event) {
 		switch ev.New {
 		case sockets.Listen:
 			l.Kind, l.Remote, l.ServicePort = history.Listener, netip.AddrPort{}, ev.Local.Port()
-			l.Owner = t.owner(ev.PID, ev.ProcessStart, ev.Comm, ev.NetNS)
+			l.Owner = t.owner(ev, ev.NetNS)
 		case sockets.SynSent:
 			l.Direction, l.ServicePort = direction(history.Outbound, ev.Local.Addr(), ev.Remote.Addr()), ev.Remote.Port()
-			l.Owner = t.owner(ev.PID, ev.ProcessStart, ev.Comm, ev.NetNS)
+			l.Owner = t.owner(ev, ev.NetNS)
 		case sockets.SynRecv:
 			l.Direction, l.ServicePort = direction(history.Inbound, ev.Local.Addr(), ev.Remote.Addr()), ev.Local.Port()
 			l.Owner = history.Owner{NetNS: ev.NetNS}

@@ -55,7 +55,12 @@ type Event struct {
 	Comm string
 	// ProcessStart is when that process started, in nanoseconds since
 	// boot: with PID, it names one process, whatever PIDs are reused.
-	ProcessStart  uint64
+	ProcessStart uint64
+	// UID, GID and Cgroup are that process's real user and group and
+	// its cgroup (v2) ID, read with the event: what an owner keeps when
+	// the process is gone before /proc can be read.
+	UID, GID      uint32
+	Cgroup        uint64
 	Old, New      sockets.State
 	Local, Remote netip.AddrPort
 }

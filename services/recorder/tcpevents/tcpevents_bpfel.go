@@ -30,6 +30,9 @@ type tcpEventsEvent struct {
 	LocalAddr  [16]uint8
 	RemoteAddr [16]uint8
 	Comm       [16]int8
+	Cgroup     uint64
+	Uid        uint32
+	Gid        uint32
 }
 
 // Names of all BPF objects in the ELF.

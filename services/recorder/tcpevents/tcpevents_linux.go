@@ -154,6 +154,7 @@ func unmarshal(b []byte, raw *tcpEventsEvent) {
 	for i := range raw.Comm {
 		raw.Comm[i] = int8(b[80+i])
 	}
+	raw.Cgroup, raw.Uid, raw.Gid = ne.Uint64(b[96:]), ne.Uint32(b[104:]), ne.Uint32(b[108:])
 }
 
 // decode turns the kernel's record into an Event, dating it on the wall
@@ -172,6 +173,9 @@ func decode(raw *tcpEventsEvent, ev *Event) {
 		NetNS:        uint64(raw.Netns),
 		PID:          int(raw.Pid),
 		ProcessStart: raw.StartNs,
+		UID:          raw.Uid,
+		GID:          raw.Gid,
+		Cgroup:       raw.Cgroup,
 		Old:          sockets.State(raw.OldState),
 		New:          sockets.State(raw.NewState),
 	}

@@ -50,6 +50,9 @@ struct event {
 	__u8 local_addr[16];
 	__u8 remote_addr[16];
 	char comm[16];
+	__u64 cgroup; /* the process's cgroup (v2) ID: the inode of its directory */
+	__u32 uid;    /* the process's real user and group: kept when it is gone */
+	__u32 gid;
 };
 
 /* Force the type into BTF so bpf2go generates its Go twin. */
@@ -108,6 +111,10 @@ static __always_inline void set_process(struct event *e)
 	e->pid = bpf_get_current_pid_tgid() >> 32;
 	e->start_ns = BPF_CORE_READ(task, group_leader, start_boottime);
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	__u64 ids = bpf_get_current_uid_gid();
+	e->uid = (__u32)ids;
+	e->gid = ids >> 32;
+	e->cgroup = bpf_get_current_cgroup_id();
 }
 
 static __always_inline void fill_ends(struct event *e, const struct sock *sk)
