@@ -41,7 +41,10 @@ func rawRows(f *app.Inspection, where func(*sockets.Socket) string) []*row {
 		if r.FilterState == sockets.FilterAttached {
 			filter = strconv.Itoa(len(r.Filter)) + " instr."
 			if n := len(bpffilter.Triggers(r.Filter)); n > 0 {
-				filter = "TRIGGER ×" + strconv.Itoa(n) // a word as well as the colour
+				filter = "MAGIC" // a word as well as the colour, whole in the narrowest column
+				if n > 1 {
+					filter += " ×" + strconv.Itoa(n)
+				}
 			}
 		}
 		on, w := safetext.Visible(r.LocalLabel()), where(r.Holding())

@@ -26,7 +26,7 @@ sys.stdin.read()
 
 // TestRawViewInTmux runs the real dashboard in tmux beside a packet
 // socket waiting for a magic packet, in a namespace of the test's own:
-// 7 lists it as a TRIGGER, signed critical, and its detail decodes the
+// 7 lists it as MAGIC, signed critical, and its detail decodes the
 // filter and names the trigger.
 func TestRawViewInTmux(t *testing.T) {
 	ns := sockettest.NamespaceForTest(t, "pwrawui")
@@ -51,7 +51,7 @@ func TestRawViewInTmux(t *testing.T) {
 	}
 	s.waitFor("the dashboard", contains("portwarden", "7 Raw"))
 	s.send("7")
-	s.waitFor("the packet socket's row", contains("[7 Raw]", "packet", "TRIGGER ×1", "python3", "SIGN crit"))
+	s.waitFor("the packet socket's row", contains("[7 Raw]", "packet", "MAGIC", "python3", "SIGN crit"))
 	s.send("Enter")
 	s.waitFor("its detail", contains("ldx 4*([14]&0xf)", "!! Trigger", "equal 0x7255", "magic-packet-filter"))
 	s.quit()
