@@ -1,10 +1,8 @@
 package cli
 
 import (
-	"bufio"
 	"encoding/json"
 	"net"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,21 +11,8 @@ import (
 	"github.com/cilium/ebpf/asm"
 	"github.com/cilium/ebpf/link"
 	"github.com/cilium/ebpf/rlimit"
+	"github.com/portwarden/portwarden/sockets/sockettest"
 )
-
-// backdoor holds a packet socket whose filter passes only a UDP payload
-// starting 0x7255 (BPFDoor's trigger, as tcpdump compiles udp[8:2] =
-// 0x7255), and says so.
-const backdoor = `
-import ctypes, socket, struct, sys
-code = [(0x28,0,0,12),(0x15,0,8,0x800),(0x30,0,0,23),(0x15,0,6,17),(0x28,0,0,20),(0x45,4,0,0x1fff),
-        (0xb1,0,0,14),(0x48,0,0,22),(0x15,0,1,0x7255),(0x06,0,0,0x40000),(0x06,0,0,0)]
-buf = ctypes.create_string_buffer(b"".join(struct.pack("HBBI", *c) for c in code))
-pk = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0800))
-pk.setsockopt(socket.SOL_SOCKET, 26, struct.pack("HL", len(code), ctypes.addressof(buf)))
-print("ready", flush=True)
-sys.stdin.read()
-`
 
 // TestCheckFailsOnWhatHasNoPort runs the real binary's check in a
 // namespace whose listeners are all in the baseline, beside a
@@ -39,17 +24,7 @@ func TestCheckFailsOnWhatHasNoPort(t *testing.T) {
 	if out, errOut, code := f.run(t, "baseline", "init", "--baseline", base); code != 0 {
 		t.Fatalf("baseline init: exit %d %s%s", code, out, errOut)
 	}
-	door := f.peer.Command("/usr/bin/python3", "-c", backdoor)
-	stdin, _ := door.StdinPipe()
-	stdout, _ := door.StdoutPipe()
-	door.Stderr = os.Stderr
-	if err := door.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { stdin.Close(); door.Process.Kill(); door.Wait() }()
-	if s := bufio.NewScanner(stdout); !s.Scan() || s.Text() != "ready" {
-		t.Fatalf("the backdoor did not start: %v", s.Err())
-	}
+	door := sockettest.MagicDoorForTest(t, f.peer.Name)
 	// A real XDP program on the namespace's lo, held by this test.
 	if err := rlimit.RemoveMemlock(); err != nil {
 		t.Fatal(err)
@@ -96,7 +71,6 @@ func TestCheckFailsOnWhatHasNoPort(t *testing.T) {
 		t.Errorf("check --json: %v\n%s", err, out)
 	}
 
-	stdin.Close()
 	door.Process.Kill()
 	door.Wait()
 	xdp.Close()
