@@ -148,8 +148,12 @@ func TestPacketAndRawSocketHolders(t *testing.T) {
 
 	// Every listener in the baseline: the check still fails, naming it.
 	sum, check := checkWithListenersBaselined(t, a, in)
-	if sum.OK() || sum.RawSigned != 2 || !strings.Contains(check, "packet and raw sockets (2)") ||
-		!strings.Contains(check, "magic-packet-filter") || strings.Contains(check, "dhclient") {
+	// The raw sockets' section: dhclient's UDP listener may open after the
+	// baseline was written, and be listed further on; its packet socket
+	// must not be here.
+	raw, _, _ := strings.Cut(check, "unexpected listeners")
+	if sum.OK() || sum.RawSigned != 2 || !strings.Contains(raw, "packet and raw sockets (2)") ||
+		!strings.Contains(raw, "magic-packet-filter") || strings.Contains(raw, "dhclient") || strings.Contains(raw, "tcpdump") {
 		t.Errorf("check after baseline init: ok %v, %d raw failing:\n%s", sum.OK(), sum.RawSigned, check)
 	}
 }
