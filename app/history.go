@@ -81,6 +81,8 @@ type Recent struct {
 	// Source is how the record was made: by polling, short connections
 	// may be missing.
 	Source history.Source
+	// Gaps are the times in the span read when no recorder ran.
+	Gaps []history.Gap
 }
 
 // readRecent reads and judges the record's newest lifetimes.
@@ -110,6 +112,10 @@ func (a *App) readRecent(in *Inspection) *Recent {
 		return r
 	}
 	r.Judged = a.JudgePast(in, r.Lifetimes)
+	now := time.Now()
+	if r.Gaps, err = db.Gaps(f.Since, now, now, history.LockHolder(r.Path) != ""); err != nil {
+		r.Err = err
+	}
 	return r
 }
 

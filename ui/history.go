@@ -9,6 +9,7 @@ import (
 	"github.com/portwarden/portwarden/app"
 	"github.com/portwarden/portwarden/safetext"
 	"github.com/portwarden/portwarden/services/history"
+	"github.com/portwarden/portwarden/services/verdict"
 	"github.com/portwarden/portwarden/sockets"
 )
 
@@ -71,6 +72,25 @@ func historyRows(r *app.Recent) []*row {
 		row.search = strings.ToLower(strings.Join(row.cells[1:], " ") + " " + l.Kind.String() + " " + safetext.Visible(l.Owner.Exe))
 		rows = append(rows, row)
 	}
+	for _, g := range r.Gaps { // the record was blind then: a row, so an empty stretch never reads as a quiet one
+		why := "stopped"
+		if g.Unclean {
+			why = "killed"
+		}
+		lasted := shortDuration(g.Duration())
+		if g.Ongoing {
+			lasted = "ongoing"
+		}
+		row := &row{
+			key:      rowKey{start: uint64(g.From.UnixNano()), pid: -1},
+			cells:    []string{"", g.From.Local().Format("15:04:05.000"), lasted, "-", "not recording", "recorder " + why, "-", "-", "-", "GAP"},
+			class:    verdict.ClassUnexpected,
+			sortKeys: sortKeys{when: g.From.UnixNano(), severity: 100},
+		}
+		row.sig = strings.Join(row.cells, "\x00")
+		row.search = "gap not recording " + why
+		rows = append(rows, row)
+	}
 	return rows
 }
 
@@ -113,6 +133,16 @@ func historyEmpty(r *app.Recent) string {
 // describeLifetime explains a row of the History view.
 func (m *Model) describeLifetime(d *detailWriter, r *row) {
 	rec := m.frame.Recent
+	if rec != nil && r.key.pid == -1 { // a gap's row
+		for _, g := range rec.Gaps {
+			if uint64(g.From.UnixNano()) == r.key.start {
+				d.title("Not recording · " + shortDuration(g.Duration()))
+				d.field("When", describeGapTimes(g))
+				d.field("Means", "no flight recorder ran then: what listened and who connected in this stretch is not in the record. A killed recorder's gap starts at its last commit.")
+				return
+			}
+		}
+	}
 	if rec == nil || r.sock < 0 || r.sock >= len(rec.Lifetimes) {
 		d.plain("This lifetime is no longer among the record's newest.")
 		return
@@ -164,4 +194,18 @@ func (m *Model) describeLifetime(d *detailWriter, r *row) {
 		source = "polling: what lived shorter than the recorder's interval may be missing"
 	}
 	d.field("Recorded", "by "+source+", in "+safetext.Visible(rec.Path))
+}
+
+// describeGapTimes says when a gap began and ended, and why.
+func describeGapTimes(g history.Gap) string {
+	s := "from " + g.From.Local().Format("2006-01-02 15:04:05.000")
+	if g.Ongoing {
+		s += " until now: no recorder runs"
+	} else {
+		s += " to " + g.To.Local().Format("2006-01-02 15:04:05.000")
+	}
+	if g.Unclean {
+		return s + "; the recorder was killed or the machine went down"
+	}
+	return s + "; the recorder was stopped"
 }

@@ -15,7 +15,8 @@ import (
 
 // withRecent gives a frame what a flight recorder saw in the last hour:
 // a 300 ms listener on a backdoor port, a 50 ms connection out to IRC, and
-// an SSH client still connected — judged by the real application layer.
+// an SSH client still connected — judged by the real application layer —
+// and a minute when it was not recording.
 func withRecent(t *testing.T, f *app.Inspection) *app.Inspection {
 	t.Helper()
 	a, err := app.New(app.Options{BaselinePath: filepath.Join(t.TempDir(), "none.toml"), AuditPath: filepath.Join(t.TempDir(), "audit.log")})
@@ -36,7 +37,9 @@ func withRecent(t *testing.T, f *app.Inspection) *app.Inspection {
 			Owner:     history.Owner{PID: 901, Process: "sshd", Exe: "/usr/sbin/sshd", User: "root", Unit: "ssh.service"},
 			FirstSeen: at(5 * time.Minute), LastSeen: at(5 * time.Minute), Open: true, Source: history.EBPF},
 	}
-	f.Recent = &app.Recent{Path: "/var/lib/portwarden/history.db", Lifetimes: ls, Judged: a.JudgePast(f, ls), Source: history.EBPF}
+	gap := history.Gap{From: at(30 * time.Minute), To: at(29 * time.Minute), Unclean: true} // a recorder killed, restarted a minute later
+	f.Recent = &app.Recent{Path: "/var/lib/portwarden/history.db", Lifetimes: ls, Judged: a.JudgePast(f, ls), Source: history.EBPF,
+		Gaps: []history.Gap{gap}}
 	return f
 }
 
@@ -46,7 +49,9 @@ func TestHistoryView(t *testing.T) {
 		m, _ := newTestModel(t, w, h, withRecent(t, frameOf(fixtureSockets())))
 		m = press(t, m, "6")
 		golden(t, "history-"+sizeName(w, h), screen(m))
-		m = press(t, m, "down", "down", "enter") // the listener, oldest
+		m = press(t, m, "down", "down", "enter") // the minute not recorded
+		golden(t, "history-gap-"+sizeName(w, h), screen(m))
+		m = press(t, m, "enter", "down", "enter") // the listener, oldest
 		golden(t, "history-detail-"+sizeName(w, h), screen(m))
 	}
 	// The listener that lived 300 ms and the 50 ms connection to IRC are
