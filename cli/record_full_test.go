@@ -169,7 +169,8 @@ func TestRecordGapsAreSaid(t *testing.T) {
 	if !sockettest.WaitFor(20*time.Second, func() bool { return strings.Contains(said(), "recording") }) {
 		t.Fatalf("the second recorder did not start: %s", said())
 	}
-	if s := read(); s.Gaps != 1 || s.GapSeconds <= 0 || s.GapSeconds > 60 {
+	var s stats
+	if !sockettest.WaitFor(10*time.Second, func() bool { s = read(); return s.Gaps == 1 }) || s.GapSeconds <= 0 || s.GapSeconds > 60 {
 		t.Errorf("after the restart: %+v; want one gap, of the time between", s)
 	}
 	if _, errOut, code := runBin(t, bin, "history", "--db", db); code != 0 || !strings.Contains(errOut, "not recording from") ||

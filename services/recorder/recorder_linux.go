@@ -29,6 +29,12 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	defer release()
+	// The run is in the record before the recorder says it records; a
+	// killed one before it is closed at its last commit.
+	run, err := o.DB.StartRun(time.Now())
+	if err != nil {
+		return err
+	}
 	source := history.Poll
 	var events *tcpevents.Reader
 	if o.Source != "poll" {
@@ -63,10 +69,6 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	lastCommit, err := o.DB.LastCommit()
-	if err != nil {
-		return err
-	}
-	run, err := o.DB.StartRun(time.Now()) // and closes a killed one's at its last commit
 	if err != nil {
 		return err
 	}
