@@ -87,7 +87,7 @@ func judgeRecord(errOut io.Writer, a *app.App, in *app.Inspection, db *history.D
 		return nil, err
 	}
 	for _, g := range gaps {
-		fmt.Fprintf(errOut, "portwarden check: the flight recorder's record since the last check has a gap: %s\n", describeGap(g))
+		fmt.Fprintf(errOut, "portwarden check: the flight recorder's record since the last check has a gap: %s\n", g)
 	}
 	judged := a.JudgePast(in, past)
 	pc := &report.PastCheck{Since: since, Past: past, Judged: judged, Failing: report.PastFailing(judged, policy)}

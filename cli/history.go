@@ -103,24 +103,9 @@ func runHistory(cmd *cobra.Command, g *globals, h *historyFlags) error {
 		return broken(err)
 	}
 	for _, g := range gaps { // the blind spells in the window: what came and went then is not here
-		fmt.Fprintln(cmd.ErrOrStderr(), "portwarden: "+describeGap(g))
+		fmt.Fprintln(cmd.ErrOrStderr(), "portwarden: "+g.String())
 	}
 	return nil
-}
-
-// describeGap says when the record was blind: "not recording from … to …
-// (2.1s; the recorder was killed: from its last commit)".
-func describeGap(g history.Gap) string {
-	why := "the recorder was stopped"
-	if g.Unclean {
-		why = "the recorder was killed or the machine went down: from its last commit"
-	}
-	to := g.To.Local().Format("2006-01-02 15:04:05.000")
-	if g.Ongoing {
-		to = "now: no recorder runs"
-	}
-	return fmt.Sprintf("not recording from %s to %s (%s; %s)", g.From.Local().Format("2006-01-02 15:04:05.000"), to,
-		g.Duration().Round(time.Millisecond), why)
 }
 
 // errGoneNamespace says a --netns name names no namespace now: the record

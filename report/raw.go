@@ -80,16 +80,12 @@ func programRow(snap *sockets.Snapshot, j *netprogs.Judged) []string {
 	if len(p.Holders) > 0 {
 		pids, names = strconv.Itoa(p.Holders[0].PID), safetext.Visible(p.Holders[0].Name)
 	}
-	label := "UNEXPECTED " + v.Risk.String()
-	if v.Known != "" {
-		label = "expected"
-	}
 	name := p.Name
 	if name == "" {
 		name = "#" + strconv.Itoa(int(p.ID))
 	}
 	return []string{strings.Fields(p.Hook)[0], "-", safetext.Visible(p.Interface) + ":" + safetext.Visible(name), "-", user, pids, names,
-		orDash(snap.Namespace(p.NetNS).Label()), orDash(v.Known), "-", label}
+		orDash(snap.Namespace(p.NetNS).Label()), orDash(v.Known), "-", v.Label()}
 }
 
 // writeProgramsFailing lists the programs on interfaces that fail.

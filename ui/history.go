@@ -137,7 +137,7 @@ func (m *Model) describeLifetime(d *detailWriter, r *row) {
 		for _, g := range rec.Gaps {
 			if uint64(g.From.UnixNano()) == r.key.start {
 				d.title("Not recording · " + shortDuration(g.Duration()))
-				d.field("When", describeGapTimes(g))
+				d.field("When", g.String())
 				d.field("Means", "no flight recorder ran then: what listened and who connected in this stretch is not in the record. A killed recorder's gap starts at its last commit.")
 				return
 			}
@@ -194,18 +194,4 @@ func (m *Model) describeLifetime(d *detailWriter, r *row) {
 		source = "polling: what lived shorter than the recorder's interval may be missing"
 	}
 	d.field("Recorded", "by "+source+", in "+safetext.Visible(rec.Path))
-}
-
-// describeGapTimes says when a gap began and ended, and why.
-func describeGapTimes(g history.Gap) string {
-	s := "from " + g.From.Local().Format("2006-01-02 15:04:05.000")
-	if g.Ongoing {
-		s += " until now: no recorder runs"
-	} else {
-		s += " to " + g.To.Local().Format("2006-01-02 15:04:05.000")
-	}
-	if g.Unclean {
-		return s + "; the recorder was killed or the machine went down"
-	}
-	return s + "; the recorder was stopped"
 }

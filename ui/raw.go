@@ -48,7 +48,7 @@ func rawRows(f *app.Inspection, where func(*sockets.Socket) string) []*row {
 			}
 		}
 		on, w := safetext.Visible(r.LocalLabel()), where(r.Holding())
-		holder := orDash(v.Service)
+		holder := dash(v.Service)
 		row := &row{
 			key:   rowKey{raw: r.Inode},
 			cells: []string{"", r.KindLabel(), on, filter, pids, names, users, w, holder, v.ShortLabel()},
@@ -62,18 +62,18 @@ func rawRows(f *app.Inspection, where func(*sockets.Socket) string) []*row {
 	}
 	for _, j := range f.Programs { // what sees the packets before any socket does
 		p, v := j.Program, j.Verdict
-		pid, name, label, class := "-", "-", "UNEXPECTED "+v.Risk.Short(), verdict.ClassUnexpected
+		pid, name, class := "-", "-", verdict.ClassUnexpected
 		if len(p.Holders) > 0 {
 			pid, name = strconv.Itoa(p.Holders[0].PID), safetext.Visible(p.Holders[0].Name)
 		}
 		if v.Known != "" {
-			label, class = "expected", verdict.ClassExpected
+			class = verdict.ClassExpected
 		}
-		on := safetext.Visible(p.Interface) + ":" + safetext.Visible(orDash(p.Name))
-		w := orDash(f.Snapshot.Namespace(p.NetNS).Label())
+		on := safetext.Visible(p.Interface) + ":" + safetext.Visible(dash(p.Name))
+		w := dash(f.Snapshot.Namespace(p.NetNS).Label())
 		row := &row{
 			key:      rowKey{prog: p.ID},
-			cells:    []string{"", strings.Fields(p.Hook)[0], on, "eBPF", pid, name, "-", w, orDash(v.Known), label},
+			cells:    []string{"", strings.Fields(p.Hook)[0], on, "eBPF", pid, name, "-", w, dash(v.Known), v.ShortLabel()},
 			class:    class,
 			sortKeys: sortKeys{service: p.Hook, state: on, process: name, where: w, severity: 10*int(class) + int(v.Risk)},
 		}
@@ -102,30 +102,23 @@ func (m *Model) selectedProgram() *netprogs.Judged {
 // describeProgram explains an eBPF program on an interface.
 func (m *Model) describeProgram(d *detailWriter, j *netprogs.Judged) {
 	p, v := j.Program, j.Verdict
-	label := "UNEXPECTED " + v.Risk.String()
+	label := v.Label()
 	if v.Known != "" {
-		label = "expected: " + v.Known
+		label += ": " + v.Known
 	}
 	d.title("eBPF program " + safetext.Visible(p.Name) + " on " + safetext.Visible(p.Interface) + " (" + p.Hook + ") · " + label)
 	d.field("What", "An eBPF program attached here sees every packet the interface receives (XDP: before the kernel's network stack; tcx: before the firewall) and may drop, rewrite or answer it, unseen by ss and by the firewall's rules. Load balancers and container networks (Cilium, Calico) put them here; so do eBPF backdoors.")
-	d.field("Program", fmt.Sprintf("id %d, tag %s, link %d: bpftool prog show id %d", p.ID, orDash(p.Tag), p.LinkID, p.ID))
+	d.field("Program", fmt.Sprintf("id %d, tag %s, link %d: bpftool prog show id %d", p.ID, dash(p.Tag), p.LinkID, p.ID))
 	holders := make([]string, 0, len(p.Holders))
 	for _, h := range p.Holders {
 		holders = append(holders, fmt.Sprintf("%s (pid %d, %s)", safetext.Visible(h.Name), h.PID, safetext.Visible(h.Exe)))
 	}
-	d.field("Held by", orDash(strings.Join(holders, " · ")))
-	d.field("Pinned", orDash(strings.Join(p.Pins, " · ")))
+	d.field("Held by", dash(strings.Join(holders, " · ")))
+	d.field("Pinned", dash(strings.Join(p.Pins, " · ")))
 	d.field("Verdict", safetext.Visible(strings.Join(v.Reasons, "; ")))
 	if v.Known == "" {
 		d.field("Check", "who loaded it (the holder, or the admin who ran ip link … xdp); to remove it: bpftool net detach on the interface, or end its holder. A legitimate one is acknowledged in the baseline for its holder's executable (sign network-program).")
 	}
-}
-
-func orDash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
 }
 
 func firstPID(procs []*sockets.Process) int {

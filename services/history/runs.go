@@ -21,6 +21,22 @@ type Gap struct {
 // Duration is how long the gap lasted.
 func (g Gap) Duration() time.Duration { return g.To.Sub(g.From) }
 
+// String says when the record was blind, and why: "not recording from …
+// to … (1.75s; the recorder was killed or the machine went down: from its
+// last commit)".
+func (g Gap) String() string {
+	why := "the recorder was stopped"
+	if g.Unclean {
+		why = "the recorder was killed or the machine went down: from its last commit"
+	}
+	to := g.To.Local().Format("2006-01-02 15:04:05.000")
+	if g.Ongoing {
+		to = "now: no recorder runs"
+	}
+	return fmt.Sprintf("not recording from %s to %s (%s; %s)", g.From.Local().Format("2006-01-02 15:04:05.000"), to,
+		g.Duration().Round(time.Millisecond), why)
+}
+
 // StartRun records that a recorder starts now. A run before it that never
 // said it stopped was killed: it is closed at its last commit, uncleanly.
 // It returns the run's ID, for StopRun.

@@ -52,6 +52,20 @@ type Verdict struct {
 	Reasons []string
 }
 
+// Label is the verdict as a table shows it: "expected", or
+// "UNEXPECTED high".
+func (v Verdict) Label() string { return v.label(v.Risk.String()) }
+
+// ShortLabel is Label for narrow tables: "UNEXPECTED high".
+func (v Verdict) ShortLabel() string { return v.label(v.Risk.Short()) }
+
+func (v Verdict) label(risk string) string {
+	if v.Known != "" {
+		return "expected"
+	}
+	return "UNEXPECTED " + risk
+}
+
 // knownHolders are the programs that attach eBPF to interfaces for a
 // living, by executable base name (from a system directory, or /opt).
 var knownHolders = map[string]string{

@@ -18,12 +18,13 @@ import (
 	"github.com/portwarden/portwarden/sockets"
 )
 
-// commandShells are the shells and interpreters that run commands as they
-// read them: the far end of a reverse shell. The network tools that serve
-// one (nc, socat) are the near end, not listed here.
-var commandShells = map[string]bool{"sh": true, "bash": true, "dash": true, "zsh": true, "ksh": true, "mksh": true,
-	"csh": true, "tcsh": true, "ash": true, "fish": true, "python": true, "python2": true, "python3": true,
-	"perl": true, "ruby": true, "php": true, "lua": true, "node": true, "awk": true, "gawk": true}
+// serveShells are the tools in shells that serve a shell rather than
+// run commands: the near end of a reverse shell, not its far end.
+var serveShells = map[string]bool{"nc": true, "ncat": true, "netcat": true, "socat": true, "telnet": true, "busybox": true}
+
+// commandShell reports whether name is a shell or interpreter that runs
+// commands as it reads them.
+func commandShell(name string) bool { return shells[name] && !serveShells[name] }
 
 // terminalServers rightly give a shell a terminal or a pipe while holding
 // a network connection: sshd and its session processes, telnetd and
@@ -156,11 +157,11 @@ func (r *Reader) isShell(pid int) bool {
 	if err != nil {
 		return false
 	}
-	if commandShells[strings.TrimSpace(string(comm))] {
+	if commandShell(strings.TrimSpace(string(comm))) {
 		return true
 	}
 	exe, err := os.Readlink(dir + "/exe")
-	return err == nil && (commandShells[path.Base(exe)] || commandShells[strings.TrimRight(path.Base(exe), "0123456789.")])
+	return err == nil && (commandShell(path.Base(exe)) || commandShell(strings.TrimRight(path.Base(exe), "0123456789.")))
 }
 
 // interactive reports whether a shell was started to read commands as a
