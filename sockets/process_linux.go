@@ -66,6 +66,10 @@ func (c *processCache) lookup(pid int) (*Process, error) {
 		p.UID = uid
 	} else if st, err := os.Stat(dir); err == nil {
 		p.UID = fileOwner(st)
+	} else {
+		// Gone between the reads: no user is known, and root is no
+		// default to fill in.
+		return nil, fmt.Errorf("process %d: %w", pid, err)
 	}
 	p.User = c.userName(p.UID)
 	p.Cgroup = readCgroup(dir + "/cgroup")

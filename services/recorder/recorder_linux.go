@@ -252,6 +252,10 @@ func newOwnerCache() *ownerCache {
 		users: map[uint32]string{}, cgroups: newCgroupPaths()}
 }
 
+// nsPerTick converts the kernel's process start (ns since boot) to the
+// clock ticks /proc/PID/stat counts it in (USER_HZ, 100 on every Linux).
+const nsPerTick = 10_000_000
+
 // owner reads what the record keeps of the process ev names.
 func (c *ownerCache) owner(ev *tcpevents.Event, netns uint64) history.Owner {
 	pid, start, comm := ev.PID, ev.ProcessStart, ev.Comm
@@ -264,7 +268,7 @@ func (c *ownerCache) owner(ev *tcpevents.Event, netns uint64) history.Owner {
 		return history.Owner{NetNS: netns}
 	}
 	p, err := c.procs.Lookup(pid)
-	if err != nil || p.Name != comm {
+	if err != nil || p.Name != comm || (start != 0 && p.StartTicks != start/nsPerTick) {
 		// Gone, or no longer the process the kernel named: what the
 		// kernel read with the event is what is known.
 		o := history.Owner{PID: pid, Process: comm, NetNS: netns, User: c.user(ev.UID)}
