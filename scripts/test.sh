@@ -23,9 +23,12 @@ declare -A need=(
 	[clang]=clang [llvm-strip]=llvm
 	[promtool]=prometheus [prometheus-node-exporter]=prometheus-node-exporter
 	[tcpdump]=tcpdump [dhclient]=isc-dhcp-client [socat]=socat [ncat]=ncat [openssl]=openssl
+	[rsyslogd]=rsyslog [sshpass]=sshpass [fail2ban-server]=fail2ban [nmap]=nmap
 )
 missing=()
 for c in "${!need[@]}"; do command -v "$c" >/dev/null || missing+=("${need[$c]}"); done
+# sshguard's nftables backend is a program, not a command in PATH.
+[[ -x /usr/libexec/sshguard/sshg-fw-nft-sets ]] || missing+=(sshguard)
 # xinetd conflicts with an installed openbsd-inetd (removing it would break
 # what depends on it): then the tests use the binary from xinetd's .deb.
 xinetd_dir=/var/cache/portwarden-test/xinetd
@@ -51,8 +54,12 @@ if ((${#missing[@]})); then
 		trap 'rm -f /usr/sbin/policy-rc.d' EXIT
 	fi
 	apt_get update || { sleep 5; apt_get update; }
+	had_fail2ban_run=$([[ -e /run/fail2ban ]] && echo 1 || true)
 	apt_get install -y --no-install-recommends $(printf '%s\n' "${missing[@]}" | sort -u) ||
 		{ sleep 5; apt_get install -y --no-install-recommends $(printf '%s\n' "${missing[@]}" | sort -u); }
+	# fail2ban's package makes /run/fail2ban for a daemon that is not
+	# started here: the tests run theirs under a private /run.
+	[[ -n $had_fail2ban_run ]] || rmdir /run/fail2ban 2>/dev/null || true
 fi
 if [[ -n ${unpack_xinetd:-} ]]; then
 	step "unpacking xinetd's binary (openbsd-inetd is installed)"
