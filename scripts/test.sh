@@ -23,7 +23,7 @@ declare -A need=(
 	[clang]=clang [llvm-strip]=llvm
 	[promtool]=prometheus [prometheus-node-exporter]=prometheus-node-exporter
 	[tcpdump]=tcpdump [dhclient]=isc-dhcp-client [socat]=socat [ncat]=ncat [openssl]=openssl
-	[rsyslogd]=rsyslog [sshpass]=sshpass [fail2ban-server]=fail2ban [nmap]=nmap
+	[rsyslogd]=rsyslog [sshpass]=sshpass [fail2ban-server]=fail2ban [nmap]=nmap [mmdblookup]=mmdb-bin [npm]=npm
 )
 missing=()
 for c in "${!need[@]}"; do command -v "$c" >/dev/null || missing+=("${need[$c]}"); done
@@ -69,6 +69,22 @@ if [[ -n ${unpack_xinetd:-} ]]; then
 	rm -rf "$tmp"
 fi
 [[ -x $xinetd_dir/usr/sbin/xinetd ]] && export PATH="$PATH:$xinetd_dir/usr/sbin"
+
+# Real GeoIP data for the whereabouts tests: the CC0 ip-location-db
+# packages from the npm registry (pinned), kept out of the repository.
+export PORTWARDEN_TEST_GEOIP=/var/cache/portwarden-test/geoip
+geoip_version=2.3.2026061719
+if [[ ! -s $PORTWARDEN_TEST_GEOIP/$geoip_version ]]; then
+	step "fetching ip-location-db $geoip_version (GeoIP test data) from the npm registry"
+	tmp=$(mktemp -d)
+	(cd "$tmp" && npm pack --silent "@ip-location-db/geo-whois-asn-country-mmdb@$geoip_version" "@ip-location-db/asn@$geoip_version" >/dev/null)
+	mkdir -p "$tmp/out"
+	tar -xzf "$tmp"/ip-location-db-geo-whois-asn-country-mmdb-*.tgz -C "$tmp/out" --strip-components=1 package/geo-whois-asn-country.mmdb
+	tar -xzf "$tmp"/ip-location-db-asn-*.tgz -C "$tmp/out" --strip-components=1 package/asn-ipv4.csv package/asn-ipv6.csv
+	echo "$geoip_version" >"$tmp/out/$geoip_version"
+	rm -rf "$PORTWARDEN_TEST_GEOIP" && mkdir -p "$(dirname "$PORTWARDEN_TEST_GEOIP")" && mv "$tmp/out" "$PORTWARDEN_TEST_GEOIP"
+	rm -rf "$tmp"
+fi
 
 export PATH="$(go env GOPATH)/bin:$PATH"
 if ! command -v staticcheck >/dev/null; then
