@@ -16,6 +16,7 @@
 
 #define IPPROTO_TCP 6
 #define IPPROTO_UDP 17
+#define PACKET_HOST 0
 
 struct probe {
 	__u64 time_ns; /* CLOCK_BOOTTIME */
@@ -56,6 +57,11 @@ SEC("tp_btf/kfree_skb")
 int BPF_PROG(dropped, struct sk_buff *skb, void *location, enum skb_drop_reason reason)
 {
 	if (reason != bpf_core_enum_value(enum skb_drop_reason, SKB_DROP_REASON_NO_SOCKET))
+		return 0;
+	/* Only what was sent to this host: UDP and TCP drop link-layer
+	 * broadcast and multicast with other reasons today; this keeps a LAN's
+	 * chatter out should that change. */
+	if (BPF_CORE_READ_BITFIELD_PROBED(skb, pkt_type) != PACKET_HOST)
 		return 0;
 	unsigned char *head = BPF_CORE_READ(skb, head);
 	__u16 nh = BPF_CORE_READ(skb, network_header);

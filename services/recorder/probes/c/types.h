@@ -51,6 +51,7 @@ struct net_device {
 } __attribute__((preserve_access_index));
 
 struct sk_buff {
+	__u8 pkt_type : 3; /* PACKET_HOST, PACKET_BROADCAST, … */
 	struct net_device *dev;
 	unsigned char *head;
 	__u16 transport_header;
