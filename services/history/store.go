@@ -21,7 +21,7 @@ const applicationID = 0x50574448
 
 // schemaVersion is the version migrations bring a database to; it is kept
 // in the header's user_version field.
-const schemaVersion = 3
+const schemaVersion = 4
 
 // migrations[i] takes a database from version i to i+1.
 var migrations = []string{
@@ -58,6 +58,16 @@ var migrations = []string{
 	// The namespace's name (ip netns, Docker) as the recorder saw it:
 	// inodes are reused, and a namespace outlives no record.
 	`ALTER TABLE owners ADD COLUMN netns_name TEXT NOT NULL DEFAULT '';`,
+	// Closed-port probes added up per peer, namespace and kind: a scan of
+	// 65,535 ports is one row.
+	`CREATE TABLE scans (
+		id INTEGER PRIMARY KEY,
+		peer BLOB NOT NULL, netns INTEGER NOT NULL, netns_name TEXT NOT NULL,
+		kind INTEGER NOT NULL, ports INTEGER NOT NULL, probes INTEGER NOT NULL,
+		port_list TEXT NOT NULL,
+		first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL); -- Unix nanoseconds
+	CREATE INDEX scans_last_seen ON scans (last_seen);
+	CREATE INDEX scans_peer ON scans (peer);`,
 }
 
 // ErrForeign is wrapped by Open for a file that is not portwarden's record.

@@ -28,6 +28,9 @@ func (d *DB) Trim(r Retention, now time.Time) (int64, error) {
 		}
 		n, _ := res.RowsAffected()
 		removed += n
+		if _, err := d.sql.Exec(`DELETE FROM scans WHERE last_seen < ?`, cutoff); err != nil {
+			return removed, fmt.Errorf("history: trimming %s's scans by age: %w", d.path, err)
+		}
 	}
 	if r.MaxBytes > 0 {
 		for range 20 {

@@ -15,6 +15,7 @@ import (
 	"github.com/portwarden/portwarden/services/container"
 	"github.com/portwarden/portwarden/services/history"
 	"github.com/portwarden/portwarden/services/origin"
+	"github.com/portwarden/portwarden/services/recorder/probes"
 	"github.com/portwarden/portwarden/services/recorder/tcpevents"
 	"github.com/portwarden/portwarden/sockets"
 	"golang.org/x/sys/unix"
@@ -49,16 +50,31 @@ func Run(ctx context.Context, o Options) error {
 			o.status(fmt.Sprintf("%v: falling back to polling", err))
 		}
 	}
+	var scanProbes *probes.Reader
+	if events != nil {
+		r, err := probes.Open()
+		if err != nil {
+			o.status(fmt.Sprintf("%v: probes of closed ports (scans) are not recorded", err))
+		} else {
+			scanProbes = r
+			defer r.Close()
+		}
+	}
 	every := o.interval()
 	polled := map[sockets.Proto]bool{sockets.UDP: true}
 	if source == history.EBPF {
-		o.status(fmt.Sprintf("recording TCP from the kernel's events (eBPF), UDP by a netlink dump every %v, into %s", every, o.DB.Path()))
+		scanned := ""
+		if scanProbes != nil {
+			scanned = " and probes of closed ports (scans)"
+		}
+		o.status(fmt.Sprintf("recording TCP%s from the kernel's events (eBPF), UDP by a netlink dump every %v, into %s", scanned, every, o.DB.Path()))
 	} else {
 		polled[sockets.TCP] = true
 		o.status(fmt.Sprintf("recording by a netlink dump every %v into %s: connections shorter than that may be missing", every, o.DB.Path()))
 	}
 
 	t := newTracker(newOwnerCache().owner)
+	scans := newScanTracker()
 	collector := sockets.NewCollector()
 	snap, err := collector.Collect(sockets.Query{})
 	if err != nil {
@@ -88,10 +104,29 @@ func Run(ctx context.Context, o Options) error {
 					return
 				}
 				t.event(&ev)
+				if ev.Kind == tcpevents.StateChange && ev.New == sockets.SynRecv {
+					scans.handshake(ev.Remote.Addr(), ev.NetNS, ev.Time)
+				}
 			}
 		}()
 	}
-	w := &writer{db: o.DB, source: source, events: events, names: namesOf(snap)}
+	if scanProbes != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var p probes.Probe
+			for {
+				if err := scanProbes.Read(&p); err != nil {
+					if !errors.Is(err, probes.ErrClosed) {
+						o.errorLine(err.Error())
+					}
+					return
+				}
+				scans.probe(&p)
+			}
+		}()
+	}
+	w := &writer{db: o.DB, source: source, events: events, probes: scanProbes, scans: scans, names: namesOf(snap)}
 	if _, err := o.DB.Trim(o.Retention, time.Now()); err != nil {
 		o.errorLine(err.Error())
 	}
@@ -104,6 +139,9 @@ func Run(ctx context.Context, o Options) error {
 		case <-ctx.Done():
 			if events != nil {
 				events.Drain() // what the kernel reported before the stop is read
+				if scanProbes != nil {
+					scanProbes.Drain()
+				}
 				wg.Wait()
 				events.Close()
 			}
@@ -184,6 +222,8 @@ type writer struct {
 	db       *history.DB
 	source   history.Source
 	events   *tcpevents.Reader
+	probes   *probes.Reader // nil when scans are not traced
+	scans    *scanTracker
 	lost     uint64            // the kernel's count at the last commit
 	failures int               // commits failed in a row
 	dropped  uint64            // lifetimes given up since the last commit
@@ -207,7 +247,12 @@ func (w *writer) flush(t *tracker, now time.Time) error {
 	var lost uint64
 	if w.events != nil {
 		var err error
-		if lost, err = w.events.Lost(); err == nil && lost > w.lost {
+		if lost, err = w.events.Lost(); err == nil && w.probes != nil {
+			var probesLost uint64
+			probesLost, err = w.probes.Lost()
+			lost += probesLost
+		}
+		if err == nil && lost > w.lost {
 			c.Lost = lost - w.lost
 		}
 	}
@@ -228,6 +273,12 @@ func (w *writer) flush(t *tracker, now time.Time) error {
 		w.lost = lost
 	}
 	t.committed(copies, originals)
+	if scans := w.scans.take(w.names, now); len(scans) > 0 {
+		if err := w.db.WriteScans(scans); err != nil {
+			return err // written again with the next commit
+		}
+		w.scans.written(scans)
+	}
 	return nil
 }
 
