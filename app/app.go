@@ -91,6 +91,7 @@ type App struct {
 	merged    *mergedBaseline    // lastBase with Options.Internal
 	last      *judgement         // the last verdicts, with what they were judged on
 	rulesets  rulesets           // each namespace's firewall, by namespace inode
+	peers     *peerSources       // set by EnablePeers
 }
 
 // ErrReadOnly refuses an action when portwarden runs read-only.
@@ -164,6 +165,10 @@ type Inspection struct {
 	// Options.HistoryPath is not set.
 	Recent *Recent
 
+	// Peers are every remote address with what is known of it; nil
+	// until EnablePeers.
+	Peers *PeersView
+
 	firewalls map[uint64]*nsFirewall // by namespace inode
 }
 
@@ -222,6 +227,9 @@ func (a *App) Inspect(q sockets.Query) (*Inspection, error) {
 	a.judge(in)
 	if a.opts.HistoryPath != "" {
 		in.Recent = a.readRecent(in)
+	}
+	if a.peers != nil {
+		in.Peers = a.readPeers(in)
 	}
 	if a.opts.Trace != nil {
 		fmt.Fprintf(a.opts.Trace, "%s sockets=%d collect_ms=%.1f assess_ms=%.1f\n", start.Format(time.RFC3339Nano),

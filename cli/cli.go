@@ -107,7 +107,7 @@ func Root(stdout, stderr io.Writer) *cobra.Command {
 	root.PersistentFlags().StringVar(&g.netns, "netns", "all", "the network namespaces to read: all, host, self (portwarden's own), a name (ip netns, Docker) or an inode")
 	root.AddCommand(snapshotCommand(g), checkCommand(g), reportCommand(g), baselineCommand(g),
 		killCommand(g), disableCommand(g), closeCommand(g), blockCommand(g), unblockCommand(g), blocksCommand(g),
-		recordCommand(), historyCommand(g), versionCommand())
+		recordCommand(), historyCommand(g), peersCommand(g), versionCommand())
 	root.Version = Version()
 	root.SetVersionTemplate("{{.Version}}\n")
 	// The Use lines already name their flags.

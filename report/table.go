@@ -47,14 +47,22 @@ func WriteTable(w io.Writer, snap *sockets.Snapshot, judged []verdict.Judged, pl
 	for i := range pl.Programs {
 		rows = append(rows, programRow(snap, &pl.Programs[i]))
 	}
-	widths := make([]int, len(tableHeader))
+	return writeAligned(w, rows, width, cuttable)
+}
+
+// writeAligned writes rows (the first is the header) padded by display
+// width, two spaces between columns. width, when not 0, is the
+// terminal's: the cuttable columns are narrowed, widest first, and their
+// cells cut with "…" until the table fits.
+func writeAligned(w io.Writer, rows [][]string, width int, cuttable []int) error {
+	widths := make([]int, len(rows[0]))
 	for _, r := range rows {
 		for i, cell := range r {
 			widths[i] = max(widths[i], ansi.StringWidth(cell))
 		}
 	}
 	if width > 0 {
-		fitWidths(widths, width)
+		fitWidths(widths, width, cuttable)
 		for _, r := range rows {
 			for i, cell := range r {
 				if ansi.StringWidth(cell) > widths[i] {
@@ -123,7 +131,7 @@ var cuttable = []int{6, 4, 7, 8}
 
 // fitWidths narrows the widest cuttable column, one cell at a time, down
 // to 5 cells each, until the table (two spaces between columns) fits.
-func fitWidths(widths []int, width int) {
+func fitWidths(widths []int, width int, cuttable []int) {
 	total := func() int {
 		n := 2 * (len(widths) - 1)
 		for _, w := range widths {

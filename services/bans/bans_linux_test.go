@@ -25,7 +25,7 @@ func TestBansOfRealDefenders(t *testing.T) {
 	auth := sockettest.AuthBedForTest(t, bed.Server, bed.ServerPublic4, sockettest.AuthBedOptions{Fail2ban: true})
 	public, internal := bed.ClientAddrs()
 	for range 3 {
-		if err := auth.FailPassword(bed.Public, "root"); err != nil {
+		if err := auth.FailPassword(bed.Public, netip.Addr{}, "root"); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -21,7 +21,7 @@ func TestFailedPasswordsFromARealSSHD(t *testing.T) {
 	auth := sockettest.AuthBedForTest(t, bed.Server, bed.ServerPublic4, sockettest.AuthBedOptions{})
 	start := time.Now().Add(-time.Second)
 	for _, user := range []string{"root", "root", "bob"} {
-		if err := auth.FailPassword(bed.Public, user); err != nil {
+		if err := auth.FailPassword(bed.Public, netip.Addr{}, user); err != nil {
 			t.Fatal(err)
 		}
 	}

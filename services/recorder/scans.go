@@ -14,12 +14,17 @@ import (
 const (
 	// scanIdle ends a scan: a peer silent this long starts a new one.
 	scanIdle = 60 * time.Second
-	// handshakeSlack is how far around a scan a completed handshake
-	// makes it a connect scan.
-	handshakeSlack = 2 * time.Second
+	// handshakeLead is how long before a scan's first closed-port probe a
+	// completed handshake makes it a connect scan (an open port probed
+	// first). After its last probe, none does: the scanner's next
+	// connection is no part of it.
+	handshakeLead = 100 * time.Millisecond
 	// maxScans bounds the scans followed at once; past it the oldest
 	// written one is let go.
 	maxScans = 8192
+	// keptHandshakes is how many of a peer's handshakes are kept to
+	// tell a connect scan by.
+	keptHandshakes = 16
 	// sparsePorts is how many ports a scan keeps in a list before it
 	// takes a bitmap of all 65,536.
 	sparsePorts = 64
@@ -86,11 +91,11 @@ func (s *scanState) ports() []uint16 {
 type scanTracker struct {
 	mu         sync.Mutex
 	active     map[scanKey]*scanState
-	handshakes map[scanKey]time.Time // a peer's last completed handshake, kind 0
+	handshakes map[scanKey][]time.Time // a peer's latest completed handshakes (kind 0), oldest first
 }
 
 func newScanTracker() *scanTracker {
-	return &scanTracker{active: map[scanKey]*scanState{}, handshakes: map[scanKey]time.Time{}}
+	return &scanTracker{active: map[scanKey]*scanState{}, handshakes: map[scanKey][]time.Time{}}
 }
 
 // kindOf says what scan a probe is part of; 0 for none (an ACK or a
@@ -161,7 +166,11 @@ func (t *scanTracker) handshake(peer netip.Addr, netns uint64, when time.Time) {
 	if len(t.handshakes) >= maxScans {
 		clear(t.handshakes)
 	}
-	t.handshakes[key] = when
+	times := t.handshakes[key]
+	if len(times) >= keptHandshakes {
+		times = times[1:]
+	}
+	t.handshakes[key] = append(times, when)
 }
 
 // take returns copies of the scans changed since they were written, with
@@ -184,8 +193,8 @@ func (t *scanTracker) take(names map[uint64]string, now time.Time) []*history.Sc
 			c.NetNSName = names[c.NetNS]
 		}
 		if c.Kind == history.ScanSYN {
-			at, ok := t.handshakes[scanKey{peer: c.Peer, netns: c.NetNS}]
-			if ok && !at.Before(c.First.Add(-handshakeSlack)) && !at.After(c.Last.Add(handshakeSlack)) {
+			during := func(at time.Time) bool { return !at.Before(c.First.Add(-handshakeLead)) && !at.After(c.Last) }
+			if slices.ContainsFunc(t.handshakes[scanKey{peer: c.Peer, netns: c.NetNS}], during) {
 				c.Kind = history.ScanConnect
 			}
 		}

@@ -2,7 +2,6 @@ package whereabouts_test
 
 import (
 	"net/netip"
-	"os/exec"
 	"strings"
 	"testing"
 
@@ -32,13 +31,13 @@ func TestLookupInRealDatabases(t *testing.T) {
 			t.Fatalf("%s is in no ASN row", a)
 		}
 		got := geo.Lookup(a)
-		want := mmdblookup(t, dir+"/"+geotest.CountryDB, a)
+		want := geotest.Country(t, a)
 		if got.ASN != row.Number || got.ASName != row.Name || got.Country != want || want == "" {
 			t.Errorf("%s: %+v, want AS%d %q in %q", a, got, row.Number, row.Name, want)
 		}
 	}
 	private := netip.MustParseAddr("192.168.1.1")
-	if mmdblookup(t, dir+"/"+geotest.CountryDB, private) == "" {
+	if geotest.Country(t, private) == "" {
 		t.Log("the country database has no row for 192.168.1.1: the next check proves less")
 	}
 	for _, a := range []string{"192.168.1.1", "10.0.0.1", "127.0.0.1", "198.51.100.9", "2001:db8::1", "fe80::1", "100.64.0.1"} {
@@ -59,23 +58,4 @@ func TestNoDatabaseSaysSo(t *testing.T) {
 	if p := geo.Lookup(netip.MustParseAddr("1.1.1.1")); p != (whereabouts.Place{}) {
 		t.Errorf("lookup without a database: %+v", p)
 	}
-}
-
-// mmdblookup reads the country code of addr with libmaxminddb's tool.
-func mmdblookup(t *testing.T, db string, addr netip.Addr) string {
-	t.Helper()
-	out, err := exec.Command("mmdblookup", "--file", db, "--ip", addr.String(), "country_code").CombinedOutput()
-	if err != nil {
-		if strings.Contains(string(out), "Could not find") || strings.Contains(string(out), "No entry") {
-			return ""
-		}
-		t.Fatalf("mmdblookup: %v: %s", err, out)
-	}
-	s := strings.TrimSpace(string(out))
-	if i := strings.Index(s, "\""); i >= 0 {
-		if j := strings.Index(s[i+1:], "\""); j >= 0 {
-			return s[i+1 : i+1+j]
-		}
-	}
-	return ""
 }

@@ -79,7 +79,7 @@ for i in $(seq 100); do [ -S /dev/log ] && break; sleep 0.05; done
 `, dir)
 	if opts.Fail2ban {
 		b.Fail2banDB = filepath.Join(dir, "fail2ban.sqlite3")
-		files["fail2ban.local"] = fmt.Sprintf("[DEFINITION]\nlogtarget = %s/fail2ban.log\nsocket = /run/fail2ban/fail2ban.sock\n"+
+		files["fail2ban.local"] = fmt.Sprintf("[DEFAULT]\nlogtarget = %s/fail2ban.log\nsocket = /run/fail2ban/fail2ban.sock\n"+
 			"pidfile = /run/fail2ban/fail2ban.pid\ndbfile = %s\n", dir, b.Fail2banDB)
 		files["jail.local"] = fmt.Sprintf("[DEFAULT]\nbanaction = nftables-multiport\nbanaction_allports = nftables-allports\n"+
 			"backend = polling\n\n[sshd]\nenabled = true\nbackend = polling\nport = %d\nlogpath = %s\nmaxretry = 3\nfindtime = 600\nbantime = 600\n",
@@ -115,7 +115,13 @@ fail2ban-server -f -x --logtarget $d/fail2ban.log &
 		if !strings.Contains(string(log), "Server listening on") {
 			return false
 		}
-		return !opts.Fail2ban || b.fail2ban("ping") == nil
+		if !opts.Fail2ban {
+			return true
+		}
+		// Its database in the test's directory proves it read the
+		// test's configuration, not the host's.
+		_, err := os.Stat(b.Fail2banDB)
+		return err == nil && b.fail2ban("ping") == nil
 	}
 	if !WaitFor(30*time.Second, ready) {
 		stderr, _ := os.ReadFile(filepath.Join(dir, "stderr"))
@@ -136,13 +142,18 @@ func (b *AuthBed) fail2ban(args ...string) error {
 	return nil
 }
 
-// FailPassword tries one password login as user from the namespace from,
-// with a wrong password, and returns once the client has given up.
-func (b *AuthBed) FailPassword(from *Namespace, user string) error {
-	cmd := exec.Command("ip", "netns", "exec", from.Name, "sshpass", "-p", "wrong-password", "ssh",
+// FailPassword tries one password login as user from the namespace from
+// (from its address bind, when valid), with a wrong password, and returns
+// once the client has given up.
+func (b *AuthBed) FailPassword(from *Namespace, bind netip.Addr, user string) error {
+	args := []string{"netns", "exec", from.Name, "sshpass", "-p", "wrong-password", "ssh",
 		"-p", strconv.Itoa(b.Port), "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
 		"-o", "PreferredAuthentications=password", "-o", "PubkeyAuthentication=no", "-o", "NumberOfPasswordPrompts=1",
-		"-o", "ConnectTimeout=5", user+"@"+b.Addr.String(), "true")
+		"-o", "ConnectTimeout=5"}
+	if bind.IsValid() {
+		args = append(args, "-o", "BindAddress="+bind.String())
+	}
+	cmd := exec.Command("ip", append(args, user+"@"+b.Addr.String(), "true")...)
 	out, err := cmd.CombinedOutput()
 	if err == nil {
 		return fmt.Errorf("a wrong password logged %s in: %s", user, out)

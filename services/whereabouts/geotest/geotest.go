@@ -10,8 +10,10 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/maxmind/mmdbwriter"
@@ -113,4 +115,28 @@ func DirForTest(t testing.TB, addrs ...netip.Addr) string {
 		t.Fatal(err)
 	}
 	return dir
+}
+
+// Country reads the country code the fetched country database gives addr
+// with mmdblookup, libmaxminddb's own tool: the oracle. "" for none.
+func Country(t testing.TB, addr netip.Addr) string {
+	t.Helper()
+	db := filepath.Join(Source(t), CountryDB)
+	out, err := exec.Command("mmdblookup", "--file", db, "--ip", addr.String(), "country_code").CombinedOutput()
+	if err != nil {
+		if strings.Contains(string(out), "Could not find") || strings.Contains(string(out), "No entry") {
+			return ""
+		}
+		t.Fatalf("mmdblookup: %v: %s", err, out)
+	}
+	s := strings.TrimSpace(string(out))
+	i := strings.Index(s, "\"")
+	if i < 0 {
+		return ""
+	}
+	j := strings.Index(s[i+1:], "\"")
+	if j < 0 {
+		return ""
+	}
+	return s[i+1 : i+1+j]
 }
