@@ -165,8 +165,9 @@ type Inspection struct {
 	// Options.HistoryPath is not set.
 	Recent *Recent
 
-	// Peers are every remote address with what is known of it; nil
-	// until EnablePeers.
+	// Peers are every remote address with what is known of it; set by
+	// the caller (App.Peers), when it wants them: the dashboard only in
+	// its Peers view, so other refreshes do not pay for them.
 	Peers *PeersView
 
 	firewalls map[uint64]*nsFirewall // by namespace inode
@@ -227,9 +228,6 @@ func (a *App) Inspect(q sockets.Query) (*Inspection, error) {
 	a.judge(in)
 	if a.opts.HistoryPath != "" {
 		in.Recent = a.readRecent(in)
-	}
-	if a.peers != nil {
-		in.Peers = a.readPeers(in)
 	}
 	if a.opts.Trace != nil {
 		fmt.Fprintf(a.opts.Trace, "%s sockets=%d collect_ms=%.1f assess_ms=%.1f\n", start.Format(time.RFC3339Nano),

@@ -203,7 +203,9 @@ func (a *App) Block(p *BlockPlan, forced bool) error {
 	case len(p.Dangers) > 0 && !forced:
 		return a.record(r, ErrForce)
 	}
-	return a.record(r, block.Blocker{}.Block(p.Block))
+	err := block.Blocker{}.Block(p.Block)
+	a.rereadPeers() // the Peers view shows the new ban at its next refresh
+	return a.record(r, err)
 }
 
 // ErrSSHSession refuses a close that would cut an SSH session.
@@ -231,6 +233,7 @@ func (a *App) Unblock(peer netip.Prefix, all bool) (int, error) {
 		return 0, a.record(r, ErrReadOnly)
 	}
 	n, err := block.Blocker{}.Unblock(peer, all)
+	a.rereadPeers()
 	if err == nil && n == 0 && !all {
 		err = fmt.Errorf("%s is not blocked", detail)
 	}

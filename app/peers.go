@@ -57,8 +57,8 @@ type peerSources struct {
 	warned   []string
 }
 
-// EnablePeers makes every inspection read peers (Inspection.Peers), the
-// record and firewalls at most every opts.Reread.
+// EnablePeers opens what Peers reads: the log of failed logins, the
+// GeoIP databases, a resolver.
 func (a *App) EnablePeers(opts PeersOptions) {
 	if opts.Since <= 0 {
 		opts.Since = 24 * time.Hour
@@ -95,6 +95,19 @@ func (a *App) WaitNames(d time.Duration) {
 	ps.names.Wait(ctx)
 }
 
+// rereadPeers makes the next Peers read the record, logs and bans again:
+// an action changed them.
+func (a *App) rereadPeers() {
+	a.mu.Lock()
+	ps := a.peers
+	a.mu.Unlock()
+	if ps != nil {
+		ps.mu.Lock()
+		ps.recorded = nil
+		ps.mu.Unlock()
+	}
+}
+
 // NamePeers fills in the reverse names answered since v was read.
 func (a *App) NamePeers(v *PeersView) {
 	a.mu.Lock()
@@ -108,10 +121,16 @@ func (a *App) NamePeers(v *PeersView) {
 	}
 }
 
-// readPeers gathers the peers of in: open connections now, and at most
-// every Reread the record, the failed logins and the bans.
-func (a *App) readPeers(in *Inspection) *PeersView {
+// Peers gathers the peers of in: open connections now, and at most every
+// Reread the record, the failed logins and the bans; nil before
+// EnablePeers. Calls are serialised; they do not wait for collections.
+func (a *App) Peers(in *Inspection) *PeersView {
+	a.mu.Lock()
 	ps := a.peers
+	a.mu.Unlock()
+	if ps == nil || in == nil {
+		return nil
+	}
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
 	now := time.Now()

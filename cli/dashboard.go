@@ -22,9 +22,10 @@ func dashboardCommand(g *globals) *cobra.Command {
 		interval, killWait time.Duration
 		readOnly           bool
 		trace, historyDB   string
+		pf                 peersFlags
 	)
 	cmd := &cobra.Command{
-		Use:   "portwarden [--interval 2s] [--read-only] [--kill-wait 5s] [--trace FILE] [--history-db PATH]",
+		Use:   "portwarden [--interval 2s] [--read-only] [--kill-wait 5s] [--trace FILE] [--history-db PATH] [--auth-log FILE] [--geoip-dir DIR]... [--no-dns]",
 		Short: "See every listening port and connection, who owns it, and whether it should be there",
 		Long: `portwarden shows every TCP and UDP socket with the process that owns it and a
 verdict, and says which listeners are not in the admin's baseline. With no
@@ -65,6 +66,7 @@ Exit codes: 0 ok, 1 found (check), refused or failed, 2 bad usage or error.`,
 			if err != nil {
 				return broken(err)
 			}
+			a.EnablePeers(app.PeersOptions{AuthLog: pf.authLog, GeoIPDirs: pf.geoIPDirs, NoDNS: pf.noDNS})
 			host, _ := os.Hostname()
 			cfg := ui.Config{
 				Host:     host,
@@ -86,5 +88,8 @@ Exit codes: 0 ok, 1 found (check), refused or failed, 2 bad usage or error.`,
 	f.DurationVar(&killWait, "kill-wait", 5*time.Second, "how long a kill waits for the process to end")
 	f.StringVar(&historyDB, "history-db", history.DefaultPath, "the flight recorder's record, for the History view (6) and when each socket was first seen")
 	f.StringVar(&trace, "trace", "", "append a line per refresh with its timings to `FILE` (for benchmarks)")
+	f.StringVar(&pf.authLog, "auth-log", "", "the log of failed logins, for the Peers view (default: /var/log/auth.log, /var/log/secure, else the journal)")
+	f.StringSliceVar(&pf.geoIPDirs, "geoip-dir", nil, "a directory of .mmdb files, for the Peers view (default: /usr/share/GeoIP, /var/lib/GeoIP)")
+	f.BoolVar(&pf.noDNS, "no-dns", false, "do not look up reverse DNS names in the Peers view")
 	return cmd
 }

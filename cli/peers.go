@@ -63,7 +63,7 @@ func runPeers(cmd *cobra.Command, g *globals, pf *peersFlags) error {
 	if err != nil {
 		return err
 	}
-	v := in.Peers
+	v := a.Peers(in)
 	if !pf.noDNS {
 		// Names asked for during the inspection, and those no lookup was
 		// free for then: a few seconds to answer, no more.

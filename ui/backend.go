@@ -52,6 +52,9 @@ type Backend interface {
 	// their own namespaces, or records the refusal.
 	PlanClose(snap *sockets.Snapshot, socks []*sockets.Socket) *app.ClosePlan
 	Close(snap *sockets.Snapshot, p *app.ClosePlan, forced bool) (int, error)
+	// Peers gathers every remote address of in with what is known of it
+	// (nil when peers are not read).
+	Peers(in *app.Inspection) *app.PeersView
 	// PlanBlock says what blocking a peer stops; Block puts it in place.
 	PlanBlock(snap *sockets.Snapshot, blk block.Block) *app.BlockPlan
 	Block(p *app.BlockPlan, forced bool) error

@@ -30,6 +30,9 @@ type (
 
 // startClose plans, in a command, cutting the selected connection.
 func (m *Model) startClose() tea.Cmd {
+	if m.view == viewPeers {
+		return m.startClosePeer()
+	}
 	s, _ := m.selectedSocket()
 	if s == nil || s.Listening() || s.Remote.Port() == 0 {
 		m.setStatus("close works on a connection: select one in the Connections view", true)
@@ -43,6 +46,9 @@ func (m *Model) onClosePlan(msg closePlanMsg) tea.Cmd {
 	p, b, snap := msg.plan, m.backend, msg.snap
 	s := p.Connections[0]
 	id := app.ConnectionID(s)
+	if n := len(p.Connections); n > 1 {
+		return m.onClosePeerPlan(msg)
+	}
 	if p.Refused != nil {
 		return func() tea.Msg {
 			_, err := b.Close(snap, p, false)
@@ -97,6 +103,9 @@ func heldBy(s *sockets.Socket) string {
 // startBlock plans, in a command, blocking the selected connection's
 // external peer.
 func (m *Model) startBlock() tea.Cmd {
+	if m.view == viewPeers {
+		return m.startBlockPeer()
+	}
 	s, v := m.selectedSocket()
 	if s == nil || s.Listening() || v == nil || !v.External {
 		m.setStatus("block works on a connection with an external peer: select one in the Connections view", true)

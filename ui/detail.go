@@ -32,6 +32,10 @@ func (m *Model) detailText() []string {
 		m.describeContainer(d, r.key.ctr)
 	case m.view == viewHistory:
 		m.describeLifetime(d, r)
+	case m.view == viewPeers:
+		if p := m.selectedPeer(); p != nil {
+			m.describePeer(d, p)
+		}
 	case m.view == viewRaw:
 		if j := m.selectedRaw(); j != nil {
 			m.describeRaw(d, j)

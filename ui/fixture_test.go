@@ -120,6 +120,10 @@ func (b *fixedBackend) Block(p *app.BlockPlan, forced bool) error {
 // FirstSeen knows no record: the fixed frames have none.
 func (b *fixedBackend) FirstSeen(*sockets.Socket) (time.Time, bool) { return time.Time{}, false }
 
+// Peers returns the fixture's peers (fixturePeers), as a real App would
+// gather them from the frame and the record.
+func (b *fixedBackend) Peers(in *app.Inspection) *app.PeersView { return fixturePeers(in) }
+
 func (b *fixedBackend) Inspect(q sockets.Query) (*app.Inspection, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()

@@ -7,7 +7,7 @@ import "charm.land/bubbles/v2/key"
 type keyMap struct {
 	Table                                   tableKeyMap
 	NextView, PrevView, View1, View2, View3 key.Binding
-	View4, View5, View6, View7              key.Binding
+	View4, View5, View6, View7, View8       key.Binding
 	Detail                                  key.Binding
 	DetailPane                              detailKeyMap
 	Filter, ClearFilter, AcceptFilter, Back key.Binding
@@ -29,12 +29,13 @@ func newKeyMap() keyMap {
 		View4:        key.NewBinding(key.WithKeys("4"), key.WithHelp("4", "by process")),
 		View5:        key.NewBinding(key.WithKeys("5"), key.WithHelp("5", "by container")),
 		View6:        key.NewBinding(key.WithKeys("6"), key.WithHelp("6", "history")),
-		View7:        key.NewBinding(key.WithKeys("7"), key.WithHelp("7", "packet and raw sockets, eBPF on interfaces")),
+		View7:        key.NewBinding(key.WithKeys("7"), key.WithHelp("7", "raw sockets, eBPF")),
+		View8:        key.NewBinding(key.WithKeys("8"), key.WithHelp("8", "peers")),
 		Detail:       key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "details")),
 		DetailPane:   newDetailKeyMap(),
 		Filter:       key.NewBinding(key.WithKeys("/"), key.WithHelp("/", "filter")),
 		ClearFilter:  key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "clear filter")),
-		Back:         key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "close details / clear filter")),
+		Back:         key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "close pane / filter")),
 		CloseHelp:    key.NewBinding(key.WithKeys("?", "esc", "q"), key.WithHelp("?/esc/q", "close help")),
 		AcceptFilter: key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "keep filter")),
 		Pause:        key.NewBinding(key.WithKeys("p"), key.WithHelp("p", "pause")),
@@ -77,7 +78,7 @@ func (k keyMap) ShortHelp() []key.Binding {
 func (k keyMap) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
 		{k.Table.Up, k.Table.Down, k.Table.PageUp, k.Table.PageDown, k.Table.Top, k.Table.Bottom, k.Help, k.Quit},
-		{k.NextView, k.PrevView, k.View1, k.View2, k.View3, k.View4, k.View5, k.View6, k.View7, k.Pause, k.Refresh, k.Warnings, k.QuitNow},
+		{k.NextView, k.PrevView, k.View1, k.View2, k.View3, k.View4, k.View5, k.View6, k.View7, k.View8, k.Pause, k.Refresh, k.Warnings, k.QuitNow},
 		{k.Detail, k.DetailPane.ScrollUp, k.DetailPane.ScrollDown, k.Filter, k.Back, k.Table.Sort, k.Table.Reverse,
 			k.Mark, k.Unmark, k.Kill, k.KillNow, k.Disable, k.Close, k.Block},
 	}

@@ -143,6 +143,8 @@ func defaultSort(v viewKind) int {
 		return 1 // PID, CONTAINER
 	case viewHistory:
 		return 1 // FIRST SEEN
+	case viewPeers:
+		return len(peerColumns) - 1 // TRIED
 	}
 	return 2 // LOCAL
 }
@@ -164,9 +166,12 @@ func (m *Model) collectWith(q sockets.Query) tea.Cmd {
 		return nil
 	}
 	m.inflight = true
-	b := m.backend
+	b, peers := m.backend, m.wantsPeers()
 	return func() tea.Msg {
 		f, err := b.Inspect(q)
+		if err == nil && peers {
+			f.Peers = b.Peers(f)
+		}
 		return frameMsg{frame: f, err: err}
 	}
 }
@@ -324,6 +329,8 @@ func (m *Model) buildRows(t *table) []*row {
 			rows = historyRows(m.frame.Recent)
 		case viewRaw:
 			rows = rawRows(m.frame, m.where)
+		case viewPeers:
+			rows = peerRows(m.frame.Peers, m.cfg.Now())
 		}
 		for i, r := range rows {
 			rows[i] = t.offer(gen, t.index[r.key], r)

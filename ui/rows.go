@@ -26,15 +26,16 @@ const (
 	viewContainers
 	viewHistory
 	viewRaw
+	viewPeers
 	viewCount
 )
 
-var viewNames = [viewCount]string{"Listeners", "Connections", "All", "Processes", "Containers", "History", "Raw"}
+var viewNames = [viewCount]string{"Listeners", "Connections", "All", "Processes", "Containers", "History", "Raw", "Peers"}
 
 // socketless reports whether the view's rows are no live sockets: a
 // process, a container, or a lifetime from the record.
 func (v viewKind) socketless() bool {
-	return v == viewProcesses || v == viewContainers || v == viewHistory || v == viewRaw
+	return v == viewProcesses || v == viewContainers || v == viewHistory || v == viewRaw || v == viewPeers
 }
 
 // includes reports whether a socket belongs in a socket view.
@@ -56,6 +57,7 @@ type rowKey struct {
 	ctr   container.Ref
 	raw   uint64 // a packet or raw socket's inode
 	prog  uint32 // an eBPF program's ID
+	peer  netip.Addr
 }
 
 // rowStatus marks what happened to a row at the last refresh.
@@ -232,6 +234,8 @@ func (v viewKind) columns() []column {
 		return historyColumns
 	case viewRaw:
 		return rawColumns
+	case viewPeers:
+		return peerColumns
 	}
 	return socketColumns(v)
 }

@@ -44,6 +44,8 @@ func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 		m.switchView(viewHistory)
 	case key.Matches(msg, k.View7):
 		m.switchView(viewRaw)
+	case key.Matches(msg, k.View8):
+		m.switchView(viewPeers)
 	case key.Matches(msg, k.Detail):
 		m.detailOpen = !m.detailOpen
 		m.detail.Top()
@@ -90,6 +92,9 @@ func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 		if m.detailOpen {
 			m.detail.Update(msg)
 		}
+	}
+	if m.wantsPeers() && m.loaded && m.frame.Peers == nil && !m.paused {
+		return tea.Batch(m.collect(), m.fetchDetail()) // the Peers view opened: read them now
 	}
 	return m.fetchDetail()
 }
@@ -153,6 +158,10 @@ func (m *Model) switchView(v viewKind) {
 	m.detail.Top()
 	m.showFrame()
 }
+
+// wantsPeers reports whether the next frame should carry the peers: only
+// while the Peers view shows, so that no other refresh pays for them.
+func (m *Model) wantsPeers() bool { return m.view == viewPeers }
 
 func (m *Model) resizeTables() {
 	for _, t := range m.tables {

@@ -120,19 +120,28 @@ func (m *Model) header() string {
 	return ""
 }
 
+// shortViewNames name the tabs not shown when the full names do not fit.
+var shortViewNames = [viewCount]string{"Listen", "Conns", "All", "Procs", "Ctrs", "Hist", "Raw", "Peers"}
+
 func (m *Model) tabs() string {
-	var parts []string
-	for v := range viewCount {
-		label := strconv.Itoa(int(v)+1) + " " + viewNames[v]
-		if v == m.view {
-			parts = append(parts, m.styles.ActiveTab.Render("["+label+"]"))
-		} else {
-			parts = append(parts, m.styles.Tab.Render(" "+label+" "))
+	tabs := func(names *[viewCount]string) []string {
+		var parts []string
+		for v := range viewCount {
+			if v == m.view {
+				parts = append(parts, m.styles.ActiveTab.Render("["+strconv.Itoa(int(v)+1)+" "+viewNames[v]+"]"))
+			} else {
+				parts = append(parts, m.styles.Tab.Render(" "+strconv.Itoa(int(v)+1)+" "+names[v]+" "))
+			}
 		}
+		return parts
 	}
-	line := strings.Join(parts, " ")
+	full := tabs(&viewNames)
+	line := strings.Join(full, " ")
 	if ansi.StringWidth(line) > m.width {
-		line = strings.Join(parts, "") // each tab's own padding still parts them: all seven fit in 80
+		line = strings.Join(full, "") // each tab's own padding still parts them
+	}
+	if ansi.StringWidth(line) > m.width {
+		line = strings.Join(tabs(&shortViewNames), "") // every tab in 80 columns
 	}
 	return fit(line, m.width)
 }
@@ -145,6 +154,8 @@ func (m *Model) emptyMessage() string {
 		return "no rows match the filter (esc clears it)"
 	case m.view == viewHistory:
 		return historyEmpty(m.frame.Recent)
+	case m.view == viewPeers:
+		return peersEmpty(m.frame.Peers)
 	}
 	return "nothing here"
 }

@@ -53,8 +53,8 @@ func TestPeersGatherAndSort(t *testing.T) {
 		texts = append(texts, e.Text)
 	}
 	joined := strings.Join(texts, "\n")
-	for i, want := range []string{"syn scan of 2000 closed ports", "5 failed sshd logins as admin, root", "now: 1 inbound connection to ssh (tcp/22) open",
-		"now: 1 SSH connection with nobody logged in", "banned by fail2ban (jail sshd), until"} {
+	for i, want := range []string{"syn scan of 2000 closed ports", "5 failed sshd logins as admin, root", "1 inbound connection to ssh (tcp/22) open",
+		"1 SSH connection with nobody logged in", "banned by fail2ban (jail sshd), until"} {
 		if i >= len(texts) || !strings.Contains(texts[i], want) {
 			t.Errorf("story line %d: want %q in:\n%s", i, want, joined)
 		}

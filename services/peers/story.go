@@ -12,7 +12,7 @@ import (
 
 // Event is one line of a peer's story.
 type Event struct {
-	Time time.Time // zero for what holds now without a date (an open connection, a ban)
+	Time time.Time // zero for what holds now (an open connection, a ban)
 	Text string    // may hold hostile text (user names, AS names): render it as such
 }
 
@@ -38,10 +38,10 @@ func (p *Peer) Story(now time.Time) []Event {
 	}
 	slices.SortStableFunc(out, func(a, b Event) int { return a.Time.Compare(b.Time) })
 	for _, t := range p.Now {
-		out = append(out, Event{Text: fmt.Sprintf("now: %d %s connection%s %s %s open", t.Count, t.Direction, plural(t.Count), toward(t.Direction), t.Name())})
+		out = append(out, Event{Text: fmt.Sprintf("%d %s connection%s %s %s open", t.Count, t.Direction, plural(t.Count), toward(t.Direction), t.Name())})
 	}
 	if p.PreAuth > 0 {
-		out = append(out, Event{Text: fmt.Sprintf("now: %d SSH connection%s with nobody logged in (pre-authentication)", p.PreAuth, plural(p.PreAuth))})
+		out = append(out, Event{Text: fmt.Sprintf("%d SSH connection%s with nobody logged in (pre-authentication)", p.PreAuth, plural(p.PreAuth))})
 	}
 	for _, b := range p.Bans {
 		out = append(out, Event{Text: fmt.Sprintf("banned by %s, %s", b, b.Until(now))})
