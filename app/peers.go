@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"strconv"
 	"strings"
@@ -23,6 +24,13 @@ type PeersOptions struct {
 	AuthLog   string        // the log of failed logins; "" finds one (logins.Find)
 	GeoIPDirs []string      // where .mmdb files are; default whereabouts.DefaultDirs
 	NoDNS     bool          // no reverse DNS
+	Resolver  *net.Resolver // asks reverse names; nil: the system's
+	// HistoryPath is the record read for past connections and scans;
+	// "" reads the App's (Options.HistoryPath).
+	HistoryPath string
+	// NoLifetimes skips the record's lifetimes (connections, ports):
+	// scans, logins and bans are what check needs, and cheaper.
+	NoLifetimes bool
 	// Reread is how often what changes slowly (the record, bans) is read
 	// again; default 10s. Open connections are every inspection's.
 	Reread time.Duration
@@ -36,7 +44,21 @@ type PeersView struct {
 	// not be read (the facts it would give are unknown, not absent).
 	Sources  []string
 	Warnings []string
+	known    Knowledge
 }
+
+// Knowledge is a kind of fact about peers that may be unknown.
+type Knowledge uint8
+
+// The kinds of fact a PeersView may lack.
+const (
+	KnowsScans  Knowledge = 1 << iota // the record was read, made from the kernel's events
+	KnowsLogins                       // a log of failed logins was read
+)
+
+// Know reports whether the view knows facts of kind k: their absence
+// then means none, not unread.
+func (v *PeersView) Know(k Knowledge) bool { return v.known&k == k }
 
 // peerSources keeps what reading peers needs between inspections: the
 // log followed, the databases open, names asked, and what was read of
@@ -55,6 +77,7 @@ type peerSources struct {
 	banned   []bans.Ban
 	said     []string // sources and warnings of the last reread
 	warned   []string
+	known    Knowledge // what the last reread could read
 }
 
 // EnablePeers opens what Peers reads: the log of failed logins, the
@@ -74,7 +97,7 @@ func (a *App) EnablePeers(opts PeersOptions) {
 	ps.tally = logins.NewTally(time.Now().Add(-opts.Since))
 	ps.geo, ps.geoErr = whereabouts.OpenGeo(opts.GeoIPDirs)
 	if !opts.NoDNS {
-		ps.names = whereabouts.NewResolver(nil)
+		ps.names = whereabouts.NewResolver(opts.Resolver)
 	}
 	a.mu.Lock()
 	a.peers = ps
@@ -141,7 +164,7 @@ func (a *App) Peers(in *Inspection) *PeersView {
 	for _, j := range in.Judged {
 		b.AddSocket(j, now)
 	}
-	v := &PeersView{Since: now.Add(-ps.opts.Since), Peers: b.Peers(ps.banned)}
+	v := &PeersView{Since: now.Add(-ps.opts.Since), Peers: b.Peers(ps.banned), known: ps.known}
 	v.Sources = append(v.Sources, ps.said...)
 	v.Warnings = append(v.Warnings, ps.warned...)
 	for i := range v.Peers {
@@ -157,7 +180,7 @@ func (a *App) Peers(in *Inspection) *PeersView {
 // reread reads what changes slowly: the record's lifetimes and scans,
 // the failed logins logged since the last read, and the bans.
 func (ps *peerSources) reread(a *App, in *Inspection, now time.Time) {
-	ps.readAt, ps.said, ps.warned = now, nil, nil
+	ps.readAt, ps.said, ps.warned, ps.known = now, nil, nil, 0
 	since := now.Add(-ps.opts.Since)
 	b := peers.NewBuilder(in.Baseline.Internal)
 	a.recordedPeers(in, b, since, ps)
@@ -167,6 +190,8 @@ func (ps *peerSources) reread(a *App, in *Inspection, now time.Time) {
 	default:
 		if err := ps.logs.Read(ps.tally, now); err != nil {
 			ps.warned = append(ps.warned, fmt.Sprintf("failed logins: %v", err))
+		} else {
+			ps.known |= KnowsLogins
 		}
 		ps.said = append(ps.said, "failed logins: "+ps.logs.String())
 		for _, f := range ps.tally.Failures() {
@@ -203,7 +228,10 @@ func (ps *peerSources) reread(a *App, in *Inspection, now time.Time) {
 
 // recordedPeers adds the record's lifetimes and scans since since to b.
 func (a *App) recordedPeers(in *Inspection, b *peers.Builder, since time.Time, ps *peerSources) {
-	path := a.opts.HistoryPath
+	path := ps.opts.HistoryPath
+	if path == "" {
+		path = a.opts.HistoryPath
+	}
 	if path == "" {
 		ps.warned = append(ps.warned, "no flight record is read: past connections and scans are not known")
 		return
@@ -218,20 +246,25 @@ func (a *App) recordedPeers(in *Inspection, b *peers.Builder, since time.Time, p
 		return
 	}
 	defer db.Close()
-	if source, err := db.Source(); err == nil && source == history.Poll {
+	source, err := db.Source()
+	if err == nil && source == history.Poll {
 		ps.warned = append(ps.warned, "the recorder polls (no eBPF): scans are not recorded, and connections shorter than its interval may be missing")
 	}
 	keep := a.InNamespaces(in)
-	err = db.Query(history.Filter{Since: since, Kind: history.Connection, Keep: keep}, func(l *history.Lifetime) error {
-		b.AddLifetime(l, a.catalog.ServiceName(l.Proto, l.ServicePort))
-		return nil
-	})
-	if err != nil {
-		ps.warned = append(ps.warned, fmt.Sprintf("past connections: %v", err))
+	if !ps.opts.NoLifetimes {
+		err = db.Query(history.Filter{Since: since, Kind: history.Connection, Keep: keep}, func(l *history.Lifetime) error {
+			b.AddLifetime(l, a.catalog.ServiceName(l.Proto, l.ServicePort))
+			return nil
+		})
+		if err != nil {
+			ps.warned = append(ps.warned, fmt.Sprintf("past connections: %v", err))
+		}
 	}
 	scans, err := db.Scans(history.ScanFilter{Since: since})
 	if err != nil {
 		ps.warned = append(ps.warned, fmt.Sprintf("scans: %v", err))
+	} else if source == history.EBPF {
+		ps.known |= KnowsScans
 	}
 	picked := map[uint64]bool{}
 	for _, n := range in.Snapshot.Namespaces {

@@ -21,9 +21,10 @@ func checkCommand(g *globals) *cobra.Command {
 		prom                    string
 		failOn, failOnExternal  string
 		failOnSign, historyDB   string
+		pc                      peerCheck
 	)
 	cmd := &cobra.Command{
-		Use:   "check [--json] [--prometheus FILE] [--fail-on RISK] [--fail-on-external RISK] [--fail-on-sign RISK] [--fail-on-unreachable] [--history-db PATH]",
+		Use:   "check [--json] [--prometheus FILE] [--fail-on RISK] [--fail-on-external RISK] [--fail-on-sign RISK] [--fail-on-unreachable] [--fail-on-scan PORTS] [--fail-on-failed-logins N] [--history-db PATH] [--auth-log FILE] [--geoip-dir DIR]...",
 		Short: "Exit 0 when all is expected, 1 when not (listed), 2 on error",
 		Long: `Judge every socket against the baseline, for cron and monitoring. It fails on
 an unexpected listener (at or above --fail-on) that something outside this host
@@ -42,7 +43,10 @@ reasons), 2 on an error such as a baseline that cannot be read.
 Where the flight recorder runs (portwarden record), check also judges what
 came and went since its last run: a listener that opened and closed, or an
 external connection to a high-risk service, between two runs fails the next
-one (listed after the live failures; with --json, under "between_checks").`,
+one (listed after the live failures; with --json, under "between_checks").
+So does, with --fail-on-scan, a scan of that many closed ports, and with
+--fail-on-failed-logins, that many failed logins from one peer; where scans
+or failed logins cannot be read, such a check exits 2.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			policy := verdict.DefaultPolicy()
@@ -64,10 +68,10 @@ one (listed after the live failures; with --json, under "between_checks").`,
 			}
 			out := cmd.OutOrStdout()
 			past, recorder, pastErr := judgePast(cmd.ErrOrStderr(), a, in, historyDB, policy)
-			pastFailing := 0
-			if past != nil {
-				pastFailing = len(past.Failing)
+			if pastErr == nil {
+				past, pastErr = pc.judge(cmd.ErrOrStderr(), a, in, historyDB, past)
 			}
+			pastFailing := past.Count()
 			if prom != "" {
 				metrics := report.Prometheus(in.Snapshot, in.Judged, portless(in), policy)
 				metrics = append(metrics, report.FleetMetrics(in.Judged, app.Unit)...)
@@ -77,6 +81,7 @@ one (listed after the live failures; with --json, under "between_checks").`,
 				if recorder != nil {
 					metrics = append(metrics, report.RecorderMetrics(*recorder)...)
 				}
+				metrics = append(metrics, pc.metrics(a, in, historyDB)...)
 				metrics = append(metrics, report.RunMetrics(time.Since(start), pastErr == nil)...)
 				if err := atomicfile.Write(prom, metrics); err != nil {
 					return broken(err)
@@ -117,5 +122,9 @@ one (listed after the live failures; with --json, under "between_checks").`,
 	cmd.Flags().BoolVar(&failUnreachable, "fail-on-unreachable", false, "fail unexpected listeners nothing outside this host can reach, too (bound to loopback, or firewalled off)")
 	cmd.Flags().StringVar(&historyDB, "history-db", history.DefaultPath, "the flight recorder's record, judged since the last check where it exists")
 	cmd.Flags().StringVar(&prom, "prometheus", "", "also write node_exporter textfile metrics to `FILE` (atomically)")
+	cmd.Flags().IntVar(&pc.scanPorts, "fail-on-scan", 0, "fail on a scan of at least `PORTS` closed ports since the last check (from the flight recorder; 0: off)")
+	cmd.Flags().IntVar(&pc.failedLogins, "fail-on-failed-logins", 0, "fail on at least `N` failed logins from one peer since the last check (0: off)")
+	cmd.Flags().StringVar(&pc.authLog, "auth-log", "", "the log of failed logins (default: /var/log/auth.log, /var/log/secure, else the journal)")
+	cmd.Flags().StringSliceVar(&pc.geoIPDirs, "geoip-dir", nil, "a directory of .mmdb files, to name the top peers' networks in the metrics")
 	return cmd
 }

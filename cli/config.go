@@ -36,6 +36,9 @@ var configKeys = map[string]string{
 	"history_db":        "db",
 	"history_max_age":   "max-age",
 	"history_max_size":  "max-size",
+	"auth_log":          "auth-log",
+	"geoip_dir":         "geoip-dir",
+	"no_dns":            "no-dns",
 }
 
 // configAliases names the flag a key sets on the commands that spell it

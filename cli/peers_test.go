@@ -143,3 +143,78 @@ func TestPeersOfARealAttack(t *testing.T) {
 		t.Errorf("peers table (exit %d):\n%s", code, table)
 	}
 }
+
+// TestCheckFailsOnScansAndFailedLogins: after a real SYN scan of 200
+// ports and four failed passwords, check with --fail-on-scan 100 and
+// --fail-on-failed-logins 3 exits 1 and lists both under between_checks;
+// its textfile counts them and names the peer (promtool accepts it); a
+// check that asks for scans where no record is exits 2.
+func TestCheckFailsOnScansAndFailedLogins(t *testing.T) {
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	db, base, prom := filepath.Join(dir, "history.db"), filepath.Join(dir, "baseline.toml"), filepath.Join(dir, "portwarden.prom")
+	bed := sockettest.FirewallBedForTest(t)
+	auth := sockettest.AuthBedForTest(t, bed.Server, bed.ServerPublic4, sockettest.AuthBedOptions{})
+	recorderForTest(t, bin, db)
+	scanner, _ := bed.ClientAddrs()
+	if out, _, code := runBin(t, bin, "baseline", "init", "--baseline", base, "--netns", bed.Server.Name); code != 0 {
+		t.Fatalf("baseline init: exit %d: %s", code, out)
+	}
+	if err := bed.Public.Run("nmap", "-sS", "-Pn", "-n", "-T5", "--max-retries", "0", "-p", "1-200", bed.ServerPublic4.String()); err != nil {
+		t.Fatal(err)
+	}
+	for range 4 {
+		if err := auth.FailPassword(bed.Public, netip.Addr{}, "admin"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	args := []string{"check", "--json", "--netns", bed.Server.Name, "--baseline", base, "--history-db", db, "--auth-log", auth.AuthLog,
+		"--fail-on-scan", "100", "--fail-on-failed-logins", "3", "--prometheus", prom}
+	var doc struct {
+		OK            bool `json:"ok"`
+		BetweenChecks struct {
+			Scans []struct {
+				Peer  string `json:"peer"`
+				Kind  string `json:"kind"`
+				Ports int    `json:"ports"`
+			} `json:"scans"`
+			FailedLogins []struct {
+				Count int      `json:"count"`
+				Users []string `json:"users"`
+			} `json:"failed_logins"`
+		} `json:"between_checks"`
+	}
+	var out, errOut string
+	var code int
+	ok := sockettest.WaitFor(30*time.Second, func() bool {
+		out, errOut, code = runBin(t, bin, args...)
+		return code == 1 && json.Unmarshal([]byte(out), &doc) == nil && len(doc.BetweenChecks.Scans) == 1
+	})
+	if !ok {
+		t.Fatalf("check: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if s := doc.BetweenChecks.Scans[0]; s.Peer != scanner[0].String() || s.Kind != "syn" || s.Ports != 200 || doc.OK {
+		t.Errorf("scan %+v (ok %v): want %s's SYN scan of 200 ports, failing", s, doc.OK, scanner[0])
+	}
+	if f := doc.BetweenChecks.FailedLogins; len(f) != 1 || f[0].Count != 4 || !slices.Equal(f[0].Users, []string{"admin"}) {
+		t.Errorf("failed logins %+v: want 4 as admin", f)
+	}
+	text, err := os.ReadFile(prom)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`portwarden_scans_total{kind="syn"} `, `portwarden_scanned_ports_total{kind="syn"} `,
+		`portwarden_failed_logins_total{service="sshd"} 4`, `portwarden_peer_tried{peer="` + scanner[0].String() + `",asn="",country="",banned="false"} 204`} {
+		if !strings.Contains(string(text), want) {
+			t.Errorf("the textfile lacks %q:\n%s", want, text)
+		}
+	}
+	if out, err := exec.Command("sh", "-c", "promtool check metrics < "+prom).CombinedOutput(); err != nil {
+		t.Errorf("promtool check metrics: %v: %s", err, out)
+	}
+	_, errOut, code = runBin(t, bin, "check", "--netns", bed.Server.Name, "--baseline", base, "--history-db", filepath.Join(dir, "none.db"),
+		"--auth-log", auth.AuthLog, "--fail-on-scan", "100")
+	if code != 2 || !strings.Contains(errOut, "scans are not known") {
+		t.Errorf("without a record: exit %d, %q; want 2 saying scans are not known", code, errOut)
+	}
+}

@@ -144,7 +144,7 @@ type Baseline struct {
 func WriteCheckJSON(w io.Writer, host string, snap *sockets.Snapshot, containers *container.Index, base *baseline.Baseline, judged []verdict.Judged, pl Portless, p verdict.Policy, past *PastCheck) error {
 	sum := verdict.Summarize(judged, p)
 	pl.summarize(&sum, p)
-	ok := sum.OK() && (past == nil || len(past.Failing) == 0)
+	ok := sum.OK() && past.Count() == 0
 	doc := Check{Time: snap.Time.Format(time.RFC3339), Host: host, OK: ok, Complete: snap.Complete, BetweenChecks: betweenChecks(past),
 		Listeners: sum.ListenerCount(), Baseline: Baseline{Path: base.Path, Exists: base.Exists, Entries: len(base.Entries)},
 		Policy:     Policy{FailOn: p.FailOn.String(), FailOnExternal: p.FailOnExternal.String(), FailOnSign: p.FailOnSign.String(), FailUnreachable: p.FailUnreachable},

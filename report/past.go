@@ -9,6 +9,7 @@ import (
 
 	"github.com/portwarden/portwarden/safetext"
 	"github.com/portwarden/portwarden/services/history"
+	"github.com/portwarden/portwarden/services/logins"
 	"github.com/portwarden/portwarden/services/verdict"
 )
 
@@ -33,16 +34,37 @@ type PastCheck struct {
 	Past    []history.Lifetime
 	Judged  []verdict.Judged
 	Failing []int
+	// Scans and FailedLogins are the scans and failed-login bursts since
+	// then at or above check's thresholds (--fail-on-scan,
+	// --fail-on-failed-logins): each fails.
+	Scans        []history.Scan
+	FailedLogins []logins.Failures
+}
+
+// Count is how many things failed between the checks.
+func (pc *PastCheck) Count() int {
+	if pc == nil {
+		return 0
+	}
+	return len(pc.Failing) + len(pc.Scans) + len(pc.FailedLogins)
 }
 
 // WritePast lists the past lifetimes that fail, with when they lived.
 func WritePast(w io.Writer, pc *PastCheck) error {
-	if pc == nil || len(pc.Failing) == 0 {
+	if pc.Count() == 0 {
 		return nil
 	}
 	past, judged := pc.Past, pc.Judged
 	bw := bufio.NewWriter(w)
-	fmt.Fprintf(bw, "between checks, since %s, from the flight recorder (%d):\n", pc.Since.UTC().Format(time.RFC3339), len(pc.Failing))
+	fmt.Fprintf(bw, "between checks, since %s (%d):\n", pc.Since.UTC().Format(time.RFC3339), pc.Count())
+	for _, s := range pc.Scans {
+		fmt.Fprintf(bw, "  scan: %s probed %d closed ports (%s: %s) in %s, %s to %s\n", s.Peer, s.Ports, s.Kind, s.PortList,
+			safetext.Visible(orDash(s.NetNSName)), s.First.UTC().Format(time.RFC3339), s.Last.UTC().Format(time.RFC3339))
+	}
+	for _, f := range pc.FailedLogins {
+		fmt.Fprintf(bw, "  failed logins: %s failed %d %s logins as %s, %s to %s\n", f.Peer, f.Count, f.Service,
+			safetext.Visible(strings.Join(f.Users, ", ")), f.First.UTC().Format(time.RFC3339), f.Last.UTC().Format(time.RFC3339))
+	}
 	for _, i := range pc.Failing {
 		l, v := &past[i], judged[i].Verdict
 		fmt.Fprintf(bw, "  %s — %s: %s; open %s to %s (%s)\n", describe(judged[i].Socket, v), v.Risk,
@@ -63,8 +85,16 @@ func PastMetrics(failing int) []byte {
 // BetweenChecks is a PastCheck in JSON: the failures, each socket with
 // when it lived.
 type BetweenChecks struct {
-	Since   string       `json:"since"`
-	Failing []PastSocket `json:"failing"`
+	Since        string         `json:"since"`
+	Failing      []PastSocket   `json:"failing"`
+	Scans        []PeerScan     `json:"scans"`         // at or above --fail-on-scan
+	FailedLogins []FailedLogins `json:"failed_logins"` // at or above --fail-on-failed-logins
+}
+
+// PeerScan is a scan that failed a check, with its scanner.
+type PeerScan struct {
+	Peer string `json:"peer"`
+	ScanLine
 }
 
 // PastSocket is a socket that came and went between two checks.
@@ -79,7 +109,13 @@ func betweenChecks(pc *PastCheck) *BetweenChecks {
 	if pc == nil {
 		return nil
 	}
-	out := &BetweenChecks{Since: pc.Since.UTC().Format(time.RFC3339Nano), Failing: []PastSocket{}}
+	out := &BetweenChecks{Since: pc.Since.UTC().Format(time.RFC3339Nano), Failing: []PastSocket{}, Scans: []PeerScan{}, FailedLogins: []FailedLogins{}}
+	for _, s := range pc.Scans {
+		out.Scans = append(out.Scans, PeerScan{Peer: s.Peer.String(), ScanLine: scanLine(s)})
+	}
+	for _, f := range pc.FailedLogins {
+		out.FailedLogins = append(out.FailedLogins, failedLogins(f))
+	}
 	for _, i := range pc.Failing {
 		l := &pc.Past[i]
 		out.Failing = append(out.Failing, PastSocket{Socket: SocketOf(&pc.Judged[i], nil, nil),

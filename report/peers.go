@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/portwarden/portwarden/safetext"
+	"github.com/portwarden/portwarden/services/history"
+	"github.com/portwarden/portwarden/services/logins"
 	"github.com/portwarden/portwarden/services/peers"
 )
 
@@ -91,18 +93,29 @@ func PeerLineOf(p *peers.Peer) PeerLine {
 	}
 	l.Country = optional(p.Place.Country)
 	for _, s := range p.Scans {
-		l.Scans = append(l.Scans, ScanLine{Kind: s.Kind.String(), Ports: s.Ports, Probes: s.Probes, PortList: s.PortList,
-			NetNS: s.NetNS, NetNSName: optional(s.NetNSName), FirstSeen: *stamp(s.First), LastSeen: *stamp(s.Last)})
+		l.Scans = append(l.Scans, scanLine(s))
 	}
 	for _, f := range p.Failures {
-		l.FailedLogins = append(l.FailedLogins, FailedLogins{Service: f.Service, Count: f.Count, Users: f.Users,
-			First: *stamp(f.First), Last: *stamp(f.Last)})
+		l.FailedLogins = append(l.FailedLogins, failedLogins(f))
 	}
 	for _, b := range p.Bans {
 		l.Bans = append(l.Bans, BanLine{By: b.By, Set: b.Set, Jail: optional(b.Jail), Network: b.Peer.String(), NetNS: b.NetNS,
 			Expires: stamp(b.Expires), ExpiryKnown: b.Known})
 	}
 	return l
+}
+
+func scanLine(s history.Scan) ScanLine {
+	return ScanLine{Kind: s.Kind.String(), Ports: s.Ports, Probes: s.Probes, PortList: s.PortList,
+		NetNS: s.NetNS, NetNSName: optional(s.NetNSName), FirstSeen: *stamp(s.First), LastSeen: *stamp(s.Last)}
+}
+
+func failedLogins(f logins.Failures) FailedLogins {
+	users := f.Users
+	if users == nil {
+		users = []string{}
+	}
+	return FailedLogins{Service: f.Service, Count: f.Count, Users: users, First: *stamp(f.First), Last: *stamp(f.Last)}
 }
 
 // WritePeersJSON writes one PeerLine per peer (JSON Lines).
@@ -150,7 +163,7 @@ func PeerRow(p *peers.Peer, now time.Time) []string {
 	if n := scannedPorts(p); n > 0 {
 		scanned = strconv.Itoa(n) + " ports"
 	}
-	if n := failedLogins(p); n > 0 {
+	if n := failedCount(p); n > 0 {
 		failed = strconv.Itoa(n)
 	}
 	if len(p.Bans) > 0 {
@@ -179,7 +192,7 @@ func scannedPorts(p *peers.Peer) int {
 	return n
 }
 
-func failedLogins(p *peers.Peer) int {
+func failedCount(p *peers.Peer) int {
 	n := 0
 	for _, f := range p.Failures {
 		n += f.Count

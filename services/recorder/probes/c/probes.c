@@ -17,6 +17,8 @@
 #define IPPROTO_TCP 6
 #define IPPROTO_UDP 17
 #define PACKET_HOST 0
+#define TCP_RST 0x04
+#define TCP_ACK 0x10
 
 struct probe {
 	__u64 time_ns; /* CLOCK_BOOTTIME */
@@ -93,8 +95,14 @@ int BPF_PROG(dropped, struct sk_buff *skb, void *location, enum skb_drop_reason 
 		return 0;
 	p.remote_port = be16(&l4[0]);
 	p.local_port = be16(&l4[2]);
-	if (p.proto == IPPROTO_TCP)
+	if (p.proto == IPPROTO_TCP) {
 		p.tcp_flags = l4[13];
+		/* An ACK or a reset to a closed port is a connection's late
+		 * packet (or a scanner's own host answering the answers), never
+		 * a probe: left here, it costs user space nothing. */
+		if (p.tcp_flags & (TCP_ACK | TCP_RST))
+			return 0;
+	}
 	p.netns = BPF_CORE_READ(skb, dev, nd_net.net, ns.inum);
 	p.time_ns = bpf_ktime_get_boot_ns();
 
