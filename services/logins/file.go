@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"syscall"
 	"time"
 )
 
@@ -25,7 +24,7 @@ const maxLine = 16 << 10
 // the last, starting over when the file was rotated or truncated.
 type File struct {
 	path    string
-	inode   uint64
+	file    os.FileInfo // the file read last: another one is a rotation
 	offset  int64
 	partial []byte
 	skipped int64 // bytes of backlog left unread at the first look
@@ -55,13 +54,9 @@ func (f *File) Read(t *Tally, now time.Time) error {
 	if !st.Mode().IsRegular() {
 		return fmt.Errorf("read failed logins: %s is not a file", f.path)
 	}
-	var inode uint64
-	if s, ok := st.Sys().(*syscall.Stat_t); ok {
-		inode = s.Ino
-	}
-	if inode != f.inode || st.Size() < f.offset {
+	if f.file == nil || !os.SameFile(f.file, st) || st.Size() < f.offset {
 		// A new file (rotated) or a truncated one: from the start.
-		f.inode, f.offset, f.partial = inode, 0, nil
+		f.file, f.offset, f.partial = st, 0, nil
 		if st.Size() > maxBacklog {
 			f.offset = st.Size() - maxBacklog
 			f.skipped = f.offset
