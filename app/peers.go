@@ -248,7 +248,19 @@ func (a *App) recordedPeers(in *Inspection, b *peers.Builder, since time.Time, p
 	defer db.Close()
 	source, err := db.Source()
 	if err == nil && source == history.Poll {
-		ps.warned = append(ps.warned, "the recorder polls (no eBPF): scans are not recorded, and connections shorter than its interval may be missing")
+		ps.warned = append(ps.warned, "the recorder polls (no eBPF): connections shorter than its interval may be missing")
+	}
+	known, err := db.ScanKnowledge()
+	switch {
+	case err != nil:
+		ps.warned = append(ps.warned, fmt.Sprintf("scans: %v", err))
+	case known.Source == history.Poll:
+		ps.warned = append(ps.warned, fmt.Sprintf("scans are not traced (the recorder could not load its probe program): it counted %d UDP datagrams to closed ports and %d TCP resets sent in its own namespace, from sources it cannot name",
+			known.UnnamedUDP, known.UnnamedResets))
+	case known.Source == 0:
+		ps.warned = append(ps.warned, "scans are not recorded: the record was made by a portwarden that did not record them")
+	case known.Source != history.EBPF:
+		ps.warned = append(ps.warned, "scans are not recorded: the recorder neither traces nor counts probes of closed ports")
 	}
 	keep := a.InNamespaces(in)
 	if !ps.opts.NoLifetimes {
@@ -263,7 +275,7 @@ func (a *App) recordedPeers(in *Inspection, b *peers.Builder, since time.Time, p
 	scans, err := db.Scans(history.ScanFilter{Since: since})
 	if err != nil {
 		ps.warned = append(ps.warned, fmt.Sprintf("scans: %v", err))
-	} else if source == history.EBPF {
+	} else if known.Source == history.EBPF {
 		ps.known |= KnowsScans
 	}
 	picked := map[uint64]bool{}

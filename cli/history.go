@@ -303,12 +303,13 @@ func printHistoryStats(out io.Writer, db *history.DB, asJSON bool) error {
 	if asJSON {
 		err = json.NewEncoder(out).Encode(map[string]any{
 			"lifetimes": s.Lifetimes, "events": s.Events, "lost": s.Lost, "dropped": s.Dropped, "source": s.Source.String(),
-			"gaps": len(s.Gaps), "gap_seconds": s.GapTime().Seconds(),
+			"gaps": len(s.Gaps), "gap_seconds": s.GapTime().Seconds(), "scans": s.Scans.String(),
+			"unnamed_udp_probes": s.UnnamedUDP, "unnamed_tcp_resets": s.UnnamedResets,
 			"oldest": when(s.Oldest), "newest": when(s.Newest), "last_commit": when(s.LastCommit), "db_bytes": s.Bytes,
 		})
 	} else {
-		_, err = fmt.Fprintf(out, "lifetimes    %d\nevents       %d\nlost         %d (events the kernel dropped)\ndropped      %d (lifetimes given up on a full disk)\ngaps         %d (%s not recording)\nsource       %s\noldest       %s\nnewest       %s\nlast commit  %s\nsize         %d bytes\n",
-			s.Lifetimes, s.Events, s.Lost, s.Dropped, len(s.Gaps), s.GapTime().Round(time.Millisecond), s.Source, dash(when(s.Oldest)), dash(when(s.Newest)), dash(when(s.LastCommit)), s.Bytes)
+		_, err = fmt.Fprintf(out, "lifetimes    %d\nevents       %d\nlost         %d (events the kernel dropped)\ndropped      %d (lifetimes given up on a full disk)\ngaps         %d (%s not recording)\nsource       %s\nscans        %s (%d UDP datagrams to closed ports and %d TCP resets counted without their sources)\noldest       %s\nnewest       %s\nlast commit  %s\nsize         %d bytes\n",
+			s.Lifetimes, s.Events, s.Lost, s.Dropped, len(s.Gaps), s.GapTime().Round(time.Millisecond), s.Source, s.Scans, s.UnnamedUDP, s.UnnamedResets, dash(when(s.Oldest)), dash(when(s.Newest)), dash(when(s.LastCommit)), s.Bytes)
 	}
 	if err != nil {
 		return broken(err)

@@ -70,6 +70,9 @@ const (
 	// Poll is a netlink dump every interval: what lived less than one
 	// may be missing.
 	Poll Source = 2
+	// Unrecorded says a kind of fact is not recorded at all (scans where
+	// neither the probe program nor the kernel's counters could be read).
+	Unrecorded Source = 3
 )
 
 // String returns "ebpf" or "poll".
@@ -79,6 +82,8 @@ func (s Source) String() string {
 		return "ebpf"
 	case Poll:
 		return "poll"
+	case Unrecorded:
+		return "none"
 	}
 	return "unknown"
 }
@@ -129,6 +134,14 @@ type Stats struct {
 	// Dropped is how many lifetimes recorders gave up to go on recording
 	// on a full disk, over every run.
 	Dropped uint64
+	// UnnamedUDP and UnnamedResets are the closed-port probes counted
+	// where they could not be traced (UDP datagrams to closed ports, TCP
+	// resets sent), over every run: their sources are not known.
+	UnnamedUDP, UnnamedResets uint64
+	// Scans is how the last recorder knew scans: EBPF (each probe, with
+	// its source), Poll (counted, UnnamedUDP and UnnamedResets), or
+	// Unrecorded; 0 for a record made before scans were.
+	Scans Source
 	// Source is how the last recorder ran.
 	Source Source
 	// LastCommit is when a recorder last wrote; zero if never.

@@ -194,6 +194,12 @@ func (d *DB) Stats() (Stats, error) {
 			s.Lost = uint64(v)
 		case "dropped":
 			s.Dropped = uint64(v)
+		case "unnamed_udp":
+			s.UnnamedUDP = uint64(v)
+		case "unnamed_resets":
+			s.UnnamedResets = uint64(v)
+		case "scan_source":
+			s.Scans = Source(v)
 		case "source":
 			s.Source = Source(v)
 		case "committed":

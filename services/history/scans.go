@@ -166,3 +166,38 @@ func (d *DB) Scans(f ScanFilter) ([]Scan, error) {
 	}
 	return out, rows.Err()
 }
+
+// ScanKnowledge is how the record knows scans.
+type ScanKnowledge struct {
+	Source Source // Stats.Scans
+	// Probes counted without their sources (Stats.UnnamedUDP,
+	// Stats.UnnamedResets).
+	UnnamedUDP, UnnamedResets uint64
+}
+
+// ScanKnowledge reads how the record knows scans, without counting its
+// lifetimes as Stats does.
+func (d *DB) ScanKnowledge() (ScanKnowledge, error) {
+	var k ScanKnowledge
+	rows, err := d.sql.Query(`SELECT key, value FROM meta WHERE key IN ('scan_source', 'unnamed_udp', 'unnamed_resets')`)
+	if err != nil {
+		return k, fmt.Errorf("history: reading %s: %w", d.path, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var key string
+		var v int64
+		if err := rows.Scan(&key, &v); err != nil {
+			return k, fmt.Errorf("history: reading %s: %w", d.path, err)
+		}
+		switch key {
+		case "scan_source":
+			k.Source = Source(v)
+		case "unnamed_udp":
+			k.UnnamedUDP = uint64(v)
+		case "unnamed_resets":
+			k.UnnamedResets = uint64(v)
+		}
+	}
+	return k, rows.Err()
+}

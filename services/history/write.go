@@ -15,7 +15,12 @@ type Counters struct {
 	// Dropped counts the lifetimes the recorder gave up since the last
 	// write: removed, or never written, to go on recording on a full disk.
 	Dropped uint64
-	Source  Source // how the recorder runs; 0 leaves it as it was
+	// UnnamedUDP and UnnamedResets count, where probes cannot be traced,
+	// UDP datagrams to closed ports and TCP resets sent, since the last
+	// write: probes whose sources are not known.
+	UnnamedUDP, UnnamedResets uint64
+	Source                    Source // how the recorder runs; 0 leaves it as it was
+	Scans                     Source // how it knows scans (Stats.Scans); 0 leaves it as it was
 	// Committed is when the recorder writes: a lifetime a recorder
 	// killed left open ended, at the latest, at its last commit.
 	Committed time.Time
@@ -187,7 +192,8 @@ func (b *bulkInsert) close() {
 
 func addCounters(ctx context.Context, tx *sql.Tx, c Counters) error {
 	add := `INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = value + excluded.value`
-	for key, n := range map[string]uint64{"events": c.Events, "lost": c.Lost, "dropped": c.Dropped} {
+	for key, n := range map[string]uint64{"events": c.Events, "lost": c.Lost, "dropped": c.Dropped,
+		"unnamed_udp": c.UnnamedUDP, "unnamed_resets": c.UnnamedResets} {
 		if n == 0 {
 			continue
 		}
@@ -199,6 +205,11 @@ func addCounters(ctx context.Context, tx *sql.Tx, c Counters) error {
 	if c.Source != 0 {
 		if _, err := tx.ExecContext(ctx, set, "source", c.Source); err != nil {
 			return fmt.Errorf("source: %w", err)
+		}
+	}
+	if c.Scans != 0 {
+		if _, err := tx.ExecContext(ctx, set, "scan_source", c.Scans); err != nil {
+			return fmt.Errorf("scan source: %w", err)
 		}
 	}
 	if !c.Committed.IsZero() {

@@ -7,6 +7,10 @@ import (
 	"github.com/portwarden/portwarden/services/history"
 )
 
+// snmpPath holds the kernel's protocol counters of the recorder's own
+// network namespace.
+const snmpPath = "/proc/net/snmp"
+
 // Options configure a recorder.
 type Options struct {
 	DB        *history.DB

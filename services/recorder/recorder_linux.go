@@ -54,10 +54,21 @@ func Run(ctx context.Context, o Options) error {
 	if events != nil {
 		r, err := probes.Open()
 		if err != nil {
-			o.status(fmt.Sprintf("%v: probes of closed ports (scans) are not recorded", err))
+			o.status(fmt.Sprintf("%v: scans are not recorded", err))
 		} else {
 			scanProbes = r
 			defer r.Close()
+		}
+	}
+	// Without the program, the kernel's counters still say how many
+	// probes came, if not from whom.
+	var counted *probes.Counters
+	if scanProbes == nil {
+		if c, err := probes.ReadCounters(snmpPath); err == nil {
+			counted = &c
+			o.status("probes of closed ports are counted from " + snmpPath + " (this namespace only), without their sources")
+		} else {
+			o.status(fmt.Sprintf("%v: probes of closed ports are not counted either", err))
 		}
 	}
 	every := o.interval()
@@ -126,7 +137,14 @@ func Run(ctx context.Context, o Options) error {
 			}
 		}()
 	}
-	w := &writer{db: o.DB, source: source, events: events, probes: scanProbes, scans: scans, names: namesOf(snap)}
+	w := &writer{db: o.DB, source: source, events: events, probes: scanProbes, scans: scans, names: namesOf(snap),
+		scanSource: history.Unrecorded}
+	switch {
+	case scanProbes != nil:
+		w.scanSource = history.EBPF
+	case counted != nil:
+		w.scanSource = history.Poll
+	}
 	if _, err := o.DB.Trim(o.Retention, time.Now()); err != nil {
 		o.errorLine(err.Error())
 	}
@@ -194,6 +212,12 @@ func Run(ctx context.Context, o Options) error {
 					return fmt.Errorf("record: giving up after %d failed commits: %w", w.failures, err)
 				}
 			}
+			if counted != nil {
+				if c, err := probes.ReadCounters(snmpPath); err == nil {
+					d := c.Since(*counted)
+					w.unnamedUDP, w.unnamedResets, *counted = w.unnamedUDP+d.UDPNoPorts, w.unnamedResets+d.TCPResets, c
+				}
+			}
 			if now.Sub(lastTrim) >= trimEvery {
 				lastTrim = now
 				if _, err := o.DB.Trim(o.Retention, now); err != nil {
@@ -219,15 +243,19 @@ func (w *writer) makeRoom(t *tracker) (removed int64, shed int, err error) {
 
 // writer commits the tracker's changes.
 type writer struct {
-	db       *history.DB
-	source   history.Source
-	events   *tcpevents.Reader
-	probes   *probes.Reader // nil when scans are not traced
-	scans    *scanTracker
-	lost     uint64            // the kernel's count at the last commit
-	failures int               // commits failed in a row
-	dropped  uint64            // lifetimes given up since the last commit
-	names    map[uint64]string // the namespaces' names, by inode, as last read
+	db     *history.DB
+	source history.Source
+	events *tcpevents.Reader
+	probes *probes.Reader // nil when scans are not traced
+	scans  *scanTracker
+	// closed-port probes counted without their sources since the last
+	// commit, where the probe program is not loaded
+	unnamedUDP, unnamedResets uint64
+	scanSource                history.Source    // how scans are known (Stats.Scans)
+	lost                      uint64            // the kernel's count at the last commit
+	failures                  int               // commits failed in a row
+	dropped                   uint64            // lifetimes given up since the last commit
+	names                     map[uint64]string // the namespaces' names, by inode, as last read
 }
 
 // namesOf names the namespaces of snap by inode (ip netns, Docker).
@@ -243,7 +271,8 @@ func namesOf(snap *sockets.Snapshot) map[uint64]string {
 
 func (w *writer) flush(t *tracker, now time.Time) error {
 	copies, originals, n := t.takeDirty()
-	c := history.Counters{Events: n, Source: w.source, Committed: now, Dropped: w.dropped}
+	c := history.Counters{Events: n, Source: w.source, Committed: now, Dropped: w.dropped,
+		UnnamedUDP: w.unnamedUDP, UnnamedResets: w.unnamedResets, Scans: w.scanSource}
 	var lost uint64
 	if w.events != nil {
 		var err error
@@ -268,7 +297,7 @@ func (w *writer) flush(t *tracker, now time.Time) error {
 		t.retry(originals, n)
 		return err
 	}
-	w.failures, w.dropped = 0, 0
+	w.failures, w.dropped, w.unnamedUDP, w.unnamedResets = 0, 0, 0, 0
 	if c.Lost > 0 {
 		w.lost = lost
 	}

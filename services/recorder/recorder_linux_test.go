@@ -273,6 +273,27 @@ func TestPollingFallbackIsLabelled(t *testing.T) {
 		s, err := db.Stats()
 		return len(got) == 1 && !got[0].Open && err == nil && s.Source == history.Poll
 	})
+	// Polling, probes of closed ports are counted, not traced: five UDP
+	// datagrams to a port nothing listens on, in the recorder's own
+	// namespace, are at least five of them.
+	pc, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := pc.LocalAddr().String()
+	pc.Close() // nothing listens there now
+	for range 5 {
+		c, err := net.Dial("udp4", closed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Write([]byte("probe"))
+		c.Close()
+	}
+	waitFor(t, path, "five probes counted, without sources", func(db *history.DB) bool {
+		k, err := db.ScanKnowledge()
+		return err == nil && k.Source == history.Poll && k.UnnamedUDP >= 5
+	})
 }
 
 // TestShortLivedClientsKeepTheirUser: clients run as nobody that connect

@@ -76,7 +76,7 @@ func TestScansRecorded(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	if st, err := db.Stats(); err != nil || st.Lost != 0 {
-		t.Errorf("stats %+v (%v): want nothing lost", st, err)
+	if st, err := db.Stats(); err != nil || st.Lost != 0 || st.Scans != history.EBPF {
+		t.Errorf("stats %+v (%v): want nothing lost, scans traced", st, err)
 	}
 }
