@@ -161,8 +161,11 @@ type Inspection struct {
 	// a socket, by PID.
 	Signs map[int][]signs.Sign
 
-	// Recent is what the flight recorder saw lately; nil when
-	// Options.HistoryPath is not set.
+	// Recording is set when the flight recorder's record is there to
+	// read (Options.HistoryPath).
+	Recording bool
+	// Recent is what the flight recorder saw in a window; set by the
+	// caller (App.History) when it wants it, as Peers.
 	Recent *Recent
 
 	// Peers are every remote address with what is known of it; set by
@@ -227,7 +230,8 @@ func (a *App) Inspect(q sockets.Query) (*Inspection, error) {
 	in.Programs = a.readPrograms(snap, in.Baseline)
 	a.judge(in)
 	if a.opts.HistoryPath != "" {
-		in.Recent = a.readRecent(in)
+		_, err := os.Stat(a.opts.HistoryPath)
+		in.Recording = err == nil
 	}
 	if a.opts.Trace != nil {
 		fmt.Fprintf(a.opts.Trace, "%s sockets=%d collect_ms=%.1f assess_ms=%.1f\n", start.Format(time.RFC3339Nano),

@@ -60,16 +60,39 @@ func pastSocket(l *history.Lifetime) sockets.Socket {
 	return s
 }
 
-// recentLimit bounds the lifetimes a frame carries: the newest of the
-// last recentSpan.
+// recentLimit bounds the lifetimes a frame carries: the newest of its
+// window. DefaultSpan is the window's length unless asked otherwise.
 const (
-	recentLimit = 500
-	recentSpan  = time.Hour
+	recentLimit = 20000
+	DefaultSpan = time.Hour
 )
 
-// Recent is the flight recorder's newest lifetimes, judged.
+// HistoryWindow is the stretch of the record the History view reads.
+type HistoryWindow struct {
+	Until time.Time     // its end; zero: now, following the record as it grows
+	Span  time.Duration // its length; 0: DefaultSpan
+}
+
+// Bounds are the window's start and end, read at now.
+func (w HistoryWindow) Bounds(now time.Time) (since, until time.Time) {
+	until, span := w.Until, w.Span
+	if until.IsZero() {
+		until = now
+	}
+	if span <= 0 {
+		span = DefaultSpan
+	}
+	return until.Add(-span), until
+}
+
+// Recent is the flight recorder's lifetimes of a window, judged.
 type Recent struct {
 	Path string
+	// Since and Until bound the window read.
+	Since, Until time.Time
+	// Truncated is set when the window held more than a frame carries:
+	// the newest are shown, and a narrower window shows the rest.
+	Truncated bool
 	// Missing is set when there is no record at Path: no recorder runs.
 	Missing bool
 	// Err is why the record could not be read.
@@ -85,9 +108,17 @@ type Recent struct {
 	Gaps []history.Gap
 }
 
-// readRecent reads and judges the record's newest lifetimes.
-func (a *App) readRecent(in *Inspection) *Recent {
+// History reads and judges the record's lifetimes of window w (the
+// newest recentLimit of them), with the times no recorder ran; nil when
+// no record is read (Options.HistoryPath is empty). The dashboard asks
+// only while its History view shows.
+func (a *App) History(in *Inspection, w HistoryWindow) *Recent {
+	if a.opts.HistoryPath == "" || in == nil {
+		return nil
+	}
+	now := time.Now()
 	r := &Recent{Path: a.opts.HistoryPath}
+	r.Since, r.Until = w.Bounds(now)
 	if _, err := os.Stat(r.Path); errors.Is(err, os.ErrNotExist) {
 		r.Missing = true
 		return r
@@ -102,7 +133,7 @@ func (a *App) readRecent(in *Inspection) *Recent {
 		r.Err = err
 		return r
 	}
-	f := history.Filter{Since: time.Now().Add(-recentSpan), Last: recentLimit, Keep: a.InNamespaces(in)}
+	f := history.Filter{Since: r.Since, Until: r.Until, Last: recentLimit, Keep: a.InNamespaces(in)}
 	err = db.Query(f, func(l *history.Lifetime) error {
 		r.Lifetimes = append(r.Lifetimes, *l)
 		return nil
@@ -111,9 +142,9 @@ func (a *App) readRecent(in *Inspection) *Recent {
 		r.Err, r.Lifetimes = err, nil
 		return r
 	}
+	r.Truncated = len(r.Lifetimes) == recentLimit
 	r.Judged = a.JudgePast(in, r.Lifetimes)
-	now := time.Now()
-	if r.Gaps, err = db.Gaps(f.Since, now, now, history.LockHolder(r.Path) != ""); err != nil {
+	if r.Gaps, err = db.Gaps(r.Since, r.Until, now, history.LockHolder(r.Path) != ""); err != nil {
 		r.Err = err
 	}
 	return r

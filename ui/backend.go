@@ -52,6 +52,9 @@ type Backend interface {
 	// their own namespaces, or records the refusal.
 	PlanClose(snap *sockets.Snapshot, socks []*sockets.Socket) *app.ClosePlan
 	Close(snap *sockets.Snapshot, p *app.ClosePlan, forced bool) (int, error)
+	// History reads the flight recorder's lifetimes of window w, judged
+	// (nil when no record is read).
+	History(in *app.Inspection, w app.HistoryWindow) *app.Recent
 	// Peers gathers every remote address of in with what is known of it
 	// (nil when peers are not read).
 	Peers(in *app.Inspection) *app.PeersView

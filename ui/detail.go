@@ -30,6 +30,8 @@ func (m *Model) detailText() []string {
 		d.plain("This row vanished at the last refresh: the socket or process no longer exists.")
 	case m.view == viewContainers:
 		m.describeContainer(d, r.key.ctr)
+	case m.view == viewHistory && m.selectedGroup() != nil:
+		m.describeGroup(d, m.selectedGroup())
 	case m.view == viewHistory:
 		m.describeLifetime(d, r)
 	case m.view == viewPeers:

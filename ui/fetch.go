@@ -95,6 +95,5 @@ func (m *Model) where(s *sockets.Socket) string {
 // recording reports whether the flight recorder's record is read and
 // there.
 func (m *Model) recording() bool {
-	r := m.frame.Recent
-	return r != nil && !r.Missing && r.Err == nil
+	return m.frame.Recording
 }

@@ -124,6 +124,17 @@ func (b *fixedBackend) FirstSeen(*sockets.Socket) (time.Time, bool) { return tim
 // gather them from the frame and the record.
 func (b *fixedBackend) Peers(in *app.Inspection) *app.PeersView { return fixturePeers(in) }
 
+// History returns the record the test gave the frame (withRecent), read
+// for window w.
+func (b *fixedBackend) History(in *app.Inspection, w app.HistoryWindow) *app.Recent {
+	if in.Recent == nil {
+		return nil
+	}
+	r := *in.Recent
+	r.Since, r.Until = w.Bounds(testNow)
+	return &r
+}
+
 func (b *fixedBackend) Inspect(q sockets.Query) (*app.Inspection, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()

@@ -23,6 +23,7 @@ func byWhen(a, b *sortKeys) int { return cmp.Or(cmp.Compare(b.when, a.when), byL
 var historyColumns = []column{
 	{title: "", min: 1, ideal: 1, priority: 100},
 	{title: "FIRST SEEN", min: 12, ideal: 12, priority: 94, compare: byWhen},
+	{title: "N", min: 4, ideal: 5, priority: 78, compare: byCount},
 	{title: "LASTED", min: 6, ideal: 8, priority: 88},
 	{title: "PROTO", min: 5, ideal: 5, priority: 40, compare: byProto},
 	{title: "LOCAL", min: 15, ideal: 22, priority: 93, compare: byLocal, shorten: shortenAddr},
@@ -33,45 +34,57 @@ var historyColumns = []column{
 	{title: "VERDICT", min: 15, ideal: 17, priority: 96, compare: bySeverity},
 }
 
-// historyRows is a row per lifetime of the record, newest last.
-func historyRows(r *app.Recent) []*row {
+// historyRows is a row per lifetime of the window, or per group of them
+// (g; fold folds a source's attempts), and a row per gap; groups says
+// which lifetimes each group row stands for.
+func historyRows(r *app.Recent, g historyGrouping, fold bool) (rows []*row, groups map[rowKey]*histGroup) {
 	if r == nil {
-		return nil
+		return nil, nil
 	}
-	rows := make([]*row, 0, len(r.Lifetimes))
-	for i := range r.Lifetimes {
-		l, v := &r.Lifetimes[i], r.Judged[i].Verdict
-		lasted := "open"
-		if !l.Open {
-			lasted = shortDuration(l.LastSeen.Sub(l.FirstSeen))
-		}
-		remote, dir := "*:*", "listen"
-		if l.Kind == history.Connection {
-			remote, dir = addrString(l.Remote), shortDirections[l.Direction]
-		}
-		proto := l.Proto.String()
-		if !l.Local.Addr().Unmap().Is4() {
-			proto += "6"
-		}
-		pid, name := "-", safetext.Visible(l.Owner.Process)
-		if l.Owner.PID != 0 {
-			pid = strconv.Itoa(l.Owner.PID)
-		}
-		if name == "" {
-			name = "-"
-		}
-		row := &row{
-			key: rowKey{id: sockets.ID{Proto: l.Proto, Local: l.Local, Remote: l.Remote, NetNS: l.Owner.NetNS},
-				pid: l.Owner.PID, start: uint64(l.FirstSeen.UnixNano())},
-			cells: []string{"", l.FirstSeen.Local().Format("15:04:05.000"), lasted, proto, addrString(l.Local), remote, dash(dir), pid, name, v.ShortLabel()},
-			class: v.Class(),
-			sortKeys: sortKeys{proto: l.Proto, local: l.Local, remote: l.Remote, pid: l.Owner.PID, process: name,
-				severity: v.Severity(), when: l.FirstSeen.UnixNano()},
-		}
-		row.sig = strings.Join(row.cells, "\x00")
-		row.search = strings.ToLower(strings.Join(row.cells[1:], " ") + " " + l.Kind.String() + " " + safetext.Visible(l.Owner.Exe))
-		rows = append(rows, row)
+	rows, groups = historyGroupRows(r, g, fold, func(i int) *row { return lifetimeRow(r, i) })
+	return append(rows, gapRows(r)...), groups
+}
+
+// lifetimeRow is the row of lifetime i of r.
+func lifetimeRow(r *app.Recent, i int) *row {
+	l, v := &r.Lifetimes[i], r.Judged[i].Verdict
+	lasted := "open"
+	if !l.Open {
+		lasted = shortDuration(l.LastSeen.Sub(l.FirstSeen))
 	}
+	remote, dir := "*:*", "listen"
+	if l.Kind == history.Connection {
+		remote, dir = addrString(l.Remote), shortDirections[l.Direction]
+	}
+	proto := l.Proto.String()
+	if !l.Local.Addr().Unmap().Is4() {
+		proto += "6"
+	}
+	pid, name := "-", safetext.Visible(l.Owner.Process)
+	if l.Owner.PID != 0 {
+		pid = strconv.Itoa(l.Owner.PID)
+	}
+	if name == "" {
+		name = "-"
+	}
+	row := &row{
+		key: rowKey{id: sockets.ID{Proto: l.Proto, Local: l.Local, Remote: l.Remote, NetNS: l.Owner.NetNS},
+			pid: l.Owner.PID, start: uint64(l.FirstSeen.UnixNano())},
+		cells: []string{"", l.FirstSeen.Local().Format("15:04:05.000"), "1", lasted, proto, addrString(l.Local), remote, dash(dir), pid, name, v.ShortLabel()},
+		class: v.Class(),
+		sortKeys: sortKeys{proto: l.Proto, local: l.Local, remote: l.Remote, pid: l.Owner.PID, process: name,
+			severity: v.Severity(), when: l.FirstSeen.UnixNano(), count: 1, where: strings.ToLower(l.Owner.NetNSName)},
+		sock: i,
+	}
+	row.sig = strings.Join(row.cells, "\x00")
+	row.search = strings.ToLower(strings.Join(row.cells[1:], " ") + " " + l.Kind.String() + " " + safetext.Visible(l.Owner.Exe))
+	return row
+}
+
+// gapRows are the times the record was blind, a row each: an empty
+// stretch never reads as a quiet one.
+func gapRows(r *app.Recent) []*row {
+	var rows []*row
 	for _, g := range r.Gaps { // the record was blind then: a row, so an empty stretch never reads as a quiet one
 		why := "stopped"
 		if g.Unclean {
@@ -83,7 +96,7 @@ func historyRows(r *app.Recent) []*row {
 		}
 		row := &row{
 			key:      rowKey{start: uint64(g.From.UnixNano()), pid: -1},
-			cells:    []string{"", g.From.Local().Format("15:04:05.000"), lasted, "-", "not recording", "recorder " + why, "-", "-", "-", "GAP"},
+			cells:    []string{"", g.From.Local().Format("15:04:05.000"), "-", lasted, "-", "not recording", "recorder " + why, "-", "-", "-", "GAP"},
 			class:    verdict.ClassUnexpected,
 			sortKeys: sortKeys{when: g.From.UnixNano(), severity: 100},
 		}
@@ -127,7 +140,7 @@ func historyEmpty(r *app.Recent) string {
 	case r.Err != nil:
 		return "the flight recorder's record cannot be read: " + safetext.Visible(r.Err.Error())
 	}
-	return "nothing recorded in the last hour"
+	return "nothing recorded in this window: [ looks earlier, + widens it"
 }
 
 // describeLifetime explains a row of the History view.

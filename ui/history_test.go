@@ -10,6 +10,7 @@ import (
 
 	"github.com/portwarden/portwarden/app"
 	"github.com/portwarden/portwarden/services/history"
+	"github.com/portwarden/portwarden/services/verdict"
 	"github.com/portwarden/portwarden/sockets"
 )
 
@@ -19,10 +20,6 @@ import (
 // and a minute when it was not recording.
 func withRecent(t *testing.T, f *app.Inspection) *app.Inspection {
 	t.Helper()
-	a, err := app.New(app.Options{BaselinePath: filepath.Join(t.TempDir(), "none.toml"), AuditPath: filepath.Join(t.TempDir(), "audit.log")})
-	if err != nil {
-		t.Fatal(err)
-	}
 	at := func(d time.Duration) time.Time { return testNow.Add(-d) }
 	ls := []history.Lifetime{
 		{Kind: history.Listener, Proto: sockets.TCP, Local: netip.MustParseAddrPort("0.0.0.0:4444"), ServicePort: 4444,
@@ -38,9 +35,19 @@ func withRecent(t *testing.T, f *app.Inspection) *app.Inspection {
 			FirstSeen: at(5 * time.Minute), LastSeen: at(5 * time.Minute), Open: true, Source: history.EBPF},
 	}
 	gap := history.Gap{From: at(30 * time.Minute), To: at(29 * time.Minute), Unclean: true} // a recorder killed, restarted a minute later
-	f.Recent = &app.Recent{Path: "/var/lib/portwarden/history.db", Lifetimes: ls, Judged: a.JudgePast(f, ls), Source: history.EBPF,
+	f.Recent = &app.Recent{Path: "/var/lib/portwarden/history.db", Lifetimes: ls, Judged: judgePast(t, f, ls), Source: history.EBPF,
 		Gaps: []history.Gap{gap}}
 	return f
+}
+
+// judgePast judges lifetimes with the real application layer.
+func judgePast(t *testing.T, f *app.Inspection, ls []history.Lifetime) []verdict.Judged {
+	t.Helper()
+	a, err := app.New(app.Options{BaselinePath: filepath.Join(t.TempDir(), "none.toml"), AuditPath: filepath.Join(t.TempDir(), "audit.log")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a.JudgePast(f, ls)
 }
 
 func TestHistoryView(t *testing.T) {
@@ -73,7 +80,7 @@ func TestHistoryViewSaysWhyItIsEmpty(t *testing.T) {
 	}{
 		{&app.Recent{Missing: true}, "no flight recorder here: start portwarden record"},
 		{&app.Recent{Err: errString("history: not a portwarden history database")}, "cannot be read: history: not a portwarden"},
-		{&app.Recent{}, "nothing recorded in the last hour"},
+		{&app.Recent{}, "nothing recorded in this window: [ looks earlier"},
 	} {
 		f := frameOf(fixtureSockets())
 		f.Recent = tc.recent

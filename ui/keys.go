@@ -16,6 +16,8 @@ type keyMap struct {
 	Warnings                                key.Binding
 	Mark, Unmark, Kill, KillNow, Disable    key.Binding
 	Close, Block                            key.Binding
+	// The History view's window and grouping.
+	Earlier, Later, Narrower, Wider, Group key.Binding
 }
 
 func newKeyMap() keyMap {
@@ -51,6 +53,11 @@ func newKeyMap() keyMap {
 		Disable:      key.NewBinding(key.WithKeys("d"), key.WithHelp("d", "disable service")),
 		Close:        key.NewBinding(key.WithKeys("x"), key.WithHelp("x", "close connection")),
 		Block:        key.NewBinding(key.WithKeys("b"), key.WithHelp("b", "block peer")),
+		Earlier:      key.NewBinding(key.WithKeys("["), key.WithHelp("[", "older window")),
+		Later:        key.NewBinding(key.WithKeys("]"), key.WithHelp("]", "newer window")),
+		Narrower:     key.NewBinding(key.WithKeys("-"), key.WithHelp("-", "shorter window")),
+		Wider:        key.NewBinding(key.WithKeys("+", "="), key.WithHelp("+", "longer window")),
+		Group:        key.NewBinding(key.WithKeys("v"), key.WithHelp("v", "group history")),
 	}
 }
 
@@ -78,7 +85,8 @@ func (k keyMap) ShortHelp() []key.Binding {
 func (k keyMap) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
 		{k.Table.Up, k.Table.Down, k.Table.PageUp, k.Table.PageDown, k.Table.Top, k.Table.Bottom, k.Help, k.Quit},
-		{k.NextView, k.PrevView, k.View1, k.View2, k.View3, k.View4, k.View5, k.View6, k.View7, k.View8, k.Pause, k.Refresh, k.Warnings, k.QuitNow},
+		{k.NextView, k.PrevView, k.View1, k.View2, k.View3, k.View4, k.View5, k.View6, k.View7, k.View8, k.Pause, k.Refresh, k.Warnings, k.QuitNow,
+			k.Earlier, k.Later, k.Narrower, k.Wider, k.Group},
 		{k.Detail, k.DetailPane.ScrollUp, k.DetailPane.ScrollDown, k.Filter, k.Back, k.Table.Sort, k.Table.Reverse,
 			k.Mark, k.Unmark, k.Kill, k.KillNow, k.Disable, k.Close, k.Block},
 	}

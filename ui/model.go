@@ -58,6 +58,12 @@ type Model struct {
 	socketUnits  map[sockets.ID][]string  // the socket units systemd holds a listener for
 	firstSeen    map[sockets.ID]time.Time // since when the flight recorder has seen a socket
 
+	// The History view's window, grouping, and the lifetimes each of its
+	// group rows stands for.
+	histWindow app.HistoryWindow
+	histGroup  historyGrouping
+	histGroups map[rowKey]*histGroup
+
 	status    string
 	statusErr bool
 	statusAt  time.Time
@@ -166,11 +172,14 @@ func (m *Model) collectWith(q sockets.Query) tea.Cmd {
 		return nil
 	}
 	m.inflight = true
-	b, peers := m.backend, m.wantsPeers()
+	b, peers, past, window := m.backend, m.view == viewPeers, m.view == viewHistory, m.histWindow
 	return func() tea.Msg {
 		f, err := b.Inspect(q)
 		if err == nil && peers {
 			f.Peers = b.Peers(f)
+		}
+		if err == nil && past {
+			f.Recent = b.History(f, window)
 		}
 		return frameMsg{frame: f, err: err}
 	}
@@ -326,15 +335,19 @@ func (m *Model) buildRows(t *table) []*row {
 		case viewContainers:
 			rows = containerRows(m.frame)
 		case viewHistory:
-			rows = historyRows(m.frame.Recent)
+			rows, m.histGroups = historyRows(m.frame.Recent, m.histGroup, !t.query.hasFields())
 		case viewRaw:
 			rows = rawRows(m.frame, m.where)
 		case viewPeers:
 			rows = peerRows(m.frame.Peers, m.cfg.Now())
 		}
 		for i, r := range rows {
+			sock := i
+			if m.view == viewHistory {
+				sock = r.sock // a lifetime's index in the window's, -1 for a group or a gap
+			}
 			rows[i] = t.offer(gen, t.index[r.key], r)
-			rows[i].sock = i // a lifetime's index in the record's; unused otherwise
+			rows[i].sock = sock
 		}
 		return rows
 	}

@@ -58,6 +58,7 @@ type rowKey struct {
 	raw   uint64 // a packet or raw socket's inode
 	prog  uint32 // an eBPF program's ID
 	peer  netip.Addr
+	group string // a group of the History view
 }
 
 // rowStatus marks what happened to a row at the last refresh.
@@ -75,6 +76,7 @@ type row struct {
 	key       rowKey
 	cells     []string
 	search    string        // lower-case text the filter matches against
+	fields    *rowFields    // what field terms (peer:, port:, …) match; nil: none
 	class     verdict.Class // how the row is highlighted; its word is in the row too
 	status    rowStatus
 	goneSince int64 // unix nanoseconds when it vanished

@@ -22,7 +22,7 @@ type table struct {
 	rows    []*row          // every row, in display order
 	index   map[rowKey]*row // rows by key, for reuse across refreshes
 	visible []*row          // rows passing the filter, in order
-	terms   []string        // filter words, lower case
+	query   filterQuery     // the filter
 
 	cursorKey rowKey
 	cursor    int // index into visible
@@ -150,6 +150,14 @@ func (t *table) replace(fresh []*row, gen int64, first bool, now int64, expired 
 	t.refilter()
 }
 
+// clearRows forgets every row: the next frame's are shown as the first,
+// none new and none gone (the History view regrouped its rows).
+func (t *table) clearRows() {
+	clear(t.rows)
+	t.rows, t.visible = t.rows[:0], t.visible[:0]
+	clear(t.index)
+}
+
 // marked reports whether a row shows as new or gone: the next refresh
 // has marks to clear, even when nothing else changed.
 func (t *table) marked() bool {
@@ -186,7 +194,6 @@ func (t *table) nextSortColumn() int {
 }
 
 // filterTerms splits a filter into the lower-case words a row must hold.
-func filterTerms(query string) []string { return strings.Fields(strings.ToLower(query)) }
 
 func (t *table) refilter() {
 	t.visible = t.visible[:0]
@@ -198,14 +205,7 @@ func (t *table) refilter() {
 	t.follow()
 }
 
-func (t *table) matches(r *row) bool {
-	for _, term := range t.terms {
-		if !strings.Contains(r.search, term) {
-			return false
-		}
-	}
-	return true
-}
+func (t *table) matches(r *row) bool { return t.query.matches(r) }
 
 // follow puts the cursor back on its row after the rows changed, or, if
 // that row is gone, at the same position.

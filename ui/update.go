@@ -47,8 +47,21 @@ func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(msg, k.View8):
 		m.switchView(viewPeers)
 	case key.Matches(msg, k.Detail):
+		if g := m.selectedGroup(); g != nil {
+			m.expandGroup(g)
+			return nil
+		}
 		m.detailOpen = !m.detailOpen
 		m.detail.Top()
+	case m.view == viewHistory && (key.Matches(msg, k.Earlier) || key.Matches(msg, k.Later) ||
+		key.Matches(msg, k.Narrower) || key.Matches(msg, k.Wider)):
+		m.moveWindow(msg)
+		m.regroup() // another window: its rows are new, not the old ones gone
+		return m.collect()
+	case m.view == viewHistory && key.Matches(msg, k.Group):
+		m.histGroup = (m.histGroup + 1) % groupingCount
+		m.regroup()
+		m.showFrame()
 	case key.Matches(msg, k.Filter):
 		m.mode = modeFilter
 		return m.filter.Focus()
@@ -93,8 +106,8 @@ func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 			m.detail.Update(msg)
 		}
 	}
-	if m.wantsPeers() && m.loaded && m.frame.Peers == nil && !m.paused {
-		return tea.Batch(m.collect(), m.fetchDetail()) // the Peers view opened: read them now
+	if m.lacksView() && !m.paused {
+		return tea.Batch(m.collect(), m.fetchDetail()) // the view opened: read what it shows now
 	}
 	return m.fetchDetail()
 }
@@ -143,7 +156,7 @@ func (m *Model) onFilterMsg(msg tea.Msg) tea.Cmd {
 // table filters now; the others do when they are next shown.
 func (m *Model) applyFilter() {
 	for v, t := range m.tables {
-		t.terms = filterTerms(m.filter.Value())
+		t.query = parseFilter(m.filter.Value())
 		if viewKind(v) == m.view {
 			t.refilter()
 		}
@@ -159,9 +172,12 @@ func (m *Model) switchView(v viewKind) {
 	m.showFrame()
 }
 
-// wantsPeers reports whether the next frame should carry the peers: only
-// while the Peers view shows, so that no other refresh pays for them.
-func (m *Model) wantsPeers() bool { return m.view == viewPeers }
+// lacksView reports whether the shown view needs what the frame lacks:
+// the peers and the record are read only while their view shows, so
+// that no other refresh pays for them.
+func (m *Model) lacksView() bool {
+	return m.loaded && (m.view == viewPeers && m.frame.Peers == nil || m.view == viewHistory && m.frame.Recent == nil)
+}
 
 func (m *Model) resizeTables() {
 	for _, t := range m.tables {

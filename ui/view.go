@@ -150,7 +150,7 @@ func (m *Model) emptyMessage() string {
 	switch {
 	case !m.loaded:
 		return "collecting sockets…"
-	case len(m.table().terms) > 0:
+	case !m.table().query.empty():
 		return "no rows match the filter (esc clears it)"
 	case m.view == viewHistory:
 		return historyEmpty(m.frame.Recent)
@@ -166,6 +166,9 @@ func (m *Model) statusLine() string {
 	st := m.styles
 	t := m.table()
 	count := fmt.Sprintf("%d of %d rows", len(t.visible), len(t.rows))
+	if m.view == viewHistory && m.loaded {
+		count = m.windowLine() + " · " + count
+	}
 	switch {
 	case m.mode == modeFilter:
 		return fit(m.filter.View(), m.width)
