@@ -2,12 +2,14 @@ package logins
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -17,15 +19,26 @@ var journalDirs = []string{"/var/log/journal", "/run/log/journal"}
 // Journal reads the SSH server's entries from the systemd journal with
 // journalctl, each Read from where the last ended (its cursor).
 type Journal struct {
+	dir    string // journal files read instead of the system's; "" for those
 	since  time.Duration
 	cursor string
 }
 
-// OpenJournal follows the journal; the first Read goes back since.
+// OpenJournal follows the system's journal; the first Read goes back
+// since.
 func OpenJournal(since time.Duration) *Journal { return &Journal{since: since} }
 
+// OpenJournalIn follows the journal files in dir (journalctl
+// --directory): another machine's, or a container's.
+func OpenJournalIn(dir string, since time.Duration) *Journal { return &Journal{dir: dir, since: since} }
+
 // String names the source.
-func (j *Journal) String() string { return "the systemd journal" }
+func (j *Journal) String() string {
+	if j.dir != "" {
+		return "the journal in " + j.dir
+	}
+	return "the systemd journal"
+}
 
 // journalEntry is the part of journalctl's JSON an entry is read for.
 type journalEntry struct {
@@ -40,13 +53,17 @@ func (j *Journal) Read(t *Tally, now time.Time) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	args := []string{"--no-pager", "-o", "json", "-t", "sshd", "-t", "sshd-session", "-t", "sshd-auth"}
+	if j.dir != "" {
+		args = append(args, "--directory", j.dir)
+	}
 	if j.cursor != "" {
 		args = append(args, "--after-cursor", j.cursor)
 	} else {
 		args = append(args, "--since", "@"+strconv.FormatInt(now.Add(-j.since).Unix(), 10))
 	}
 	cmd := exec.CommandContext(ctx, "journalctl", args...)
-	cmd.Stderr = nil
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return fmt.Errorf("read failed logins from the journal: %w", err)
@@ -75,7 +92,11 @@ func (j *Journal) Read(t *Tally, now time.Time) error {
 		}
 	}
 	if err := cmd.Wait(); err != nil {
-		return fmt.Errorf("read failed logins from the journal: journalctl: %w", err)
+		said := strings.TrimSpace(stderr.String())
+		if len(said) > 200 {
+			said = said[:200] + "…"
+		}
+		return fmt.Errorf("read failed logins from the journal: journalctl: %w: %s", err, said)
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package logins_test
 import (
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -96,5 +97,46 @@ func TestFileStartsOverWhenRotated(t *testing.T) {
 	}
 	if n := read(); n != 4 {
 		t.Fatalf("after truncation: count %d, want 4", n)
+	}
+}
+
+// TestFailedPasswordsFromARealJournal: the same, with sshd logging to a
+// real systemd-journald (its files on the bed's own tmpfs), read through
+// journalctl: counted once however often read, from the cursor on.
+func TestFailedPasswordsFromARealJournal(t *testing.T) {
+	bed := sockettest.FirewallBedForTest(t)
+	auth := sockettest.AuthBedForTest(t, bed.Server, bed.ServerPublic4, sockettest.AuthBedOptions{Journal: true})
+	for _, user := range []string{"root", "bob"} {
+		if err := auth.FailPassword(bed.Public, netip.Addr{}, user); err != nil {
+			t.Fatal(err)
+		}
+	}
+	client, _ := bed.ClientAddrs()
+	j := logins.OpenJournalIn(auth.JournalDir(), time.Hour)
+	tally := logins.NewTally(time.Now().Add(-time.Hour))
+	var got []logins.Failures
+	ok := sockettest.WaitFor(10*time.Second, func() bool {
+		if err := j.Read(tally, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		got = tally.Of(client[0])
+		return len(got) == 1 && got[0].Count >= 2
+	})
+	if !ok || got[0].Count != 2 || !slices.Equal(got[0].Users, []string{"bob", "root"}) {
+		out, _ := exec.Command("journalctl", "--directory", auth.JournalDir(), "--no-pager").CombinedOutput()
+		t.Fatalf("failures %+v from %s; the journal:\n%s", got, j, out)
+	}
+	if err := auth.FailPassword(bed.Public, netip.Addr{}, "carol"); err != nil {
+		t.Fatal(err)
+	}
+	ok = sockettest.WaitFor(10*time.Second, func() bool {
+		if err := j.Read(tally, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		got = tally.Of(client[0])
+		return got[0].Count >= 3
+	})
+	if !ok || got[0].Count != 3 {
+		t.Errorf("after a third failure: %+v, want 3 (the earlier two once)", got)
 	}
 }

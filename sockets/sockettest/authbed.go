@@ -35,6 +35,9 @@ type AuthBed struct {
 // AuthBedOptions choose what runs beside sshd.
 type AuthBedOptions struct {
 	Fail2ban bool // a jail "sshd" banning after 3 failures for 10 minutes
+	// Journal logs through a real systemd-journald instead of rsyslogd,
+	// its files on a tmpfs of the bed's own (JournalDir).
+	Journal bool
 }
 
 // AuthBedForTest starts the bed in ns listening on addr, or fails t where
@@ -74,9 +77,22 @@ mkdir -p /run/sshd /run/fail2ban $d/dev
 mount -t tmpfs pw-authbed-dev $d/dev
 for n in null zero urandom random tty; do touch $d/dev/$n; mount --bind /dev/$n $d/dev/$n; done
 mount --bind $d/dev /dev
-rsyslogd -n -f $d/rsyslog.conf -i /run/rsyslogd.pid &
-for i in $(seq 100); do [ -S /dev/log ] && break; sleep 0.05; done
 `, dir)
+	if opts.Journal {
+		script += `mkdir -p /run/systemd/journal /run/log/journal
+mount -t tmpfs pw-authbed-journal /var/log/journal
+# ip netns exec mounts a fresh /sys, without cgroups: journald needs them.
+mount -t cgroup2 pw-authbed-cgroup /sys/fs/cgroup
+/lib/systemd/systemd-journald &
+echo $! >$d/journald.pid
+for i in $(seq 100); do [ -S /run/systemd/journal/dev-log ] && break; sleep 0.05; done
+ln -s /run/systemd/journal/dev-log /dev/log
+`
+	} else {
+		script += `rsyslogd -n -f $d/rsyslog.conf -i /run/rsyslogd.pid &
+for i in $(seq 100); do [ -S /dev/log ] && break; sleep 0.05; done
+`
+	}
 	if opts.Fail2ban {
 		b.Fail2banDB = filepath.Join(dir, "fail2ban.sqlite3")
 		files["fail2ban.local"] = fmt.Sprintf("[DEFAULT]\nlogtarget = %s/fail2ban.log\nsocket = /run/fail2ban/fail2ban.sock\n"+
@@ -111,8 +127,11 @@ fail2ban-server -f -x --logtarget $d/fail2ban.log &
 		b.cmd.Wait()
 	})
 	ready := func() bool {
-		log, _ := os.ReadFile(b.AuthLog)
-		if !strings.Contains(string(log), "Server listening on") {
+		if opts.Journal {
+			if _, err := os.Stat(filepath.Join(dir, "sshd.pid")); err != nil {
+				return false
+			}
+		} else if log, _ := os.ReadFile(b.AuthLog); !strings.Contains(string(log), "Server listening on") {
 			return false
 		}
 		if !opts.Fail2ban {
@@ -129,6 +148,16 @@ fail2ban-server -f -x --logtarget $d/fail2ban.log &
 		t.Fatalf("the auth bed did not start:\n%s\n%s", stderr, f2b)
 	}
 	return b
+}
+
+// JournalDir is where the bed's journald keeps its files, seen from this
+// mount namespace (through the daemon's root); "" without Journal.
+func (b *AuthBed) JournalDir() string {
+	pid, err := os.ReadFile(filepath.Join(b.dir, "journald.pid"))
+	if err != nil {
+		return ""
+	}
+	return "/proc/" + strings.TrimSpace(string(pid)) + "/root/run/log/journal"
 }
 
 // fail2ban runs fail2ban-client against this bed's server, in its mount
