@@ -248,7 +248,7 @@ func lifetimeJSON(l *history.Lifetime) lifetimeJSONLine {
 
 func writeHistoryTable(out io.Writer, db *history.DB, f history.Filter) error {
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "FIRST SEEN\tLASTED\tKIND\tPROTO\tLOCAL\tREMOTE\tDIR\tPID\tPROCESS\tUSER\tUNIT/CONTAINER\tSOURCE")
+	fmt.Fprintln(tw, "FIRST SEEN\tLASTED\tKIND\tPROTO\tLOCAL\tREMOTE\tDIR\tPID\tPROCESS\tUSER\tUNIT/CONTAINER\tNETNS\tSOURCE")
 	n := 0
 	err := db.Query(f, func(l *history.Lifetime) error {
 		n++
@@ -267,10 +267,14 @@ func writeHistoryTable(out io.Writer, db *history.DB, f history.Filter) error {
 		if l.Owner.Container != "" {
 			where = "container " + l.Owner.Container
 		}
-		_, err := fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
+		netns := safetext.Visible(l.Owner.NetNSName)
+		if netns == "" && l.Owner.NetNS != 0 {
+			netns = strconv.FormatUint(l.Owner.NetNS, 10) // unnamed: its inode, as --netns takes it
+		}
+		_, err := fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
 			l.FirstSeen.Local().Format("2006-01-02 15:04:05.000"), lasted, l.Kind, l.Proto, l.Local, remote,
 			dash(l.Direction.String()), pid, dash(safetext.Visible(l.Owner.Process)), dash(safetext.Visible(l.Owner.User)),
-			dash(safetext.Visible(where)), l.Source)
+			dash(safetext.Visible(where)), dash(netns), l.Source)
 		return err
 	})
 	if err != nil {

@@ -210,11 +210,19 @@ func TestCheckJudgesWhatCameAndWentBetweenRuns(t *testing.T) {
 			Failing []struct {
 				LocalPort int    `json:"local_port"`
 				FirstSeen string `json:"first_seen"`
+				NetNS     *struct {
+					Inode uint64  `json:"inode"`
+					Name  *string `json:"name"`
+				} `json:"netns"`
 			} `json:"failing"`
 		} `json:"between_checks"`
 	}
 	if err := json.Unmarshal([]byte(out), &doc); err != nil || code != 1 || doc.OK || doc.BetweenChecks == nil ||
 		len(doc.BetweenChecks.Failing) != 1 || doc.BetweenChecks.Failing[0].LocalPort != 6668 || doc.BetweenChecks.Failing[0].FirstSeen == "" {
-		t.Errorf("check --json after it: exit %d (%v), want 1 with the listener under between_checks\n%s%s", code, err, out, errOut)
+		t.Fatalf("check --json after it: exit %d (%v), want 1 with the listener under between_checks\n%s%s", code, err, out, errOut)
+	}
+	// Its namespace, as the recorder named it: the peer's, not null.
+	if ns := doc.BetweenChecks.Failing[0].NetNS; ns == nil || ns.Inode == 0 || ns.Name == nil || *ns.Name != f.peer.Name {
+		t.Errorf("the listener's namespace %+v, want %s's with its inode", ns, f.peer.Name)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/portwarden/portwarden/services/history"
 	"github.com/portwarden/portwarden/services/logins"
 	"github.com/portwarden/portwarden/services/verdict"
+	"github.com/portwarden/portwarden/sockets"
 )
 
 // PastFailing returns the indexes of the past lifetimes (judged in the
@@ -118,7 +119,13 @@ func betweenChecks(pc *PastCheck) *BetweenChecks {
 	}
 	for _, i := range pc.Failing {
 		l := &pc.Past[i]
-		out.Failing = append(out.Failing, PastSocket{Socket: SocketOf(&pc.Judged[i], nil, nil),
+		// The namespace as the recorder saw it: the host's is not told
+		// apart from others by the record, only named where it had a name.
+		var ns *sockets.Namespace
+		if l.Owner.NetNS != 0 {
+			ns = &sockets.Namespace{Inode: l.Owner.NetNS, Name: l.Owner.NetNSName}
+		}
+		out.Failing = append(out.Failing, PastSocket{Socket: SocketOf(&pc.Judged[i], ns, nil),
 			FirstSeen: l.FirstSeen.UTC().Format(time.RFC3339Nano), LastSeen: l.LastSeen.UTC().Format(time.RFC3339Nano)})
 	}
 	return out

@@ -31,6 +31,7 @@ var historyColumns = []column{
 	{title: "DIR", min: 6, ideal: 6, priority: 75},
 	{title: "PID", min: 5, ideal: 7, priority: 70, compare: byPID},
 	{title: "PROCESS", min: 7, ideal: 14, priority: 85, compare: byProcess},
+	{title: "WHERE", min: 5, ideal: 12, priority: 25, compare: byWhere, from: 130},
 	{title: "VERDICT", min: 15, ideal: 17, priority: 96, compare: bySeverity},
 }
 
@@ -70,7 +71,7 @@ func lifetimeRow(r *app.Recent, i int) *row {
 	row := &row{
 		key: rowKey{id: sockets.ID{Proto: l.Proto, Local: l.Local, Remote: l.Remote, NetNS: l.Owner.NetNS},
 			pid: l.Owner.PID, start: uint64(l.FirstSeen.UnixNano())},
-		cells: []string{"", l.FirstSeen.Local().Format("15:04:05.000"), "1", lasted, proto, addrString(l.Local), remote, dash(dir), pid, name, v.ShortLabel()},
+		cells: []string{"", l.FirstSeen.Local().Format("15:04:05.000"), "1", lasted, proto, addrString(l.Local), remote, dash(dir), pid, name, dash(safetext.Visible(l.Owner.NetNSName)), v.ShortLabel()},
 		class: v.Class(),
 		sortKeys: sortKeys{proto: l.Proto, local: l.Local, remote: l.Remote, pid: l.Owner.PID, process: name,
 			severity: v.Severity(), when: l.FirstSeen.UnixNano(), count: 1, where: strings.ToLower(l.Owner.NetNSName)},
@@ -96,7 +97,7 @@ func gapRows(r *app.Recent) []*row {
 		}
 		row := &row{
 			key:      rowKey{start: uint64(g.From.UnixNano()), pid: -1},
-			cells:    []string{"", g.From.Local().Format("15:04:05.000"), "-", lasted, "-", "not recording", "recorder " + why, "-", "-", "-", "GAP"},
+			cells:    []string{"", g.From.Local().Format("15:04:05.000"), "-", lasted, "-", "not recording", "recorder " + why, "-", "-", "-", "-", "GAP"},
 			class:    verdict.ClassUnexpected,
 			sortKeys: sortKeys{when: g.From.UnixNano(), severity: 100},
 		}

@@ -192,7 +192,7 @@ func groupRow(r *app.Recent, key string, gr *histGroup) *row {
 		key: rowKey{group: key},
 		cells: []string{"", first.Local().Format("15:04:05.000"), strconv.Itoa(n), lasted,
 			dash(single(protos, "protos")), dash(local), dash(remote), dash(strings.Join(sortedSet(dirs), ",")), "-",
-			processes, worst.ShortLabel()},
+			processes, "-", worst.ShortLabel()},
 		class:    worst.Class(),
 		sortKeys: sortKeys{when: first.UnixNano(), severity: worst.Severity(), count: n, process: processes},
 		sock:     -1,
