@@ -23,7 +23,7 @@ declare -A need=(
 	[clang]=clang [llvm-strip]=llvm
 	[promtool]=prometheus [prometheus-node-exporter]=prometheus-node-exporter
 	[tcpdump]=tcpdump [dhclient]=isc-dhcp-client [socat]=socat [ncat]=ncat [openssl]=openssl
-	[rsyslogd]=rsyslog [sshpass]=sshpass [fail2ban-server]=fail2ban [nmap]=nmap [mmdblookup]=mmdb-bin [npm]=npm
+	[rsyslogd]=rsyslog [sshpass]=sshpass [fail2ban-server]=fail2ban [nmap]=nmap [mmdblookup]=mmdb-bin [npm]=npm [dig]=bind9-dnsutils
 )
 missing=()
 for c in "${!need[@]}"; do command -v "$c" >/dev/null || missing+=("${need[$c]}"); done
@@ -96,8 +96,8 @@ step "gofmt"
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
 [[ -z $unformatted ]] || { echo "not gofmt'ed: $unformatted" >&2; exit 1; }
 step "eBPF objects: regenerated with clang, identical to the committed ones"
-go generate ./services/recorder/tcpevents ./services/recorder/probes ./sockets/sockfiles
-git diff --exit-code --stat -- services/recorder/tcpevents services/recorder/probes sockets/sockfiles ||
+go generate ./services/recorder/tcpevents ./services/recorder/probes ./services/recorder/udpflows ./sockets/sockfiles
+git diff --exit-code --stat -- services/recorder/tcpevents services/recorder/probes services/recorder/udpflows sockets/sockfiles ||
 	{ echo "the committed eBPF objects differ from what clang builds from the C source: commit the regenerated ones" >&2; exit 1; }
 step "Prometheus rules: promtool check rules, promtool test rules"
 promtool check rules packaging/prometheus/portwarden.rules.yml

@@ -1,0 +1,180 @@
+//go:build (386 || amd64 || arm || arm64 || loong64 || mips64le || mipsle || ppc64le || riscv64) && linux
+
+package udpflows
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"strings"
+	"time"
+	"unsafe"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/link"
+	"github.com/cilium/ebpf/ringbuf"
+	"github.com/cilium/ebpf/rlimit"
+	"golang.org/x/sys/unix"
+)
+
+// Reader holds the attached programs and reads their events.
+type Reader struct {
+	objs  udpFlowsObjects
+	links []link.Link
+	ring  *ringbuf.Reader
+}
+
+// Open loads the programs and attaches them to the root of the cgroup v2
+// hierarchy, where they see every UDP socket of every process. It needs
+// root and a kernel with the sock_release hook (5.9 and later); the error
+// says which step failed.
+func Open() (*Reader, error) {
+	root, err := cgroup2Root("/proc/self/mountinfo")
+	if err != nil {
+		return nil, err
+	}
+	if err := rlimit.RemoveMemlock(); err != nil {
+		return nil, fmt.Errorf("eBPF: lifting the locked-memory limit: %w", err)
+	}
+	r := &Reader{}
+	if err := loadUdpFlowsObjects(&r.objs, nil); err != nil {
+		var verr *ebpf.VerifierError
+		if errors.As(err, &verr) {
+			return nil, fmt.Errorf("eBPF: the kernel's verifier refused the UDP programs: %+v", verr)
+		}
+		return nil, fmt.Errorf("eBPF: loading the UDP programs: %w", err)
+	}
+	for _, a := range []struct {
+		p  *ebpf.Program
+		at ebpf.AttachType
+	}{
+		{r.objs.Connect4, ebpf.AttachCGroupInet4Connect}, {r.objs.Connect6, ebpf.AttachCGroupInet6Connect},
+		{r.objs.Sendmsg4, ebpf.AttachCGroupUDP4Sendmsg}, {r.objs.Sendmsg6, ebpf.AttachCGroupUDP6Sendmsg},
+		{r.objs.Recvmsg4, ebpf.AttachCGroupUDP4Recvmsg}, {r.objs.Recvmsg6, ebpf.AttachCGroupUDP6Recvmsg},
+		{r.objs.Released, ebpf.AttachCgroupInetSockRelease},
+	} {
+		l, err := link.AttachCgroup(link.CgroupOptions{Path: root, Attach: a.at, Program: a.p})
+		if err != nil {
+			r.Close()
+			return nil, fmt.Errorf("eBPF: attaching %s to %s: %w", a.p, root, err)
+		}
+		r.links = append(r.links, l)
+	}
+	if r.ring, err = ringbuf.NewReader(r.objs.Events); err != nil {
+		r.Close()
+		return nil, fmt.Errorf("eBPF: opening the UDP ring buffer: %w", err)
+	}
+	return r, nil
+}
+
+// cgroup2Root finds where the cgroup v2 hierarchy is mounted: at
+// /sys/fs/cgroup on a unified system, /sys/fs/cgroup/unified on a hybrid
+// one.
+func cgroup2Root(mountinfo string) (string, error) {
+	f, err := os.Open(mountinfo)
+	if err != nil {
+		return "", fmt.Errorf("eBPF: finding the cgroup v2 hierarchy: %w", err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		// ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS … - FSTYPE SOURCE …
+		left, right, ok := strings.Cut(sc.Text(), " - ")
+		fields, fs := strings.Fields(left), strings.Fields(right)
+		if ok && len(fields) >= 5 && len(fs) > 0 && fs[0] == "cgroup2" && fields[3] == "/" {
+			return fields[4], nil
+		}
+	}
+	return "", errors.New("eBPF: no cgroup v2 hierarchy is mounted: UDP is not traced")
+}
+
+// Read waits for the next event and decodes it into f. After Close, or
+// Drain's last event, it returns ErrClosed.
+func (r *Reader) Read(f *Flow) error {
+	var rec ringbuf.Record
+	for {
+		r.ring.SetDeadline(time.Now().Add(Latency))
+		err := r.ring.ReadInto(&rec)
+		if err == nil {
+			break
+		}
+		if errors.Is(err, ringbuf.ErrClosed) || errors.Is(err, ringbuf.ErrFlushed) {
+			return ErrClosed
+		}
+		if !errors.Is(err, os.ErrDeadlineExceeded) {
+			return fmt.Errorf("eBPF: reading the UDP ring buffer: %w", err)
+		}
+	}
+	if len(rec.RawSample) < eventSize {
+		return fmt.Errorf("eBPF: a %d-byte UDP event, shorter than %d", len(rec.RawSample), eventSize)
+	}
+	decode(rec.RawSample, f)
+	return nil
+}
+
+const eventSize = int(unsafe.Sizeof(udpFlowsFlowEvent{}))
+
+// decode reads struct flow_event at its C offsets, dating it on the wall
+// clock by CLOCK_BOOTTIME now.
+func decode(b []byte, f *Flow) {
+	ne := binary.NativeEndian
+	at := time.Now()
+	var ts unix.Timespec
+	if unix.ClockGettime(unix.CLOCK_BOOTTIME, &ts) == nil {
+		at = at.Add(-time.Duration(uint64(ts.Nano()) - ne.Uint64(b[0:])))
+	}
+	n := 0
+	for n < 16 && b[88+n] != 0 {
+		n++
+	}
+	*f = Flow{Kind: Kind(b[44]), Time: at, Cookie: ne.Uint64(b[8:]), NetNSCookie: ne.Uint64(b[16:]), Cgroup: ne.Uint64(b[24:]),
+		PID: int(ne.Uint32(b[32:])), UID: ne.Uint32(b[36:]), GID: ne.Uint32(b[40:]), Comm: string(b[88 : 88+n]),
+		ProcessStart: ne.Uint64(b[104:])}
+	lport, pport := ne.Uint16(b[46:]), ne.Uint16(b[48:])
+	switch b[45] {
+	case 4:
+		f.Local = netip.AddrPortFrom(netip.AddrFrom4([4]byte(b[56:60])), lport)
+		if f.Kind != Release {
+			f.Peer = netip.AddrPortFrom(netip.AddrFrom4([4]byte(b[72:76])), pport)
+		}
+	case 6:
+		f.Local = netip.AddrPortFrom(netip.AddrFrom16([16]byte(b[56:72])), lport)
+		if f.Kind != Release {
+			f.Peer = netip.AddrPortFrom(netip.AddrFrom16([16]byte(b[72:88])), pport)
+		}
+	}
+}
+
+// Drain makes Read return every event waiting, then ErrClosed.
+func (r *Reader) Drain() error { return r.ring.Flush() }
+
+// Lost returns how many events the kernel dropped because the ring buffer
+// was full, since Open.
+func (r *Reader) Lost() (uint64, error) {
+	var perCPU []uint64
+	if err := r.objs.Lost.Lookup(uint32(0), &perCPU); err != nil {
+		return 0, fmt.Errorf("eBPF: reading the lost UDP event count: %w", err)
+	}
+	var n uint64
+	for _, v := range perCPU {
+		n += v
+	}
+	return n, nil
+}
+
+// Close detaches the programs and frees them; a Read in progress returns
+// ErrClosed.
+func (r *Reader) Close() error {
+	var errs []error
+	if r.ring != nil {
+		errs = append(errs, r.ring.Close())
+	}
+	for _, l := range r.links {
+		errs = append(errs, l.Close())
+	}
+	errs = append(errs, r.objs.Close())
+	return errors.Join(errs...)
+}
