@@ -17,6 +17,7 @@ import (
 	"github.com/portwarden/portwarden/services/origin"
 	"github.com/portwarden/portwarden/services/recorder/probes"
 	"github.com/portwarden/portwarden/services/recorder/tcpevents"
+	"github.com/portwarden/portwarden/services/recorder/udpflows"
 	"github.com/portwarden/portwarden/sockets"
 	"golang.org/x/sys/unix"
 )
@@ -60,6 +61,16 @@ func Run(ctx context.Context, o Options) error {
 			defer r.Close()
 		}
 	}
+	var udp *udpflows.Reader
+	if events != nil {
+		r, err := udpflows.Open()
+		if err != nil {
+			o.status(fmt.Sprintf("%v: UDP is recorded by polling", err))
+		} else {
+			udp = r
+			defer r.Close()
+		}
+	}
 	// Without the program, the kernel's counters still say how many
 	// probes came, if not from whom.
 	var counted *probes.Counters
@@ -74,17 +85,21 @@ func Run(ctx context.Context, o Options) error {
 	every := o.interval()
 	polled := map[sockets.Proto]bool{sockets.UDP: true}
 	if source == history.EBPF {
-		scanned := ""
-		if scanProbes != nil {
-			scanned = " and probes of closed ports (scans)"
+		traced, polledUDP := "TCP", fmt.Sprintf(", UDP by a netlink dump every %v", every)
+		if udp != nil {
+			traced, polledUDP = "TCP, UDP", fmt.Sprintf(" (UDP listeners by a netlink dump every %v)", every)
 		}
-		o.status(fmt.Sprintf("recording TCP%s from the kernel's events (eBPF), UDP by a netlink dump every %v, into %s", scanned, every, o.DB.Path()))
+		if scanProbes != nil {
+			traced += " and probes of closed ports (scans)"
+		}
+		o.status(fmt.Sprintf("recording %s from the kernel's events (eBPF)%s, into %s", traced, polledUDP, o.DB.Path()))
 	} else {
 		polled[sockets.TCP] = true
 		o.status(fmt.Sprintf("recording by a netlink dump every %v into %s: connections shorter than that may be missing", every, o.DB.Path()))
 	}
 
 	t := newTracker(newOwnerCache().owner)
+	t.udpTraced = udp != nil
 	scans := newScanTracker()
 	collector := sockets.NewCollector()
 	snap, err := collector.Collect(sockets.Query{})
@@ -121,6 +136,22 @@ func Run(ctx context.Context, o Options) error {
 			}
 		}()
 	}
+	if udp != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var f udpflows.Flow
+			for {
+				if err := udp.Read(&f); err != nil {
+					if !errors.Is(err, udpflows.ErrClosed) {
+						o.errorLine(err.Error())
+					}
+					return
+				}
+				t.flow(&f, f.NetNS)
+			}
+		}()
+	}
 	if scanProbes != nil {
 		wg.Add(1)
 		go func() {
@@ -137,7 +168,7 @@ func Run(ctx context.Context, o Options) error {
 			}
 		}()
 	}
-	w := &writer{db: o.DB, source: source, events: events, probes: scanProbes, scans: scans, names: namesOf(snap),
+	w := &writer{db: o.DB, source: source, events: events, probes: scanProbes, udp: udp, scans: scans, names: namesOf(snap),
 		scanSource: history.Unrecorded}
 	switch {
 	case scanProbes != nil:
@@ -160,6 +191,9 @@ func Run(ctx context.Context, o Options) error {
 				if scanProbes != nil {
 					scanProbes.Drain()
 				}
+				if udp != nil {
+					udp.Drain()
+				}
 				wg.Wait()
 				events.Close()
 			}
@@ -179,6 +213,7 @@ func Run(ctx context.Context, o Options) error {
 			} else {
 				t.poll(snap.Sockets, snap.Time, lastPoll, polled)
 				lastPoll, w.names = snap.Time, namesOf(snap)
+				t.expireIdleFlows(now)
 			}
 			// A full disk is no reason to stop recording, nor to exit
 			// into a restart loop: the oldest lifetimes make way, before
@@ -226,89 +261,6 @@ func Run(ctx context.Context, o Options) error {
 			}
 		}
 	}
-}
-
-// maxPending bounds the lifetimes a recorder holds unwritten while the
-// disk is full: past it, the oldest ended ones are given up.
-const maxPending = 100000
-
-// makeRoom frees room in the record and sheds what it cannot hold, and
-// counts both as dropped, for the next commit to record.
-func (w *writer) makeRoom(t *tracker) (removed int64, shed int, err error) {
-	removed, err = w.db.MakeRoom()
-	shed = t.shed(maxPending)
-	w.dropped += uint64(removed) + uint64(shed)
-	return removed, shed, err
-}
-
-// writer commits the tracker's changes.
-type writer struct {
-	db     *history.DB
-	source history.Source
-	events *tcpevents.Reader
-	probes *probes.Reader // nil when scans are not traced
-	scans  *scanTracker
-	// closed-port probes counted without their sources since the last
-	// commit, where the probe program is not loaded
-	unnamedUDP, unnamedResets uint64
-	scanSource                history.Source    // how scans are known (Stats.Scans)
-	lost                      uint64            // the kernel's count at the last commit
-	failures                  int               // commits failed in a row
-	dropped                   uint64            // lifetimes given up since the last commit
-	names                     map[uint64]string // the namespaces' names, by inode, as last read
-}
-
-// namesOf names the namespaces of snap by inode (ip netns, Docker).
-func namesOf(snap *sockets.Snapshot) map[uint64]string {
-	names := make(map[uint64]string, len(snap.Namespaces))
-	for _, ns := range snap.Namespaces {
-		if ns.Name != "" {
-			names[ns.Inode] = ns.Name
-		}
-	}
-	return names
-}
-
-func (w *writer) flush(t *tracker, now time.Time) error {
-	copies, originals, n := t.takeDirty()
-	c := history.Counters{Events: n, Source: w.source, Committed: now, Dropped: w.dropped,
-		UnnamedUDP: w.unnamedUDP, UnnamedResets: w.unnamedResets, Scans: w.scanSource}
-	var lost uint64
-	if w.events != nil {
-		var err error
-		if lost, err = w.events.Lost(); err == nil && w.probes != nil {
-			var probesLost uint64
-			probesLost, err = w.probes.Lost()
-			lost += probesLost
-		}
-		if err == nil && lost > w.lost {
-			c.Lost = lost - w.lost
-		}
-	}
-	ptrs := make([]*history.Lifetime, len(copies))
-	for i := range copies {
-		if o := &copies[i].Owner; o.NetNSName == "" {
-			o.NetNSName = w.names[o.NetNS]
-		}
-		ptrs[i] = &copies[i]
-	}
-	if err := w.db.Write(ptrs, c); err != nil {
-		w.failures++
-		t.retry(originals, n)
-		return err
-	}
-	w.failures, w.dropped, w.unnamedUDP, w.unnamedResets = 0, 0, 0, 0
-	if c.Lost > 0 {
-		w.lost = lost
-	}
-	t.committed(copies, originals)
-	if scans := w.scans.take(w.names, now); len(scans) > 0 {
-		if err := w.db.WriteScans(scans); err != nil {
-			return err // written again with the next commit
-		}
-		w.scans.written(scans)
-	}
-	return nil
 }
 
 // ownerCache reads owners from /proc, once per process: a process named

@@ -33,6 +33,12 @@ type tracker struct {
 	timeWait map[uint64]bool
 	events   uint64
 	owner    ownerFunc
+	// flows are the open UDP flows the kernel reported (udp.go), by
+	// socket and peer; flowsOf a socket's, for its release. udpTraced is
+	// set while they are traced: polls then leave connected UDP to them.
+	flows     map[flowKey]*history.Lifetime
+	flowsOf   map[uint64][]flowKey
+	udpTraced bool
 }
 
 // ownerFunc reads the owner of the process an event names (PID, start,
@@ -45,6 +51,8 @@ func newTracker(owner ownerFunc) *tracker {
 		open:       map[uint64]*history.Lifetime{},
 		polled:     map[uint64]*history.Lifetime{},
 		unaccepted: map[uint64]*history.Lifetime{},
+		flows:      map[flowKey]*history.Lifetime{},
+		flowsOf:    map[uint64][]flowKey{},
 		dirty:      map[*history.Lifetime]bool{},
 		owner:      owner,
 	}
@@ -185,6 +193,9 @@ func (t *tracker) poll(socks []sockets.Socket, now, previous time.Time, polled m
 		s := &socks[i]
 		if !polled[s.Proto] || s.Cookie == 0 {
 			continue
+		}
+		if t.udpTraced && s.Proto == sockets.UDP && s.State != sockets.Close {
+			continue // a connected UDP socket: its flows come from the kernel
 		}
 		if s.State == sockets.TimeWait {
 			// Closed: its end is handled below when it was open; new, it

@@ -27,11 +27,11 @@ type Flow struct {
 	Kind   Kind
 	Time   time.Time
 	Cookie uint64 // the socket, as sock_diag's idiag_cookie names it
-	// NetNSCookie names the network namespace (SO_NETNS_COOKIE); 0 for a
-	// release, which does not tell.
-	NetNSCookie uint64
-	Local       netip.AddrPort // port 0 before the socket is bound
-	Peer        netip.AddrPort // invalid for a release
+	// NetNS is the network namespace's inode: the calling thread's, the
+	// namespace its sockets are made in.
+	NetNS uint64
+	Local netip.AddrPort // port 0 before the socket is bound
+	Peer  netip.AddrPort // invalid for a release
 	// The process in whose system call it happened.
 	PID  int
 	Comm string // the process's short name (its main thread's)

@@ -130,7 +130,7 @@ func decode(b []byte, f *Flow) {
 	for n < 16 && b[88+n] != 0 {
 		n++
 	}
-	*f = Flow{Kind: Kind(b[44]), Time: at, Cookie: ne.Uint64(b[8:]), NetNSCookie: ne.Uint64(b[16:]), Cgroup: ne.Uint64(b[24:]),
+	*f = Flow{Kind: Kind(b[44]), Time: at, Cookie: ne.Uint64(b[8:]), NetNS: ne.Uint64(b[16:]), Cgroup: ne.Uint64(b[24:]),
 		PID: int(ne.Uint32(b[32:])), UID: ne.Uint32(b[36:]), GID: ne.Uint32(b[40:]), Comm: string(b[88 : 88+n]),
 		ProcessStart: ne.Uint64(b[104:])}
 	lport, pport := ne.Uint16(b[46:]), ne.Uint16(b[48:])

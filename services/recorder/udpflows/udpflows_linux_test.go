@@ -62,7 +62,7 @@ func TestFlowsOfRealDig(t *testing.T) {
 		}
 		switch {
 		case f.PID == digPID && f.Kind != udpflows.Release && f.Peer == server:
-			if f.Comm != "dig" || f.NetNSCookie == 0 || time.Since(f.Time).Abs() > time.Minute {
+			if f.Comm != "dig" || f.NetNS == 0 || time.Since(f.Time).Abs() > time.Minute {
 				t.Errorf("dig's flow %+v", f)
 			}
 			out, cookie = true, f.Cookie

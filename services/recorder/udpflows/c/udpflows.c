@@ -17,8 +17,21 @@
 #include <bpf/bpf_core_read.h>
 
 /* The task fields read, relocated by name in the running kernel's BTF. */
+struct ns_common {
+	unsigned int inum;
+} __attribute__((preserve_access_index));
+
+struct net {
+	struct ns_common ns;
+} __attribute__((preserve_access_index));
+
+struct nsproxy {
+	struct net *net_ns;
+} __attribute__((preserve_access_index));
+
 struct task_struct {
 	struct task_struct *group_leader;
+	struct nsproxy *nsproxy;
 	char comm[16];
 	__u64 start_boottime;
 } __attribute__((preserve_access_index));
@@ -38,7 +51,7 @@ struct task_struct {
 struct flow_event {
 	__u64 time_ns;     /* CLOCK_BOOTTIME */
 	__u64 cookie;      /* the socket's, as sock_diag's idiag_cookie */
-	__u64 netns;       /* the namespace's cookie (SO_NETNS_COOKIE) */
+	__u64 netns;       /* the namespace's inode: the calling thread's, where its sockets live */
 	__u64 cgroup;      /* the process's cgroup (v2) ID */
 	__u32 pid;
 	__u32 uid;
@@ -118,6 +131,7 @@ static __always_inline void process(struct flow_event *e)
 	struct task_struct *leader = BPF_CORE_READ(task, group_leader);
 	BPF_CORE_READ_STR_INTO(&e->comm, leader, comm);
 	e->start_ns = BPF_CORE_READ(leader, start_boottime);
+	e->netns = BPF_CORE_READ(task, nsproxy, net_ns, ns.inum);
 }
 
 /* flow reports a flow of ctx's socket with its peer, unless reported
@@ -160,7 +174,6 @@ static __always_inline void flow(struct bpf_sock_addr *ctx, __u8 kind, int v6)
 		return;
 	struct flow_seen now = {.at = e.time_ns, .local_port = e.local_port};
 	bpf_map_update_elem(&flows, &key, &now, BPF_ANY);
-	e.netns = bpf_get_netns_cookie(ctx);
 	process(&e);
 	submit(&e);
 }
