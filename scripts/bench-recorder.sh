@@ -10,7 +10,9 @@
 #          are on this host: 2 per connection), events the kernel dropped
 #   cpu    1,000 connections per second for S seconds (default 20): the
 #          recorder's CPU (utime + stime from /proc) as % of one core, beside
-#          its CPU with no load over the same time
+#          its CPU with no load over the same time; then 1,000 UDP exchanges
+#          a second (a new socket each, as DNS clients do), recorded from
+#          the kernel too
 # Needs root and go.
 set -euo pipefail
 
@@ -77,4 +79,15 @@ t1=$(cpu_ticks "$rec")
 t2=$(cpu_ticks "$rec")
 python3 -c "print('idle                    %.2f %% of a core' % (100 * ($t1 - $t0) / $hz / $secs))"
 python3 -c "print('at 1,000 per second     %.2f %% of a core' % (100 * ($t2 - $t1) / $hz / $secs))"
+out=$("$work/connload" --udp --rate 1000 --seconds "$secs" --workers 2)
+t3=$(cpu_ticks "$rec")
+sleep 2 # the last exchanges' releases read and committed
+commit_after "$(date -u +%FT%T.%N)"
+uport=$(json "['port']" <<<"$out")
+lines=$("$work/portwarden" history --db "$db" --since all --connections --port "$uport" --json | grep '"proto":"udp"' || true)
+udpout=$(grep -c "\"remote_port\":$uport," <<<"$lines" || true)
+udpin=$(grep -c "\"local_port\":$uport," <<<"$lines" || true)
+python3 -c "print('UDP at 1,000 per second %.2f %% of a core' % (100 * ($t3 - $t2) / $hz / $secs))"
+printf 'UDP exchanges recorded  %s of %s (the clients: a lifetime each)\n' "$udpout" "$(json "['connections']" <<<"$out")"
+printf 'UDP server side         %s flows (one per client address and port while active: a port reused within 30 s is the same flow)\n' "$udpin"
 printf 'database                %s bytes\n' "$(stats | json "['db_bytes']")"

@@ -22,9 +22,6 @@ const (
 	// maxScans bounds the scans followed at once; past it the oldest
 	// written one is let go.
 	maxScans = 8192
-	// keptHandshakes is how many of a peer's handshakes are kept to
-	// tell a connect scan by.
-	keptHandshakes = 16
 	// sparsePorts is how many ports a scan keeps in a list before it
 	// takes a bitmap of all 65,536.
 	sparsePorts = 64
@@ -41,6 +38,9 @@ type scanState struct {
 	sparse []uint16 // sorted, until sparsePorts
 	bitmap []uint64 // then every port
 	dirty  bool     // changed since written
+	// handshake is the first handshake the peer completed since shortly
+	// before the scan began: within the scan, it makes it a connect scan.
+	handshake time.Time
 }
 
 func (s *scanState) add(port uint16) bool {
@@ -89,13 +89,16 @@ func (s *scanState) ports() []uint16 {
 // scanTracker adds probes up into scans, per peer, namespace and kind.
 // It is safe for concurrent use: probes arrive on their own goroutine.
 type scanTracker struct {
-	mu         sync.Mutex
-	active     map[scanKey]*scanState
-	handshakes map[scanKey][]time.Time // a peer's latest completed handshakes (kind 0), oldest first
+	mu     sync.Mutex
+	active map[scanKey]*scanState
+	// handshakes are peers' last completed handshakes (kind 0) while no
+	// scan of theirs is followed: one just before a scan's first probe
+	// (an open port probed first) counts.
+	handshakes map[scanKey]time.Time
 }
 
 func newScanTracker() *scanTracker {
-	return &scanTracker{active: map[scanKey]*scanState{}, handshakes: map[scanKey][]time.Time{}}
+	return &scanTracker{active: map[scanKey]*scanState{}, handshakes: map[scanKey]time.Time{}}
 }
 
 // kindOf says what scan a probe is part of; 0 for none (an ACK or a
@@ -132,6 +135,9 @@ func (t *scanTracker) probe(p *probes.Probe) {
 			t.letGo()
 		}
 		s = &scanState{scan: history.Scan{Peer: peer, NetNS: p.NetNS, Kind: kind, First: p.Time, Last: p.Time}}
+		if at, ok := t.handshakes[scanKey{peer: peer, netns: p.NetNS}]; ok && !at.Before(p.Time.Add(-handshakeLead)) {
+			s.handshake = at
+		}
 		t.active[key] = s
 	}
 	s.scan.Probes++
@@ -158,19 +164,20 @@ func (t *scanTracker) letGo() {
 	}
 }
 
-// handshake notes that peer completed a TCP handshake in netns at when.
+// handshake notes that peer completed a TCP handshake in netns at when:
+// on the SYN scan it has under way, or for one that may begin shortly.
 func (t *scanTracker) handshake(peer netip.Addr, netns uint64, when time.Time) {
-	key := scanKey{peer: peer.Unmap(), netns: netns}
+	peer = peer.Unmap()
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if s := t.active[scanKey{peer, netns, history.ScanSYN}]; s != nil && s.handshake.IsZero() && !when.Before(s.scan.First.Add(-handshakeLead)) {
+		s.handshake = when
+		return
+	}
 	if len(t.handshakes) >= maxScans {
 		clear(t.handshakes)
 	}
-	times := t.handshakes[key]
-	if len(times) >= keptHandshakes {
-		times = times[1:]
-	}
-	t.handshakes[key] = append(times, when)
+	t.handshakes[scanKey{peer: peer, netns: netns}] = when
 }
 
 // take returns copies of the scans changed since they were written, with
@@ -193,8 +200,7 @@ func (t *scanTracker) take(names map[uint64]string, now time.Time) []*history.Sc
 			c.NetNSName = names[c.NetNS]
 		}
 		if c.Kind == history.ScanSYN {
-			during := func(at time.Time) bool { return !at.Before(c.First.Add(-handshakeLead)) && !at.After(c.Last) }
-			if slices.ContainsFunc(t.handshakes[scanKey{peer: c.Peer, netns: c.NetNS}], during) {
+			if !s.handshake.IsZero() && !s.handshake.After(c.Last) {
 				c.Kind = history.ScanConnect
 			}
 		}

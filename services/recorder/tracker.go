@@ -195,7 +195,14 @@ func (t *tracker) poll(socks []sockets.Socket, now, previous time.Time, polled m
 			continue
 		}
 		if t.udpTraced && s.Proto == sockets.UDP && s.State != sockets.Close {
-			continue // a connected UDP socket: its flows come from the kernel
+			// A connected UDP socket: its flows come from the kernel,
+			// which did not know the local port of one it bound itself.
+			for _, k := range t.flowsOf[s.Cookie] {
+				if l := t.flows[k]; l != nil && l.Local.Port() == 0 {
+					l.Local, t.dirty[l] = s.Local, true
+				}
+			}
+			continue
 		}
 		if s.State == sockets.TimeWait {
 			// Closed: its end is handled below when it was open; new, it

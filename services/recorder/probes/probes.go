@@ -30,5 +30,7 @@ type Probe struct {
 	Remote   netip.AddrPort
 }
 
-// Latency bounds how long a probe can wait in the ring buffer.
-const Latency = 100 * time.Millisecond
+// Latency bounds how long a probe can wait in the ring buffer when little
+// comes (much wakes the reader at once): the recorder commits every
+// second, and a reader that looks less often costs less when idle.
+const Latency = 500 * time.Millisecond

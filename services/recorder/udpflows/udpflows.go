@@ -42,5 +42,7 @@ type Flow struct {
 	Cgroup       uint64
 }
 
-// Latency bounds how long an event can wait in the ring buffer.
-const Latency = 100 * time.Millisecond
+// Latency bounds how long an event can wait in the ring buffer when little
+// comes (much wakes the reader at once): the recorder commits every
+// second, and a reader that looks less often costs less when idle.
+const Latency = 500 * time.Millisecond
