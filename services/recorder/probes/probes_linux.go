@@ -7,14 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"os"
-	"time"
 	"unsafe"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
 	"github.com/cilium/ebpf/ringbuf"
 	"github.com/cilium/ebpf/rlimit"
+
+	"github.com/portwarden/portwarden/services/recorder/ring"
 	"golang.org/x/sys/unix"
 
 	"github.com/portwarden/portwarden/sockets"
@@ -64,18 +64,8 @@ func Open() (*Reader, error) {
 // Drain's last probe it returns ErrClosed.
 func (r *Reader) Read(p *Probe) error {
 	var rec ringbuf.Record
-	for {
-		r.ring.SetDeadline(time.Now().Add(Latency))
-		err := r.ring.ReadInto(&rec)
-		if err == nil {
-			break
-		}
-		if errors.Is(err, ringbuf.ErrClosed) || errors.Is(err, ringbuf.ErrFlushed) {
-			return ErrClosed
-		}
-		if !errors.Is(err, os.ErrDeadlineExceeded) {
-			return fmt.Errorf("eBPF: reading the probe ring buffer: %w", err)
-		}
+	if err := ring.Next(r.ring, &rec, Latency, "probe"); err != nil {
+		return err
 	}
 	if len(rec.RawSample) < probeSize {
 		return fmt.Errorf("eBPF: a %d-byte probe, shorter than %d", len(rec.RawSample), probeSize)
@@ -91,12 +81,7 @@ const probeSize = int(unsafe.Sizeof(probesProbe{}))
 // by CLOCK_BOOTTIME now.
 func decode(b []byte, p *Probe) {
 	ne := binary.NativeEndian
-	at := time.Now()
-	var ts unix.Timespec
-	if unix.ClockGettime(unix.CLOCK_BOOTTIME, &ts) == nil {
-		at = at.Add(-time.Duration(uint64(ts.Nano()) - ne.Uint64(b[0:])))
-	}
-	*p = Probe{Time: at, NetNS: uint64(ne.Uint32(b[8:])), TCPFlags: b[14]}
+	*p = Probe{Time: ring.Wall(ne.Uint64(b[0:])), NetNS: uint64(ne.Uint32(b[8:])), TCPFlags: b[14]}
 	switch b[13] {
 	case unix.IPPROTO_TCP:
 		p.Proto = sockets.TCP
@@ -119,17 +104,7 @@ func (r *Reader) Drain() error { return r.ring.Flush() }
 
 // Lost returns how many probes the kernel dropped because the ring buffer
 // was full, since Open.
-func (r *Reader) Lost() (uint64, error) {
-	var perCPU []uint64
-	if err := r.objs.Lost.Lookup(uint32(0), &perCPU); err != nil {
-		return 0, fmt.Errorf("eBPF: reading the lost-probe count: %w", err)
-	}
-	var n uint64
-	for _, v := range perCPU {
-		n += v
-	}
-	return n, nil
-}
+func (r *Reader) Lost() (uint64, error) { return ring.Lost(r.objs.Lost, "probe") }
 
 // Close detaches the program and frees it; a Read in progress returns
 // ErrClosed.

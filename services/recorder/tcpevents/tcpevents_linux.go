@@ -15,6 +15,8 @@ import (
 	"github.com/cilium/ebpf/link"
 	"github.com/cilium/ebpf/ringbuf"
 	"github.com/cilium/ebpf/rlimit"
+
+	"github.com/portwarden/portwarden/services/recorder/ring"
 	"golang.org/x/sys/unix"
 
 	"github.com/portwarden/portwarden/sockets"
@@ -90,18 +92,8 @@ const Latency = 100 * time.Millisecond
 // returns ErrClosed.
 func (r *Reader) Read(ev *Event) error {
 	var rec ringbuf.Record
-	for {
-		r.ring.SetDeadline(time.Now().Add(Latency))
-		err := r.ring.ReadInto(&rec)
-		if err == nil {
-			break
-		}
-		if errors.Is(err, ringbuf.ErrClosed) || errors.Is(err, ringbuf.ErrFlushed) {
-			return ErrClosed
-		}
-		if !errors.Is(err, os.ErrDeadlineExceeded) {
-			return fmt.Errorf("eBPF: reading the ring buffer: %w", err)
-		}
+	if err := ring.Next(r.ring, &rec, Latency, "TCP event"); err != nil {
+		return err
 	}
 	if len(rec.RawSample) < eventSize {
 		return fmt.Errorf("eBPF: a %d-byte event, shorter than %d", len(rec.RawSample), eventSize)
@@ -160,14 +152,9 @@ func unmarshal(b []byte, raw *tcpEventsEvent) {
 // decode turns the kernel's record into an Event, dating it on the wall
 // clock by CLOCK_BOOTTIME now.
 func decode(raw *tcpEventsEvent, ev *Event) {
-	at := time.Now()
-	var ts unix.Timespec
-	if unix.ClockGettime(unix.CLOCK_BOOTTIME, &ts) == nil {
-		at = at.Add(-time.Duration(uint64(ts.Nano()) - raw.TimeNs))
-	}
 	*ev = Event{
 		Kind:         Kind(raw.Kind),
-		Time:         at,
+		Time:         ring.Wall(raw.TimeNs),
 		Sock:         raw.Sock,
 		Cookie:       raw.Cookie,
 		NetNS:        uint64(raw.Netns),
@@ -207,17 +194,7 @@ func (r *Reader) Drain() error {
 
 // Lost returns how many events the kernel dropped because the ring buffer
 // was full, since Open.
-func (r *Reader) Lost() (uint64, error) {
-	var perCPU []uint64
-	if err := r.objs.Lost.Lookup(uint32(0), &perCPU); err != nil {
-		return 0, fmt.Errorf("eBPF: reading the lost-event count: %w", err)
-	}
-	var n uint64
-	for _, v := range perCPU {
-		n += v
-	}
-	return n, nil
-}
+func (r *Reader) Lost() (uint64, error) { return ring.Lost(r.objs.Lost, "event") }
 
 // Close detaches the program and frees it; a Read in progress returns
 // ErrClosed.

@@ -10,14 +10,14 @@ import (
 	"net/netip"
 	"os"
 	"strings"
-	"time"
 	"unsafe"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
 	"github.com/cilium/ebpf/ringbuf"
 	"github.com/cilium/ebpf/rlimit"
-	"golang.org/x/sys/unix"
+
+	"github.com/portwarden/portwarden/services/recorder/ring"
 )
 
 // Reader holds the attached programs and reads their events.
@@ -95,18 +95,8 @@ func cgroup2Root(mountinfo string) (string, error) {
 // Drain's last event, it returns ErrClosed.
 func (r *Reader) Read(f *Flow) error {
 	var rec ringbuf.Record
-	for {
-		r.ring.SetDeadline(time.Now().Add(Latency))
-		err := r.ring.ReadInto(&rec)
-		if err == nil {
-			break
-		}
-		if errors.Is(err, ringbuf.ErrClosed) || errors.Is(err, ringbuf.ErrFlushed) {
-			return ErrClosed
-		}
-		if !errors.Is(err, os.ErrDeadlineExceeded) {
-			return fmt.Errorf("eBPF: reading the UDP ring buffer: %w", err)
-		}
+	if err := ring.Next(r.ring, &rec, Latency, "UDP"); err != nil {
+		return err
 	}
 	if len(rec.RawSample) < eventSize {
 		return fmt.Errorf("eBPF: a %d-byte UDP event, shorter than %d", len(rec.RawSample), eventSize)
@@ -121,11 +111,7 @@ const eventSize = int(unsafe.Sizeof(udpFlowsFlowEvent{}))
 // clock by CLOCK_BOOTTIME now.
 func decode(b []byte, f *Flow) {
 	ne := binary.NativeEndian
-	at := time.Now()
-	var ts unix.Timespec
-	if unix.ClockGettime(unix.CLOCK_BOOTTIME, &ts) == nil {
-		at = at.Add(-time.Duration(uint64(ts.Nano()) - ne.Uint64(b[0:])))
-	}
+	at := ring.Wall(ne.Uint64(b[0:]))
 	n := 0
 	for n < 16 && b[88+n] != 0 {
 		n++
@@ -153,17 +139,7 @@ func (r *Reader) Drain() error { return r.ring.Flush() }
 
 // Lost returns how many events the kernel dropped because the ring buffer
 // was full, since Open.
-func (r *Reader) Lost() (uint64, error) {
-	var perCPU []uint64
-	if err := r.objs.Lost.Lookup(uint32(0), &perCPU); err != nil {
-		return 0, fmt.Errorf("eBPF: reading the lost UDP event count: %w", err)
-	}
-	var n uint64
-	for _, v := range perCPU {
-		n += v
-	}
-	return n, nil
-}
+func (r *Reader) Lost() (uint64, error) { return ring.Lost(r.objs.Lost, "UDP event") }
 
 // Close detaches the programs and frees them; a Read in progress returns
 // ErrClosed.
