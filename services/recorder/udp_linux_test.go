@@ -12,6 +12,7 @@ import (
 
 	"github.com/portwarden/portwarden/services/history"
 	"github.com/portwarden/portwarden/sockets"
+	"github.com/portwarden/portwarden/sockets/sockettest"
 )
 
 // TestUDPFromTheKernel: ten real dig queries, run as nobody from one
@@ -25,24 +26,7 @@ func TestUDPFromTheKernel(t *testing.T) {
 	}
 	path := startRecorder(t, "auto")
 	p := newPair(t)
-	var pc net.PacketConn
-	if err := p.server.Do(func() (err error) { pc, err = net.ListenPacket("udp4", "198.51.100.7:5353"); return err }); err != nil {
-		t.Fatal(err)
-	}
-	defer pc.Close()
-	go func() { // answers every datagram with itself, a DNS question flagged as an answer
-		buf := make([]byte, 1500)
-		for {
-			n, from, err := pc.ReadFrom(buf)
-			if err != nil {
-				return
-			}
-			if n > 3 {
-				buf[2] |= 0x80
-				pc.WriteTo(buf[:n], from)
-			}
-		}
-	}()
+	sockettest.DNSEchoForTest(t, p.server, "198.51.100.7:5353")
 	for range 10 {
 		cmd := exec.Command("ip", "netns", "exec", p.client.Name, "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
 			"dig", "+tries=1", "+time=2", "-p", "5353", "@198.51.100.7", "example.org")

@@ -1,7 +1,6 @@
 package udpflows_test
 
 import (
-	"net"
 	"net/netip"
 	"os/exec"
 	"testing"
@@ -24,24 +23,7 @@ func TestFlowsOfRealDig(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	var pc net.PacketConn
-	if err := bed.Server.Do(func() (err error) { pc, err = net.ListenPacket("udp4", bed.ServerPublic4.String()+":5353"); return err }); err != nil {
-		t.Fatal(err)
-	}
-	defer pc.Close()
-	go func() { // answers every question with itself, flagged as an answer
-		buf := make([]byte, 1500)
-		for {
-			n, from, err := pc.ReadFrom(buf)
-			if err != nil {
-				return
-			}
-			if n > 3 {
-				buf[2] |= 0x80
-				pc.WriteTo(buf[:n], from)
-			}
-		}
-	}()
+	sockettest.DNSEchoForTest(t, bed.Server, bed.ServerPublic4.String()+":5353")
 	client, _ := bed.ClientAddrs()
 	dig := exec.Command("ip", "netns", "exec", bed.Public.Name, "dig", "+tries=1", "+time=2", "-p", "5353", "@"+bed.ServerPublic4.String(), "example.org")
 	if out, err := dig.CombinedOutput(); err != nil {
