@@ -31,6 +31,7 @@ type Docker struct {
 	cli   string
 	root  string // data root
 	exec  string // exec root
+	log   string // the engine's output, removed by Stop
 	cmd   *exec.Cmd
 }
 
@@ -96,7 +97,8 @@ func startDocker(bridge4 netip.Prefix, ownNetNS bool, before func(netns string) 
 		engine = append(engine, "--iptables=false", "--ip-masq=false", "--ip-forward=false")
 	}
 	d.cmd = exec.Command(engine[0], engine[1:]...)
-	if d.cmd.Stderr, err = os.Create(filepath.Join(os.TempDir(), id+"-dockerd.log")); err != nil {
+	d.log = filepath.Join(os.TempDir(), id+"-dockerd.log")
+	if d.cmd.Stderr, err = os.Create(d.log); err != nil {
 		d.Stop()
 		return nil, err
 	}
@@ -195,6 +197,9 @@ func (d *Docker) Stop() {
 		exec.Command("ip", "link", "del", d.Bridge).Run()
 	}
 	os.Remove(d.Socket)
+	if d.log != "" {
+		os.Remove(d.log)
+	}
 }
 
 // mountsUnder lists the mount points below dir, deepest first.
@@ -249,6 +254,11 @@ func dockerForTest(t testing.TB, bridge4 netip.Prefix, start func(netip.Prefix) 
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
+		if t.Failed() { // what the engine said, before Stop removes it
+			if b, err := os.ReadFile(d.log); err == nil {
+				t.Logf("dockerd's output (the end):\n%s", b[max(0, len(b)-4096):])
+			}
+		}
 		d.Stop()
 		// The engine must have left the host's forwarding as it was.
 		if now, _ := os.ReadFile("/proc/sys/net/ipv4/ip_forward"); string(now) != string(forward) {
