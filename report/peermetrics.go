@@ -2,6 +2,7 @@ package report
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -37,15 +38,15 @@ func PeerMetrics(list []peers.Peer) []byte {
 	}
 	counter := func(name, help string) { fmt.Fprintf(&b, "# HELP %s %s\n# TYPE %s counter\n", name, help, name) }
 	counter("portwarden_scans_total", "Scans of closed ports the flight recorder holds, by kind (syn, connect, udp, stealth).")
-	for _, k := range sortedKeys(scans) {
+	for _, k := range slices.Sorted(maps.Keys(scans)) {
 		fmt.Fprintf(&b, "portwarden_scans_total{%s} %d\n", labelSet("kind", k), scans[k])
 	}
 	counter("portwarden_scanned_ports_total", "Closed ports those scans probed, by kind.")
-	for _, k := range sortedKeys(ports) {
+	for _, k := range slices.Sorted(maps.Keys(ports)) {
 		fmt.Fprintf(&b, "portwarden_scanned_ports_total{%s} %d\n", labelSet("kind", k), ports[k])
 	}
 	counter("portwarden_failed_logins_total", "Failed logins in the log read (auth.log, secure or the journal), by service.")
-	for _, k := range sortedKeys(failed) {
+	for _, k := range slices.Sorted(maps.Keys(failed)) {
 		fmt.Fprintf(&b, "portwarden_failed_logins_total{%s} %d\n", labelSet("service", k), failed[k])
 	}
 	gauge(&b, "portwarden_peer_tried", "What the peers that tried most tried: closed ports probed, failed logins and pre-authentication connections (the top 10).")
@@ -65,13 +66,4 @@ func PeerMetrics(list []peers.Peer) []byte {
 			"banned", strconv.FormatBool(p.Banned())), p.Tried())
 	}
 	return []byte(b.String())
-}
-
-func sortedKeys(m map[string]int) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }

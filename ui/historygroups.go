@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"maps"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -191,7 +192,7 @@ func groupRow(r *app.Recent, key string, gr *histGroup) *row {
 	row := &row{
 		key: rowKey{group: key},
 		cells: []string{"", first.Local().Format("15:04:05.000"), strconv.Itoa(n), lasted,
-			dash(single(protos, "protos")), dash(local), dash(remote), dash(strings.Join(sortedSet(dirs), ",")), "-",
+			dash(single(protos, "protos")), dash(local), dash(remote), dash(strings.Join(slices.Sorted(maps.Keys(dirs)), ",")), "-",
 			processes, "-", worst.ShortLabel()},
 		class:    worst.Class(),
 		sortKeys: sortKeys{when: first.UnixNano(), severity: worst.Severity(), count: n, process: processes},
@@ -200,15 +201,6 @@ func groupRow(r *app.Recent, key string, gr *histGroup) *row {
 	row.sig = strings.Join(row.cells, "\x00")
 	row.search = strings.ToLower(gr.title + " " + strings.Join(row.cells[1:], " "))
 	return row
-}
-
-func sortedSet(set map[string]bool) []string {
-	out := make([]string, 0, len(set))
-	for k := range set {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
 }
 
 // selectedGroup is the History view's group row under the cursor, or nil.

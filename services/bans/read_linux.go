@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
+	"go4.org/netipx"
 
 	"github.com/portwarden/portwarden/services/block"
 	"github.com/portwarden/portwarden/services/firewall"
@@ -207,57 +208,16 @@ func addresses(els []nftables.SetElement, size int, interval bool) []element {
 			out = append(out, element{netip.PrefixFrom(first, first.BitLen()), e.Timeout, e.Expires})
 			continue
 		}
-		last := lastAddr(size)
+		last := netipx.PrefixLastIP(netip.PrefixFrom(first, 0)) // an open end: to the family's last address
 		if i+1 < len(els) && els[i+1].IntervalEnd && len(els[i+1].Key) == size {
 			end, _ := netip.AddrFromSlice(els[i+1].Key)
 			last = end.Prev()
 		}
-		for _, p := range rangePrefixes(first, last) {
+		for _, p := range netipx.IPRangeFrom(first, last).Prefixes() {
 			out = append(out, element{p, e.Timeout, e.Expires})
 		}
 	}
 	return out
-}
-
-func lastAddr(size int) netip.Addr {
-	b := make([]byte, size)
-	for i := range b {
-		b[i] = 0xff
-	}
-	a, _ := netip.AddrFromSlice(b)
-	return a
-}
-
-// rangePrefixes covers first..last with the fewest prefixes.
-func rangePrefixes(first, last netip.Addr) []netip.Prefix {
-	var out []netip.Prefix
-	for first.IsValid() && first.Compare(last) <= 0 {
-		bits := first.BitLen()
-		for bits > 0 {
-			p := netip.PrefixFrom(first, bits-1)
-			if p.Masked().Addr() != first || lastOfPrefix(p).Compare(last) > 0 {
-				break
-			}
-			bits--
-		}
-		p := netip.PrefixFrom(first, bits)
-		out = append(out, p)
-		next := lastOfPrefix(p).Next()
-		if !next.IsValid() || len(out) > 64 {
-			break
-		}
-		first = next
-	}
-	return out
-}
-
-func lastOfPrefix(p netip.Prefix) netip.Addr {
-	b := p.Masked().Addr().AsSlice()
-	for i := p.Bits(); i < len(b)*8; i++ {
-		b[i/8] |= 0x80 >> (i % 8)
-	}
-	a, _ := netip.AddrFromSlice(b)
-	return a
 }
 
 // Space is a network namespace to read bans in.
