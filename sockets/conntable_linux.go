@@ -10,9 +10,9 @@ import (
 
 // sameSockets reports whether a and b hold the same sockets, in any order,
 // in the same states and held by the same processes.
-func sameSockets(a, b []Socket) bool {
+func sameSockets(a, b []Socket) (same bool, moved map[uint64]Traffic) {
 	if len(a) != len(b) {
-		return false
+		return false, nil
 	}
 	at := make(map[ID]int32, len(a))
 	for i := range a {
@@ -21,10 +21,16 @@ func sameSockets(a, b []Socket) bool {
 	for i := range b {
 		j, ok := at[b[i].ID()]
 		if !ok || !a[j].same(&b[i]) || !slices.Equal(a[j].Processes, b[i].Processes) {
-			return false
+			return false, nil
+		}
+		if b[i].Counted && b[i].Cookie != 0 && (b[i].Bytes != a[j].Bytes || !a[j].Counted) {
+			if moved == nil {
+				moved = map[uint64]Traffic{}
+			}
+			moved[b[i].Cookie] = b[i].Bytes
 		}
 	}
-	return true
+	return true, moved
 }
 
 // apply records what a lookup of k found, and reports whether the table
@@ -41,6 +47,9 @@ func (c *IncrementalCollector) apply(k connKey, s Socket, found bool, now time.T
 	s.NetNS = k.ns
 	if had && c.conns[i].same(&s) {
 		c.expire(k, s, now)
+		if s.Counted {
+			c.count(i, s.Bytes)
+		}
 		return false
 	}
 	if had {
@@ -48,6 +57,21 @@ func (c *IncrementalCollector) apply(k connKey, s Socket, found bool, now time.T
 	}
 	c.put(s, now)
 	return true
+}
+
+// count keeps the newest byte counters of the connection at index i. Until
+// the table's sockets are copied into a snapshot again, they reach the
+// snapshots handed out through the overlay (Snapshot.Traffic): a moving
+// counter changes no socket, so nothing is judged again for it.
+func (c *IncrementalCollector) count(i int32, t Traffic) {
+	s := &c.conns[i]
+	if s.Counted && s.Bytes == t {
+		return
+	}
+	s.Bytes, s.Counted = t, true
+	if s.Cookie != 0 {
+		c.moving[s.Cookie] = t
+	}
 }
 
 // put adds s to the table.

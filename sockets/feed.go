@@ -4,11 +4,14 @@ import "net/netip"
 
 // TCPChange is the kernel's word that one TCP socket changed: its state,
 // or the process holding it (accept). It says where to look, not what is
-// there: a collector reads the socket again.
+// there: a collector reads the socket again. A change with Moved set
+// carries only a connection's newest byte counters, by cookie.
 type TCPChange struct {
-	NetNS  uint64 // network namespace inode
-	Sock   uint64 // the socket's kernel address: names it while it lives
-	Cookie uint64 // sock_diag's idiag_cookie; 0 when not known (accept)
+	Moved  bool
+	Bytes  Traffic // with Moved
+	NetNS  uint64  // network namespace inode
+	Sock   uint64  // the socket's kernel address: names it while it lives
+	Cookie uint64  // sock_diag's idiag_cookie; 0 when not known (accept)
 	// Old and New are the states it left and entered; both 0 for an
 	// accept.
 	Old, New State

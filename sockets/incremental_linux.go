@@ -45,6 +45,15 @@ type IncrementalCollector struct {
 	warnings   []string          // callers add their warnings to a snapshot's
 	dumpers    map[uint64]*netlinkDumper
 	changes    []TCPChange
+	// moved is the overlay of counters read since the last snapshot's
+	// sockets were copied (shared with the snapshots: replaced, never
+	// changed); moving, those read in this refresh.
+	moved, moving map[uint64]Traffic
+	// quieting are the connections whose counters moved in the last
+	// refresh, by cookie. The kernel's event reads a connection's
+	// counters as a segment arrives, before its data is counted: a
+	// connection that stops moving is read once more, for its last bytes.
+	quieting map[uint64]bool
 
 	// Stats counts what each refresh did, for traces and tests.
 	Stats IncrementalStats
@@ -115,12 +124,16 @@ func (c *IncrementalCollector) collectFull(q Query) (*Snapshot, error) {
 	}
 	q.Fresh = false // kept: the next refreshes follow the table
 	c.unreadable = c.full.unreadable
+	fresh := snap.Sockets
+	c.moved = nil
 	if c.last != nil && q == c.q {
-		if sameSockets(c.last.Sockets, snap.Sockets) && sameRaw(c.last.Raw, snap.Raw) &&
+		same, moved := sameSockets(c.last.Sockets, snap.Sockets)
+		if same && sameRaw(c.last.Raw, snap.Raw) &&
 			slices.EqualFunc(c.last.Raw, snap.Raw, func(a, b RawSocket) bool { return slices.Equal(a.Processes, b.Processes) }) {
 			// The table was right: the same sockets go back, so nothing
-			// is judged or drawn again.
+			// is judged or drawn again; counters that moved go beside them.
 			snap.Sockets, snap.Raw, snap.holders = c.last.Sockets, c.last.Raw, c.last.holders
+			c.moved, snap.moved = moved, moved
 		} else {
 			c.Stats.Drifted++
 		}
@@ -130,7 +143,7 @@ func (c *IncrementalCollector) collectFull(q Query) (*Snapshot, error) {
 	c.conns, c.live, c.raw = nil, nil, c.full.rawRead
 	c.at, c.byCookie = map[connKey]int32{}, map[uint64]connKey{}
 	c.expiry, c.pending = map[connKey]time.Time{}, map[uint64]uint64{}
-	for _, s := range snap.Sockets {
+	for _, s := range fresh {
 		s.Processes = nil
 		if s.Proto == TCP && s.State != Listen {
 			c.put(s, c.lastFull)
@@ -190,6 +203,15 @@ func (c *IncrementalCollector) refresh(changes []TCPChange) (snap *Snapshot, ok 
 	if len(dirty) > maxLookups {
 		return nil, false
 	}
+	if c.moving == nil {
+		c.moving = map[uint64]Traffic{}
+	}
+	clear(c.moving)
+	for _, ch := range changes { // before the lookups, which read newer counters
+		if k, ok := c.byCookie[ch.Cookie]; ok && ch.Moved {
+			c.count(c.at[k], ch.Bytes)
+		}
+	}
 	changed := !slices.EqualFunc(live, c.live, func(a, b Socket) bool { return a.same(&b) }) || !sameRaw(raw, c.raw)
 	for k := range dirty {
 		s, found, err := c.dumpers[k.ns].lookup(k.local, k.remote)
@@ -217,6 +239,14 @@ func (c *IncrementalCollector) refresh(changes []TCPChange) (snap *Snapshot, ok 
 	}
 	if !changed && d.unreadable == c.unreadable && c.full.ownersUnchanged(pids) {
 		snap.Sockets, snap.Raw, snap.holders = c.last.Sockets, c.last.Raw, c.last.holders
+		if len(c.moving) > 0 {
+			c.moved = maps.Clone(c.moved)
+			if c.moved == nil {
+				c.moved = make(map[uint64]Traffic, len(c.moving))
+			}
+			maps.Copy(c.moved, c.moving)
+		}
+		snap.moved = c.moved
 		c.Stats.Unchanged++
 		c.last = snap
 		return snap, true
@@ -225,6 +255,7 @@ func (c *IncrementalCollector) refresh(changes []TCPChange) (snap *Snapshot, ok 
 	d.warn(snap)
 	snap.Sockets = make([]Socket, 0, len(c.conns)+len(live))
 	snap.Sockets = append(append(snap.Sockets, c.conns...), live...)
+	c.moved = nil                // the copies carry every counter
 	snap.Raw = slices.Clone(raw) // owners and filters are added to the snapshot's, not to c.raw
 	c.full.attribute(snap, pids, hints)
 	c.complete, c.warnings = snap.Complete, slices.Clone(snap.Warnings)
@@ -309,6 +340,9 @@ func (c *IncrementalCollector) dirty(changes []TCPChange, now time.Time) (map[co
 		if c.dumpers[ch.NetNS] == nil {
 			continue // a namespace the query does not read
 		}
+		if ch.Moved {
+			continue // counters only: nothing to read again
+		}
 		if ch.PID > 0 {
 			hints = append(hints, int32(ch.PID))
 		}
@@ -332,6 +366,18 @@ func (c *IncrementalCollector) dirty(changes []TCPChange, now time.Time) (map[co
 			dirty[k] = true
 		}
 	}
+	moving := map[uint64]bool{}
+	for _, ch := range changes {
+		if ch.Moved {
+			moving[ch.Cookie] = true
+		}
+	}
+	for cookie := range c.quieting {
+		if k, ok := c.byCookie[cookie]; ok && !moving[cookie] {
+			dirty[k] = true
+		}
+	}
+	c.quieting = moving
 	return dirty, hints
 }
 

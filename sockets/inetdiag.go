@@ -27,6 +27,17 @@ const (
 	ipprotoUDP      = 17
 	nlmsgAlignBytes = 4
 	inetDiagV6Only  = 11 // INET_DIAG_SKV6ONLY attribute
+	inetDiagInfo    = 2  // INET_DIAG_INFO attribute: struct tcp_info
+
+	// askInfo is idiag_ext's bit for INET_DIAG_INFO: each TCP socket's
+	// struct tcp_info in the same dump, whose byte counters Traffic holds.
+	askInfo = 1 << (inetDiagInfo - 1)
+	// Offsets in struct tcp_info (linux/tcp.h) of tcpi_bytes_received,
+	// tcpi_bytes_sent and tcpi_bytes_retrans (all there since Linux
+	// 4.19); a shorter tcp_info has no counters.
+	tcpInfoBytesReceived = 128
+	tcpInfoBytesSent     = 200
+	tcpInfoBytesRetrans  = 208
 )
 
 var errDumpDone = errors.New("dump done")
@@ -54,6 +65,9 @@ func inetDiagRequest(family, protocol uint8, states uint32, seq uint32) []byte {
 	binary.NativeEndian.PutUint32(b[8:], seq)
 	b[16] = family
 	b[17] = protocol
+	if protocol == ipprotoTCP {
+		b[18] = askInfo // idiag_ext
+	}
 	binary.NativeEndian.PutUint32(b[20:], states)
 	return b
 }
@@ -68,6 +82,7 @@ func tcpDiagRequest(states uint32, seq uint32) []byte {
 	binary.NativeEndian.PutUint16(b[4:], tcpDiagGetSock)
 	binary.NativeEndian.PutUint16(b[6:], nlmFRequest|nlmFDump)
 	binary.NativeEndian.PutUint32(b[8:], seq)
+	b[nlmsgHdrLen+3] = askInfo                                  // idiag_ext
 	binary.NativeEndian.PutUint32(b[nlmsgHdrLen+4+48:], states) // after family, lengths, ext and the sockid
 	return b
 }
@@ -166,39 +181,46 @@ func parseInetDiagMsg(b []byte, proto Proto) (Socket, bool) {
 	if state == 0 || state > uint8(NewSynRecv) {
 		return Socket{}, false
 	}
-	return Socket{
+	s := Socket{
 		Proto:  proto,
 		Local:  netip.AddrPortFrom(local, sport),
 		Remote: netip.AddrPortFrom(remote, dport),
 		State:  State(state),
 		UID:    binary.NativeEndian.Uint32(b[64:]),
 		Inode:  uint64(binary.NativeEndian.Uint32(b[68:])),
-		V6Only: family == afInet6 && v6OnlyAttr(b[inetDiagMsgLen:]),
 		Cookie: binary.NativeEndian.Uint64(b[44:52]), // inet_diag_sockid.idiag_cookie
 		// idiag_timer and idiag_expires: which timer runs (3 for a
 		// timewait socket) and in how many milliseconds it fires.
 		timer:     b[2],
 		expiresMs: binary.NativeEndian.Uint32(b[52:56]),
-	}, true
+	}
+	readAttrs(b[inetDiagMsgLen:], family, &s)
+	return s, true
 }
 
-// v6OnlyAttr reads the INET_DIAG_SKV6ONLY attribute that follows an IPv6
-// socket's inet_diag_msg (struct rtattr: length u16, type u16, payload).
-func v6OnlyAttr(attrs []byte) bool {
+// readAttrs reads the attributes that follow an inet_diag_msg (struct
+// rtattr: length u16, type u16, payload): INET_DIAG_SKV6ONLY of an IPv6
+// socket, and the byte counters in a TCP socket's INET_DIAG_INFO.
+func readAttrs(attrs []byte, family uint8, s *Socket) {
 	for len(attrs) >= 4 {
 		n := int(binary.NativeEndian.Uint16(attrs[0:]))
 		typ := binary.NativeEndian.Uint16(attrs[2:])
 		if n < 4 || n > len(attrs) {
-			return false
+			return
 		}
-		if typ == inetDiagV6Only && n >= 5 {
-			return attrs[4] != 0
+		switch {
+		case typ == inetDiagV6Only && n >= 5:
+			s.V6Only = family == afInet6 && attrs[4] != 0
+		case typ == inetDiagInfo && s.Proto == TCP && n >= 4+tcpInfoBytesRetrans+8:
+			info := attrs[4:n]
+			s.Bytes = Traffic{Rx: binary.NativeEndian.Uint64(info[tcpInfoBytesReceived:]),
+				Tx: binary.NativeEndian.Uint64(info[tcpInfoBytesSent:]) - binary.NativeEndian.Uint64(info[tcpInfoBytesRetrans:])}
+			s.Counted = true
 		}
 		aligned := (n + nlmsgAlignBytes - 1) &^ (nlmsgAlignBytes - 1)
 		if aligned >= len(attrs) {
-			return false
+			return
 		}
 		attrs = attrs[aligned:]
 	}
-	return false
 }

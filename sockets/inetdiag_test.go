@@ -102,3 +102,37 @@ func FuzzParseInetDiag(f *testing.F) {
 		}
 	})
 }
+
+// TestParseTCPInfoCounters reads the byte counters out of an INET_DIAG_INFO
+// attribute as the kernel lays out struct tcp_info, and none out of one
+// too short to hold them (a kernel before 4.19).
+func TestParseTCPInfoCounters(t *testing.T) {
+	s := Socket{Proto: TCP, Local: netip.MustParseAddrPort("10.0.0.1:22"), Remote: netip.MustParseAddrPort("10.0.0.2:40000"), State: Established}
+	withInfo := func(size int) []byte {
+		msg := diagMsg(s)
+		info := make([]byte, size)
+		if size >= tcpInfoBytesRetrans+8 {
+			binary.NativeEndian.PutUint64(info[tcpInfoBytesReceived:], 5000)
+			binary.NativeEndian.PutUint64(info[tcpInfoBytesSent:], 90000)
+			binary.NativeEndian.PutUint64(info[tcpInfoBytesRetrans:], 3000)
+		}
+		attr := make([]byte, 4, 4+size)
+		binary.NativeEndian.PutUint16(attr[0:], uint16(4+size))
+		binary.NativeEndian.PutUint16(attr[2:], inetDiagInfo)
+		msg = append(msg, append(attr, info...)...)
+		binary.NativeEndian.PutUint32(msg[0:], uint32(len(msg)))
+		return msg
+	}
+	got, _, _ := parseInetDiag(withInfo(232), TCP, nil)
+	if len(got) != 1 || !got[0].Counted || got[0].Bytes != (Traffic{Rx: 5000, Tx: 87000}) {
+		t.Fatalf("got %+v; want counted rx 5000, tx 87000 (sent less retransmitted)", got)
+	}
+	got, _, _ = parseInetDiag(withInfo(160), TCP, nil)
+	if len(got) != 1 || got[0].Counted {
+		t.Fatalf("a tcp_info without the counters read as counted: %+v", got)
+	}
+	got, _, _ = parseInetDiag(withInfo(232), UDP, nil)
+	if len(got) != 1 || got[0].Counted {
+		t.Fatalf("a UDP socket read as counted: %+v", got)
+	}
+}

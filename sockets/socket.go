@@ -97,7 +97,7 @@ func (s State) String() string {
 }
 
 // Socket is one TCP or UDP socket. Its small fields come first, packed
-// together: 128 bytes a socket, not 144, a hundred thousand times over
+// together: 144 bytes a socket, not 160, a hundred thousand times over
 // on a busy host.
 type Socket struct {
 	Proto Proto
@@ -106,10 +106,13 @@ type Socket struct {
 	// An IPv6 listener on [::] without it accepts IPv4 as well. Known
 	// from netlink only; /proc/net does not tell, and reads as false.
 	V6Only bool
-	UID    uint32 // owner of the socket as the kernel records it
-	Local  netip.AddrPort
-	Remote netip.AddrPort
-	Inode  uint64 // 0 for sockets no file refers to (TIME_WAIT, backlog)
+	// Counted is set when Bytes holds the kernel's counters: a TCP
+	// socket read through sock_diag. UDP sockets have none there.
+	Counted bool
+	UID     uint32 // owner of the socket as the kernel records it
+	Local   netip.AddrPort
+	Remote  netip.AddrPort
+	Inode   uint64 // 0 for sockets no file refers to (TIME_WAIT, backlog)
 	// Processes hold the socket; several for a socket inherited or passed
 	// between processes (a pre-forked server). Empty when no process holds
 	// it, or when the owner could not be read (see Snapshot.Complete).
@@ -123,6 +126,10 @@ type Socket struct {
 	// never a later one with the same addresses. 0 when read from
 	// /proc/net, which does not tell.
 	Cookie uint64
+	// Bytes is the payload the connection carried, as the kernel counts
+	// it (tcp_info), when Counted. A snapshot may hold newer counters
+	// than its socket's: read them with Snapshot.Traffic.
+	Bytes Traffic
 
 	// timer and expiresMs are what sock_diag said of the socket's timer
 	// when read: which one runs (timewaitTimer for the kernel's small
@@ -130,6 +137,14 @@ type Socket struct {
 	// milliseconds it fires.
 	timer     uint8
 	expiresMs uint32
+}
+
+// Traffic is what the kernel counted of a TCP connection's payload since
+// it opened: Rx the bytes received (tcpi_bytes_received), Tx the bytes
+// sent, each once however often it was retransmitted (tcpi_bytes_sent
+// less tcpi_bytes_retrans). Headers, handshakes and UDP are not in it.
+type Traffic struct {
+	Rx, Tx uint64
 }
 
 // timewaitTimer is sock_diag's idiag_timer for a timewait socket: one in
@@ -258,6 +273,19 @@ type Snapshot struct {
 	Raw []RawSocket
 
 	holders []*Process // set by the collector that found them; see Holders
+	// moved holds counters read after Sockets was built, by cookie: a
+	// collector that hands back the same sockets adds what moved here.
+	moved map[uint64]Traffic
+}
+
+// Traffic returns the newest byte counters the snapshot holds for s, and
+// whether the kernel counted them (false for UDP and for sockets read
+// from /proc/net).
+func (snap *Snapshot) Traffic(s *Socket) (Traffic, bool) {
+	if t, ok := snap.moved[s.Cookie]; ok && s.Cookie != 0 {
+		return t, true
+	}
+	return s.Bytes, s.Counted
 }
 
 // Holders returns every process holding a socket of the snapshot (raw ones

@@ -9,8 +9,9 @@ import (
 // the collector read everything again.
 const feedRingBytes = 8 << 20
 
-// Feed reports every state change of every TCP socket to a collector that
-// keeps its table between full reads: a sockets.ChangeFeed.
+// Feed reports every state change of every TCP socket, and the byte
+// counters of every connection that moved, to a collector that keeps its
+// table between full reads: a sockets.ChangeFeed.
 type Feed struct {
 	r    *Reader
 	lost uint64
@@ -19,7 +20,7 @@ type Feed struct {
 // OpenFeed loads the program in its every-change mode; see OpenWith for
 // what that needs.
 func OpenFeed() (*Feed, error) {
-	r, err := OpenWith(Options{EveryChange: true, RingBytes: feedRingBytes})
+	r, err := OpenWith(Options{EveryChange: true, RingBytes: feedRingBytes, Traffic: true})
 	if err != nil {
 		return nil, err
 	}
@@ -32,6 +33,14 @@ func (f *Feed) Changes(buf []sockets.TCPChange) ([]sockets.TCPChange, bool, erro
 	err := f.r.Poll(func(ev *Event) {
 		buf = append(buf, sockets.TCPChange{NetNS: ev.NetNS, Sock: ev.Sock, Cookie: ev.Cookie,
 			Old: ev.Old, New: ev.New, PID: ev.PID, Local: ev.Local, Remote: ev.Remote})
+	})
+	if err != nil {
+		return buf, true, err
+	}
+	// After the states: a connection's counters may name it before the
+	// change that makes the table hold it.
+	err = f.r.Moved(func(cookie uint64, t sockets.Traffic) {
+		buf = append(buf, sockets.TCPChange{Moved: true, Cookie: cookie, Bytes: t})
 	})
 	if err != nil {
 		return buf, true, err

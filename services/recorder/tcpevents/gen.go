@@ -5,4 +5,4 @@ package tcpevents
 
 // The compiled objects are committed; the test command regenerates them
 // with Debian's clang and fails if they differ.
-//go:generate go tool bpf2go -target bpfel -tags linux -type event tcpEvents c/tcpevents.c -- -Ic -O2 -g -Wall -Werror
+//go:generate go tool bpf2go -target bpfel -tags linux -type event -type counters tcpEvents c/tcpevents.c -- -Ic -O2 -g -Wall -Werror

@@ -20,6 +20,13 @@ type Options struct {
 	// RingBytes sizes the ring buffer: a power of two, a multiple of the
 	// page size; 0 means 16 MiB.
 	RingBytes uint32
+	// Traffic keeps the byte counters of every connection that received
+	// a segment, for Reader.Moved.
+	Traffic bool
+	// TrafficSockets bounds how many connections' counters wait between
+	// two calls of Moved; 0 means 65,536. Past it, counters are lost
+	// (Lost counts them).
+	TrafficSockets uint32
 }
 
 // Kind says what an Event reports.
@@ -63,4 +70,7 @@ type Event struct {
 	Cgroup        uint64
 	Old, New      sockets.State
 	Local, Remote netip.AddrPort
+	// Bytes is what the connection carried, read when it entered CLOSE;
+	// zero for other changes.
+	Bytes sockets.Traffic
 }

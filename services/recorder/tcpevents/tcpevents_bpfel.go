@@ -13,6 +13,12 @@ import (
 	"github.com/cilium/ebpf"
 )
 
+type tcpEventsCounters struct {
+	_  structs.HostLayout
+	Rx uint64
+	Tx uint64
+}
+
 type tcpEventsEvent struct {
 	_          structs.HostLayout
 	TimeNs     uint64
@@ -33,20 +39,26 @@ type tcpEventsEvent struct {
 	Cgroup     uint64
 	Uid        uint32
 	Gid        uint32
+	RxBytes    uint64
+	TxBytes    uint64
 }
 
 // Names of all BPF objects in the ELF.
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	tcpEventsMapEvents       = "events"
-	tcpEventsMapLost         = "lost"
-	tcpEventsProgAccepted    = "accepted"
-	tcpEventsProgStateChange = "state_change"
-	tcpEventsVarAccept4Nr    = "accept4_nr"
-	tcpEventsVarAcceptNr     = "accept_nr"
-	tcpEventsVarEveryChange  = "every_change"
-	tcpEventsVarUnusedEvent  = "unused_event"
+	tcpEventsMapEvents         = "events"
+	tcpEventsMapLost           = "lost"
+	tcpEventsMapTraffic        = "traffic"
+	tcpEventsMapTrafficLost    = "traffic_lost"
+	tcpEventsProgAccepted      = "accepted"
+	tcpEventsProgMoved         = "moved"
+	tcpEventsProgStateChange   = "state_change"
+	tcpEventsVarAccept4Nr      = "accept4_nr"
+	tcpEventsVarAcceptNr       = "accept_nr"
+	tcpEventsVarEveryChange    = "every_change"
+	tcpEventsVarUnusedCounters = "unused_counters"
+	tcpEventsVarUnusedEvent    = "unused_event"
 )
 
 // loadTcpEvents returns the embedded CollectionSpec for tcpEvents.
@@ -92,6 +104,7 @@ type tcpEventsSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type tcpEventsProgramSpecs struct {
 	Accepted    *ebpf.ProgramSpec `ebpf:"accepted"`
+	Moved       *ebpf.ProgramSpec `ebpf:"moved"`
 	StateChange *ebpf.ProgramSpec `ebpf:"state_change"`
 }
 
@@ -99,18 +112,21 @@ type tcpEventsProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type tcpEventsMapSpecs struct {
-	Events *ebpf.MapSpec `ebpf:"events"`
-	Lost   *ebpf.MapSpec `ebpf:"lost"`
+	Events      *ebpf.MapSpec `ebpf:"events"`
+	Lost        *ebpf.MapSpec `ebpf:"lost"`
+	Traffic     *ebpf.MapSpec `ebpf:"traffic"`
+	TrafficLost *ebpf.MapSpec `ebpf:"traffic_lost"`
 }
 
 // tcpEventsVariableSpecs contains global variables before they are loaded into the kernel.
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type tcpEventsVariableSpecs struct {
-	Accept4Nr   *ebpf.VariableSpec `ebpf:"accept4_nr"`
-	AcceptNr    *ebpf.VariableSpec `ebpf:"accept_nr"`
-	EveryChange *ebpf.VariableSpec `ebpf:"every_change"`
-	UnusedEvent *ebpf.VariableSpec `ebpf:"unused_event"`
+	Accept4Nr      *ebpf.VariableSpec `ebpf:"accept4_nr"`
+	AcceptNr       *ebpf.VariableSpec `ebpf:"accept_nr"`
+	EveryChange    *ebpf.VariableSpec `ebpf:"every_change"`
+	UnusedCounters *ebpf.VariableSpec `ebpf:"unused_counters"`
+	UnusedEvent    *ebpf.VariableSpec `ebpf:"unused_event"`
 }
 
 // tcpEventsObjects contains all objects after they have been loaded into the kernel.
@@ -133,14 +149,18 @@ func (o *tcpEventsObjects) Close() error {
 //
 // It can be passed to loadTcpEventsObjects or ebpf.CollectionSpec.LoadAndAssign.
 type tcpEventsMaps struct {
-	Events *ebpf.Map `ebpf:"events"`
-	Lost   *ebpf.Map `ebpf:"lost"`
+	Events      *ebpf.Map `ebpf:"events"`
+	Lost        *ebpf.Map `ebpf:"lost"`
+	Traffic     *ebpf.Map `ebpf:"traffic"`
+	TrafficLost *ebpf.Map `ebpf:"traffic_lost"`
 }
 
 func (m *tcpEventsMaps) Close() error {
 	return _TcpEventsClose(
 		m.Events,
 		m.Lost,
+		m.Traffic,
+		m.TrafficLost,
 	)
 }
 
@@ -148,10 +168,11 @@ func (m *tcpEventsMaps) Close() error {
 //
 // It can be passed to loadTcpEventsObjects or ebpf.CollectionSpec.LoadAndAssign.
 type tcpEventsVariables struct {
-	Accept4Nr   *ebpf.Variable `ebpf:"accept4_nr"`
-	AcceptNr    *ebpf.Variable `ebpf:"accept_nr"`
-	EveryChange *ebpf.Variable `ebpf:"every_change"`
-	UnusedEvent *ebpf.Variable `ebpf:"unused_event"`
+	Accept4Nr      *ebpf.Variable `ebpf:"accept4_nr"`
+	AcceptNr       *ebpf.Variable `ebpf:"accept_nr"`
+	EveryChange    *ebpf.Variable `ebpf:"every_change"`
+	UnusedCounters *ebpf.Variable `ebpf:"unused_counters"`
+	UnusedEvent    *ebpf.Variable `ebpf:"unused_event"`
 }
 
 // tcpEventsPrograms contains all programs after they have been loaded into the kernel.
@@ -159,12 +180,14 @@ type tcpEventsVariables struct {
 // It can be passed to loadTcpEventsObjects or ebpf.CollectionSpec.LoadAndAssign.
 type tcpEventsPrograms struct {
 	Accepted    *ebpf.Program `ebpf:"accepted"`
+	Moved       *ebpf.Program `ebpf:"moved"`
 	StateChange *ebpf.Program `ebpf:"state_change"`
 }
 
 func (p *tcpEventsPrograms) Close() error {
 	return _TcpEventsClose(
 		p.Accepted,
+		p.Moved,
 		p.StateChange,
 	)
 }

@@ -58,6 +58,9 @@ func OpenWith(opts Options) (*Reader, error) {
 	if opts.RingBytes != 0 {
 		spec.Maps["events"].MaxEntries = opts.RingBytes
 	}
+	if opts.TrafficSockets != 0 {
+		spec.Maps["traffic"].MaxEntries = opts.TrafficSockets
+	}
 	r := &Reader{}
 	if err := spec.LoadAndAssign(&r.objs, nil); err != nil {
 		var verr *ebpf.VerifierError
@@ -66,7 +69,11 @@ func OpenWith(opts Options) (*Reader, error) {
 		}
 		return nil, fmt.Errorf("eBPF: loading the program: %w", err)
 	}
-	for _, p := range []*ebpf.Program{r.objs.StateChange, r.objs.Accepted} {
+	progs := []*ebpf.Program{r.objs.StateChange, r.objs.Accepted}
+	if opts.Traffic {
+		progs = append(progs, r.objs.Moved)
+	}
+	for _, p := range progs {
 		l, err := link.AttachTracing(link.TracingOptions{Program: p})
 		if err != nil {
 			r.Close()
@@ -147,6 +154,7 @@ func unmarshal(b []byte, raw *tcpEventsEvent) {
 		raw.Comm[i] = int8(b[80+i])
 	}
 	raw.Cgroup, raw.Uid, raw.Gid = ne.Uint64(b[96:]), ne.Uint32(b[104:]), ne.Uint32(b[108:])
+	raw.RxBytes, raw.TxBytes = ne.Uint64(b[112:]), ne.Uint64(b[120:])
 }
 
 // decode turns the kernel's record into an Event, dating it on the wall
@@ -165,6 +173,7 @@ func decode(raw *tcpEventsEvent, ev *Event) {
 		Cgroup:       raw.Cgroup,
 		Old:          sockets.State(raw.OldState),
 		New:          sockets.State(raw.NewState),
+		Bytes:        sockets.Traffic{Rx: raw.RxBytes, Tx: raw.TxBytes},
 	}
 	n := 0
 	for n < len(raw.Comm) && raw.Comm[n] != 0 {
@@ -193,8 +202,42 @@ func (r *Reader) Drain() error {
 }
 
 // Lost returns how many events the kernel dropped because the ring buffer
-// was full, since Open.
-func (r *Reader) Lost() (uint64, error) { return ring.Lost(r.objs.Lost, "event") }
+// was full, since Open; with Options.Traffic, counters the full traffic
+// map could not take count too.
+func (r *Reader) Lost() (uint64, error) {
+	n, err := ring.Lost(r.objs.Lost, "event")
+	if err != nil {
+		return 0, err
+	}
+	m, err := ring.Lost(r.objs.TrafficLost, "traffic counter")
+	return n + m, err
+}
+
+// trafficBatch is how many connections' counters one system call takes
+// out of the traffic map.
+const trafficBatch = 4096
+
+// Moved calls fn with the newest byte counters of every connection that
+// received a segment since the last call (Options.Traffic), by socket
+// cookie, and empties the map. A connection that moved nothing is not
+// named.
+func (r *Reader) Moved(fn func(cookie uint64, t sockets.Traffic)) error {
+	keys := make([]uint64, trafficBatch)
+	vals := make([]tcpEventsCounters, trafficBatch)
+	var cursor ebpf.MapBatchCursor
+	for {
+		n, err := r.objs.Traffic.BatchLookupAndDelete(&cursor, keys, vals, nil)
+		for i := range n {
+			fn(keys[i], sockets.Traffic{Rx: vals[i].Rx, Tx: vals[i].Tx})
+		}
+		switch {
+		case errors.Is(err, ebpf.ErrKeyNotExist):
+			return nil // the whole map was read
+		case err != nil:
+			return fmt.Errorf("eBPF: reading the traffic counters: %w", err)
+		}
+	}
+}
 
 // Close detaches the program and frees it; a Read in progress returns
 // ErrClosed.

@@ -2,7 +2,11 @@
 
 package tcpevents
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/portwarden/portwarden/sockets"
+)
 
 // Reader reads no events here: the program is built for Linux only.
 type Reader struct{}
@@ -29,3 +33,6 @@ func (*Reader) Lost() (uint64, error) { return 0, nil }
 
 // Close does nothing.
 func (*Reader) Close() error { return nil }
+
+// Moved does nothing.
+func (*Reader) Moved(func(uint64, sockets.Traffic)) error { return nil }

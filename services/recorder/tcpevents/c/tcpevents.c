@@ -14,7 +14,14 @@
  * change goes to user space: the table must follow ESTABLISHED to FIN_WAIT1
  * and the rest as a fresh dump would show them.
  *
- * A full ring buffer drops the event and counts it in lost: never silently. */
+ * A full ring buffer drops the event and counts it in lost: never silently.
+ *
+ * A socket's byte counters go with its CLOSE, so that the record keeps what
+ * each connection carried. For the dashboard, moved (on the tcp_probe
+ * tracepoint: every segment an established connection receives, data or
+ * acknowledgement) keeps each connection's newest counters in the traffic
+ * map, which user space empties at each refresh: a connection that moved
+ * no byte is not there, and costs nothing. */
 #include "types.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
@@ -53,6 +60,8 @@ struct event {
 	__u64 cgroup; /* the process's cgroup (v2) ID: the inode of its directory */
 	__u32 uid;    /* the process's real user and group: kept when it is gone */
 	__u32 gid;
+	__u64 rx_bytes; /* tcpi_bytes_received, at CLOSE */
+	__u64 tx_bytes; /* tcpi_bytes_sent less tcpi_bytes_retrans, at CLOSE */
 };
 
 /* Force the type into BTF so bpf2go generates its Go twin. */
@@ -157,6 +166,11 @@ int BPF_PROG(state_change, struct sock *sk, int old_state, int new_state)
 	e->old_state = old_state;
 	e->new_state = new_state;
 	fill_ends(e, sk);
+	if (new_state == TCP_CLOSE) {
+		const struct tcp_sock *tp = (const struct tcp_sock *)sk;
+		e->rx_bytes = BPF_CORE_READ(tp, bytes_received);
+		e->tx_bytes = BPF_CORE_READ(tp, bytes_sent) - BPF_CORE_READ(tp, bytes_retrans);
+	}
 	/* connect() and listen() run in the owner's system call. */
 	if (new_state == TCP_SYN_SENT || new_state == TCP_LISTEN)
 		set_process(e);
@@ -210,6 +224,58 @@ int BPF_PROG(accepted, struct pt_regs *regs, long ret)
 	fill_ends(e, sk);
 	set_process(e);
 	submit(e);
+	return 0;
+}
+
+struct counters {
+	__u64 rx; /* tcpi_bytes_received */
+	__u64 tx; /* tcpi_bytes_sent less tcpi_bytes_retrans */
+};
+
+/* Force the type into BTF so bpf2go generates its Go twin. */
+const struct counters *unused_counters __attribute__((unused));
+
+/* The connections whose counters moved since user space last emptied the
+ * map, by socket cookie; sized by the loader. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, struct counters);
+} traffic SEC(".maps");
+
+/* Counters the full traffic map could not take: the reader must read every
+ * socket again. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} traffic_lost SEC(".maps");
+
+SEC("tp_btf/tcp_probe")
+int BPF_PROG(moved, struct sock *sk, struct sk_buff *skb)
+{
+	const struct tcp_sock *tp = (const struct tcp_sock *)sk;
+	__u64 cookie = bpf_get_socket_cookie(sk);
+	struct counters now = {
+		.rx = BPF_CORE_READ(tp, bytes_received),
+		.tx = BPF_CORE_READ(tp, bytes_sent) - BPF_CORE_READ(tp, bytes_retrans),
+	};
+	struct counters *t = bpf_map_lookup_elem(&traffic, &cookie);
+	if (t) { /* written in place: no allocation per segment */
+		t->rx = now.rx;
+		t->tx = now.tx;
+		return 0;
+	}
+	if (bpf_map_update_elem(&traffic, &cookie, &now, BPF_NOEXIST) == 0)
+		return 0;
+	if (bpf_map_lookup_elem(&traffic, &cookie))
+		return 0; /* another CPU put it there first */
+	__u32 zero = 0;
+	__u64 *n = bpf_map_lookup_elem(&traffic_lost, &zero);
+	if (n)
+		(*n)++;
 	return 0;
 }
 

@@ -25,8 +25,13 @@ enum {
 enum {
 	BPF_RB_AVAIL_DATA = 0,
 };
+/* bpf_map_update_elem's flags. */
+enum {
+	BPF_NOEXIST = 1,
+};
 
 enum bpf_map_type {
+	BPF_MAP_TYPE_HASH = 1,
 	BPF_MAP_TYPE_PERCPU_ARRAY = 6,
 	BPF_MAP_TYPE_RINGBUF = 27,
 };
@@ -64,6 +69,16 @@ struct sock {
 	struct sock_common __sk_common;
 	__u16 sk_protocol;
 } __attribute__((preserve_access_index));
+
+/* The payload counters of a TCP socket (RFC 4898's ThruOctets), as
+ * tcp_info reports them. */
+struct tcp_sock {
+	__u64 bytes_received;
+	__u64 bytes_sent;
+	__u64 bytes_retrans;
+} __attribute__((preserve_access_index));
+
+struct sk_buff;
 
 struct socket {
 	struct sock *sk;
