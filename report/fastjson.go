@@ -73,6 +73,14 @@ func (e *socketEncoder) append(b []byte, j *verdict.Judged, ns *sockets.Namespac
 	b = strconv.AppendUint(b, uint64(s.UID), 10)
 	b = append(b, `,"inode":`...)
 	b = strconv.AppendUint(b, s.Inode, 10)
+	if s.Counted {
+		b = append(b, `,"rx_bytes":`...)
+		b = strconv.AppendUint(b, s.Bytes.Rx, 10)
+		b = append(b, `,"tx_bytes":`...)
+		b = strconv.AppendUint(b, s.Bytes.Tx, 10)
+	} else {
+		b = append(b, `,"rx_bytes":null,"tx_bytes":null`...)
+	}
 	b = append(b, `,"processes":`...)
 	b = e.appendHolders(b, s.Processes, v)
 	vj := e.verdict(v)

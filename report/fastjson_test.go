@@ -50,6 +50,13 @@ func TestFastJSONMatchesTheSchema(t *testing.T) {
 			checkSame(t, shared, &judged[i], nil)
 		}
 	}
+	for i := range judged { // with the kernel's byte counters
+		counted := *judged[i].Socket
+		counted.Counted, counted.Bytes = true, sockets.Traffic{Rx: 1 << 40, Tx: 7}
+		j := judged[i]
+		j.Socket = &counted
+		checkSame(t, &socketEncoder{slow: slowJSON}, &j, nil)
+	}
 }
 
 // TestFastJSONSharesOnlyWhatIsShared encodes sockets that share a

@@ -47,21 +47,25 @@ type NetNS struct {
 
 // Socket is one judged socket in JSON.
 type Socket struct {
-	Proto      string    `json:"proto"`
-	IPVersion  int       `json:"ip_version"`
-	State      string    `json:"state"`
-	LocalIP    string    `json:"local_ip"`
-	LocalPort  uint16    `json:"local_port"`
-	RemoteIP   string    `json:"remote_ip"`
-	RemotePort uint16    `json:"remote_port"`
-	UID        uint32    `json:"uid"`
-	Inode      uint64    `json:"inode"`
-	Processes  []Process `json:"processes"`
-	Service    string    `json:"service"`
-	Exposure   *string   `json:"exposure"`  // listeners only
-	Peer       *string   `json:"peer"`      // connections only
-	Direction  *string   `json:"direction"` // connections only
-	Expected   bool      `json:"expected"`
+	Proto      string `json:"proto"`
+	IPVersion  int    `json:"ip_version"`
+	State      string `json:"state"`
+	LocalIP    string `json:"local_ip"`
+	LocalPort  uint16 `json:"local_port"`
+	RemoteIP   string `json:"remote_ip"`
+	RemotePort uint16 `json:"remote_port"`
+	UID        uint32 `json:"uid"`
+	Inode      uint64 `json:"inode"`
+	// RxBytes and TxBytes are the payload a TCP connection received and
+	// sent since it opened, as the kernel counts it; null for UDP.
+	RxBytes   *uint64   `json:"rx_bytes"`
+	TxBytes   *uint64   `json:"tx_bytes"`
+	Processes []Process `json:"processes"`
+	Service   string    `json:"service"`
+	Exposure  *string   `json:"exposure"`  // listeners only
+	Peer      *string   `json:"peer"`      // connections only
+	Direction *string   `json:"direction"` // connections only
+	Expected  bool      `json:"expected"`
 	// LoginAttempt marks a connection to an SSH server where nobody has
 	// logged in yet (connections only; false for every other socket).
 	LoginAttempt bool       `json:"login_attempt"`
@@ -173,6 +177,10 @@ func SocketOf(j *verdict.Judged, ns *sockets.Namespace, containers *container.In
 	}
 	if out.Reasons == nil {
 		out.Reasons = []string{}
+	}
+	if s.Counted {
+		rx, tx := s.Bytes.Rx, s.Bytes.Tx
+		out.RxBytes, out.TxBytes = &rx, &tx
 	}
 	if ns != nil {
 		out.NetNS = &NetNS{Inode: ns.Inode, Name: optional(ns.Name), Host: ns.Host}
