@@ -26,6 +26,7 @@ import (
 	"github.com/portwarden/portwarden/services/block"
 	"github.com/portwarden/portwarden/services/firewall/kernel"
 	"github.com/portwarden/portwarden/services/signs"
+	"github.com/portwarden/portwarden/services/traffic"
 
 	"github.com/portwarden/portwarden/services/action"
 	"github.com/portwarden/portwarden/services/audit"
@@ -92,6 +93,7 @@ type App struct {
 	last      *judgement         // the last verdicts, with what they were judged on
 	rulesets  rulesets           // each namespace's firewall, by namespace inode
 	peers     *peerSources       // set by EnablePeers
+	meter     traffic.Meter      // each connection's counters at the last inspection
 }
 
 // ErrReadOnly refuses an action when portwarden runs read-only.
@@ -161,6 +163,10 @@ type Inspection struct {
 	// a socket, by PID.
 	Signs map[int][]signs.Sign
 
+	// Traffic is each TCP connection's byte counters and its rate since
+	// the App's last inspection.
+	Traffic *traffic.View
+
 	// Recording is set when the flight recorder's record is there to
 	// read (Options.HistoryPath).
 	Recording bool
@@ -218,6 +224,7 @@ func (a *App) Inspect(q sockets.Query) (*Inspection, error) {
 	}
 	collected := time.Now()
 	in.Snapshot = snap
+	in.Traffic = a.meter.Read(snap)
 	for _, w := range session.MaxStartups(procRoot, snap) {
 		if !slices.Contains(snap.Warnings, w) {
 			snap.Warnings = append(snap.Warnings, w)

@@ -278,6 +278,15 @@ type Snapshot struct {
 	moved map[uint64]Traffic
 }
 
+// EachMoved calls fn with every counter the snapshot holds beside its
+// sockets (read after they were built), by cookie: with the sockets'
+// own, all the counters it has.
+func (snap *Snapshot) EachMoved(fn func(cookie uint64, t Traffic)) {
+	for cookie, t := range snap.moved {
+		fn(cookie, t)
+	}
+}
+
 // Traffic returns the newest byte counters the snapshot holds for s, and
 // whether the kernel counted them (false for UDP and for sockets read
 // from /proc/net).

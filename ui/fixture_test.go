@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -13,6 +14,7 @@ import (
 	"github.com/portwarden/portwarden/services/block"
 	"github.com/portwarden/portwarden/services/netprogs"
 	"github.com/portwarden/portwarden/services/signs"
+	"github.com/portwarden/portwarden/services/traffic"
 
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
@@ -166,7 +168,35 @@ var (
 )
 
 func sock(proto sockets.Proto, state sockets.State, local, remote string, inode uint64, procs ...*sockets.Process) sockets.Socket {
-	return sockets.Socket{Proto: proto, State: state, Local: netip.MustParseAddrPort(local), Remote: netip.MustParseAddrPort(remote), Inode: inode, Processes: procs}
+	s := sockets.Socket{Proto: proto, State: state, Local: netip.MustParseAddrPort(local), Remote: netip.MustParseAddrPort(remote), Inode: inode, Processes: procs}
+	if t, ok := fixtureBytes[inode]; ok {
+		s.Cookie, s.Counted, s.Bytes = inode, true, t[1]
+	}
+	return s
+}
+
+// fixtureBytes are the counters of the fixture's TCP connections, by
+// inode: two seconds before the frame, and at it. The SSH client
+// downloads, curl fetches over HTTPS, the redis pair is idle.
+var fixtureBytes = map[uint64][2]sockets.Traffic{
+	14: {{Rx: 50_000, Tx: 2_400_000}, {Rx: 52_000, Tx: 3_400_000}},
+	15: {{Rx: 105_000_000, Tx: 9_000}, {Rx: 125_000_000, Tx: 9_000}},
+	16: {{Rx: 900, Tx: 300}, {Rx: 900, Tx: 300}},
+	17: {{Rx: 300, Tx: 900}, {Rx: 300, Tx: 900}},
+}
+
+// fixtureTraffic reads the frame's counters after the earlier ones, as
+// the App's meter does at each refresh.
+func fixtureTraffic(snap *sockets.Snapshot) *traffic.View {
+	earlier := &sockets.Snapshot{Time: snap.Time.Add(-2 * time.Second), Sockets: slices.Clone(snap.Sockets)}
+	for i := range earlier.Sockets {
+		if t, ok := fixtureBytes[earlier.Sockets[i].Inode]; ok {
+			earlier.Sockets[i].Bytes = t[0]
+		}
+	}
+	var m traffic.Meter
+	m.Read(earlier)
+	return m.Read(snap)
 }
 
 // fixtureSockets is a small machine: telnet on every interface, SSH
@@ -192,7 +222,7 @@ func frameOf(socks []sockets.Socket) *app.Inspection {
 		{Proto: "tcp", Port: 22, Process: "sshd", Reason: "admin SSH", Owner: "ops", Added: time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC)},
 	}}
 	a := verdict.Assessor{Catalog: catalog.Embedded(), Baseline: base, Interfaces: verdict.Interfaces{netip.MustParseAddr("192.0.2.5"): "eth0"}}
-	in := &app.Inspection{Host: "web1", Snapshot: snap, Judged: a.Assess(snap), Baseline: base}
+	in := &app.Inspection{Host: "web1", Snapshot: snap, Judged: a.Assess(snap), Baseline: base, Traffic: fixtureTraffic(snap)}
 	if len(socks) > 0 {
 		snap.Raw = fixtureRaw()
 		held := map[int][]*sockets.RawSocket{}

@@ -67,6 +67,27 @@ func TestGoldenViews(t *testing.T) {
 
 var colourSGR = regexp.MustCompile(`\x1b\[[0-9;]*(38|48);[25];`)
 
+// TestGoldenRates: from 140 columns the socket views show each
+// connection's rate (or, on its first reading, its totals in
+// parentheses; a dash where the kernel counts nothing), the Processes
+// view each process's sum (from 100), the Peers view each peer's.
+func TestGoldenRates(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		keys []string
+	}{
+		{"connections", []string{"2"}},
+		{"processes", []string{"4"}},
+		{"peers", []string{"8"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m, _ := newTestModel(t, 160, 24, frameOf(fixtureSockets()))
+			m = press(t, m, tc.keys...)
+			golden(t, "rates-"+tc.name+"-160x24", screen(m))
+		})
+	}
+}
+
 func TestNoColorUsesAttributesOnly(t *testing.T) {
 	m, _ := newTestModel(t, 120, 40, frameOf(fixtureSockets()))
 	if !colourSGR.MatchString(m.View().Content) {

@@ -293,7 +293,7 @@ func (m *Model) onFrame(msg frameMsg) tea.Cmd {
 	if !same {
 		m.summary = verdict.Summarize(m.frame.Judged, verdict.DefaultPolicy())
 	}
-	m.unchanged = same
+	m.unchanged = same && (m.frame.Traffic == nil || !m.frame.Traffic.Changed)
 	m.showFrame()
 	return tea.Batch(m.tick(), m.fetchDetail())
 }
@@ -339,7 +339,7 @@ func (m *Model) buildRows(t *table) []*row {
 		case viewRaw:
 			rows = rawRows(m.frame, m.where)
 		case viewPeers:
-			rows = peerRows(m.frame.Peers, m.cfg.Now())
+			rows = peerRows(m.frame.Peers, m.cfg.Now(), m.frame.Traffic)
 		}
 		for i, r := range rows {
 			sock := i
@@ -362,8 +362,8 @@ func (m *Model) buildRows(t *table) []*row {
 		prev := t.index[rowKey{id: s.ID()}]
 		var r *row
 		where := m.where(s)
-		if prev == nil || prev.cheap != signature(s, v, complete, where) {
-			r = socketRow(s, v, complete, where)
+		if prev == nil || prev.cheap != signature(s, v, complete, where, m.frame.Traffic) {
+			r = socketRow(s, v, complete, where, m.frame.Traffic)
 		}
 		r = t.offer(gen, prev, r)
 		r.sock = i

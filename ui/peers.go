@@ -13,6 +13,7 @@ import (
 	"github.com/portwarden/portwarden/safetext"
 	"github.com/portwarden/portwarden/services/block"
 	"github.com/portwarden/portwarden/services/peers"
+	"github.com/portwarden/portwarden/services/traffic"
 	"github.com/portwarden/portwarden/services/verdict"
 	"github.com/portwarden/portwarden/sockets"
 )
@@ -32,6 +33,8 @@ var peerColumns = []column{
 	{title: "FAILED", min: 6, ideal: 6, priority: 88},
 	{title: "BANNED", min: 6, ideal: 10, priority: 85, compare: byState},
 	{title: "LAST", min: 8, ideal: 8, priority: 60, compare: byWhen},
+	{title: "RX/s", min: 6, ideal: 6, priority: 44, compare: byRx, from: 140},
+	{title: "TX/s", min: 6, ideal: 6, priority: 45, compare: byTx, from: 140},
 	{title: "TRIED", min: 8, ideal: 8, priority: 96, compare: byCount},
 }
 
@@ -48,24 +51,31 @@ func peerWord(p *peers.Peer) (string, verdict.Class) {
 	return "-", verdict.ClassPlain
 }
 
-// peerRows is a row per peer.
-func peerRows(v *app.PeersView, now time.Time) []*row {
+// peerRows is a row per peer, with the rates of its connections now.
+func peerRows(v *app.PeersView, now time.Time, t *traffic.View) []*row {
 	if v == nil {
 		return nil
 	}
+	rates := t.ByPeer()
 	rows := make([]*row, 0, len(v.Peers))
 	for i := range v.Peers {
 		p := &v.Peers[i]
 		word, class := peerWord(p)
 		cells := append([]string{""}, report.PeerRow(p, now)...)
-		// PEER NAME AS CC OPEN PREAUTH SCANNED FAILED BANNED LAST, then the word
-		cells = append(cells, word)
+		// PEER NAME AS CC OPEN PREAUTH SCANNED FAILED BANNED LAST, the
+		// rates, then the word
+		rate := rates[p.Addr.Unmap()]
+		rx, tx := sumRates(rate)
+		if p.Open == 0 {
+			rx, tx = "-", "-"
+		}
+		cells = append(cells, rx, tx, word)
 		r := &row{
 			key:   rowKey{peer: p.Addr},
 			cells: cells,
 			class: class,
 			sortKeys: sortKeys{remote: netip.AddrPortFrom(p.Addr, 0), service: cells[2], user: cells[3], where: cells[4],
-				pid: p.Open, state: cells[9], when: p.Last.UnixNano(), count: p.Tried()},
+				pid: p.Open, state: cells[9], when: p.Last.UnixNano(), count: p.Tried(), rate: rate},
 		}
 		r.sig = strings.Join(r.cells, "\x00")
 		r.search = strings.ToLower(strings.Join(r.cells[1:], " ") + " " + string(p.Class))

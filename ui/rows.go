@@ -11,6 +11,7 @@ import (
 	"github.com/portwarden/portwarden/app"
 	"github.com/portwarden/portwarden/safetext"
 	"github.com/portwarden/portwarden/services/container"
+	"github.com/portwarden/portwarden/services/traffic"
 	"github.com/portwarden/portwarden/services/verdict"
 	"github.com/portwarden/portwarden/sockets"
 )
@@ -104,10 +105,12 @@ type socketSig struct {
 	complete bool
 	blocked  bool // the peer is blocked: the verdict reads BLOCKED
 	reach    string
+	rx, tx   string // the rate cells
 }
 
-func signature(s *sockets.Socket, v *verdict.Verdict, complete bool, where string) socketSig {
+func signature(s *sockets.Socket, v *verdict.Verdict, complete bool, where string, t *traffic.View) socketSig {
 	sig := socketSig{where: where, state: s.State, n: len(s.Processes), complete: complete}
+	sig.rx, sig.tx, _ = connectionRates(t, s)
 	if sig.n > 0 {
 		sig.first = s.Processes[0]
 	}
@@ -132,6 +135,7 @@ type sortKeys struct {
 	severity int
 	count    int
 	when     int64 // a lifetime's first sighting, Unix nanoseconds
+	rate     traffic.Rate
 }
 
 // column describes one column of a view.
@@ -200,7 +204,11 @@ func socketColumns(v viewKind) []column {
 		remote = column{title: "REMOTE", min: 6, ideal: 6, priority: 20, compare: byRemote}
 		state.min, state.ideal, state.priority = 6, 6, 40
 	}
-	return []column{
+	rates := rateColumns(140) // below, the addresses and names need the room more
+	if v == viewListeners {
+		rates = rateColumns(math.MaxInt) // a listener moves no byte itself
+	}
+	return append([]column{
 		{title: "", min: 1, ideal: 1, priority: 100},
 		{title: "PROTO", min: 5, ideal: 5, priority: 60, compare: byProto},
 		{title: "LOCAL", min: 15, ideal: 22, priority: 95, compare: byLocal, shorten: shortenAddr},
@@ -212,19 +220,17 @@ func socketColumns(v viewKind) []column {
 		{title: "WHERE", min: 5, ideal: 12, priority: 25, compare: byWhere, from: 100},
 		{title: "SERVICE", min: 7, ideal: 12, priority: 70, compare: byService},
 		reach,
-		{title: "VERDICT", min: 15, ideal: 17, priority: 96, compare: bySeverity},
-	}
+	}, append(rates, column{title: "VERDICT", min: 15, ideal: 17, priority: 96, compare: bySeverity})...)
 }
 
-var processColumns = []column{
+var processColumns = append([]column{
 	{title: "", min: 1, ideal: 1, priority: 100},
 	{title: "PID", min: 5, ideal: 7, priority: 95, compare: byPID},
 	{title: "PROCESS", min: 7, ideal: 16, priority: 90, compare: byProcess},
 	{title: "USER", min: 5, ideal: 10, priority: 60, compare: byUser},
 	{title: "SOCKETS", min: 7, ideal: 8, priority: 50, compare: byCount},
 	{title: "LISTENING ON", min: 12, ideal: 40, priority: 80, compare: byLocal},
-	{title: "VERDICT", min: 10, ideal: 19, priority: 85, compare: bySeverity},
-}
+}, append(rateColumns(100), column{title: "VERDICT", min: 10, ideal: 19, priority: 85, compare: bySeverity})...)
 
 func (v viewKind) columns() []column {
 	switch v {
@@ -251,7 +257,7 @@ func addrString(a netip.AddrPort) string {
 }
 
 // socketRow builds the row of one socket.
-func socketRow(s *sockets.Socket, v *verdict.Verdict, complete bool, where string) *row {
+func socketRow(s *sockets.Socket, v *verdict.Verdict, complete bool, where string, t *traffic.View) *row {
 	pids, names, users := owners(s, complete)
 	local := addrString(s.Local)
 	if v.Exposure == verdict.ExposureAll {
@@ -273,17 +279,18 @@ func socketRow(s *sockets.Socket, v *verdict.Verdict, complete bool, where strin
 	if reach == "" {
 		reach = "-"
 	}
+	rx, tx, rate := connectionRates(t, s)
 	r := &row{
 		key:   rowKey{id: s.ID()},
-		cells: []string{"", proto, local, remote, s.StateName(), pids, names, users, where, service, reach, v.ShortLabel()},
+		cells: []string{"", proto, local, remote, s.StateName(), pids, names, users, where, service, reach, rx, tx, v.ShortLabel()},
 		class: v.Class(),
 		sortKeys: sortKeys{proto: s.Proto, local: s.Local, remote: s.Remote, state: s.StateName(),
-			process: names, user: users, where: where, service: service, reach: reach, severity: v.Severity()},
+			process: names, user: users, where: where, service: service, reach: reach, severity: v.Severity(), rate: rate},
 	}
 	if len(s.Processes) > 0 {
 		r.sortKeys.pid = s.Processes[0].PID
 	}
-	r.cheap = signature(s, v, complete, where)
+	r.cheap = signature(s, v, complete, where, t)
 	r.search = strings.ToLower(strings.Join(r.cells[1:], " "))
 	return r
 }
@@ -353,6 +360,7 @@ func processRows(f *app.Inspection) []*row {
 			a.listening = append(a.listening, r.KindLabel()+"/"+safetext.Visible(r.LocalLabel()))
 		}
 	}
+	rates := f.Traffic.ByProcess()
 	rows := make([]*row, 0, len(order))
 	for _, pid := range order {
 		a := byPID[pid]
@@ -362,11 +370,13 @@ func processRows(f *app.Inspection) []*row {
 			listening = "-"
 		}
 		name, user := safetext.Visible(a.p.Name), safetext.Visible(a.p.User)
+		rx, tx := sumRates(rates[pid])
 		r := &row{
-			key:      rowKey{pid: pid, start: a.p.StartTicks},
-			cells:    []string{"", strconv.Itoa(pid), name, user, strconv.Itoa(a.sockets), listening, a.worst.ShortLabel()},
-			class:    a.worst.Class(),
-			sortKeys: sortKeys{pid: pid, process: name, user: user, count: a.sockets, severity: a.severity, local: a.lowest},
+			key:   rowKey{pid: pid, start: a.p.StartTicks},
+			cells: []string{"", strconv.Itoa(pid), name, user, strconv.Itoa(a.sockets), listening, rx, tx, a.worst.ShortLabel()},
+			class: a.worst.Class(),
+			sortKeys: sortKeys{pid: pid, process: name, user: user, count: a.sockets, severity: a.severity, local: a.lowest,
+				rate: rates[pid]},
 		}
 		r.sig = strings.Join(r.cells, "\x00")
 		r.search = strings.ToLower(strings.Join(r.cells[1:], " ") + " " + safetext.Visible(strings.Join(a.p.Cmdline, " ")))

@@ -1,0 +1,144 @@
+// Package traffic turns the kernel's byte counters of TCP connections,
+// read at every refresh, into rates: per connection, and summed per
+// process and per peer.
+package traffic
+
+import (
+	"net/netip"
+	"time"
+
+	"github.com/portwarden/portwarden/sockets"
+)
+
+// Rate is bytes a second, received and sent.
+type Rate struct {
+	Rx, Tx float64
+}
+
+// IsZero reports whether nothing moved.
+func (r Rate) IsZero() bool { return r.Rx == 0 && r.Tx == 0 }
+
+// Add returns the sum of two rates.
+func (r Rate) Add(o Rate) Rate { return Rate{Rx: r.Rx + o.Rx, Tx: r.Tx + o.Tx} }
+
+// Meter remembers each connection's counters from one reading to the
+// next. The zero value is ready; it is not safe for concurrent use.
+type Meter struct {
+	at      time.Time
+	last    map[uint64]sockets.Traffic // every counted connection's counters, by cookie
+	index   map[uint64]int32           // where each is in sockets
+	sockets []sockets.Socket           // the slice last read
+	moving  int                        // how many connections moved at the last reading
+}
+
+// View is one reading's rates. A connection seen for the first time has
+// its totals but no rate yet.
+type View struct {
+	// Interval is the time since the reading the rates are against; 0 on
+	// the first reading, which has no rates.
+	Interval time.Duration
+	// Changed reports whether some rate differs from the last reading's.
+	Changed bool
+	snap    *sockets.Snapshot
+	rates   map[uint64]Rate // the connections that moved, by cookie
+	fresh   map[uint64]bool // first seen now: no rate yet
+	moving  []*sockets.Socket
+	first   bool
+}
+
+// Read takes snap's counters, at its time, and returns the rates since the
+// last reading. When snap holds the same sockets as the last reading (the
+// collector found no socket changed), only the counters that moved are
+// looked at: a quiet refresh costs nothing here.
+func (m *Meter) Read(snap *sockets.Snapshot) *View {
+	v := &View{snap: snap, rates: map[uint64]Rate{}, fresh: map[uint64]bool{}, first: m.last == nil}
+	if !v.first {
+		v.Interval = snap.Time.Sub(m.at)
+	}
+	secs := v.Interval.Seconds()
+	note := func(s *sockets.Socket, before sockets.Traffic, seen bool, now sockets.Traffic) {
+		switch {
+		case !seen:
+			v.fresh[s.Cookie] = true
+		case now != before && secs > 0 && now.Rx >= before.Rx && now.Tx >= before.Tx:
+			v.rates[s.Cookie] = Rate{Rx: float64(now.Rx-before.Rx) / secs, Tx: float64(now.Tx-before.Tx) / secs}
+			v.moving = append(v.moving, s)
+		}
+	}
+	if m.last != nil && sameSlice(m.sockets, snap.Sockets) {
+		snap.EachMoved(func(cookie uint64, now sockets.Traffic) {
+			if i, ok := m.index[cookie]; ok && now != m.last[cookie] {
+				note(&snap.Sockets[i], m.last[cookie], true, now)
+				m.last[cookie] = now
+			}
+		})
+	} else {
+		last := m.last
+		m.last = make(map[uint64]sockets.Traffic, len(last))
+		m.index = make(map[uint64]int32, len(last))
+		for i := range snap.Sockets {
+			s := &snap.Sockets[i]
+			if s.Cookie == 0 || s.Proto != sockets.TCP || s.Listening() {
+				continue
+			}
+			now, ok := snap.Traffic(s)
+			if !ok {
+				continue
+			}
+			m.last[s.Cookie], m.index[s.Cookie] = now, int32(i)
+			if !v.first {
+				before, seen := last[s.Cookie]
+				note(s, before, seen, now)
+			}
+		}
+	}
+	v.Changed = len(v.moving) > 0 || m.moving > 0 || len(v.fresh) > 0
+	m.at, m.sockets, m.moving = snap.Time, snap.Sockets, len(v.moving)
+	return v
+}
+
+func sameSlice(a, b []sockets.Socket) bool {
+	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
+}
+
+// Of returns a connection's totals and its rate. counted is false where
+// the kernel keeps no counters (UDP, TIME_WAIT); rated is false on the
+// connection's first reading, which has totals only.
+func (v *View) Of(s *sockets.Socket) (total sockets.Traffic, rate Rate, counted, rated bool) {
+	if v == nil {
+		return sockets.Traffic{}, Rate{}, false, false
+	}
+	total, counted = v.snap.Traffic(s)
+	if !counted {
+		return total, Rate{}, false, false
+	}
+	return total, v.rates[s.Cookie], true, !v.first && !v.fresh[s.Cookie]
+}
+
+// ByProcess sums the rates of each process's connections, by PID; a
+// connection several processes hold counts for each.
+func (v *View) ByProcess() map[int]Rate {
+	out := map[int]Rate{}
+	if v == nil {
+		return out
+	}
+	for _, s := range v.moving {
+		for _, p := range s.Processes {
+			out[p.PID] = out[p.PID].Add(v.rates[s.Cookie])
+		}
+	}
+	return out
+}
+
+// ByPeer sums the rates of the connections with each remote address.
+func (v *View) ByPeer() map[netip.Addr]Rate {
+	out := map[netip.Addr]Rate{}
+	if v == nil {
+		return out
+	}
+	for _, s := range v.moving {
+		peer := s.Remote.Addr().Unmap()
+		out[peer] = out[peer].Add(v.rates[s.Cookie])
+	}
+	return out
+}
