@@ -1,12 +1,15 @@
 package cli
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -16,12 +19,14 @@ import (
 	"github.com/portwarden/portwarden/services/baseline"
 	"github.com/portwarden/portwarden/services/block"
 	"github.com/portwarden/portwarden/services/history"
+	"github.com/portwarden/portwarden/services/traffic"
 	"github.com/portwarden/portwarden/services/verdict"
 	"github.com/portwarden/portwarden/sockets"
 )
 
 type historyFlags struct {
 	db, since, until, port, peer, process string
+	sort                                  string
 	pid                                   int
 	listeners, connections, external      bool
 	asJSON, stats                         bool
@@ -31,13 +36,16 @@ type historyFlags struct {
 func historyCommand(g *globals) *cobra.Command {
 	var h historyFlags
 	cmd := &cobra.Command{
-		Use:   "history [--db PATH] [--since 1h|RFC3339] [--until …] [--port [tcp|udp/]PORT] [--peer ADDR|PREFIX] [--pid N] [--process NAME] [--listeners] [--connections] [--external] [--json] [--stats]",
+		Use:   "history [--db PATH] [--since 1h|RFC3339] [--until …] [--port [tcp|udp/]PORT] [--peer ADDR|PREFIX] [--pid N] [--process NAME] [--listeners] [--connections] [--external] [--sort first-seen|bytes|rx|tx] [--json] [--stats]",
 		Short: "Show what listened and who connected, from the recorder's history",
 		Long: `Print the connections and listeners the recorder (portwarden record) saw,
 oldest first: when each was first and last seen, both ends, direction,
 process. --port matches the listening side's port: a listener's, an inbound
 connection's local port, an outbound connection's remote one. --json prints
-JSON Lines, one object per lifetime. --stats describes the record: events,
+JSON Lines, one object per lifetime. RX and TX are what a TCP connection
+carried, as the kernel counted it when it closed ("-" where not counted:
+UDP, polled, still open); --sort bytes, rx or tx puts the most first.
+--stats describes the record: events,
 events the kernel dropped (lost), how it was recorded, its span and size.
 What polling recorded (source "poll") may miss what lived shorter than the
 recorder's interval.`,
@@ -57,6 +65,7 @@ recorder's interval.`,
 	f.BoolVar(&h.external, "external", false, "connections with an external peer only")
 	f.BoolVar(&h.asJSON, "json", false, "JSON Lines: one object per lifetime")
 	f.BoolVar(&h.stats, "stats", false, "describe the record instead")
+	f.StringVar(&h.sort, "sort", "first-seen", "first-seen, or the most bytes first: bytes (received and sent), rx, tx")
 	return cmd
 }
 
@@ -64,6 +73,9 @@ func runHistory(cmd *cobra.Command, g *globals, h *historyFlags) error {
 	filter, err := h.filter(g, time.Now())
 	if err != nil {
 		return err
+	}
+	if !slices.Contains(historySorts, h.sort) {
+		return broken(fmt.Errorf("--sort %s: one of %s", h.sort, strings.Join(historySorts, ", ")))
 	}
 	if _, err := os.Stat(h.db); errors.Is(err, os.ErrNotExist) {
 		return broken(fmt.Errorf("history: %s does not exist: is the recorder running (portwarden record, or portwarden-record.service)?", h.db))
@@ -91,9 +103,9 @@ func runHistory(cmd *cobra.Command, g *globals, h *historyFlags) error {
 	}
 	if h.asJSON {
 		enc := json.NewEncoder(out)
-		err = db.Query(filter, func(l *history.Lifetime) error { return enc.Encode(lifetimeJSON(l)) })
+		err = queryLifetimes(db, filter, h.sort, func(l *history.Lifetime) error { return enc.Encode(lifetimeJSON(l)) })
 	} else {
-		err = writeHistoryTable(out, db, filter)
+		err = writeHistoryTable(out, db, filter, h.sort)
 	}
 	if err != nil {
 		return broken(err)
@@ -228,6 +240,10 @@ type lifetimeJSONLine struct {
 	LastSeen   string `json:"last_seen"`
 	Open       bool   `json:"open"`
 	Source     string `json:"source"`
+	// RxBytes and TxBytes are what a TCP connection carried, as the
+	// kernel counted it when it closed; null where not counted.
+	RxBytes *uint64 `json:"rx_bytes"`
+	TxBytes *uint64 `json:"tx_bytes"`
 }
 
 func lifetimeJSON(l *history.Lifetime) lifetimeJSONLine {
@@ -243,15 +259,55 @@ func lifetimeJSON(l *history.Lifetime) lifetimeJSONLine {
 	if l.Kind == history.Connection {
 		j.RemoteAddr, j.RemotePort = l.Remote.Addr().String(), l.Remote.Port()
 	}
+	if l.Counted {
+		rx, tx := l.Bytes.Rx, l.Bytes.Tx
+		j.RxBytes, j.TxBytes = &rx, &tx
+	}
 	return j
 }
 
-func writeHistoryTable(out io.Writer, db *history.DB, f history.Filter) error {
+// queryLifetimes calls fn with each lifetime f picks, in the order --sort
+// asks: first seen (as the record gives them), or the most bytes first
+// (all read, then sorted).
+func queryLifetimes(db *history.DB, f history.Filter, sortBy string, fn func(*history.Lifetime) error) error {
+	if sortBy == "first-seen" {
+		return db.Query(f, fn)
+	}
+	var all []history.Lifetime
+	if err := db.Query(f, func(l *history.Lifetime) error { all = append(all, *l); return nil }); err != nil {
+		return err
+	}
+	key := func(l *history.Lifetime) uint64 {
+		switch sortBy {
+		case "rx":
+			return l.Bytes.Rx
+		case "tx":
+			return l.Bytes.Tx
+		}
+		return l.Bytes.Rx + l.Bytes.Tx
+	}
+	slices.SortStableFunc(all, func(a, b history.Lifetime) int { return cmp.Compare(key(&b), key(&a)) })
+	for i := range all {
+		if err := fn(&all[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// historySorts are --sort's values.
+var historySorts = []string{"first-seen", "bytes", "rx", "tx"}
+
+func writeHistoryTable(out io.Writer, db *history.DB, f history.Filter, sortBy string) error {
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "FIRST SEEN\tLASTED\tKIND\tPROTO\tLOCAL\tREMOTE\tDIR\tPID\tPROCESS\tUSER\tUNIT/CONTAINER\tNETNS\tSOURCE")
+	fmt.Fprintln(tw, "FIRST SEEN\tLASTED\tKIND\tPROTO\tLOCAL\tREMOTE\tDIR\tRX\tTX\tPID\tPROCESS\tUSER\tUNIT/CONTAINER\tNETNS\tSOURCE")
 	n := 0
-	err := db.Query(f, func(l *history.Lifetime) error {
+	err := queryLifetimes(db, f, sortBy, func(l *history.Lifetime) error {
 		n++
+		rx, tx := "-", "-"
+		if l.Counted {
+			rx, tx = traffic.Bytes(float64(l.Bytes.Rx)), traffic.Bytes(float64(l.Bytes.Tx))
+		}
 		lasted := l.LastSeen.Sub(l.FirstSeen).Round(time.Millisecond).String()
 		if l.Open {
 			lasted = "open"
@@ -271,9 +327,9 @@ func writeHistoryTable(out io.Writer, db *history.DB, f history.Filter) error {
 		if netns == "" && l.Owner.NetNS != 0 {
 			netns = strconv.FormatUint(l.Owner.NetNS, 10) // unnamed: its inode, as --netns takes it
 		}
-		_, err := fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
+		_, err := fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
 			l.FirstSeen.Local().Format("2006-01-02 15:04:05.000"), lasted, l.Kind, l.Proto, l.Local, remote,
-			dash(l.Direction.String()), pid, dash(safetext.Visible(l.Owner.Process)), dash(safetext.Visible(l.Owner.User)),
+			dash(l.Direction.String()), rx, tx, pid, dash(safetext.Visible(l.Owner.Process)), dash(safetext.Visible(l.Owner.User)),
 			dash(safetext.Visible(where)), dash(netns), l.Source)
 		return err
 	})

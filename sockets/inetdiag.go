@@ -215,6 +215,9 @@ func readAttrs(attrs []byte, family uint8, s *Socket) {
 			info := attrs[4:n]
 			s.Bytes = Traffic{Rx: binary.NativeEndian.Uint64(info[tcpInfoBytesReceived:]),
 				Tx: binary.NativeEndian.Uint64(info[tcpInfoBytesSent:]) - binary.NativeEndian.Uint64(info[tcpInfoBytesRetrans:])}
+			if s.Bytes.Rx > 0 && (s.State == CloseWait || s.State == LastAck || s.State == Closing) {
+				s.Bytes.Rx-- // the peer's FIN, which tcpi_bytes_received counts as a byte
+			}
 			s.Counted = true
 		}
 		aligned := (n + nlmsgAlignBytes - 1) &^ (nlmsgAlignBytes - 1)

@@ -127,6 +127,12 @@ func TestParseTCPInfoCounters(t *testing.T) {
 	if len(got) != 1 || !got[0].Counted || got[0].Bytes != (Traffic{Rx: 5000, Tx: 87000}) {
 		t.Fatalf("got %+v; want counted rx 5000, tx 87000 (sent less retransmitted)", got)
 	}
+	s.State = CloseWait // the peer's FIN came, counted as a byte by the kernel
+	got, _, _ = parseInetDiag(withInfo(232), TCP, nil)
+	if len(got) != 1 || got[0].Bytes.Rx != 4999 {
+		t.Fatalf("in CLOSE_WAIT: %+v; want rx 4999, without the FIN", got)
+	}
+	s.State = Established
 	got, _, _ = parseInetDiag(withInfo(160), TCP, nil)
 	if len(got) != 1 || got[0].Counted {
 		t.Fatalf("a tcp_info without the counters read as counted: %+v", got)

@@ -2,7 +2,6 @@ package ui
 
 import (
 	"cmp"
-	"strconv"
 
 	"github.com/portwarden/portwarden/services/traffic"
 	"github.com/portwarden/portwarden/sockets"
@@ -34,28 +33,10 @@ func connectionRates(v *traffic.View, s *sockets.Socket) (rx, tx string, rate tr
 	case !counted:
 		return noCounters, noCounters, rate
 	case !rated:
-		return "(" + humanBytes(float64(total.Rx)) + ")", "(" + humanBytes(float64(total.Tx)) + ")", rate
+		return "(" + traffic.Bytes(float64(total.Rx)) + ")", "(" + traffic.Bytes(float64(total.Tx)) + ")", rate
 	}
-	return humanBytes(rate.Rx), humanBytes(rate.Tx), rate
+	return traffic.Bytes(rate.Rx), traffic.Bytes(rate.Tx), rate
 }
 
 // sumRates renders summed rates (a process's, a peer's).
-func sumRates(r traffic.Rate) (rx, tx string) { return humanBytes(r.Rx), humanBytes(r.Tx) }
-
-// humanBytes writes a byte count in at most five cells: 0, 999, 1.2K,
-// 34K, 5.0M, 1.2G, 3.4T.
-func humanBytes(n float64) string {
-	if n < 1000 {
-		return strconv.Itoa(int(n))
-	}
-	for _, unit := range []string{"K", "M", "G", "T"} {
-		n /= 1024
-		if n < 9.95 {
-			return strconv.FormatFloat(n, 'f', 1, 64) + unit
-		}
-		if n < 999.5 || unit == "T" {
-			return strconv.Itoa(int(n+0.5)) + unit
-		}
-	}
-	return strconv.Itoa(int(n))
-}
+func sumRates(r traffic.Rate) (rx, tx string) { return traffic.Bytes(r.Rx), traffic.Bytes(r.Tx) }

@@ -122,6 +122,11 @@ type Lifetime struct {
 	LastSeen    time.Time
 	Open        bool // still open when last seen
 	Source      Source
+	// Bytes is the payload the connection carried, as the kernel counted
+	// it when it closed, when Counted: a TCP connection whose end the
+	// kernel's events told (not polled, not UDP, not still open).
+	Bytes   sockets.Traffic
+	Counted bool
 }
 
 // Stats describe the record as a whole.

@@ -68,7 +68,7 @@ func (d *DB) Query(f Filter, fn func(*Lifetime) error) error {
 		add("o.process = ?", f.Process)
 	}
 	q := `SELECT l.id, l.kind, l.proto, l.direction, l.local_addr, l.local_port, l.remote_addr, l.remote_port,
-		l.service_port, l.first_seen, l.duration, l.open, l.source,
+		l.service_port, l.first_seen, l.duration, l.open, l.source, l.rx_bytes, l.tx_bytes,
 		o.pid, o.process, o.exe, o.user, o.unit, o.container, o.netns, o.netns_name
 		FROM lifetimes l JOIN owners o ON o.id = l.owner`
 	if len(where) > 0 {
@@ -107,8 +107,9 @@ func (d *DB) scan(q string, args []any, f Filter, fn func(*Lifetime) error) erro
 		var local, remote []byte
 		var lport, rport uint16
 		var first, duration, netns int64
+		var rx, tx sql.NullInt64
 		if err := rows.Scan(&l.ID, &l.Kind, &l.Proto, &l.Direction, &local, &lport, &remote, &rport,
-			&l.ServicePort, &first, &duration, &l.Open, &l.Source,
+			&l.ServicePort, &first, &duration, &l.Open, &l.Source, &rx, &tx,
 			&l.Owner.PID, &l.Owner.Process, &l.Owner.Exe, &l.Owner.User, &l.Owner.Unit, &l.Owner.Container, &netns, &l.Owner.NetNSName); err != nil {
 			return fmt.Errorf("history: reading %s: %w", d.path, err)
 		}
@@ -117,6 +118,9 @@ func (d *DB) scan(q string, args []any, f Filter, fn func(*Lifetime) error) erro
 		l.FirstSeen = time.Unix(0, first)
 		l.LastSeen = time.Unix(0, first+duration)
 		l.Owner.NetNS = uint64(netns)
+		if rx.Valid && tx.Valid {
+			l.Bytes, l.Counted = sockets.Traffic{Rx: uint64(rx.Int64), Tx: uint64(tx.Int64)}, true
+		}
 		if f.Keep != nil && !f.Keep(&l) {
 			continue
 		}

@@ -21,7 +21,7 @@ const applicationID = 0x50574448
 
 // schemaVersion is the version migrations bring a database to; it is kept
 // in the header's user_version field.
-const schemaVersion = 4
+const schemaVersion = 5
 
 // migrations[i] takes a database from version i to i+1.
 var migrations = []string{
@@ -68,6 +68,10 @@ var migrations = []string{
 		first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL); -- Unix nanoseconds
 	CREATE INDEX scans_last_seen ON scans (last_seen);
 	CREATE INDEX scans_peer ON scans (peer);`,
+	// The payload a TCP connection carried, as the kernel counted it when
+	// it closed; NULL where not counted (UDP, polled, older records).
+	`ALTER TABLE lifetimes ADD COLUMN rx_bytes INTEGER;
+	ALTER TABLE lifetimes ADD COLUMN tx_bytes INTEGER;`,
 }
 
 // ErrForeign is wrapped by Open for a file that is not portwarden's record.

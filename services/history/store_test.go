@@ -35,6 +35,7 @@ func TestWriteUpdateQuery(t *testing.T) {
 	ln := &Lifetime{Kind: Listener, Proto: sockets.UDP, Local: netip.MustParseAddrPort("[::]:5353"), ServicePort: 5353,
 		Owner: Owner{PID: 7, Process: "avahi", User: "avahi"}, FirstSeen: t0, LastSeen: t0, Open: true, Source: Poll}
 	conn := testLifetime(1, t0.Add(time.Second))
+	conn.Bytes, conn.Counted = sockets.Traffic{Rx: 5 << 30, Tx: 52_428_800}, true
 	if err := db.Write([]*Lifetime{ln, conn}, Counters{Events: 3, Lost: 1, Source: EBPF}); err != nil {
 		t.Fatal(err)
 	}
@@ -50,7 +51,8 @@ func TestWriteUpdateQuery(t *testing.T) {
 	if err := db.Query(Filter{}, collect); err != nil {
 		t.Fatal(err)
 	}
-	if len(got) != 2 || got[0] != *ln || got[1].Remote != conn.Remote || !got[1].LastSeen.Equal(conn.LastSeen) || got[1].Owner != conn.Owner {
+	if len(got) != 2 || got[0] != *ln || got[1].Remote != conn.Remote || !got[1].LastSeen.Equal(conn.LastSeen) || got[1].Owner != conn.Owner ||
+		!got[1].Counted || got[1].Bytes != conn.Bytes || got[0].Counted {
 		t.Fatalf("read back %+v\nwant %+v and %+v", got, *ln, *conn)
 	}
 	for _, c := range []struct {
@@ -222,7 +224,7 @@ func TestMigratesAnOlderRecord(t *testing.T) {
 	if err := db.Query(Filter{}, func(l *Lifetime) error { got = append(got, *l); return nil }); err != nil {
 		t.Fatal(err)
 	}
-	if len(got) != 1 || got[0].Owner.Process != "curl" || got[0].Owner.NetNSName != "" || got[0].Remote.Port() != 443 {
+	if len(got) != 1 || got[0].Owner.Process != "curl" || got[0].Owner.NetNSName != "" || got[0].Remote.Port() != 443 || got[0].Counted {
 		t.Errorf("after migration: %+v", got)
 	}
 	if gaps, err := db.Gaps(time.Time{}, time.Time{}, time.Now(), false); err != nil || len(gaps) != 0 {

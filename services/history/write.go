@@ -69,7 +69,7 @@ func writeTx(ctx context.Context, tx *sql.Tx, lifetimes []*Lifetime, ids []int64
 	defer insert.Close()
 	ended := newBulkInsert(ctx, tx)
 	defer ended.close()
-	update, err := tx.PrepareContext(ctx, `UPDATE lifetimes SET duration = ?, open = ?, owner = ? WHERE id = ?`)
+	update, err := tx.PrepareContext(ctx, `UPDATE lifetimes SET duration = ?, open = ?, owner = ?, rx_bytes = ?, tx_bytes = ? WHERE id = ?`)
 	if err != nil {
 		return err
 	}
@@ -101,8 +101,12 @@ func writeTx(ctx context.Context, tx *sql.Tx, lifetimes []*Lifetime, ids []int64
 			return err
 		}
 		duration := l.LastSeen.Sub(l.FirstSeen).Nanoseconds()
+		var rx, tx any // NULL: not counted
+		if l.Counted {
+			rx, tx = int64(l.Bytes.Rx), int64(l.Bytes.Tx)
+		}
 		if l.ID != 0 {
-			if _, err := update.ExecContext(ctx, duration, l.Open, owner, l.ID); err != nil {
+			if _, err := update.ExecContext(ctx, duration, l.Open, owner, rx, tx, l.ID); err != nil {
 				return fmt.Errorf("lifetime %d: %w", l.ID, err)
 			}
 			ids[i] = l.ID
@@ -110,7 +114,7 @@ func writeTx(ctx context.Context, tx *sql.Tx, lifetimes []*Lifetime, ids []int64
 		}
 		class := int(l.Proto) | int(l.Kind&3)<<8 | int(l.Direction&3)<<10 | int(l.Source&3)<<12
 		row := []any{class, addrBytes(l.Local.Addr()), l.Local.Port(), addrBytes(l.Remote.Addr()), l.Remote.Port(),
-			l.ServicePort, owner, l.FirstSeen.UnixNano(), duration, l.Open}
+			l.ServicePort, owner, l.FirstSeen.UnixNano(), duration, l.Open, rx, tx}
 		if !l.Open {
 			// Ended already: never updated, so its ID is not needed, and
 			// many go in one statement.
@@ -135,8 +139,8 @@ func writeTx(ctx context.Context, tx *sql.Tx, lifetimes []*Lifetime, ids []int64
 
 // insertRows is an INSERT of n lifetimes.
 func insertRows(n int) string {
-	row := "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-	return `INSERT INTO lifetimes (class, local_addr, local_port, remote_addr, remote_port, service_port, owner, first_seen, duration, open) VALUES ` +
+	row := "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+	return `INSERT INTO lifetimes (class, local_addr, local_port, remote_addr, remote_port, service_port, owner, first_seen, duration, open, rx_bytes, tx_bytes) VALUES ` +
 		strings.TrimSuffix(strings.Repeat(row+", ", n), ", ")
 }
 

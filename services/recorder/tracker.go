@@ -103,6 +103,9 @@ func (t *tracker) event(ev *tcpevents.Event) {
 		delete(t.open, ev.Cookie)
 		delete(t.unaccepted, ev.Sock)
 		l.LastSeen, l.Open = ev.Time, false
+		if l.Kind == history.Connection { // what it carried, read by the kernel as it closed
+			l.Bytes, l.Counted = ev.Bytes, true
+		}
 	default:
 		return
 	}

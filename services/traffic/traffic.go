@@ -5,6 +5,7 @@ package traffic
 
 import (
 	"net/netip"
+	"strconv"
 	"time"
 
 	"github.com/portwarden/portwarden/sockets"
@@ -141,4 +142,22 @@ func (v *View) ByPeer() map[netip.Addr]Rate {
 		out[peer] = out[peer].Add(v.rates[s.Cookie])
 	}
 	return out
+}
+
+// Bytes writes a byte count (or a rate's bytes) in at most five cells,
+// in powers of 1024: 0, 999, 1.2K, 34K, 5.0M, 1.2G, 3.4T.
+func Bytes(n float64) string {
+	if n < 1000 {
+		return strconv.Itoa(int(n))
+	}
+	for _, unit := range []string{"K", "M", "G", "T"} {
+		n /= 1024
+		if n < 9.95 {
+			return strconv.FormatFloat(n, 'f', 1, 64) + unit
+		}
+		if n < 999.5 || unit == "T" {
+			return strconv.Itoa(int(n+0.5)) + unit
+		}
+	}
+	return strconv.Itoa(int(n))
 }

@@ -59,3 +59,12 @@ func TestRatesFromSuccessiveReadings(t *testing.T) {
 		t.Fatal("a UDP socket reads as counted")
 	}
 }
+
+func TestBytes(t *testing.T) {
+	for n, want := range map[float64]string{0: "0", 999: "999", 1000: "1.0K", 1536: "1.5K", 34 << 10: "34K",
+		5 << 20: "5.0M", 999 << 20: "999M", 1 << 30: "1.0G", 3 << 40: "3.0T", 5000 << 40: "5000T"} {
+		if got := Bytes(n); got != want {
+			t.Errorf("Bytes(%v) = %q, want %q", n, got, want)
+		}
+	}
+}

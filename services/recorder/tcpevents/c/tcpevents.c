@@ -143,6 +143,24 @@ static __always_inline void fill_ends(struct event *e, const struct sock *sk)
 	}
 }
 
+/* include/net/sock.h: enum sock_flags */
+#define SOCK_DONE 1
+
+/* received is the payload a connection received: bytes_received counts the
+ * peer's FIN as one more, and tcp_fin() alone sets SOCK_DONE. */
+static __always_inline __u64 received(const struct sock *sk)
+{
+	__u64 n = BPF_CORE_READ((const struct tcp_sock *)sk, bytes_received);
+	unsigned long flags;
+	if (bpf_core_field_exists(sk->__sk_common.skc_flags))
+		flags = BPF_CORE_READ(sk, __sk_common.skc_flags);
+	else
+		flags = BPF_CORE_READ((const struct sock___old *)sk, sk_flags);
+	if (n > 0 && (flags & (1UL << SOCK_DONE)))
+		n--;
+	return n;
+}
+
 /* Set by the loader: report every state change, not only a lifetime's ends. */
 volatile const __u8 every_change = 0;
 
@@ -168,7 +186,7 @@ int BPF_PROG(state_change, struct sock *sk, int old_state, int new_state)
 	fill_ends(e, sk);
 	if (new_state == TCP_CLOSE) {
 		const struct tcp_sock *tp = (const struct tcp_sock *)sk;
-		e->rx_bytes = BPF_CORE_READ(tp, bytes_received);
+		e->rx_bytes = received(sk);
 		e->tx_bytes = BPF_CORE_READ(tp, bytes_sent) - BPF_CORE_READ(tp, bytes_retrans);
 	}
 	/* connect() and listen() run in the owner's system call. */
@@ -259,7 +277,7 @@ int BPF_PROG(moved, struct sock *sk, struct sk_buff *skb)
 	const struct tcp_sock *tp = (const struct tcp_sock *)sk;
 	__u64 cookie = bpf_get_socket_cookie(sk);
 	struct counters now = {
-		.rx = BPF_CORE_READ(tp, bytes_received),
+		.rx = received(sk),
 		.tx = BPF_CORE_READ(tp, bytes_sent) - BPF_CORE_READ(tp, bytes_retrans),
 	};
 	struct counters *t = bpf_map_lookup_elem(&traffic, &cookie);

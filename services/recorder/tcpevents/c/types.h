@@ -63,11 +63,18 @@ struct sock_common {
 	possible_net_t skc_net;
 	struct in6_addr skc_v6_daddr;
 	struct in6_addr skc_v6_rcv_saddr;
+	unsigned long skc_flags;
 } __attribute__((preserve_access_index));
 
 struct sock {
 	struct sock_common __sk_common;
 	__u16 sk_protocol;
+} __attribute__((preserve_access_index));
+
+/* Before Linux 6.8 the socket's flags were its own field, not in
+ * sock_common: CO-RE takes whichever the kernel has. */
+struct sock___old {
+	unsigned long sk_flags;
 } __attribute__((preserve_access_index));
 
 /* The payload counters of a TCP socket (RFC 4898's ThruOctets), as
