@@ -72,6 +72,9 @@ type Options struct {
 	// its recent lifetimes from (the dashboard's History view); "" reads
 	// none.
 	HistoryPath string
+	// BulkOutbound is when a process sending to an external peer shows
+	// the bulk-outbound sign; nil means DefaultBulkOutbound.
+	BulkOutbound *BulkOutbound
 }
 
 // App collects, judges and acts. Make one with New.
@@ -94,6 +97,7 @@ type App struct {
 	rulesets  rulesets           // each namespace's firewall, by namespace inode
 	peers     *peerSources       // set by EnablePeers
 	meter     traffic.Meter      // each connection's counters at the last inspection
+	sent      outboundTally      // what each process sent each external peer, lately
 }
 
 // ErrReadOnly refuses an action when portwarden runs read-only.
@@ -110,6 +114,9 @@ func New(opts Options) (*App, error) {
 	}
 	if opts.KillWait <= 0 {
 		opts.KillWait = 5 * time.Second
+	}
+	if opts.BulkOutbound == nil {
+		opts.BulkOutbound = &DefaultBulkOutbound
 	}
 	cat, err := catalog.Load(servicesFile, localPortRange)
 	if err != nil {
@@ -234,6 +241,9 @@ func (a *App) Inspect(q sockets.Query) (*Inspection, error) {
 	in.Blocks, _ = block.Blocker{}.List() // none readable: none to mark
 	<-preloaded
 	in.Signs = a.readSigns(snap)
+	for pid, found := range a.sent.signs(in.Traffic, snap, in.Baseline, *a.opts.BulkOutbound) {
+		in.Signs[pid] = append(in.Signs[pid], found...)
+	}
 	in.Programs = a.readPrograms(snap, in.Baseline)
 	a.judge(in)
 	if a.opts.HistoryPath != "" {

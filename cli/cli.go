@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/portwarden/portwarden/services/firewall/kernel"
 
@@ -71,6 +72,7 @@ type globals struct {
 	auditPath    string
 	netns        string
 	internal     []string // --internal-networks
+	bulkOutbound string   // --bulk-outbound
 }
 
 // newApp opens the application layer with the global flags.
@@ -80,7 +82,33 @@ func (g *globals) newApp(opts app.Options) (*app.App, error) {
 	if opts.Internal, err = g.internalNetworks(); err != nil {
 		return nil, err
 	}
+	bulk, err := parseBulkOutbound(g.bulkOutbound)
+	if err != nil {
+		return nil, badUsage("--bulk-outbound: %v", err)
+	}
+	opts.BulkOutbound = &bulk
 	return app.New(opts)
+}
+
+// parseBulkOutbound reads --bulk-outbound: a size and a window
+// ("100MiB/10m"), or "off".
+func parseBulkOutbound(s string) (app.BulkOutbound, error) {
+	if s == "off" {
+		return app.BulkOutbound{}, nil
+	}
+	size, window, ok := strings.Cut(s, "/")
+	if !ok {
+		return app.BulkOutbound{}, fmt.Errorf("%q: want a size and a window, like 100MiB/10m, or off", s)
+	}
+	n, err := parseSize(size)
+	if err != nil {
+		return app.BulkOutbound{}, err
+	}
+	d, err := time.ParseDuration(window)
+	if err != nil || d <= 0 || n <= 0 {
+		return app.BulkOutbound{}, fmt.Errorf("%q: want a size and a window, like 100MiB/10m, or off", s)
+	}
+	return app.BulkOutbound{Bytes: uint64(n), Window: d}, nil
 }
 
 // internalNetworks reads --internal-networks.
@@ -104,6 +132,7 @@ func Root(stdout, stderr io.Writer) *cobra.Command {
 	root.PersistentFlags().StringVar(&g.auditPath, "audit-log", audit.DefaultPath(), "where actions are recorded")
 	configFlag(root)
 	root.PersistentFlags().StringSliceVar(&g.internal, "internal-networks", nil, "networks whose peers are internal, besides the baseline's (CIDR, comma-separated)")
+	root.PersistentFlags().StringVar(&g.bulkOutbound, "bulk-outbound", "100MiB/10m", "when a process sending to an external peer is a sign (bulk-outbound): a size and a window, or off")
 	root.PersistentFlags().StringVar(&g.netns, "netns", "all", "the network namespaces to read: all, host, self (portwarden's own), a name (ip netns, Docker) or an inode")
 	root.AddCommand(snapshotCommand(g), checkCommand(g), reportCommand(g), baselineCommand(g),
 		killCommand(g), disableCommand(g), closeCommand(g), blockCommand(g), unblockCommand(g), blocksCommand(g),

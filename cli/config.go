@@ -39,6 +39,7 @@ var configKeys = map[string]string{
 	"auth_log":          "auth-log",
 	"geoip_dir":         "geoip-dir",
 	"no_dns":            "no-dns",
+	"bulk_outbound":     "bulk-outbound",
 }
 
 // configAliases names the flag a key sets on the commands that spell it
@@ -105,6 +106,9 @@ func checkValue(key, value string) error {
 		return err
 	case "history_max_size":
 		_, err := parseSize(value)
+		return err
+	case "bulk_outbound":
+		_, err := parseBulkOutbound(value)
 		return err
 	case "read_only":
 		_, err := strconv.ParseBool(value)

@@ -34,6 +34,7 @@ const (
 	RawSocket        Code = "raw-socket"
 	MagicFilter      Code = "magic-packet-filter"
 	ShellNearSocket  Code = "shell-near-socket"
+	BulkOutbound     Code = "bulk-outbound"
 )
 
 // NetworkHolder is a process holding a TCP or UDP socket, and what that
@@ -87,12 +88,14 @@ var about = map[Code]struct {
 		"copy /proc/PID/exe aside, capture traffic to and from the host, and treat the host as compromised"},
 	ShellNearSocket: {catalog.Critical, "a shell or interpreter whose input or output runs through a pipe, socket pair or terminal to a process holding a network connection: a reverse or bind shell one hop from the socket (socat, ncat -e, a named pipe to nc)",
 		"who the peer is, which user the shell runs as, and what started the process on the other end"},
+	BulkOutbound: {catalog.High, "the process sent much data to an address outside your networks in a short time: a backup or a sync does this, and so does a thief shipping data out, or a miner",
+		"what the peer is (the Peers view, whois), what the process is and who started it; a known transfer is documented in the baseline ([[outbound]] for its destination, or the sign acknowledged for its executable)"},
 }
 
 // Codes lists every sign, in a fixed order.
 func Codes() []Code {
 	return []Code{ShellOnSocket, ShellNearSocket, ExeDeleted, ExeMemfd, ExeInWritableDir, ExeUnpackaged, ExeModified,
-		KernelNameMimic, NameMismatch, LDPreload, PacketSocket, RawSocket, MagicFilter}
+		KernelNameMimic, NameMismatch, LDPreload, PacketSocket, RawSocket, MagicFilter, BulkOutbound}
 }
 
 // Risk is how much a sign raises a socket's risk.

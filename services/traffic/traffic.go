@@ -44,6 +44,8 @@ type View struct {
 	rates   map[uint64]Rate // the connections that moved, by cookie
 	fresh   map[uint64]bool // first seen now: no rate yet
 	moving  []*sockets.Socket
+	new     []*sockets.Socket // first seen now, with counters
+	sent    map[uint64]uint64 // bytes sent since the last reading, by cookie, of moving
 	first   bool
 }
 
@@ -52,7 +54,7 @@ type View struct {
 // collector found no socket changed), only the counters that moved are
 // looked at: a quiet refresh costs nothing here.
 func (m *Meter) Read(snap *sockets.Snapshot) *View {
-	v := &View{snap: snap, rates: map[uint64]Rate{}, fresh: map[uint64]bool{}, first: m.last == nil}
+	v := &View{snap: snap, rates: map[uint64]Rate{}, fresh: map[uint64]bool{}, sent: map[uint64]uint64{}, first: m.last == nil}
 	if !v.first {
 		v.Interval = snap.Time.Sub(m.at)
 	}
@@ -61,8 +63,10 @@ func (m *Meter) Read(snap *sockets.Snapshot) *View {
 		switch {
 		case !seen:
 			v.fresh[s.Cookie] = true
+			v.new = append(v.new, s)
 		case now != before && secs > 0 && now.Rx >= before.Rx && now.Tx >= before.Tx:
 			v.rates[s.Cookie] = Rate{Rx: float64(now.Rx-before.Rx) / secs, Tx: float64(now.Tx-before.Tx) / secs}
+			v.sent[s.Cookie] = now.Tx - before.Tx
 			v.moving = append(v.moving, s)
 		}
 	}
@@ -87,10 +91,8 @@ func (m *Meter) Read(snap *sockets.Snapshot) *View {
 				continue
 			}
 			m.last[s.Cookie], m.index[s.Cookie] = now, int32(i)
-			if !v.first {
-				before, seen := last[s.Cookie]
-				note(s, before, seen, now)
-			}
+			before, seen := last[s.Cookie]
+			note(s, before, seen, now)
 		}
 	}
 	v.Changed = len(v.moving) > 0 || m.moving > 0 || len(v.fresh) > 0
@@ -113,7 +115,27 @@ func (v *View) Of(s *sockets.Socket) (total sockets.Traffic, rate Rate, counted,
 	if !counted {
 		return total, Rate{}, false, false
 	}
-	return total, v.rates[s.Cookie], true, !v.first && !v.fresh[s.Cookie]
+	return total, v.rates[s.Cookie], true, !v.fresh[s.Cookie]
+}
+
+// EachSent calls fn with every connection that sent bytes since the last
+// reading, and how many. A connection read for the first time gives all
+// it sent since it opened, with whole set: the kernel's count does not
+// say when.
+func (v *View) EachSent(fn func(s *sockets.Socket, sent uint64, whole bool)) {
+	if v == nil {
+		return
+	}
+	for _, s := range v.moving {
+		if n := v.sent[s.Cookie]; n > 0 {
+			fn(s, n, false)
+		}
+	}
+	for _, s := range v.new {
+		if t, _ := v.snap.Traffic(s); t.Tx > 0 {
+			fn(s, t.Tx, true)
+		}
+	}
 }
 
 // ByProcess sums the rates of each process's connections, by PID; a

@@ -76,8 +76,13 @@ func (a *Assessor) judgeSigns(p *sockets.Process) signedProcess {
 		return signedProcess{}
 	}
 	sp := signedProcess{signs: slices.Clone(found)} // the reader's are shared: marks go on a copy
+	// Much sent out is acknowledged for a known program only while it
+	// shows no other sign: a backup tool swapped or misnamed is no backup.
+	otherSigns := slices.ContainsFunc(found, func(sg signs.Sign) bool {
+		return sg.Code != signs.BulkOutbound && a.Baseline.Acknowledged(string(sg.Code), p.Exe) == nil
+	})
 	for k, sg := range found {
-		if ack := a.Baseline.Acknowledged(string(sg.Code), p.Exe); ack != nil {
+		if ack := a.Baseline.Acknowledged(string(sg.Code), p.Exe); ack != nil && !(sg.Code == signs.BulkOutbound && otherSigns) {
 			sp.signs[k].Ack = ack.Reason
 			sp.reasons = append(sp.reasons, "sign acknowledged in the baseline: "+string(sg.Code)+" ("+ack.Reason+")")
 			continue

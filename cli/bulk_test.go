@@ -1,0 +1,114 @@
+package cli
+
+import (
+	"bufio"
+	"bytes"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/portwarden/portwarden/sockets/sockettest"
+)
+
+// TestCheckFailsOnBulkOutbound: Debian's python3, in a namespace of its
+// own, sends 200 MiB to an external-looking peer in another and keeps the
+// connection open. check fails naming the sign, the bytes and the peer;
+// it passes when the baseline documents the destination ([[outbound]]) or
+// acknowledges the sign for python's executable, and with the sign off or
+// the threshold above what was sent.
+func TestCheckFailsOnBulkOutbound(t *testing.T) {
+	client := sockettest.NamespaceForTest(t, "pwbulk-c")
+	server := sockettest.NamespaceForTest(t, "pwbulk-s")
+	for _, err := range []error{
+		client.IP("link", "add", "eth0", "type", "veth", "peer", "name", "eth0", "netns", server.Name),
+		client.IP("addr", "add", "198.51.100.1/24", "dev", "eth0"),
+		server.IP("addr", "add", "198.51.100.7/24", "dev", "eth0"),
+		client.IP("link", "set", "eth0", "up"),
+		server.IP("link", "set", "eth0", "up"),
+	} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	var ln net.Listener
+	if err := server.Do(func() (err error) { ln, err = net.Listen("tcp4", "198.51.100.7:8443"); return err }); err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() { io.Copy(io.Discard, c); c.Close() }()
+		}
+	}()
+	sender := exec.Command("ip", "netns", "exec", client.Name, "/usr/bin/python3", "-c", `
+import socket, sys
+c = socket.create_connection(("198.51.100.7", 8443))
+c.sendall(b"x" * (200 << 20))
+print("sent", flush=True)
+sys.stdin.read()`)
+	stdin, _ := sender.StdinPipe()
+	stdout, _ := sender.StdoutPipe()
+	sender.Stderr = os.Stderr
+	if err := sender.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { stdin.Close(); sender.Process.Kill(); sender.Wait() }()
+	if line, _ := bufio.NewReader(stdout).ReadString('\n'); line != "sent\n" {
+		t.Fatalf("the sender said %q", line)
+	}
+
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	check := func(baseline string, args ...string) (string, int) {
+		t.Helper()
+		base := filepath.Join(dir, "baseline.toml")
+		if err := os.WriteFile(base, []byte(baseline), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command("ip", append([]string{"netns", "exec", client.Name, bin, "check", "--netns", "self",
+			"--baseline", base, "--audit-log", filepath.Join(dir, "audit.log")}, args...)...)
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		err := cmd.Run()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return out.String(), code
+	}
+	out, code := check("")
+	t.Logf("check:\n%s", out)
+	if code != 1 || !strings.Contains(out, "bulk-outbound") || !strings.Contains(out, "it sent 200M to 198.51.100.7") {
+		t.Fatalf("check with 200 MiB sent out: exit %d\n%s", code, out)
+	}
+	python, err := filepath.EvalSymlinks("/usr/bin/python3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, c := range map[string]struct {
+		baseline string
+		args     []string
+	}{
+		"the destination documented": {baseline: "[[outbound]]\nto = \"198.51.100.7\"\nport = 8443\nreason = \"offsite backup\"\nowner = \"ops\"\nadded = 2026-12-06\n"},
+		"the sign acknowledged":      {baseline: "[[sign]]\nsign = \"bulk-outbound\"\nexe = \"" + python + "\"\nreason = \"nightly backup\"\nowner = \"ops\"\nadded = 2026-12-06T00:00:00Z\n"},
+		"the sign off":               {args: []string{"--bulk-outbound", "off"}},
+		"a higher threshold":         {args: []string{"--bulk-outbound", "1GiB/10m"}},
+	} {
+		if out, code := check(c.baseline, c.args...); code != 0 {
+			t.Errorf("%s: exit %d\n%s", name, code, out)
+		}
+	}
+	if out, code := check("", "--bulk-outbound", "lots"); code != 2 || !strings.Contains(out, "--bulk-outbound") {
+		t.Errorf("a bad --bulk-outbound: exit %d\n%s", code, out)
+	}
+}
