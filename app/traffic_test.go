@@ -1,0 +1,137 @@
+package app
+
+import (
+	"bufio"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/portwarden/portwarden/services/recorder/tcpevents"
+	"github.com/portwarden/portwarden/sockets"
+	"github.com/portwarden/portwarden/sockets/sockettest"
+)
+
+// TestRatesOfARealTransfer: Debian's python3 sends 256 KiB every 125 ms
+// (2 MiB a second) to a server in another namespace, as the dashboard
+// sees it (the kernel's events between dumps). Each refresh after the
+// first gives the connection and its process a rate near 2 MiB/s; once
+// the sender stops, the connection's total is exactly what it sent.
+func TestRatesOfARealTransfer(t *testing.T) {
+	client := sockettest.NamespaceForTest(t, "pwrate-c")
+	server := sockettest.NamespaceForTest(t, "pwrate-s")
+	for _, err := range []error{
+		client.IP("link", "add", "eth0", "type", "veth", "peer", "name", "eth0", "netns", server.Name),
+		client.IP("addr", "add", "198.51.100.1/24", "dev", "eth0"),
+		server.IP("addr", "add", "198.51.100.7/24", "dev", "eth0"),
+		client.IP("link", "set", "eth0", "up"),
+		server.IP("link", "set", "eth0", "up"),
+	} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	var ln net.Listener
+	if err := server.Do(func() (err error) { ln, err = net.Listen("tcp4", "198.51.100.7:9443"); return err }); err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		c, err := ln.Accept()
+		if err == nil {
+			io.Copy(io.Discard, c)
+			c.Close()
+		}
+	}()
+	feed, err := tcpevents.OpenFeed()
+	if err != nil {
+		t.Fatalf("eBPF (root, BTF) is needed: %v", err)
+	}
+	defer feed.Close()
+	a, _ := newApp(t, Options{Changes: feed, NetNS: sockets.NetNSFilter(client.Name)})
+
+	sender := exec.Command("ip", "netns", "exec", client.Name, "/usr/bin/python3", "-c", `
+import socket, sys, threading, time
+c = socket.create_connection(("198.51.100.7", 9443))
+print("connected", flush=True)
+stop, sent, chunk = threading.Event(), 0, b"x" * (256 << 10)
+threading.Thread(target=lambda: (sys.stdin.read(), stop.set()), daemon=True).start()
+start = time.monotonic()
+while not stop.is_set():
+    c.sendall(chunk); sent += len(chunk)
+    time.sleep(max(0, start + sent / (2 << 20) - time.monotonic()))
+print(sent, flush=True)
+time.sleep(3600)`)
+	stdin, _ := sender.StdinPipe()
+	stdout, _ := sender.StdoutPipe()
+	sender.Stderr = os.Stderr
+	if err := sender.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { sender.Process.Kill(); sender.Wait() }()
+	lines := bufio.NewScanner(stdout)
+	if !lines.Scan() || lines.Text() != "connected" {
+		t.Fatalf("the sender said %q", lines.Text())
+	}
+
+	// conn finds the sender's connection in an inspection.
+	conn := func(in *Inspection) *sockets.Socket {
+		for i := range in.Snapshot.Sockets {
+			if s := &in.Snapshot.Sockets[i]; s.Remote.Port() == 9443 && s.State == sockets.Established {
+				return s
+			}
+		}
+		t.Fatal("the sender's connection is not in the inspection")
+		return nil
+	}
+	const rate = 2 << 20
+	var rated int
+	for range 4 {
+		time.Sleep(time.Second) // the dashboard's interval: rates are over it
+		in, err := a.Inspect(sockets.Query{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := conn(in)
+		_, r, counted, ok := in.Traffic.Of(s)
+		if !counted {
+			t.Fatal("the connection has no counters")
+		}
+		if !ok {
+			continue // its first reading: totals only
+		}
+		rated++
+		if r.Tx < 0.6*rate || r.Tx > 1.4*rate {
+			t.Errorf("the connection's rate: %.0f B/s sent; want about %d", r.Tx, rate)
+		}
+		if p := in.Traffic.ByProcess()[s.Processes[0].PID]; p != r {
+			t.Errorf("the process's rate %+v, want its one connection's %+v", p, r)
+		}
+	}
+	if rated < 3 {
+		t.Fatalf("%d refreshes had a rate; want every one after the first", rated)
+	}
+	stdin.Close()
+	if !lines.Scan() {
+		t.Fatal("the sender did not say how much it sent")
+	}
+	sent, err := strconv.ParseUint(strings.TrimSpace(lines.Text()), 10, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var total sockets.Traffic
+	if !sockettest.WaitFor(5*time.Second, func() bool {
+		in, err := a.Inspect(sockets.Query{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		total, _, _, _ = in.Traffic.Of(conn(in))
+		return total.Tx == sent
+	}) {
+		t.Fatalf("the connection's total: %d bytes sent; the sender sent %d", total.Tx, sent)
+	}
+}
