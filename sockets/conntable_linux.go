@@ -81,6 +81,9 @@ func (c *IncrementalCollector) put(s Socket, now time.Time) {
 	c.conns = append(c.conns, s)
 	if s.Cookie != 0 {
 		c.byCookie[s.Cookie] = k
+		if c.added != nil {
+			c.added[s.Cookie] = true
+		}
 	}
 	c.expire(k, s, now)
 }

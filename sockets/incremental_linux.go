@@ -49,6 +49,10 @@ type IncrementalCollector struct {
 	// sockets were copied (shared with the snapshots: replaced, never
 	// changed); moving, those read in this refresh.
 	moved, moving map[uint64]Traffic
+	// added are the connections put in the table in this refresh, by
+	// cookie; seq numbers the snapshots handed out.
+	added map[uint64]bool
+	seq   uint64
 	// quieting are the connections whose counters moved in the last
 	// refresh, by cookie. The kernel's event reads a connection's
 	// counters as a segment arrives, before its data is counted: a
@@ -123,9 +127,11 @@ func (c *IncrementalCollector) collectFull(q Query) (*Snapshot, error) {
 		return nil, err
 	}
 	q.Fresh = false // kept: the next refreshes follow the table
+	c.seq++
+	snap.seq = c.seq
 	c.unreadable = c.full.unreadable
-	fresh := snap.Sockets
 	c.moved = nil
+	handedBack := false
 	if c.last != nil && q == c.q {
 		same, moved := sameSockets(c.last.Sockets, snap.Sockets)
 		if same && sameRaw(c.last.Raw, snap.Raw) &&
@@ -134,18 +140,27 @@ func (c *IncrementalCollector) collectFull(q Query) (*Snapshot, error) {
 			// is judged or drawn again; counters that moved go beside them.
 			snap.Sockets, snap.Raw, snap.holders = c.last.Sockets, c.last.Raw, c.last.holders
 			c.moved, snap.moved = moved, moved
+			handedBack = true
 		} else {
 			c.Stats.Drifted++
 		}
 	}
+	if !handedBack {
+		// Connections first, as the table keeps them: a socket's index
+		// in the snapshot is its index in the table (Snapshot.Since).
+		snap.Sockets = connectionsFirst(snap.Sockets)
+	}
 	c.q, c.last, c.lastFull = q, snap, time.Now()
 	c.complete, c.warnings = snap.Complete, slices.Clone(snap.Warnings)
 	c.conns, c.live, c.raw = nil, nil, c.full.rawRead
-	c.at, c.byCookie = map[connKey]int32{}, map[uint64]connKey{}
+	c.at, c.byCookie, c.added = map[connKey]int32{}, map[uint64]connKey{}, nil
 	c.expiry, c.pending = map[connKey]time.Time{}, map[uint64]uint64{}
-	for _, s := range fresh {
+	for _, s := range snap.Sockets {
 		s.Processes = nil
 		if s.Proto == TCP && s.State != Listen {
+			if t, ok := c.moved[s.Cookie]; ok && s.Cookie != 0 {
+				s.Bytes = t // the counters the dump read, beside the sockets handed back
+			}
 			c.put(s, c.lastFull)
 		} else {
 			c.live = append(c.live, s)
@@ -206,7 +221,11 @@ func (c *IncrementalCollector) refresh(changes []TCPChange) (snap *Snapshot, ok 
 	if c.moving == nil {
 		c.moving = map[uint64]Traffic{}
 	}
+	if c.added == nil {
+		c.added = map[uint64]bool{}
+	}
 	clear(c.moving)
+	clear(c.added)
 	for _, ch := range changes { // before the lookups, which read newer counters
 		if k, ok := c.byCookie[ch.Cookie]; ok && ch.Moved {
 			c.count(c.at[k], ch.Bytes)
@@ -233,7 +252,10 @@ func (c *IncrementalCollector) refresh(changes []TCPChange) (snap *Snapshot, ok 
 		changed = changed || more
 	}
 	c.live, c.raw = live, raw
-	snap = &Snapshot{Time: now, Complete: c.complete, Source: c.last.Source, Warnings: slices.Clone(c.warnings)}
+	c.seq++
+	snap = &Snapshot{Time: now, Complete: c.complete, Source: c.last.Source, Warnings: slices.Clone(c.warnings),
+		seq: c.seq, follows: c.last.seq}
+	snap.movedAt, snap.addedAt = indexes(c, c.moving), indexes(c, c.added)
 	for _, t := range targets {
 		snap.Namespaces = append(snap.Namespaces, t.Namespace)
 	}
@@ -262,6 +284,35 @@ func (c *IncrementalCollector) refresh(changes []TCPChange) (snap *Snapshot, ok 
 	c.Stats.Changed++
 	c.last = snap
 	return snap, true
+}
+
+// connectionsFirst orders socks as the table keeps them: TCP connections
+// first, then listeners and UDP sockets, each in the order read.
+func connectionsFirst(socks []Socket) []Socket {
+	out := make([]Socket, 0, len(socks))
+	for i := range socks {
+		if socks[i].Proto == TCP && socks[i].State != Listen {
+			out = append(out, socks[i])
+		}
+	}
+	for i := range socks {
+		if !(socks[i].Proto == TCP && socks[i].State != Listen) {
+			out = append(out, socks[i])
+		}
+	}
+	return out
+}
+
+// indexes finds the connections named by cookie in c's table: their
+// indexes in c.conns, which are theirs in a snapshot's Sockets.
+func indexes[V any](c *IncrementalCollector, cookies map[uint64]V) []int32 {
+	var out []int32
+	for cookie := range cookies {
+		if k, ok := c.byCookie[cookie]; ok {
+			out = append(out, c.at[k])
+		}
+	}
+	return out
 }
 
 // sameNamespaces reports whether targets are the namespaces the table

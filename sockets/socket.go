@@ -276,6 +276,24 @@ type Snapshot struct {
 	// moved holds counters read after Sockets was built, by cookie: a
 	// collector that hands back the same sockets adds what moved here.
 	moved map[uint64]Traffic
+	// A collector that follows the kernel's events numbers its snapshots
+	// (seq) and says what changed since the one before (follows, not 0):
+	// the sockets whose counters moved and the connections new since, by
+	// index in Sockets.
+	seq, follows     uint64
+	movedAt, addedAt []int32
+}
+
+// Seq numbers the snapshots of a collector that follows the kernel's
+// events; 0 for any other.
+func (snap *Snapshot) Seq() uint64 { return snap.seq }
+
+// Since says what changed since snapshot base of the same collector: the
+// sockets whose byte counters moved and the connections new since, by
+// index in Sockets. ok is false when the snapshot does not follow another
+// (a full collection): then every socket must be looked at.
+func (snap *Snapshot) Since() (base uint64, moved, added []int32, ok bool) {
+	return snap.follows, snap.movedAt, snap.addedAt, snap.follows != 0
 }
 
 // EachMoved calls fn with every counter the snapshot holds beside its

@@ -106,7 +106,17 @@ func TestTrafficCountedByTheKernel(t *testing.T) {
 		t.Fatalf("before any transfer: client %+v, server %+v; want zeros", c, s)
 	}
 	const mib = 1 << 20
-	for round := uint64(1); round <= 2; round++ {
+	for round := uint64(1); round <= 3; round++ {
+		if round == 3 {
+			// A resync that finds the table right hands back the same
+			// sockets: the next refreshes still name what moved by its
+			// index there.
+			fresh := q
+			fresh.Fresh = true
+			if first, err = inc.Collect(fresh); err != nil {
+				t.Fatal(err)
+			}
+		}
 		fmt.Fprintln(stdin, "go")
 		expect("done")
 		want := sockets.Traffic{Tx: round * 50 * mib, Rx: round * 5 * mib}
@@ -124,9 +134,18 @@ func TestTrafficCountedByTheKernel(t *testing.T) {
 			t.Fatalf("round %d, full collection: the server counted %+v; want rx %d tx %d", round, s, want.Tx, want.Rx)
 		}
 		var got *sockets.Snapshot
+		named := map[netip.AddrPort]bool{} // the ends a refresh said moved
 		if !sockettest.WaitFor(5*time.Second, func() bool {
+			prev := got
 			if got, err = inc.Collect(q); err != nil {
 				t.Fatal(err)
+			}
+			base, moved, _, ok := got.Since()
+			if !ok || (prev != nil && base != prev.Seq()) {
+				t.Fatalf("a refresh that follows the table does not say it follows the one before (base %d)", base)
+			}
+			for _, i := range moved {
+				named[got.Sockets[i].Local] = true
 			}
 			c, s := ends(got)
 			return c == want && s.Rx == want.Tx && s.Tx == want.Rx
@@ -134,12 +153,15 @@ func TestTrafficCountedByTheKernel(t *testing.T) {
 			c, s := ends(got)
 			t.Fatalf("round %d, incremental: client %+v, server %+v; want client %+v", round, c, s, want)
 		}
+		if !named[server] || len(named) != 2 {
+			t.Fatalf("round %d: the refreshes named %v as moved; want both ends", round, named)
+		}
 		if &got.Sockets[0] != &first.Sockets[0] {
 			t.Fatalf("round %d: counters that moved made a new table (stats %+v)", round, inc.Stats)
 		}
 	}
 	// Each end was read again once at most, as it went quiet, per round.
-	if inc.Stats.Full != 1 || inc.Stats.Lookups > 4 {
-		t.Fatalf("stats %+v: want the one first full collection and at most a lookup per end and round", inc.Stats)
+	if inc.Stats.Full != 2 || inc.Stats.Drifted != 0 || inc.Stats.Lookups > 6 {
+		t.Fatalf("stats %+v: want the first full collection and the resync, and at most a lookup per end and round", inc.Stats)
 	}
 }

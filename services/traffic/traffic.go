@@ -25,11 +25,12 @@ func (r Rate) Add(o Rate) Rate { return Rate{Rx: r.Rx + o.Rx, Tx: r.Tx + o.Tx} }
 // Meter remembers each connection's counters from one reading to the
 // next. The zero value is ready; it is not safe for concurrent use.
 type Meter struct {
-	at      time.Time
-	last    map[uint64]sockets.Traffic // every counted connection's counters, by cookie
-	index   map[uint64]int32           // where each is in sockets
-	sockets []sockets.Socket           // the slice last read
-	moving  int                        // how many connections moved at the last reading
+	at   time.Time
+	last map[uint64]sockets.Traffic // the counters of every connection read, by cookie
+	seq  uint64                     // the snapshot last read (sockets.Snapshot.Seq)
+	// wasMoving is set when some connection moved at the last reading:
+	// its rate falls to zero now if none does.
+	wasMoving bool
 }
 
 // View is one reading's rates. A connection seen for the first time has
@@ -46,20 +47,20 @@ type View struct {
 	moving  []*sockets.Socket
 	new     []*sockets.Socket // first seen now, with counters
 	sent    map[uint64]uint64 // bytes sent since the last reading, by cookie, of moving
-	first   bool
 }
 
 // Read takes snap's counters, at its time, and returns the rates since the
-// last reading. When snap holds the same sockets as the last reading (the
-// collector found no socket changed), only the counters that moved are
-// looked at: a quiet refresh costs nothing here.
+// last reading. When snap follows the snapshot last read (the collector
+// says what changed since), only the connections it names are looked at:
+// a refresh where one socket changed costs one socket here.
 func (m *Meter) Read(snap *sockets.Snapshot) *View {
-	v := &View{snap: snap, rates: map[uint64]Rate{}, fresh: map[uint64]bool{}, sent: map[uint64]uint64{}, first: m.last == nil}
-	if !v.first {
+	v := &View{snap: snap, rates: map[uint64]Rate{}, fresh: map[uint64]bool{}, sent: map[uint64]uint64{}}
+	if m.last != nil {
 		v.Interval = snap.Time.Sub(m.at)
 	}
 	secs := v.Interval.Seconds()
-	note := func(s *sockets.Socket, before sockets.Traffic, seen bool, now sockets.Traffic) {
+	note := func(prev map[uint64]sockets.Traffic, s *sockets.Socket, now sockets.Traffic) {
+		before, seen := prev[s.Cookie]
 		switch {
 		case !seen:
 			v.fresh[s.Cookie] = true
@@ -70,38 +71,39 @@ func (m *Meter) Read(snap *sockets.Snapshot) *View {
 			v.moving = append(v.moving, s)
 		}
 	}
-	if m.last != nil && sameSlice(m.sockets, snap.Sockets) {
-		snap.EachMoved(func(cookie uint64, now sockets.Traffic) {
-			if i, ok := m.index[cookie]; ok && now != m.last[cookie] {
-				note(&snap.Sockets[i], m.last[cookie], true, now)
-				m.last[cookie] = now
+	counted := func(s *sockets.Socket) (sockets.Traffic, bool) {
+		if s.Cookie == 0 || s.Proto != sockets.TCP || s.Listening() {
+			return sockets.Traffic{}, false
+		}
+		return snap.Traffic(s)
+	}
+	base, moved, added, follows := snap.Since()
+	if follows && m.last != nil && base == m.seq && len(m.last) <= 2*len(snap.Sockets)+1024 {
+		for _, list := range [][]int32{moved, added} {
+			for _, i := range list {
+				s := &snap.Sockets[i]
+				if now, ok := counted(s); ok {
+					note(m.last, s, now)
+					m.last[s.Cookie] = now
+				}
 			}
-		})
-	} else {
+		}
+	} else { // every socket; connections gone are forgotten
 		last := m.last
-		m.last = make(map[uint64]sockets.Traffic, len(last))
-		m.index = make(map[uint64]int32, len(last))
+		m.last = make(map[uint64]sockets.Traffic, len(snap.Sockets))
 		for i := range snap.Sockets {
 			s := &snap.Sockets[i]
-			if s.Cookie == 0 || s.Proto != sockets.TCP || s.Listening() {
-				continue
-			}
-			now, ok := snap.Traffic(s)
+			now, ok := counted(s)
 			if !ok {
 				continue
 			}
-			m.last[s.Cookie], m.index[s.Cookie] = now, int32(i)
-			before, seen := last[s.Cookie]
-			note(s, before, seen, now)
+			note(last, s, now) // all fresh on the first reading
+			m.last[s.Cookie] = now
 		}
 	}
-	v.Changed = len(v.moving) > 0 || m.moving > 0 || len(v.fresh) > 0
-	m.at, m.sockets, m.moving = snap.Time, snap.Sockets, len(v.moving)
+	v.Changed = len(v.moving) > 0 || m.wasMoving || len(v.fresh) > 0
+	m.at, m.seq, m.wasMoving = snap.Time, snap.Seq(), len(v.moving) > 0
 	return v
-}
-
-func sameSlice(a, b []sockets.Socket) bool {
-	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
 }
 
 // Of returns a connection's totals and its rate. counted is false where
