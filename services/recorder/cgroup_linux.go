@@ -59,19 +59,28 @@ func (c *cgroupPaths) path(id uint64) (string, bool) {
 }
 
 // cgroup2Mount is where the unified (v2) hierarchy is mounted: the
-// events' cgroup IDs are its.
+// events' cgroup IDs are its. Inside a cgroup namespace (a container, a
+// systemd of its own) the mount of the namespace's own root is preferred
+// to one inherited from outside it (root "/.."): its paths are the ones
+// the namespace's systemd names units by.
 func cgroup2Mount() string {
 	b, err := os.ReadFile("/proc/self/mountinfo")
 	if err != nil {
 		return ""
 	}
+	found := ""
 	for line := range strings.Lines(string(b)) {
 		f := strings.Fields(line)
 		for i, x := range f {
 			if x == "-" && i+1 < len(f) && f[i+1] == "cgroup2" && len(f) > 4 {
-				return f[4]
+				if f[3] == "/" {
+					return f[4]
+				}
+				if found == "" {
+					found = f[4]
+				}
 			}
 		}
 	}
-	return ""
+	return found
 }

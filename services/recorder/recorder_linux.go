@@ -304,7 +304,13 @@ func (c *ownerCache) owner(ev *tcpevents.Event, netns uint64) history.Owner {
 		// Gone, or no longer the process the kernel named: what the
 		// kernel read with the event is what is known.
 		o := history.Owner{PID: pid, Process: comm, NetNS: netns, User: c.user(ev.UID)}
-		if cg, ok := c.cgroups.path(ev.Cgroup); ok {
+		cg, ok := c.cgroups.path(ev.Cgroup)
+		if !ok && ev.CgroupTail != "" {
+			// Its cgroup went with it: the names the kernel read with
+			// the event still say the unit or the container.
+			cg, ok = ev.CgroupTail, true
+		}
+		if ok {
 			o.Unit = origin.ManagedUnit(cg)
 			if ref, ok := container.FromCgroup(cg); ok {
 				o.Container = ref.Short()

@@ -66,8 +66,13 @@ type Event struct {
 	// UID, GID and Cgroup are that process's real user and group and
 	// its cgroup (v2) ID, read with the event: what an owner keeps when
 	// the process is gone before /proc can be read.
-	UID, GID      uint32
-	Cgroup        uint64
+	UID, GID uint32
+	Cgroup   uint64
+	// CgroupTail is the last two directories of that cgroup's path
+	// ("/system.slice/backup.service"), read with the event: what names
+	// a unit or container gone, with its cgroup, before the event is
+	// read. "" when the kernel gave none.
+	CgroupTail    string
 	Old, New      sockets.State
 	Local, Remote netip.AddrPort
 	// Bytes is what the connection carried, read when it entered CLOSE;

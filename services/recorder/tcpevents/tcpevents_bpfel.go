@@ -20,27 +20,29 @@ type tcpEventsCounters struct {
 }
 
 type tcpEventsEvent struct {
-	_          structs.HostLayout
-	TimeNs     uint64
-	Sock       uint64
-	Cookie     uint64
-	StartNs    uint64
-	Netns      uint32
-	Pid        uint32
-	Kind       uint8
-	OldState   uint8
-	NewState   uint8
-	Family     uint8
-	LocalPort  uint16
-	RemotePort uint16
-	LocalAddr  [16]uint8
-	RemoteAddr [16]uint8
-	Comm       [16]int8
-	Cgroup     uint64
-	Uid        uint32
-	Gid        uint32
-	RxBytes    uint64
-	TxBytes    uint64
+	_            structs.HostLayout
+	TimeNs       uint64
+	Sock         uint64
+	Cookie       uint64
+	StartNs      uint64
+	Netns        uint32
+	Pid          uint32
+	Kind         uint8
+	OldState     uint8
+	NewState     uint8
+	Family       uint8
+	LocalPort    uint16
+	RemotePort   uint16
+	LocalAddr    [16]uint8
+	RemoteAddr   [16]uint8
+	Comm         [16]int8
+	Cgroup       uint64
+	Uid          uint32
+	Gid          uint32
+	RxBytes      uint64
+	TxBytes      uint64
+	CgroupParent [64]int8
+	CgroupLeaf   [96]int8
 }
 
 // Names of all BPF objects in the ELF.

@@ -155,6 +155,12 @@ func unmarshal(b []byte, raw *tcpEventsEvent) {
 	}
 	raw.Cgroup, raw.Uid, raw.Gid = ne.Uint64(b[96:]), ne.Uint32(b[104:]), ne.Uint32(b[108:])
 	raw.RxBytes, raw.TxBytes = ne.Uint64(b[112:]), ne.Uint64(b[120:])
+	for i := range raw.CgroupParent {
+		raw.CgroupParent[i] = int8(b[128+i])
+	}
+	for i := range raw.CgroupLeaf {
+		raw.CgroupLeaf[i] = int8(b[192+i])
+	}
 }
 
 // decode turns the kernel's record into an Event, dating it on the wall
@@ -175,15 +181,10 @@ func decode(raw *tcpEventsEvent, ev *Event) {
 		New:          sockets.State(raw.NewState),
 		Bytes:        sockets.Traffic{Rx: raw.RxBytes, Tx: raw.TxBytes},
 	}
-	n := 0
-	for n < len(raw.Comm) && raw.Comm[n] != 0 {
-		n++
+	ev.Comm = cString(raw.Comm[:])
+	if leaf := cString(raw.CgroupLeaf[:]); leaf != "" {
+		ev.CgroupTail = "/" + cString(raw.CgroupParent[:]) + "/" + leaf
 	}
-	comm := make([]byte, n)
-	for i := range comm {
-		comm[i] = byte(raw.Comm[i])
-	}
-	ev.Comm = string(comm)
 	rport := binary.BigEndian.Uint16(binary.NativeEndian.AppendUint16(nil, raw.RemotePort))
 	switch raw.Family {
 	case unix.AF_INET:
@@ -193,6 +194,19 @@ func decode(raw *tcpEventsEvent, ev *Event) {
 		ev.Local = netip.AddrPortFrom(netip.AddrFrom16(raw.LocalAddr), raw.LocalPort)
 		ev.Remote = netip.AddrPortFrom(netip.AddrFrom16(raw.RemoteAddr), rport)
 	}
+}
+
+// cString reads a NUL-terminated string the kernel wrote.
+func cString(b []int8) string {
+	n := 0
+	for n < len(b) && b[n] != 0 {
+		n++
+	}
+	s := make([]byte, n)
+	for i := range s {
+		s[i] = byte(b[i])
+	}
+	return string(s)
 }
 
 // Drain makes Read return every event waiting, then ErrClosed: to stop

@@ -62,6 +62,11 @@ struct event {
 	__u32 gid;
 	__u64 rx_bytes; /* tcpi_bytes_received, at CLOSE */
 	__u64 tx_bytes; /* tcpi_bytes_sent less tcpi_bytes_retrans, at CLOSE */
+	/* The names of the process's cgroup (v2) directory and its parent's
+	 * ("system.slice", "backup.service"): a unit or a container that may
+	 * be gone, with its cgroup, before user space reads the event. */
+	char cgroup_parent[64];
+	char cgroup_leaf[96];
 };
 
 /* Force the type into BTF so bpf2go generates its Go twin. */
@@ -124,6 +129,17 @@ static __always_inline void set_process(struct event *e)
 	e->uid = (__u32)ids;
 	e->gid = ids >> 32;
 	e->cgroup = bpf_get_current_cgroup_id();
+	struct kernfs_node *kn = BPF_CORE_READ(task, cgroups, dfl_cgrp, kn);
+	if (!kn)
+		return;
+	bpf_probe_read_kernel_str(e->cgroup_leaf, sizeof(e->cgroup_leaf), BPF_CORE_READ(kn, name));
+	struct kernfs_node *parent;
+	if (bpf_core_field_exists(kn->__parent))
+		parent = BPF_CORE_READ(kn, __parent);
+	else
+		parent = BPF_CORE_READ((struct kernfs_node___old *)kn, parent);
+	if (parent)
+		bpf_probe_read_kernel_str(e->cgroup_parent, sizeof(e->cgroup_parent), BPF_CORE_READ(parent, name));
 }
 
 static __always_inline void fill_ends(struct event *e, const struct sock *sk)

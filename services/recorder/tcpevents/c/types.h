@@ -104,10 +104,30 @@ struct files_struct {
 	struct fdtable *fdt;
 } __attribute__((preserve_access_index));
 
+/* A cgroup's directory: its name, and its parent's (__parent since Linux
+ * 6.15, parent before: CO-RE takes whichever the kernel has). */
+struct kernfs_node {
+	struct kernfs_node *__parent;
+	const char *name;
+} __attribute__((preserve_access_index));
+
+struct kernfs_node___old {
+	struct kernfs_node *parent;
+} __attribute__((preserve_access_index));
+
+struct cgroup {
+	struct kernfs_node *kn;
+} __attribute__((preserve_access_index));
+
+struct css_set {
+	struct cgroup *dfl_cgrp;
+} __attribute__((preserve_access_index));
+
 struct task_struct {
 	struct files_struct *files;
 	struct task_struct *group_leader;
 	__u64 start_boottime;
+	struct css_set *cgroups;
 } __attribute__((preserve_access_index));
 
 /* The system call number in each architecture's saved registers; the
