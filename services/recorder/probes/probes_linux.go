@@ -22,9 +22,10 @@ import (
 
 // Reader holds the loaded program and reads its probes.
 type Reader struct {
-	objs probesObjects
-	link link.Link
-	ring *ringbuf.Reader
+	objs  probesObjects
+	link  link.Link
+	ring  *ringbuf.Reader
+	clock ring.Clock // dates probes; Read's, one at a time
 }
 
 // Open loads the program and attaches it to the skb:kfree_skb tracepoint.
@@ -53,7 +54,7 @@ func Open() (*Reader, error) {
 		return nil, fmt.Errorf("eBPF: attaching to skb:kfree_skb: %w", err)
 	}
 	r.link = l
-	if r.ring, err = ringbuf.NewReader(r.objs.Probes); err != nil {
+	if r.ring, err = ring.NewReader(r.objs.Probes); err != nil {
 		r.Close()
 		return nil, fmt.Errorf("eBPF: opening the probe ring buffer: %w", err)
 	}
@@ -70,7 +71,7 @@ func (r *Reader) Read(p *Probe) error {
 	if len(rec.RawSample) < probeSize {
 		return fmt.Errorf("eBPF: a %d-byte probe, shorter than %d", len(rec.RawSample), probeSize)
 	}
-	decode(rec.RawSample, p)
+	decode(rec.RawSample, p, &r.clock)
 	return nil
 }
 
@@ -79,9 +80,9 @@ const probeSize = int(unsafe.Sizeof(probesProbe{}))
 
 // decode reads struct probe at its C offsets, dating it on the wall clock
 // by CLOCK_BOOTTIME now.
-func decode(b []byte, p *Probe) {
+func decode(b []byte, p *Probe, clock *ring.Clock) {
 	ne := binary.NativeEndian
-	*p = Probe{Time: ring.Wall(ne.Uint64(b[0:])), NetNS: uint64(ne.Uint32(b[8:])), TCPFlags: b[14]}
+	*p = Probe{Time: clock.Wall(ne.Uint64(b[0:])), NetNS: uint64(ne.Uint32(b[8:])), TCPFlags: b[14]}
 	switch b[13] {
 	case unix.IPPROTO_TCP:
 		p.Proto = sockets.TCP

@@ -3,6 +3,7 @@
 package tcpevents
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -27,6 +28,7 @@ type Reader struct {
 	objs  tcpEventsObjects
 	links []link.Link
 	ring  *ringbuf.Reader
+	dec   decoder // Read's and Poll's, one at a time
 }
 
 // Open loads the recorder's program (Options{}); see OpenWith.
@@ -81,12 +83,12 @@ func OpenWith(opts Options) (*Reader, error) {
 		}
 		r.links = append(r.links, l)
 	}
-	ring, err := ringbuf.NewReader(r.objs.Events)
+	rb, err := ring.NewReader(r.objs.Events)
 	if err != nil {
 		r.Close()
 		return nil, fmt.Errorf("eBPF: opening the ring buffer: %w", err)
 	}
-	r.ring = ring
+	r.ring = rb
 	return r, nil
 }
 
@@ -107,7 +109,7 @@ func (r *Reader) Read(ev *Event) error {
 	}
 	var raw tcpEventsEvent
 	unmarshal(rec.RawSample, &raw)
-	decode(&raw, ev)
+	r.dec.decode(&raw, rec.RawSample, ev)
 	return nil
 }
 
@@ -131,7 +133,7 @@ func (r *Reader) Poll(fn func(ev *Event)) error {
 			return fmt.Errorf("eBPF: a %d-byte event, shorter than %d", len(rec.RawSample), eventSize)
 		}
 		unmarshal(rec.RawSample, &raw)
-		decode(&raw, &ev)
+		r.dec.decode(&raw, rec.RawSample, &ev)
 		fn(&ev)
 	}
 }
@@ -150,25 +152,40 @@ func unmarshal(b []byte, raw *tcpEventsEvent) {
 	raw.LocalPort, raw.RemotePort = ne.Uint16(b[44:]), ne.Uint16(b[46:])
 	copy(raw.LocalAddr[:], b[48:64])
 	copy(raw.RemoteAddr[:], b[64:80])
-	for i := range raw.Comm {
-		raw.Comm[i] = int8(b[80+i])
-	}
+	// comm (80) and the cgroup's names (128, 192): decode reads them
+	// from b as strings.
 	raw.Cgroup, raw.Uid, raw.Gid = ne.Uint64(b[96:]), ne.Uint32(b[104:]), ne.Uint32(b[108:])
 	raw.RxBytes, raw.TxBytes = ne.Uint64(b[112:]), ne.Uint64(b[120:])
-	for i := range raw.CgroupParent {
-		raw.CgroupParent[i] = int8(b[128+i])
-	}
-	for i := range raw.CgroupLeaf {
-		raw.CgroupLeaf[i] = int8(b[192+i])
-	}
 }
 
-// decode turns the kernel's record into an Event, dating it on the wall
-// clock by CLOCK_BOOTTIME now.
-func decode(raw *tcpEventsEvent, ev *Event) {
+// decoder turns the kernel's records into Events: it dates them, and
+// keeps the last process name and cgroup it read as strings, which most
+// events repeat (no allocation for them).
+type decoder struct {
+	clock      ring.Clock
+	comm, tail memo
+}
+
+// memo is a string and the bytes it was made of.
+type memo struct {
+	raw []byte
+	s   string
+}
+
+// of returns the string of b, made by mk when b is not the last bytes.
+func (m *memo) of(b []byte, mk func() string) string {
+	if m.raw == nil || !bytes.Equal(m.raw, b) {
+		m.raw, m.s = append(m.raw[:0], b...), mk()
+	}
+	return m.s
+}
+
+// decode turns the kernel's record (raw, unmarshalled from b) into an
+// Event, dating it on the wall clock by CLOCK_BOOTTIME.
+func (d *decoder) decode(raw *tcpEventsEvent, b []byte, ev *Event) {
 	*ev = Event{
 		Kind:         Kind(raw.Kind),
-		Time:         ring.Wall(raw.TimeNs),
+		Time:         d.clock.Wall(raw.TimeNs),
 		Sock:         raw.Sock,
 		Cookie:       raw.Cookie,
 		NetNS:        uint64(raw.Netns),
@@ -181,10 +198,13 @@ func decode(raw *tcpEventsEvent, ev *Event) {
 		New:          sockets.State(raw.NewState),
 		Bytes:        sockets.Traffic{Rx: raw.RxBytes, Tx: raw.TxBytes},
 	}
-	ev.Comm = cString(raw.Comm[:])
-	if leaf := cString(raw.CgroupLeaf[:]); leaf != "" {
-		ev.CgroupTail = "/" + cString(raw.CgroupParent[:]) + "/" + leaf
-	}
+	ev.Comm = d.comm.of(b[80:96], func() string { return cString(b[80:96]) })
+	ev.CgroupTail = d.tail.of(b[128:288], func() string {
+		if leaf := cString(b[192:288]); leaf != "" {
+			return "/" + cString(b[128:192]) + "/" + leaf
+		}
+		return ""
+	})
 	rport := binary.BigEndian.Uint16(binary.NativeEndian.AppendUint16(nil, raw.RemotePort))
 	switch raw.Family {
 	case unix.AF_INET:
@@ -197,16 +217,11 @@ func decode(raw *tcpEventsEvent, ev *Event) {
 }
 
 // cString reads a NUL-terminated string the kernel wrote.
-func cString(b []int8) string {
-	n := 0
-	for n < len(b) && b[n] != 0 {
-		n++
+func cString(b []byte) string {
+	if n := bytes.IndexByte(b, 0); n >= 0 {
+		b = b[:n]
 	}
-	s := make([]byte, n)
-	for i := range s {
-		s[i] = byte(b[i])
-	}
-	return string(s)
+	return string(b)
 }
 
 // Drain makes Read return every event waiting, then ErrClosed: to stop

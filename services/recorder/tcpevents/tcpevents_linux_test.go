@@ -111,6 +111,24 @@ func TestUnmarshalMatchesTheCLayout(t *testing.T) {
 		t.Fatal(err)
 	}
 	unmarshal(b, &got)
+	// The strings decode reads from the bytes: at bpf2go's offsets.
+	var ev Event
+	var d decoder
+	d.decode(&got, b, &ev)
+	str := func(c []int8) string {
+		s := make([]byte, 0, len(c))
+		for _, x := range c {
+			if x == 0 {
+				break
+			}
+			s = append(s, byte(x))
+		}
+		return string(s)
+	}
+	if ev.Comm != str(want.Comm[:]) || ev.CgroupTail != "/"+str(want.CgroupParent[:])+"/"+str(want.CgroupLeaf[:]) {
+		t.Errorf("decode: comm %q, cgroup %q; want %q, /%q/%q", ev.Comm, ev.CgroupTail, str(want.Comm[:]), str(want.CgroupParent[:]), str(want.CgroupLeaf[:]))
+	}
+	got.Comm, got.CgroupParent, got.CgroupLeaf = want.Comm, want.CgroupParent, want.CgroupLeaf
 	if got != want {
 		t.Errorf("unmarshal:\n%+v\nbinary.Read:\n%+v", got, want)
 	}

@@ -25,6 +25,7 @@ type Reader struct {
 	objs  udpFlowsObjects
 	links []link.Link
 	ring  *ringbuf.Reader
+	clock ring.Clock // dates flows; Read's, one at a time
 }
 
 // Open loads the programs and attaches them to the root of the cgroup v2
@@ -63,7 +64,7 @@ func Open() (*Reader, error) {
 		}
 		r.links = append(r.links, l)
 	}
-	if r.ring, err = ringbuf.NewReader(r.objs.Events); err != nil {
+	if r.ring, err = ring.NewReader(r.objs.Events); err != nil {
 		r.Close()
 		return nil, fmt.Errorf("eBPF: opening the UDP ring buffer: %w", err)
 	}
@@ -101,7 +102,7 @@ func (r *Reader) Read(f *Flow) error {
 	if len(rec.RawSample) < eventSize {
 		return fmt.Errorf("eBPF: a %d-byte UDP event, shorter than %d", len(rec.RawSample), eventSize)
 	}
-	decode(rec.RawSample, f)
+	decode(rec.RawSample, f, &r.clock)
 	return nil
 }
 
@@ -109,9 +110,9 @@ const eventSize = int(unsafe.Sizeof(udpFlowsFlowEvent{}))
 
 // decode reads struct flow_event at its C offsets, dating it on the wall
 // clock by CLOCK_BOOTTIME now.
-func decode(b []byte, f *Flow) {
+func decode(b []byte, f *Flow, clock *ring.Clock) {
 	ne := binary.NativeEndian
-	at := ring.Wall(ne.Uint64(b[0:]))
+	at := clock.Wall(ne.Uint64(b[0:]))
 	n := 0
 	for n < 16 && b[88+n] != 0 {
 		n++
