@@ -16,22 +16,27 @@ import (
 // PeerLine is one line of `portwarden peers --json`: a remote address and
 // everything known of it. Unknown facts are null, never zero or empty.
 type PeerLine struct {
-	Address         string         `json:"address"`
-	Class           string         `json:"class"`
-	RDNS            *string        `json:"rdns"`    // null: not asked, or no name in time
-	ASN             *uint32        `json:"asn"`     // null: no database places it
-	ASName          *string        `json:"as_name"` // hostile text
-	Country         *string        `json:"country"`
-	ConnectionsOpen int            `json:"connections_open"`
-	PreAuthOpen     int            `json:"preauth_open"`
-	Lifetimes       int            `json:"lifetimes"`
-	Ports           []uint16       `json:"ports"` // distinct local service ports touched
-	Scans           []ScanLine     `json:"scans"`
-	FailedLogins    []FailedLogins `json:"failed_logins"`
-	Bans            []BanLine      `json:"bans"`
-	Tried           int            `json:"tried"` // closed ports probed + failed logins + pre-authentication connections
-	FirstSeen       *string        `json:"first_seen"`
-	LastSeen        *string        `json:"last_seen"`
+	Address         string  `json:"address"`
+	Class           string  `json:"class"`
+	RDNS            *string `json:"rdns"`    // null: not asked, or no name in time
+	ASN             *uint32 `json:"asn"`     // null: no database places it
+	ASName          *string `json:"as_name"` // hostile text
+	Country         *string `json:"country"`
+	ConnectionsOpen int     `json:"connections_open"`
+	PreAuthOpen     int     `json:"preauth_open"`
+	Lifetimes       int     `json:"lifetimes"`
+	// RxBytes and TxBytes sum what the recorded connections carried, as
+	// the kernel counted them when they closed (received and sent by
+	// this host); null when none was counted.
+	RxBytes      *uint64        `json:"rx_bytes"`
+	TxBytes      *uint64        `json:"tx_bytes"`
+	Ports        []uint16       `json:"ports"` // distinct local service ports touched
+	Scans        []ScanLine     `json:"scans"`
+	FailedLogins []FailedLogins `json:"failed_logins"`
+	Bans         []BanLine      `json:"bans"`
+	Tried        int            `json:"tried"` // closed ports probed + failed logins + pre-authentication connections
+	FirstSeen    *string        `json:"first_seen"`
+	LastSeen     *string        `json:"last_seen"`
 }
 
 // ScanLine is one scan of a peer.
@@ -83,6 +88,10 @@ func PeerLineOf(p *peers.Peer) PeerLine {
 		Tried: p.Tried(), FirstSeen: stamp(p.First), LastSeen: stamp(p.Last)}
 	if l.Ports == nil {
 		l.Ports = []uint16{}
+	}
+	if p.Counted > 0 {
+		rx, tx := p.Carried.Rx, p.Carried.Tx
+		l.RxBytes, l.TxBytes = &rx, &tx
 	}
 	if p.Name.Host != "" {
 		l.RDNS = &p.Name.Host

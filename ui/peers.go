@@ -129,6 +129,13 @@ func (m *Model) describePeer(d *detailWriter, p *peers.Peer) {
 	}
 	d.field("Who", strings.Join(who, " · "))
 	d.field("Tried", fmt.Sprintf("%d (closed ports probed, failed logins, SSH connections held without logging in)", p.Tried()))
+	if r := m.frame.Traffic.ByPeer()[p.Addr.Unmap()]; !r.IsZero() {
+		d.field("Now", traffic.Bytes(r.Rx)+"/s in, "+traffic.Bytes(r.Tx)+"/s out over its open connections")
+	}
+	if p.Counted > 0 {
+		d.field("Carried", fmt.Sprintf("%s in, %s out over %d recorded connection(s) that ended (as the kernel counted them)",
+			traffic.Bytes(float64(p.Carried.Rx)), traffic.Bytes(float64(p.Carried.Tx)), p.Counted))
+	}
 	now := m.cfg.Now()
 	for _, e := range p.Story(now) {
 		when := "now"

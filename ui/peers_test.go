@@ -1,6 +1,8 @@
 package ui
 
 import (
+	"github.com/portwarden/portwarden/sockets"
+
 	"fmt"
 	"net/netip"
 	"strings"
@@ -28,6 +30,11 @@ func fixturePeers(in *app.Inspection) *app.PeersView {
 	for _, j := range in.Judged {
 		b.AddSocket(j, testNow)
 	}
+	// A download the recorder saw end: 5 MiB in, 1 KiB out.
+	b.AddLifetime(&history.Lifetime{Kind: history.Connection, Proto: sockets.TCP, Direction: history.Outbound,
+		Local: netip.MustParseAddrPort("192.0.2.5:40500"), Remote: netip.MustParseAddrPort("198.51.100.7:443"), ServicePort: 443,
+		FirstSeen: testNow.Add(-20 * time.Minute), LastSeen: testNow.Add(-19 * time.Minute),
+		Bytes: sockets.Traffic{Rx: 5 << 20, Tx: 1 << 10}, Counted: true}, "https")
 	v := &app.PeersView{Since: testNow.Add(-24 * time.Hour), Peers: b.Peers([]bans.Ban{{
 		Peer: netip.MustParsePrefix("198.51.100.7/32"), By: bans.Fail2ban, Jail: "sshd", Set: "inet f2b-table addr-set-sshd",
 		Known: true, Expires: testNow.Add(10 * time.Minute)}}),

@@ -31,11 +31,16 @@ type Peer struct {
 	Now     []Touch // the open connections by service and direction
 	// Lifetimes are the connections and listeners' arrivals recorded.
 	Lifetimes int
-	Recorded  []Touch  // the recorded lifetimes by service and direction
-	Ports     []uint16 // distinct local service ports touched, now or recorded
-	Scans     []history.Scan
-	Failures  []logins.Failures
-	Bans      []bans.Ban
+	// Carried is what the recorded TCP connections with the peer carried
+	// (received, sent: this host's view), over Counted of them: those
+	// whose bytes the kernel counted as they closed.
+	Carried  sockets.Traffic
+	Counted  int
+	Recorded []Touch  // the recorded lifetimes by service and direction
+	Ports    []uint16 // distinct local service ports touched, now or recorded
+	Scans    []history.Scan
+	Failures []logins.Failures
+	Bans     []bans.Ban
 
 	First, Last time.Time // first and last sighting of any kind; zero when never dated
 }
@@ -137,6 +142,11 @@ func (b *Builder) AddLifetime(l *history.Lifetime, service string) {
 	}
 	p := b.peer(l.Remote.Addr())
 	p.Lifetimes++
+	if l.Counted {
+		p.Carried.Rx += l.Bytes.Rx
+		p.Carried.Tx += l.Bytes.Tx
+		p.Counted++
+	}
 	dir := verdict.DirectionInbound
 	if l.Direction == history.Outbound {
 		dir = verdict.DirectionOutbound
