@@ -10,8 +10,14 @@ import (
 // Resync is how long an IncrementalCollector trusts its table by default:
 // a full collection then reads every socket and owner again, so nothing it
 // could not follow (a half-open connection, a socket passed to another
-// process) stays wrong longer.
+// process) stays wrong longer. Each full collection that finds the table
+// right doubles the trust, up to maxTrust times Resync; one that finds it
+// wrong brings it back to Resync.
 const Resync = 30 * time.Second
+
+// maxTrust bounds how far a table proven right stretches the time between
+// full collections: 4 × 30 s, two minutes.
+const maxTrust = 4
 
 // maxLookups bounds the sockets one refresh reads again one by one: past
 // it, one full dump costs less.
@@ -28,7 +34,8 @@ const maxLookups = 4096
 type IncrementalCollector struct {
 	full   *LinuxCollector
 	feed   ChangeFeed
-	resync time.Duration
+	resync time.Duration // the least trust
+	trust  time.Duration // the time between full collections now
 
 	q          Query
 	last       *Snapshot
@@ -72,6 +79,8 @@ type IncrementalStats struct {
 	// Drifted counts full collections that found the table not as kept:
 	// what no kernel event told (see the type's comment).
 	Drifted int
+	// Trust is the time between full collections now (see Resync).
+	Trust time.Duration
 }
 
 // connKey names a TCP connection: its ends in its namespace.
@@ -88,7 +97,7 @@ func NewIncrementalCollector(feed ChangeFeed, resync time.Duration) *Incremental
 	}
 	full := NewLinuxCollector("/proc", Auto)
 	full.ownerTrust = resync
-	return &IncrementalCollector{full: full, feed: feed, resync: resync, dumpers: map[uint64]*netlinkDumper{}}
+	return &IncrementalCollector{full: full, feed: feed, resync: resync, trust: resync, dumpers: map[uint64]*netlinkDumper{}}
 }
 
 // Close closes the sock_diag sockets it keeps open, one per namespace.
@@ -104,7 +113,7 @@ func (c *IncrementalCollector) Close() error {
 func (c *IncrementalCollector) Collect(q Query) (*Snapshot, error) {
 	follow := q
 	follow.Fresh = false
-	if q.Fresh || c.last == nil || follow != c.q || time.Since(c.lastFull) >= c.resync {
+	if q.Fresh || c.last == nil || follow != c.q || time.Since(c.lastFull) >= c.trust {
 		return c.collectFull(q)
 	}
 	changes, lost, err := c.feed.Changes(c.changes[:0])
@@ -126,7 +135,8 @@ func (c *IncrementalCollector) collectFull(q Query) (*Snapshot, error) {
 	if err != nil {
 		return nil, err
 	}
-	q.Fresh = false // kept: the next refreshes follow the table
+	asked := q.Fresh // the admin's r, not a resync due
+	q.Fresh = false  // kept: the next refreshes follow the table
 	c.seq++
 	snap.seq = c.seq
 	c.unreadable = c.full.unreadable
@@ -141,10 +151,16 @@ func (c *IncrementalCollector) collectFull(q Query) (*Snapshot, error) {
 			snap.Sockets, snap.Raw, snap.holders = c.last.Sockets, c.last.Raw, c.last.holders
 			c.moved, snap.moved = moved, moved
 			handedBack = true
+			if !asked { // a resync due: the table proved right
+				c.trust = min(2*c.trust, maxTrust*c.resync)
+			}
 		} else {
 			c.Stats.Drifted++
+			c.trust = c.resync
 		}
+		c.full.ownerTrust = c.trust
 	}
+	c.Stats.Trust = c.trust
 	if !handedBack {
 		// Connections first, as the table keeps them: a socket's index
 		// in the snapshot is its index in the table (Snapshot.Since).

@@ -214,3 +214,44 @@ func tableDiff(want, got []string) string {
 	}
 	return b.String()
 }
+
+// TestTrustGrowsWhileTheTableProvesRight: each resync that finds the
+// table as kept doubles the time to the next, up to four times the least;
+// the admin's fresh collection (r) proves nothing and changes none.
+func TestTrustGrowsWhileTheTableProvesRight(t *testing.T) {
+	ns := sockettest.NamespaceForTest(t, "pwtrust")
+	feed, err := tcpevents.OpenFeed()
+	if err != nil {
+		t.Fatalf("eBPF (root, BTF) is needed: %v", err)
+	}
+	defer feed.Close()
+	const least = 100 * time.Millisecond
+	q := sockets.Query{NetNS: sockets.NetNSFilter(ns.Name)}
+	inc := sockets.NewIncrementalCollector(feed, least)
+	defer inc.Close()
+	collectUntil := func(full int) {
+		t.Helper()
+		if !sockettest.WaitFor(10*time.Second, func() bool {
+			if _, err := inc.Collect(q); err != nil {
+				t.Fatal(err)
+			}
+			return inc.Stats.Full >= full
+		}) {
+			t.Fatalf("no full collection %d in 10s (stats %+v)", full, inc.Stats)
+		}
+	}
+	for _, step := range []struct {
+		full int
+		want time.Duration
+	}{{1, least}, {2, 2 * least}, {3, 4 * least}, {4, 4 * least}} {
+		collectUntil(step.full)
+		if inc.Stats.Trust != step.want || inc.Stats.Drifted != 0 {
+			t.Fatalf("after full collection %d: stats %+v; want trust %v", step.full, inc.Stats, step.want)
+		}
+	}
+	fresh := q
+	fresh.Fresh = true
+	if _, err := inc.Collect(fresh); err != nil || inc.Stats.Trust != 4*least {
+		t.Fatalf("after r: stats %+v, %v; want trust unchanged", inc.Stats, err)
+	}
+}
