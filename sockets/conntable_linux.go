@@ -1,6 +1,7 @@
 package sockets
 
 import (
+	"maps"
 	"slices"
 	"time"
 )
@@ -117,4 +118,105 @@ func (c *IncrementalCollector) remove(k connKey, i int32) {
 	}
 	c.conns[last] = Socket{}
 	c.conns = c.conns[:last]
+}
+
+// connectionsFirst orders socks as the table keeps them: TCP connections
+// first, then listeners and UDP sockets, each in the order read.
+func connectionsFirst(socks []Socket) []Socket {
+	out := make([]Socket, 0, len(socks))
+	for i := range socks {
+		if socks[i].Proto == TCP && socks[i].State != Listen {
+			out = append(out, socks[i])
+		}
+	}
+	for i := range socks {
+		if !(socks[i].Proto == TCP && socks[i].State != Listen) {
+			out = append(out, socks[i])
+		}
+	}
+	return out
+}
+
+// indexes finds the connections named by cookie in c's table: their
+// indexes in c.conns, which are theirs in a snapshot's Sockets.
+func indexes[V any](c *IncrementalCollector, cookies map[uint64]V) []int32 {
+	var out []int32
+	for cookie := range cookies {
+		if k, ok := c.byCookie[cookie]; ok {
+			out = append(out, c.at[k])
+		}
+	}
+	return out
+}
+
+// dirty lists the connections to read again: those the changes name, and
+// TIME_WAIT sockets whose time is up. hints are the processes the changes
+// name.
+func (c *IncrementalCollector) dirty(changes []TCPChange, now time.Time) (map[connKey]bool, []int32) {
+	dirty := map[connKey]bool{}
+	var hints []int32
+	for _, ch := range changes {
+		if c.dumpers[ch.NetNS] == nil {
+			continue // a namespace the query does not read
+		}
+		if ch.Moved {
+			continue // counters only: nothing to read again
+		}
+		if ch.PID > 0 {
+			hints = append(hints, int32(ch.PID))
+		}
+		if ch.New == Listen || ch.Old == Listen {
+			continue // listeners are read every time
+		}
+		if ch.New == SynSent && ch.Local.Port() == 0 {
+			c.pending[ch.Sock] = ch.NetNS
+			continue
+		}
+		delete(c.pending, ch.Sock)
+		if k, ok := c.byCookie[ch.Cookie]; ok && ch.Cookie != 0 {
+			dirty[k] = true
+		}
+		if ch.Local.Port() != 0 && ch.Remote.Port() != 0 {
+			dirty[connKey{ch.NetNS, ch.Local, ch.Remote}] = true
+		}
+	}
+	for k, at := range c.expiry {
+		if !now.Before(at) {
+			dirty[k] = true
+		}
+	}
+	moving := map[uint64]bool{}
+	for _, ch := range changes {
+		if ch.Moved {
+			moving[ch.Cookie] = true
+		}
+	}
+	for cookie := range c.quieting {
+		if k, ok := c.byCookie[cookie]; ok && !moving[cookie] {
+			dirty[k] = true
+		}
+	}
+	c.quieting = moving
+	return dirty, hints
+}
+
+// readSynSent reads the connections of namespace ns waiting for an answer
+// (SYN_SENT), whose ports the changes could not name.
+func (c *IncrementalCollector) readSynSent(ns uint64, now time.Time) (changed, ok bool) {
+	var found []Socket
+	for _, tb := range tables {
+		if tb.proto != TCP || !tb.wanted(c.q) {
+			continue
+		}
+		var err error
+		if found, _, err = c.dumpers[ns].dump(tb.family, tb.protocol, TCP, 1<<SynSent, found); err != nil {
+			return false, false
+		}
+	}
+	for _, s := range found {
+		s.NetNS = ns
+		changed = c.apply(connKey{ns, s.Local, s.Remote}, s, true, now) || changed
+	}
+	maps.DeleteFunc(c.pending, func(_, in uint64) bool { return in == ns })
+	return changed, true
 }
