@@ -10,7 +10,8 @@ import (
 // expire, remove, each kept in step with its indexes.
 
 // sameSockets reports whether a and b hold the same sockets, in any order,
-// in the same states and held by the same processes.
+// in the same states and held by the same processes; moved has b's byte
+// counters, by cookie, where they differ from a's.
 func sameSockets(a, b []Socket) (same bool, moved map[uint64]Traffic) {
 	if len(a) != len(b) {
 		return false, nil
