@@ -2,8 +2,6 @@ package app
 
 import (
 	"bufio"
-	"io"
-	"net"
 	"os"
 	"os/exec"
 	"strconv"
@@ -22,31 +20,9 @@ import (
 // first gives the connection and its process a rate near 2 MiB/s; once
 // the sender stops, the connection's total is exactly what it sent.
 func TestRatesOfARealTransfer(t *testing.T) {
-	client := sockettest.NamespaceForTest(t, "pwrate-c")
-	server := sockettest.NamespaceForTest(t, "pwrate-s")
-	for _, err := range []error{
-		client.IP("link", "add", "eth0", "type", "veth", "peer", "name", "eth0", "netns", server.Name),
-		client.IP("addr", "add", "198.51.100.1/24", "dev", "eth0"),
-		server.IP("addr", "add", "198.51.100.7/24", "dev", "eth0"),
-		client.IP("link", "set", "eth0", "up"),
-		server.IP("link", "set", "eth0", "up"),
-	} {
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	var ln net.Listener
-	if err := server.Do(func() (err error) { ln, err = net.Listen("tcp4", "198.51.100.7:9443"); return err }); err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		c, err := ln.Accept()
-		if err == nil {
-			io.Copy(io.Discard, c)
-			c.Close()
-		}
-	}()
+	pair := sockettest.PairForTest(t, "pwrate")
+	pair.SinkForTest(t, 9443)
+	client := pair.Client
 	feed, err := tcpevents.OpenFeed()
 	if err != nil {
 		t.Fatalf("eBPF (root, BTF) is needed: %v", err)

@@ -3,8 +3,6 @@ package cli
 import (
 	"bufio"
 	"bytes"
-	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,33 +19,9 @@ import (
 // acknowledges the sign for python's executable, and with the sign off or
 // the threshold above what was sent.
 func TestCheckFailsOnBulkOutbound(t *testing.T) {
-	client := sockettest.NamespaceForTest(t, "pwbulk-c")
-	server := sockettest.NamespaceForTest(t, "pwbulk-s")
-	for _, err := range []error{
-		client.IP("link", "add", "eth0", "type", "veth", "peer", "name", "eth0", "netns", server.Name),
-		client.IP("addr", "add", "198.51.100.1/24", "dev", "eth0"),
-		server.IP("addr", "add", "198.51.100.7/24", "dev", "eth0"),
-		client.IP("link", "set", "eth0", "up"),
-		server.IP("link", "set", "eth0", "up"),
-	} {
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	var ln net.Listener
-	if err := server.Do(func() (err error) { ln, err = net.Listen("tcp4", "198.51.100.7:8443"); return err }); err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() { io.Copy(io.Discard, c); c.Close() }()
-		}
-	}()
+	pair := sockettest.PairForTest(t, "pwbulk")
+	pair.SinkForTest(t, 8443)
+	client := pair.Client
 	sender := exec.Command("ip", "netns", "exec", client.Name, "/usr/bin/python3", "-c", `
 import socket, sys
 c = socket.create_connection(("198.51.100.7", 8443))

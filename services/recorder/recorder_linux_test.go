@@ -26,23 +26,8 @@ type pair struct {
 }
 
 func newPair(t *testing.T) *pair {
-	p := &pair{
-		client:     sockettest.NamespaceForTest(t, "pwrec-c"),
-		server:     sockettest.NamespaceForTest(t, "pwrec-s"),
-		serverAddr: netip.MustParseAddr("198.51.100.7"),
-	}
-	for _, err := range []error{
-		p.client.IP("link", "add", "eth0", "type", "veth", "peer", "name", "eth0", "netns", p.server.Name),
-		p.client.IP("addr", "add", "198.51.100.1/24", "dev", "eth0"),
-		p.server.IP("addr", "add", "198.51.100.7/24", "dev", "eth0"),
-		p.client.IP("link", "set", "eth0", "up"),
-		p.server.IP("link", "set", "eth0", "up"),
-	} {
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	return p
+	p := sockettest.PairForTest(t, "pwrec")
+	return &pair{client: p.Client, server: p.Server, serverAddr: p.ServerAddr}
 }
 
 // serve listens on port in the server namespace and accepts (then closes)
