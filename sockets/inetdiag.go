@@ -65,8 +65,8 @@ func inetDiagRequest(family, protocol uint8, states uint32, seq uint32) []byte {
 	binary.NativeEndian.PutUint32(b[8:], seq)
 	b[16] = family
 	b[17] = protocol
-	if protocol == ipprotoTCP {
-		b[18] = askInfo // idiag_ext
+	if protocol == ipprotoTCP && states&^(1<<Listen) != 0 {
+		b[18] = askInfo // idiag_ext: counters, where a connection may be (a listener has none)
 	}
 	binary.NativeEndian.PutUint32(b[20:], states)
 	return b
