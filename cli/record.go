@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"syscall"
@@ -64,6 +65,10 @@ Packaged as portwarden-record.service (disabled).`,
 	return cmd
 }
 
+// recorderGCPercent is the recorder's garbage collection target (GOGC),
+// unless the environment sets one.
+const recorderGCPercent = 400
+
 func runRecord(cmd *cobra.Command, dbPath string, o recorder.Options) error {
 	if o.Interval <= 0 {
 		return badUsage("--interval: must be positive")
@@ -78,6 +83,13 @@ func runRecord(cmd *cobra.Command, dbPath string, o recorder.Options) error {
 	errOut := cmd.ErrOrStderr()
 	o.Status = func(line string) { fmt.Fprintf(out, "portwarden record: %s\n", line) }
 	o.Errors = func(line string) { fmt.Fprintf(errOut, "portwarden record: %s\n", line) }
+	if os.Getenv("GOGC") == "" {
+		// A steady stream of short-lived garbage (events, rows) and a
+		// small live heap: collecting a quarter as often costs ~15 MiB
+		// and saves about a sixth of the recorder's CPU at 1,000
+		// connections a second (docs/performance.md).
+		debug.SetGCPercent(recorderGCPercent)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := recorder.Run(ctx, o); err != nil {
