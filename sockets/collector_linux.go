@@ -5,7 +5,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/portwarden/portwarden/safetext"
 	"github.com/portwarden/portwarden/sockets/sockfiles"
 )
 
@@ -189,81 +188,4 @@ func wantOf(socks []Socket) map[uint64]int32 {
 		}
 	}
 	return want
-}
-
-// resolve reads the details of each holder walk found, once each, and
-// sets the processes of every socket of socks and the snapshot's holders and warnings.
-func (c *LinuxCollector) resolve(snap *Snapshot, socks []Socket, walk walkResult) {
-	// Most sockets have one owner: they share that owner's one-element
-	// slice. Sockets held by several processes get their own slice.
-	single := make(map[int]*Process)
-	alone := make(map[int][]*Process)
-	vanished := walk.vanished
-	owners := func(pid int32) (*Process, bool) {
-		if p, ok := single[int(pid)]; ok {
-			return p, p != nil
-		}
-		p, err := c.procs.lookup(int(pid))
-		if err != nil {
-			vanished++
-			p = nil
-		}
-		single[int(pid)] = p
-		return p, p != nil
-	}
-	for _, h := range walk.hits {
-		p, ok := owners(h.pid)
-		if !ok {
-			continue
-		}
-		s := &socks[h.socket]
-		switch {
-		case len(s.Processes) == 0:
-			if alone[p.PID] == nil {
-				alone[p.PID] = []*Process{p}
-			}
-			s.Processes = alone[p.PID]
-		case slices.Contains(s.Processes, p):
-		default:
-			list := append(slices.Clone(s.Processes), p)
-			slices.SortFunc(list, func(a, b *Process) int { return a.PID - b.PID })
-			s.Processes = list
-		}
-	}
-	live := make(map[int]*Process, len(single))
-	for pid, p := range single {
-		if p != nil {
-			live[pid] = p
-		} else {
-			delete(c.owners.walked, int32(pid)) // gone: forget what it held
-			delete(c.owners.holds, int32(pid))
-		}
-	}
-	c.procs.prune(live)
-	snap.holders = holdersOf(live) // single holds the hits' processes only
-
-	if len(walk.unreadable) > 0 {
-		snap.Complete = false
-		slices.Sort(walk.unreadable)
-		snap.Warnings = append(snap.Warnings, fmt.Sprintf("could not read the open files of %s (%s); their sockets show no owner",
-			safetext.Count(len(walk.unreadable), "process", "processes"), pidList(walk.unreadable, 5)))
-	}
-	if vanished > 0 {
-		snap.Warnings = append(snap.Warnings, safetext.Count(vanished, "process", "processes")+" exited while being read")
-	}
-}
-
-// pidList renders up to limit PIDs as "pid 1, 2, 3 and 4 more".
-func pidList(pids []int, limit int) string {
-	s := "pid"
-	for i, p := range pids {
-		if i == limit {
-			return fmt.Sprintf("%s and %d more", s, len(pids)-limit)
-		}
-		if i > 0 {
-			s += ","
-		}
-		s += fmt.Sprintf(" %d", p)
-	}
-	return s
 }

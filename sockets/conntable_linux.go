@@ -80,6 +80,7 @@ func (c *IncrementalCollector) count(i int32, t Traffic) {
 func (c *IncrementalCollector) put(s Socket, now time.Time) {
 	k := connKey{s.NetNS, s.Local, s.Remote}
 	c.at[k] = int32(len(c.conns))
+	c.touched = append(c.touched, int32(len(c.conns)))
 	c.conns = append(c.conns, s)
 	if s.Cookie != 0 {
 		c.byCookie[s.Cookie] = k
@@ -115,6 +116,7 @@ func (c *IncrementalCollector) remove(k connKey, i int32) {
 	if i != last {
 		moved := c.conns[last]
 		c.conns[i] = moved
+		c.touched = append(c.touched, i)
 		c.at[connKey{moved.NetNS, moved.Local, moved.Remote}] = i
 	}
 	c.conns[last] = Socket{}

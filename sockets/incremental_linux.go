@@ -40,12 +40,12 @@ type IncrementalCollector struct {
 	q          Query
 	last       *Snapshot
 	lastFull   time.Time
-	conns      []Socket           // TCP sockets in the connection hash; owners not set
+	conns      []Socket           // TCP sockets in the connection hash, with the owners last found
 	at         map[connKey]int32  // conns by ends
 	byCookie   map[uint64]connKey // conns by cookie
 	expiry     map[connKey]time.Time
 	pending    map[uint64]uint64 // SYN_SENT sockets whose port is not known yet: address → namespace
-	live       []Socket          // listeners and UDP sockets, last read; owners not set
+	live       []Socket          // listeners and UDP sockets, last read, with the owners last found
 	raw        []RawSocket       // packet and raw sockets, last read
 	unreadable int               // processes whose namespace could not be seen, last time
 	complete   bool              // the collector's own word on the last table;
@@ -65,6 +65,10 @@ type IncrementalCollector struct {
 	// counters as a segment arrives, before its data is counted: a
 	// connection that stops moving is read once more, for its last bytes.
 	quieting map[uint64]bool
+	// shown is how many connections the last snapshot handed out holds;
+	// touched the indexes in conns written since (Snapshot.Kept).
+	shown   int
+	touched []int32
 
 	// Stats counts what each refresh did, for traces and tests.
 	Stats IncrementalStats
@@ -76,6 +80,9 @@ type IncrementalStats struct {
 	Unchanged int // refreshes that found nothing changed
 	Changed   int // refreshes that read some sockets again
 	Lookups   int // sockets read again one by one
+	// NewOwners counts changed refreshes that looked for the owners of
+	// new sockets only, the others' being as remembered.
+	NewOwners int
 	// Drifted counts full collections that found the table not as kept:
 	// what no kernel event told (see the type's comment).
 	Drifted int
@@ -172,7 +179,6 @@ func (c *IncrementalCollector) collectFull(q Query) (*Snapshot, error) {
 	c.at, c.byCookie, c.added = map[connKey]int32{}, map[uint64]connKey{}, nil
 	c.expiry, c.pending = map[connKey]time.Time{}, map[uint64]uint64{}
 	for _, s := range snap.Sockets {
-		s.Processes = nil
 		if s.Proto == TCP && s.State != Listen {
 			if t, ok := c.moved[s.Cookie]; ok && s.Cookie != 0 {
 				s.Bytes = t // the counters the dump read, beside the sockets handed back
@@ -182,6 +188,7 @@ func (c *IncrementalCollector) collectFull(q Query) (*Snapshot, error) {
 			c.live = append(c.live, s)
 		}
 	}
+	c.shown, c.touched = len(c.conns), c.touched[:0]
 	entered := map[uint64]bool{}
 	for _, ns := range snap.Namespaces {
 		entered[ns.Inode] = ns.Entered
@@ -267,7 +274,7 @@ func (c *IncrementalCollector) refresh(changes []TCPChange) (snap *Snapshot, ok 
 		}
 		changed = changed || more
 	}
-	c.live, c.raw = live, raw
+	c.raw = raw
 	c.seq++
 	snap = &Snapshot{Time: now, Complete: c.complete, Source: c.last.Source, Warnings: slices.Clone(c.warnings),
 		seq: c.seq, follows: c.last.seq}
@@ -275,7 +282,8 @@ func (c *IncrementalCollector) refresh(changes []TCPChange) (snap *Snapshot, ok 
 	for _, t := range targets {
 		snap.Namespaces = append(snap.Namespaces, t.Namespace)
 	}
-	if !changed && d.unreadable == c.unreadable && c.full.ownersUnchanged(pids) {
+	ownersKept := d.unreadable == c.unreadable && c.full.ownersUnchanged(pids)
+	if !changed && ownersKept {
 		snap.Sockets, snap.Raw, snap.holders = c.last.Sockets, c.last.Raw, c.last.holders
 		if len(c.moving) > 0 {
 			c.moved = maps.Clone(c.moved)
@@ -285,21 +293,63 @@ func (c *IncrementalCollector) refresh(changes []TCPChange) (snap *Snapshot, ok 
 			maps.Copy(c.moved, c.moving)
 		}
 		snap.moved = c.moved
+		snap.kept, snap.keptKnown = len(c.conns), true
 		c.Stats.Unchanged++
 		c.last = snap
 		return snap, true
 	}
 	snap.Complete, snap.Warnings, c.unreadable = true, nil, d.unreadable
 	d.warn(snap)
+	if ownersKept {
+		keepOwners(live, c.live)
+	}
+	c.live = live
 	snap.Sockets = make([]Socket, 0, len(c.conns)+len(live))
 	snap.Sockets = append(append(snap.Sockets, c.conns...), live...)
 	c.moved = nil                // the copies carry every counter
 	snap.Raw = slices.Clone(raw) // owners and filters are added to the snapshot's, not to c.raw
-	c.full.attribute(snap, pids, hints)
+	if gained, ok := c.full.attributeNew(snap, hints, ownersKept); ok {
+		c.Stats.NewOwners++
+		snap.kept, snap.keptKnown = min(c.shown, len(c.conns)), true
+		snap.changedAt = slices.Clone(c.touched)
+		for _, i := range gained {
+			if int(i) < len(c.conns) {
+				snap.changedAt = append(snap.changedAt, i)
+			}
+		}
+	} else {
+		for i := range snap.Sockets {
+			snap.Sockets[i].Processes = nil // every owner is looked for again
+		}
+		c.full.attribute(snap, pids, hints)
+	}
+	c.shown, c.touched = len(c.conns), c.touched[:0]
+	for i := range c.conns {
+		c.conns[i].Processes = snap.Sockets[i].Processes
+	}
+	for i := range c.live {
+		c.live[i].Processes = snap.Sockets[len(c.conns)+i].Processes
+	}
 	c.complete, c.warnings = snap.Complete, slices.Clone(snap.Warnings)
 	c.Stats.Changed++
 	c.last = snap
 	return snap, true
+}
+
+// keepOwners gives each socket of live the owners of the same socket in
+// was, which the same processes still hold.
+func keepOwners(live, was []Socket) {
+	held := make(map[uint64]*Socket, len(was))
+	for i := range was {
+		if was[i].Inode != 0 {
+			held[was[i].Inode] = &was[i]
+		}
+	}
+	for i := range live {
+		if w := held[live[i].Inode]; w != nil && w.same(&live[i]) {
+			live[i].Processes = w.Processes
+		}
+	}
 }
 
 // sameNamespaces reports whether targets are the namespaces the table

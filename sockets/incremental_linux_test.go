@@ -19,7 +19,7 @@ import (
 // one step at a time on "step": new connections, closes from either end
 // (TIME_WAIT on both sides), a listener that comes and goes, a UDP socket,
 // a connection that waits for an answer that never comes (SYN_SENT), and a
-// child that shares its sockets for one step, then exits.
+// child that shares its sockets for one step, then exits ("quiet": none).
 const churn = `
 import os, socket, sys, time
 srv = socket.socket(); srv.bind(("127.0.0.1", 7000)); srv.listen(512)
@@ -54,7 +54,8 @@ for line in sys.stdin:
     waiting = socket.socket(); waiting.setblocking(False)
     try: waiting.connect(("192.0.2.99", 80))
     except BlockingIOError: pass
-    if child: os.kill(child, 9); os.waitpid(child, 0); child = 0
+    if line.startswith("quiet"): pass  # no process comes or goes
+    elif child: os.kill(child, 9); os.waitpid(child, 0); child = 0
     else:
         child = os.fork()
         if child == 0:
@@ -106,10 +107,12 @@ func TestIncrementalEqualsFullUnderChurn(t *testing.T) {
 	q := sockets.Query{NetNS: sockets.NetNSFilter(ns.Name)}
 	inc := sockets.NewIncrementalCollector(feed, time.Hour)
 	defer inc.Close()
-	if _, err := inc.Collect(q); err != nil {
+	prev, err := inc.Collect(q)
+	if err != nil {
 		t.Fatal(err)
 	}
-	steps := []string{"step", "step", "step", "step", "fork", "reap", "step", "step"}
+	said := 0 // rounds whose snapshot said what it kept of the last
+	steps := []string{"step", "step", "quiet", "step", "step", "fork", "reap", "quiet", "step", "step", "quiet"}
 	for i, step := range steps {
 		round := i + 1
 		fmt.Fprintln(stdin, step)
@@ -129,9 +132,29 @@ func TestIncrementalEqualsFullUnderChurn(t *testing.T) {
 		if n := len(got.Sockets); n < 20 {
 			t.Fatalf("round %d: %d sockets; the churn made more", round, n)
 		}
+		if base, n, changed, ok := got.Kept(); ok {
+			said++
+			if base != prev.Seq() || n > len(prev.Sockets) {
+				t.Fatalf("round %d: kept %d sockets of snapshot %d; the last was %d, of %d", round, n, base, prev.Seq(), len(prev.Sockets))
+			}
+			for i := range n {
+				if !slices.Contains(changed, int32(i)) && !prev.Sockets[i].Unchanged(&got.Sockets[i]) {
+					t.Fatalf("round %d: socket %d said kept, but %v became %v", round, i, prev.Sockets[i], got.Sockets[i])
+				}
+			}
+		}
+		prev = got
+	}
+	if said < 3 {
+		t.Fatalf("%d rounds said what they kept; want at least the three quiet ones", said)
 	}
 	if inc.Stats.Full != 1 || inc.Stats.Changed < len(steps) || inc.Stats.Lookups == 0 {
 		t.Fatalf("stats %+v: want one full collection, then a refresh reading changed sockets each round", inc.Stats)
+	}
+	// Where no process came or went, only the new sockets' owners were
+	// looked for; the rest kept theirs, and the table still matched.
+	if inc.Stats.NewOwners < 3 {
+		t.Fatalf("stats %+v: want the three quiet rounds to look for new sockets' owners only", inc.Stats)
 	}
 	// A fresh collection (the dashboard's r) reads everything, finds the
 	// table as it was kept, and hands back the same sockets; the next

@@ -158,6 +158,12 @@ func (s *Socket) same(o *Socket) bool {
 		s.UID == o.UID && s.Inode == o.Inode && s.V6Only == o.V6Only && s.NetNS == o.NetNS && s.Cookie == o.Cookie
 }
 
+// Unchanged reports whether o is s read again: the same socket in the
+// same state, held by the same processes. Byte counters are not compared.
+func (s *Socket) Unchanged(o *Socket) bool {
+	return s.same(o) && slices.Equal(s.Processes, o.Processes)
+}
+
 // PeerIsSelf reports whether a connection between these addresses stays
 // on this host: the peer's is a loopback address, or the connection's own
 // local one. The kernel sends a connection to one of the host's own
@@ -279,40 +285,13 @@ type Snapshot struct {
 	// A collector that follows the kernel's events numbers its snapshots
 	// (seq) and says what changed since the one before (follows, not 0):
 	// the sockets whose counters moved and the connections new since, by
-	// index in Sockets.
+	// index in Sockets; and, when it knows, that the first kept sockets
+	// are the same as that snapshot's but those at changedAt (see Kept).
 	seq, follows     uint64
 	movedAt, addedAt []int32
-}
-
-// Seq numbers the snapshots of a collector that follows the kernel's
-// events; 0 for any other.
-func (snap *Snapshot) Seq() uint64 { return snap.seq }
-
-// Since says what changed since snapshot base of the same collector: the
-// sockets whose byte counters moved and the connections new since, by
-// index in Sockets. ok is false when the snapshot does not follow another
-// (a full collection): then every socket must be looked at.
-func (snap *Snapshot) Since() (base uint64, moved, added []int32, ok bool) {
-	return snap.follows, snap.movedAt, snap.addedAt, snap.follows != 0
-}
-
-// EachMoved calls fn with every counter the snapshot holds beside its
-// sockets (read after they were built), by cookie: with the sockets'
-// own, all the counters it has.
-func (snap *Snapshot) EachMoved(fn func(cookie uint64, t Traffic)) {
-	for cookie, t := range snap.moved {
-		fn(cookie, t)
-	}
-}
-
-// Traffic returns the newest byte counters the snapshot holds for s, and
-// whether the kernel counted them (false for UDP and for sockets read
-// from /proc/net).
-func (snap *Snapshot) Traffic(s *Socket) (Traffic, bool) {
-	if t, ok := snap.moved[s.Cookie]; ok && s.Cookie != 0 {
-		return t, true
-	}
-	return s.Bytes, s.Counted
+	kept             int
+	keptKnown        bool
+	changedAt        []int32
 }
 
 // Holders returns every process holding a socket of the snapshot (raw ones
