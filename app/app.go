@@ -277,6 +277,25 @@ func (a *App) judge(in *Inspection) {
 	ifs, _ := verdict.LocalInterfaces() // without names, interfaces show as addresses
 	on := judgedOn{sockets: in.Snapshot.Sockets, baseline: in.Baseline, firewalls: in.firewalls, blocks: in.Blocks,
 		containers: in.Containers, interfaces: ifs, signs: in.Signs}
+	assessor := a.assessor(in, ifs)
+	in.Raw = assessor.AssessRaw(in.Snapshot.Raw) // a few: judged every time
+	switch {
+	case a.last == nil || !a.last.on.sameWorld(&on):
+		in.Judged = assessor.Assess(in.Snapshot)
+	default: // the verdicts of what did not change stand
+		resigned := resigned(a.last.on.signs, on.signs)
+		if a.last.on.sameSockets(&on) && len(resigned) == 0 {
+			in.Judged = a.last.judged
+		} else {
+			in.Judged = assessor.AssessAgain(verdict.Earlier{Judged: a.last.judged, Seq: a.last.seq, Resigned: resigned}, in.Snapshot)
+		}
+	}
+	a.last = &judgement{on: on, judged: in.Judged, seq: in.Snapshot.Seq()}
+}
+
+// assessor judges the sockets of in, with the firewalls, containers,
+// blocks and signs read for it.
+func (a *App) assessor(in *Inspection, ifs verdict.Interfaces) *verdict.Assessor {
 	assessor := &verdict.Assessor{Catalog: a.catalog, Baseline: in.Baseline, Interfaces: ifs,
 		Contained: func(s *sockets.Socket) *verdict.Containment {
 			c := in.Containers.Inside(s)
@@ -296,13 +315,7 @@ func (a *App) judge(in *Inspection) {
 	if len(in.Signs) > 0 { // else no socket need ask
 		assessor.Signs = func(p *sockets.Process) []signs.Sign { return in.Signs[p.PID] }
 	}
-	in.Raw = assessor.AssessRaw(in.Snapshot.Raw) // a few: judged every time
-	if a.last != nil && a.last.on.same(&on) {
-		in.Judged = a.last.judged // nothing it depends on changed
-		return
-	}
-	in.Judged = assessor.Assess(in.Snapshot)
-	a.last = &judgement{on: on, judged: in.Judged}
+	return assessor
 }
 
 // Origin tells how a process was started.

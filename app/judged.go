@@ -16,10 +16,12 @@ import (
 // on. When a refresh finds the same sockets (the collector hands back the
 // same slice when nothing changed) and the same of everything else, the
 // verdicts stand: judging 100k sockets again would cost more than
-// collecting them did.
+// collecting them did. When a few sockets or signs changed, only the
+// sockets they touch are judged again (verdict.AssessAgain).
 type judgement struct {
 	on     judgedOn
 	judged []verdict.Judged
+	seq    uint64 // the snapshot's (sockets.Snapshot.Seq)
 }
 
 // judgedOn is everything a verdict depends on.
@@ -33,12 +35,35 @@ type judgedOn struct {
 	signs      map[int][]signs.Sign
 }
 
-// same reports whether o is what j was judged on.
-func (j *judgedOn) same(o *judgedOn) bool {
-	return len(j.sockets) == len(o.sockets) && (len(j.sockets) == 0 || &j.sockets[0] == &o.sockets[0]) &&
-		j.baseline == o.baseline && sameFirewalls(j.firewalls, o.firewalls) && slices.Equal(j.blocks, o.blocks) &&
-		reflect.DeepEqual(j.containers, o.containers) && reflect.DeepEqual(j.interfaces, o.interfaces) &&
-		reflect.DeepEqual(j.signs, o.signs)
+// sameSockets reports whether o's sockets are j's: the same slice, which
+// the collector hands back when nothing changed.
+func (j *judgedOn) sameSockets(o *judgedOn) bool {
+	return len(j.sockets) == len(o.sockets) && (len(j.sockets) == 0 || &j.sockets[0] == &o.sockets[0])
+}
+
+// sameWorld reports whether o is what j was judged on but its sockets and
+// their processes' signs: then the verdicts of the sockets that did not
+// change, held by processes whose signs did not, stand.
+func (j *judgedOn) sameWorld(o *judgedOn) bool {
+	return j.baseline == o.baseline && sameFirewalls(j.firewalls, o.firewalls) && slices.Equal(j.blocks, o.blocks) &&
+		reflect.DeepEqual(j.containers, o.containers) && reflect.DeepEqual(j.interfaces, o.interfaces)
+}
+
+// resigned lists the processes, by PID, whose signs differ in now from
+// those in was.
+func resigned(was, now map[int][]signs.Sign) map[int]bool {
+	out := map[int]bool{}
+	for pid, s := range now {
+		if !slices.Equal(s, was[pid]) {
+			out[pid] = true
+		}
+	}
+	for pid := range was {
+		if _, ok := now[pid]; !ok {
+			out[pid] = true
+		}
+	}
+	return out
 }
 
 // sameFirewalls compares two readings of every namespace's firewall: the

@@ -158,22 +158,41 @@ func listenKeyOf(s *sockets.Socket) listenKey {
 // Assess judges every socket of snap. Each Judged points into
 // snap.Sockets, which must not be reordered afterwards: sort the judged
 // sockets instead.
-func (a *Assessor) Assess(snap *sockets.Snapshot) []Judged {
+func (a *Assessor) Assess(snap *sockets.Snapshot) []Judged { return a.AssessAgain(Earlier{}, snap) }
+
+// Earlier is a judgement AssessAgain may take verdicts from.
+type Earlier struct {
+	Judged []Judged // what Assess or AssessAgain gave
+	// Seq is the judged snapshot's (Snapshot.Seq), when it had one: a
+	// snapshot that says what it kept of that one (Snapshot.Kept) spares
+	// comparing sockets.
+	Seq uint64
+	// Resigned are the processes, by PID, whose signs changed since.
+	Resigned map[int]bool
+}
+
+// AssessAgain judges snap as Assess does, but takes from before — judged
+// by an Assessor alike in all but its snapshot and the signs of the
+// processes before.Resigned names — the verdict of each connection found
+// at the same index as the same socket (Socket.Unchanged), with the same
+// listeners on its port and no holder resigned. A collector that keeps
+// its table in order (the IncrementalCollector) makes a refresh that
+// changed a few sockets judge those few. A listener's verdict stands
+// wherever it is found again.
+func (a *Assessor) AssessAgain(before Earlier, snap *sockets.Snapshot) []Judged {
 	socks := snap.Sockets
-	listeners := make(map[listenKey][]*sockets.Socket)
-	for i := range socks {
-		if socks[i].Listening() {
-			k := listenKeyOf(&socks[i])
-			listeners[k] = append(listeners[k], &socks[i])
-		}
-	}
+	listeners := listenersOf(socks)
 	out := make([]Judged, len(socks))
+	kept := 0
+	if len(before.Judged) > 0 {
+		kept = reuse(before, snap, listeners, out)
+	}
 	a.signedBy = map[*sockets.Process]signedProcess{}
 	verdicts := newInterner()
 	// Listeners first, here: judging one asks the callbacks that follow
 	// firewalls and containers.
 	for i := range socks {
-		if socks[i].Listening() {
+		if socks[i].Listening() && out[i].Verdict == nil {
 			var v Verdict
 			a.listener(&socks[i], &v)
 			a.signed(&socks[i], &v)
@@ -183,7 +202,7 @@ func (a *Assessor) Assess(snap *sockets.Snapshot) []Judged {
 	// Then connections, most of a busy host's sockets: on two cores past
 	// a few thousand, each half with its own memory of processes and
 	// verdicts (a verdict the halves share is kept twice, at most).
-	if len(socks) < parallelFrom {
+	if len(socks)-kept < parallelFrom {
 		a.connections(socks, listeners, out, verdicts)
 		return out
 	}
@@ -200,17 +219,30 @@ func (a *Assessor) Assess(snap *sockets.Snapshot) []Judged {
 	return out
 }
 
+// listenersOf indexes the listeners among socks by namespace, protocol
+// and port.
+func listenersOf(socks []sockets.Socket) map[listenKey][]*sockets.Socket {
+	listeners := make(map[listenKey][]*sockets.Socket)
+	for i := range socks {
+		if socks[i].Listening() {
+			k := listenKeyOf(&socks[i])
+			listeners[k] = append(listeners[k], &socks[i])
+		}
+	}
+	return listeners
+}
+
 // parallelFrom is how many sockets make judging connections on two cores
 // worth a goroutine.
 const parallelFrom = 8192
 
 // connections judges the connections among part into out (as long as
-// part), interning their verdicts in verdicts.
+// part), interning their verdicts in verdicts, but those out holds.
 func (a *Assessor) connections(part []sockets.Socket, listeners map[listenKey][]*sockets.Socket, out []Judged, verdicts *interner) {
 	var v Verdict
 	for i := range part {
 		s := &part[i]
-		if s.Listening() {
+		if s.Listening() || out[i].Verdict != nil { // a listener, or a verdict kept
 			continue
 		}
 		v = Verdict{}
