@@ -4,6 +4,7 @@ package signs
 
 import (
 	"bufio"
+	"maps"
 	"os"
 	"path"
 	"slices"
@@ -42,21 +43,43 @@ var terminalServers = map[string]bool{"sshd": true, "sshd-session": true, "sshd-
 // signs are the holder's, keyed by its PID.
 //
 // A shell appears by a fork, which takes a new PID: while the kernel has
-// handed out none since the last look (/proc/loadavg's last field) and
-// the holders are the same, the last answer stands — for at most
-// nearEvery, which bounds how long a process that execs a shell in place
-// goes unseen. A quiet refresh so reads one small file, not every
-// holder's children.
+// handed out none since the last look (/proc/loadavg's last field), the
+// last answer stands for the holders it covered, and only new holders
+// are looked at — for at most nearEvery, which bounds how long a process
+// that execs a shell in place goes unseen. A quiet refresh so reads one
+// small file, not every holder's children.
 func (r *Reader) Near(holders []NetworkHolder) map[int][]Sign {
 	lastPID := r.lastPID()
-	if n := &r.near; n.at.IsZero() || time.Since(n.at) >= nearEvery || lastPID == 0 || lastPID != n.lastPID || !sameHolders(n.holders, holders) {
-		n.signs, n.at, n.lastPID = r.findNear(holders), time.Now(), lastPID
-		n.holders = n.holders[:0]
-		for _, h := range holders {
-			n.holders = append(n.holders, procKey{h.Process.PID, h.Process.StartTicks})
+	n := &r.near
+	again := n.at.IsZero() || time.Since(n.at) >= nearEvery || lastPID == 0 || lastPID != n.lastPID
+	if !again && sameHolders(n.holders, holders) {
+		return n.signs
+	}
+	seen := make(map[procKey]bool, len(n.holders))
+	if !again {
+		for _, k := range n.holders {
+			seen[k] = true
 		}
 	}
-	return r.near.signs
+	var look []NetworkHolder
+	out := map[int][]Sign{}
+	keys := make([]procKey, 0, len(holders))
+	for _, h := range holders {
+		k := procKey{h.Process.PID, h.Process.StartTicks}
+		keys = append(keys, k)
+		switch {
+		case !seen[k]:
+			look = append(look, h)
+		case n.signs[k.pid] != nil:
+			out[k.pid] = n.signs[k.pid]
+		}
+	}
+	maps.Copy(out, r.findNear(look))
+	if again {
+		n.at, n.lastPID = time.Now(), lastPID
+	}
+	n.signs, n.holders = out, keys
+	return out
 }
 
 // nearEvery bounds how long Near's last answer stands.
