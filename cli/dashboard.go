@@ -76,7 +76,7 @@ Exit codes: 0 ok, 1 found (check), refused or failed, 2 bad usage or error.`,
 				ReadOnly: readOnly,
 				Admin:    audit.Admin(),
 			}
-			if _, err := tea.NewProgram(ui.New(cfg, a), tea.WithOutput(out)).Run(); err != nil {
+			if _, err := tea.NewProgram(ui.New(cfg, a), tea.WithOutput(out), tea.WithFPS(ui.FPS)).Run(); err != nil {
 				return broken(err)
 			}
 			return nil
