@@ -135,7 +135,7 @@ type listenAt struct {
 // listenersOf indexes snap's listening ports.
 func listenersOf(snap *sockets.Snapshot) map[listenAt]bool {
 	out := map[listenAt]bool{}
-	for i := range snap.Sockets {
+	for i := snap.FirstListener(); i < len(snap.Sockets); i++ {
 		if s := &snap.Sockets[i]; s.Listening() {
 			out[listenAt{s.NetNS, s.Proto, s.Local.Port()}] = true
 		}

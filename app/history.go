@@ -26,7 +26,7 @@ func (a *App) JudgePast(in *Inspection, past []history.Lifetime) []verdict.Judge
 		snap.Sockets = append(snap.Sockets, pastSocket(&past[i]))
 	}
 	// The live listeners, so an old connection to one is judged by it.
-	for i := range in.Snapshot.Sockets {
+	for i := in.Snapshot.FirstListener(); i < len(in.Snapshot.Sockets); i++ {
 		if s := &in.Snapshot.Sockets[i]; s.Listening() {
 			snap.Sockets = append(snap.Sockets, *s)
 		}

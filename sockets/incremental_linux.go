@@ -189,6 +189,7 @@ func (c *IncrementalCollector) collectFull(q Query) (*Snapshot, error) {
 		}
 	}
 	c.shown, c.touched = len(c.conns), c.touched[:0]
+	snap.firstListener = len(c.conns)
 	entered := map[uint64]bool{}
 	for _, ns := range snap.Namespaces {
 		entered[ns.Inode] = ns.Entered
@@ -277,7 +278,7 @@ func (c *IncrementalCollector) refresh(changes []TCPChange) (snap *Snapshot, ok 
 	c.raw = raw
 	c.seq++
 	snap = &Snapshot{Time: now, Complete: c.complete, Source: c.last.Source, Warnings: slices.Clone(c.warnings),
-		seq: c.seq, follows: c.last.seq}
+		seq: c.seq, follows: c.last.seq, firstListener: len(c.conns)}
 	snap.movedAt, snap.addedAt = indexes(c, c.moving), indexes(c, c.added)
 	for _, t := range targets {
 		snap.Namespaces = append(snap.Namespaces, t.Namespace)

@@ -132,6 +132,10 @@ func TestIncrementalEqualsFullUnderChurn(t *testing.T) {
 		if n := len(got.Sockets); n < 20 {
 			t.Fatalf("round %d: %d sockets; the churn made more", round, n)
 		}
+		first := got.FirstListener()
+		if first == 0 || slices.ContainsFunc(got.Sockets[:first], func(s sockets.Socket) bool { return s.Listening() }) {
+			t.Fatalf("round %d: a listener before index %d, where the snapshot says none is", round, first)
+		}
 		if base, n, changed, ok := got.Kept(); ok {
 			said++
 			if base != prev.Seq() || n > len(prev.Sockets) {

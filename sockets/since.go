@@ -42,3 +42,8 @@ func (snap *Snapshot) Traffic(s *Socket) (Traffic, bool) {
 func (snap *Snapshot) Kept() (base uint64, n int, changed []int32, ok bool) {
 	return snap.follows, snap.kept, snap.changedAt, snap.follows != 0 && snap.keptKnown
 }
+
+// FirstListener is an index in Sockets before which there is no listener:
+// a collector that keeps its connections first says where they end, any
+// other 0. What looks for listeners may start there.
+func (snap *Snapshot) FirstListener() int { return min(snap.firstListener, len(snap.Sockets)) }

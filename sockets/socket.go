@@ -292,6 +292,7 @@ type Snapshot struct {
 	kept             int
 	keptKnown        bool
 	changedAt        []int32
+	firstListener    int // see FirstListener
 }
 
 // Holders returns every process holding a socket of the snapshot (raw ones

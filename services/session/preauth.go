@@ -83,7 +83,7 @@ var startups = regexp.MustCompile(`\[listener\] (\d+) of (\d+)-(\d+) startups`)
 func MaxStartups(procRoot string, snap *sockets.Snapshot) []string {
 	var out []string
 	seen := map[int]bool{}
-	for i := range snap.Sockets {
+	for i := snap.FirstListener(); i < len(snap.Sockets); i++ {
 		s := &snap.Sockets[i]
 		if s.Proto != sockets.TCP || !s.Listening() {
 			continue

@@ -36,7 +36,7 @@ func reuse(before Earlier, snap *sockets.Snapshot, listeners map[listenKey][]*so
 	stands := func(was, s *sockets.Socket) bool { return was.Unchanged(s) && !heldByResigned(s) }
 
 	at := make(map[*sockets.Socket]int, len(listeners)) // the listeners' indexes in socks
-	for i := range socks {
+	for i := snap.FirstListener(); i < len(socks); i++ {
 		if socks[i].Listening() {
 			at[&socks[i]] = i
 		}
@@ -71,10 +71,21 @@ func reuse(before Earlier, snap *sockets.Snapshot, listeners map[listenKey][]*so
 		}
 	}
 
+	// Most connections are on ports no listener came to or went from:
+	// their ports are looked up in a bit set before the map.
+	var movedPorts [1 << 16 / 64]uint64
+	for k := range moved {
+		port := uint16(k.protoPort)
+		movedPorts[port/64] |= 1 << (port % 64)
+	}
+	onMovedPort := func(s *sockets.Socket) bool {
+		port := s.Local.Port()
+		return movedPorts[port/64]&(1<<(port%64)) != 0 && moved[listenKeyOf(s)]
+	}
 	copied := 0
 	for i := range min(len(before.Judged), len(socks)) {
 		s := &socks[i]
-		if s.Listening() || (len(moved) > 0 && moved[listenKeyOf(s)]) {
+		if s.Listening() || onMovedPort(s) {
 			continue
 		}
 		if known(i) {

@@ -181,7 +181,7 @@ type Earlier struct {
 // wherever it is found again.
 func (a *Assessor) AssessAgain(before Earlier, snap *sockets.Snapshot) []Judged {
 	socks := snap.Sockets
-	listeners := listenersOf(socks)
+	listeners := listenersOf(snap)
 	out := make([]Judged, len(socks))
 	kept := 0
 	if len(before.Judged) > 0 {
@@ -191,7 +191,7 @@ func (a *Assessor) AssessAgain(before Earlier, snap *sockets.Snapshot) []Judged 
 	verdicts := newInterner()
 	// Listeners first, here: judging one asks the callbacks that follow
 	// firewalls and containers.
-	for i := range socks {
+	for i := snap.FirstListener(); i < len(socks); i++ {
 		if socks[i].Listening() && out[i].Verdict == nil {
 			var v Verdict
 			a.listener(&socks[i], &v)
@@ -219,11 +219,12 @@ func (a *Assessor) AssessAgain(before Earlier, snap *sockets.Snapshot) []Judged 
 	return out
 }
 
-// listenersOf indexes the listeners among socks by namespace, protocol
-// and port.
-func listenersOf(socks []sockets.Socket) map[listenKey][]*sockets.Socket {
+// listenersOf indexes the listeners of snap by namespace, protocol and
+// port.
+func listenersOf(snap *sockets.Snapshot) map[listenKey][]*sockets.Socket {
+	socks := snap.Sockets
 	listeners := make(map[listenKey][]*sockets.Socket)
-	for i := range socks {
+	for i := snap.FirstListener(); i < len(socks); i++ {
 		if socks[i].Listening() {
 			k := listenKeyOf(&socks[i])
 			listeners[k] = append(listeners[k], &socks[i])
