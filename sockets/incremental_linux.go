@@ -103,7 +103,7 @@ func NewIncrementalCollector(feed ChangeFeed, resync time.Duration) *Incremental
 		resync = Resync
 	}
 	full := NewLinuxCollector("/proc", Auto)
-	full.ownerTrust = resync
+	full.ownerTrust = 2 * resync // past the first resync, which reads them again
 	return &IncrementalCollector{full: full, feed: feed, resync: resync, trust: resync, dumpers: map[uint64]*netlinkDumper{}}
 }
 
@@ -120,7 +120,16 @@ func (c *IncrementalCollector) Close() error {
 func (c *IncrementalCollector) Collect(q Query) (*Snapshot, error) {
 	follow := q
 	follow.Fresh = false
-	if q.Fresh || c.last == nil || follow != c.q || time.Since(c.lastFull) >= c.trust {
+	if q.Fresh || c.last == nil || follow != c.q {
+		return c.collectFull(q)
+	}
+	if time.Since(c.lastFull) >= c.trust {
+		// A resync: the table first takes in what the kernel told since
+		// the last refresh, so that what the full collection finds
+		// different is what the events missed — not a listener that came
+		// a moment ago, which would make the table look wrong and bring
+		// its trust down.
+		c.catchUp()
 		return c.collectFull(q)
 	}
 	changes, lost, err := c.feed.Changes(c.changes[:0])
@@ -135,9 +144,21 @@ func (c *IncrementalCollector) Collect(q Query) (*Snapshot, error) {
 	return snap, nil
 }
 
-// collectFull reads everything, and keeps what it read as the table.
+// catchUp brings the table up to date with the kernel's changes, as a
+// refresh does, where it can; the snapshot made is not handed out.
+func (c *IncrementalCollector) catchUp() {
+	changes, lost, err := c.feed.Changes(c.changes[:0])
+	c.changes = changes[:0]
+	if err == nil && !lost {
+		c.refresh(changes)
+	}
+}
+
+// collectFull reads everything, every owner too, and keeps what it read as
+// the table.
 func (c *IncrementalCollector) collectFull(q Query) (*Snapshot, error) {
 	c.feed.Changes(c.changes[:0]) // what happened before is in the dump
+	c.full.owners = nil           // read them all: the memory is as old as the table
 	snap, err := c.full.Collect(q)
 	if err != nil {
 		return nil, err
@@ -165,7 +186,7 @@ func (c *IncrementalCollector) collectFull(q Query) (*Snapshot, error) {
 			c.Stats.Drifted++
 			c.trust = c.resync
 		}
-		c.full.ownerTrust = c.trust
+		c.full.ownerTrust = c.trust + c.resync // they are read again at the next resync
 	}
 	c.Stats.Trust = c.trust
 	if !handedBack {

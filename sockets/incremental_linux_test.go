@@ -282,3 +282,62 @@ func TestTrustGrowsWhileTheTableProvesRight(t *testing.T) {
 		t.Fatalf("after r: stats %+v, %v; want trust unchanged", inc.Stats, err)
 	}
 }
+
+// TestResyncTakesInWhatTheKernelToldFirst: a listener comes or goes just
+// before each resync, after the last refresh. The kernel told of it, so
+// the table is not wrong: the resync takes the change in first, finds the
+// table right, and the trust grows.
+func TestResyncTakesInWhatTheKernelToldFirst(t *testing.T) {
+	ns := sockettest.NamespaceForTest(t, "pwresync")
+	feed, err := tcpevents.OpenFeed()
+	if err != nil {
+		t.Fatalf("eBPF (root, BTF) is needed: %v", err)
+	}
+	defer feed.Close()
+	cmd := exec.Command("ip", "netns", "exec", ns.Name, "python3", "-c", `
+import socket, sys
+toggled = None
+for line in sys.stdin:
+    if toggled: toggled.close(); toggled = None
+    else: toggled = socket.socket(); toggled.bind(("127.0.0.1", 7001)); toggled.listen()
+    print("done", flush=True)`)
+	stdin, _ := cmd.StdinPipe()
+	stdout, _ := cmd.StdoutPipe()
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { stdin.Close(); cmd.Process.Kill(); cmd.Wait() }()
+	lines := bufio.NewScanner(stdout)
+
+	const least = 150 * time.Millisecond
+	q := sockets.Query{NetNS: sockets.NetNSFilter(ns.Name)}
+	inc := sockets.NewIncrementalCollector(feed, least)
+	defer inc.Close()
+	if _, err := inc.Collect(q); err != nil {
+		t.Fatal(err)
+	}
+	for round := range 4 {
+		full := inc.Stats.Full
+		fmt.Fprintln(stdin, "toggle")
+		if !lines.Scan() || lines.Text() != "done" {
+			t.Fatalf("the listener's process said %q", lines.Text())
+		}
+		// The resync is due on a timer: time must pass, not a process.
+		time.Sleep(inc.Stats.Trust)
+		snap, err := inc.Collect(q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if inc.Stats.Full != full+1 {
+			t.Fatalf("round %d: stats %+v; want a resync", round, inc.Stats)
+		}
+		listening := slices.ContainsFunc(snap.Sockets, func(s sockets.Socket) bool { return s.Listening() && s.Local.Port() == 7001 })
+		if listening != (round%2 == 0) {
+			t.Fatalf("round %d: the listener on 7001 is there: %v", round, listening)
+		}
+	}
+	if inc.Stats.Drifted != 0 || inc.Stats.Trust <= least {
+		t.Fatalf("stats %+v: a change the kernel told made the table look wrong", inc.Stats)
+	}
+}
