@@ -1,6 +1,7 @@
 package app
 
 import (
+	"maps"
 	"path"
 	"slices"
 	"strconv"
@@ -113,34 +114,44 @@ func (a *App) networkIndex(snap *sockets.Snapshot) *netIndex {
 		return x
 	}
 	x := &netIndex{first: first, n: len(snap.Sockets), connection: map[int]string{}, listens: map[int]string{}}
-	byPID := map[int]*sockets.Process{}
-	var order []int
+	// One lookup a socket: what each process holds first of each kind.
+	type holding struct {
+		p                    *sockets.Process
+		connection, listener *sockets.Socket
+	}
+	byPID := map[int]*holding{}
 	for i := range snap.Sockets {
 		s := &snap.Sockets[i]
 		if s.Inode == 0 {
 			continue
 		}
 		for _, p := range s.Processes {
-			if byPID[p.PID] == nil {
-				byPID[p.PID] = p
-				order = append(order, p.PID)
+			h := byPID[p.PID]
+			if h == nil {
+				h = &holding{p: p}
+				byPID[p.PID] = h
 			}
 			switch {
 			case s.Listening():
-				if x.listens[p.PID] == "" {
-					x.listens[p.PID] = s.Proto.String() + " " + s.Local.String()
+				if h.listener == nil {
+					h.listener = s
 				}
-			case x.connection[p.PID] == "" && s.Remote.Port() != 0:
-				x.connection[p.PID] = describeNetwork(s)
+			case h.connection == nil && s.Remote.Port() != 0:
+				h.connection = s
 			}
 		}
 	}
-	for _, pid := range order {
-		holds := x.connection[pid]
-		if holds == "" {
-			holds = "a listener on " + x.listens[pid]
+	for _, pid := range slices.Sorted(maps.Keys(byPID)) { // in the same order each time
+		h := byPID[pid]
+		if h.listener != nil {
+			x.listens[pid] = h.listener.Proto.String() + " " + h.listener.Local.String()
 		}
-		x.holders = append(x.holders, signs.NetworkHolder{Process: byPID[pid], Holds: holds})
+		holds := "a listener on " + x.listens[pid]
+		if h.connection != nil {
+			holds = describeNetwork(h.connection)
+			x.connection[pid] = holds
+		}
+		x.holders = append(x.holders, signs.NetworkHolder{Process: h.p, Holds: holds})
 	}
 	a.netIdx = x
 	return x
