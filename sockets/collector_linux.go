@@ -176,6 +176,14 @@ func (c *LinuxCollector) findHolders(socks []Socket, pids, hints []int32) walkRe
 			return c.walkNew(pids, socks)
 		}
 	}
+	// Every owner is read again: by the kernel's task-file iterator if
+	// it was loaded (one pass, not a readlink per fd), else by the walk.
+	if c.scanner != nil {
+		c.scan = c.startScan()
+		if walk, ok := c.scannedHolders(socks, pids); ok {
+			return walk
+		}
+	}
 	return c.walkAll(pids, socks, wantOf(socks))
 }
 

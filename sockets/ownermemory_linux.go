@@ -19,6 +19,9 @@ type ownerMemory struct {
 	holds      map[int32]bool // processes found holding a socket
 	unreadable []int          // processes whose fds could not be read
 	lastFull   time.Time
+	// newest are the processes ownersUnchanged read first, last time:
+	// where a socket new since is likely held.
+	newest []int32
 }
 
 // walkAll reads every process's fds and remembers the result.
@@ -280,6 +283,7 @@ func (c *LinuxCollector) ownersUnchanged(pids []int32) bool {
 		}
 	}
 	mem.forgetExited(listed)
+	mem.newest = fresh
 	if len(fresh) == 0 {
 		return true
 	}

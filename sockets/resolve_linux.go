@@ -120,7 +120,9 @@ func (c *LinuxCollector) attributeNew(snap *Snapshot, hints []int32, kept bool) 
 			unknown[ino] = int32(i)
 		}
 	}
-	if len(unknown) > 0 && !c.walkHinted(hints, fresh, unknown) {
+	// New sockets are held by the processes the kernel named, or by new
+	// ones (a UDP socket, of which the kernel tells nothing).
+	if len(unknown) > 0 && !c.walkHinted(append(slices.Clip(hints), mem.newest...), fresh, unknown) {
 		return nil, false
 	}
 	c.rawRead = slices.Clone(snap.Raw)

@@ -1,0 +1,99 @@
+package sockets_test
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/portwarden/portwarden/services/recorder/tcpevents"
+	"github.com/portwarden/portwarden/sockets"
+	"github.com/portwarden/portwarden/sockets/sockettest"
+)
+
+// TestNewSocketsFindTheirOwnersWithoutAWalk: a process that was there
+// opens a listener (the kernel names it), and a new one opens a UDP socket
+// (the kernel names nobody). Each refresh finds the owner where it looks
+// first — the processes named, the new ones — not by reading every
+// process's fds again.
+func TestNewSocketsFindTheirOwnersWithoutAWalk(t *testing.T) {
+	ns := sockettest.NamespaceForTest(t, "pwowners")
+	feed, err := tcpevents.OpenFeed()
+	if err != nil {
+		t.Fatalf("eBPF (root, BTF) is needed: %v", err)
+	}
+	defer feed.Close()
+	cmd := exec.Command("ip", "netns", "exec", ns.Name, "python3", "-c", `
+import os, socket, sys, time
+held = []
+print("ready", flush=True)
+for line in sys.stdin:
+    if line.startswith("listen"):
+        s = socket.socket(); s.bind(("127.0.0.1", 7001)); s.listen(); held.append(s)
+        print("done", os.getpid(), flush=True)
+    else:
+        r, w = os.pipe()
+        child = os.fork()
+        if child == 0:
+            for s in held: s.close()  # a new process holding none of the old sockets
+            u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(("127.0.0.1", 7002))
+            os.write(w, b"x"); time.sleep(3600); os._exit(0)
+        os.read(r, 1)
+        print("child", child, flush=True)`)
+	stdin, _ := cmd.StdinPipe()
+	stdout, _ := cmd.StdoutPipe()
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { stdin.Close(); cmd.Process.Kill(); cmd.Wait() }()
+	lines := bufio.NewScanner(stdout)
+	say := func(what string) {
+		t.Helper()
+		fmt.Fprintln(stdin, what)
+		if !lines.Scan() {
+			t.Fatalf("%s: the process said nothing (%v)", what, lines.Err())
+		}
+		if child, ok := strings.CutPrefix(lines.Text(), "child "); ok {
+			pid, err := strconv.Atoi(child)
+			if err != nil {
+				t.Fatalf("the process said %q", lines.Text())
+			}
+			t.Cleanup(func() { syscall.Kill(pid, syscall.SIGKILL) }) // the child it started, by its PID
+		}
+	}
+	if !lines.Scan() || lines.Text() != "ready" {
+		t.Fatalf("the process said %q", lines.Text())
+	}
+
+	q := sockets.Query{NetNS: sockets.NetNSFilter(ns.Name)}
+	inc := sockets.NewIncrementalCollector(feed, time.Hour)
+	defer inc.Close()
+	if _, err := inc.Collect(q); err != nil {
+		t.Fatal(err)
+	}
+	for _, step := range []struct{ say, proto string }{{"listen", "tcp"}, {"udp", "udp"}} {
+		say(step.say)
+		snap, err := inc.Collect(q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := inc.Trace(); got != "changed" {
+			t.Fatalf("%s: the refresh was %q; want one that looked for the new socket's owner only", step.say, got)
+		}
+		var found *sockets.Socket
+		for i := range snap.Sockets {
+			if s := &snap.Sockets[i]; s.Proto.String() == step.proto && (s.Local.Port() == 7001 || s.Local.Port() == 7002) {
+				found = s
+			}
+		}
+		if found == nil || len(found.Processes) != 1 || found.Processes[0].Name != "python3" {
+			t.Fatalf("%s: the new socket is %+v; want it held by python3", step.say, found)
+		}
+	}
+}
