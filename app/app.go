@@ -251,8 +251,12 @@ func (a *App) Inspect(q sockets.Query) (*Inspection, error) {
 		in.Recording = err == nil
 	}
 	if a.opts.Trace != nil {
-		fmt.Fprintf(a.opts.Trace, "%s sockets=%d collect_ms=%.1f assess_ms=%.1f\n", start.Format(time.RFC3339Nano),
-			len(snap.Sockets), collected.Sub(start).Seconds()*1000, time.Since(collected).Seconds()*1000)
+		kind := "full"
+		if t, ok := a.collector.(interface{ Trace() string }); ok {
+			kind = t.Trace()
+		}
+		fmt.Fprintf(a.opts.Trace, "%s sockets=%d collect_ms=%.1f assess_ms=%.1f collection=%s\n", start.Format(time.RFC3339Nano),
+			len(snap.Sockets), collected.Sub(start).Seconds()*1000, time.Since(collected).Seconds()*1000, kind)
 	}
 	return in, nil
 }

@@ -72,6 +72,7 @@ type IncrementalCollector struct {
 
 	// Stats counts what each refresh did, for traces and tests.
 	Stats IncrementalStats
+	kind  string // what the last collection was, for Trace
 }
 
 // IncrementalStats counts an IncrementalCollector's refreshes by kind.
@@ -222,8 +223,18 @@ func (c *IncrementalCollector) collectFull(q Query) (*Snapshot, error) {
 		}
 	}
 	c.Stats.Full++
+	c.kind = "full"
+	if handedBack {
+		c.kind = "full-same"
+	}
 	return snap, nil
 }
+
+// Trace says what the last collection did: "full" (every socket and owner
+// read; "full-same" when it found the table as kept), "unchanged",
+// "changed" (new sockets' owners looked for), "changed-owners" (every
+// owner looked for again).
+func (c *IncrementalCollector) Trace() string { return c.kind }
 
 // refresh brings the table up to date from changes; ok is false when only
 // a full collection can (a namespace came or went, one cannot be read, too
@@ -317,6 +328,7 @@ func (c *IncrementalCollector) refresh(changes []TCPChange) (snap *Snapshot, ok 
 		snap.moved = c.moved
 		snap.kept, snap.keptKnown = len(c.conns), true
 		c.Stats.Unchanged++
+		c.kind = "unchanged"
 		c.last = snap
 		return snap, true
 	}
@@ -330,6 +342,7 @@ func (c *IncrementalCollector) refresh(changes []TCPChange) (snap *Snapshot, ok 
 	snap.Sockets = append(append(snap.Sockets, c.conns...), live...)
 	c.moved = nil                // the copies carry every counter
 	snap.Raw = slices.Clone(raw) // owners and filters are added to the snapshot's, not to c.raw
+	c.kind = "changed"
 	if gained, ok := c.full.attributeNew(snap, hints, ownersKept); ok {
 		c.Stats.NewOwners++
 		snap.kept, snap.keptKnown = min(c.shown, len(c.conns)), true
@@ -343,6 +356,7 @@ func (c *IncrementalCollector) refresh(changes []TCPChange) (snap *Snapshot, ok 
 		for i := range snap.Sockets {
 			snap.Sockets[i].Processes = nil // every owner is looked for again
 		}
+		c.kind = "changed-owners"
 		c.full.attribute(snap, pids, hints)
 	}
 	c.shown, c.touched = len(c.conns), c.touched[:0]
