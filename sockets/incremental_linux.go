@@ -69,6 +69,10 @@ type IncrementalCollector struct {
 	// touched the indexes in conns written since (Snapshot.Kept).
 	shown   int
 	touched []int32
+	// ahead are changes read before their refresh (readAhead); aheadLost
+	// says some were lost then.
+	ahead     []TCPChange
+	aheadLost bool
 
 	// Stats counts what each refresh did, for traces and tests.
 	Stats IncrementalStats
@@ -133,8 +137,7 @@ func (c *IncrementalCollector) Collect(q Query) (*Snapshot, error) {
 		c.catchUp()
 		return c.collectFull(q)
 	}
-	changes, lost, err := c.feed.Changes(c.changes[:0])
-	c.changes = changes[:0]
+	changes, lost, err := c.readChanges()
 	if err != nil || lost {
 		return c.collectFull(q)
 	}
@@ -148,18 +151,51 @@ func (c *IncrementalCollector) Collect(q Query) (*Snapshot, error) {
 // catchUp brings the table up to date with the kernel's changes, as a
 // refresh does, where it can; the snapshot made is not handed out.
 func (c *IncrementalCollector) catchUp() {
-	changes, lost, err := c.feed.Changes(c.changes[:0])
-	c.changes = changes[:0]
-	if err == nil && !lost {
+	if changes, lost, err := c.readChanges(); err == nil && !lost {
 		c.refresh(changes)
 	}
+}
+
+// readChanges reads the kernel's changes since the last refresh: those
+// read ahead first (readAhead), then the feed's.
+func (c *IncrementalCollector) readChanges() (changes []TCPChange, lost bool, err error) {
+	changes, lost, err = c.feed.Changes(append(c.changes[:0], c.ahead...))
+	lost = lost || c.aheadLost
+	c.changes, c.ahead, c.aheadLost = changes[:0], c.ahead[:0], false
+	return changes, lost, err
+}
+
+// readAhead reads the changes the kernel told since this refresh read
+// its own, and returns the processes they name: a socket the dumps found
+// may be newer than the changes read, as a listener that came between
+// the two. The changes are kept for the next refresh; counters that moved
+// are not — that refresh reads those connections again instead.
+func (c *IncrementalCollector) readAhead() []int32 {
+	more, lost, err := c.feed.Changes(nil)
+	if err != nil || lost {
+		c.aheadLost = true // the next refresh reads everything
+		return nil
+	}
+	var pids []int32
+	for _, ch := range more {
+		if ch.PID > 0 {
+			pids = append(pids, int32(ch.PID))
+		}
+		if ch.Moved {
+			c.quieting[ch.Cookie] = true
+			continue
+		}
+		c.ahead = append(c.ahead, ch)
+	}
+	return pids
 }
 
 // collectFull reads everything, every owner too, and keeps what it read as
 // the table.
 func (c *IncrementalCollector) collectFull(q Query) (*Snapshot, error) {
 	c.feed.Changes(c.changes[:0]) // what happened before is in the dump
-	c.full.owners = nil           // read them all: the memory is as old as the table
+	c.ahead, c.aheadLost = c.ahead[:0], false
+	c.full.owners = nil // read them all: the memory is as old as the table
 	snap, err := c.full.Collect(q)
 	if err != nil {
 		return nil, err
@@ -343,7 +379,7 @@ func (c *IncrementalCollector) refresh(changes []TCPChange) (snap *Snapshot, ok 
 	c.moved = nil                // the copies carry every counter
 	snap.Raw = slices.Clone(raw) // owners and filters are added to the snapshot's, not to c.raw
 	c.kind = "changed"
-	if gained, ok := c.full.attributeNew(snap, hints, ownersKept); ok {
+	if gained, ok := c.full.attributeNew(snap, hints, ownersKept, c.readAhead); ok {
 		c.Stats.NewOwners++
 		snap.kept, snap.keptKnown = min(c.shown, len(c.conns)), true
 		snap.changedAt = slices.Clone(c.touched)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -94,6 +95,88 @@ for line in sys.stdin:
 		}
 		if found == nil || len(found.Processes) != 1 || found.Processes[0].Name != "python3" {
 			t.Fatalf("%s: the new socket is %+v; want it held by python3", step.say, found)
+		}
+	}
+}
+
+// lateFeed passes the kernel's changes on a call late when told to: its
+// word on a socket then comes after the dump that found it, as it does
+// when a listener comes between a refresh's read of the feed and its
+// dumps — a race this test cannot time, so it holds the changes back.
+type lateFeed struct {
+	feed sockets.ChangeFeed
+	hold bool // the next call returns nothing and keeps what it read
+	held []sockets.TCPChange
+}
+
+func (f *lateFeed) Changes(buf []sockets.TCPChange) ([]sockets.TCPChange, bool, error) {
+	if f.hold {
+		f.hold = false
+		var lost bool
+		var err error
+		f.held, lost, err = f.feed.Changes(f.held[:0])
+		return buf, lost, err
+	}
+	buf = append(buf, f.held...)
+	f.held = f.held[:0]
+	return f.feed.Changes(buf)
+}
+
+// TestAListenerAheadOfItsEventFindsItsOwner: the dumps find a listener
+// whose event the refresh has not read yet. The refresh reads the events
+// that came since, looks in the process they name, and keeps them for the
+// next refresh: no process's fds are read but that one's.
+func TestAListenerAheadOfItsEventFindsItsOwner(t *testing.T) {
+	ns := sockettest.NamespaceForTest(t, "pwahead")
+	real, err := tcpevents.OpenFeed()
+	if err != nil {
+		t.Fatalf("eBPF (root, BTF) is needed: %v", err)
+	}
+	defer real.Close()
+	cmd := exec.Command("ip", "netns", "exec", ns.Name, "python3", "-c", `
+import socket, sys
+held = []
+print("ready", flush=True)
+for line in sys.stdin:
+    s = socket.socket(); s.bind(("127.0.0.1", 7001 + len(held))); s.listen(); held.append(s)
+    print("done", flush=True)`)
+	stdin, _ := cmd.StdinPipe()
+	stdout, _ := cmd.StdoutPipe()
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { stdin.Close(); cmd.Process.Kill(); cmd.Wait() }()
+	lines := bufio.NewScanner(stdout)
+	if !lines.Scan() || lines.Text() != "ready" {
+		t.Fatalf("the process said %q", lines.Text())
+	}
+	feed := &lateFeed{feed: real}
+	q := sockets.Query{NetNS: sockets.NetNSFilter(ns.Name)}
+	inc := sockets.NewIncrementalCollector(feed, time.Hour)
+	defer inc.Close()
+	if _, err := inc.Collect(q); err != nil {
+		t.Fatal(err)
+	}
+	for round, port := range []uint16{7001, 7002} {
+		feed.hold = round == 0 // the first listener's event comes late
+		fmt.Fprintln(stdin, "listen")
+		if !lines.Scan() || lines.Text() != "done" {
+			t.Fatalf("the process said %q", lines.Text())
+		}
+		snap, err := inc.Collect(q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := inc.Trace(); got != "changed" {
+			t.Fatalf("round %d: the refresh was %q; want one that looked in the process named only", round, got)
+		}
+		i := slices.IndexFunc(snap.Sockets, func(s sockets.Socket) bool { return s.Listening() && s.Local.Port() == port })
+		if i < 0 {
+			t.Fatalf("round %d: no listener on %d", round, port)
+		}
+		if s := snap.Sockets[i]; len(s.Processes) != 1 || s.Processes[0].PID != cmd.Process.Pid {
+			t.Fatalf("round %d: the listener on %d is held by %v; want pid %d", round, port, s.Processes, cmd.Process.Pid)
 		}
 	}
 }

@@ -92,10 +92,11 @@ func (c *LinuxCollector) settle(snap *Snapshot, held map[int]*Process, unreadabl
 // gave owners. It is for a refresh that found the owners remembered
 // unchanged (kept, from ownersUnchanged): what is new is looked for in
 // memory and in the fds of the processes hints names, never in every
-// process's. It reports false, having set no owner, when the owners did
-// change or a new socket's holder is not found there: a full attribution
-// must look.
-func (c *LinuxCollector) attributeNew(snap *Snapshot, hints []int32, kept bool) (gained []int32, ok bool) {
+// process's, and at last in those named by the changes ahead returns (the
+// kernel's word on a socket newer than the changes read). It reports
+// false, having set no owner, when the owners did change or a new
+// socket's holder is not found there: a full attribution must look.
+func (c *LinuxCollector) attributeNew(snap *Snapshot, hints []int32, kept bool, ahead func() []int32) (gained []int32, ok bool) {
 	if !kept {
 		return nil, false
 	}
@@ -122,7 +123,8 @@ func (c *LinuxCollector) attributeNew(snap *Snapshot, hints []int32, kept bool) 
 	}
 	// New sockets are held by the processes the kernel named, or by new
 	// ones (a UDP socket, of which the kernel tells nothing).
-	if len(unknown) > 0 && !c.walkHinted(append(slices.Clip(hints), mem.newest...), fresh, unknown) {
+	if len(unknown) > 0 && !c.walkHinted(append(slices.Clip(hints), mem.newest...), fresh, unknown) &&
+		!c.walkHinted(ahead(), fresh, unknown) {
 		return nil, false
 	}
 	c.rawRead = slices.Clone(snap.Raw)
