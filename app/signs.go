@@ -114,22 +114,26 @@ func (a *App) networkIndex(snap *sockets.Snapshot) *netIndex {
 		return x
 	}
 	x := &netIndex{first: first, n: len(snap.Sockets), connection: map[int]string{}, listens: map[int]string{}}
-	// One lookup a socket: what each process holds first of each kind.
+	// What each process holds first of each kind.
 	type holding struct {
 		p                    *sockets.Process
 		connection, listener *sockets.Socket
 	}
 	byPID := map[int]*holding{}
+	var recent [1024]*holding // by PID: a few hundred processes hold 100k sockets
 	for i := range snap.Sockets {
 		s := &snap.Sockets[i]
 		if s.Inode == 0 {
 			continue
 		}
 		for _, p := range s.Processes {
-			h := byPID[p.PID]
-			if h == nil {
-				h = &holding{p: p}
-				byPID[p.PID] = h
+			h := recent[p.PID%len(recent)]
+			if h == nil || h.p != p {
+				if h = byPID[p.PID]; h == nil {
+					h = &holding{p: p}
+					byPID[p.PID] = h
+				}
+				recent[p.PID%len(recent)] = h
 			}
 			switch {
 			case s.Listening():

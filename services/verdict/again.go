@@ -42,8 +42,9 @@ func reuse(before Earlier, snap *sockets.Snapshot, listeners map[listenKey][]*so
 		}
 	}
 	then := make(map[listenKey][]int, len(listeners)) // the listeners in before, by index
+	first := snap.FirstListener()
 	for i := range before.Judged {
-		if known(i) && !socks[i].Listening() {
+		if known(i) && (i < first || !socks[i].Listening()) {
 			continue // the same socket as now's: no listener
 		}
 		if s := before.Judged[i].Socket; s != nil && s.Listening() {
