@@ -232,6 +232,7 @@ func (a *App) Inspect(q sockets.Query) (*Inspection, error) {
 	collected := time.Now()
 	in.Snapshot = snap
 	in.Traffic = a.meter.Read(snap)
+	in.Traffic.SumByListener(verdict.ListenersOf(snap).Accepting)
 	for _, w := range session.MaxStartups(procRoot, snap) {
 		if !slices.Contains(snap.Warnings, w) {
 			snap.Warnings = append(snap.Warnings, w)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/portwarden/portwarden/services/recorder/tcpevents"
+	"github.com/portwarden/portwarden/services/traffic"
 	"github.com/portwarden/portwarden/sockets"
 	"github.com/portwarden/portwarden/sockets/sockettest"
 )
@@ -17,8 +18,10 @@ import (
 // TestRatesOfARealTransfer: Debian's python3 sends 256 KiB every 125 ms
 // (2 MiB a second) to a server in another namespace, as the dashboard
 // sees it (the kernel's events between dumps). Each refresh after the
-// first gives the connection and its process a rate near 2 MiB/s; once
-// the sender stops, the connection's total is exactly what it sent.
+// first gives the connection and its process a rate near 2 MiB/s, and the
+// server's listener (read in full collections) the sum of what it
+// accepted; once the sender stops, the connection's total is exactly
+// what it sent.
 func TestRatesOfARealTransfer(t *testing.T) {
 	pair := sockettest.PairForTest(t, "pwrate")
 	pair.SinkForTest(t, 9443)
@@ -29,6 +32,7 @@ func TestRatesOfARealTransfer(t *testing.T) {
 	}
 	defer feed.Close()
 	a, _ := newApp(t, Options{Changes: feed, NetNS: sockets.NetNSFilter(client.Name)})
+	server, _ := newApp(t, Options{NetNS: sockets.NetNSFilter(pair.Server.Name)})
 
 	sender := exec.Command("ip", "netns", "exec", client.Name, "/usr/bin/python3", "-c", `
 import socket, sys, threading, time
@@ -65,6 +69,7 @@ time.sleep(3600)`)
 		return nil
 	}
 	const rate = 2 << 20
+	listenerRate(t, server, 9443) // the server's first reading: totals only
 	var rated int
 	for range 4 {
 		time.Sleep(time.Second) // the dashboard's interval: rates are over it
@@ -86,6 +91,9 @@ time.sleep(3600)`)
 		}
 		if p := in.Traffic.ByProcess()[s.Processes[0].PID]; p != r {
 			t.Errorf("the process's rate %+v, want its one connection's %+v", p, r)
+		}
+		if served, ok := listenerRate(t, server, 9443); !ok || served.Rx < 0.6*rate || served.Rx > 1.4*rate {
+			t.Errorf("the server's listener: %+v (summed: %v); want about %d B/s received", served, ok, rate)
 		}
 	}
 	if rated < 3 {
@@ -110,4 +118,21 @@ time.sleep(3600)`)
 	}) {
 		t.Fatalf("the connection's total: %d bytes sent; the sender sent %d", total.Tx, sent)
 	}
+}
+
+// listenerRate inspects a and returns the summed rate of what its
+// listener on port accepted.
+func listenerRate(t *testing.T, a *App, port uint16) (traffic.Rate, bool) {
+	t.Helper()
+	in, err := a.Inspect(sockets.Query{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range in.Snapshot.Sockets {
+		if s := &in.Snapshot.Sockets[i]; s.Listening() && s.Local.Port() == port {
+			return in.Traffic.Listener(s)
+		}
+	}
+	t.Fatalf("no listener on port %d", port)
+	return traffic.Rate{}, false
 }

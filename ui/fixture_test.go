@@ -196,7 +196,9 @@ func fixtureTraffic(snap *sockets.Snapshot) *traffic.View {
 	}
 	var m traffic.Meter
 	m.Read(earlier)
-	return m.Read(snap)
+	v := m.Read(snap)
+	v.SumByListener(verdict.ListenersOf(snap).Accepting) // as the App does
+	return v
 }
 
 // fixtureSockets is a small machine: telnet on every interface, SSH

@@ -69,14 +69,16 @@ var colourSGR = regexp.MustCompile(`\x1b\[[0-9;]*(38|48);[25];`)
 
 // TestGoldenRates: from 140 columns the socket views show each
 // connection's rate (or, on its first reading, its totals in
-// parentheses; a dash where the kernel counts nothing), the Processes
-// view each process's sum (from 100), the Peers view each peer's.
+// parentheses; a dash where the kernel counts nothing) and each TCP
+// listener's sum of what it accepted, the Processes view each process's
+// sum (from 100), the Peers view each peer's.
 func TestGoldenRates(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		keys []string
 	}{
 		{"connections", []string{"2"}},
+		{"listeners", []string{"1"}},
 		{"processes", []string{"4"}},
 		{"peers", []string{"8"}},
 	} {

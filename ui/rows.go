@@ -204,10 +204,8 @@ func socketColumns(v viewKind) []column {
 		remote = column{title: "REMOTE", min: 6, ideal: 6, priority: 20, compare: byRemote}
 		state.min, state.ideal, state.priority = 6, 6, 40
 	}
+	// A listener's rates sum what it accepted: what the service carries.
 	rates := rateColumns(140) // below, the addresses and names need the room more
-	if v == viewListeners {
-		rates = rateColumns(math.MaxInt) // a listener moves no byte itself
-	}
 	return append([]column{
 		{title: "", min: 1, ideal: 1, priority: 100},
 		{title: "PROTO", min: 5, ideal: 5, priority: 60, compare: byProto},

@@ -22,12 +22,20 @@ func byRx(a, b *sortKeys) int { return cmp.Or(cmp.Compare(b.rate.Rx, a.rate.Rx),
 func byTx(a, b *sortKeys) int { return cmp.Or(cmp.Compare(b.rate.Tx, a.rate.Tx), byLocal(a, b)) }
 
 // noCounters fills the rate columns of a socket the kernel keeps no byte
-// counters for: UDP, TIME_WAIT, a listener.
+// counters for: UDP, TIME_WAIT, a listener whose connections are not
+// summed (no counters, the first reading).
 const noCounters = "—"
 
 // connectionRates renders a connection's rate cells: its rate, or on its
 // first reading its totals in parentheses (no rate is known yet).
+//
+// A listener's cells sum the connections it accepted: what the service
+// carries now.
 func connectionRates(v *traffic.View, s *sockets.Socket) (rx, tx string, rate traffic.Rate) {
+	if r, ok := v.Listener(s); ok {
+		rx, tx = sumRates(r)
+		return rx, tx, r
+	}
 	total, rate, counted, rated := v.Of(s)
 	switch {
 	case !counted:
@@ -38,5 +46,5 @@ func connectionRates(v *traffic.View, s *sockets.Socket) (rx, tx string, rate tr
 	return traffic.Bytes(rate.Rx), traffic.Bytes(rate.Tx), rate
 }
 
-// sumRates renders summed rates (a process's, a peer's).
+// sumRates renders summed rates (a process's, a peer's, a listener's).
 func sumRates(r traffic.Rate) (rx, tx string) { return traffic.Bytes(r.Rx), traffic.Bytes(r.Tx) }

@@ -47,6 +47,9 @@ type View struct {
 	moving  []*sockets.Socket
 	new     []*sockets.Socket // first seen now, with counters
 	sent    map[uint64]uint64 // bytes sent since the last reading, by cookie, of moving
+	// byListener sums the rates of the connections each listener
+	// accepted (SumByListener); nil until summed.
+	byListener map[*sockets.Socket]Rate
 }
 
 // Read takes snap's counters, at its time, and returns the rates since the
@@ -153,6 +156,30 @@ func (v *View) ByProcess() map[int]Rate {
 		}
 	}
 	return out
+}
+
+// SumByListener sums the rates of the connections each listener accepted,
+// as accepting tells, for Listener: what a service carries now.
+func (v *View) SumByListener(accepting func(*sockets.Socket) *sockets.Socket) {
+	if v == nil {
+		return
+	}
+	v.byListener = map[*sockets.Socket]Rate{}
+	for _, s := range v.moving {
+		if l := accepting(s); l != nil {
+			v.byListener[l] = v.byListener[l].Add(v.rates[s.Cookie])
+		}
+	}
+}
+
+// Listener returns the summed rate of the connections TCP listener l
+// accepted that moved since the last reading; ok is false where no sum
+// is known (a UDP socket, no counters, not summed, the first reading).
+func (v *View) Listener(l *sockets.Socket) (r Rate, ok bool) {
+	if v == nil || v.byListener == nil || v.Interval == 0 || l.Proto != sockets.TCP || !l.Listening() {
+		return Rate{}, false
+	}
+	return v.byListener[l], true
 }
 
 // ByPeer sums the rates of the connections with each remote address.

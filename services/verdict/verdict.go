@@ -219,6 +219,22 @@ func (a *Assessor) AssessAgain(before Earlier, snap *sockets.Snapshot) []Judged 
 	return out
 }
 
+// Listeners indexes a snapshot's listeners by namespace, protocol and
+// port: which accepted a connection.
+type Listeners map[listenKey][]*sockets.Socket
+
+// ListenersOf indexes the listeners of snap.
+func ListenersOf(snap *sockets.Snapshot) Listeners { return listenersOf(snap) }
+
+// Accepting returns the listener that accepted connection s, or nil when s
+// was opened from this side.
+func (l Listeners) Accepting(s *sockets.Socket) *sockets.Socket {
+	if s.Listening() {
+		return nil
+	}
+	return accepting(s, l[listenKeyOf(s)])
+}
+
 // listenersOf indexes the listeners of snap by namespace, protocol and
 // port.
 func listenersOf(snap *sockets.Snapshot) map[listenKey][]*sockets.Socket {
