@@ -1,10 +1,6 @@
 package app
 
 import (
-	"bufio"
-	"fmt"
-	"os"
-	"os/exec"
 	"reflect"
 	"testing"
 
@@ -35,7 +31,7 @@ func TestChangedRefreshJudgesWhatChanged(t *testing.T) {
 	defer feed.Close()
 	a, _ := newApp(t, Options{Changes: feed, NetNS: sockets.NetNSFilter(pair.Client.Name)})
 
-	client := exec.Command("ip", "netns", "exec", pair.Client.Name, "/usr/bin/python3", "-c", `
+	client := sockettest.PythonForTest(t, pair.Client, `
 import socket, sys
 conns, toggled = [], None
 print("ready", flush=True)
@@ -48,21 +44,7 @@ for line in sys.stdin:
     if toggled: toggled.close(); toggled = None
     else: toggled = socket.socket(); toggled.bind(("0.0.0.0", 7001)); toggled.listen()
     print("done", flush=True)`)
-	stdin, _ := client.StdinPipe()
-	stdout, _ := client.StdoutPipe()
-	client.Stderr = os.Stderr
-	if err := client.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { stdin.Close(); client.Process.Kill(); client.Wait() }()
-	lines := bufio.NewScanner(stdout)
-	expect := func(want string) {
-		t.Helper()
-		if !lines.Scan() || lines.Text() != want {
-			t.Fatalf("the client said %q, want %q", lines.Text(), want)
-		}
-	}
-	expect("ready")
+	client.Expect(t, "ready")
 
 	prev, err := a.Inspect(sockets.Query{})
 	if err != nil {
@@ -70,8 +52,9 @@ for line in sys.stdin:
 	}
 	reused, told := 0, 0
 	for round := 1; round <= 6; round++ {
-		fmt.Fprintln(stdin, "step")
-		expect("done")
+		if got := client.Say(t, "step"); got != "done" {
+			t.Fatalf("the client said %q", got)
+		}
 		in, err := a.Inspect(sockets.Query{})
 		if err != nil {
 			t.Fatal(err)

@@ -289,26 +289,14 @@ func TestTrustGrowsWhileTheTableProvesRight(t *testing.T) {
 // table right, and the trust grows.
 func TestResyncTakesInWhatTheKernelToldFirst(t *testing.T) {
 	ns := sockettest.NamespaceForTest(t, "pwresync")
-	feed, err := tcpevents.OpenFeed()
-	if err != nil {
-		t.Fatalf("eBPF (root, BTF) is needed: %v", err)
-	}
-	defer feed.Close()
-	cmd := exec.Command("ip", "netns", "exec", ns.Name, "python3", "-c", `
+	feed := feedForTest(t)
+	py := sockettest.PythonForTest(t, ns, `
 import socket, sys
 toggled = None
 for line in sys.stdin:
     if toggled: toggled.close(); toggled = None
     else: toggled = socket.socket(); toggled.bind(("127.0.0.1", 7001)); toggled.listen()
     print("done", flush=True)`)
-	stdin, _ := cmd.StdinPipe()
-	stdout, _ := cmd.StdoutPipe()
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { stdin.Close(); cmd.Process.Kill(); cmd.Wait() }()
-	lines := bufio.NewScanner(stdout)
 
 	const least = 150 * time.Millisecond
 	q := sockets.Query{NetNS: sockets.NetNSFilter(ns.Name)}
@@ -319,9 +307,8 @@ for line in sys.stdin:
 	}
 	for round := range 4 {
 		full := inc.Stats.Full
-		fmt.Fprintln(stdin, "toggle")
-		if !lines.Scan() || lines.Text() != "done" {
-			t.Fatalf("the listener's process said %q", lines.Text())
+		if got := py.Say(t, "toggle"); got != "done" {
+			t.Fatalf("the listener's process said %q", got)
 		}
 		// The resync is due on a timer: time must pass, not a process.
 		time.Sleep(inc.Stats.Trust)

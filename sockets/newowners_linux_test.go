@@ -1,10 +1,6 @@
 package sockets_test
 
 import (
-	"bufio"
-	"fmt"
-	"os"
-	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
@@ -24,19 +20,15 @@ import (
 // process's fds again.
 func TestNewSocketsFindTheirOwnersWithoutAWalk(t *testing.T) {
 	ns := sockettest.NamespaceForTest(t, "pwowners")
-	feed, err := tcpevents.OpenFeed()
-	if err != nil {
-		t.Fatalf("eBPF (root, BTF) is needed: %v", err)
-	}
-	defer feed.Close()
-	cmd := exec.Command("ip", "netns", "exec", ns.Name, "python3", "-c", `
+	feed := feedForTest(t)
+	py := sockettest.PythonForTest(t, ns, `
 import os, socket, sys, time
 held = []
 print("ready", flush=True)
 for line in sys.stdin:
     if line.startswith("listen"):
         s = socket.socket(); s.bind(("127.0.0.1", 7001)); s.listen(); held.append(s)
-        print("done", os.getpid(), flush=True)
+        print("done", flush=True)
     else:
         r, w = os.pipe()
         child = os.fork()
@@ -46,31 +38,17 @@ for line in sys.stdin:
             os.write(w, b"x"); time.sleep(3600); os._exit(0)
         os.read(r, 1)
         print("child", child, flush=True)`)
-	stdin, _ := cmd.StdinPipe()
-	stdout, _ := cmd.StdoutPipe()
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { stdin.Close(); cmd.Process.Kill(); cmd.Wait() }()
-	lines := bufio.NewScanner(stdout)
 	say := func(what string) {
 		t.Helper()
-		fmt.Fprintln(stdin, what)
-		if !lines.Scan() {
-			t.Fatalf("%s: the process said nothing (%v)", what, lines.Err())
-		}
-		if child, ok := strings.CutPrefix(lines.Text(), "child "); ok {
+		if child, ok := strings.CutPrefix(py.Say(t, what), "child "); ok {
 			pid, err := strconv.Atoi(child)
 			if err != nil {
-				t.Fatalf("the process said %q", lines.Text())
+				t.Fatalf("the process said %q", child)
 			}
 			t.Cleanup(func() { syscall.Kill(pid, syscall.SIGKILL) }) // the child it started, by its PID
 		}
 	}
-	if !lines.Scan() || lines.Text() != "ready" {
-		t.Fatalf("the process said %q", lines.Text())
-	}
+	py.Expect(t, "ready")
 
 	q := sockets.Query{NetNS: sockets.NetNSFilter(ns.Name)}
 	inc := sockets.NewIncrementalCollector(feed, time.Hour)
@@ -128,30 +106,15 @@ func (f *lateFeed) Changes(buf []sockets.TCPChange) ([]sockets.TCPChange, bool, 
 // next refresh: no process's fds are read but that one's.
 func TestAListenerAheadOfItsEventFindsItsOwner(t *testing.T) {
 	ns := sockettest.NamespaceForTest(t, "pwahead")
-	real, err := tcpevents.OpenFeed()
-	if err != nil {
-		t.Fatalf("eBPF (root, BTF) is needed: %v", err)
-	}
-	defer real.Close()
-	cmd := exec.Command("ip", "netns", "exec", ns.Name, "python3", "-c", `
+	py := sockettest.PythonForTest(t, ns, `
 import socket, sys
 held = []
 print("ready", flush=True)
 for line in sys.stdin:
     s = socket.socket(); s.bind(("127.0.0.1", 7001 + len(held))); s.listen(); held.append(s)
     print("done", flush=True)`)
-	stdin, _ := cmd.StdinPipe()
-	stdout, _ := cmd.StdoutPipe()
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { stdin.Close(); cmd.Process.Kill(); cmd.Wait() }()
-	lines := bufio.NewScanner(stdout)
-	if !lines.Scan() || lines.Text() != "ready" {
-		t.Fatalf("the process said %q", lines.Text())
-	}
-	feed := &lateFeed{feed: real}
+	py.Expect(t, "ready")
+	feed := &lateFeed{feed: feedForTest(t)}
 	q := sockets.Query{NetNS: sockets.NetNSFilter(ns.Name)}
 	inc := sockets.NewIncrementalCollector(feed, time.Hour)
 	defer inc.Close()
@@ -160,9 +123,8 @@ for line in sys.stdin:
 	}
 	for round, port := range []uint16{7001, 7002} {
 		feed.hold = round == 0 // the first listener's event comes late
-		fmt.Fprintln(stdin, "listen")
-		if !lines.Scan() || lines.Text() != "done" {
-			t.Fatalf("the process said %q", lines.Text())
+		if got := py.Say(t, "listen"); got != "done" {
+			t.Fatalf("the process said %q", got)
 		}
 		snap, err := inc.Collect(q)
 		if err != nil {
@@ -175,8 +137,20 @@ for line in sys.stdin:
 		if i < 0 {
 			t.Fatalf("round %d: no listener on %d", round, port)
 		}
-		if s := snap.Sockets[i]; len(s.Processes) != 1 || s.Processes[0].PID != cmd.Process.Pid {
-			t.Fatalf("round %d: the listener on %d is held by %v; want pid %d", round, port, s.Processes, cmd.Process.Pid)
+		if s := snap.Sockets[i]; len(s.Processes) != 1 || s.Processes[0].PID != py.Cmd.Process.Pid {
+			t.Fatalf("round %d: the listener on %d is held by %v; want pid %d", round, port, s.Processes, py.Cmd.Process.Pid)
 		}
 	}
+}
+
+// feedForTest loads the kernel's change feed (the recorder's eBPF program
+// in its every-change mode), closed when t ends.
+func feedForTest(t *testing.T) *tcpevents.Feed {
+	t.Helper()
+	feed, err := tcpevents.OpenFeed()
+	if err != nil {
+		t.Fatalf("eBPF (root, BTF) is needed: %v", err)
+	}
+	t.Cleanup(func() { feed.Close() })
+	return feed
 }
