@@ -14,12 +14,6 @@ import (
 	"github.com/portwarden/portwarden/sockets"
 )
 
-// FPS is how often, at most, the dashboard draws a frame: a key shows
-// within 50 ms. The renderer wakes this often whether or not anything
-// changed; at Bubble Tea's default of 60, those wake-ups alone cost more
-// than a quiet refresh of 100k sockets.
-const FPS = 20
-
 // mode routes keys: the root decides who gets them.
 type mode int
 

@@ -11,6 +11,12 @@ import (
 	"github.com/portwarden/portwarden/safetext"
 )
 
+// FPS is how often, at most, the dashboard draws a frame: a key shows
+// within 50 ms. The renderer wakes this often whether or not anything
+// changed; at Bubble Tea's default of 60, those wake-ups alone cost more
+// than a quiet refresh of 100k sockets.
+const FPS = 20
+
 // The smallest terminal the dashboard draws in.
 const minWidth, minHeight = 40, 8
 
