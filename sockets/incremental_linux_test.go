@@ -1,16 +1,12 @@
 package sockets_test
 
 import (
-	"bufio"
 	"fmt"
-	"os"
-	"os/exec"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/portwarden/portwarden/services/recorder/tcpevents"
 	"github.com/portwarden/portwarden/sockets"
 	"github.com/portwarden/portwarden/sockets/sockettest"
 )
@@ -81,28 +77,9 @@ func TestIncrementalEqualsFullUnderChurn(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	feed, err := tcpevents.OpenFeed()
-	if err != nil {
-		t.Fatalf("eBPF (root, BTF) is needed: %v", err)
-	}
-	defer feed.Close()
-
-	cmd := exec.Command("ip", "netns", "exec", ns.Name, "python3", "-c", churn)
-	stdin, _ := cmd.StdinPipe()
-	stdout, _ := cmd.StdoutPipe()
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { stdin.Close(); cmd.Process.Kill(); cmd.Wait() }()
-	lines := bufio.NewScanner(stdout)
-	expect := func(prefix string) {
-		t.Helper()
-		if !lines.Scan() || !strings.HasPrefix(lines.Text(), prefix) {
-			t.Fatalf("churn: want %q, got %q (%v)", prefix, lines.Text(), lines.Err())
-		}
-	}
-	expect("ready")
+	feed := feedForTest(t)
+	py := sockettest.PythonForTest(t, ns, churn)
+	py.Expect(t, "ready")
 
 	q := sockets.Query{NetNS: sockets.NetNSFilter(ns.Name)}
 	inc := sockets.NewIncrementalCollector(feed, time.Hour)
@@ -115,8 +92,9 @@ func TestIncrementalEqualsFullUnderChurn(t *testing.T) {
 	steps := []string{"step", "step", "quiet", "step", "step", "fork", "reap", "quiet", "step", "step", "quiet"}
 	for i, step := range steps {
 		round := i + 1
-		fmt.Fprintln(stdin, step)
-		expect("done")
+		if got := py.Say(t, step); !strings.HasPrefix(got, "done") {
+			t.Fatalf("churn: want done, got %q", got)
+		}
 		settled := settle(t, q)
 		got, err := inc.Collect(q)
 		if err != nil {
@@ -247,11 +225,7 @@ func tableDiff(want, got []string) string {
 // the admin's fresh collection (r) proves nothing and changes none.
 func TestTrustGrowsWhileTheTableProvesRight(t *testing.T) {
 	ns := sockettest.NamespaceForTest(t, "pwtrust")
-	feed, err := tcpevents.OpenFeed()
-	if err != nil {
-		t.Fatalf("eBPF (root, BTF) is needed: %v", err)
-	}
-	defer feed.Close()
+	feed := feedForTest(t)
 	const least = 100 * time.Millisecond
 	q := sockets.Query{NetNS: sockets.NetNSFilter(ns.Name)}
 	inc := sockets.NewIncrementalCollector(feed, least)
