@@ -309,8 +309,9 @@ func (c *IncrementalCollector) refresh(changes []TCPChange) (snap *Snapshot, ok 
 	for _, t := range targets {
 		snap.Namespaces = append(snap.Namespaces, t.Namespace)
 	}
-	ownersKept := d.unreadable == c.unreadable && c.full.ownersUnchanged(pids)
-	if !changed && ownersKept {
+	moves, known := c.full.ownerMoves(pids)
+	ownersKept := d.unreadable == c.unreadable && known
+	if !changed && ownersKept && moves.none() {
 		snap.Sockets, snap.Raw, snap.holders = c.last.Sockets, c.last.Raw, c.last.holders
 		if len(c.moving) > 0 {
 			c.moved = maps.Clone(c.moved)
@@ -337,11 +338,15 @@ func (c *IncrementalCollector) refresh(changes []TCPChange) (snap *Snapshot, ok 
 	c.moved = nil                // the copies carry every counter
 	snap.Raw = slices.Clone(raw) // owners and filters are added to the snapshot's, not to c.raw
 	c.kind = "changed"
+	var moved []int32 // sockets whose holders exited or were joined
+	if ownersKept && !moves.none() {
+		moved = c.full.forgetMoved(snap, moves)
+	}
 	if gained, ok := c.full.attributeNew(snap, hints, ownersKept, c.readAhead); ok {
 		c.Stats.NewOwners++
 		snap.kept, snap.keptKnown = min(c.shown, len(c.conns)), true
 		snap.changedAt = slices.Clone(c.touched)
-		for _, i := range gained {
+		for _, i := range slices.Concat(gained, moved) {
 			if int(i) < len(c.conns) {
 				snap.changedAt = append(snap.changedAt, i)
 			}

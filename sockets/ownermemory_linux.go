@@ -3,6 +3,7 @@ package sockets
 import (
 	"os"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/portwarden/portwarden/sockets/sockfiles"
@@ -233,6 +234,16 @@ func (m *ownerMemory) add(inode uint64, pid int32) {
 	}
 }
 
+// drop forgets that pid holds the socket inode.
+func (m *ownerMemory) drop(inode uint64, pid int32) {
+	switch first := m.byInode[inode]; first {
+	case pid:
+		m.byInode[inode] = noHolder
+	case severalHolders:
+		m.shared[inode] = slices.DeleteFunc(m.shared[inode], func(p int32) bool { return p == pid })
+	}
+}
+
 // forgetExited forgets the processes no longer listed.
 func (m *ownerMemory) forgetExited(listed map[int32]bool) {
 	for pid := range m.walked {
@@ -267,34 +278,85 @@ func (c *LinuxCollector) walkHinted(hints []int32, socks []Socket, unknown map[u
 	return true
 }
 
-// ownersUnchanged reports whether the owners the last collection found
-// still hold, reading no more than new processes' fds: no process that
-// held a socket has exited, and no new one holds a known socket. New
-// processes that hold none are remembered as read.
-func (c *LinuxCollector) ownersUnchanged(pids []int32) bool {
+// ownerMoves is how the owners memory knows moved since the last look:
+// holders that exited, and new processes holding known sockets (a fork).
+type ownerMoves struct {
+	exited map[int32]bool
+	joined map[uint64]bool // socket inodes a new process holds too
+}
+
+func (m ownerMoves) none() bool { return len(m.exited) == 0 && len(m.joined) == 0 }
+
+// ownerMoves brings the memory up to date with the processes listed now,
+// reading no more than new processes' fds, and says what moved: holders
+// that exited are forgotten, new processes holding known sockets added.
+// ok is false when the memory is too old to trust or a new process's fds
+// cannot be read: then every owner must be looked for.
+func (c *LinuxCollector) ownerMoves(pids []int32) (moves ownerMoves, ok bool) {
 	mem := c.owners
 	if mem == nil || time.Since(mem.lastFull) >= c.ownerTrust {
-		return false
+		return moves, false
 	}
 	listed, fresh := mem.split(pids)
 	for pid := range mem.holds {
 		if !listed[pid] {
-			return false
+			if moves.exited == nil {
+				moves.exited = map[int32]bool{}
+			}
+			moves.exited[pid] = true
 		}
 	}
 	mem.forgetExited(listed)
 	mem.newest = fresh
 	if len(fresh) == 0 {
-		return true
+		return moves, true
 	}
+	var mu sync.Mutex
+	var held []uint64 // the known inodes the hits name, by the hit's index
 	walk := walkOwners(c.procRoot, fresh, func(inode uint64) (int32, bool) {
-		return 0, mem.knows(inode)
+		if !mem.knows(inode) {
+			return 0, false
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		held = append(held, inode)
+		return int32(len(held) - 1), true
 	})
-	if len(walk.hits) > 0 || len(walk.unreadable) > 0 {
-		return false
+	if len(walk.unreadable) > 0 {
+		return moves, false
+	}
+	for _, h := range walk.hits {
+		if moves.joined == nil {
+			moves.joined = map[uint64]bool{}
+		}
+		mem.add(held[h.socket], h.pid)
+		moves.joined[held[h.socket]] = true
 	}
 	for _, pid := range fresh {
 		mem.walked[pid] = true
 	}
-	return true
+	return moves, true
+}
+
+// forgetMoved takes the owners off the sockets of snap that moves touch —
+// those an exited process held, those a new one holds too — for
+// attributeNew to give them again from memory, and returns their indexes.
+// What an exited process held is forgotten, so that a process given its
+// PID later is not taken for a holder.
+func (c *LinuxCollector) forgetMoved(snap *Snapshot, moves ownerMoves) (touched []int32) {
+	for i := range snap.Sockets {
+		s := &snap.Sockets[i]
+		hit := s.Inode != 0 && moves.joined[s.Inode]
+		for _, p := range s.Processes {
+			if moves.exited[int32(p.PID)] {
+				c.owners.drop(s.Inode, int32(p.PID))
+				hit = true
+			}
+		}
+		if hit {
+			s.Processes = nil
+			touched = append(touched, int32(i))
+		}
+	}
+	return touched
 }

@@ -89,13 +89,13 @@ func (c *LinuxCollector) settle(snap *Snapshot, held map[int]*Process, unreadabl
 // the connections a table took in since it was last attributed, the
 // listeners and UDP sockets read afresh, the packet and raw sockets — and
 // keeps the others' as they are, and returns the indexes of the sockets it
-// gave owners. It is for a refresh that found the owners remembered
-// unchanged (kept, from ownersUnchanged): what is new is looked for in
-// memory and in the fds of the processes hints names, never in every
-// process's, and at last in those named by the changes ahead returns (the
-// kernel's word on a socket newer than the changes read). It reports
-// false, having set no owner, when the owners did change or a new
-// socket's holder is not found there: a full attribution must look.
+// gave owners. It is for a refresh whose owners memory is up to date
+// (kept, from ownerMoves): what is new is looked for in memory and in the
+// fds of the processes hints names, never in every process's, and at last
+// in those named by the changes ahead returns (the kernel's word on a
+// socket newer than the changes read). It reports false, having set no
+// owner, when the memory is not up to date or a new socket's holder is
+// not found there: a full attribution must look.
 func (c *LinuxCollector) attributeNew(snap *Snapshot, hints []int32, kept bool, ahead func() []int32) (gained []int32, ok bool) {
 	if !kept {
 		return nil, false
