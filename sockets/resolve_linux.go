@@ -139,10 +139,10 @@ func (c *LinuxCollector) attributeNew(snap *Snapshot, hints []int32, kept bool, 
 		snap.Raw[k].Processes = fresh[len(at)+k].Processes
 	}
 	// Every holder, old and new: the processes of the sockets kept are
-	// the ones memory last found, the same pointers.
-	// A few hundred processes hold 100k sockets: a small table by PID
-	// answers "seen" for most before the map is asked.
-	held := make(map[int]*Process, len(found)+len(snap.holders))
+	// the ones memory last found, the same pointers. A few hundred
+	// processes hold 100k sockets: a small table by PID answers "seen"
+	// for most before the map is asked.
+	held := make(map[int]*Process, len(found))
 	var seen [1024]*Process
 	for i := range snap.Sockets {
 		for _, p := range snap.Sockets[i].Processes {
