@@ -1,9 +1,6 @@
 package app
 
 import (
-	"bufio"
-	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
@@ -34,29 +31,19 @@ func TestRatesOfARealTransfer(t *testing.T) {
 	a, _ := newApp(t, Options{Changes: feed, NetNS: sockets.NetNSFilter(client.Name)})
 	server, _ := newApp(t, Options{NetNS: sockets.NetNSFilter(pair.Server.Name)})
 
-	sender := exec.Command("ip", "netns", "exec", client.Name, "/usr/bin/python3", "-c", `
+	sender := sockettest.PythonForTest(t, client, `
 import socket, sys, threading, time
 c = socket.create_connection(("198.51.100.7", 9443))
 print("connected", flush=True)
 stop, sent, chunk = threading.Event(), 0, b"x" * (256 << 10)
-threading.Thread(target=lambda: (sys.stdin.read(), stop.set()), daemon=True).start()
+threading.Thread(target=lambda: (sys.stdin.readline(), stop.set()), daemon=True).start()
 start = time.monotonic()
 while not stop.is_set():
     c.sendall(chunk); sent += len(chunk)
     time.sleep(max(0, start + sent / (2 << 20) - time.monotonic()))
 print(sent, flush=True)
 time.sleep(3600)`)
-	stdin, _ := sender.StdinPipe()
-	stdout, _ := sender.StdoutPipe()
-	sender.Stderr = os.Stderr
-	if err := sender.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { sender.Process.Kill(); sender.Wait() }()
-	lines := bufio.NewScanner(stdout)
-	if !lines.Scan() || lines.Text() != "connected" {
-		t.Fatalf("the sender said %q", lines.Text())
-	}
+	sender.Expect(t, "connected")
 
 	// conn finds the sender's connection in an inspection.
 	conn := func(in *Inspection) *sockets.Socket {
@@ -99,11 +86,7 @@ time.sleep(3600)`)
 	if rated < 3 {
 		t.Fatalf("%d refreshes had a rate; want every one after the first", rated)
 	}
-	stdin.Close()
-	if !lines.Scan() {
-		t.Fatal("the sender did not say how much it sent")
-	}
-	sent, err := strconv.ParseUint(strings.TrimSpace(lines.Text()), 10, 64)
+	sent, err := strconv.ParseUint(strings.TrimSpace(sender.Say(t, "stop")), 10, 64)
 	if err != nil {
 		t.Fatal(err)
 	}

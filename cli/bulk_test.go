@@ -1,10 +1,7 @@
 package cli
 
 import (
-	"bufio"
-	"bytes"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -22,22 +19,13 @@ func TestCheckFailsOnBulkOutbound(t *testing.T) {
 	pair := sockettest.PairForTest(t, "pwbulk")
 	pair.SinkForTest(t, 8443)
 	client := pair.Client
-	sender := exec.Command("ip", "netns", "exec", client.Name, "/usr/bin/python3", "-c", `
+	sender := sockettest.PythonForTest(t, client, `
 import socket, sys
 c = socket.create_connection(("198.51.100.7", 8443))
 c.sendall(b"x" * (200 << 20))
 print("sent", flush=True)
 sys.stdin.read()`)
-	stdin, _ := sender.StdinPipe()
-	stdout, _ := sender.StdoutPipe()
-	sender.Stderr = os.Stderr
-	if err := sender.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { stdin.Close(); sender.Process.Kill(); sender.Wait() }()
-	if line, _ := bufio.NewReader(stdout).ReadString('\n'); line != "sent\n" {
-		t.Fatalf("the sender said %q", line)
-	}
+	sender.Expect(t, "sent")
 
 	bin := buildBinary(t)
 	dir := t.TempDir()
@@ -47,18 +35,9 @@ sys.stdin.read()`)
 		if err := os.WriteFile(base, []byte(baseline), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		cmd := exec.Command("ip", append([]string{"netns", "exec", client.Name, bin, "check", "--netns", "self",
+		out, errOut, code := runBin(t, "ip", append([]string{"netns", "exec", client.Name, bin, "check", "--netns", "self",
 			"--baseline", base, "--audit-log", filepath.Join(dir, "audit.log")}, args...)...)
-		var out bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &out
-		err := cmd.Run()
-		code := 0
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		return out.String(), code
+		return out + errOut, code
 	}
 	out, code := check("")
 	t.Logf("check:\n%s", out)

@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -21,13 +20,14 @@ import (
 // pair is two network namespaces joined by a veth pair, addressed from a
 // documentation range: nothing on the host's own links or routes.
 type pair struct {
+	*sockettest.Pair
 	client, server *sockettest.Namespace
 	serverAddr     netip.Addr
 }
 
 func newPair(t *testing.T) *pair {
 	p := sockettest.PairForTest(t, "pwrec")
-	return &pair{client: p.Client, server: p.Server, serverAddr: p.ServerAddr}
+	return &pair{Pair: p, client: p.Client, server: p.Server, serverAddr: p.ServerAddr}
 }
 
 // serve listens on port in the server namespace and accepts (then closes)
@@ -35,28 +35,7 @@ func newPair(t *testing.T) *pair {
 // connections.
 func (p *pair) serve(t *testing.T, port uint16) *atomic.Int64 {
 	accepted := new(atomic.Int64)
-	var ln net.Listener
-	err := p.server.Do(func() (err error) {
-		ln, err = net.Listen("tcp4", fmt.Sprintf("%s:%d", p.serverAddr, port))
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			accepted.Add(1)
-			c.Close()
-		}
-	}()
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	p.ServeForTest(t, port, func(c net.Conn) { accepted.Add(1); c.Close() })
 	return accepted
 }
 

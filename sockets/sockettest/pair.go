@@ -40,10 +40,10 @@ func PairForTest(t testing.TB, prefix string) *Pair {
 	return p
 }
 
-// SinkForTest listens on port at the server's address, in the server's
-// namespace, and reads and discards what every connection sends, until t
-// ends.
-func (p *Pair) SinkForTest(t testing.TB, port uint16) {
+// ServeForTest listens on port at the server's address, in its
+// namespace, and hands every connection to handle, each in a goroutine of
+// its own, until t ends; handle closes what it is given.
+func (p *Pair) ServeForTest(t testing.TB, port uint16, handle func(net.Conn)) {
 	t.Helper()
 	var ln net.Listener
 	if err := p.Server.Do(func() (err error) {
@@ -62,8 +62,15 @@ func (p *Pair) SinkForTest(t testing.TB, port uint16) {
 				return
 			}
 			wg.Add(1)
-			go func() { defer wg.Done(); io.Copy(io.Discard, c); c.Close() }()
+			go func() { defer wg.Done(); handle(c) }()
 		}
 	}()
 	t.Cleanup(func() { ln.Close(); wg.Wait() })
+}
+
+// SinkForTest serves port (ServeForTest), reading and discarding what
+// every connection sends.
+func (p *Pair) SinkForTest(t testing.TB, port uint16) {
+	t.Helper()
+	p.ServeForTest(t, port, func(c net.Conn) { io.Copy(io.Discard, c); c.Close() })
 }
