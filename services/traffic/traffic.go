@@ -174,9 +174,11 @@ func (v *View) SumByListener(accepting func(*sockets.Socket) *sockets.Socket) {
 
 // Listener returns the summed rate of the connections TCP listener l
 // accepted that moved since the last reading; ok is false where no sum
-// is known (a UDP socket, no counters, not summed, the first reading).
+// is known (a UDP socket, not summed, the first reading) or the kernel
+// counts none: a listener read from /proc/net (no cookie) had its
+// connections read there too, without counters.
 func (v *View) Listener(l *sockets.Socket) (r Rate, ok bool) {
-	if v == nil || v.byListener == nil || v.Interval == 0 || l.Proto != sockets.TCP || !l.Listening() {
+	if v == nil || v.byListener == nil || v.Interval == 0 || l.Proto != sockets.TCP || !l.Listening() || l.Cookie == 0 {
 		return Rate{}, false
 	}
 	return v.byListener[l], true

@@ -68,3 +68,36 @@ func TestBytes(t *testing.T) {
 		}
 	}
 }
+
+// TestListenerSums: a listener's rate sums the connections it accepted
+// that moved; none is told on the first reading, for a UDP socket, or for
+// a listener read from /proc/net (no cookie), whose connections the
+// kernel did not count there.
+func TestListenerSums(t *testing.T) {
+	ssh := sockets.Socket{Proto: sockets.TCP, State: sockets.Listen, Cookie: 100, Local: netip.MustParseAddrPort("0.0.0.0:22")}
+	procfs := sockets.Socket{Proto: sockets.TCP, State: sockets.Listen, Local: netip.MustParseAddrPort("0.0.0.0:23")}
+	udp := sockets.Socket{Proto: sockets.UDP, State: sockets.Listen, Cookie: 101, Local: netip.MustParseAddrPort("0.0.0.0:53")}
+	accepting := func(s *sockets.Socket) *sockets.Socket {
+		if s.Local.Port() == 22 {
+			return &ssh
+		}
+		return nil
+	}
+	var m Meter
+	t0 := time.Unix(1000, 0)
+	v := m.Read(&sockets.Snapshot{Time: t0, Sockets: []sockets.Socket{conn(1, 0, 0, 7), conn(2, 0, 0, 8)}})
+	v.SumByListener(accepting)
+	if _, ok := v.Listener(&ssh); ok {
+		t.Fatal("a sum on the first reading, before any rate")
+	}
+	v = m.Read(&sockets.Snapshot{Time: t0.Add(time.Second), Sockets: []sockets.Socket{conn(1, 100, 1000, 7), conn(2, 50, 0, 8)}})
+	v.SumByListener(accepting)
+	if r, ok := v.Listener(&ssh); !ok || r != (Rate{Rx: 150, Tx: 1000}) {
+		t.Fatalf("ssh's listener: %+v %v; want both connections' rates summed", r, ok)
+	}
+	for _, l := range []*sockets.Socket{&procfs, &udp} {
+		if r, ok := v.Listener(l); ok {
+			t.Errorf("%v %v: a sum %+v where the kernel counts nothing", l.Proto, l.Local, r)
+		}
+	}
+}
